@@ -1,0 +1,136 @@
+"""Plain data passed between pipeline stages. Frozen: stages never mutate input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What ``fetch`` hands to ``parse``: bytes and caching metadata, never a live response."""
+
+    url: str  # final URL after redirects
+    status: int  # 200, or 304 for "not modified" (then ``content`` is empty)
+    content: bytes = b""
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    # set when every redirect hop was permanent (301/308): the feed's new URL
+    permanent_url: str | None = None
+    retry_after: float | None = None  # seconds, from Retry-After
+    max_age: float | None = None  # seconds, from Cache-Control: max-age
+    elapsed: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """One feed entry as feedparser gave it, reduced to the fields we use."""
+
+    guid: str | None
+    title: str
+    link: str | None
+    summary_html: str
+    content_html: str
+    published: datetime | None  # UTC, aware
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str
+    entries: tuple[RawEntry, ...]
+    bozo: bool = False  # feedparser found the XML ill-formed but recovered
+    bozo_reason: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A normalized news item: plain text, canonical http(s) link, UTC time."""
+
+    key: str  # stable: guid, else canonical link, else content hash
+    feed: str  # feed name
+    title: str
+    summary: str  # plain text
+    link: str | None  # http(s) only
+    published: datetime | None  # UTC, aware
+    content: str = ""  # plain text of full content when the feed carries it
+    language: str | None = None
+    guid: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n{self.summary}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One contribution to a score, shown to operators and in alerts."""
+
+    kind: str  # "rule" or "model"
+    label: str  # human-readable: 'include "armed attack" (title)' or 'term "troops"'
+    weight: float  # signed contribution to the score
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """The classifier's view of one text."""
+
+    probability: float  # calibrated P(relevant)
+    category: str  # one of CATEGORIES, or "none"
+    terms: tuple[tuple[str, float], ...] = ()  # (term, signed contribution), strongest first
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    score: float  # final score in 0..1
+    relevant: bool
+    category: str
+    model_probability: float | None
+    reasons: tuple[Reason, ...] = ()
+    vetoed: bool = False  # an exclude rule fired
+    arithmetic: str = ""  # how rules and model combined, for ``explain``
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Everything a renderer needs; built from a stored item and its score."""
+
+    item_id: int
+    title: str
+    source: str  # feed name
+    published: datetime | None
+    score: float
+    category: str
+    reasons: tuple[Reason, ...]
+    link: str | None
+    summary: str
+    subscriber: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A rendered message for one target: apprise title, body and body format."""
+
+    title: str
+    body: str
+    body_format: str  # "text", "html" or "markdown"
+    attach_text: str | None = None  # plain-text alternative (email)
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+CATEGORIES: tuple[str, ...] = (
+    "armed_conflict",
+    "terrorism",
+    "violent_crime",
+    "civil_unrest",
+    "military_posture",
+    "kidnapping",
+    "cyber",
+    "other_security",
+)
