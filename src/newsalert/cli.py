@@ -1,0 +1,425 @@
+"""The ``newsalert`` command line. Exit codes: 0 ok, 1 failure, 2 bad config or usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from newsalert import __version__
+from newsalert.config import ENV_CONFIG, LoadedConfig, load_config
+from newsalert.errors import ConfigError, ModelError, NewsalertError, StoreError
+from newsalert.models import Item
+
+log = logging.getLogger("newsalert")
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsalert",
+        description="Watch RSS/Atom feeds and push security-incident alerts.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsalert {__version__}")
+    parser.add_argument(
+        "--config", metavar="PATH", help=f"config file (default: ${ENV_CONFIG} or config/newsalert.yaml)"
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="validate the config, rules and every subscriber URL")
+    p.add_argument("--strict", action="store_true", help="treat warnings (e.g. unset secrets) as errors")
+
+    p = sub.add_parser("poll", help="run the whole pipeline once in this process")
+    p.add_argument("--once", action="store_true", required=True, help="poll every due feed once, then exit")
+    p.add_argument("--feed", metavar="NAME", help="only this feed")
+
+    sub.add_parser("run", help="the background service: Celery worker + beat in one process")
+
+    p = sub.add_parser("score", help="score JSON lines (title, summary) from a file or stdin")
+    p.add_argument("file", nargs="?", default="-", help="JSON lines file, or - for stdin")
+
+    p = sub.add_parser("explain", help="show how a text or a stored item is scored")
+    p.add_argument("text", nargs="+", help="text to score, or the id of a stored item")
+
+    p = sub.add_parser("model", help="train or evaluate the classifier")
+    msub = p.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    t = msub.add_parser("train", help="rebuild the model from the packaged data (and --data files)")
+    t.add_argument("--data", metavar="FILE", action="append", type=Path, help="labelled JSON lines")
+    t.add_argument("--out", metavar="DIR", type=Path, help="where to write the model")
+    t.add_argument("--seed", type=int, default=0)
+    e = msub.add_parser("evaluate", help="precision, recall, F1, PR-AUC on labelled data")
+    e.add_argument("--data", metavar="FILE", type=Path, default=Path("data/dev.jsonl"))
+    e.add_argument("--out", metavar="DIR", type=Path, help="also write plots here")
+
+    sub.add_parser("feeds", help="feed health table")
+
+    p = sub.add_parser("deliveries", help="list deliveries or replay dead ones")
+    p.add_argument("action", choices=("list", "replay"), nargs="?", default="list")
+    p.add_argument("--status", choices=("pending", "sending", "sent", "dead", "ambiguous"))
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--id", type=int, action="append", dest="ids", help="replay only these ids")
+
+    p = sub.add_parser("send-test", help="send a test alert to each target of a subscriber")
+    p.add_argument("name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "check": cmd_check,
+        "poll": cmd_poll,
+        "run": cmd_run,
+        "score": cmd_score,
+        "explain": cmd_explain,
+        "model": cmd_model,
+        "feeds": cmd_feeds,
+        "deliveries": cmd_deliveries,
+        "send-test": cmd_send_test,
+    }
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        print(f"config error ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (ModelError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except NewsalertError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _load(args: argparse.Namespace) -> LoadedConfig:
+    loaded = load_config(args.config)
+    for warning in loaded.warnings:
+        log.warning("%s", warning)
+    return loaded
+
+
+def _store(loaded: LoadedConfig) -> Any:
+    from newsalert.store import Store
+
+    return Store(loaded.database_url)
+
+
+def _pipeline(loaded: LoadedConfig) -> Any:
+    from newsalert.pipeline import Pipeline
+
+    return Pipeline(loaded, _store(loaded))
+
+
+def _scorer(loaded: LoadedConfig) -> Any:
+    from newsalert.classifier import load_or_train
+    from newsalert.rules import RuleSet
+    from newsalert.scoring import Scorer
+
+    model = load_or_train(loaded.model_path, loaded.data_dir)
+    return Scorer(RuleSet(loaded.rules), model, loaded.config.model.threshold)
+
+
+def _table(rows: Iterable[Sequence[object]], headers: Sequence[str], out: TextIO = sys.stdout) -> None:
+    text = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in text) for i in range(len(headers))]
+    for n, row in enumerate(text):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+        if n == 0:
+            print("  ".join("-" * w for w in widths), file=out)
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+# --- commands ----------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from newsalert.delivery import privacy_url, validate_url
+    from newsalert.errors import ConfigProblem
+
+    loaded = load_config(args.config)
+    problems: list[ConfigProblem] = []
+    for i, sub in enumerate(loaded.subscribers):
+        for j, url in enumerate(loaded.targets[sub.name]):
+            message = validate_url(url)
+            if message:
+                problems.append(
+                    ConfigProblem(
+                        str(loaded.path),
+                        f"subscribers[{i}].urls[{j}]",
+                        f"{privacy_url(url)}: {message}",
+                        "see https://github.com/caronc/apprise/wiki for the URL format of each service",
+                    )
+                )
+    warnings = loaded.warnings
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if problems or (args.strict and warnings):
+        raise ConfigError(problems + (warnings if args.strict else []))
+    from newsalert.store import masked_database_url
+
+    targets = sum(len(t) for t in loaded.targets.values())
+    rules = loaded.rules
+    print(f"config OK: {loaded.path}")
+    print(f"  feeds: {len(loaded.feeds)}  subscribers: {len(loaded.subscribers)}  targets: {targets}")
+    print(f"  rules: {len(rules.include)} include, {len(rules.exclude)} exclude, {len(rules.boost)} boost")
+    print(f"  store: {masked_database_url(loaded.database_url)}")
+    print(f"  broker: {_broker_label(loaded)}")
+    print(f"  model: {loaded.model_path or loaded.data_dir / 'model' / 'model.joblib'}")
+    if warnings:
+        print(f"  {len(warnings)} warning(s), see above")
+    return EXIT_OK
+
+
+def _broker_label(loaded: LoadedConfig) -> str:
+    if not loaded.broker_url:
+        return f"embedded (under {loaded.data_dir})"
+    from newsalert.store import masked_database_url
+
+    return masked_database_url(loaded.broker_url)
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if args.feed:
+        try:
+            loaded.feed(args.feed)
+        except KeyError:
+            names = ", ".join(f.name for f in loaded.feeds)
+            print(f"error: no feed named {args.feed!r}; configured: {names}", file=sys.stderr)
+            return EXIT_CONFIG
+    pipeline = _pipeline(loaded)
+    try:
+        summary = pipeline.run_once(args.feed)
+    finally:
+        pipeline.close()
+    _table(
+        ((f.feed, f.status, f.entries, len(f.new_item_ids), f.error or "") for f in summary.feeds),
+        ("feed", "status", "entries", "new", "error"),
+    )
+    sent = summary.delivered.get("sent", 0)
+    retry = summary.delivered.get("pending", 0)
+    dead = summary.delivered.get("dead", 0)
+    print(
+        f"\n{summary.new_items} new items, {summary.scored} scored, {summary.relevant} relevant; "
+        f"{summary.deliveries_created} alerts queued, {sent} sent, {retry} to retry, {dead} dead; "
+        f"{len(summary.failed_feeds)} feed(s) failed; {summary.elapsed:.2f}s"
+    )
+    if summary.model_error:
+        print(f"model unavailable, {summary.unscored} items kept for scoring later: {summary.model_error}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from workers.service import run_service
+
+    return run_service(args.config, verbose=args.verbose)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    scorer = _scorer(loaded)
+    stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    batch: list[tuple[dict[str, Any], Item]] = []
+    bad = 0
+    with stream:
+        for n, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:
+                print(f"{args.file}:{n}: skipped, not a JSON object: {exc}", file=sys.stderr)
+                bad += 1
+                continue
+            batch.append((record, _item_from(record)))
+            if len(batch) >= 2000:
+                _emit(scorer, batch)
+                batch = []
+        _emit(scorer, batch)
+    return EXIT_FAIL if bad else EXIT_OK
+
+
+def _item_from(record: dict[str, Any]) -> Item:
+    return Item(
+        key="",
+        feed=str(record.get("feed") or record.get("source") or "-"),
+        title=str(record.get("title") or ""),
+        summary=str(record.get("summary") or ""),
+        link=None,
+        published=None,
+    )
+
+
+def _emit(scorer: Any, batch: list[tuple[dict[str, Any], Item]]) -> None:
+    if not batch:
+        return
+    scores = scorer.score_batch([item for _, item in batch], explain_relevant=False)
+    out = sys.stdout
+    for (record, _), score in zip(batch, scores, strict=True):
+        record.update(
+            score=score.score,
+            relevant=score.relevant,
+            category=score.category,
+            reasons=[r.label for r in score.reasons],
+        )
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    scorer = _scorer(loaded)
+    text = " ".join(args.text)
+    if text.isdigit():
+        stored = _store(loaded).get_item(int(text))
+        item = stored.item
+    else:
+        title, _, summary = text.partition("\n")
+        item = Item(key="", feed="-", title=title, summary=summary, link=None, published=None)
+    score = scorer.explain(item, top=10)
+    print(f"score     {score.score:.3f}  ({'relevant' if score.relevant else 'not relevant'})")
+    print(f"category  {score.category}")
+    print(f"model     {score.model_probability:.3f} (calibrated probability)")
+    print(f"how       {score.arithmetic}")
+    rules = [r for r in score.reasons if r.kind == "rule"]
+    terms = [r for r in score.reasons if r.kind == "model"]
+    print("rules     " + ("; ".join(r.label for r in rules) if rules else "none fired"))
+    print("terms     (contribution to the model's log-odds)")
+    for reason in terms:
+        print(f"  {reason.weight:+.3f}  {reason.label}")
+    return EXIT_OK
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from newsalert import classifier
+
+    loaded = _load(args)
+    if args.model_command == "train":
+        out = args.out or (loaded.model_path.parent if loaded.model_path else loaded.data_dir / "model")
+        meta = classifier.train(out, args.data, seed=args.seed, progress=sys.stderr.isatty())
+        print(f"model written to {out}")
+        print(json.dumps(meta.get("metrics", {}), indent=2))
+        return EXIT_OK
+    model = classifier.load_or_train(loaded.model_path, loaded.data_dir)
+    report = classifier.evaluate(model, args.data, args.out)
+    print(report.format())
+    return EXIT_OK
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    store = _store(loaded)
+    store.sync_feeds((f.name, f.url) for f in loaded.feeds)
+    configured = {f.name for f in loaded.feeds}
+    rows = [
+        (
+            s.name,
+            s.last_status or "never",
+            _when(s.last_polled_at),
+            _when(s.next_poll_at),
+            s.items_seen,
+            s.error_streak,
+            "removed from config" if s.name not in configured else (s.last_error or "")[:80],
+        )
+        for s in store.feed_states()
+    ]
+    _table(rows, ("feed", "status", "last poll (UTC)", "next poll (UTC)", "items", "errors", "last error"))
+    return EXIT_OK
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    from newsalert.store import utcnow
+
+    loaded = _load(args)
+    store = _store(loaded)
+    if args.action == "replay":
+        n = store.replay_dead(utcnow(), args.ids)
+        print(f"{n} dead deliveries queued again; `newsalert poll --once` or the service sends them")
+        return EXIT_OK
+    status = None if args.status == "ambiguous" else args.status
+    rows = [
+        d
+        for d in store.list_deliveries(status, args.limit)
+        if args.status != "ambiguous" or d.ambiguous
+    ]
+    _table(
+        (
+            (
+                d.id,
+                d.item_id,
+                d.subscriber,
+                d.target_label,
+                d.status + (" (ambiguous)" if d.ambiguous else ""),
+                d.attempts,
+                _when(d.next_attempt_at) if d.status == "pending" else _when(d.sent_at),
+                (d.last_error or "")[:80],
+            )
+            for d in rows
+        ),
+        ("id", "item", "subscriber", "target", "status", "tries", "when (UTC)", "last error"),
+    )
+    counts = store.delivery_counts()
+    print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) if counts else "\nno deliveries")
+    return EXIT_OK
+
+
+def cmd_send_test(args: argparse.Namespace) -> int:
+    from newsalert.delivery import Notifier
+    from newsalert.errors import DeliveryError
+    from newsalert.models import Alert, Reason
+    from newsalert.pipeline import build_targets
+    from newsalert.render import channel_family, render
+
+    loaded = _load(args)
+    try:
+        loaded.subscriber(args.name)
+    except KeyError:
+        names = ", ".join(s.name for s in loaded.subscribers)
+        print(f"error: no subscriber named {args.name!r}; configured: {names}", file=sys.stderr)
+        return EXIT_CONFIG
+    alert = Alert(
+        item_id=0,
+        title="newsalert test alert: delivery works",
+        source="newsalert",
+        published=datetime.now(UTC),
+        score=1.0,
+        category="other_security",
+        reasons=(Reason("rule", "send-test", 0.0),),
+        link=None,
+        summary=f"A test alert sent by `newsalert send-test {args.name}`. No action needed.",
+        subscriber=args.name,
+    )
+    notifier = Notifier(timeout=loaded.config.delivery.timeout)
+    failed = 0
+    for target in build_targets(loaded).get(args.name, ()):
+        try:
+            notifier.send(target.url, render(alert, channel_family(target.url)))
+            print(f"ok      {target.label}")
+        except DeliveryError as exc:
+            failed += 1
+            print(f"FAILED  {target.label}: {exc}")
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

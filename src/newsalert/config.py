@@ -1,0 +1,516 @@
+"""Configuration: YAML files validated by pydantic, with errors that say how to fix them.
+
+Every model refuses unknown keys (a typo must not silently disable a rule). A
+failed load raises ``ConfigError`` carrying every problem found, each naming the
+file, the dotted key and a hint.
+
+Secrets come from the environment: ``${VAR}`` anywhere in a string is replaced
+by the variable's value. A subscriber URL whose variable is unset disables that
+one target with a warning instead of stopping the service (``check --strict``
+turns warnings into errors).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from newsalert.errors import ConfigError, ConfigProblem
+
+DEFAULT_CONFIG = "config/newsalert.yaml"
+ENV_CONFIG = "NEWSALERT_CONFIG"
+ENV_DATABASE_URL = "NEWSALERT_DATABASE_URL"
+ENV_BROKER_URL = "NEWSALERT_BROKER_URL"
+ENV_DATA_DIR = "NEWSALERT_DATA_DIR"
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- feeds -------------------------------------------------------------------
+
+
+class FeedConfig(_Strict):
+    name: Annotated[str, Field(pattern=_NAME)]
+    url: str
+    interval: Annotated[int, Field(ge=30, le=86_400)] = 300
+    allow_private: bool = False
+    enabled: bool = True
+    tags: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        from newsalert.fetch import check_url
+
+        problem = check_url(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+# --- rules -------------------------------------------------------------------
+
+Field_ = Literal["title", "summary", "content"]
+
+
+class RuleConfig(_Strict):
+    """One rule: terms (whole words/phrases, case-insensitive) and/or regexes."""
+
+    name: str | None = None
+    terms: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    fields: tuple[Field_, ...] = ("title", "summary")
+    feeds: tuple[str, ...] = ()  # restrict to these feed names (empty: all feeds)
+    weight: float | None = None  # boost: added to the score; include: score floor
+    category: str | None = None  # category to report when this rule fires
+    case_sensitive: bool = False
+
+    @field_validator("regex", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> RuleConfig:
+        if not self.terms and not self.regex:
+            raise ValueError("a rule needs `terms` or `regex`")
+        return self
+
+
+class RulesConfig(_Strict):
+    include: tuple[RuleConfig, ...] = ()
+    exclude: tuple[RuleConfig, ...] = ()
+    boost: tuple[RuleConfig, ...] = ()
+
+
+# --- model, storage, broker, fetch, delivery ---------------------------------
+
+
+class ModelConfig(_Strict):
+    path: str | None = None  # None: the managed model under data_dir/model
+    threshold: Annotated[float, Field(gt=0, lt=1)] | None = None  # None: the model's own
+
+
+class StorageConfig(_Strict):
+    database_url: str | None = None  # None: SQLite file under data_dir
+    data_dir: str = "var"
+
+
+class BrokerConfig(_Strict):
+    url: str | None = None  # None: embedded broker under data_dir (no server needed)
+
+
+class FetchConfig(_Strict):
+    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
+    read_timeout: Annotated[float, Field(gt=0)] = 20.0
+    deadline: Annotated[float, Field(gt=0)] = 60.0
+    max_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
+    max_decompressed: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
+    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    allow_private: bool = False  # allow private addresses for every feed
+    max_items_per_feed: Annotated[int, Field(gt=0)] = 500
+
+
+class DeliveryConfig(_Strict):
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    backoff_base: Annotated[float, Field(gt=0)] = 30.0  # seconds; doubles per attempt
+    backoff_max: Annotated[float, Field(gt=0)] = 3600.0
+    timeout: Annotated[float, Field(gt=0)] = 15.0
+    lease: Annotated[float, Field(gt=0)] = 120.0  # a send not marked within this is ambiguous
+
+
+# --- subscribers -------------------------------------------------------------
+
+_QUIET = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})(?:\s+(\S+))?$")
+
+
+class SubscriberConfig(_Strict):
+    name: Annotated[str, Field(pattern=_NAME)]
+    urls: Annotated[tuple[str, ...], Field(min_length=1)]
+    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    quiet_hours: str | None = None
+    digest: Literal["hourly", "daily"] | None = None
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from newsalert.models import CATEGORIES
+
+        unknown = [c for c in value if c not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; choose from {list(CATEGORIES)}")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = _QUIET.match(value.strip())
+        if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59:
+            raise ValueError('expected "HH:MM-HH:MM Area/City", e.g. "22:00-07:00 Europe/Belgrade"')
+        if match[5]:
+            try:
+                ZoneInfo(match[5])
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {match[5]!r}") from None
+        return value
+
+
+class Config(_Strict):
+    feeds: tuple[FeedConfig, ...] = ()
+    rules: RulesConfig | str = RulesConfig()
+    model: ModelConfig = ModelConfig()
+    subscribers: tuple[SubscriberConfig, ...] = ()
+    storage: StorageConfig = StorageConfig()
+    broker: BrokerConfig = BrokerConfig()
+    fetch: FetchConfig = FetchConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+
+    @model_validator(mode="after")
+    def _names_unique_and_known(self) -> Config:
+        feed_names = [f.name for f in self.feeds]
+        dupes = sorted({n for n in feed_names if feed_names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feed names must be unique; repeated: {dupes}")
+        sub_names = [s.name for s in self.subscribers]
+        dupes = sorted({n for n in sub_names if sub_names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"subscriber names must be unique; repeated: {dupes}")
+        return self
+
+
+# --- loaded configuration ----------------------------------------------------
+
+
+class LoadedConfig:
+    """A validated config plus what was resolved around it (paths, env, rules)."""
+
+    def __init__(
+        self,
+        config: Config,
+        path: Path,
+        rules: RulesConfig,
+        rules_path: Path,
+        environ: Mapping[str, str],
+        warnings: list[ConfigProblem],
+        targets: dict[str, tuple[str, ...]],
+    ) -> None:
+        self.config = config
+        self.path = path
+        self.rules = rules
+        self.rules_path = rules_path
+        self.warnings = warnings
+        # subscriber name -> resolved apprise URLs (secrets substituted; never log these)
+        self.targets = targets
+        base = path.parent
+        data_dir = environ.get(ENV_DATA_DIR) or config.storage.data_dir
+        self.data_dir = _resolve(base.parent if base.name == "config" else base, data_dir)
+        self.database_url = environ.get(ENV_DATABASE_URL) or config.storage.database_url or (
+            f"sqlite:///{self.data_dir / 'newsalert.db'}"
+        )
+        self.broker_url = environ.get(ENV_BROKER_URL) or config.broker.url
+        self.model_path = _resolve(base, config.model.path) if config.model.path else None
+
+    @property
+    def feeds(self) -> tuple[FeedConfig, ...]:
+        return self.config.feeds
+
+    @property
+    def subscribers(self) -> tuple[SubscriberConfig, ...]:
+        return self.config.subscribers
+
+    def feed(self, name: str) -> FeedConfig:
+        for feed in self.config.feeds:
+            if feed.name == name:
+                return feed
+        raise KeyError(name)
+
+    def subscriber(self, name: str) -> SubscriberConfig:
+        for sub in self.config.subscribers:
+            if sub.name == name:
+                return sub
+        raise KeyError(name)
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    return Path(explicit or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
+
+
+def _read_yaml(path: Path, problems: list[ConfigProblem], what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(
+            ConfigProblem(
+                str(path),
+                "(file)",
+                f"{what} file not found",
+                f"create it, pass --config PATH, or set {ENV_CONFIG}",
+            )
+        )
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(ConfigProblem(str(path), "(file)", f"cannot read: {exc}"))
+        return None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problems.append(
+            ConfigProblem(
+                str(path),
+                where,
+                f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                "check indentation and quoting (quote strings containing ':' or '#')",
+            )
+        )
+        return None
+
+
+def _substitute(
+    value: Any, environ: Mapping[str, str], missing: set[str]
+) -> Any:
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name, default = match[1], match[2]
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            missing.add(name)
+            return match[0]
+
+        return _VAR.sub(repl, value)
+    if isinstance(value, list):
+        return [_substitute(v, environ, missing) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, environ, missing) for k, v in value.items()}
+    return value
+
+
+_HINTS: dict[str, str] = {
+    "extra_forbidden": "remove the key or fix its spelling; see the README's configuration reference",
+    "missing": "add this key; see the README's configuration reference",
+    "string_pattern_mismatch": "use letters, digits, '.', '_' or '-' (max 64), starting with a letter or digit",
+    "greater_than_equal": "raise the value",
+    "less_than_equal": "lower the value",
+    "literal_error": "use one of the allowed values",
+    "too_short": "give at least one entry",
+}
+
+
+def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[ConfigProblem]:
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-"))]
+        # pydantic reports `rules: RulesConfig | str` failures once per branch; keep the model one
+        if loc and loc[0] == "rules" and len(loc) > 1 and loc[1] == "str":
+            continue
+        loc = [p for p in loc if p != "RulesConfig"]
+        key = prefix + _dotted(loc) if loc else (prefix.rstrip(".") or "(top level)")
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(ConfigProblem(file, key, message, _HINTS.get(err["type"], "")))
+    return problems
+
+
+def _dotted(loc: list[str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Load, substitute ``${VAR}``, validate; raise ConfigError listing every problem."""
+    environ = os.environ if environ is None else environ
+    file = config_path(path)
+    problems: list[ConfigProblem] = []
+    raw = _read_yaml(file, problems, "config")
+    if raw is None:
+        raise ConfigError(problems)
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            [ConfigProblem(str(file), "(top level)", "expected a mapping of keys", "see config/newsalert.yaml")]
+        )
+
+    warnings: list[ConfigProblem] = []
+    subscribers = _subscriber_targets(raw.get("subscribers"), environ, str(file), warnings)
+    missing: set[str] = set()
+    rest = _substitute({k: v for k, v in raw.items() if k != "subscribers"}, environ, missing)
+    for name in sorted(missing):
+        problems.append(
+            ConfigProblem(
+                str(file),
+                "(environment)",
+                f"environment variable {name} is not set",
+                f"set {name}, or write ${{{name}:-default}} to give a default",
+            )
+        )
+    raw = {**rest, "subscribers": subscribers}
+
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, str(file)))
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+
+    rules, rules_path = _load_rules(config, file, environ, problems)
+    problems.extend(_cross_check(config, rules, file, rules_path))
+    if problems:
+        raise ConfigError(problems)
+    targets = {s.name: s.urls for s in config.subscribers}
+    return LoadedConfig(config, file, rules, rules_path, environ, warnings, targets)
+
+
+def _subscriber_targets(
+    raw: Any, environ: Mapping[str, str], file: str, warnings: list[ConfigProblem]
+) -> Any:
+    """Substitute ${VAR} in subscriber URLs; a URL with an unset variable is dropped.
+
+    A subscriber left with no URL is dropped too; each drop is a warning.
+    """
+    if not isinstance(raw, list):
+        return raw
+    kept = []
+    for i, sub in enumerate(raw):
+        if not (isinstance(sub, dict) and isinstance(sub.get("urls"), list)):
+            kept.append(sub)
+            continue
+        urls = []
+        for j, url in enumerate(sub["urls"]):
+            unset: set[str] = set()
+            resolved = _substitute(url, environ, unset)
+            if unset:
+                warnings.append(
+                    ConfigProblem(
+                        file,
+                        f"subscribers[{i}].urls[{j}]",
+                        f"uses unset environment variable(s) {', '.join(sorted(unset))}: "
+                        "this target is disabled",
+                        "set the variable(s) in the environment (or in the env file docker "
+                        "compose reads) to enable it",
+                    )
+                )
+            else:
+                urls.append(resolved)
+        if urls or not sub["urls"]:
+            kept.append({**sub, "urls": urls})
+        else:
+            warnings.append(
+                ConfigProblem(
+                    file,
+                    f"subscribers[{i}]",
+                    f"subscriber {sub.get('name')!r} has no usable target and receives nothing",
+                    "set the environment variables its URLs use",
+                )
+            )
+    return kept
+
+
+def _load_rules(
+    config: Config, file: Path, environ: Mapping[str, str], problems: list[ConfigProblem]
+) -> tuple[RulesConfig, Path]:
+    if not isinstance(config.rules, str):
+        return config.rules, file
+    rules_file = _resolve(file.parent, config.rules)
+    raw = _read_yaml(rules_file, problems, "rules")
+    if raw is None:
+        return RulesConfig(), rules_file
+    if isinstance(raw, dict) and set(raw) == {"rules"}:
+        raw = raw["rules"]
+    try:
+        return RulesConfig.model_validate(_substitute(raw, environ, set())), rules_file
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, str(rules_file), "rules."))
+        return RulesConfig(), rules_file
+
+
+def _cross_check(
+    config: Config, rules: RulesConfig, file: Path, rules_path: Path
+) -> list[ConfigProblem]:
+    """Checks that need the whole config: references to feed names, categories."""
+    from newsalert.models import CATEGORIES
+
+    problems = []
+    feed_names = {f.name for f in config.feeds}
+    for i, sub in enumerate(config.subscribers):
+        for name in sub.feeds:
+            if name not in feed_names:
+                problems.append(
+                    ConfigProblem(
+                        str(file), f"subscribers[{i}].feeds", f"no feed named {name!r}",
+                        f"use one of {sorted(feed_names)}",
+                    )
+                )
+        if sub.digest or sub.quiet_hours:
+            key = "digest" if sub.digest else "quiet_hours"
+            problems.append(
+                ConfigProblem(
+                    str(file), f"subscribers[{i}].{key}",
+                    "digests and quiet hours are not supported by this version yet",
+                    "remove the key; alerts are sent as they happen",
+                )
+            )
+    for kind in ("include", "exclude", "boost"):
+        for i, rule in enumerate(getattr(rules, kind)):
+            for name in rule.feeds:
+                if name not in feed_names:
+                    problems.append(
+                        ConfigProblem(
+                            str(rules_path), f"rules.{kind}[{i}].feeds", f"no feed named {name!r}",
+                            f"use one of {sorted(feed_names)}",
+                        )
+                    )
+            if rule.category and rule.category not in CATEGORIES:
+                problems.append(
+                    ConfigProblem(
+                        str(rules_path), f"rules.{kind}[{i}].category",
+                        f"unknown category {rule.category!r}", f"use one of {list(CATEGORIES)}",
+                    )
+                )
+            if kind == "boost" and rule.weight is None:
+                problems.append(
+                    ConfigProblem(
+                        str(rules_path), f"rules.boost[{i}].weight", "a boost rule needs a weight",
+                        "add e.g. `weight: 0.1` (added to the score; negative lowers it)",
+                    )
+                )
+    return problems

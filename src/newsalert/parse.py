@@ -1,0 +1,77 @@
+"""Parse feed bytes with feedparser. Never hand feedparser a URL or a path:
+it would fetch without our limits, or open a local file."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from newsalert.errors import ParseError
+from newsalert.models import ParsedFeed, RawEntry
+
+# feedparser resolves relative links against this; it never fetches it
+_NO_BASE = "http://invalid.invalid/"
+
+
+def parse(content: bytes, *, content_type: str | None = None, url: str | None = None) -> ParsedFeed:
+    """Parse bytes into entries. Raise ParseError if nothing feed-like was found."""
+    if not isinstance(content, bytes | bytearray):
+        raise TypeError("parse() takes bytes; fetch them first")
+    headers = {"content-location": url or _NO_BASE}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        parsed = feedparser.parse(bytes(content), response_headers=headers, sanitize_html=True)
+    except Exception as exc:  # feedparser is lenient; anything escaping it is a bad feed
+        raise ParseError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
+
+    feed = parsed.get("feed", {})
+    entries = tuple(_entry(e) for e in parsed.get("entries", ()))
+    bozo = bool(parsed.get("bozo"))
+    reason = str(parsed.get("bozo_exception")) if bozo else None
+    if not entries and bozo and not feed.get("title") and not parsed.get("version"):
+        raise ParseError(f"not a feed (no RSS/Atom found): {reason}")
+    return ParsedFeed(
+        title=str(feed.get("title", "")),
+        entries=entries,
+        bozo=bozo,
+        bozo_reason=reason,
+        language=feed.get("language") or None,
+    )
+
+
+def _entry(entry: Any) -> RawEntry:
+    content = entry.get("content") or ()
+    content_html = " ".join(str(c.get("value", "")) for c in content if isinstance(c, dict))
+    link = entry.get("link")
+    guid = entry.get("id") or entry.get("guid")
+    return RawEntry(
+        guid=str(guid).strip() or None if guid else None,
+        title=str(entry.get("title", "")),
+        link=str(link) if link else None,
+        summary_html=str(entry.get("summary", "")),
+        content_html=content_html,
+        published=_when(entry),
+        language=_language(entry),
+    )
+
+
+def _when(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if isinstance(value, time.struct_time):
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _language(entry: Any) -> str | None:
+    detail = entry.get("title_detail") or entry.get("summary_detail")
+    lang = detail.get("language") if isinstance(detail, dict) else None
+    return str(lang) if lang else None

@@ -1,0 +1,348 @@
+"""Wire the stages: fetch -> parse -> normalize -> store -> score -> route -> deliver.
+
+Each stage is a plain function or component injected here; this module only
+orders them and records outcomes in the store. Three resumable steps, each
+safe to repeat and each a Celery task's whole body:
+
+- ``poll_feed(name)``: fetch one feed and store its new items (unscored).
+- ``score_items(ids)``: score a batch, route it, and write scores with their
+  deliveries in one transaction. Items stay unscored (and are retried) while the
+  model cannot be loaded: nothing is dropped or alerted unscored.
+- ``deliver(delivery_id)``: lease one delivery, send it to its one target, mark it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from newsalert.config import LoadedConfig
+from newsalert.delivery import Notifier, privacy_url, target_id
+from newsalert.errors import (
+    FeedGone,
+    FeedRejected,
+    ModelError,
+    ParseError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    TransientFetchError,
+)
+from newsalert.fetch import Fetcher, FetchLimits
+from newsalert.models import Alert
+from newsalert.normalize import normalize
+from newsalert.parse import parse
+from newsalert.render import channel_family, render
+from newsalert.routing import Router, Target
+from newsalert.rules import RuleSet
+from newsalert.scoring import Model, Scorer
+from newsalert.store import DEAD, PENDING, SENT, Store, StoredItem, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_FEED_BACKOFF = 6 * 3600.0
+MAX_CACHE_AGE = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    feed: str
+    status: str  # ok, not_modified, error, rejected, gone, disabled
+    new_item_ids: tuple[int, ...] = ()
+    entries: int = 0
+    error: str | None = None
+    next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreOutcome:
+    scored: int = 0
+    relevant: int = 0
+    delivery_ids: tuple[int, ...] = ()
+    pending: int = 0  # left unscored (model unavailable)
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class PollSummary:
+    feeds: list[FeedOutcome] = field(default_factory=list)
+    scored: int = 0
+    relevant: int = 0
+    unscored: int = 0
+    deliveries_created: int = 0
+    delivered: dict[str, int] = field(default_factory=dict)
+    model_error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def new_items(self) -> int:
+        return sum(len(f.new_item_ids) for f in self.feeds)
+
+    @property
+    def failed_feeds(self) -> list[FeedOutcome]:
+        return [f for f in self.feeds if f.status in ("error", "rejected", "gone")]
+
+
+def build_targets(loaded: LoadedConfig) -> dict[str, tuple[Target, ...]]:
+    return {
+        name: tuple(Target(name, target_id(url), privacy_url(url), url) for url in urls)
+        for name, urls in loaded.targets.items()
+    }
+
+
+def fetcher_for(loaded: LoadedConfig) -> Fetcher:
+    f = loaded.config.fetch
+    limits = FetchLimits(
+        connect_timeout=f.connect_timeout,
+        read_timeout=f.read_timeout,
+        deadline=f.deadline,
+        max_bytes=f.max_bytes,
+        max_decompressed=f.max_decompressed,
+        max_redirects=f.max_redirects,
+    )
+    return Fetcher(limits, allow_private_all=f.allow_private)
+
+
+def default_model_loader(loaded: LoadedConfig) -> Callable[[], Model]:
+    def load() -> Model:
+        from newsalert.classifier import load_or_train
+
+        return load_or_train(loaded.model_path, loaded.data_dir)
+
+    return load
+
+
+class Pipeline:
+    """One process's view of the pipeline. Build it from a loaded config."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        store: Store,
+        *,
+        fetcher: Fetcher | None = None,
+        notifier: Notifier | None = None,
+        model_loader: Callable[[], Model] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.store = store
+        self.fetcher = fetcher or fetcher_for(loaded)
+        self.notifier = notifier or Notifier(timeout=loaded.config.delivery.timeout)
+        self.router = Router(loaded.subscribers, build_targets(loaded))
+        self.rules = RuleSet(loaded.rules)
+        self._model_loader = model_loader or default_model_loader(loaded)
+        self._scorer: Scorer | None = None
+        self.clock = clock
+        self.rng = rng or random.Random()
+        store.sync_feeds((f.name, f.url) for f in loaded.feeds)
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+    # --- scorer (lazy: loading or first-time training happens once, when needed) ---
+
+    def scorer(self) -> Scorer:
+        if self._scorer is None:
+            model = self._model_loader()
+            self._scorer = Scorer(self.rules, model, self.loaded.config.model.threshold)
+        return self._scorer
+
+    # --- stage 1: fetch and store --------------------------------------------
+
+    def poll_feed(self, name: str) -> FeedOutcome:
+        feed = self.loaded.feed(name)
+        state = self.store.feed_state(name)
+        now = self.clock()
+        if not feed.enabled or state.disabled:
+            why = "disabled in config" if not feed.enabled else "gone (410): fix the URL to re-enable"
+            return FeedOutcome(name, "disabled", error=why)
+        allow_private = feed.allow_private or self.loaded.config.fetch.allow_private
+        try:
+            result = self.fetcher.fetch(
+                state.url, etag=state.etag, last_modified=state.last_modified, allow_private=allow_private
+            )
+        except FeedGone as exc:
+            return self._failed(state.id, name, "gone", str(exc), now, disabled=True)
+        except FeedRejected as exc:
+            return self._failed(state.id, name, "rejected", str(exc), now, streak=state.error_streak)
+        except TransientFetchError as exc:
+            return self._failed(
+                state.id, name, "error", str(exc), now, streak=state.error_streak, retry_after=exc.retry_after
+            )
+
+        next_poll = self._next_poll(feed.interval, now, max_age=result.max_age, retry_after=result.retry_after)
+        moved = result.permanent_url if result.permanent_url and result.permanent_url != state.url else None
+        if moved:
+            log.warning("feed %s moved permanently to %s: update its url in the config", name, moved)
+        if result.not_modified:
+            self.store.record_poll(state.id, status="not_modified", now=now, next_poll_at=next_poll, moved_to=moved)
+            return FeedOutcome(name, "not_modified", next_poll_at=next_poll)
+        try:
+            parsed = parse(result.content, content_type=result.content_type, url=result.url)
+        except ParseError as exc:
+            return self._failed(state.id, name, "error", str(exc), now, streak=state.error_streak)
+        found = normalize(parsed, name, base_url=result.url, limit=self.loaded.config.fetch.max_items_per_feed)
+        ids = self.store.add_items(state.id, found, now)
+        self.store.record_poll(
+            state.id,
+            status="ok",
+            now=now,
+            next_poll_at=next_poll,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            moved_to=moved,
+        )
+        log.info("feed %s: %d entries, %d new", name, len(found), len(ids))
+        return FeedOutcome(name, "ok", tuple(ids), len(found), next_poll_at=next_poll)
+
+    def _failed(
+        self,
+        feed_id: int,
+        name: str,
+        status: str,
+        error: str,
+        now: datetime,
+        *,
+        streak: int = 0,
+        retry_after: float | None = None,
+        disabled: bool = False,
+    ) -> FeedOutcome:
+        interval = self.loaded.feed(name).interval
+        delay = min(interval * 2 ** min(streak + 1, 10), MAX_FEED_BACKOFF)
+        next_poll = self._next_poll(delay, now, retry_after=retry_after)
+        self.store.record_poll(feed_id, status=status, now=now, next_poll_at=next_poll, error=error, disabled=disabled)
+        log.warning("feed %s: %s: %s", name, status, error)
+        return FeedOutcome(name, status, error=error, next_poll_at=next_poll)
+
+    def _next_poll(
+        self, interval: float, now: datetime, *, max_age: float | None = None, retry_after: float | None = None
+    ) -> datetime:
+        delay = max(interval, min(max_age or 0.0, MAX_CACHE_AGE), min(retry_after or 0.0, MAX_FEED_BACKOFF))
+        # +-10% jitter so hundreds of feeds with one interval spread out
+        return now + timedelta(seconds=delay * self.rng.uniform(0.9, 1.1))
+
+    # --- stage 2: score, route, write deliveries ------------------------------
+
+    def score_items(self, item_ids: Sequence[int]) -> ScoreOutcome:
+        stored = [s for s in self.store.get_items(item_ids) if s.score is None]
+        if not stored:
+            return ScoreOutcome()
+        try:
+            scorer = self.scorer()
+        except ModelError as exc:
+            log.error("model unavailable, %d items kept unscored: %s", len(stored), exc)
+            return ScoreOutcome(pending=len(stored), error=str(exc))
+        scores = scorer.score_batch([s.item for s in stored])
+        rows = [(s.id, score, self.router.route(s.item, score)) for s, score in zip(stored, scores, strict=True)]
+        created = self.store.save_scores(rows, self.clock())
+        return ScoreOutcome(
+            scored=len(stored), relevant=sum(1 for sc in scores if sc.relevant), delivery_ids=tuple(created)
+        )
+
+    def score_pending(self, batch: int = 1000) -> ScoreOutcome:
+        total = ScoreOutcome()
+        seen: set[int] = set()
+        while True:
+            ids = [i for i in self.store.unscored_item_ids(batch) if i not in seen]
+            if not ids:
+                return total
+            seen.update(ids)
+            out = self.score_items(ids)
+            total = ScoreOutcome(
+                total.scored + out.scored,
+                total.relevant + out.relevant,
+                total.delivery_ids + out.delivery_ids,
+                total.pending + out.pending,
+                out.error or total.error,
+            )
+            if out.error:
+                return total
+
+    # --- stage 3: deliver ------------------------------------------------------
+
+    def deliver(self, delivery_id: int) -> str:
+        """Send one delivery to its one target; return its status afterwards."""
+        now = self.clock()
+        settings = self.loaded.config.delivery
+        delivery = self.store.lease_delivery(delivery_id, now, settings.lease)
+        if delivery is None:
+            return "skipped"  # not due, already sent, or another worker has it
+        target = self.router.target(delivery.subscriber, delivery.target_id)
+        if target is None:
+            return self.store.mark_failed(
+                delivery_id,
+                "target no longer in the config (subscriber or URL removed, or its variable unset)",
+                retry_at=None,
+                now=now,
+            )
+        stored = self.store.get_item(delivery.item_id)
+        message = render(alert_for(stored, delivery.subscriber), channel_family(target.url))
+        try:
+            self.notifier.send(target.url, message)
+        except TransientDeliveryError as exc:
+            attempts = delivery.attempts + 1
+            if attempts >= settings.max_attempts:
+                log.error("delivery %s to %s dead after %d attempts: %s", delivery_id, target.label, attempts, exc)
+                return self.store.mark_failed(delivery_id, str(exc), retry_at=None, now=now)
+            delay = self.backoff(attempts, exc.retry_after)
+            log.warning("delivery %s to %s failed (attempt %d), retry in %.0fs: %s", delivery_id, target.label, attempts, delay, exc)
+            return self.store.mark_failed(delivery_id, str(exc), retry_at=now + timedelta(seconds=delay), now=now)
+        except PermanentDeliveryError as exc:
+            log.error("delivery %s to %s failed for good: %s", delivery_id, target.label, exc)
+            return self.store.mark_failed(delivery_id, str(exc), retry_at=None, now=now)
+        self.store.mark_sent(delivery_id, self.clock())
+        log.info("delivery %s: item %s sent to %s", delivery_id, delivery.item_id, target.label)
+        return SENT
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        """Exponential backoff with full jitter, never sooner than the server asked."""
+        settings = self.loaded.config.delivery
+        ceiling = min(settings.backoff_base * 2 ** (attempts - 1), settings.backoff_max)
+        return max(self.rng.uniform(ceiling / 2, ceiling), retry_after or 0.0)
+
+    def deliver_due(self, limit: int = 500) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for delivery_id in self.store.due_delivery_ids(self.clock(), limit):
+            status = self.deliver(delivery_id)
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    # --- the whole thing, once ------------------------------------------------
+
+    def run_once(self, feed: str | None = None) -> PollSummary:
+        start = time.perf_counter()
+        summary = PollSummary()
+        names = [feed] if feed else [f.name for f in self.loaded.feeds]
+        for name in names:
+            summary.feeds.append(self.poll_feed(name))
+        scored = self.score_pending()
+        summary.scored, summary.relevant = scored.scored, scored.relevant
+        summary.unscored, summary.model_error = scored.pending, scored.error
+        summary.deliveries_created = len(scored.delivery_ids)
+        summary.delivered = self.deliver_due()
+        summary.elapsed = time.perf_counter() - start
+        return summary
+
+
+def alert_for(stored: StoredItem, subscriber: str = "") -> Alert:
+    score = stored.score
+    return Alert(
+        item_id=stored.id,
+        title=stored.item.title,
+        source=stored.feed,
+        published=stored.item.published,
+        score=score.score if score else 0.0,
+        category=score.category if score else "none",
+        reasons=score.reasons if score else (),
+        link=stored.item.link,
+        summary=stored.item.summary,
+        subscriber=subscriber,
+    )
+
+
+__all__ = ["DEAD", "PENDING", "SENT", "FeedOutcome", "Pipeline", "PollSummary", "ScoreOutcome", "alert_for"]

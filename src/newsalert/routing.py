@@ -1,0 +1,60 @@
+"""Route scored items to subscribers: who gets what, on which targets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from newsalert.config import SubscriberConfig
+from newsalert.models import Item, Score
+from newsalert.rules import keyword_matcher
+from newsalert.store import PlannedDelivery
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One apprise URL of one subscriber. ``url`` holds secrets: never log it."""
+
+    subscriber: str
+    target_id: str
+    label: str  # the URL with secrets masked
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    subscriber: SubscriberConfig
+    targets: tuple[Target, ...]
+    keywords: re.Pattern[str] | None
+
+    def wants(self, item: Item, score: Score) -> bool:
+        sub = self.subscriber
+        if not score.relevant or score.score < sub.min_score:
+            return False
+        if sub.categories and score.category not in sub.categories:
+            return False
+        if sub.feeds and item.feed not in sub.feeds:
+            return False
+        return not (self.keywords and not self.keywords.search(f"{item.title}\n{item.summary}"))
+
+
+class Router:
+    def __init__(self, subscribers: tuple[SubscriberConfig, ...], targets: dict[str, tuple[Target, ...]]) -> None:
+        self.routes = tuple(
+            Route(sub, targets.get(sub.name, ()), keyword_matcher(sub.keywords)) for sub in subscribers
+        )
+
+    def route(self, item: Item, score: Score) -> list[PlannedDelivery]:
+        planned = []
+        for route in self.routes:
+            if route.wants(item, score):
+                planned.extend(PlannedDelivery(t.subscriber, t.target_id, t.label) for t in route.targets)
+        return planned
+
+    def target(self, subscriber: str, target_id: str) -> Target | None:
+        for route in self.routes:
+            if route.subscriber.name == subscriber:
+                for t in route.targets:
+                    if t.target_id == target_id:
+                        return t
+        return None

@@ -1,0 +1,92 @@
+"""Combine operator rules and the model into one score with its reasons.
+
+The arithmetic, shown by ``explain``:
+
+    score = clamp(model probability + sum of boost weights, 0, 1)
+    an include rule lifts the score to at least its weight (default: the threshold)
+    an exclude rule vetoes: not relevant, whatever the score
+    relevant = not vetoed and (an include fired or score >= threshold)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from newsalert.models import Item, Prediction, Reason, Score
+from newsalert.rules import RuleHit, RuleSet
+
+
+class Model(Protocol):
+    threshold: float
+
+    def predict(self, texts: Sequence[tuple[str, str]]) -> list[Prediction]: ...
+
+    def explain(self, title: str, summary: str, top: int = 8) -> Prediction: ...
+
+
+class Scorer:
+    def __init__(self, rules: RuleSet, model: Model, threshold: float | None = None) -> None:
+        self.rules = rules
+        self.model = model
+        self.threshold = threshold if threshold is not None else model.threshold
+
+    def score_batch(self, items: Sequence[Item], *, explain_relevant: bool = True) -> list[Score]:
+        """Score many items with one model call; relevant ones get model terms as reasons."""
+        predictions = self.model.predict([(i.title, i.summary) for i in items])
+        scores = [self._combine(i, p, self.rules.match(i)) for i, p in zip(items, predictions, strict=True)]
+        if explain_relevant:
+            # term reasons cost a second pass; only items that will alert need them
+            scores = [self.explain(i) if s.relevant else s for i, s in zip(items, scores, strict=True)]
+        return scores
+
+    def explain(self, item: Item, top: int = 6) -> Score:
+        prediction = self.model.explain(item.title, item.summary, top=top)
+        return self._combine(item, prediction, self.rules.match(item))
+
+    def _combine(self, item: Item, prediction: Prediction, hits: list[RuleHit]) -> Score:
+        p = prediction.probability
+        reasons: list[Reason] = []
+        steps = [f"model {p:.3f}"]
+        total = p
+        vetoed = False
+        floor: float | None = None
+        category = prediction.category
+        rule_category: str | None = None
+        for hit in hits:
+            where = f'{hit.name}: "{hit.matched}" in {hit.field}'
+            if hit.kind == "exclude":
+                vetoed = True
+                reasons.append(Reason("rule", f"exclude {where}", 0.0))
+            elif hit.kind == "boost":
+                weight = hit.weight or 0.0
+                total += weight
+                steps.append(f"{weight:+.2f} ({hit.name})")
+                reasons.append(Reason("rule", f"boost {where}", weight))
+            else:
+                level = hit.weight if hit.weight is not None else self.threshold
+                floor = level if floor is None else max(floor, level)
+                reasons.append(Reason("rule", f"include {where}", level))
+            if hit.category and hit.kind != "exclude" and rule_category is None:
+                rule_category = hit.category
+        score = min(1.0, max(0.0, total))
+        arithmetic = " ".join(steps) + f" = {score:.3f}"
+        if floor is not None and score < floor:
+            score = floor
+            arithmetic += f"; include rule lifts it to {floor:.3f}"
+        relevant = not vetoed and (floor is not None or score >= self.threshold)
+        if vetoed:
+            arithmetic += "; vetoed by an exclude rule"
+        arithmetic += f"; threshold {self.threshold:.3f} -> {'relevant' if relevant else 'not relevant'}"
+        reasons.extend(Reason("model", f'"{term}"', round(w, 4)) for term, w in prediction.terms)
+        if rule_category:
+            category = rule_category
+        return Score(
+            score=round(score, 4),
+            relevant=relevant,
+            category=category if relevant else "none",
+            model_probability=round(p, 4),
+            reasons=tuple(reasons),
+            vetoed=vetoed,
+            arithmetic=arithmetic,
+        )

@@ -1,0 +1,652 @@
+"""The store: feeds, items, scores and deliveries, on SQLAlchemy Core.
+
+SQLite by default (a file under the data directory), PostgreSQL by URL. Items are
+unique per (feed, key), so re-polling never stores or alerts an item twice;
+deliveries are unique per (subscriber, target, item) and are written in the same
+transaction as the item's score (the outbox): an item is never relevant without
+its deliveries, and a crash never loses one.
+
+Delivery states: pending -> sending (leased) -> sent; a failed attempt goes back
+to pending with a later ``next_attempt_at``; after the last attempt, dead. A
+lease that expires while ``sending`` means the process died between send and
+mark: the row is flagged ``ambiguous`` and sent again (at-least-once).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
+
+from newsalert.errors import StoreError
+from newsalert.models import Item, Reason, Score
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+DELIVERY_STATES = (PENDING, SENDING, SENT, DEAD)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+metadata = MetaData()
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("moved_to", Text),  # a permanent redirect seen: update the config
+    Column("next_poll_at", UTCDateTime),
+    Column("last_polled_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_status", String(32)),  # ok, not_modified, error, rejected, gone
+    Column("last_error", Text),
+    Column("error_streak", Integer, nullable=False, default=0),
+    Column("disabled", Boolean, nullable=False, default=False),  # 410 Gone
+    Column("items_seen", Integer, nullable=False, default=0),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("guid", Text),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("link", Text),
+    Column("language", String(35)),
+    Column("published_at", UTCDateTime),
+    Column("fetched_at", UTCDateTime, nullable=False),
+    # filled by the scoring stage; NULL means "not scored yet" (kept, retried)
+    Column("scored_at", UTCDateTime),
+    Column("score", Float),
+    Column("model_probability", Float),
+    Column("relevant", Boolean),
+    Column("category", String(32)),
+    Column("reasons", Text),  # JSON list of [kind, label, weight]
+    UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
+    Index("ix_items_unscored", "scored_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
+    Column("subscriber", String(64), nullable=False),
+    # sha256 prefix of the target URL: the store never holds the secret URL
+    Column("target_id", String(16), nullable=False),
+    Column("target_label", Text, nullable=False),  # the URL with secrets masked
+    Column("status", String(16), nullable=False, default=PENDING),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("ambiguous", Boolean, nullable=False, default=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("subscriber", "target_id", "item_id", name="uq_deliveries_target_item"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime | None
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    error_streak: int
+    disabled: bool
+    items_seen: int
+    moved_to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    feed: str
+    item: Item
+    score: Score | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelivery:
+    """A delivery the router decided on, before it has a row."""
+
+    subscriber: str
+    target_id: str
+    target_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    item_id: int
+    subscriber: str
+    target_id: str
+    target_label: str
+    status: str
+    attempts: int
+    ambiguous: bool
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the worker write while the CLI reads; busy_timeout waits out short locks
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def masked_database_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable database URL>"
+
+
+class Store:
+    """All reads and writes of newsalert's state. Build one per process."""
+
+    def __init__(self, database_url: str, *, create: bool = True) -> None:
+        self.url = database_url
+        try:
+            url = make_url(database_url)
+        except Exception as exc:
+            raise StoreError(f"invalid database URL {masked_database_url(database_url)}") from exc
+        kwargs: dict[str, Any] = {"future": True}
+        if url.get_backend_name() == "sqlite":
+            if url.database and url.database != ":memory:":
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg2":
+            try:
+                import psycopg2  # noqa: F401
+            except ImportError:
+                url = url.set(drivername="postgresql+psycopg")
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if create:
+            self.create_schema()
+
+    def create_schema(self) -> None:
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot open the store at {masked_database_url(self.url)}: {exc.__class__.__name__}: "
+                f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip().splitlines()[0]}"
+            ) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # --- feeds ---------------------------------------------------------------
+
+    def sync_feeds(self, configured: Iterable[tuple[str, str]]) -> None:
+        """Make sure every configured (name, url) has a row; a changed URL resets validators."""
+        with self.begin() as conn:
+            existing = {r.name: r for r in conn.execute(select(feeds.c.id, feeds.c.name, feeds.c.url))}
+            for name, url in configured:
+                row = existing.get(name)
+                if row is None:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(insert(feeds).values(name=name, url=url, error_streak=0, disabled=False, items_seen=0))
+                    except IntegrityError:  # another process inserted it first
+                        pass
+                elif row.url != url:
+                    conn.execute(
+                        update(feeds)
+                        .where(feeds.c.id == row.id)
+                        .values(url=url, etag=None, last_modified=None, moved_to=None, disabled=False, next_poll_at=None)
+                    )
+
+    def feed_state(self, name: str) -> FeedState:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(feeds).where(feeds.c.name == name)).one_or_none()
+        if row is None:
+            raise StoreError(f"feed {name!r} is not in the store; is it in the config?")
+        return _feed_state(row)
+
+    def feed_states(self) -> list[FeedState]:
+        with self.engine.connect() as conn:
+            return [_feed_state(r) for r in conn.execute(select(feeds).order_by(feeds.c.name))]
+
+    def claim_due_feeds(self, names: Sequence[str], now: datetime, lease: float) -> list[str]:
+        """Claim the feeds that are due, so exactly one scheduler polls each.
+
+        The claim pushes ``next_poll_at`` ``lease`` seconds ahead in one atomic
+        update per feed; the poll then sets the real next time. Two beats racing
+        get disjoint sets; a poll that dies is retried when the lease runs out.
+        """
+        claimed: list[str] = []
+        until = now + timedelta(seconds=lease)
+        with self.begin() as conn:
+            due = conn.execute(
+                select(feeds.c.id, feeds.c.name, feeds.c.next_poll_at).where(
+                    feeds.c.name.in_(list(names)),
+                    feeds.c.disabled.is_(False),
+                    or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now),
+                )
+            ).all()
+        for row in due:
+            with self.begin() as conn:
+                same = (
+                    feeds.c.next_poll_at.is_(None)
+                    if row.next_poll_at is None
+                    else feeds.c.next_poll_at == row.next_poll_at
+                )
+                taken = conn.execute(
+                    update(feeds).where(feeds.c.id == row.id, same).values(next_poll_at=until)
+                )
+                if taken.rowcount == 1:
+                    claimed.append(row.name)
+        return claimed
+
+    def record_poll(
+        self,
+        feed_id: int,
+        *,
+        status: str,
+        now: datetime,
+        next_poll_at: datetime,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        error: str | None = None,
+        moved_to: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        values: dict[str, Any] = {
+            "last_status": status,
+            "last_polled_at": now,
+            "next_poll_at": next_poll_at,
+        }
+        if error is None:
+            values.update(last_error=None, error_streak=0, last_success_at=now)
+            if status == "ok":
+                values.update(etag=etag, last_modified=last_modified)
+        else:
+            values.update(last_error=error[:2000], error_streak=feeds.c.error_streak + 1)
+        if moved_to:
+            values["moved_to"] = moved_to
+        if disabled:
+            values["disabled"] = True
+        with self.begin() as conn:
+            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+
+    # --- items ---------------------------------------------------------------
+
+    def add_items(self, feed_id: int, new: Sequence[Item], now: datetime) -> list[int]:
+        """Store items not seen before for this feed; return the ids of the new ones."""
+        if not new:
+            return []
+        ids: list[int] = []
+        with self.begin() as conn:
+            keys = [i.key for i in new]
+            known: set[str] = set()
+            for chunk in _chunks(keys, 500):
+                known.update(
+                    conn.execute(
+                        select(items.c.key).where(items.c.feed_id == feed_id, items.c.key.in_(chunk))
+                    ).scalars()
+                )
+            for item in new:
+                if item.key in known:
+                    continue
+                try:
+                    # a savepoint per item: a concurrent poll of the same feed may win the race
+                    with conn.begin_nested():
+                        result = conn.execute(
+                            insert(items).values(
+                                feed_id=feed_id,
+                                key=item.key,
+                                guid=item.guid,
+                                title=item.title,
+                                summary=item.summary,
+                                link=item.link,
+                                language=item.language,
+                                published_at=item.published,
+                                fetched_at=now,
+                            )
+                        )
+                    ids.append(int(result.inserted_primary_key[0]))
+                except IntegrityError:
+                    continue
+            if ids:
+                conn.execute(
+                    update(feeds).where(feeds.c.id == feed_id).values(items_seen=feeds.c.items_seen + len(ids))
+                )
+        return ids
+
+    def unscored_item_ids(self, limit: int = 1000) -> list[int]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(items.c.id).where(items.c.scored_at.is_(None)).order_by(items.c.id).limit(limit)
+                ).scalars()
+            )
+
+    def get_items(self, ids: Sequence[int]) -> list[StoredItem]:
+        out: list[StoredItem] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 500):
+                rows = conn.execute(
+                    select(items, feeds.c.name.label("feed_name"))
+                    .join(feeds, feeds.c.id == items.c.feed_id)
+                    .where(items.c.id.in_(chunk))
+                    .order_by(items.c.id)
+                )
+                out.extend(_stored_item(r) for r in rows)
+        return out
+
+    def get_item(self, item_id: int) -> StoredItem:
+        found = self.get_items([item_id])
+        if not found:
+            raise StoreError(f"no item with id {item_id}")
+        return found[0]
+
+    def save_scores(
+        self,
+        scored: Sequence[tuple[int, Score, Sequence[PlannedDelivery]]],
+        now: datetime,
+    ) -> list[int]:
+        """Write scores and their deliveries in one transaction; return new delivery ids.
+
+        An item already scored (by a concurrent worker) is skipped with its deliveries.
+        """
+        created: list[int] = []
+        with self.begin() as conn:
+            for item_id, score, planned in scored:
+                done = conn.execute(
+                    update(items)
+                    .where(items.c.id == item_id, items.c.scored_at.is_(None))
+                    .values(
+                        scored_at=now,
+                        score=score.score,
+                        model_probability=score.model_probability,
+                        relevant=score.relevant,
+                        category=score.category,
+                        reasons=json.dumps([[r.kind, r.label, r.weight] for r in score.reasons]),
+                    )
+                )
+                if done.rowcount != 1:
+                    continue
+                for plan in planned:
+                    try:
+                        with conn.begin_nested():
+                            result = conn.execute(
+                                insert(deliveries).values(
+                                    item_id=item_id,
+                                    subscriber=plan.subscriber,
+                                    target_id=plan.target_id,
+                                    target_label=plan.target_label,
+                                    status=PENDING,
+                                    attempts=0,
+                                    ambiguous=False,
+                                    created_at=now,
+                                    next_attempt_at=now,
+                                )
+                            )
+                        created.append(int(result.inserted_primary_key[0]))
+                    except IntegrityError:
+                        continue
+        return created
+
+    def count_items(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+    # --- deliveries ----------------------------------------------------------
+
+    def due_delivery_ids(self, now: datetime, limit: int = 100) -> list[int]:
+        """Pending rows whose time has come, plus rows whose send lease expired."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(deliveries.c.id)
+                    .where(
+                        or_(
+                            and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
+                            and_(deliveries.c.status == SENDING, deliveries.c.lease_until <= now),
+                        )
+                    )
+                    .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def lease_delivery(self, delivery_id: int, now: datetime, lease: float) -> Delivery | None:
+        """Take a due delivery for sending; None if it is not due or someone else has it.
+
+        Taking back an expired lease means an earlier sender died between send and
+        mark: the row is flagged ambiguous (it may reach the target twice).
+        """
+        until = now + timedelta(seconds=lease)
+        with self.begin() as conn:
+            row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one_or_none()
+            if row is None:
+                return None
+            if row.status == PENDING and row.next_attempt_at <= now:
+                cond = and_(deliveries.c.status == PENDING, deliveries.c.attempts == row.attempts)
+                ambiguous = row.ambiguous
+            elif row.status == SENDING and row.lease_until is not None and row.lease_until <= now:
+                cond = and_(deliveries.c.status == SENDING, deliveries.c.lease_until == row.lease_until)
+                ambiguous = True
+                log.warning(
+                    "delivery %s to %s: ambiguous, the previous sender died between send and "
+                    "mark; sending again (the subscriber may get it twice)",
+                    delivery_id,
+                    row.target_label,
+                )
+            else:
+                return None
+            taken = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, cond)
+                .values(status=SENDING, lease_until=until, ambiguous=ambiguous)
+            )
+            if taken.rowcount != 1:
+                return None
+            row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
+        return _delivery(row)
+
+    def mark_sent(self, delivery_id: int, now: datetime) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(status=SENT, sent_at=now, lease_until=None, attempts=deliveries.c.attempts + 1, last_error=None)
+            )
+
+    def mark_failed(
+        self, delivery_id: int, error: str, *, retry_at: datetime | None, now: datetime
+    ) -> str:
+        """Record a failed attempt: back to pending at ``retry_at``, or dead when None."""
+        status = PENDING if retry_at is not None else DEAD
+        with self.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    status=status,
+                    attempts=deliveries.c.attempts + 1,
+                    last_error=error[:2000],
+                    next_attempt_at=retry_at or now,
+                    lease_until=None,
+                )
+            )
+        return status
+
+    def release_delivery(self, delivery_id: int, retry_at: datetime) -> None:
+        """Give a lease back without counting an attempt (e.g. rate limited before sending)."""
+        with self.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.status == SENDING)
+                .values(status=PENDING, next_attempt_at=retry_at, lease_until=None)
+            )
+
+    def list_deliveries(self, status: str | None = None, limit: int = 50) -> list[Delivery]:
+        query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(deliveries.c.status == status)
+        with self.engine.connect() as conn:
+            return [_delivery(r) for r in conn.execute(query)]
+
+    def replay_dead(self, now: datetime, ids: Sequence[int] | None = None) -> int:
+        """Put dead deliveries back in the queue with a fresh attempt budget."""
+        query = update(deliveries).where(deliveries.c.status == DEAD)
+        if ids:
+            query = query.where(deliveries.c.id.in_(list(ids)))
+        with self.begin() as conn:
+            return int(
+                conn.execute(query.values(status=PENDING, attempts=0, next_attempt_at=now)).rowcount
+            )
+
+    def delivery_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
+            return {status: int(n) for status, n in rows}
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _feed_state(row: Any) -> FeedState:
+    return FeedState(
+        id=row.id,
+        name=row.name,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        next_poll_at=row.next_poll_at,
+        last_polled_at=row.last_polled_at,
+        last_success_at=row.last_success_at,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        error_streak=row.error_streak or 0,
+        disabled=bool(row.disabled),
+        items_seen=row.items_seen or 0,
+        moved_to=row.moved_to,
+    )
+
+
+def _stored_item(row: Any) -> StoredItem:
+    item = Item(
+        key=row.key,
+        feed=row.feed_name,
+        title=row.title,
+        summary=row.summary,
+        link=row.link,
+        published=row.published_at,
+        language=row.language,
+        guid=row.guid,
+    )
+    score = None
+    if row.scored_at is not None:
+        reasons = tuple(Reason(k, label, float(w)) for k, label, w in json.loads(row.reasons or "[]"))
+        score = Score(
+            score=float(row.score),
+            relevant=bool(row.relevant),
+            category=row.category or "none",
+            model_probability=row.model_probability,
+            reasons=reasons,
+        )
+    return StoredItem(id=row.id, feed=row.feed_name, item=item, score=score)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        item_id=row.item_id,
+        subscriber=row.subscriber,
+        target_id=row.target_id,
+        target_label=row.target_label,
+        status=row.status,
+        attempts=row.attempts,
+        ambiguous=bool(row.ambiguous),
+        last_error=row.last_error,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+    )

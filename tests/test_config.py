@@ -1,0 +1,156 @@
+"""Config loading: every problem reported with file, key and hint; secrets from env."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from newsalert.cli import main
+from newsalert.config import Config, load_config
+from newsalert.errors import ConfigError
+
+from .conftest import ROOT
+
+EXAMPLE = ROOT / "config" / "newsalert.yaml"
+SECRETS = {
+    "SMTP_USER": "alerts",
+    "SMTP_PASSWORD": "s3cret-smtp-pw",
+    "SLACK_WEBHOOK_TOKENS": "T1AAAAAAA/B1BBBBBBB/c3cretslackTOKENabcdefgh",
+    "TELEGRAM_BOT_TOKEN": "123456789:AAsecretTelegramBotToken_abcdefghij",
+    "TELEGRAM_CHAT_ID": "-100123456",
+}
+
+
+def write(tmp_path: Path, text: str, name: str = "newsalert.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ or {})
+    return [str(p) for p in info.value.problems]
+
+
+def test_example_config_loads_with_secrets_from_environment() -> None:
+    loaded = load_config(EXAMPLE, SECRETS)
+    assert [f.name for f in loaded.feeds] == ["balkan-insight", "bbc-europe", "bbc-world", "aljazeera"]
+    assert loaded.warnings == []
+    assert loaded.targets["ops-telegram"] == (f"tgram://{SECRETS['TELEGRAM_BOT_TOKEN']}/-100123456",)
+    assert len(loaded.rules.include) == 1 and len(loaded.rules.boost) == 2
+    assert loaded.database_url == f"sqlite:///{ROOT / 'var' / 'newsalert.db'}"
+
+
+def test_unset_secret_disables_only_that_target_with_a_warning() -> None:
+    env = {k: v for k, v in SECRETS.items() if k != "TELEGRAM_BOT_TOKEN"}
+    loaded = load_config(EXAMPLE, env)
+    assert [s.name for s in loaded.subscribers] == ["duty-desk", "balkans-slack"]
+    [warning] = [str(w) for w in loaded.warnings if "urls" in w.key]
+    assert "subscribers[2].urls[0]" in warning and "TELEGRAM_BOT_TOKEN" in warning
+    assert "hint:" in warning
+
+
+def test_check_passes_without_secrets_but_strict_fails(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    assert main(["--config", str(EXAMPLE), "check"]) == 0
+    out = capsys.readouterr()
+    assert "config OK" in out.out and "SMTP_PASSWORD" in out.err
+    assert main(["--config", str(EXAMPLE), "check", "--strict"]) == 2
+
+
+def test_check_output_never_shows_secrets(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    assert main(["--config", str(EXAMPLE), "check"]) == 0
+    out = capsys.readouterr()
+    for secret in ("s3cret-smtp-pw", "c3cretslackTOKENabcdefgh", "AAsecretTelegramBotToken_abcdefghij"):
+        assert secret not in out.out + out.err
+
+
+def test_unknown_key_names_file_key_and_hint(tmp_path: Path) -> None:
+    path = write(tmp_path, "feeds:\n  - name: a\n    url: https://example.org/feed\n    intervall: 60\n")
+    [found] = problems(path)
+    assert found.startswith(f"{path}: feeds[0].intervall: Extra inputs are not permitted")
+    assert "hint: remove the key or fix its spelling" in found
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+feeds:
+  - name: a
+    url: file:///etc/passwd
+  - name: b
+    url: https://example.org/feed
+    interval: 5
+subscribers:
+  - name: x
+    urls: ["json://127.0.0.1/hook"]
+    categories: [weather]
+    min_score: 2
+""",
+    )
+    found = problems(path)
+    keys = [p.split(": ")[1] for p in found]
+    assert keys == ["feeds[0].url", "feeds[1].interval", "subscribers[0].min_score", "subscribers[0].categories"]
+    assert "weather" in found[3] and "armed_conflict" in found[3]
+
+
+def test_invalid_yaml_points_at_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "feeds:\n  - name: a\n    url: [unclosed\n")
+    [found] = problems(path)
+    assert re.search(r": line \d+, column \d+: not valid YAML", found)
+
+
+def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
+    [found] = problems(tmp_path / "nope.yaml")
+    assert "config file not found" in found and "--config" in found
+
+
+def test_rules_file_errors_name_the_rules_file(tmp_path: Path) -> None:
+    write(tmp_path, "include:\n  - terms: [attack]\n    regex: '(unclosed'\nboost:\n  - terms: [x]\n", "rules.yaml")
+    path = write(tmp_path, "rules: rules.yaml\n")
+    found = problems(path)
+    assert found[0].startswith(f"{tmp_path / 'rules.yaml'}: rules.include[0].regex: regex '(unclosed' does not compile")
+    assert found[1].startswith(f"{tmp_path / 'rules.yaml'}: rules.boost[0].weight: a boost rule needs a weight")
+
+
+def test_subscriber_feed_reference_must_exist(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "feeds:\n  - name: a\n    url: https://example.org/f\nsubscribers:\n"
+        "  - name: s\n    urls: ['json://127.0.0.1/x']\n    feeds: [b]\n",
+    )
+    [found] = problems(path)
+    assert "subscribers[0].feeds: no feed named 'b'" in found and "['a']" in found
+
+
+def test_environment_overrides_storage_and_broker(tmp_path: Path) -> None:
+    path = write(tmp_path, "storage:\n  data_dir: state\n")
+    loaded = load_config(path, {"NEWSALERT_DATABASE_URL": "postgresql://u@db/x", "NEWSALERT_BROKER_URL": "redis://r:6379/0"})
+    assert loaded.database_url == "postgresql://u@db/x"
+    assert loaded.broker_url == "redis://r:6379/0"
+    assert loaded.data_dir == tmp_path / "state"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    def keys(model: type, prefix: str = "") -> list[str]:
+        out = []
+        for name, field in model.model_fields.items():
+            out.append(prefix + name)
+            for arg in (field.annotation, *getattr(field.annotation, "__args__", ())):
+                if isinstance(arg, type) and hasattr(arg, "model_fields") and arg is not Config:
+                    out.extend(keys(arg, f"{prefix}{name}."))
+        return out
+
+    # include, exclude and boost rules share one model, documented once under include
+    wanted = {k.replace("rules.exclude.", "rules.include.").replace("rules.boost.", "rules.include.") for k in keys(Config)}
+    missing = sorted(k for k in wanted if f"`{k}`" not in readme)
+    assert not missing, f"settings missing from the README's configuration reference: {missing}"

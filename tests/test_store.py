@@ -1,0 +1,128 @@
+"""The store on SQLite and PostgreSQL: dedup, the outbox, leases and claims."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newsalert.models import Item, Reason, Score
+from newsalert.store import DEAD, PENDING, SENDING, SENT, PlannedDelivery, Store
+
+T0 = datetime(2023, 9, 29, 12, 0, tzinfo=UTC)
+
+
+def item(key: str, title: str = "Armed attack on police in Banjska") -> Item:
+    return Item(key=key, feed="f", title=title, summary="s", link=f"https://example.org/{key}", published=T0)
+
+
+def relevant(score: float = 0.9) -> Score:
+    return Score(score, True, "armed_conflict", score, (Reason("model", '"attack"', 1.2),))
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    s = Store(database_url)
+    s.sync_feeds([("f", "https://example.org/feed"), ("g", "https://example.org/g")])
+    yield s
+    s.close()
+
+
+def test_items_are_stored_once_per_feed(store: Store) -> None:
+    fid = store.feed_state("f").id
+    first = store.add_items(fid, [item("a"), item("b")], T0)
+    again = store.add_items(fid, [item("a"), item("b"), item("c")], T0)
+    assert len(first) == 2 and len(again) == 1
+    assert store.count_items() == 3
+    assert store.feed_state("f").items_seen == 3
+    # the same key in another feed is another item (cross-feed duplicates are stories' job)
+    assert len(store.add_items(store.feed_state("g").id, [item("a")], T0)) == 1
+
+
+def test_times_round_trip_as_aware_utc(store: Store) -> None:
+    [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
+    assert store.get_item(iid).item.published == T0
+
+
+def test_scores_and_deliveries_are_written_together_once(store: Store) -> None:
+    [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
+    plans = [PlannedDelivery("desk", "t1", "mailto://***"), PlannedDelivery("desk", "t2", "tgram://***")]
+    created = store.save_scores([(iid, relevant(), plans)], T0)
+    assert len(created) == 2
+    # a second scorer (another worker) finds it scored and writes nothing
+    assert store.save_scores([(iid, relevant(), plans)], T0) == []
+    stored = store.get_item(iid)
+    assert stored.score is not None and stored.score.reasons[0].label == '"attack"'
+    assert store.unscored_item_ids() == []
+    assert store.delivery_counts() == {PENDING: 2}
+
+
+def test_delivery_lease_send_mark_and_retry(store: Store) -> None:
+    [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
+    [did] = store.save_scores([(iid, relevant(), [PlannedDelivery("desk", "t1", "x")])], T0)
+    leased = store.lease_delivery(did, T0, lease=60)
+    assert leased is not None and leased.status == SENDING
+    assert store.lease_delivery(did, T0, lease=60) is None  # nobody else can take it
+    store.mark_failed(did, "SMTP down", retry_at=T0 + timedelta(seconds=30), now=T0)
+    assert store.due_delivery_ids(T0) == []
+    assert store.due_delivery_ids(T0 + timedelta(seconds=31)) == [did]
+    again = store.lease_delivery(did, T0 + timedelta(seconds=31), lease=60)
+    assert again is not None and again.attempts == 1 and again.last_error == "SMTP down"
+    store.mark_sent(did, T0 + timedelta(seconds=32))
+    [row] = store.list_deliveries()
+    assert (row.status, row.attempts, row.ambiguous) == (SENT, 2, False)
+    assert store.lease_delivery(did, T0 + timedelta(hours=1), lease=60) is None
+
+
+def test_expired_lease_is_taken_back_as_ambiguous(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
+    [did] = store.save_scores([(iid, relevant(), [PlannedDelivery("desk", "t1", "mailto://***")])], T0)
+    assert store.lease_delivery(did, T0, lease=60) is not None  # ...and the sender dies
+    assert store.due_delivery_ids(T0 + timedelta(seconds=30)) == []
+    later = T0 + timedelta(seconds=61)
+    assert store.due_delivery_ids(later) == [did]
+    taken = store.lease_delivery(did, later, lease=60)
+    assert taken is not None and taken.ambiguous
+    assert "ambiguous" in caplog.text and "mailto://***" in caplog.text
+
+
+def test_dead_deliveries_can_be_replayed(store: Store) -> None:
+    [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
+    [did] = store.save_scores([(iid, relevant(), [PlannedDelivery("desk", "t1", "x")])], T0)
+    store.lease_delivery(did, T0, lease=60)
+    assert store.mark_failed(did, "gave up", retry_at=None, now=T0) == DEAD
+    assert store.due_delivery_ids(T0 + timedelta(days=1)) == []
+    assert store.replay_dead(T0) == 1
+    assert store.due_delivery_ids(T0) == [did]
+    assert store.list_deliveries(PENDING)[0].attempts == 0
+
+
+def test_two_schedulers_claim_each_due_feed_once(database_url: str) -> None:
+    a, b = Store(database_url), Store(database_url, create=False)
+    a.sync_feeds([("f", "https://example.org/f"), ("g", "https://example.org/g")])
+    first = a.claim_due_feeds(["f", "g"], T0, lease=90)
+    second = b.claim_due_feeds(["f", "g"], T0, lease=90)
+    assert sorted(first) == ["f", "g"] and second == []
+    # when the lease runs out (the poll died) the feed is due again
+    assert sorted(b.claim_due_feeds(["f", "g"], T0 + timedelta(seconds=91), lease=90)) == ["f", "g"]
+    a.close()
+    b.close()
+
+
+def test_changed_feed_url_resets_validators(store: Store) -> None:
+    fid = store.feed_state("f").id
+    store.record_poll(fid, status="ok", now=T0, next_poll_at=T0, etag='"v1"', last_modified="x")
+    assert store.feed_state("f").etag == '"v1"'
+    store.sync_feeds([("f", "https://example.org/new-feed")])
+    state = store.feed_state("f")
+    assert state.url.endswith("new-feed") and state.etag is None
+
+
+def test_error_streak_counts_and_resets(store: Store) -> None:
+    fid = store.feed_state("f").id
+    for _ in range(3):
+        store.record_poll(fid, status="error", now=T0, next_poll_at=T0, error="timeout")
+    assert store.feed_state("f").error_streak == 3
+    store.record_poll(fid, status="ok", now=T0, next_poll_at=T0)
+    state = store.feed_state("f")
+    assert (state.error_streak, state.last_error, state.last_success_at) == (0, None, T0)

@@ -1,0 +1,1 @@
+"""The Celery layer: the app, thin tasks, and the one-command service."""
