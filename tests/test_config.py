@@ -37,9 +37,16 @@ def problems(path: Path, environ: dict[str, str] | None = None) -> list[str]:
 
 def test_example_config_loads_with_secrets_from_environment() -> None:
     loaded = load_config(EXAMPLE, SECRETS)
-    assert [f.name for f in loaded.feeds] == ["balkan-insight", "bbc-europe", "bbc-world", "aljazeera"]
+    assert [f.name for f in loaded.feeds] == [
+        "balkan-insight",
+        "bbc-europe",
+        "bbc-world",
+        "aljazeera",
+    ]
     assert loaded.warnings == []
-    assert loaded.targets["ops-telegram"] == (f"tgram://{SECRETS['TELEGRAM_BOT_TOKEN']}/-100123456",)
+    assert loaded.targets["ops-telegram"] == (
+        f"tgram://{SECRETS['TELEGRAM_BOT_TOKEN']}/-100123456",
+    )
     assert len(loaded.rules.include) == 1 and len(loaded.rules.boost) == 2
     assert loaded.database_url == f"sqlite:///{ROOT / 'var' / 'newsalert.db'}"
 
@@ -53,7 +60,9 @@ def test_unset_secret_disables_only_that_target_with_a_warning() -> None:
     assert "hint:" in warning
 
 
-def test_check_passes_without_secrets_but_strict_fails(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_passes_without_secrets_but_strict_fails(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in SECRETS:
         monkeypatch.delenv(name, raising=False)
     assert main(["--config", str(EXAMPLE), "check"]) == 0
@@ -62,17 +71,25 @@ def test_check_passes_without_secrets_but_strict_fails(capsys: pytest.CaptureFix
     assert main(["--config", str(EXAMPLE), "check", "--strict"]) == 2
 
 
-def test_check_output_never_shows_secrets(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_output_never_shows_secrets(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     assert main(["--config", str(EXAMPLE), "check"]) == 0
     out = capsys.readouterr()
-    for secret in ("s3cret-smtp-pw", "c3cretslackTOKENabcdefgh", "AAsecretTelegramBotToken_abcdefghij"):
+    for secret in (
+        "s3cret-smtp-pw",
+        "c3cretslackTOKENabcdefgh",
+        "AAsecretTelegramBotToken_abcdefghij",
+    ):
         assert secret not in out.out + out.err
 
 
 def test_unknown_key_names_file_key_and_hint(tmp_path: Path) -> None:
-    path = write(tmp_path, "feeds:\n  - name: a\n    url: https://example.org/feed\n    intervall: 60\n")
+    path = write(
+        tmp_path, "feeds:\n  - name: a\n    url: https://example.org/feed\n    intervall: 60\n"
+    )
     [found] = problems(path)
     assert found.startswith(f"{path}: feeds[0].intervall: Extra inputs are not permitted")
     assert "hint: remove the key or fix its spelling" in found
@@ -97,7 +114,12 @@ subscribers:
     )
     found = problems(path)
     keys = [p.split(": ")[1] for p in found]
-    assert keys == ["feeds[0].url", "feeds[1].interval", "subscribers[0].min_score", "subscribers[0].categories"]
+    assert keys == [
+        "feeds[0].url",
+        "feeds[1].interval",
+        "subscribers[0].min_score",
+        "subscribers[0].categories",
+    ]
     assert "weather" in found[3] and "armed_conflict" in found[3]
 
 
@@ -113,11 +135,18 @@ def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
 
 
 def test_rules_file_errors_name_the_rules_file(tmp_path: Path) -> None:
-    write(tmp_path, "include:\n  - terms: [attack]\n    regex: '(unclosed'\nboost:\n  - terms: [x]\n", "rules.yaml")
+    write(
+        tmp_path,
+        "include:\n  - terms: [attack]\n    regex: '(unclosed'\nboost:\n  - terms: [x]\n",
+        "rules.yaml",
+    )
     path = write(tmp_path, "rules: rules.yaml\n")
     found = problems(path)
-    assert found[0].startswith(f"{tmp_path / 'rules.yaml'}: rules.include[0].regex: regex '(unclosed' does not compile")
-    assert found[1].startswith(f"{tmp_path / 'rules.yaml'}: rules.boost[0].weight: a boost rule needs a weight")
+    assert found[0].startswith(
+        f"{tmp_path / 'rules.yaml'}: rules.include[0].regex: regex '(unclosed' does not compile"
+    )
+    assert found[1].startswith(f"{tmp_path / 'rules.yaml'}: rules.boost[0].weight: Field required")
+    assert "hint: add this key" in found[1]
 
 
 def test_subscriber_feed_reference_must_exist(tmp_path: Path) -> None:
@@ -132,7 +161,13 @@ def test_subscriber_feed_reference_must_exist(tmp_path: Path) -> None:
 
 def test_environment_overrides_storage_and_broker(tmp_path: Path) -> None:
     path = write(tmp_path, "storage:\n  data_dir: state\n")
-    loaded = load_config(path, {"NEWSALERT_DATABASE_URL": "postgresql://u@db/x", "NEWSALERT_BROKER_URL": "redis://r:6379/0"})
+    loaded = load_config(
+        path,
+        {
+            "NEWSALERT_DATABASE_URL": "postgresql://u@db/x",
+            "NEWSALERT_BROKER_URL": "redis://r:6379/0",
+        },
+    )
     assert loaded.database_url == "postgresql://u@db/x"
     assert loaded.broker_url == "redis://r:6379/0"
     assert loaded.data_dir == tmp_path / "state"
@@ -151,6 +186,9 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         return out
 
     # include, exclude and boost rules share one model, documented once under include
-    wanted = {k.replace("rules.exclude.", "rules.include.").replace("rules.boost.", "rules.include.") for k in keys(Config)}
+    wanted = {
+        k.replace("rules.exclude.", "rules.include.").replace("rules.boost.", "rules.include.")
+        for k in keys(Config)
+    }
     missing = sorted(k for k in wanted if f"`{k}`" not in readme)
     assert not missing, f"settings missing from the README's configuration reference: {missing}"

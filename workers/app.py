@@ -67,7 +67,10 @@ def celery_settings(loaded: LoadedConfig) -> dict[str, Any]:
             "newsalert.deliver_batch": {"queue": "deliver"},
         },
         "beat_schedule": {
-            "schedule-due-feeds": {"task": "newsalert.schedule_due_feeds", "schedule": TICK_SECONDS},
+            "schedule-due-feeds": {
+                "task": "newsalert.schedule_due_feeds",
+                "schedule": TICK_SECONDS,
+            },
             "sweep": {"task": "newsalert.sweep", "schedule": SWEEP_SECONDS},
         },
         "beat_schedule_filename": str(loaded.data_dir / "celerybeat-schedule"),

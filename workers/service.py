@@ -7,7 +7,9 @@ import os
 from newsalert.config import ENV_CONFIG, config_path
 
 
-def run_service(config: str | None = None, *, verbose: int = 0, concurrency: int | None = None) -> int:
+def run_service(
+    config: str | None = None, *, verbose: int = 0, concurrency: int | None = None
+) -> int:
     # the Celery app reads the config from the environment, like `celery -A workers.app`
     os.environ[ENV_CONFIG] = str(config_path(config).resolve())
     from workers.app import app

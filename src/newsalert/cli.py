@@ -28,16 +28,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"newsalert {__version__}")
     parser.add_argument(
-        "--config", metavar="PATH", help=f"config file (default: ${ENV_CONFIG} or config/newsalert.yaml)"
+        "--config",
+        metavar="PATH",
+        help=f"config file (default: ${ENV_CONFIG} or config/newsalert.yaml)",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="validate the config, rules and every subscriber URL")
-    p.add_argument("--strict", action="store_true", help="treat warnings (e.g. unset secrets) as errors")
+    p.add_argument(
+        "--strict", action="store_true", help="treat warnings (e.g. unset secrets) as errors"
+    )
 
     p = sub.add_parser("poll", help="run the whole pipeline once in this process")
-    p.add_argument("--once", action="store_true", required=True, help="poll every due feed once, then exit")
+    p.add_argument(
+        "--once", action="store_true", required=True, help="poll every due feed once, then exit"
+    )
     p.add_argument("--feed", metavar="NAME", help="only this feed")
 
     sub.add_parser("run", help="the background service: Celery worker + beat in one process")
@@ -74,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "check": cmd_check,
         "poll": cmd_poll,
@@ -134,8 +144,12 @@ def _scorer(loaded: LoadedConfig) -> Any:
     return Scorer(RuleSet(loaded.rules), model, loaded.config.model.threshold)
 
 
-def _table(rows: Iterable[Sequence[object]], headers: Sequence[str], out: TextIO = sys.stdout) -> None:
-    text = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+def _table(
+    rows: Iterable[Sequence[object]], headers: Sequence[str], out: TextIO = sys.stdout
+) -> None:
+    text = [[str(c) for c in headers]] + [
+        ["" if c is None else str(c) for c in row] for row in rows
+    ]
     widths = [max(len(r[i]) for r in text) for i in range(len(headers))]
     for n, row in enumerate(text):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
@@ -178,8 +192,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     targets = sum(len(t) for t in loaded.targets.values())
     rules = loaded.rules
     print(f"config OK: {loaded.path}")
-    print(f"  feeds: {len(loaded.feeds)}  subscribers: {len(loaded.subscribers)}  targets: {targets}")
-    print(f"  rules: {len(rules.include)} include, {len(rules.exclude)} exclude, {len(rules.boost)} boost")
+    print(
+        f"  feeds: {len(loaded.feeds)}  subscribers: {len(loaded.subscribers)}  targets: {targets}"
+    )
+    print(
+        f"  rules: {len(rules.include)} include, {len(rules.exclude)} exclude, {len(rules.boost)} boost"
+    )
     print(f"  store: {masked_database_url(loaded.database_url)}")
     print(f"  broker: {_broker_label(loaded)}")
     print(f"  model: {loaded.model_path or loaded.data_dir / 'model' / 'model.joblib'}")
@@ -223,7 +241,10 @@ def cmd_poll(args: argparse.Namespace) -> int:
         f"{len(summary.failed_feeds)} feed(s) failed; {summary.elapsed:.2f}s"
     )
     if summary.model_error:
-        print(f"model unavailable, {summary.unscored} items kept for scoring later: {summary.model_error}", file=sys.stderr)
+        print(
+            f"model unavailable, {summary.unscored} items kept for scoring later: {summary.model_error}",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
     return EXIT_OK
 
@@ -315,7 +336,9 @@ def cmd_model(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
     if args.model_command == "train":
-        out = args.out or (loaded.model_path.parent if loaded.model_path else loaded.data_dir / "model")
+        out = args.out or (
+            loaded.model_path.parent if loaded.model_path else loaded.data_dir / "model"
+        )
         meta = classifier.train(out, args.data, seed=args.seed, progress=sys.stderr.isatty())
         print(f"model written to {out}")
         print(json.dumps(meta.get("metrics", {}), indent=2))
@@ -343,7 +366,10 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         )
         for s in store.feed_states()
     ]
-    _table(rows, ("feed", "status", "last poll (UTC)", "next poll (UTC)", "items", "errors", "last error"))
+    _table(
+        rows,
+        ("feed", "status", "last poll (UTC)", "next poll (UTC)", "items", "errors", "last error"),
+    )
     return EXIT_OK
 
 
@@ -354,7 +380,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     store = _store(loaded)
     if args.action == "replay":
         n = store.replay_dead(utcnow(), args.ids)
-        print(f"{n} dead deliveries queued again; `newsalert poll --once` or the service sends them")
+        print(
+            f"{n} dead deliveries queued again; `newsalert poll --once` or the service sends them"
+        )
         return EXIT_OK
     status = None if args.status == "ambiguous" else args.status
     rows = [
@@ -379,7 +407,11 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         ("id", "item", "subscriber", "target", "status", "tries", "when (UTC)", "last error"),
     )
     counts = store.delivery_counts()
-    print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) if counts else "\nno deliveries")
+    print(
+        "\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+        if counts
+        else "\nno deliveries"
+    )
     return EXIT_OK
 
 

@@ -99,10 +99,14 @@ class RuleConfig(_Strict):
         return self
 
 
+class BoostRuleConfig(RuleConfig):
+    weight: float  # required: what the rule adds to the score (negative lowers it)
+
+
 class RulesConfig(_Strict):
     include: tuple[RuleConfig, ...] = ()
     exclude: tuple[RuleConfig, ...] = ()
-    boost: tuple[RuleConfig, ...] = ()
+    boost: tuple[BoostRuleConfig, ...] = ()
 
 
 # --- model, storage, broker, fetch, delivery ---------------------------------
@@ -231,8 +235,10 @@ class LoadedConfig:
         base = path.parent
         data_dir = environ.get(ENV_DATA_DIR) or config.storage.data_dir
         self.data_dir = _resolve(base.parent if base.name == "config" else base, data_dir)
-        self.database_url = environ.get(ENV_DATABASE_URL) or config.storage.database_url or (
-            f"sqlite:///{self.data_dir / 'newsalert.db'}"
+        self.database_url = (
+            environ.get(ENV_DATABASE_URL)
+            or config.storage.database_url
+            or (f"sqlite:///{self.data_dir / 'newsalert.db'}")
         )
         self.broker_url = environ.get(ENV_BROKER_URL) or config.broker.url
         self.model_path = _resolve(base, config.model.path) if config.model.path else None
@@ -299,9 +305,7 @@ def _read_yaml(path: Path, problems: list[ConfigProblem], what: str) -> Any:
         return None
 
 
-def _substitute(
-    value: Any, environ: Mapping[str, str], missing: set[str]
-) -> Any:
+def _substitute(value: Any, environ: Mapping[str, str], missing: set[str]) -> Any:
     if isinstance(value, str):
 
         def repl(match: re.Match[str]) -> str:
@@ -324,6 +328,7 @@ def _substitute(
 _HINTS: dict[str, str] = {
     "extra_forbidden": "remove the key or fix its spelling; see the README's configuration reference",
     "missing": "add this key; see the README's configuration reference",
+    "float_parsing": "give a number, e.g. 0.1",
     "string_pattern_mismatch": "use letters, digits, '.', '_' or '-' (max 64), starting with a letter or digit",
     "greater_than_equal": "raise the value",
     "less_than_equal": "lower the value",
@@ -366,7 +371,14 @@ def load_config(
         raise ConfigError(problems)
     if not isinstance(raw, dict):
         raise ConfigError(
-            [ConfigProblem(str(file), "(top level)", "expected a mapping of keys", "see config/newsalert.yaml")]
+            [
+                ConfigProblem(
+                    str(file),
+                    "(top level)",
+                    "expected a mapping of keys",
+                    "see config/newsalert.yaml",
+                )
+            ]
         )
 
     warnings: list[ConfigProblem] = []
@@ -382,7 +394,7 @@ def load_config(
                 f"set {name}, or write ${{{name}:-default}} to give a default",
             )
         )
-    raw = {**rest, "subscribers": subscribers}
+    raw = {**rest, "subscribers": subscribers} if "subscribers" in raw else rest
 
     try:
         config = Config.model_validate(raw)
@@ -476,7 +488,9 @@ def _cross_check(
             if name not in feed_names:
                 problems.append(
                     ConfigProblem(
-                        str(file), f"subscribers[{i}].feeds", f"no feed named {name!r}",
+                        str(file),
+                        f"subscribers[{i}].feeds",
+                        f"no feed named {name!r}",
                         f"use one of {sorted(feed_names)}",
                     )
                 )
@@ -484,7 +498,8 @@ def _cross_check(
             key = "digest" if sub.digest else "quiet_hours"
             problems.append(
                 ConfigProblem(
-                    str(file), f"subscribers[{i}].{key}",
+                    str(file),
+                    f"subscribers[{i}].{key}",
                     "digests and quiet hours are not supported by this version yet",
                     "remove the key; alerts are sent as they happen",
                 )
@@ -495,22 +510,19 @@ def _cross_check(
                 if name not in feed_names:
                     problems.append(
                         ConfigProblem(
-                            str(rules_path), f"rules.{kind}[{i}].feeds", f"no feed named {name!r}",
+                            str(rules_path),
+                            f"rules.{kind}[{i}].feeds",
+                            f"no feed named {name!r}",
                             f"use one of {sorted(feed_names)}",
                         )
                     )
             if rule.category and rule.category not in CATEGORIES:
                 problems.append(
                     ConfigProblem(
-                        str(rules_path), f"rules.{kind}[{i}].category",
-                        f"unknown category {rule.category!r}", f"use one of {list(CATEGORIES)}",
-                    )
-                )
-            if kind == "boost" and rule.weight is None:
-                problems.append(
-                    ConfigProblem(
-                        str(rules_path), f"rules.boost[{i}].weight", "a boost rule needs a weight",
-                        "add e.g. `weight: 0.1` (added to the score; negative lowers it)",
+                        str(rules_path),
+                        f"rules.{kind}[{i}].category",
+                        f"unknown category {rule.category!r}",
+                        f"use one of {list(CATEGORIES)}",
                     )
                 )
     return problems

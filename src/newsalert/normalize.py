@@ -27,7 +27,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-
 
 class _TextExtractor(HTMLParser):
     _SKIP = frozenset({"script", "style", "head", "title", "noscript", "template"})
-    _BLOCK = frozenset({"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"})
+    _BLOCK = frozenset(
+        {"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -94,7 +96,13 @@ def canonical_link(link: str | None, base: str | None = None) -> str | None:
         host = f"[{host}]"
     default = {"http": 80, "https": 443}[parts.scheme.lower()]
     netloc = host if port in (None, default) else f"{host}:{port}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)])
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING.match(k)
+        ]
+    )
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
 
 
@@ -109,7 +117,9 @@ def item_key(guid: str | None, link: str | None, title: str, summary: str) -> st
     return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def normalize_entry(entry: RawEntry, feed: str, *, base_url: str | None = None, language: str | None = None) -> Item:
+def normalize_entry(
+    entry: RawEntry, feed: str, *, base_url: str | None = None, language: str | None = None
+) -> Item:
     title = html_to_text(entry.title, MAX_TITLE)
     summary = html_to_text(entry.summary_html, MAX_SUMMARY)
     content = html_to_text(entry.content_html, MAX_CONTENT)
@@ -130,7 +140,9 @@ def normalize_entry(entry: RawEntry, feed: str, *, base_url: str | None = None, 
     )
 
 
-def normalize(parsed: ParsedFeed, feed: str, *, base_url: str | None = None, limit: int | None = None) -> list[Item]:
+def normalize(
+    parsed: ParsedFeed, feed: str, *, base_url: str | None = None, limit: int | None = None
+) -> list[Item]:
     """Normalize every entry; drop empty ones and repeats of a key within the feed."""
     items: list[Item] = []
     seen: set[str] = set()

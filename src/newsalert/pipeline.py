@@ -159,34 +159,59 @@ class Pipeline:
         state = self.store.feed_state(name)
         now = self.clock()
         if not feed.enabled or state.disabled:
-            why = "disabled in config" if not feed.enabled else "gone (410): fix the URL to re-enable"
+            why = (
+                "disabled in config" if not feed.enabled else "gone (410): fix the URL to re-enable"
+            )
             return FeedOutcome(name, "disabled", error=why)
         allow_private = feed.allow_private or self.loaded.config.fetch.allow_private
         try:
             result = self.fetcher.fetch(
-                state.url, etag=state.etag, last_modified=state.last_modified, allow_private=allow_private
+                state.url,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                allow_private=allow_private,
             )
         except FeedGone as exc:
             return self._failed(state.id, name, "gone", str(exc), now, disabled=True)
         except FeedRejected as exc:
-            return self._failed(state.id, name, "rejected", str(exc), now, streak=state.error_streak)
+            return self._failed(
+                state.id, name, "rejected", str(exc), now, streak=state.error_streak
+            )
         except TransientFetchError as exc:
             return self._failed(
-                state.id, name, "error", str(exc), now, streak=state.error_streak, retry_after=exc.retry_after
+                state.id,
+                name,
+                "error",
+                str(exc),
+                now,
+                streak=state.error_streak,
+                retry_after=exc.retry_after,
             )
 
-        next_poll = self._next_poll(feed.interval, now, max_age=result.max_age, retry_after=result.retry_after)
-        moved = result.permanent_url if result.permanent_url and result.permanent_url != state.url else None
+        next_poll = self._next_poll(
+            feed.interval, now, max_age=result.max_age, retry_after=result.retry_after
+        )
+        moved = (
+            result.permanent_url
+            if result.permanent_url and result.permanent_url != state.url
+            else None
+        )
         if moved:
-            log.warning("feed %s moved permanently to %s: update its url in the config", name, moved)
+            log.warning(
+                "feed %s moved permanently to %s: update its url in the config", name, moved
+            )
         if result.not_modified:
-            self.store.record_poll(state.id, status="not_modified", now=now, next_poll_at=next_poll, moved_to=moved)
+            self.store.record_poll(
+                state.id, status="not_modified", now=now, next_poll_at=next_poll, moved_to=moved
+            )
             return FeedOutcome(name, "not_modified", next_poll_at=next_poll)
         try:
             parsed = parse(result.content, content_type=result.content_type, url=result.url)
         except ParseError as exc:
             return self._failed(state.id, name, "error", str(exc), now, streak=state.error_streak)
-        found = normalize(parsed, name, base_url=result.url, limit=self.loaded.config.fetch.max_items_per_feed)
+        found = normalize(
+            parsed, name, base_url=result.url, limit=self.loaded.config.fetch.max_items_per_feed
+        )
         ids = self.store.add_items(state.id, found, now)
         self.store.record_poll(
             state.id,
@@ -215,14 +240,23 @@ class Pipeline:
         interval = self.loaded.feed(name).interval
         delay = min(interval * 2 ** min(streak + 1, 10), MAX_FEED_BACKOFF)
         next_poll = self._next_poll(delay, now, retry_after=retry_after)
-        self.store.record_poll(feed_id, status=status, now=now, next_poll_at=next_poll, error=error, disabled=disabled)
+        self.store.record_poll(
+            feed_id, status=status, now=now, next_poll_at=next_poll, error=error, disabled=disabled
+        )
         log.warning("feed %s: %s: %s", name, status, error)
         return FeedOutcome(name, status, error=error, next_poll_at=next_poll)
 
     def _next_poll(
-        self, interval: float, now: datetime, *, max_age: float | None = None, retry_after: float | None = None
+        self,
+        interval: float,
+        now: datetime,
+        *,
+        max_age: float | None = None,
+        retry_after: float | None = None,
     ) -> datetime:
-        delay = max(interval, min(max_age or 0.0, MAX_CACHE_AGE), min(retry_after or 0.0, MAX_FEED_BACKOFF))
+        delay = max(
+            interval, min(max_age or 0.0, MAX_CACHE_AGE), min(retry_after or 0.0, MAX_FEED_BACKOFF)
+        )
         # +-10% jitter so hundreds of feeds with one interval spread out
         return now + timedelta(seconds=delay * self.rng.uniform(0.9, 1.1))
 
@@ -238,10 +272,15 @@ class Pipeline:
             log.error("model unavailable, %d items kept unscored: %s", len(stored), exc)
             return ScoreOutcome(pending=len(stored), error=str(exc))
         scores = scorer.score_batch([s.item for s in stored])
-        rows = [(s.id, score, self.router.route(s.item, score)) for s, score in zip(stored, scores, strict=True)]
+        rows = [
+            (s.id, score, self.router.route(s.item, score))
+            for s, score in zip(stored, scores, strict=True)
+        ]
         created = self.store.save_scores(rows, self.clock())
         return ScoreOutcome(
-            scored=len(stored), relevant=sum(1 for sc in scores if sc.relevant), delivery_ids=tuple(created)
+            scored=len(stored),
+            relevant=sum(1 for sc in scores if sc.relevant),
+            delivery_ids=tuple(created),
         )
 
     def score_pending(self, batch: int = 1000) -> ScoreOutcome:
@@ -287,11 +326,26 @@ class Pipeline:
         except TransientDeliveryError as exc:
             attempts = delivery.attempts + 1
             if attempts >= settings.max_attempts:
-                log.error("delivery %s to %s dead after %d attempts: %s", delivery_id, target.label, attempts, exc)
+                log.error(
+                    "delivery %s to %s dead after %d attempts: %s",
+                    delivery_id,
+                    target.label,
+                    attempts,
+                    exc,
+                )
                 return self.store.mark_failed(delivery_id, str(exc), retry_at=None, now=now)
             delay = self.backoff(attempts, exc.retry_after)
-            log.warning("delivery %s to %s failed (attempt %d), retry in %.0fs: %s", delivery_id, target.label, attempts, delay, exc)
-            return self.store.mark_failed(delivery_id, str(exc), retry_at=now + timedelta(seconds=delay), now=now)
+            log.warning(
+                "delivery %s to %s failed (attempt %d), retry in %.0fs: %s",
+                delivery_id,
+                target.label,
+                attempts,
+                delay,
+                exc,
+            )
+            return self.store.mark_failed(
+                delivery_id, str(exc), retry_at=now + timedelta(seconds=delay), now=now
+            )
         except PermanentDeliveryError as exc:
             log.error("delivery %s to %s failed for good: %s", delivery_id, target.label, exc)
             return self.store.mark_failed(delivery_id, str(exc), retry_at=None, now=now)
@@ -345,4 +399,13 @@ def alert_for(stored: StoredItem, subscriber: str = "") -> Alert:
     )
 
 
-__all__ = ["DEAD", "PENDING", "SENT", "FeedOutcome", "Pipeline", "PollSummary", "ScoreOutcome", "alert_for"]
+__all__ = [
+    "DEAD",
+    "PENDING",
+    "SENT",
+    "FeedOutcome",
+    "Pipeline",
+    "PollSummary",
+    "ScoreOutcome",
+    "alert_for",
+]

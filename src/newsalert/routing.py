@@ -39,16 +39,21 @@ class Route:
 
 
 class Router:
-    def __init__(self, subscribers: tuple[SubscriberConfig, ...], targets: dict[str, tuple[Target, ...]]) -> None:
+    def __init__(
+        self, subscribers: tuple[SubscriberConfig, ...], targets: dict[str, tuple[Target, ...]]
+    ) -> None:
         self.routes = tuple(
-            Route(sub, targets.get(sub.name, ()), keyword_matcher(sub.keywords)) for sub in subscribers
+            Route(sub, targets.get(sub.name, ()), keyword_matcher(sub.keywords))
+            for sub in subscribers
         )
 
     def route(self, item: Item, score: Score) -> list[PlannedDelivery]:
         planned = []
         for route in self.routes:
             if route.wants(item, score):
-                planned.extend(PlannedDelivery(t.subscriber, t.target_id, t.label) for t in route.targets)
+                planned.extend(
+                    PlannedDelivery(t.subscriber, t.target_id, t.label) for t in route.targets
+                )
         return planned
 
     def target(self, subscriber: str, target_id: str) -> Target | None:

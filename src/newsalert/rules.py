@@ -40,7 +40,9 @@ class CompiledRule:
         for field in self.fields:
             found = self.pattern.search(getattr(item, field) or "")
             if found:
-                return RuleHit(self.kind, self.name, field, found.group(0), self.weight, self.category)
+                return RuleHit(
+                    self.kind, self.name, field, found.group(0), self.weight, self.category
+                )
         return None
 
 

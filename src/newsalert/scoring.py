@@ -34,10 +34,15 @@ class Scorer:
     def score_batch(self, items: Sequence[Item], *, explain_relevant: bool = True) -> list[Score]:
         """Score many items with one model call; relevant ones get model terms as reasons."""
         predictions = self.model.predict([(i.title, i.summary) for i in items])
-        scores = [self._combine(i, p, self.rules.match(i)) for i, p in zip(items, predictions, strict=True)]
+        scores = [
+            self._combine(i, p, self.rules.match(i))
+            for i, p in zip(items, predictions, strict=True)
+        ]
         if explain_relevant:
             # term reasons cost a second pass; only items that will alert need them
-            scores = [self.explain(i) if s.relevant else s for i, s in zip(items, scores, strict=True)]
+            scores = [
+                self.explain(i) if s.relevant else s for i, s in zip(items, scores, strict=True)
+            ]
         return scores
 
     def explain(self, item: Item, top: int = 6) -> Score:
@@ -77,7 +82,9 @@ class Scorer:
         relevant = not vetoed and (floor is not None or score >= self.threshold)
         if vetoed:
             arithmetic += "; vetoed by an exclude rule"
-        arithmetic += f"; threshold {self.threshold:.3f} -> {'relevant' if relevant else 'not relevant'}"
+        arithmetic += (
+            f"; threshold {self.threshold:.3f} -> {'relevant' if relevant else 'not relevant'}"
+        )
         reasons.extend(Reason("model", f'"{term}"', round(w, 4)) for term, w in prediction.terms)
         if rule_category:
             category = rule_category

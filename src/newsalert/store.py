@@ -263,20 +263,33 @@ class Store:
     def sync_feeds(self, configured: Iterable[tuple[str, str]]) -> None:
         """Make sure every configured (name, url) has a row; a changed URL resets validators."""
         with self.begin() as conn:
-            existing = {r.name: r for r in conn.execute(select(feeds.c.id, feeds.c.name, feeds.c.url))}
+            existing = {
+                r.name: r for r in conn.execute(select(feeds.c.id, feeds.c.name, feeds.c.url))
+            }
             for name, url in configured:
                 row = existing.get(name)
                 if row is None:
                     try:
                         with conn.begin_nested():
-                            conn.execute(insert(feeds).values(name=name, url=url, error_streak=0, disabled=False, items_seen=0))
+                            conn.execute(
+                                insert(feeds).values(
+                                    name=name, url=url, error_streak=0, disabled=False, items_seen=0
+                                )
+                            )
                     except IntegrityError:  # another process inserted it first
                         pass
                 elif row.url != url:
                     conn.execute(
                         update(feeds)
                         .where(feeds.c.id == row.id)
-                        .values(url=url, etag=None, last_modified=None, moved_to=None, disabled=False, next_poll_at=None)
+                        .values(
+                            url=url,
+                            etag=None,
+                            last_modified=None,
+                            moved_to=None,
+                            disabled=False,
+                            next_poll_at=None,
+                        )
                     )
 
     def feed_state(self, name: str) -> FeedState:
@@ -365,7 +378,9 @@ class Store:
             for chunk in _chunks(keys, 500):
                 known.update(
                     conn.execute(
-                        select(items.c.key).where(items.c.feed_id == feed_id, items.c.key.in_(chunk))
+                        select(items.c.key).where(
+                            items.c.feed_id == feed_id, items.c.key.in_(chunk)
+                        )
                     ).scalars()
                 )
             for item in new:
@@ -392,7 +407,9 @@ class Store:
                     continue
             if ids:
                 conn.execute(
-                    update(feeds).where(feeds.c.id == feed_id).values(items_seen=feeds.c.items_seen + len(ids))
+                    update(feeds)
+                    .where(feeds.c.id == feed_id)
+                    .values(items_seen=feeds.c.items_seen + len(ids))
                 )
         return ids
 
@@ -400,7 +417,10 @@ class Store:
         with self.engine.connect() as conn:
             return list(
                 conn.execute(
-                    select(items.c.id).where(items.c.scored_at.is_(None)).order_by(items.c.id).limit(limit)
+                    select(items.c.id)
+                    .where(items.c.scored_at.is_(None))
+                    .order_by(items.c.id)
+                    .limit(limit)
                 ).scalars()
             )
 
@@ -484,7 +504,9 @@ class Store:
                     select(deliveries.c.id)
                     .where(
                         or_(
-                            and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now),
+                            and_(
+                                deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now
+                            ),
                             and_(deliveries.c.status == SENDING, deliveries.c.lease_until <= now),
                         )
                     )
@@ -501,14 +523,18 @@ class Store:
         """
         until = now + timedelta(seconds=lease)
         with self.begin() as conn:
-            row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one_or_none()
+            row = conn.execute(
+                select(deliveries).where(deliveries.c.id == delivery_id)
+            ).one_or_none()
             if row is None:
                 return None
             if row.status == PENDING and row.next_attempt_at <= now:
                 cond = and_(deliveries.c.status == PENDING, deliveries.c.attempts == row.attempts)
                 ambiguous = row.ambiguous
             elif row.status == SENDING and row.lease_until is not None and row.lease_until <= now:
-                cond = and_(deliveries.c.status == SENDING, deliveries.c.lease_until == row.lease_until)
+                cond = and_(
+                    deliveries.c.status == SENDING, deliveries.c.lease_until == row.lease_until
+                )
                 ambiguous = True
                 log.warning(
                     "delivery %s to %s: ambiguous, the previous sender died between send and "
@@ -533,7 +559,13 @@ class Store:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id)
-                .values(status=SENT, sent_at=now, lease_until=None, attempts=deliveries.c.attempts + 1, last_error=None)
+                .values(
+                    status=SENT,
+                    sent_at=now,
+                    lease_until=None,
+                    attempts=deliveries.c.attempts + 1,
+                    last_error=None,
+                )
             )
 
     def mark_failed(
@@ -583,7 +615,9 @@ class Store:
 
     def delivery_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
+            rows = conn.execute(
+                select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+            )
             return {status: int(n) for status, n in rows}
 
 
@@ -624,7 +658,9 @@ def _stored_item(row: Any) -> StoredItem:
     )
     score = None
     if row.scored_at is not None:
-        reasons = tuple(Reason(k, label, float(w)) for k, label, w in json.loads(row.reasons or "[]"))
+        reasons = tuple(
+            Reason(k, label, float(w)) for k, label, w in json.loads(row.reasons or "[]")
+        )
         score = Score(
             score=float(row.score),
             relevant=bool(row.relevant),

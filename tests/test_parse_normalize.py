@@ -1,0 +1,110 @@
+"""Parsing bytes and normalizing entries: plain text, canonical links, UTC, stable keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from newsalert.errors import ParseError
+from newsalert.normalize import canonical_link, html_to_text, item_key, normalize
+from newsalert.parse import parse
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Desk</title><language>en</language>
+<item><guid isPermaLink="false">urn:desk:1</guid>
+  <title>Armed attack on &lt;b&gt;Kosovo Police&lt;/b&gt; in Banjska</title>
+  <link>https://Example.org/news/1?utm_source=rss&amp;id=7#top</link>
+  <description>&lt;p&gt;Around 30 &lt;i&gt;armed&lt;/i&gt; attackers&lt;script&gt;alert(1)&lt;/script&gt; &amp;amp; police.&lt;/p&gt;</description>
+  <pubDate>Sun, 24 Sep 2023 09:30:00 +0200</pubDate></item>
+<item><title>No guid here</title><link>/relative/2</link><description>Text</description></item>
+<item><title>Same again</title><link>/relative/2</link><description>Text</description></item>
+<item><title></title><description></description></item>
+<item><title>Bad link</title><link>javascript:alert(1)</link><description>x</description></item>
+</channel></rss>"""
+
+
+def test_rss_items_become_plain_text_with_utc_times_and_canonical_links() -> None:
+    items = normalize(
+        parse(RSS, url="https://example.org/feed.xml"),
+        "desk",
+        base_url="https://example.org/feed.xml",
+    )
+    assert [i.title for i in items] == [
+        "Armed attack on Kosovo Police in Banjska",
+        "No guid here",
+        "Bad link",
+    ]
+    first = items[0]
+    assert first.summary == "Around 30 armed attackers & police."
+    assert first.link == "https://example.org/news/1?id=7"
+    assert first.published == datetime(2023, 9, 24, 7, 30, tzinfo=UTC)
+    assert first.guid == "urn:desk:1" and first.language == "en"
+    assert items[1].link == "https://example.org/relative/2"
+    assert items[2].link is None  # javascript: never becomes a link
+
+
+def test_item_key_prefers_guid_then_link_then_content() -> None:
+    assert item_key("g", "https://a/", "t", "s") == item_key("g", "https://b/", "x", "y")
+    assert item_key(None, "https://a/", "t", "s") == item_key(None, "https://a/", "other", "text")
+    assert item_key(None, None, "t", "s") != item_key(None, None, "t", "s2")
+    assert (
+        len(
+            {
+                item_key("g", None, "", ""),
+                item_key(None, "g", "", ""),
+                item_key(None, None, "g", ""),
+            }
+        )
+        == 3
+    )
+
+
+def test_keys_are_stable_across_polls() -> None:
+    once = [i.key for i in normalize(parse(RSS), "desk")]
+    twice = [i.key for i in normalize(parse(RSS), "desk")]
+    assert once == twice
+
+
+def test_atom_with_content_and_updated_only() -> None:
+    atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+    <entry><id>tag:x,2023:1</id><title type="html">Bomb &lt;i&gt;blast&lt;/i&gt;</title>
+    <updated>2023-09-24T07:30:00Z</updated><link href="https://x.org/1"/>
+    <content type="html">&lt;p&gt;Full &lt;b&gt;content&lt;/b&gt;&lt;/p&gt;</content></entry></feed>"""
+    [item] = normalize(parse(atom), "a")
+    assert item.title == "Bomb blast"
+    assert item.summary == "Full content"
+    assert item.published == datetime(2023, 9, 24, 7, 30, tzinfo=UTC)
+
+
+def test_not_a_feed_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="not a feed"):
+        parse(b"<html><body>Service unavailable</body></html>")
+    with pytest.raises(ParseError):
+        parse(b"\x00\x01binary garbage\xff")
+
+
+def test_parse_refuses_anything_but_bytes() -> None:
+    with pytest.raises(TypeError):
+        parse("https://example.org/feed.xml")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("HTTPS://Example.ORG:443/a?b=1&utm_medium=x&fbclid=y#frag", "https://example.org/a?b=1"),
+        ("http://example.org:8080", "http://example.org:8080/"),
+        ("ftp://example.org/x", None),
+        ("data:text/html,hi", None),
+        ("http://[::1]:80/x", "http://[::1]/x"),
+        ("http://example.org:99999/", None),
+        ("", None),
+    ],
+)
+def test_canonical_link(link: str, expected: str | None) -> None:
+    assert canonical_link(link) == expected
+
+
+def test_html_to_text_drops_scripts_controls_and_folds_space() -> None:
+    assert html_to_text("<style>p{}</style><p>a\u202e b</p>\r\n\t<div>c&nbsp;d</div>") == "a b c d"
+    assert html_to_text("x" * 50, limit=10) == "x" * 10
