@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["tests.feedserver"]
+pytest_plugins = ["tests.feedserver", "tests.smtpserver"]
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

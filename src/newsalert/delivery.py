@@ -1,0 +1,430 @@
+"""Send one rendered :class:`Message` to one apprise URL. The only module importing apprise.
+
+One target per call: every :meth:`Notifier.send` builds a fresh apprise plugin instance for
+its single URL, so a retry never re-sends to anybody else, and apprise's per-instance
+throttle (``request_rate_per_sec``: e-mail 5.5 s, Slack 1.2 s between sends *on the same
+instance*) never sleeps; it is also set to 0. Provider rate limits are enforced elsewhere.
+apprise's own retries (``?retry=N``) are switched off: retrying is the caller's job.
+
+Failures map to the error tree: :class:`PermanentDeliveryError` when the URL cannot be
+built into a notifier, or when the service answered with a definite rejection (HTTP 400,
+401, 403, 404, 410 ...: bad token, chat not found, bot blocked, webhook revoked);
+:class:`TransientDeliveryError` for everything else (429, 5xx, timeouts, connection or
+SMTP errors), with ``retry_after`` when the service said how long to wait.
+
+Retry-After: apprise does not surface HTTP responses (it only logs the status and body).
+While a send runs, the responses returned by ``requests.post`` / ``requests.request`` (the
+two calls apprise's HTTP plugins make) are recorded for this context only: the module
+attributes are wrapped once with a pass-through that appends the response to a
+context-local list when one is active (a no-op otherwise, and safe under threads). The
+``Retry-After`` header (seconds or HTTP date) wins; Telegram's JSON ``parameters.retry_after``
+and its "retry after N" text in apprise's warning are fallbacks.
+
+Secrets: messages and logs carry ``privacy_url`` only. apprise is NOT safe by itself at
+DEBUG (measured with 2.3): it logs "Telegram POST URL: https://api.telegram.org/bot<TOKEN>/
+sendMessage" and "Slack POST URL: https://hooks.slack.com/services/<A>/<B>/<C>", at TRACE
+the whole raw URL ("URL ... unpacked as"), and at WARNING an invalid token verbatim
+("The Telegram Bot Token specified (...) is invalid"); urllib3 logs the request path (with
+the bot token) at DEBUG. A logging filter on the ``apprise`` and ``urllib3`` loggers
+therefore rewrites every record that contains a secret of a URL this module has seen: the
+private tokens of the parsed plugin plus every URL fragment that ``url(privacy=True)``
+hides, and, while a URL is being parsed, every fragment of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import apprise
+import requests
+from apprise import NotifyFormat, OverflowMode
+from apprise.exception import AppriseImproperlyConfigured
+
+from newsalert.errors import PermanentDeliveryError, TransientDeliveryError
+from newsalert.models import Message
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Notifier", "privacy_url", "target_id", "validate_url"]
+
+_FORMATS = {"text": NotifyFormat.TEXT, "html": NotifyFormat.HTML, "markdown": NotifyFormat.MARKDOWN}
+# 4xx answers that will not change on retry; 408/425/429 (and anything else) are transient.
+_PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 410, 413, 422})
+_MAX_RETRY_AFTER = 86_400.0
+_REDACTED = "***"
+_SCHEME_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]{0,31})://")
+_FRAGMENT_SPLIT = re.compile(r"[/:@?&=#,;+\s]+")
+# Shorter strings are not worth redacting (and would shred every log line): while a URL is
+# parsed, fragments of at least _MIN_PARSING_FRAGMENT; afterwards secrets of _MIN_SECRET.
+_MIN_PARSING_FRAGMENT = 4
+_MIN_SECRET = 3
+_PLAIN = re.compile(r"[a-z]{1,12}|(?:[a-z0-9-]+\.)+[a-z]{2,}")
+
+
+def target_id(url: str) -> str:
+    """A stable short id for a target, stored instead of the URL: sha256, 16 hex chars."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def privacy_url(url: str) -> str:
+    """apprise's ``url(privacy=True)`` of the parsed plugin; else a masked ``scheme://****``."""
+    with _parsing(url):
+        plugin = _instantiate(url, quiet=True)
+    if plugin is None:
+        return _masked(url)
+    return plugin.url(privacy=True)
+
+
+def validate_url(url: str) -> str | None:
+    """None if apprise can build a notifier from ``url``; else why not (never a secret)."""
+    try:
+        with _parsing(url):
+            _instantiate(url)
+    except PermanentDeliveryError as exc:
+        return str(exc)
+    return None
+
+
+class Notifier:
+    """Sends to one apprise URL per call. Stateless and thread-safe."""
+
+    def __init__(self, *, timeout: float = 15.0) -> None:
+        self.timeout = float(timeout)
+
+    def send(self, url: str, message: Message) -> None:
+        """Deliver ``message`` to ``url`` or raise Transient/PermanentDeliveryError."""
+        body_format = _FORMATS.get(message.body_format)
+        if body_format is None:
+            raise PermanentDeliveryError(f"unknown body format {message.body_format!r}")
+        with _parsing(url):
+            plugin = _instantiate(url)  # raises PermanentDeliveryError
+        where = plugin.url(privacy=True)
+        self._configure(plugin, url)
+        _install_recorder()
+        with _recording() as seen:
+            try:
+                ok = plugin.notify(body=message.body, title=message.title, body_format=body_format)
+            except AppriseImproperlyConfigured as exc:  # e.g. an empty message: will not change
+                detail = _redact(str(exc))
+                raise PermanentDeliveryError(
+                    f"{where}: apprise refused the message: {detail}"
+                ) from None
+            except Exception as exc:  # a plugin bug or an unexpected I/O error
+                detail = _redact(f"{type(exc).__name__}: {exc}")
+                raise TransientDeliveryError(f"{where}: apprise failed: {detail}") from None
+        if ok:
+            log.debug("delivered to %s", where)
+            return
+        raise _failure(where, plugin, seen.responses, seen.warnings)
+
+    def _configure(self, plugin: Any, url: str) -> None:
+        plugin.request_rate_per_sec = 0  # fresh instance anyway: no 5.5 s sleep
+        plugin.retry = 0  # our retries, with backoff, not apprise's
+        plugin.socket_connect_timeout = self.timeout
+        plugin.socket_read_timeout = self.timeout
+        if "overflow" not in url.lower():
+            # Our renderer fits each family's limit; for other services apprise cuts
+            # rather than sending something the service rejects.
+            plugin.overflow_mode = OverflowMode.TRUNCATE
+
+
+# --- building plugins -----------------------------------------------------------------------
+
+_ASSET = apprise.AppriseAsset()
+
+
+def _instantiate(url: str, *, quiet: bool = False) -> Any:
+    """The apprise plugin for ``url``; PermanentDeliveryError (or None if quiet) if none."""
+    if not isinstance(url, str) or not url.strip():
+        if quiet:
+            return None
+        raise PermanentDeliveryError("empty URL: expected an apprise URL such as mailto://...")
+    warnings: list[str] = []
+    plugin = None
+    error: str | None = None
+    with _capture_warnings(warnings):
+        try:
+            plugin = apprise.Apprise.instantiate(url, asset=_ASSET, suppress_exceptions=False)
+        except Exception as exc:  # the plugin's own validation (AppriseImproperlyConfigured, ...)
+            error = _redact(str(exc)) or type(exc).__name__
+    if plugin is not None:
+        _register_secrets(url, plugin)
+        return plugin
+    if quiet:
+        return None
+    raise PermanentDeliveryError(_explain(url, error, warnings))
+
+
+def _explain(url: str, error: str | None, warnings: list[str]) -> str:
+    match = _SCHEME_RE.match(url)
+    if match is None:
+        return "not an apprise URL: expected scheme://... (e.g. mailto://, slack://, tgram://)"
+    scheme = match.group(1).lower()
+    manager = apprise.NotificationManager()  # a singleton: the loaded plugins
+    if scheme not in manager:
+        if scheme in ("http", "https"):
+            return (
+                f"no apprise service recognises this {scheme}:// URL "
+                "(generic webhooks are json://, form:// or xml://)"
+            )
+        return f"unsupported scheme {scheme}:// (not an apprise service)"
+    name = manager[scheme].service_name
+    reasons = [text for text in (error, *warnings) if text]
+    reason = "; ".join(dict.fromkeys(reasons)) or "the URL is malformed or misses required parts"
+    return f"apprise cannot use this {name} URL: {reason}"
+
+
+def _masked(url: str) -> str:
+    match = _SCHEME_RE.match(url) if isinstance(url, str) else None
+    return f"{match.group(1).lower()}://****" if match else "****"
+
+
+# --- secrets: which strings, and the logging filter ------------------------------------------
+
+_SECRETS: set[str] = set()  # of every URL seen by this process (one entry set per target)
+_SECRETS_LOCK = threading.Lock()
+_SORTED_SECRETS: tuple[str, ...] = ()
+_PARSING_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("newsalert_parsing_secrets", default=())
+
+
+def _fragments(url: str) -> set[str]:
+    """Every piece of a URL that could be a secret, raw and %-decoded."""
+    text = _SCHEME_RE.sub("", url, count=1)
+    try:
+        parts = urlsplit("x://" + text)
+        pieces = [parts.netloc, parts.path, parts.fragment]
+        pieces += [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
+    except ValueError:
+        pieces = [text]
+    found: set[str] = set()
+    for piece in pieces:
+        for candidate in (piece, unquote(piece)):
+            found.update(f for f in _FRAGMENT_SPLIT.split(candidate) if f)
+    return found
+
+
+def _register_secrets(url: str, plugin: Any) -> None:
+    """Remember what must never be logged: private tokens and what the privacy URL hides."""
+    secrets: set[str] = {url.strip(), unquote(url.strip())}
+    specs = {**getattr(plugin, "template_tokens", {}), **getattr(plugin, "template_args", {})}
+    for key, spec in specs.items():
+        if isinstance(spec, dict) and spec.get("private"):
+            value = getattr(plugin, spec.get("map_to", key), None)
+            if isinstance(value, str) and value:
+                secrets.add(value)
+    password = getattr(plugin, "password", None)
+    if isinstance(password, str) and password:
+        secrets.add(password)
+    shown = _fragments(plugin.url(privacy=True))
+    port = getattr(plugin, "port", None)
+    if port:
+        shown.add(str(port))
+    # Safety net for plugins that do not declare a token private: whatever the privacy URL
+    # hides, except plain words and host names (e.g. "services", "hooks.slack.com").
+    secrets |= {f for f in _fragments(url) - shown if not _PLAIN.fullmatch(f)}
+    _remember(secrets)
+
+
+def _remember(secrets: set[str]) -> None:
+    global _SORTED_SECRETS
+    secrets = {s for s in secrets if len(s) >= _MIN_SECRET}
+    with _SECRETS_LOCK:
+        if secrets <= _SECRETS:
+            return
+        _SECRETS.update(secrets)
+        _SORTED_SECRETS = tuple(sorted(_SECRETS, key=len, reverse=True))
+
+
+@contextlib.contextmanager
+def _parsing(url: str) -> Iterator[None]:
+    """While apprise parses ``url`` it may log any part of it: redact them all meanwhile."""
+    pieces = set()
+    if isinstance(url, str):
+        pieces = _fragments(url) | {url, url.strip()}
+    pieces = {p for p in pieces if len(p) >= _MIN_PARSING_FRAGMENT}
+    token = _PARSING_SECRETS.set(tuple(sorted(pieces, key=len, reverse=True)))
+    try:
+        yield
+    finally:
+        _PARSING_SECRETS.reset(token)
+
+
+def _redact(text: str) -> str:
+    for secret in (*_PARSING_SECRETS.get(), *_SORTED_SECRETS):
+        if secret in text:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+class _RedactSecrets(logging.Filter):
+    """Rewrites records of apprise / urllib3 that contain a known secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's problem, not ours
+            return True
+        redacted = _redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = _redact(text), None
+        return True
+
+
+_FILTER = _RedactSecrets()
+for _name in (
+    apprise.LOGGER_NAME,
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.response",
+    "urllib3.util.retry",
+):
+    logging.getLogger(_name).addFilter(_FILTER)
+
+
+# --- what happened during a send: apprise's warnings and the HTTP responses -------------------
+
+
+class _Seen:
+    def __init__(self) -> None:
+        self.responses: list[Any] = []
+        self.warnings: list[str] = []
+
+
+_SEEN: ContextVar[_Seen | None] = ContextVar("newsalert_delivery_seen", default=None)
+_WARNINGS: ContextVar[list[str] | None] = ContextVar("newsalert_apprise_warnings", default=None)
+
+
+class _CaptureHandler(logging.Handler):
+    """Hands apprise's WARNING+ lines (already redacted by the filter) to the active send."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sink = _WARNINGS.get()
+        if sink is not None and record.levelno >= logging.WARNING:
+            sink.append(_redact(record.getMessage()))
+
+
+logging.getLogger(apprise.LOGGER_NAME).addHandler(_CaptureHandler())
+
+
+@contextlib.contextmanager
+def _capture_warnings(sink: list[str]) -> Iterator[list[str]]:
+    token = _WARNINGS.set(sink)
+    try:
+        yield sink
+    finally:
+        _WARNINGS.reset(token)
+
+
+@contextlib.contextmanager
+def _recording() -> Iterator[_Seen]:
+    seen = _Seen()
+    token = _SEEN.set(seen)
+    try:
+        with _capture_warnings(seen.warnings):
+            yield seen
+    finally:
+        _SEEN.reset(token)
+
+
+_RECORDER_LOCK = threading.Lock()
+_RECORDER_MARK = "__newsalert_records_responses__"
+
+
+def _install_recorder() -> None:
+    """Wrap ``requests.post`` / ``requests.request`` (what apprise calls) once.
+
+    Re-checked on every send because tests (and other code) may replace them; the wrapper
+    passes everything through and only records when a send in this context is active.
+    """
+    with _RECORDER_LOCK:
+        for name in ("post", "request"):
+            current = getattr(requests, name)
+            if not getattr(current, _RECORDER_MARK, False):
+                setattr(requests, name, _recorder(current))
+
+
+def _recorder(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function, updated=())
+    def call(*args: Any, **kwargs: Any) -> Any:
+        response = function(*args, **kwargs)
+        seen = _SEEN.get()
+        if seen is not None:
+            seen.responses.append(response)
+        return response
+
+    setattr(call, _RECORDER_MARK, True)
+    return call
+
+
+# --- classifying a failure ---------------------------------------------------------------------
+
+_STATUS_IN_LOG = re.compile(r"error=(\d{3})\b")
+_RETRY_IN_TEXT = re.compile(r"retry after (\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+def _failure(where: str, plugin: Any, responses: list[Any], warnings: list[str]) -> Exception:
+    service = getattr(plugin, "service_name", "service")
+    failed = [r for r in responses if _status(r) not in (None, 200)]
+    status = _status(failed[-1]) if failed else None
+    if status is None:
+        found = [int(m.group(1)) for w in warnings for m in _STATUS_IN_LOG.finditer(w)]
+        status = found[-1] if found else None
+    detail = warnings[-1] if warnings else "no details"
+    if status in _PERMANENT_STATUS:
+        return PermanentDeliveryError(
+            f"{where}: {service} refused the message (HTTP {status}): {detail}"
+        )
+    retry_after = None
+    if status == 429:
+        retry_after = _retry_after(failed[-1]) if failed else None
+        if retry_after is None:
+            hints = [float(m.group(1)) for w in warnings for m in _RETRY_IN_TEXT.finditer(w)]
+            retry_after = min(hints[-1], _MAX_RETRY_AFTER) if hints else None
+    what = f"HTTP {status}" if status is not None else "not delivered"
+    return TransientDeliveryError(f"{where}: {service}: {what}: {detail}", retry_after=retry_after)
+
+
+def _status(response: Any) -> int | None:
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _retry_after(response: Any) -> float | None:
+    """Seconds to wait from a 429: Retry-After header (seconds or date), else Telegram's JSON."""
+    headers = getattr(response, "headers", None) or {}
+    value = None
+    with contextlib.suppress(AttributeError, TypeError):
+        value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    if value is not None:
+        text = str(value).strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = None
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                when = parsedate_to_datetime(text)
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                seconds = (when - datetime.now(UTC)).total_seconds()
+        if seconds is not None and seconds == seconds:  # not NaN
+            return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+    with contextlib.suppress(AttributeError, TypeError, ValueError, KeyError):
+        data = json.loads(response.content)
+        seconds = float(data["parameters"]["retry_after"])
+        return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+    return None

@@ -1,0 +1,459 @@
+"""Render one :class:`Alert` for one channel family: email, Slack, Telegram or plain text.
+
+Pure functions over plain data; no apprise import (``delivery`` is the only module that
+talks to apprise). What each family's body is, exactly:
+
+- ``email``: an HTML fragment (``body_format="html"``) plus a plain-text alternative in
+  ``attach_text``; the title is the one-line subject.
+- ``slack``: CommonMark (``body_format="markdown"``). apprise 2.3 declares Slack as a
+  Markdown service and translates declared CommonMark into Slack ``mrkdwn`` itself
+  (``**b**`` -> ``*b*``, ``[label](<url>)`` -> ``<url|label>``, ``\\<`` -> ``&lt;``, ``&`` ->
+  ``&amp;``). So feed text is escaped as CommonMark here, never as mrkdwn entities (an
+  ``&lt;`` written here would arrive as ``&amp;lt;``). The title goes out as plain text
+  (apprise entity-escapes Slack titles itself).
+- ``telegram``: Telegram's HTML subset (``body_format="html"``) with the headline inside
+  the body and an empty title (apprise would otherwise prepend ``<b>title</b>`` beyond our
+  length budget).
+- ``text``: plain text for every other apprise URL (apprise escapes it for the target).
+
+Feed text is untrusted: control characters (CR/LF in titles, bidi overrides) are removed,
+``scheme://`` inside feed text gets a zero-width space so no client auto-links it, and
+the only link is :attr:`Alert.link`, if it is http(s). Slack mention and link syntax
+(``<!channel>``, ``<@U1>``, ``<#C1>``, ``<url|label>``) cannot survive: ``<``, ``>``, ``[``
+and ``]`` are escaped, and a zero-width space after ``!``/``@`` in anything shaped like a
+mention defeats the un-escaping apprise's Slack plugin does for undeclared (passthrough)
+bodies. Long summaries are cut at a word boundary with "…" so the final text fits the
+service; the link and the reasons are kept.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+
+from newsalert.models import Alert, Message, Reason
+
+FAMILIES: tuple[str, ...] = ("email", "slack", "telegram", "text")
+
+# apprise schemes whose plugin sends e-mail (HTML capable): SMTP and the mail APIs.
+EMAIL_SCHEMES = frozenset(
+    {
+        "mailto",
+        "mailtos",
+        "azure",
+        "brevo",
+        "groundmail",
+        "mailersend",
+        "mailgun",
+        "o365",
+        "postmark",
+        "resend",
+        "sendgrid",
+        "ses",
+        "smtp2go",
+        "sparkpost",
+    }
+)
+SLACK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+
+# Body limits in characters of the final text the service sees (see _measure_*).
+# Telegram: 4096 per message. Slack: 3000 is the Block Kit section limit (apprise uses
+# blocks with ?blocks=yes; legacy attachments allow far more), a sane size for a chat
+# message either way. Email: generous. Text: unknown service; 2000 fits Discord & co.
+BODY_LIMITS: dict[str, int] = {"email": 20_000, "slack": 3_000, "telegram": 4_096, "text": 2_000}
+# Title limits: e-mail subject, Slack header block (150 max), apprise's default 250.
+TITLE_LIMITS: dict[str, int] = {"email": 200, "slack": 150, "text": 250}
+
+MAX_TITLE = 300  # in bodies; subjects and chat titles are cut further (TITLE_LIMITS)
+SHORT_TITLE = 80  # when even an alert without summary does not fit
+MAX_LINK_LENGTH = 2048
+MAX_RULE_REASONS = 4
+MAX_MODEL_REASONS = 3
+MAX_REASON_LABEL = 80
+ELLIPSIS = "…"
+ZWSP = "\u200b"
+LINK_LABEL = "Open article"
+
+
+def channel_family(url: str) -> str:
+    """Which renderer an apprise URL gets: "email", "slack", "telegram" or "text"."""
+    scheme, sep, _ = url.strip().partition("://")
+    if not sep:
+        return "text"
+    scheme = scheme.lower()
+    if scheme in EMAIL_SCHEMES:
+        return "email"
+    if scheme == "slack":
+        return "slack"
+    if scheme == "tgram":
+        return "telegram"
+    if scheme in ("http", "https"):
+        try:
+            host = urlsplit(url.strip()).hostname
+        except ValueError:
+            return "text"
+        if host in SLACK_HOSTS:
+            return "slack"
+    return "text"
+
+
+def severity(score: float) -> str:
+    if score >= 0.9:
+        return "HIGH"
+    if score >= 0.7:
+        return "MEDIUM"
+    return "LOW"
+
+
+def render(alert: Alert, family: str, *, limit: int | None = None) -> Message:
+    """Render ``alert`` for ``family``; ``limit`` overrides the body limit (characters)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown channel family {family!r}; expected one of {FAMILIES}")
+    budget = BODY_LIMITS[family] if limit is None else max(1, int(limit))
+    parts = _parts(alert)
+    formatter, measure = _FORMATTERS[family]
+    message = _fit(formatter, measure, parts, budget)
+    if family == "telegram":  # the headline is in the body; apprise would prepend a title
+        return message
+    return replace(message, title=_title_line(family, parts, TITLE_LIMITS[family]))
+
+
+# --- plain data for the formatters -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    title: str  # clean, one line
+    severity: str
+    score: str  # "0.93"
+    category: str
+    source: str
+    time: str  # "2023-09-29 14:05 UTC"
+    reasons: tuple[str, ...]
+    more_reasons: int  # how many were left out
+    link: str | None
+    summary: str  # clean, may hold newlines
+
+    @property
+    def headline(self) -> str:
+        return f"{self.severity} {self.score} {self.category}"
+
+
+def _parts(alert: Alert) -> _Parts:
+    reasons, more = _reasons(alert.reasons)
+    return _Parts(
+        title=cut(clean(alert.title, single_line=True), MAX_TITLE) or "(untitled)",
+        severity=severity(alert.score),
+        score=f"{alert.score:.2f}",
+        category=clean(alert.category, single_line=True) or "none",
+        source=clean(alert.source, single_line=True) or "unknown source",
+        time=format_time(alert.published),
+        reasons=reasons,
+        more_reasons=more,
+        link=safe_link(alert.link),
+        summary=clean(alert.summary),
+    )
+
+
+def _reasons(reasons: tuple[Reason, ...]) -> tuple[tuple[str, ...], int]:
+    """Rule hits first (as given), then the strongest positive model terms."""
+    rules = [r for r in reasons if r.kind == "rule"]
+    terms = sorted(
+        (r for r in reasons if r.kind != "rule" and r.weight > 0), key=lambda r: -r.weight
+    )
+    picked = rules[:MAX_RULE_REASONS] + terms[:MAX_MODEL_REASONS]
+    texts = tuple(
+        f"{cut(clean(r.label, single_line=True), MAX_REASON_LABEL)} {r.weight:+.2f}" for r in picked
+    )
+    return texts, len(rules) + len(terms) - len(picked)
+
+
+def _why(parts: _Parts) -> str:
+    if not parts.reasons:
+        return ""
+    more = f" (+{parts.more_reasons} more)" if parts.more_reasons else ""
+    return "; ".join(parts.reasons) + more
+
+
+def _title_line(family: str, parts: _Parts, limit: int) -> str:
+    """One line, no control characters: "[newsalert] HIGH 0.93 armed_conflict: <title>"."""
+    prefix = "[newsalert] " if family in ("email", "text") else ""
+    head = f"{prefix}{parts.headline}: "
+    if family != "slack":
+        return head + cut(parts.title, max(1, limit - len(head)))
+    # apprise entity-escapes Slack titles (& < >): the escaped header must stay <= limit.
+    room = limit - len(head)
+    while True:
+        line = _slack_defuse(head + cut(parts.title, max(1, room)))
+        escaped = len(line) + 4 * line.count("&") + 3 * (line.count("<") + line.count(">"))
+        if escaped <= limit or room <= 1:
+            return line
+        room -= max(1, (escaped - limit) // 5)
+
+
+# --- cleaning untrusted text --------------------------------------------------------------
+
+# C0 controls except \t \n, DEL, C1 controls, bidi embeddings/overrides/isolates, BOM.
+_STRIP = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_NEWLINES = re.compile("\r\n|[\r\x85\u2028\u2029]")
+_SPACES = re.compile(r"[^\S\n]+")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,31}):(?=//)")
+
+
+def clean(text: str | None, *, single_line: bool = False) -> str:
+    """Untrusted text -> safe plain text: no control chars, no bidi tricks, no auto-links."""
+    if not text:
+        return ""
+    text = _NEWLINES.sub("\n", str(text))
+    text = _STRIP.sub("", text)
+    if single_line:
+        text = " ".join(text.split())
+    else:
+        text = _SPACES.sub(" ", text)
+        text = "\n".join(line.strip() for line in text.split("\n"))
+        text = _MANY_NEWLINES.sub("\n\n", text).strip()
+    # "https://evil" in feed text must not become a link in any client: break the scheme.
+    return _SCHEME.sub(lambda m: m.group(1) + ":" + ZWSP, text)
+
+
+def cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary and ending in "…"."""
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    if limit == 1:
+        return ELLIPSIS
+    head = text[: limit - 1]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if space >= (limit - 1) // 2:  # a word boundary not too far back; else hard cut
+        head = head[:space]
+    return head.rstrip() + ELLIPSIS
+
+
+def format_time(when: datetime | None) -> str:
+    if when is None:
+        return "time unknown"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def safe_link(link: str | None) -> str | None:
+    """The alert link if it is a plain http(s) URL, percent-encoded for markup; else None."""
+    if not link:
+        return None
+    link = link.strip()
+    if len(link) > MAX_LINK_LENGTH or any(ch.isspace() or not ch.isprintable() for ch in link):
+        return None
+    try:
+        parts = urlsplit(link)
+        host = parts.hostname
+        has_userinfo = parts.username is not None or parts.password is not None
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or has_userinfo:
+        return None
+    # Keep URL syntax and existing %-escapes; encode what could break out of markup:
+    # < > " \ ` { } | ^ and non-ASCII.
+    return quote(link, safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+# --- email --------------------------------------------------------------------------------
+
+
+def _format_email(p: _Parts) -> Message:
+    e = html.escape
+    why = _why(p)
+    rows = [
+        ("Score", f"{p.severity} {p.score}"),
+        ("Category", p.category),
+        ("Source", p.source),
+        ("Time", p.time),
+    ]
+    if why:
+        rows.append(("Why", why))
+    facts = "<br>".join(f"<b>{k}:</b> {e(v)}" for k, v in rows)
+    out = ['<div style="font-family:sans-serif">']
+    if p.title:
+        out.append(f"<h2>{e(p.title)}</h2>")
+    out.append(f"<p>{facts}</p>")
+    if p.link:
+        out.append(f'<p><a href="{e(p.link)}">{e(p.link)}</a></p>')
+    if p.summary:
+        paragraphs = [e(par).replace("\n", "<br>") for par in p.summary.split("\n\n")]
+        out.extend(f"<p>{par}</p>" for par in paragraphs)
+    out.append("</div>")
+
+    text = [*([p.title, ""] if p.title else []), *(f"{k}: {v}" for k, v in rows)]
+    if p.link:
+        text.append(f"Link: {p.link}")
+    if p.summary:
+        text += ["", p.summary]
+    return Message(
+        title="",
+        body="\n".join(out),
+        body_format="html",
+        attach_text="\n".join(text),
+        extra={"family": "email", "severity": p.severity},
+    )
+
+
+# --- Slack --------------------------------------------------------------------------------
+
+# "!word>" / "@word|" : anything apprise's passthrough un-escaper could turn into a mention.
+_MENTIONISH = re.compile(r"([!@])(?=[^\s|<>]*[|>])")
+
+
+def _slack_defuse(text: str) -> str:
+    return _MENTIONISH.sub(lambda m: m.group(1) + ZWSP, text)
+
+
+def slack_escape(text: str) -> str:
+    """Feed text -> CommonMark that apprise turns into inert Slack mrkdwn.
+
+    ``<`` ``>`` become ``\\<`` ``\\>`` (apprise emits ``&lt;`` ``&gt;``); ``[`` ``]`` are
+    escaped so no ``[label](url)`` can form; a backslash becomes U+2216 and a backtick
+    U+02CB (look-alikes) so feed text can neither cancel our escapes nor open a code span
+    in which escapes are not processed. ``&`` stays raw: apprise entity-escapes it.
+    """
+    text = _slack_defuse(text).replace("\\", "\u2216").replace("`", "\u02cb")
+    return re.sub(r"([<>\[\]])", r"\\\1", text)
+
+
+def _format_slack(p: _Parts) -> Message:
+    s = slack_escape
+    lines = [f"**{s(p.title)}**"] if p.title else []
+    lines.append(f"**{p.severity} {p.score}** · {s(p.category)} · {s(p.source)} · {p.time}")
+    why = _why(p)
+    if why:
+        lines.append(f"Why: {s(why)}")
+    if p.link:
+        lines.append(f"[{LINK_LABEL}](<{p.link}>)")
+    if p.summary:
+        lines += ["", s(p.summary)]
+    return Message(
+        title="",
+        body="\n".join(lines),
+        body_format="markdown",
+        extra={"family": "slack", "severity": p.severity},
+    )
+
+
+def _measure_slack(message: Message) -> int:
+    # apprise turns "&" into "&amp;" (+4) and "\<" / "\>" into "&lt;" / "&gt;" (+2).
+    body = message.body
+    return len(body) + 4 * body.count("&") + 2 * (body.count("\\<") + body.count("\\>"))
+
+
+# --- Telegram -----------------------------------------------------------------------------
+
+
+def _format_telegram(p: _Parts) -> Message:
+    e = html.escape
+    lines = [f"<b>{e(p.headline)}</b>"]
+    if p.title:
+        lines.append(f"<b>{e(p.title)}</b>")
+    lines.append(f"{e(p.source)} · {p.time}")
+    why = _why(p)
+    if why:
+        lines.append(f"<i>Why:</i> {e(why)}")
+    if p.link:
+        lines.append(f'<a href="{e(p.link)}">{LINK_LABEL}</a>')
+    if p.summary:
+        lines += ["", e(p.summary)]
+    return Message(
+        title="",
+        body="\n".join(lines),
+        body_format="html",
+        extra={"family": "telegram", "severity": p.severity},
+    )
+
+
+def _measure_telegram(message: Message) -> int:
+    # Telegram counts UTF-16 code units; apprise sends "\n" as "\r\n".
+    body = message.body
+    return len(body.encode("utf-16-le")) // 2 + body.count("\n")
+
+
+# --- plain text ---------------------------------------------------------------------------
+
+
+def _format_text(p: _Parts) -> Message:
+    lines = [p.title] if p.title else []
+    lines.append(f"{p.severity} {p.score} · {p.category} · {p.source} · {p.time}")
+    why = _why(p)
+    if why:
+        lines.append(f"Why: {why}")
+    if p.link:
+        lines.append(f"Link: {p.link}")
+    if p.summary:
+        lines += ["", p.summary]
+    return Message(
+        title="",
+        body="\n".join(lines),
+        body_format="text",
+        extra={"family": "text", "severity": p.severity},
+    )
+
+
+def _measure_len(message: Message) -> int:
+    return len(message.body)
+
+
+_FORMATTERS: dict[str, tuple[Callable[[_Parts], Message], Callable[[Message], int]]] = {
+    "email": (_format_email, _measure_len),
+    "slack": (_format_slack, _measure_slack),
+    "telegram": (_format_telegram, _measure_telegram),
+    "text": (_format_text, _measure_len),
+}
+
+
+# --- fitting the limit --------------------------------------------------------------------
+
+
+def _fit(
+    fmt: Callable[[_Parts], Message], measure: Callable[[Message], int], parts: _Parts, limit: int
+) -> Message:
+    """Cut the summary to fit. Only if even no summary does not fit (tiny limits): a shorter
+    title, then fewer reasons, then a title cut to fit, and the link goes last."""
+
+    def fits(p: _Parts) -> bool:
+        return measure(fmt(p)) <= limit
+
+    if fits(parts):
+        return fmt(parts)
+    candidates = [parts, replace(parts, title=cut(parts.title, SHORT_TITLE))]
+    while candidates[-1].reasons:
+        last = candidates[-1]
+        candidates.append(
+            replace(last, reasons=last.reasons[:-1], more_reasons=last.more_reasons + 1)
+        )
+    for candidate in candidates:
+        if fits(replace(candidate, summary="")):
+            return fmt(_shrink(candidate, "summary", fits))
+    bare = replace(candidates[-1], summary="", title=parts.title)
+    bare = _shrink(bare, "title", fits)
+    if not fits(bare) and bare.link:
+        bare = _shrink(replace(bare, link=None, title=parts.title), "title", fits)
+    return fmt(bare)
+
+
+def _shrink(parts: _Parts, field: str, fits: Callable[[_Parts], bool]) -> _Parts:
+    """The longest cut of ``field`` that fits (binary search; "" if nothing does)."""
+    text: str = getattr(parts, field)
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(replace(parts, **{field: cut(text, mid)})):
+            lo = mid
+        else:
+            hi = mid - 1
+    return replace(parts, **{field: cut(text, lo)})

@@ -1,0 +1,611 @@
+"""Delivery through the real apprise plugins: e-mail to a real SMTP server on loopback,
+Slack and Telegram intercepted at the HTTP layer (the calls their plugins make:
+``requests.request`` for Slack, ``requests.post`` for Telegram), or served on loopback."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any, ClassVar
+from unittest import mock
+from urllib.parse import quote
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from newsalert.delivery import Notifier, privacy_url, target_id, validate_url
+from newsalert.errors import PermanentDeliveryError, TransientDeliveryError
+from newsalert.models import Message, Reason
+from newsalert.render import channel_family, render
+from tests.smtpserver import SMTPServer
+from tests.test_render import HOSTILE_TITLE, LINK, make_alert
+
+# The smtp_server fixture comes from tests/smtpserver.py (pytest_plugins in conftest.py).
+
+# aiosmtpd 1.4.6 warns about its own use of a deprecated attribute on every AUTH.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Session.login_data is deprecated:DeprecationWarning"
+)
+
+BOT_ID = "123456"
+BOT_SECRET = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+TELEGRAM = f"tgram://{BOT_ID}:{BOT_SECRET}/987654"
+SLACK_A, SLACK_B, SLACK_C = "T0SECRETA", "B0SECRETB", "XoXoSecretTokenCCCCCCCC"
+SLACK = f"slack://{SLACK_A}/{SLACK_B}/{SLACK_C}"
+SLACK_PLAIN = f"{SLACK}/?footer=no&image=no"  # no icon, footer or timestamp: exact payloads
+SLACK_HOOK = f"https://hooks.slack.com/services/{SLACK_A}/{SLACK_B}/{SLACK_C}"
+SMTP_PASSWORD = "Pa55-w0rd!SMTP"
+SECRETS = (BOT_SECRET, f"{BOT_ID}:{BOT_SECRET}", SLACK_A, SLACK_B, SLACK_C, SMTP_PASSWORD)
+
+
+def response(
+    status: int = 200, body: bytes = b"ok", headers: dict[str, str] | None = None
+) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r._content = body
+    r.headers = CaseInsensitiveDict(headers or {})
+    return r
+
+
+def slack_ok() -> requests.Response:
+    return response(200, b"ok")  # what a Slack webhook answers
+
+
+def telegram_ok() -> requests.Response:
+    return response(200, b'{"ok":true,"result":{"message_id":1}}')
+
+
+def sent_json(call: Any) -> dict[str, Any]:
+    return json.loads(call.kwargs["data"])
+
+
+@pytest.fixture
+def notifier() -> Notifier:
+    return Notifier(timeout=5.0)
+
+
+# --- ids, privacy, validation -----------------------------------------------------------------
+
+
+def test_target_id_is_short_stable_and_distinct() -> None:
+    assert target_id(TELEGRAM) == target_id(TELEGRAM)
+    assert re.fullmatch(r"[0-9a-f]{16}", target_id(TELEGRAM))
+    assert target_id(TELEGRAM) != target_id(SLACK)
+
+
+@pytest.mark.parametrize(
+    ("url", "start"),
+    [
+        (TELEGRAM, "tgram://1...w/987654"),
+        (SLACK, "slack://T...A/B...B/X...C"),
+        (SLACK_HOOK, "slack://T...A/B...B/X...C"),
+        (
+            f"mailto://alerts:{SMTP_PASSWORD}@127.0.0.1:2525?from=a@example.org&to=b@example.org",
+            "mailto://alerts:****@127.0.0.1:2525/",
+        ),
+        ("tgram://not-a-token-but-secret/1", "tgram://****"),
+        ("garbage-with-secret", "****"),
+    ],
+)
+def test_privacy_url_never_shows_secrets(url: str, start: str) -> None:
+    shown = privacy_url(url)
+    assert shown.startswith(start)
+    for secret in (*SECRETS, "not-a-token-but-secret", "garbage-with-secret"):
+        assert secret not in shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        TELEGRAM,
+        SLACK,
+        SLACK_HOOK,
+        "mailto://127.0.0.1:2525?from=a@example.org&to=b@example.org&mode=insecure",
+    ],
+)
+def test_validate_url_accepts_what_apprise_can_build(url: str) -> None:
+    assert validate_url(url) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("garbage", "not an apprise URL"),
+        ("", "empty URL"),
+        ("nosuchservice://x/y", "unsupported scheme nosuchservice://"),
+        ("https://example.com/hook", "no apprise service recognises this https:// URL"),
+        ("tgram://not-a-bot-token-SECRETISH/1", "Telegram"),
+        (f"mailto://u:{SMTP_PASSWORD}@127.0.0.1?from=a@example.org&mode=bogusmode", "E-Mail"),
+    ],
+)
+def test_validate_url_explains_without_secrets(url: str, hint: str) -> None:
+    message = validate_url(url)
+    assert message is not None
+    assert hint in message
+    assert "SECRETISH" not in message
+    assert SMTP_PASSWORD not in message
+
+
+def test_garbage_url_is_permanent_and_nothing_is_sent(notifier: Notifier) -> None:
+    with mock.patch("requests.post") as post, mock.patch("requests.request") as request:
+        for url in ("garbage", "nosuchservice://x", "tgram://bad-SECRETISH/1"):
+            with pytest.raises(PermanentDeliveryError) as caught:
+                notifier.send(url, render(make_alert(), channel_family(url)))
+            assert "SECRETISH" not in str(caught.value)
+    post.assert_not_called()
+    request.assert_not_called()
+
+
+# --- e-mail through a real SMTP server --------------------------------------------------------
+
+
+def html_and_text(message: EmailMessage) -> tuple[str, str]:
+    assert message.get_content_type() == "multipart/alternative"
+    html_part = message.get_body(("html",))
+    text_part = message.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    return html_part.get_content(), text_part.get_content()
+
+
+def test_email_end_to_end(smtp_server: SMTPServer, notifier: Notifier) -> None:
+    notifier.send(smtp_server.url(), render(make_alert(), "email"))
+    [message] = smtp_server.messages
+    assert message["Subject"] == "[newsalert] HIGH 0.93 armed_conflict: Troops cross border"
+    assert message["From"] == "alerts@example.org"
+    assert message["To"] == "duty@example.org"
+    assert smtp_server.envelopes[0].rcpt_tos == ["duty@example.org"]
+    html, text = html_and_text(message)
+    assert "Fighting &lt;b&gt;erupted&lt;/b&gt; &amp; spread." in html
+    assert f'<a href="{LINK.replace("&", "&amp;")}">' in html
+    for needle in (
+        "Troops cross border",
+        "Reuters",
+        "2023-09-29 14:05 UTC",
+        "armed_conflict",
+        'include "armed attack" (title) +0.40',
+        LINK,
+        "Fighting <b>erupted</b> & spread.",
+    ):
+        assert needle in text
+
+
+def test_email_header_injection_adds_no_header(smtp_server: SMTPServer, notifier: Notifier) -> None:
+    alert = make_alert(title="x\r\nBcc: victim@example.org\r\nX-Evil: 1\n\nbody?")
+    notifier.send(smtp_server.url(), render(alert, "email"))
+    [message] = smtp_server.messages
+    assert message["Bcc"] is None
+    assert message["X-Evil"] is None
+    assert message["Subject"] == (
+        "[newsalert] HIGH 0.93 armed_conflict: x Bcc: victim@example.org X-Evil: 1 body?"
+    )
+    assert smtp_server.envelopes[0].rcpt_tos == ["duty@example.org"]
+    raw_headers = smtp_server.envelopes[0].data.split(b"\r\n\r\n", 1)[0]
+    assert not re.search(rb"^(Bcc|X-Evil):", raw_headers, re.MULTILINE | re.IGNORECASE)
+
+
+def test_two_emails_in_a_row_do_not_wait_for_apprise_throttle(
+    smtp_server: SMTPServer, notifier: Notifier
+) -> None:
+    # apprise's e-mail plugin sleeps 5.5 s between two sends on one instance.
+    message = render(make_alert(), "email")
+    started = time.monotonic()
+    notifier.send(smtp_server.url(), message)
+    notifier.send(smtp_server.url(), message)
+    elapsed = time.monotonic() - started
+    assert len(smtp_server.messages) == 2
+    assert elapsed < 3.0
+
+
+@pytest.mark.parametrize("stage", ["data", "rcpt"])
+def test_rejecting_smtp_server_is_transient(
+    smtp_server: SMTPServer, notifier: Notifier, stage: str
+) -> None:
+    smtp_server.refuse(554 if stage == "data" else 550, "5.7.1 Go away", stage=stage)
+    with pytest.raises(TransientDeliveryError) as caught:
+        notifier.send(smtp_server.url(), render(make_alert(), "email"))
+    assert caught.value.retry_after is None
+    assert "E-Mail" in str(caught.value)
+    assert smtp_server.messages == []
+    smtp_server.accept()
+    notifier.send(smtp_server.url(), render(make_alert(), "email"))
+    assert len(smtp_server.messages) == 1
+
+
+def test_stopped_smtp_server_is_transient(smtp_server: SMTPServer, notifier: Notifier) -> None:
+    url = smtp_server.url()
+    smtp_server.stop()
+    with pytest.raises(TransientDeliveryError, match="E-Mail"):
+        notifier.send(url, render(make_alert(), "email"))
+    smtp_server.start()  # same port again
+    notifier.send(url, render(make_alert(), "email"))
+    assert len(smtp_server.messages) == 1
+
+
+def test_smtp_login_and_password_never_logged(
+    smtp_server: SMTPServer, notifier: Notifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(1)  # everything, apprise's TRACE (level 9) included
+    smtp_server.require_login("alerts", SMTP_PASSWORD)
+    notifier.send(
+        smtp_server.url(user="alerts", password=SMTP_PASSWORD), render(make_alert(), "email")
+    )
+    assert smtp_server.logins == ["alerts"]
+    smtp_server.require_login("alerts", "another password")
+    with pytest.raises(TransientDeliveryError) as caught:
+        notifier.send(
+            smtp_server.url(user="alerts", password=SMTP_PASSWORD), render(make_alert(), "email")
+        )
+    assert SMTP_PASSWORD not in str(caught.value)
+    assert quote(SMTP_PASSWORD, safe="") not in str(caught.value)
+    assert any(r.name == "apprise" and r.levelno <= logging.DEBUG for r in caplog.records)
+    assert_no_secret_logged(caplog)
+
+
+# --- Slack ---------------------------------------------------------------------------------------
+
+
+def test_slack_exact_payload(notifier: Notifier) -> None:
+    with mock.patch("requests.request", return_value=slack_ok()) as request:
+        notifier.send(SLACK_PLAIN, render(make_alert(), "slack"))
+    request.assert_called_once()
+    assert request.call_args.args == (
+        "post",
+        f"https://hooks.slack.com/services/{SLACK_A}/{SLACK_B}/{SLACK_C}",
+    )
+    assert sent_json(request.call_args) == {
+        "mrkdwn": True,
+        "attachments": [
+            {
+                "title": "HIGH 0.93 armed_conflict: Troops cross border",
+                "text": (
+                    "*Troops cross border*\n"
+                    "*HIGH 0.93* · armed_conflict · Reuters · 2023-09-29 14:05 UTC\n"
+                    'Why: include "armed attack" (title) +0.40; term "troops" +0.12\n'
+                    "<https://news.example.org/story?id=1&amp;lang=en|Open article>\n"
+                    "\n"
+                    "Fighting &lt;b&gt;erupted&lt;/b&gt; &amp; spread."
+                ),
+                "color": "#3AA3E3",
+            }
+        ],
+    }
+
+
+def test_slack_blocks_payload_and_webhook_url_form(notifier: Notifier) -> None:
+    with mock.patch("requests.request", return_value=slack_ok()) as request:
+        notifier.send(f"{SLACK_HOOK}?blocks=yes&footer=no&image=no", render(make_alert(), "slack"))
+    payload = sent_json(request.call_args)
+    [attachment] = payload["attachments"]
+    header, section = attachment["blocks"]
+    assert header == {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": "HIGH 0.93 armed_conflict: Troops cross border",
+            "emoji": True,
+        },
+    }
+    assert section["type"] == "section"
+    assert section["text"]["type"] == "mrkdwn"
+    assert section["text"]["text"].startswith("*Troops cross border*\n*HIGH 0.93*")
+    assert (
+        "<https://news.example.org/story?id=1&amp;lang=en|Open article>" in section["text"]["text"]
+    )
+
+
+SLACK_CONTROL = re.compile(r"<[^>]*>")  # anything Slack would parse as a link or mention
+
+
+@pytest.mark.parametrize("url", [SLACK, f"{SLACK}/?blocks=yes"])
+def test_slack_hostile_text_is_inert_in_the_final_payload(notifier: Notifier, url: str) -> None:
+    alert = make_alert(
+        title=HOSTILE_TITLE,
+        summary=(
+            "<script>alert(1)</script> [Bank](https://evil.example/login) <https://evil.example> "
+            "<!subteam^S1|team> `<!here>` \\<!channel\\> !channel> @U123| see https://evil.example"
+        ),
+        source="<@U777>",
+        reasons=(Reason("model", "term <!channel>", 0.3),),
+    )
+    with mock.patch("requests.request", return_value=slack_ok()) as request:
+        notifier.send(url, render(alert, "slack"))
+    payload = sent_json(request.call_args)
+    texts = [s for s in _strings(payload) if s not in ("post",)]
+    controls = [m for text in texts for m in SLACK_CONTROL.findall(text)]
+    assert controls == ["<https://news.example.org/story?id=1&amp;lang=en|Open article>"]
+    wire = json.dumps(payload, ensure_ascii=False)
+    for needle in (
+        "<!",
+        "<@",
+        "<#",
+        "!channel",
+        "!here",
+        "!everyone",
+        "@U123",
+        "@U777",
+        "https://evil",
+        "<script",
+    ):
+        assert needle not in wire
+    assert "&lt;script&gt;" in wire
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_slack_sends_back_to_back_without_throttle(notifier: Notifier) -> None:
+    # apprise's Slack plugin sleeps 1.2 s between two sends on one instance.
+    started = time.monotonic()
+    with mock.patch("requests.request", return_value=slack_ok()) as request:
+        for _ in range(3):
+            notifier.send(SLACK, render(make_alert(), "slack"))
+    assert request.call_count == 3
+    assert time.monotonic() - started < 1.0
+
+
+# --- Telegram ----------------------------------------------------------------------------------
+
+
+def test_telegram_exact_payload(notifier: Notifier) -> None:
+    with mock.patch("requests.post", return_value=telegram_ok()) as post:
+        notifier.send(TELEGRAM, render(make_alert(title="<script>alert(1)</script>"), "telegram"))
+    post.assert_called_once()
+    assert post.call_args.args == (
+        f"https://api.telegram.org/bot{BOT_ID}:{BOT_SECRET}/sendMessage",
+    )
+    assert sent_json(post.call_args) == {
+        "chat_id": 987654,
+        "parse_mode": "HTML",
+        "disable_notification": False,
+        "disable_web_page_preview": True,
+        "text": (
+            "<b>HIGH 0.93 armed_conflict</b>\r\n"
+            "<b>&lt;script&gt;alert(1)&lt;/script&gt;</b>\r\n"
+            "Reuters · 2023-09-29 14:05 UTC\r\n"
+            '<i>Why:</i> include "armed attack" (title) +0.40; term "troops" +0.12\r\n'
+            '<a href="https://news.example.org/story?id=1&amp;lang=en">Open article</a>\r\n'
+            "\r\n"
+            "Fighting &lt;b&gt;erupted&lt;/b&gt; &amp; spread."
+        ),
+    }
+
+
+def test_telegram_long_summary_fits_4096_and_keeps_link(notifier: Notifier) -> None:
+    summary = ("Shelling <i>continued</i> & spread across the region. " * 400)[:20_000]
+    assert len(summary) == 20_000
+    with mock.patch("requests.post", return_value=telegram_ok()) as post:
+        notifier.send(TELEGRAM, render(make_alert(summary=summary), "telegram"))
+    post.assert_called_once()  # one message, not split
+    text = sent_json(post.call_args)["text"]
+    assert len(text) <= 4096
+    assert len(text) > 3500
+    assert '<a href="https://news.example.org/story?id=1&amp;lang=en">Open article</a>' in text
+    assert 'term "troops" +0.12' in text
+    assert text.endswith("…")
+    assert "<i>continued" not in text
+    assert set(re.findall(r"<(/?[a-z]+)", text)) <= {"b", "/b", "i", "/i", "a", "/a"}
+
+
+# --- failures: 429, 5xx, 4xx, connection ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "patched", "family"),
+    [(SLACK, "requests.request", "slack"), (TELEGRAM, "requests.post", "telegram")],
+)
+def test_429_with_retry_after_header(
+    notifier: Notifier, url: str, patched: str, family: str
+) -> None:
+    with (
+        mock.patch(patched, return_value=response(429, b"rate_limited", {"Retry-After": "17"})),
+        pytest.raises(TransientDeliveryError) as caught,
+    ):
+        notifier.send(url, render(make_alert(), family))
+    assert caught.value.retry_after == 17.0
+    assert "429" in str(caught.value)
+
+
+def test_429_with_http_date_retry_after(notifier: Notifier) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    with (
+        mock.patch("requests.request", return_value=response(429, b"", {"retry-after": when})),
+        pytest.raises(TransientDeliveryError) as caught,
+    ):
+        notifier.send(SLACK, render(make_alert(), "slack"))
+    assert caught.value.retry_after is not None
+    assert 100 <= caught.value.retry_after <= 120
+
+
+def test_telegram_429_retry_after_from_its_json(notifier: Notifier) -> None:
+    body = b'{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 35","parameters":{"retry_after":35}}'
+    with (
+        mock.patch("requests.post", return_value=response(429, body)),
+        pytest.raises(TransientDeliveryError) as caught,
+    ):
+        notifier.send(TELEGRAM, render(make_alert(), "telegram"))
+    assert caught.value.retry_after == 35.0
+
+
+@pytest.mark.parametrize(
+    ("url", "patched", "family"),
+    [(SLACK, "requests.request", "slack"), (TELEGRAM, "requests.post", "telegram")],
+)
+def test_500_is_transient_without_retry_after(
+    notifier: Notifier, url: str, patched: str, family: str
+) -> None:
+    with (
+        mock.patch(patched, return_value=response(500, b"oops")) as http,
+        pytest.raises(TransientDeliveryError) as caught,
+    ):
+        notifier.send(f"{url}{'&' if '?' in url else '/?'}retry=3", render(make_alert(), family))
+    assert caught.value.retry_after is None
+    assert "500" in str(caught.value)
+    assert http.call_count == 1  # apprise's own retries are off: we retry with backoff
+
+
+def test_definite_rejection_is_permanent(notifier: Notifier) -> None:
+    blocked = (
+        b'{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}'
+    )
+    with (
+        mock.patch("requests.post", return_value=response(403, blocked)),
+        pytest.raises(PermanentDeliveryError, match="bot was blocked"),
+    ):
+        notifier.send(TELEGRAM, render(make_alert(), "telegram"))
+    with (
+        mock.patch("requests.request", return_value=response(404, b"no_service")),
+        pytest.raises(PermanentDeliveryError, match="404"),
+    ):
+        notifier.send(SLACK, render(make_alert(), "slack"))
+
+
+def test_connection_error_is_transient(notifier: Notifier) -> None:
+    with (
+        mock.patch("requests.post", side_effect=requests.ConnectionError("boom")),
+        pytest.raises(TransientDeliveryError) as caught,
+    ):
+        notifier.send(TELEGRAM, render(make_alert(), "telegram"))
+    assert caught.value.retry_after is None
+
+
+def test_unknown_body_format_is_permanent(notifier: Notifier) -> None:
+    with pytest.raises(PermanentDeliveryError, match="body format"):
+        notifier.send(TELEGRAM, Message(title="t", body="b", body_format="rtf"))
+
+
+# --- secrets in logs and errors -----------------------------------------------------------------
+
+
+def assert_no_secret_logged(caplog: pytest.LogCaptureFixture) -> None:
+    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    for secret in SECRETS:
+        for form in (secret, quote(secret, safe="")):  # raw and as written in a URL
+            assert form not in logged, f"secret {form!r} logged"
+
+
+def test_no_secret_in_logs_or_errors_at_debug(
+    notifier: Notifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(1)
+    errors: list[str] = []
+    with mock.patch("requests.request", return_value=slack_ok()):
+        notifier.send(SLACK, render(make_alert(), "slack"))
+        notifier.send(SLACK_HOOK, render(make_alert(), "slack"))
+    with mock.patch("requests.post", return_value=telegram_ok()):
+        notifier.send(TELEGRAM, render(make_alert(), "telegram"))
+    for status in (429, 500, 401):
+        with (
+            mock.patch("requests.request", return_value=response(status, b"invalid_token")),
+            pytest.raises((TransientDeliveryError, PermanentDeliveryError)) as caught,
+        ):
+            notifier.send(SLACK, render(make_alert(), "slack"))
+            errors.append(str(caught.value))
+        with (
+            mock.patch("requests.post", return_value=response(status, b'{"ok":false}')),
+            pytest.raises((TransientDeliveryError, PermanentDeliveryError)) as caught,
+        ):
+            notifier.send(TELEGRAM, render(make_alert(), "telegram"))
+            errors.append(str(caught.value))
+    for url in (
+        privacy_url(TELEGRAM),
+        privacy_url(SLACK),
+        validate_url(f"tgram://{BOT_SECRET}/x") or "",
+    ):
+        errors.append(url)
+    # apprise did log the POST URLs at DEBUG (the tokens are in them) - redacted. (Once the
+    # https://hooks.slack.com/... form was seen, that whole URL is a secret: "POST URL: ***".)
+    assert re.search(r"Telegram POST URL: (https://api\.telegram\.org/bot)?\*\*\*[ /]", caplog.text)
+    assert re.search(
+        r"Slack POST URL: (https://hooks\.slack\.com/services/\*\*\*/\*\*\*/)?\*\*\* ", caplog.text
+    )
+    assert_no_secret_logged(caplog)
+    for error in errors:
+        for secret in SECRETS:
+            assert secret not in error
+            assert quote(secret, safe="") not in error
+
+
+# --- the real HTTP stack on loopback (requests + urllib3, real headers) --------------------------
+
+
+class _FakeTelegram(http.server.BaseHTTPRequestHandler):
+    answers: ClassVar[list[tuple[int, dict[str, str], bytes]]] = []
+    seen: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.seen.append((self.path, json.loads(self.rfile.read(length) or b"{}")))
+        status, headers, body = self.answers.pop(0) if self.answers else (200, {}, b'{"ok":true}')
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+
+@pytest.fixture
+def fake_telegram(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_FakeTelegram]]:
+    from apprise.plugins.telegram import NotifyTelegram
+
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    handler = type("Handler", (_FakeTelegram,), {"answers": [], "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(NotifyTelegram, "notify_url", f"http://127.0.0.1:{server.server_port}/bot")
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_real_http_stack_retry_after_and_no_token_in_urllib3_logs(
+    fake_telegram: type[_FakeTelegram], notifier: Notifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(1)
+    fake_telegram.answers.append((429, {"Retry-After": "9"}, b'{"ok":false,"error_code":429}'))
+    with pytest.raises(TransientDeliveryError) as caught:
+        notifier.send(TELEGRAM, render(make_alert(), "telegram"))
+    assert caught.value.retry_after == 9.0
+    notifier.send(TELEGRAM, render(make_alert(), "telegram"))
+    assert [path for path, _ in fake_telegram.seen] == [
+        f"/bot{BOT_ID}:{BOT_SECRET}/sendMessage"
+    ] * 2
+    assert fake_telegram.seen[1][1]["chat_id"] == 987654
+    # urllib3 logs the request line, token included, at DEBUG: redacted.
+    assert any(
+        r.name.startswith("urllib3") and "/bot***/sendMessage" in r.getMessage()
+        for r in caplog.records
+    )
+    assert_no_secret_logged(caplog)
