@@ -123,6 +123,14 @@ def _load(args: argparse.Namespace) -> LoadedConfig:
     return loaded
 
 
+def _startup_checks() -> None:
+    from newsalert.parse import expat_warning
+
+    warning = expat_warning()
+    if warning:
+        log.warning("%s", warning)
+
+
 def _store(loaded: LoadedConfig) -> Any:
     from newsalert.store import Store
 
@@ -145,8 +153,9 @@ def _scorer(loaded: LoadedConfig) -> Any:
 
 
 def _table(
-    rows: Iterable[Sequence[object]], headers: Sequence[str], out: TextIO = sys.stdout
+    rows: Iterable[Sequence[object]], headers: Sequence[str], out: TextIO | None = None
 ) -> None:
+    out = out or sys.stdout  # looked up per call: tests and callers swap sys.stdout
     text = [[str(c) for c in headers]] + [
         ["" if c is None else str(c) for c in row] for row in rows
     ]
@@ -183,6 +192,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                     )
                 )
     warnings = loaded.warnings
+    from newsalert.parse import expat_warning
+
+    if expat := expat_warning():
+        print(f"warning: {expat}", file=sys.stderr)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if problems or (args.strict and warnings):
@@ -216,6 +229,7 @@ def _broker_label(loaded: LoadedConfig) -> str:
 
 def cmd_poll(args: argparse.Namespace) -> int:
     loaded = _load(args)
+    _startup_checks()
     if args.feed:
         try:
             loaded.feed(args.feed)
@@ -252,6 +266,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from workers.service import run_service
 
+    _startup_checks()
     return run_service(args.config, verbose=args.verbose)
 
 
@@ -339,7 +354,8 @@ def cmd_model(args: argparse.Namespace) -> int:
         out = args.out or (
             loaded.model_path.parent if loaded.model_path else loaded.data_dir / "model"
         )
-        meta = classifier.train(out, args.data, seed=args.seed, progress=sys.stderr.isatty())
+        data = [classifier.packaged_data(), *args.data] if args.data else None
+        meta = classifier.train(out, data, seed=args.seed, progress=sys.stderr.isatty())
         print(f"model written to {out}")
         print(json.dumps(meta.get("metrics", {}), indent=2))
         return EXIT_OK

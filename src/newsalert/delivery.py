@@ -309,16 +309,27 @@ _SEEN: ContextVar[_Seen | None] = ContextVar("newsalert_delivery_seen", default=
 _WARNINGS: ContextVar[list[str] | None] = ContextVar("newsalert_apprise_warnings", default=None)
 
 
-class _CaptureHandler(logging.Handler):
-    """Hands apprise's WARNING+ lines (already redacted by the filter) to the active send."""
+class _CaptureFilter(logging.Filter):
+    """Hands apprise's WARNING+ lines (already redacted) to the active send, plus the
+    DEBUG line where apprise hides the cause of a failure (the SMTP reply, say).
 
-    def emit(self, record: logging.LogRecord) -> None:
+    To see that DEBUG line the apprise logger must let DEBUG through; this filter then
+    passes on only what the root logger's level would have let through anyway.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
         sink = _WARNINGS.get()
-        if sink is not None and record.levelno >= logging.WARNING:
-            sink.append(_redact(record.getMessage()))
+        if sink is not None:
+            message = record.getMessage()
+            if record.levelno >= logging.WARNING or message.startswith("Socket Exception"):
+                sink.append(_redact(message))
+        return record.levelno >= logging.getLogger().getEffectiveLevel()
 
 
-logging.getLogger(apprise.LOGGER_NAME).addHandler(_CaptureHandler())
+_apprise_logger = logging.getLogger(apprise.LOGGER_NAME)
+_apprise_logger.addFilter(_CaptureFilter())
+if _apprise_logger.level == logging.NOTSET:
+    _apprise_logger.setLevel(logging.DEBUG)
 
 
 @contextlib.contextmanager
@@ -384,7 +395,11 @@ def _failure(where: str, plugin: Any, responses: list[Any], warnings: list[str])
     if status is None:
         found = [int(m.group(1)) for w in warnings for m in _STATUS_IN_LOG.finditer(w)]
         status = found[-1] if found else None
-    detail = warnings[-1] if warnings else "no details"
+    causes = [
+        w.removeprefix("Socket Exception: ") for w in warnings if w.startswith("Socket Exception")
+    ]
+    others = [w for w in warnings if not w.startswith("Socket Exception")]
+    detail = "; ".join([*others[-1:], *causes[-1:]]) or "no details"
     if status in _PERMANENT_STATUS:
         return PermanentDeliveryError(
             f"{where}: {service} refused the message (HTTP {status}): {detail}"

@@ -4,6 +4,7 @@ it would fetch without our limits, or open a local file."""
 from __future__ import annotations
 
 import calendar
+import pyexpat
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,10 @@ import feedparser
 
 from newsalert.errors import ParseError
 from newsalert.models import ParsedFeed, RawEntry
+
+# expat 2.7.2 fixed the last known amplification and memory-exhaustion cases
+# (CVE-2025-59375); older builds still cap billion-laughs expansion (>= 2.4.0).
+SAFE_EXPAT = (2, 7, 2)
 
 # feedparser resolves relative links against this; it never fetches it
 _NO_BASE = "http://invalid.invalid/"
@@ -41,6 +46,18 @@ def parse(content: bytes, *, content_type: str | None = None, url: str | None = 
         bozo=bozo,
         bozo_reason=reason,
         language=feed.get("language") or None,
+    )
+
+
+def expat_warning(version: tuple[int, int, int] = pyexpat.version_info) -> str | None:
+    """A warning when the XML parser Python links against is older than SAFE_EXPAT."""
+    if version >= SAFE_EXPAT:
+        return None
+    have = ".".join(map(str, version))
+    want = ".".join(map(str, SAFE_EXPAT))
+    return (
+        f"this Python uses expat {have}, older than {want}: hostile feeds may cost more memory "
+        "and CPU to parse than they should; upgrade Python (or its libexpat) when you can"
     )
 
 

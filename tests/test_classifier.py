@@ -1,0 +1,394 @@
+"""The relevance classifier: training, persistence, prediction, explanation, evaluation.
+
+One full model is trained per module (from the packaged data, through
+``load_or_train``'s "missing" path); the persistence and reproducibility tests
+use small models trained on a subset of the packaged data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import sklearn
+
+from newsalert import classifier
+from newsalert.classifier import (
+    DEFAULT_THRESHOLD,
+    Classifier,
+    EvaluationReport,
+    evaluate,
+    load,
+    load_or_train,
+    model_files,
+    train,
+)
+from newsalert.errors import ModelError
+from newsalert.models import CATEGORIES, Prediction
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_ARTICLE = REPO / "tests" / "data" / "banjska-kosovo-2023.txt"
+SPORTS = (
+    "Manchester United beat Chelsea 2-1 at Old Trafford",
+    "Manchester United beat Chelsea 2-1 on Sunday, with a late winner from Rashford "
+    "lifting them to fourth in the Premier League table.",
+)
+ATTACK = (
+    "Gunmen attack police station in northern Nigeria",
+    "Gunmen attacked a police station overnight, killing three officers, police said.",
+)
+FIX = "newsalert model train"
+
+
+def _seed_article() -> tuple[str, str]:
+    lines = [line.strip() for line in SEED_ARTICLE.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line]
+    title = next(line for line in lines if "withdraw military troops" in line)
+    return title, "\n".join(lines[lines.index(title) + 1 :])
+
+
+def _packaged_items() -> list[dict]:
+    raw = gzip.decompress(classifier.packaged_data().read_bytes())
+    return [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+
+
+def _write_jsonl(path: Path, items: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def managed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Classifier]:
+    """The real thing: no model yet, so load_or_train trains on the full packaged data."""
+    data_dir = tmp_path_factory.mktemp("var")
+    assert not (data_dir / "model").exists()
+    return data_dir, load_or_train(None, data_dir)
+
+
+@pytest.fixture(scope="module")
+def full(managed: tuple[Path, Classifier]) -> Classifier:
+    return managed[1]
+
+
+@pytest.fixture(scope="module")
+def subsets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two disjoint small slices of the packaged data (every 6th item, offset 0 and 3)."""
+    items = _packaged_items()
+    base = tmp_path_factory.mktemp("subsets")
+    return (
+        _write_jsonl(base / "a.jsonl", items[0::6]),
+        _write_jsonl(base / "b.jsonl", items[3::6]),
+    )
+
+
+@pytest.fixture(scope="module")
+def small_dir(tmp_path_factory: pytest.TempPathFactory, subsets: tuple[Path, Path]) -> Path:
+    out = tmp_path_factory.mktemp("small")
+    train(out, [subsets[0]], seed=0)
+    return out
+
+
+@pytest.fixture
+def small_copy(small_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the small model, free to damage."""
+    out = tmp_path / "model"
+    shutil.copytree(small_dir, out)
+    return out
+
+
+# --- the full model ------------------------------------------------------------
+
+
+def test_seed_article_is_relevant_and_sports_is_not(full: Classifier) -> None:
+    seed, sports = full.predict([_seed_article(), SPORTS])
+    assert seed.probability >= full.threshold, seed
+    assert sports.probability < full.threshold
+    assert sports.probability < 0.2, sports
+    # the whole file as one summary (a feed without titles) is relevant too
+    assert full.predict([("", SEED_ARTICLE.read_text(encoding="utf-8"))])[0].probability >= (
+        full.threshold
+    )
+
+
+def test_full_model_metadata(full: Classifier, managed: tuple[Path, Classifier]) -> None:
+    meta = full.metadata
+    assert full.threshold == meta["threshold"]
+    assert 0.05 <= full.threshold <= 0.95
+    # DEFAULT_THRESHOLD documents what training on the packaged data chooses
+    assert abs(full.threshold - DEFAULT_THRESHOLD) <= 0.05
+    assert meta["data"]["sha256"] == classifier.packaged_data_sha256()
+    assert meta["data"]["n_items"] == len(_packaged_items())
+    assert meta["versions"]["scikit-learn"] == sklearn.__version__
+    for key in ("numpy", "python"):
+        assert meta["versions"][key]
+    assert meta["seed"] == 0 and meta["trained_at"]
+    cv = meta["metrics"]["cv"]
+    assert cv["f1"] > 0.8 and cv["pr_auc"] > 0.9  # out-of-fold, on train only
+    model_path, meta_path = model_files(managed[0] / "model")
+    assert json.loads(meta_path.read_text()) == meta
+    assert model_path.stat().st_size < 10_000_000
+
+
+def test_dev_set_regression_floor(full: Classifier) -> None:
+    """Floors well under today's dev numbers: catches breakage, is not a target to tune to."""
+    report = evaluate(full, REPO / "data" / "dev.jsonl")
+    assert report.n == 400 and report.positives == 144
+    assert report.f1 >= 0.85
+    assert report.pr_auc >= 0.95
+    assert report.by_orig_label["POLITICS"].rate <= 0.05
+    assert report.by_source["huffpost_news_category_v3"].rate <= 0.05
+
+
+def test_predict_is_batched_one_prediction_per_input(
+    full: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = full._transform
+
+    def spy(docs: list[str]):  # type: ignore[no-untyped-def]
+        calls.append(len(docs))
+        return real(docs)
+
+    monkeypatch.setattr(full, "_transform", spy)
+    texts = [SPORTS, ATTACK, ("", ""), ("Only a title", ""), ("", "only a summary")] * 40
+    predictions = full.predict(texts)
+    assert calls == [len(texts)]
+    assert len(predictions) == len(texts)
+    for p in predictions:
+        assert isinstance(p, Prediction)
+        assert 0.0 <= p.probability <= 1.0
+        assert p.category in CATEGORIES
+        assert p.terms == ()
+    assert predictions[0] == predictions[5]  # same input, same output
+    assert predictions[1].probability > 0.9
+    assert full.predict([]) == []
+    with pytest.raises(TypeError):
+        full.predict(["a bare string is not a (title, summary) pair"])  # type: ignore[list-item]
+
+
+def test_fast_char_path_equals_sklearn_transform(full: Classifier) -> None:
+    docs = [
+        classifier.compose_text(*_seed_article()),
+        "Café bombing in Zürich: 3 killed\u00a0— police",
+        "a b c  x\ty\nz " + "supercalifragilistic" * 3,
+        "",
+        "ÉMEUTES À PARIS: des centaines d'arrestations",
+        "İstanbul'da saldırı",
+    ]
+    fast = full._transform(docs)
+    slow = full._vectorizer.transform(docs).tocsr()
+    assert fast.shape == slow.shape
+    assert abs(fast - slow).max() < 1e-6
+
+
+def test_explain_signed_terms(full: Classifier) -> None:
+    prediction = full.explain(*ATTACK, top=8)
+    assert prediction.probability == pytest.approx(full.predict([ATTACK])[0].probability)
+    assert 0 < len(prediction.terms) <= 8
+    weights = [w for _, w in prediction.terms]
+    assert [abs(w) for w in weights] == sorted((abs(w) for w in weights), reverse=True)
+    assert any(w > 0 for w in weights) and any(w < 0 for w in weights)
+    terms = dict(prediction.terms)
+    assert terms.get("attack", 0) > 0 or terms.get("attacked", 0) > 0
+    # contributions are exact: with every term, bias + sum = logit(probability)
+    everything = full.explain(*ATTACK, top=10_000)
+    p = everything.probability
+    total = full.bias + sum(w for _, w in everything.terms)
+    assert total == pytest.approx(math.log(p / (1 - p)), abs=0.01)
+    # a sports story's terms push it down
+    sports = full.explain(*SPORTS, top=4)
+    assert sum(w for _, w in sports.terms) < 0
+    assert full.explain(*ATTACK, top=0).terms == ()
+
+
+# --- training ------------------------------------------------------------------
+
+
+def test_train_is_reproducible(small_dir: Path, subsets: tuple[Path, Path], tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    meta = train(again, [subsets[0]], seed=0)
+    first, second = load(small_dir), load(again)
+    texts = [SPORTS, ATTACK, _seed_article(), ("Protesters march peacefully", "")]
+    assert [p.probability for p in first.predict(texts)] == [
+        p.probability for p in second.predict(texts)
+    ]
+    assert meta["threshold"] == first.threshold
+    assert meta["data"]["sha256"] == hashlib.sha256(subsets[0].read_bytes()).hexdigest()
+    assert meta["data"]["packaged"] is False
+
+
+def test_train_extra_items_and_progress(
+    subsets: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = [
+        {
+            "title": "Drone strike on convoy",
+            "summary": "",
+            "label": 1,
+            "category": "armed_conflict",
+        },
+        {"title": "Bake sale raises funds", "summary": "", "label": 0, "category": "none"},
+    ]
+    meta = train(tmp_path / "m", [subsets[1]], seed=3, progress=True, extra_items=extra)
+    assert meta["data"]["extra_items"] == 2
+    assert meta["seed"] == 3
+    err = capsys.readouterr().err
+    assert "training [" in err and "10/10" in err
+
+
+def test_train_rejects_bad_labels(tmp_path: Path) -> None:
+    bad = _write_jsonl(tmp_path / "gray.jsonl", [{"title": "x", "summary": "y", "label": 2}])
+    with pytest.raises(ModelError, match=r"gray\.jsonl"):
+        train(tmp_path / "m", [bad])
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"title": "x", "label": 1}\n{not json\n')
+    with pytest.raises(ModelError, match=r"broken\.jsonl:2"):
+        train(tmp_path / "m", [broken])
+
+
+# --- loading -------------------------------------------------------------------
+
+
+def test_load_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "model.joblib"
+    with pytest.raises(ModelError) as err:
+        load(path)
+    assert str(path) in str(err.value) and FIX in str(err.value)
+
+
+def test_load_corrupt_file(small_copy: Path) -> None:
+    model_path, meta_path = model_files(small_copy)
+    model_path.write_bytes(os.urandom(4096))
+    with pytest.raises(ModelError) as err:
+        load(model_path)
+    assert str(model_path) in str(err.value) and FIX in str(err.value)
+    # even when the metadata is made to match, unpickling the bytes fails cleanly
+    meta = json.loads(meta_path.read_text())
+    meta["model_sha256"] = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="corrupt") as err:
+        load(model_path)
+    assert str(model_path) in str(err.value)
+
+
+def test_load_other_sklearn_version(small_copy: Path) -> None:
+    model_path, meta_path = model_files(small_copy)
+    assert isinstance(load(small_copy), Classifier)  # a directory works too
+    meta = json.loads(meta_path.read_text())
+    meta["versions"]["scikit-learn"] = "0.0.1"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ModelError) as err:
+        load(model_path)
+    message = str(err.value)
+    assert str(model_path) in message and "0.0.1" in message and FIX in message
+
+
+def test_load_missing_or_garbled_metadata(small_copy: Path) -> None:
+    model_path, meta_path = model_files(small_copy)
+    meta_path.write_text("{not json")
+    with pytest.raises(ModelError, match="unreadable"):
+        load(model_path)
+    meta_path.unlink()
+    with pytest.raises(ModelError, match="metadata"):
+        load(model_path)
+
+
+def test_load_or_train_reuses_existing(managed: tuple[Path, Classifier]) -> None:
+    data_dir, first = managed
+    model_path, meta_path = model_files(data_dir / "model")
+    before = (model_path.stat().st_mtime_ns, meta_path.stat().st_mtime_ns)
+    again = load_or_train(None, data_dir)
+    assert (model_path.stat().st_mtime_ns, meta_path.stat().st_mtime_ns) == before
+    assert again.metadata == first.metadata
+    # an explicit path is loaded strictly, never trained
+    with pytest.raises(ModelError, match="not found"):
+        load_or_train(data_dir / "elsewhere" / "model.joblib", data_dir)
+    assert not (data_dir / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("damage", ["other data", "other sklearn", "corrupt"])
+def test_load_or_train_rebuilds_stale_default(
+    damage: str,
+    small_dir: Path,
+    subsets: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # stand-in packaged data (subset b) keeps this fast; the copied model was built on a
+    b_path = subsets[1]
+    monkeypatch.setattr(classifier, "packaged_data", lambda: b_path)
+    model_dir = tmp_path / "model"
+    shutil.copytree(small_dir, model_dir)
+    model_path, meta_path = model_files(model_dir)
+    if damage != "other data":  # make it match the stand-in data, then break it otherwise
+        meta = json.loads(meta_path.read_text())
+        meta["data"]["sha256"] = classifier.packaged_data_sha256()
+        if damage == "other sklearn":
+            meta["versions"]["scikit-learn"] = "0.0.1"
+        meta_path.write_text(json.dumps(meta))
+        if damage == "corrupt":
+            model_path.write_bytes(b"\x00" * 100)
+    with caplog.at_level(logging.INFO, logger="newsalert.classifier"):
+        model = load_or_train(None, tmp_path)
+    assert model.metadata["data"]["sha256"] == hashlib.sha256(b_path.read_bytes()).hexdigest()
+    assert model.metadata["versions"]["scikit-learn"] == sklearn.__version__
+    assert any("training the default model" in r.getMessage() for r in caplog.records)
+    leftovers = [p.name for p in model_dir.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+# --- evaluation ----------------------------------------------------------------
+
+
+def test_evaluate_small_labelled_file(full: Classifier, tmp_path: Path) -> None:
+    def item(text: str, label: int, source: str, orig: str) -> dict:
+        return {"title": "", "summary": text, "label": label, "source": source, "orig_label": orig}
+
+    items = [
+        item("Suicide bomber kills 20 at a market in Baghdad", 1, "wire", "ATTACK"),
+        item("Rebels shelled the town overnight, killing five civilians", 1, "wire", "ATTACK"),
+        item("Gunmen kidnapped two aid workers near the border", 1, "wire", "ABDUCT"),
+        item("Hackers breached the ministry's network and leaked files", 1, "wire", "CYBER"),
+        item("Troops massed on the border as the army moved tanks forward", 1, "wire", "MIL"),
+        item("Apple unveils a new iPhone with a faster chip", 0, "blog", "TECH"),
+        item("The Lakers beat the Celtics 102-99 in overtime", 0, "blog", "SPORTS"),
+        item("Stocks rose as oil prices fell on Tuesday", 0, "blog", "BUSINESS"),
+        item("A new study links coffee to longer life", 0, "blog", "SCIENCE"),
+        item("The senator announced her re-election campaign", 0, "blog", "POLITICS"),
+        item("Old bomb hoax suspect sentenced", 2, "gray", "GRAY"),  # not 0/1: rates only
+    ]
+    path = _write_jsonl(tmp_path / "small.jsonl", items)
+    out = tmp_path / "report"
+    report = evaluate(full, path, out)
+    assert isinstance(report, EvaluationReport)
+    assert report.n == 10 and report.positives == 5 and report.unlabelled == 1
+    assert report.threshold == full.threshold
+    for value in (report.precision, report.recall, report.f1, report.pr_auc):
+        assert 0.0 <= value <= 1.0
+    assert report.pr_auc >= 0.9 and report.f1 >= 0.8
+    assert [round(r.threshold, 1) for r in report.thresholds] == [
+        round(0.1 * k, 1) for k in range(1, 10)
+    ]
+    assert set(report.by_source) == {"wire", "blog", "gray"}
+    assert report.by_source["blog"].n == 5 and report.by_source["blog"].positives == 0
+    assert report.by_orig_label["SPORTS"].flagged == 0
+    assert sum(b.n for b in report.calibration) == 10
+    assert report.hard_negative_rate is None
+    text = report.format()
+    assert "F1" in text and "PR-AUC" in text and "POLITICS" in text
+    assert (out / "report.txt").read_text().startswith("evaluation of")
+    assert json.loads((out / "report.json").read_text())["n"] == 10
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert any("matplotlib" in note for note in report.notes)
+    else:
+        assert (out / "pr_curve.png").exists() and (out / "calibration.png").exists()

@@ -1,0 +1,286 @@
+"""End to end: a loopback feed server, the real store, the real model, a real SMTP server.
+
+`poll --once` must send exactly one email, about the seed article (the US asking
+Serbia to withdraw troops after the armed attack in Banjska), and nothing about the
+football result or the earnings report; a second poll sends nothing; a feed that
+answers 304 is not parsed again; broken feeds and a refusing SMTP server are reported
+and lose nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from newsalert.cli import main
+from newsalert.config import load_config
+from newsalert.pipeline import Pipeline
+from newsalert.store import Store
+from tests.feedserver import FeedServer, Request, Response
+from tests.smtpserver import SMTPServer
+
+from .conftest import ROOT
+
+SEED = (ROOT / "tests" / "data" / "banjska-kosovo-2023.txt").read_text(encoding="utf-8")
+SEED_TITLE = "The US asks Serbia to withdraw military troops from the border with Kosovo"
+SEED_SUMMARY = " ".join(SEED.split("\n\n")[4:7])
+
+
+def rss(*items: tuple[str, str, str]) -> bytes:
+    body = "".join(
+        f"<item><guid>{guid}</guid><title>{html.escape(title)}</title>"
+        f"<link>https://news.example.org/{guid}</link>"
+        f"<description>{html.escape(summary)}</description>"
+        "<pubDate>Fri, 29 Sep 2023 18:00:00 GMT</pubDate></item>"
+        for guid, title, summary in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Desk</title>{body}</channel></rss>'.encode()
+
+
+BALKANS = rss(
+    ("seed-1", SEED_TITLE, SEED_SUMMARY),
+    (
+        "sport-1",
+        "Manchester United beat Chelsea 2-1 at Old Trafford",
+        "Bruno Fernandes scored a late winner as United came from behind to beat Chelsea in the Premier League.",
+    ),
+)
+BUSINESS = rss(
+    (
+        "biz-1",
+        "Chipmaker reports record quarterly revenue",
+        "Shares rose 4% after the company raised its full-year forecast on strong demand for data-centre chips.",
+    ),
+)
+
+
+def write_config(
+    tmp_path: Path, model_dir: Path, database_url: str, feeds: dict[str, str], mail_url: str
+) -> Path:
+    feed_yaml = "".join(
+        f"  - name: {name}\n    url: {url}\n    allow_private: true\n"
+        for name, url in feeds.items()
+    )
+    text = textwrap.dedent(
+        f"""\
+        storage:
+          data_dir: {model_dir}
+          database_url: {database_url}
+        delivery:
+          backoff_base: 60
+        rules:
+          exclude:
+            - name: sport
+              terms: [Premier League]
+        subscribers:
+          - name: duty-desk
+            urls: ["{mail_url}"]
+        feeds:
+        """
+    )
+    path = tmp_path / "newsalert.yaml"
+    path.write_text(text + feed_yaml, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def conditional_feed(feed_server: FeedServer) -> FeedServer:
+    """/balkans honours If-None-Match; /business always answers 200."""
+
+    def balkans(request: Request) -> Response:
+        if request.headers.get("if-none-match") == '"v1"':
+            return Response(304, headers={"ETag": '"v1"'})
+        return Response(
+            200, body=BALKANS, headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"}
+        )
+
+    feed_server.handler("/balkans", balkans)
+    feed_server.route("/business", body=BUSINESS, headers={"Content-Type": "application/rss+xml"})
+    return feed_server
+
+
+def test_poll_once_sends_one_email_about_the_seed_article_then_nothing(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    conditional_feed: FeedServer,
+    smtp_server: SMTPServer,
+    capsys: pytest.CaptureFixture[str],
+    classifier: object,
+) -> None:
+    config = write_config(
+        tmp_path,
+        model_dir,
+        database_url,
+        {
+            "balkans": conditional_feed.url("/balkans"),
+            "business": conditional_feed.url("/business"),
+        },
+        smtp_server.url(),
+    )
+    assert main(["--config", str(config), "poll", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "3 new items, 3 scored, 1 relevant; 1 alerts queued, 1 sent" in out
+
+    [message] = smtp_server.messages
+    assert SEED_TITLE in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    assert "https://news.example.org/seed-1" in text
+    assert "balkans" in text  # the source
+    for body in (text, message.get_body(("html",)).get_content()):
+        assert "Manchester" not in body and "Chipmaker" not in body
+
+    # a second poll: balkans answers 304 and is not parsed; business is parsed but
+    # its item is known; nothing is sent again
+    assert main(["--config", str(config), "poll", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "0 new items" in out and "0 sent" in out
+    assert len(smtp_server.messages) == 1
+    balkans_requests = [r for r in conditional_feed.requests if r.path == "/balkans"]
+    assert balkans_requests[1].headers.get("if-none-match") == '"v1"'
+    store = Store(database_url, create=False)
+    assert store.feed_state("balkans").last_status == "not_modified"
+    assert store.feed_state("business").last_status == "ok"
+    assert store.count_items() == 3
+    store.close()
+
+
+def test_broken_feeds_are_reported_and_the_poll_finishes(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    capsys: pytest.CaptureFixture[str],
+    classifier: object,
+) -> None:
+    feed_server.route("/balkans", body=BALKANS)
+    feed_server.route(
+        "/html",
+        body=b"<html><body><h1>Gateway error</h1></body></html>",
+        headers={"Content-Type": "text/html"},
+    )
+    closed = FeedServer()
+    unreachable = closed.url("/feed")
+    closed.close()
+    config = write_config(
+        tmp_path,
+        model_dir,
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        {
+            "balkans": feed_server.url("/balkans"),
+            "not-xml": feed_server.url("/html"),
+            "down": unreachable,
+        },
+        smtp_server.url(),
+    )
+    assert main(["--config", str(config), "poll", "--once"]) == 0
+    out = capsys.readouterr().out
+    lines = {
+        line.split()[0]: line
+        for line in out.splitlines()
+        if line and not line.startswith(("feed", "-"))
+    }
+    assert "not-xml" in lines, out
+    assert "error" in lines["not-xml"] and "not a feed" in lines["not-xml"]
+    assert "error" in lines["down"] and "127.0.0.1" in lines["down"]
+    assert "2 feed(s) failed" in out
+    assert len(smtp_server.messages) == 1  # the healthy feed's alert still went out
+
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", create=False)
+    down = store.feed_state("down")
+    assert down.error_streak == 1 and down.next_poll_at is not None
+    store.close()
+
+
+def test_refusing_smtp_keeps_the_alert_pending_then_delivers_it_once(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    feed_server.route("/balkans", body=BALKANS)
+    config = write_config(
+        tmp_path,
+        model_dir,
+        database_url,
+        {"balkans": feed_server.url("/balkans")},
+        smtp_server.url(),
+    )
+    now = [datetime(2026, 1, 1, 12, 0, tzinfo=UTC)]
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
+
+    smtp_server.refuse()
+    summary = pipeline.run_once()
+    assert summary.deliveries_created == 1 and summary.delivered == {"pending": 1}
+    [delivery] = pipeline.store.list_deliveries()
+    assert delivery.status == "pending" and delivery.attempts == 1
+    assert "554" in (delivery.last_error or "") or "refused" in (delivery.last_error or "").lower()
+    assert smtp_server.messages == []
+
+    # not due yet: the backoff holds it back even though the server is back
+    smtp_server.accept()
+    now[0] += timedelta(seconds=5)
+    assert pipeline.deliver_due() == {}
+    now[0] += timedelta(seconds=120)  # past backoff_base (60 s, jittered to 30..60 s)
+    assert pipeline.deliver_due() == {"sent": 1}
+    assert len(smtp_server.messages) == 1
+    now[0] += timedelta(hours=1)
+    assert pipeline.run_once().delivered == {}
+    assert len(smtp_server.messages) == 1
+    pipeline.close()
+
+
+def test_unscored_items_wait_for_the_model_and_are_never_dropped(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    feed_server.route("/balkans", body=BALKANS)
+    config = write_config(
+        tmp_path,
+        model_dir,
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        {"balkans": feed_server.url("/balkans")},
+        smtp_server.url(),
+    )
+    # an explicit model path that does not exist: loading fails clearly
+    text = config.read_text().replace(
+        "storage:", f"model:\n  path: {tmp_path / 'missing.joblib'}\nstorage:"
+    )
+    config.write_text(text)
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    summary = pipeline.run_once()
+    assert summary.new_items == 2 and summary.scored == 0 and summary.unscored == 2
+    assert "missing.joblib" in (summary.model_error or "")
+    assert smtp_server.messages == []
+    pipeline.close()
+
+    # the operator fixes the config: the kept items are scored and the alert goes out
+    config.write_text(text.replace(f"model:\n  path: {tmp_path / 'missing.joblib'}\n", ""))
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    summary = pipeline.run_once()
+    assert summary.new_items == 0 and summary.scored == 2 and summary.relevant == 1
+    assert len(smtp_server.messages) == 1
+    pipeline.close()
+
+
+def test_malformed_config_exits_2_with_file_key_and_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "newsalert.yaml"
+    config.write_text("feeds:\n  - name: x\n    url: gopher://example.org/\n    interval: ten\n")
+    assert main(["--config", str(config), "poll", "--once"]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}: feeds[0].url: scheme 'gopher' is not allowed" in err
+    assert f"{config}: feeds[0].interval:" in err

@@ -1,0 +1,118 @@
+"""Operator rules and how they combine with the model's probability."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsalert.config import RulesConfig
+from newsalert.models import Item
+from newsalert.rules import RuleSet, keyword_matcher, term_pattern
+from newsalert.scoring import Scorer
+
+from .conftest import ROOT
+
+SEED = (ROOT / "tests" / "data" / "banjska-kosovo-2023.txt").read_text(encoding="utf-8")
+
+
+def item(title: str, summary: str = "", feed: str = "desk") -> Item:
+    return Item(key="k", feed=feed, title=title, summary=summary, link=None, published=None)
+
+
+def rules(**config: object) -> RuleSet:
+    return RuleSet(RulesConfig.model_validate(config))
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "hit"),
+    [
+        ("attack", "An attack on police", True),
+        ("attack", "Attackers fled", False),  # whole words only
+        ("armed attack", "an armed\n attack in Banjska", True),  # any whitespace in phrases
+        ("C++", "written in C++ code", True),
+        ("KFOR", "kfor troops", True),
+    ],
+)
+def test_terms_match_whole_words(term: str, text: str, hit: bool) -> None:
+    import re
+
+    assert bool(re.search(term_pattern(term), text, re.IGNORECASE)) is hit
+
+
+def test_rules_respect_fields_feeds_and_case() -> None:
+    ruleset = rules(
+        include=[{"name": "title-only", "terms": ["bomb"], "fields": ["title"]}],
+        boost=[
+            {"name": "balkans", "terms": ["Kosovo"], "weight": 0.1, "feeds": ["balkan-insight"]},
+            {"name": "acronym", "regex": r"\bIS\b", "weight": 0.2, "case_sensitive": True},
+        ],
+    )
+    assert [h.name for h in ruleset.match(item("Bomb found", "x"))] == ["title-only"]
+    assert ruleset.match(item("x", "bomb in summary")) == []
+    assert ruleset.match(item("Kosovo", feed="other")) == []
+    assert [h.name for h in ruleset.match(item("Kosovo", feed="balkan-insight"))] == ["balkans"]
+    assert [h.name for h in ruleset.match(item("IS claims attack"))] == ["acronym"]
+    assert ruleset.match(item("this is it")) == []
+
+
+def test_subscriber_keywords_match_whole_words() -> None:
+    pattern = keyword_matcher(("Kosovo", "KFOR"))
+    assert pattern is not None and pattern.search("troops near kosovo border")
+    assert not pattern.search("Kosovar diaspora")
+    assert keyword_matcher(()) is None
+
+
+def test_seed_article_is_relevant_and_sport_is_not(classifier: object) -> None:
+    scorer = Scorer(rules(), classifier)  # type: ignore[arg-type]
+    title, _, body = SEED.partition("\n\nThe US asks")
+    seed, sport = scorer.score_batch(
+        [
+            item(
+                "The US asks Serbia to withdraw military troops from the border with Kosovo",
+                body[:1500],
+            ),
+            item(
+                "Manchester United beat Chelsea 2-1",
+                "A late winner at Old Trafford settled the match.",
+            ),
+        ]
+    )
+    assert seed.relevant and seed.category != "none"
+    assert not sport.relevant and sport.category == "none"
+    # relevant items carry the model's words as reasons; the arithmetic is shown
+    assert any(r.kind == "model" for r in seed.reasons)
+    assert seed.arithmetic.startswith(f"model {seed.model_probability:.3f}")
+
+
+def test_boost_adds_include_lifts_exclude_vetoes(classifier: object) -> None:
+    plain = Scorer(rules(), classifier)  # type: ignore[arg-type]
+    text = item("Parliament debates the budget", "Members of parliament discussed spending plans.")
+    base = plain.explain(text)
+    assert not base.relevant
+
+    boosted = Scorer(rules(boost=[{"terms": ["budget"], "weight": 0.3}]), classifier).explain(text)  # type: ignore[arg-type]
+    assert boosted.score == pytest.approx(min(1.0, base.model_probability + 0.3), abs=1e-3)
+    assert "+0.30" in boosted.arithmetic
+
+    included = Scorer(
+        rules(include=[{"terms": ["parliament"], "category": "civil_unrest"}]), classifier
+    ).explain(text)  # type: ignore[arg-type]
+    assert included.relevant and included.category == "civil_unrest"
+    assert included.score == pytest.approx(classifier.threshold, abs=1e-3)  # type: ignore[attr-defined]
+
+    seed = item(
+        "Armed attack on Kosovo Police in Banjska",
+        "Around 30 masked and armed attackers attacked the police, killing a sergeant.",
+    )
+    vetoed = Scorer(rules(exclude=[{"terms": ["Banjska"]}]), classifier).explain(seed)  # type: ignore[arg-type]
+    assert vetoed.vetoed and not vetoed.relevant and "vetoed" in vetoed.arithmetic
+    assert any(r.label.startswith("exclude") for r in vetoed.reasons)
+
+
+def test_threshold_from_config_overrides_the_model(classifier: object) -> None:
+    text = item("Troops were seen near the border")
+    default = Scorer(rules(), classifier).explain(text)  # type: ignore[arg-type]
+    p = default.model_probability
+    assert p is not None and classifier.threshold < p < 0.99  # type: ignore[attr-defined]
+    assert default.relevant
+    strict = Scorer(rules(), classifier, threshold=(p + 1) / 2).explain(text)  # type: ignore[arg-type]
+    assert strict.score == pytest.approx(p, abs=1e-3) and not strict.relevant
