@@ -63,7 +63,7 @@ def test_subscriber_keywords_match_whole_words() -> None:
 
 def test_seed_article_is_relevant_and_sport_is_not(classifier: object) -> None:
     scorer = Scorer(rules(), classifier)  # type: ignore[arg-type]
-    title, _, body = SEED.partition("\n\nThe US asks")
+    _, _, body = SEED.partition("\n\nThe US asks")
     seed, sport = scorer.score_batch(
         [
             item(
