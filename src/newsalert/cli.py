@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("deliveries", help="list deliveries or replay dead ones")
     p.add_argument("action", choices=("list", "replay"), nargs="?", default="list")
-    p.add_argument("--status", choices=("pending", "sending", "sent", "dead", "ambiguous"))
+    p.add_argument(
+        "--status", choices=("pending", "held", "sending", "failed", "sent", "dead", "ambiguous")
+    )
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--id", type=int, action="append", dest="ids", help="replay only these ids")
 
@@ -247,7 +249,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         ("feed", "status", "entries", "new", "error"),
     )
     sent = summary.delivered.get("sent", 0)
-    retry = summary.delivered.get("pending", 0)
+    retry = summary.delivered.get("failed", 0) + summary.delivered.get("throttled", 0)
     dead = summary.delivered.get("dead", 0)
     print(
         f"\n{summary.new_items} new items, {summary.scored} scored, {summary.relevant} relevant; "
@@ -415,7 +417,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
                 d.target_label,
                 d.status + (" (ambiguous)" if d.ambiguous else ""),
                 d.attempts,
-                _when(d.next_attempt_at) if d.status == "pending" else _when(d.sent_at),
+                _when(d.next_attempt_at)
+                if d.status in ("pending", "held", "failed")
+                else _when(d.sent_at),
                 (d.last_error or "")[:80],
             )
             for d in rows

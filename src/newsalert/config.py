@@ -20,7 +20,15 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from newsalert.errors import ConfigError, ConfigProblem
 
@@ -41,13 +49,27 @@ class _Strict(BaseModel):
 # --- feeds -------------------------------------------------------------------
 
 
+MIN_INTERVAL = 30  # seconds; lower it with fetch.min_interval (tests, own feeds)
+
+
 class FeedConfig(_Strict):
     name: Annotated[str, Field(pattern=_NAME)]
     url: str
-    interval: Annotated[int, Field(ge=30, le=86_400)] = 300
+    interval: Annotated[int, Field(ge=1, le=86_400)] = 300
     allow_private: bool = False
     enabled: bool = True
     tags: tuple[str, ...] = ()
+
+    @field_validator("interval")
+    @classmethod
+    def _not_too_often(cls, value: int, info: ValidationInfo) -> int:
+        floor = (info.context or {}).get("min_interval", MIN_INTERVAL)
+        if value < floor:
+            raise ValueError(
+                f"polls every {value}s, more often than fetch.min_interval ({floor}s); "
+                "raise the interval, or lower fetch.min_interval for feeds you run yourself"
+            )
+        return value
 
     @field_validator("url")
     @classmethod
@@ -135,6 +157,8 @@ class FetchConfig(_Strict):
     max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
     allow_private: bool = False  # allow private addresses for every feed
     max_items_per_feed: Annotated[int, Field(gt=0)] = 500
+    # the smallest feeds[].interval allowed; also sets the scheduler's resolution
+    min_interval: Annotated[int, Field(ge=1, le=86_400)] = MIN_INTERVAL
 
 
 class DeliveryConfig(_Strict):
@@ -143,6 +167,18 @@ class DeliveryConfig(_Strict):
     backoff_max: Annotated[float, Field(gt=0)] = 3600.0
     timeout: Annotated[float, Field(gt=0)] = 15.0
     lease: Annotated[float, Field(gt=0)] = 120.0  # a send not marked within this is ambiguous
+    # messages per second, shared by every worker process (token buckets)
+    rate_limits: RateLimitsConfig = Field(default_factory=lambda: RateLimitsConfig())
+    # wait this long in-process for a token; longer waits go back to the queue
+    max_inline_wait: Annotated[float, Field(ge=0, le=60)] = 2.0
+
+
+class RateLimitsConfig(_Strict):
+    email: Annotated[float, Field(gt=0)] = 5.0  # per target
+    slack: Annotated[float, Field(gt=0)] = 1.0  # per webhook
+    telegram: Annotated[float, Field(gt=0)] = 1.0  # per chat
+    telegram_bot: Annotated[float, Field(gt=0)] = 30.0  # per bot, across its chats
+    text: Annotated[float, Field(gt=0)] = 1.0  # per target, any other apprise URL
 
 
 # --- subscribers -------------------------------------------------------------
@@ -159,6 +195,21 @@ class SubscriberConfig(_Strict):
     feeds: tuple[str, ...] = ()
     quiet_hours: str | None = None
     digest: Literal["hourly", "daily"] | None = None
+    digest_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "08:00"
+    timezone: str = "UTC"  # for digest_time, and quiet_hours without a zone of their own
+    break_through: Annotated[float, Field(ge=0, le=1)] | None = None
+    rate_limit: Annotated[float, Field(gt=0)] | None = None  # messages/s per target
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like Europe/Belgrade"
+            ) from None
+        return value
 
     @field_validator("categories")
     @classmethod
@@ -397,7 +448,7 @@ def load_config(
     raw = {**rest, "subscribers": subscribers} if "subscribers" in raw else rest
 
     try:
-        config = Config.model_validate(raw)
+        config = Config.model_validate(raw, context={"min_interval": _min_interval(raw)})
     except ValidationError as exc:
         problems.extend(_problems_from(exc, str(file)))
         raise ConfigError(problems) from None
@@ -410,6 +461,13 @@ def load_config(
         raise ConfigError(problems)
     targets = {s.name: s.urls for s in config.subscribers}
     return LoadedConfig(config, file, rules, rules_path, environ, warnings, targets)
+
+
+def _min_interval(raw: Mapping[str, Any]) -> int:
+    """fetch.min_interval as written (validated with the rest; a bad value counts as unset)."""
+    fetch = raw.get("fetch")
+    value = fetch.get("min_interval") if isinstance(fetch, dict) else None
+    return value if isinstance(value, int) and value >= 1 else MIN_INTERVAL
 
 
 def _subscriber_targets(
@@ -494,16 +552,6 @@ def _cross_check(
                         f"use one of {sorted(feed_names)}",
                     )
                 )
-        if sub.digest or sub.quiet_hours:
-            key = "digest" if sub.digest else "quiet_hours"
-            problems.append(
-                ConfigProblem(
-                    str(file),
-                    f"subscribers[{i}].{key}",
-                    "digests and quiet hours are not supported by this version yet",
-                    "remove the key; alerts are sent as they happen",
-                )
-            )
     for kind in ("include", "exclude", "boost"):
         for i, rule in enumerate(getattr(rules, kind)):
             for name in rule.feeds:

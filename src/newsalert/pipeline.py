@@ -13,12 +13,14 @@ safe to repeat and each a Celery task's whole body:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from newsalert.config import LoadedConfig
 from newsalert.delivery import Notifier, privacy_url, target_id
@@ -31,17 +33,29 @@ from newsalert.errors import (
     TransientDeliveryError,
     TransientFetchError,
 )
-from newsalert.fetch import Fetcher, FetchLimits
-from newsalert.models import Alert
+from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
+from newsalert.models import Alert, Message
 from newsalert.normalize import normalize
 from newsalert.parse import parse
-from newsalert.render import channel_family, render
+from newsalert.ratelimit import Bucket, RateLimiter, RedisRateLimiter, StoreRateLimiter
+from newsalert.render import channel_family, render, render_digest
 from newsalert.routing import Router, Target
 from newsalert.rules import RuleSet
 from newsalert.scoring import Model, Scorer
 from newsalert.store import DEAD, PENDING, SENT, Store, StoredItem, utcnow
 
 log = logging.getLogger(__name__)
+
+_NO_TARGET = "target no longer in the config (subscriber or URL removed, or its variable unset)"
+
+
+class _Throttled(Exception):
+    """A rate limit asks to wait longer than is worth waiting in-process."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limited for {wait:.1f}s")
+        self.wait = wait
+
 
 MAX_FEED_BACKOFF = 6 * 3600.0
 MAX_CACHE_AGE = 24 * 3600.0
@@ -93,7 +107,8 @@ def build_targets(loaded: LoadedConfig) -> dict[str, tuple[Target, ...]]:
     }
 
 
-def fetcher_for(loaded: LoadedConfig) -> Fetcher:
+def fetcher_for(loaded: LoadedConfig, *, address_policy: AddressPolicy | None = None) -> Fetcher:
+    """The configured fetcher; ``address_policy`` replaces the test of "public" (tests)."""
     f = loaded.config.fetch
     limits = FetchLimits(
         connect_timeout=f.connect_timeout,
@@ -103,7 +118,15 @@ def fetcher_for(loaded: LoadedConfig) -> Fetcher:
         max_decompressed=f.max_decompressed,
         max_redirects=f.max_redirects,
     )
-    return Fetcher(limits, allow_private_all=f.allow_private)
+    return Fetcher(limits, allow_private_all=f.allow_private, address_policy=address_policy)
+
+
+def limiter_for(loaded: LoadedConfig, store: Store) -> RateLimiter:
+    """Buckets shared by every worker: in Redis with a Redis broker, else in the store."""
+    url = loaded.broker_url or ""
+    if url.startswith(("redis://", "rediss://")):
+        return RedisRateLimiter(url)
+    return StoreRateLimiter(store)
 
 
 def default_model_loader(loaded: LoadedConfig) -> Callable[[], Model]:
@@ -126,7 +149,9 @@ class Pipeline:
         fetcher: Fetcher | None = None,
         notifier: Notifier | None = None,
         model_loader: Callable[[], Model] | None = None,
+        limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.loaded = loaded
@@ -137,7 +162,9 @@ class Pipeline:
         self.rules = RuleSet(loaded.rules)
         self._model_loader = model_loader or default_model_loader(loaded)
         self._scorer: Scorer | None = None
+        self.limiter = limiter or limiter_for(loaded, store)
         self.clock = clock
+        self.sleep = sleep
         self.rng = rng or random.Random()
         store.sync_feeds((f.name, f.url) for f in loaded.feeds)
 
@@ -272,11 +299,12 @@ class Pipeline:
             log.error("model unavailable, %d items kept unscored: %s", len(stored), exc)
             return ScoreOutcome(pending=len(stored), error=str(exc))
         scores = scorer.score_batch([s.item for s in stored])
+        now = self.clock()
         rows = [
-            (s.id, score, self.router.route(s.item, score))
+            (s.id, score, self.router.route(s.item, score, now))
             for s, score in zip(stored, scores, strict=True)
         ]
-        created = self.store.save_scores(rows, self.clock())
+        created = self.store.save_scores(rows, now)
         return ScoreOutcome(
             scored=len(stored),
             relevant=sum(1 for sc in scores if sc.relevant),
@@ -313,45 +341,127 @@ class Pipeline:
             return "skipped"  # not due, already sent, or another worker has it
         target = self.router.target(delivery.subscriber, delivery.target_id)
         if target is None:
-            return self.store.mark_failed(
-                delivery_id,
-                "target no longer in the config (subscriber or URL removed, or its variable unset)",
-                retry_at=None,
-                now=now,
-            )
+            return self.store.mark_failed(delivery_id, _NO_TARGET, retry_at=None, now=now)
+        try:
+            self._take_token(target, may_defer=True)
+        except _Throttled as throttled:
+            self.store.release_delivery(delivery_id, now + timedelta(seconds=throttled.wait))
+            return "throttled"
         stored = self.store.get_item(delivery.item_id)
         message = render(alert_for(stored, delivery.subscriber), channel_family(target.url))
         try:
-            self.notifier.send(target.url, message)
+            self._send(target, message)
         except TransientDeliveryError as exc:
-            attempts = delivery.attempts + 1
-            if attempts >= settings.max_attempts:
-                log.error(
-                    "delivery %s to %s dead after %d attempts: %s",
-                    delivery_id,
-                    target.label,
-                    attempts,
-                    exc,
-                )
-                return self.store.mark_failed(delivery_id, str(exc), retry_at=None, now=now)
-            delay = self.backoff(attempts, exc.retry_after)
-            log.warning(
-                "delivery %s to %s failed (attempt %d), retry in %.0fs: %s",
-                delivery_id,
-                target.label,
-                attempts,
-                delay,
-                exc,
-            )
-            return self.store.mark_failed(
-                delivery_id, str(exc), retry_at=now + timedelta(seconds=delay), now=now
-            )
+            retry_at = self._retry_at(delivery.attempts + 1, exc, now)
+            what = f"retry at {retry_at:%H:%M:%S}" if retry_at else "dead, no attempts left"
+            log.warning("delivery %s to %s failed (%s): %s", delivery_id, target.label, what, exc)
+            return self.store.mark_failed(delivery_id, str(exc), retry_at=retry_at, now=now)
         except PermanentDeliveryError as exc:
             log.error("delivery %s to %s failed for good: %s", delivery_id, target.label, exc)
             return self.store.mark_failed(delivery_id, str(exc), retry_at=None, now=now)
         self.store.mark_sent(delivery_id, self.clock())
         log.info("delivery %s: item %s sent to %s", delivery_id, delivery.item_id, target.label)
         return SENT
+
+    def send_digests(self) -> dict[str, int]:
+        """Send every held group whose time has come as one digest per target."""
+        counts: dict[str, int] = {}
+        now = self.clock()
+        for (subscriber, tid), ids in self.store.due_digest_groups(now).items():
+            status = self._send_digest(subscriber, tid, ids, now)
+            counts[status] = counts.get(status, 0) + len(ids)
+        return counts
+
+    def _send_digest(self, subscriber: str, target_id: str, ids: list[int], now: datetime) -> str:
+        settings = self.loaded.config.delivery
+        rows = self.store.lease_group(ids, now, settings.lease)
+        if not rows:
+            return "skipped"
+        taken = [r.id for r in rows]
+        target = self.router.target(subscriber, target_id)
+        if target is None:
+            return self.store.mark_group_failed(taken, _NO_TARGET, retry_at=None, now=now)
+        try:
+            self._take_token(target, may_defer=True)
+        except _Throttled as throttled:
+            self.store.release_group(taken, now + timedelta(seconds=throttled.wait))
+            return "throttled"
+        family = channel_family(target.url)
+        alerts = [alert_for(s, subscriber) for s in self.store.get_items([r.item_id for r in rows])]
+        if len(alerts) == 1:
+            messages = [render(alerts[0], family)]
+        else:
+            sub = self.router.subscriber(subscriber)
+            period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"
+            messages = render_digest(alerts, family, period=period)
+        try:
+            for n, message in enumerate(messages):
+                if n:  # the first token is taken above; later parts wait their turn
+                    self._take_token(target, may_defer=False)
+                self._send(target, message)
+        except TransientDeliveryError as exc:
+            retry_at = self._retry_at(max(r.attempts for r in rows) + 1, exc, now)
+            log.warning("digest of %d to %s failed: %s", len(taken), target.label, exc)
+            return self.store.mark_group_failed(taken, str(exc), retry_at=retry_at, now=now)
+        except PermanentDeliveryError as exc:
+            log.error("digest of %d to %s failed for good: %s", len(taken), target.label, exc)
+            return self.store.mark_group_failed(taken, str(exc), retry_at=None, now=now)
+        self.store.mark_group_sent(taken, self.clock())
+        log.info(
+            "digest of %d alerts sent to %s in %d message(s)",
+            len(taken),
+            target.label,
+            len(messages),
+        )
+        return SENT
+
+    def _send(self, target: Target, message: Message) -> None:
+        try:
+            self.notifier.send(target.url, message)
+        except TransientDeliveryError as exc:
+            if exc.retry_after:
+                # the service asked every sender to wait: pause the bucket for all workers
+                for bucket in self._buckets(target)[:1]:
+                    self.limiter.pause(bucket.key, exc.retry_after)
+            raise
+
+    def _retry_at(
+        self, attempts: int, exc: TransientDeliveryError, now: datetime
+    ) -> datetime | None:
+        if attempts >= self.loaded.config.delivery.max_attempts:
+            return None
+        return now + timedelta(seconds=self.backoff(attempts, exc.retry_after))
+
+    def _buckets(self, target: Target) -> list[Bucket]:
+        family = channel_family(target.url)
+        limits = self.loaded.config.delivery.rate_limits
+        sub = self.router.subscriber(target.subscriber)
+        rate = sub.rate_limit if sub and sub.rate_limit else getattr(limits, family)
+        buckets = [Bucket(f"{family}:{target.target_id}", rate)]
+        if family == "telegram":
+            # one bot may serve many chats: Telegram also limits the bot as a whole
+            bot = hashlib.sha256(urlsplit(target.url).netloc.encode()).hexdigest()[:16]
+            buckets.append(Bucket(f"telegram-bot:{bot}", limits.telegram_bot, limits.telegram_bot))
+        return buckets
+
+    def _take_token(self, target: Target, *, may_defer: bool) -> None:
+        """Wait for the target's rate limits; short waits in-process, long ones deferred."""
+        budget = self.loaded.config.delivery.max_inline_wait
+        waited = 0.0
+        while True:
+            try:
+                wait = self.limiter.acquire(self._buckets(target))
+            except Exception as exc:  # the limiter's backend is down: try again later
+                log.warning("rate limiter unavailable (%s); deferring %s", exc, target.label)
+                if may_defer:
+                    raise _Throttled(5.0) from exc
+                return
+            if wait <= 0:
+                return
+            if may_defer and waited + wait > budget:
+                raise _Throttled(wait)
+            self.sleep(wait)
+            waited += wait
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """Exponential backoff with full jitter, never sooner than the server asked."""
@@ -379,6 +489,8 @@ class Pipeline:
         summary.unscored, summary.model_error = scored.pending, scored.error
         summary.deliveries_created = len(scored.delivery_ids)
         summary.delivered = self.deliver_due()
+        for status, n in self.send_digests().items():
+            summary.delivered[status] = summary.delivered.get(status, 0) + n
         summary.elapsed = time.perf_counter() - start
         return summary
 

@@ -457,3 +457,120 @@ def _shrink(parts: _Parts, field: str, fits: Callable[[_Parts], bool]) -> _Parts
         else:
             hi = mid - 1
     return replace(parts, **{field: cut(text, lo)})
+
+
+# --- digests ------------------------------------------------------------------------------
+
+
+def render_digest(alerts: list[Alert], family: str, *, period: str = "") -> list[Message]:
+    """One digest of many alerts, most severe first, split into as few messages as fit.
+
+    Each line carries severity, score, category, title, source, time and link; feed
+    text is escaped exactly as in single alerts. ``period`` names what the digest
+    covers (e.g. "quiet hours" or "hourly digest").
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown channel family {family!r}; expected one of {FAMILIES}")
+    ordered = sorted(
+        alerts, key=lambda a: (-a.score, a.published or datetime.min.replace(tzinfo=UTC))
+    )
+    parts = [_parts(a) for a in ordered]
+    line, wrap, fmt, measure = _DIGEST[family]
+    # room for the header and the part marker; an e-mail digest stays one message
+    budget = (500_000 if family == "email" else BODY_LIMITS[family]) - 200
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for p in parts:
+        text = line(p)
+        cost = measure(text) + 1
+        if chunks[-1] and size + cost > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(text)
+        size += cost
+    what = period or "digest"
+    total = len(ordered)
+    high = sum(1 for a in ordered if severity(a.score) == "HIGH")
+    messages = []
+    for n, chunk in enumerate(chunks, 1):
+        marker = f" (part {n}/{len(chunks)})" if len(chunks) > 1 else ""
+        header = f"{total} alert{'s' if total != 1 else ''} ({high} HIGH), {what}{marker}"
+        title = cut(clean(f"[newsalert] {header}", single_line=True), TITLE_LIMITS.get(family, 250))
+        body, text = wrap(header, chunk)
+        messages.append(
+            Message(
+                title="" if family == "telegram" else title,
+                body=body,
+                body_format=fmt,
+                attach_text=text,
+                extra={"family": family, "digest": "yes"},
+            )
+        )
+    return messages
+
+
+def _digest_email_line(p: _Parts) -> str:
+    e = html.escape
+    title = e(p.title or "(no title)")
+    linked = f'<a href="{e(p.link)}">{title}</a>' if p.link else title
+    return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time})</small></li>"
+
+
+def _digest_slack_line(p: _Parts) -> str:
+    s = slack_escape
+    title = s(p.title or "(no title)")
+    linked = f"[{title}](<{p.link}>)" if p.link else title
+    return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}"
+
+
+def _digest_telegram_line(p: _Parts) -> str:
+    e = html.escape
+    title = e(p.title or "(no title)")
+    linked = f'<a href="{e(p.link)}">{title}</a>' if p.link else title
+    return f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}"
+
+
+def _digest_text_line(p: _Parts) -> str:
+    link = f"\n  {p.link}" if p.link else ""
+    return f"- {p.severity} {p.score} {p.category}: {p.title or '(no title)'} · {p.source} · {p.time}{link}"
+
+
+def _wrap_email(header: str, lines: list[str]) -> tuple[str, str | None]:
+    body = f'<div style="font-family:sans-serif"><h2>{html.escape(header)}</h2><ul>{"".join(lines)}</ul></div>'
+    return body, None
+
+
+def _wrap_slack(header: str, lines: list[str]) -> tuple[str, str | None]:
+    return f"**{slack_escape(header)}**\n" + "\n".join(lines), None
+
+
+def _wrap_telegram(header: str, lines: list[str]) -> tuple[str, str | None]:
+    return f"<b>{html.escape(header)}</b>\n" + "\n".join(lines), None
+
+
+def _wrap_text(header: str, lines: list[str]) -> tuple[str, str | None]:
+    return header + "\n" + "\n".join(lines), None
+
+
+def _telegram_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2 + text.count("\n")
+
+
+def _slack_len(text: str) -> int:
+    return len(text) + 4 * text.count("&") + 2 * (text.count("\\<") + text.count("\\>"))
+
+
+_DIGEST: dict[
+    str,
+    tuple[
+        Callable[[_Parts], str],
+        Callable[[str, list[str]], tuple[str, str | None]],
+        str,
+        Callable[[str], int],
+    ],
+] = {
+    "email": (_digest_email_line, _wrap_email, "html", len),
+    "slack": (_digest_slack_line, _wrap_slack, "markdown", _slack_len),
+    "telegram": (_digest_telegram_line, _wrap_telegram, "html", _telegram_len),
+    "text": (_digest_text_line, _wrap_text, "text", len),
+}

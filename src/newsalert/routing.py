@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from newsalert.config import SubscriberConfig
+from newsalert.holds import release_time
 from newsalert.models import Item, Score
 from newsalert.rules import keyword_matcher
 from newsalert.store import PlannedDelivery
@@ -47,14 +49,22 @@ class Router:
             for sub in subscribers
         )
 
-    def route(self, item: Item, score: Score) -> list[PlannedDelivery]:
+    def route(self, item: Item, score: Score, now: datetime) -> list[PlannedDelivery]:
+        """Deliveries for every subscriber who wants the item; held ones carry their time."""
         planned = []
         for route in self.routes:
             if route.wants(item, score):
+                hold = release_time(route.subscriber, score.score, now)
                 planned.extend(
-                    PlannedDelivery(t.subscriber, t.target_id, t.label) for t in route.targets
+                    PlannedDelivery(t.subscriber, t.target_id, t.label, hold) for t in route.targets
                 )
         return planned
+
+    def subscriber(self, name: str) -> SubscriberConfig | None:
+        for route in self.routes:
+            if route.subscriber.name == name:
+                return route.subscriber
+        return None
 
     def target(self, subscriber: str, target_id: str) -> Target | None:
         for route in self.routes:

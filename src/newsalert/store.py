@@ -6,8 +6,9 @@ deliveries are unique per (subscriber, target, item) and are written in the same
 transaction as the item's score (the outbox): an item is never relevant without
 its deliveries, and a crash never loses one.
 
-Delivery states: pending -> sending (leased) -> sent; a failed attempt goes back
-to pending with a later ``next_attempt_at``; after the last attempt, dead. A
+Delivery states: pending -> sending (leased) -> sent; a failed attempt becomes
+failed with a later ``next_attempt_at``; after the last attempt, dead. Held rows
+(quiet hours, digests) wait for ``next_attempt_at`` and go out together. A
 lease that expires while ``sending`` means the process died between send and
 mark: the row is flagged ``ambiguous`` and sent again (at-least-once).
 """
@@ -55,7 +56,10 @@ from newsalert.models import Item, Reason, Score
 log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
-DELIVERY_STATES = (PENDING, SENDING, SENT, DEAD)
+FAILED = "failed"  # an attempt failed; retried at next_attempt_at
+HELD = "held"  # waiting for quiet hours to end or for the subscriber's digest
+DELIVERY_STATES = (PENDING, HELD, SENDING, FAILED, SENT, DEAD)
+RETRYABLE = (PENDING, FAILED)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -179,6 +183,7 @@ class PlannedDelivery:
     subscriber: str
     target_id: str
     target_label: str
+    hold_until: datetime | None = None  # quiet hours or digest: sent together then
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,13 +247,19 @@ class Store:
             self.create_schema()
 
     def create_schema(self) -> None:
-        try:
-            metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                f"cannot open the store at {masked_database_url(self.url)}: {exc.__class__.__name__}: "
-                f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip().splitlines()[0]}"
-            ) from None
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except SQLAlchemyError as exc:
+                # processes starting together race to create the tables: the
+                # loser's check-then-create fails, and its next check sees them
+                if attempt < 2 and _lost_create_race(exc):
+                    continue
+                raise StoreError(
+                    f"cannot open the store at {masked_database_url(self.url)}: {exc.__class__.__name__}: "
+                    f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip().splitlines()[0]}"
+                ) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -478,11 +489,11 @@ class Store:
                                     subscriber=plan.subscriber,
                                     target_id=plan.target_id,
                                     target_label=plan.target_label,
-                                    status=PENDING,
+                                    status=HELD if plan.hold_until else PENDING,
                                     attempts=0,
                                     ambiguous=False,
                                     created_at=now,
-                                    next_attempt_at=now,
+                                    next_attempt_at=plan.hold_until or now,
                                 )
                             )
                         created.append(int(result.inserted_primary_key[0]))
@@ -505,7 +516,8 @@ class Store:
                     .where(
                         or_(
                             and_(
-                                deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now
+                                deliveries.c.status.in_(RETRYABLE),
+                                deliveries.c.next_attempt_at <= now,
                             ),
                             and_(deliveries.c.status == SENDING, deliveries.c.lease_until <= now),
                         )
@@ -528,8 +540,10 @@ class Store:
             ).one_or_none()
             if row is None:
                 return None
-            if row.status == PENDING and row.next_attempt_at <= now:
-                cond = and_(deliveries.c.status == PENDING, deliveries.c.attempts == row.attempts)
+            if row.status in RETRYABLE and row.next_attempt_at <= now:
+                cond = and_(
+                    deliveries.c.status == row.status, deliveries.c.attempts == row.attempts
+                )
                 ambiguous = row.ambiguous
             elif row.status == SENDING and row.lease_until is not None and row.lease_until <= now:
                 cond = and_(
@@ -572,7 +586,7 @@ class Store:
         self, delivery_id: int, error: str, *, retry_at: datetime | None, now: datetime
     ) -> str:
         """Record a failed attempt: back to pending at ``retry_at``, or dead when None."""
-        status = PENDING if retry_at is not None else DEAD
+        status = FAILED if retry_at is not None else DEAD
         with self.begin() as conn:
             conn.execute(
                 update(deliveries)
@@ -595,6 +609,82 @@ class Store:
                 .where(deliveries.c.id == delivery_id, deliveries.c.status == SENDING)
                 .values(status=PENDING, next_attempt_at=retry_at, lease_until=None)
             )
+
+    def due_digest_groups(self, now: datetime) -> dict[tuple[str, str], list[int]]:
+        """Held deliveries whose time has come, grouped per (subscriber, target)."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries.c.id, deliveries.c.subscriber, deliveries.c.target_id)
+                .where(deliveries.c.status == HELD, deliveries.c.next_attempt_at <= now)
+                .order_by(deliveries.c.id)
+            )
+            for row in rows:
+                groups.setdefault((row.subscriber, row.target_id), []).append(row.id)
+        return groups
+
+    def lease_group(self, ids: Sequence[int], now: datetime, lease: float) -> list[Delivery]:
+        """Take held deliveries for one digest send; only those still held are taken."""
+        until = now + timedelta(seconds=lease)
+        with self.begin() as conn:
+            taken = list(
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id.in_(list(ids)),
+                        deliveries.c.status == HELD,
+                        deliveries.c.next_attempt_at <= now,
+                    )
+                    .values(status=SENDING, lease_until=until)
+                    .returning(deliveries.c.id)
+                ).scalars()
+            )
+            if not taken:
+                return []
+            rows = conn.execute(select(deliveries).where(deliveries.c.id.in_(taken)))
+            return [_delivery(r) for r in rows]
+
+    def release_group(self, ids: Sequence[int], retry_at: datetime) -> None:
+        """Give a digest lease back without counting an attempt (rate limited)."""
+        with self.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
+                .values(status=HELD, next_attempt_at=retry_at, lease_until=None)
+            )
+
+    def mark_group_sent(self, ids: Sequence[int], now: datetime) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
+                .values(
+                    status=SENT,
+                    sent_at=now,
+                    lease_until=None,
+                    attempts=deliveries.c.attempts + 1,
+                    last_error=None,
+                )
+            )
+
+    def mark_group_failed(
+        self, ids: Sequence[int], error: str, *, retry_at: datetime | None, now: datetime
+    ) -> str:
+        """A digest send failed: held again until ``retry_at``, or dead when None."""
+        status = HELD if retry_at is not None else DEAD
+        with self.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
+                .values(
+                    status=status,
+                    attempts=deliveries.c.attempts + 1,
+                    last_error=error[:2000],
+                    next_attempt_at=retry_at or now,
+                    lease_until=None,
+                )
+            )
+        return status
 
     def list_deliveries(self, status: str | None = None, limit: int = 50) -> list[Delivery]:
         query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
@@ -619,6 +709,11 @@ class Store:
                 select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
             )
             return {status: int(n) for status, n in rows}
+
+
+def _lost_create_race(exc: SQLAlchemyError) -> bool:
+    text = str(exc).lower()
+    return "already exists" in text or "duplicate key" in text
 
 
 def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:

@@ -1,0 +1,224 @@
+"""Token buckets shared by every worker process, so providers never see us over their limits.
+
+One concept, three backends (the in-memory one is the twin for a single process
+and for tests of logic): Redis when the broker is Redis, the store otherwise (the
+embedded default), memory when nothing is shared.
+
+``acquire(keys)`` takes one token from each bucket or none, and answers how long
+to wait when a bucket is empty. ``pause(key, seconds)`` empties a bucket for that
+long: what a 429 with Retry-After asks of every process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from newsalert.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """``rate`` tokens per second, at most ``burst`` saved up."""
+
+    key: str
+    rate: float
+    burst: float = 1.0
+
+
+class RateLimiter(Protocol):
+    def acquire(self, buckets: Sequence[Bucket]) -> float:
+        """Take a token from every bucket and return 0, or take none and return the wait."""
+        ...
+
+    def pause(self, key: str, seconds: float) -> None: ...
+
+
+def _refill(tokens: float, updated: float, now: float, bucket: Bucket) -> float:
+    # a paused bucket holds a negative balance and an ``updated`` in the future
+    if now <= updated:
+        return tokens
+    return min(bucket.burst, tokens + (now - updated) * bucket.rate)
+
+
+def _wait(tokens: float, bucket: Bucket) -> float:
+    return 0.0 if tokens >= 1.0 else (1.0 - tokens) / bucket.rate
+
+
+class MemoryRateLimiter:
+    """Buckets in this process only: the twin of the shared backends."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._state: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def acquire(self, buckets: Sequence[Bucket]) -> float:
+        with self._lock:
+            now = self._clock()
+            levels = []
+            for b in buckets:
+                tokens, updated = self._state.get(b.key, (b.burst, now))
+                levels.append(_refill(tokens, updated, now, b))
+            wait = max((_wait(t, b) for t, b in zip(levels, buckets, strict=True)), default=0.0)
+            wait = max([wait, *(self._paused(b.key, now) for b in buckets)])
+            if wait > 0:
+                return wait
+            for t, b in zip(levels, buckets, strict=True):
+                self._state[b.key] = (t - 1.0, now)
+            return 0.0
+
+    def _paused(self, key: str, now: float) -> float:
+        _, updated = self._state.get(key, (0.0, now))
+        return max(0.0, updated - now)
+
+    def pause(self, key: str, seconds: float) -> None:
+        with self._lock:
+            self._state[key] = (0.0, self._clock() + seconds)
+
+
+_limits_metadata = MetaData()
+rate_buckets = Table(
+    "rate_buckets",
+    _limits_metadata,
+    Column("key", String(128), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated", Float, nullable=False),  # epoch seconds; in the future while paused
+)
+
+
+class StoreRateLimiter:
+    """Buckets as rows in the store: shared by every process using the same database.
+
+    Each acquire is one short transaction holding row locks (SELECT ... FOR UPDATE
+    on PostgreSQL; SQLite serialises writers anyway).
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.engine = store.engine
+        self._clock = clock
+        _limits_metadata.create_all(self.engine)
+
+    def _rows(self, conn: Any, keys: list[str]) -> dict[str, tuple[float, float]]:
+        query = select(rate_buckets).where(rate_buckets.c.key.in_(keys))
+        if self.engine.dialect.name != "sqlite":
+            query = query.with_for_update()
+        return {r.key: (r.tokens, r.updated) for r in conn.execute(query)}
+
+    def _ensure(self, keys: list[str], buckets: dict[str, Bucket], now: float) -> None:
+        with self.engine.begin() as conn:
+            have = set(
+                conn.execute(
+                    select(rate_buckets.c.key).where(rate_buckets.c.key.in_(keys))
+                ).scalars()
+            )
+            for key in keys:
+                if key not in have:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(
+                                insert(rate_buckets).values(
+                                    key=key, tokens=buckets[key].burst, updated=now
+                                )
+                            )
+                    except IntegrityError:
+                        pass
+
+    def acquire(self, buckets: Sequence[Bucket]) -> float:
+        by_key = {b.key: b for b in buckets}
+        keys = sorted(by_key)  # one lock order for every process: no deadlock
+        now = self._clock()
+        self._ensure(keys, by_key, now)
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("SELECT 1")  # the transaction is open; writes serialise below
+            rows = self._rows(conn, keys)
+            now = self._clock()
+            wait = 0.0
+            levels = {}
+            for key in keys:
+                tokens, updated = rows[key]
+                level = _refill(tokens, updated, now, by_key[key])
+                levels[key] = level
+                wait = max(wait, _wait(level, by_key[key]), max(0.0, updated - now))
+            if wait > 0:
+                return wait
+            for key in keys:
+                conn.execute(
+                    update(rate_buckets)
+                    .where(rate_buckets.c.key == key, rate_buckets.c.updated == rows[key][1])
+                    .values(tokens=levels[key] - 1.0, updated=now)
+                )
+        return 0.0
+
+    def pause(self, key: str, seconds: float) -> None:
+        now = self._clock()
+        self._ensure([key], {key: Bucket(key, 1.0)}, now)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(rate_buckets)
+                .where(rate_buckets.c.key == key)
+                .values(tokens=0.0, updated=now + seconds)
+            )
+
+
+# KEYS: bucket keys; ARGV: now, then rate and burst per key. Atomic in Redis.
+_ACQUIRE = """
+local now = tonumber(ARGV[1])
+local wait = 0
+local levels = {}
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i])
+  local burst = tonumber(ARGV[2 * i + 1])
+  local state = redis.call('HMGET', key, 'tokens', 'updated')
+  local tokens = tonumber(state[1]) or burst
+  local updated = tonumber(state[2]) or now
+  if now > updated then tokens = math.min(burst, tokens + (now - updated) * rate) end
+  levels[i] = tokens
+  if updated > now then wait = math.max(wait, updated - now) end
+  if tokens < 1 then wait = math.max(wait, (1 - tokens) / rate) end
+end
+if wait > 0 then return tostring(wait) end
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i])
+  redis.call('HSET', key, 'tokens', levels[i] - 1, 'updated', now)
+  redis.call('EXPIRE', key, math.ceil(3600 + 10 / rate))
+end
+return '0'
+"""
+
+
+class RedisRateLimiter:
+    """Buckets in Redis, taken atomically by a Lua script."""
+
+    def __init__(
+        self, url: str, prefix: str = "newsalert:rate:", clock: Callable[[], float] = time.time
+    ) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.prefix = prefix
+        self._script = self.client.register_script(_ACQUIRE)
+        self._clock = clock
+
+    def acquire(self, buckets: Sequence[Bucket]) -> float:
+        ordered = sorted(buckets, key=lambda b: b.key)
+        args: list[float] = [self._clock()]
+        for b in ordered:
+            args += [b.rate, b.burst]
+        result = self._script(keys=[self.prefix + b.key for b in ordered], args=args)
+        return float(result)
+
+    def pause(self, key: str, seconds: float) -> None:
+        name = self.prefix + key
+        self.client.hset(name, mapping={"tokens": 0, "updated": self._clock() + seconds})
+        self.client.expire(name, int(seconds) + 3600)
+
+    def close(self) -> None:
+        self.client.close()

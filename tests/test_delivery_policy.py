@@ -1,0 +1,395 @@
+"""Delivery policy: quiet hours, digests, break-through, shared rate limits, partial
+failures and Retry-After, with the real store, real SMTP and the real apprise plugins."""
+
+from __future__ import annotations
+
+import html
+import json
+import textwrap
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from newsalert.cli import main
+from newsalert.config import SubscriberConfig, load_config
+from newsalert.holds import next_digest, quiet_until, release_time
+from newsalert.models import Alert
+from newsalert.pipeline import Pipeline
+from newsalert.ratelimit import (
+    Bucket,
+    MemoryRateLimiter,
+    RedisRateLimiter,
+    StoreRateLimiter,
+    rate_buckets,
+)
+from newsalert.render import render_digest
+from newsalert.store import Store
+from tests.feedserver import FeedServer, Request, Response
+from tests.smtpserver import SMTPServer
+from tests.test_pipeline import SEED_SUMMARY, SEED_TITLE, rss
+
+from .conftest import REDIS_URL, service_unavailable
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Session.login_data is deprecated:DeprecationWarning"
+)
+
+BELGRADE = "Europe/Belgrade"
+INCIDENTS = rss(
+    ("seed-1", SEED_TITLE, SEED_SUMMARY),
+    (
+        "bomb-1",
+        "Car bomb kills six near police station in Mogadishu",
+        "A car bomb exploded outside a police station, killing six people; al-Shabab claimed the attack.",
+    ),
+    (
+        "kidnap-1",
+        "Gunmen kidnap 20 students from school in northern Nigeria",
+        "Armed men stormed a boarding school overnight and abducted at least 20 students, police said.",
+    ),
+)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+# --- quiet hours and digests (pure) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "until"),
+    [
+        ("2026-10-24T19:59", None),  # 21:59 CEST: not yet
+        ("2026-10-24T20:00", "2026-10-25T06:00"),  # 22:00 CEST; ends 07:00 CET after DST ends
+        ("2026-10-25T04:00", "2026-10-25T06:00"),  # after midnight, same period
+        ("2026-10-25T06:00", None),  # 07:00 CET: over
+        ("2026-03-28T21:30", "2026-03-29T05:00"),  # 22:30 CET; ends 07:00 CEST after DST starts
+        ("2026-07-01T12:00", None),
+    ],
+)
+def test_quiet_hours_cross_midnight_and_follow_dst(now: str, until: str | None) -> None:
+    assert quiet_until(f"22:00-07:00 {BELGRADE}", utc(now)) == (utc(until) if until else None)
+
+
+def test_digest_times() -> None:
+    assert next_digest("hourly", utc("2026-11-27T10:05")) == utc("2026-11-27T11:00")
+    assert next_digest("daily", utc("2026-11-27T06:00"), "08:00", BELGRADE) == utc(
+        "2026-11-27T07:00"
+    )
+    assert next_digest("daily", utc("2026-11-27T07:00"), "08:00", BELGRADE) == utc(
+        "2026-11-28T07:00"
+    )
+
+
+def test_release_time_break_through_and_digest_inside_quiet_hours() -> None:
+    sub = SubscriberConfig(
+        name="s",
+        urls=("json://127.0.0.1/x",),
+        quiet_hours=f"22:00-07:00 {BELGRADE}",
+        break_through=0.95,
+    )
+    night = utc("2026-11-27T23:00")  # 00:00 CET
+    assert release_time(sub, 0.5, night) == utc("2026-11-28T06:00")
+    assert release_time(sub, 0.97, night) is None
+    assert release_time(sub, 0.5, utc("2026-11-27T12:00")) is None
+    hourly = SubscriberConfig(
+        name="h",
+        urls=("json://127.0.0.1/x",),
+        digest="hourly",
+        quiet_hours=f"22:00-07:00 {BELGRADE}",
+    )
+    assert release_time(hourly, 0.9, utc("2026-11-27T12:10")) == utc("2026-11-27T13:00")
+    # the hourly digest due at 23:00 UTC (midnight in Belgrade) waits for the quiet end
+    assert release_time(hourly, 0.9, utc("2026-11-27T22:10")) == utc("2026-11-28T06:00")
+
+
+def test_digest_of_200_alerts_fits_telegram_and_lists_every_alert_most_severe_first() -> None:
+    alerts = [
+        Alert(
+            i,
+            f"Incident <b>{i}</b> <!channel>",
+            "desk",
+            utc("2026-11-27T10:00"),
+            (i % 100) / 100,
+            "terrorism",
+            (),
+            f"https://e.org/{i}",
+            "",
+        )
+        for i in range(200)
+    ]
+    messages = render_digest(alerts, "telegram", period="hourly digest")
+    assert len(messages) > 1
+    bodies = [m.body for m in messages]
+    for body in bodies:
+        assert len(body.encode("utf-16-le")) // 2 + body.count("\n") <= 4096
+        assert "<b>" in body and "&lt;b&gt;" in body and "<!channel>" not in body
+    text = "\n".join(bodies)
+    for i in range(200):
+        assert f'href="https://e.org/{i}"' in text
+    first = bodies[0].split("\n")
+    assert first[0].startswith("<b>200 alerts (20 HIGH), hourly digest (part 1/")
+    assert "0.99" in first[1]
+
+
+# --- shared rate limits --------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql", "redis"])
+def limiters(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[object, object, Clock]:
+    """Two limiters as two worker processes would hold them, sharing one backend."""
+    clock = Clock()
+    if request.param == "memory":
+        one = MemoryRateLimiter(clock)
+        return one, one, clock
+    if request.param in ("sqlite", "postgresql"):
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'limits.db'}"
+        else:  # the shared test database; keys are unique to this test
+            url = request.getfixturevalue("postgres_admin_url")
+        a, b = (
+            StoreRateLimiter(Store(url), clock),
+            StoreRateLimiter(Store(url, create=False), clock),
+        )
+        with a.engine.begin() as conn:
+            conn.execute(rate_buckets.delete())
+        return a, b, clock
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_unavailable("Redis", exc)
+    prefix = f"newsalert-test:{request.node.name}:".replace("[", "(").replace("]", ")")
+    for key in client.scan_iter(prefix + "*"):
+        client.delete(key)
+    return (
+        RedisRateLimiter(REDIS_URL, prefix, clock),
+        RedisRateLimiter(REDIS_URL, prefix, clock),
+        clock,
+    )
+
+
+def test_token_buckets_are_shared_between_processes(limiters: tuple[object, object, Clock]) -> None:
+    a, b, clock = limiters
+    chat, bot = Bucket("telegram:chat1", 1.0), Bucket("telegram-bot:b", 30.0, 30.0)
+    assert a.acquire([chat, bot]) == 0  # type: ignore[attr-defined]
+    wait = b.acquire([chat, bot])  # type: ignore[attr-defined]
+    assert wait == pytest.approx(1.0, abs=0.01)
+    clock.now += 0.5
+    assert b.acquire([chat, bot]) == pytest.approx(0.5, abs=0.01)  # type: ignore[attr-defined]
+    clock.now += 0.5
+    assert b.acquire([chat, bot]) == 0  # type: ignore[attr-defined]
+    # the bot bucket was charged twice, not three times: a refused acquire takes nothing
+    other_chat = Bucket("telegram:chat2", 1.0)
+    for _ in range(28):
+        assert a.acquire([other_chat, bot]) == 0  # type: ignore[attr-defined]
+        clock.now += 1.0
+    # a 429 with Retry-After pauses the target for every process
+    a.pause("telegram:chat1", 120)  # type: ignore[attr-defined]
+    assert b.acquire([chat]) == pytest.approx(120, abs=0.01)  # type: ignore[attr-defined]
+    clock.now += 121
+    assert b.acquire([chat]) == 0  # type: ignore[attr-defined]
+
+
+# --- through the pipeline --------------------------------------------------------------
+
+
+def telegram_response(
+    status: int, body: dict[str, object], headers: dict[str, str] | None = None
+) -> requests.Response:
+    r = requests.Response()
+    r.status_code, r._content = status, json.dumps(body).encode()
+    r.headers = CaseInsensitiveDict(headers or {})
+    return r
+
+
+def make_pipeline(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_url: str,
+    subscribers: str,
+    now: list[datetime],
+    inline_wait: float = 2.0,
+) -> Pipeline:
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            storage: {{data_dir: {model_dir}, database_url: "sqlite:///{tmp_path / "db.sqlite"}"}}
+            delivery: {{backoff_base: 60, max_inline_wait: {inline_wait}}}
+            feeds:
+              - {{name: desk, url: "{feed_url}", allow_private: true}}
+            subscribers:
+            """
+        )
+        + textwrap.indent(textwrap.dedent(subscribers), "  ")
+    )
+    loaded = load_config(config)
+    return Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
+
+
+def test_quiet_hours_hold_alerts_and_send_one_digest_with_break_through(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    feed_server.route("/feed", body=INCIDENTS)
+    night = [utc("2026-11-27T23:30")]  # 00:30 in Belgrade
+    pipeline = make_pipeline(
+        tmp_path,
+        model_dir,
+        feed_server.url("/feed"),
+        f"""\
+        - name: night-desk
+          urls: ["{smtp_server.url(to="night@example.org")}"]
+          quiet_hours: "22:00-07:00 {BELGRADE}"
+        - name: urgent
+          urls: ["{smtp_server.url(to="urgent@example.org")}"]
+          quiet_hours: "22:00-07:00 {BELGRADE}"
+          break_through: 0.0
+        """,
+        night,
+    )
+    summary = pipeline.run_once()
+    assert summary.relevant == 3 and summary.deliveries_created == 6
+    # the break-through subscriber got all three now; the night desk got nothing
+    assert sorted(m["To"] for m in smtp_server.messages) == ["urgent@example.org"] * 3
+    assert {d.status for d in pipeline.store.list_deliveries() if d.subscriber == "night-desk"} == {
+        "held"
+    }
+
+    night[0] = utc("2026-11-28T05:59")
+    assert pipeline.send_digests() == {}
+    night[0] = utc("2026-11-28T06:00")  # 07:00 in Belgrade
+    assert pipeline.send_digests() == {"sent": 3}
+    [digest] = [m for m in smtp_server.messages if m["To"] == "night@example.org"]
+    assert "3 alerts" in digest["Subject"] and "quiet hours" in digest["Subject"]
+    body = digest.get_body(("html",)).get_content()
+    scores = [float(x.split("</b>")[0].split()[-1]) for x in body.split("<li><b>")[1:]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    assert html.escape(SEED_TITLE) in body
+    assert pipeline.send_digests() == {}  # sent once
+    pipeline.close()
+
+
+def test_one_target_of_three_failing_only_it_is_retried(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    feed_server.route("/feed", body=rss(("seed-1", SEED_TITLE, SEED_SUMMARY)))
+    hooks: list[dict[str, object]] = []
+    lock = threading.Lock()
+
+    def webhook(request: Request) -> Response:
+        with lock:
+            hooks.append({"path": request.path})
+        return Response(200, body=b"{}")
+
+    feed_server.handler("/hook", webhook)
+    now = [utc("2026-11-27T12:00")]
+    pipeline = make_pipeline(
+        tmp_path,
+        model_dir,
+        feed_server.url("/feed"),
+        f"""\
+        - name: desk
+          urls:
+            - "{smtp_server.url()}"
+            - "tgram://123456:AAHsecretBotToken0123456789abcdefgh/987654"
+            - "json://127.0.0.1:{feed_server.port}/hook"
+        """,
+        now,
+    )
+    with mock.patch(
+        "requests.post", return_value=telegram_response(500, {"ok": False})
+    ) as telegram:
+        summary = pipeline.run_once()
+    assert summary.delivered == {"sent": 2, "failed": 1}
+    assert len(smtp_server.messages) == 1 and len(hooks) == 1 and telegram.call_count == 1
+
+    now[0] += timedelta(hours=1)
+    with mock.patch(
+        "requests.post",
+        return_value=telegram_response(200, {"ok": True, "result": {"message_id": 1}}),
+    ) as telegram:
+        assert pipeline.deliver_due() == {"sent": 1}
+    assert telegram.call_count == 1
+    assert len(smtp_server.messages) == 1 and len(hooks) == 1  # the others were not sent again
+    pipeline.close()
+
+
+def test_429_retry_after_is_honoured_and_pauses_the_target(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
+) -> None:
+    feed_server.route("/feed", body=INCIDENTS)
+    now = [utc("2026-11-27T12:00")]
+    pipeline = make_pipeline(
+        tmp_path,
+        model_dir,
+        feed_server.url("/feed"),
+        """\
+        - name: desk
+          urls: ["tgram://123456:AAHsecretBotToken0123456789abcdefgh/987654"]
+        """,
+        now,
+        inline_wait=0,
+    )
+    limited = telegram_response(
+        429, {"ok": False, "parameters": {"retry_after": 120}}, {"Retry-After": "120"}
+    )
+    with mock.patch("requests.post", return_value=limited) as telegram:
+        summary = pipeline.run_once()
+    # the first send hit the 429; the other two were not attempted: the chat is paused
+    assert telegram.call_count == 1
+    assert summary.delivered == {"failed": 1, "throttled": 2}
+    rows = pipeline.store.list_deliveries()
+    failed = [d for d in rows if d.status == "failed"]
+    assert len(failed) == 1 and failed[0].next_attempt_at >= now[0] + timedelta(seconds=120)
+    assert all(d.next_attempt_at >= now[0] + timedelta(seconds=100) for d in rows)
+    assert {d.attempts for d in rows if d.status == "pending"} == {
+        0
+    }  # throttling is not a failed attempt
+    pipeline.close()
+
+
+def test_send_test_reports_each_target(
+    tmp_path: Path, smtp_server: SMTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            subscribers:
+              - name: desk
+                urls: ["{smtp_server.url()}", "mailto://127.0.0.1:1?from=a@example.org&to=b@example.org"]
+            """
+        )
+    )
+    assert main(["--config", str(config), "send-test", "desk"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("ok      mailto://127.0.0.1:")
+    assert out[1].startswith("FAILED  mailto://127.0.0.1:1") and "Connection refused" in out[1]
+    [message] = smtp_server.messages
+    assert "test alert" in message["Subject"]
+    assert main(["--config", str(config), "send-test", "nobody"]) == 2
