@@ -39,12 +39,13 @@ import hashlib
 import json
 import logging
 import re
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
@@ -443,3 +444,67 @@ def _retry_after(response: Any) -> float | None:
         seconds = float(data["parameters"]["retry_after"])
         return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
     return None
+
+
+# --- one TLS context for every e-mail -----------------------------------------------------
+#
+# apprise's SMTP controller calls ssl.create_default_context() on every send, even for
+# plain SMTP: loading the CA bundle costs ~40 ms, most of an e-mail's cost here. It then
+# switches verification off on that context when the URL says verify=no. We hand it a
+# proxy over two shared contexts instead (verifying, and not), chosen by those very
+# assignments; every other use passes through. Measured in bench/poll_once.py.
+
+
+class _SharedTLSContext:
+    _lock = threading.Lock()
+    _contexts: ClassVar[dict[bool, ssl.SSLContext]] = {}
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_verify", True)
+
+    @classmethod
+    def _shared(cls, verify: bool) -> ssl.SSLContext:
+        with cls._lock:
+            if verify not in cls._contexts:
+                context = ssl.create_default_context()
+                if not verify:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                cls._contexts[verify] = context
+            return cls._contexts[verify]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (name, value) in (("check_hostname", False), ("verify_mode", ssl.CERT_NONE)):
+            object.__setattr__(self, "_verify", False)
+        elif (name, value) in (("check_hostname", True), ("verify_mode", ssl.CERT_REQUIRED)):
+            pass  # already so on the verifying context
+        else:  # anything else would change a shared context: refuse loudly
+            raise AttributeError(f"newsalert's shared TLS context does not support setting {name}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shared(self._verify), name)
+
+
+class _SSLModule:
+    """The ``ssl`` module as apprise's SMTP controller sees it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+    @staticmethod
+    def create_default_context(*args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return ssl.create_default_context(*args, **kwargs)
+        return _SharedTLSContext()
+
+
+def _share_smtp_tls_context() -> None:
+    try:
+        from apprise.plugins.email import smtp as apprise_smtp
+    except ImportError:  # another apprise layout: keep its own behaviour
+        return
+    if getattr(apprise_smtp, "ssl", None) is ssl:
+        apprise_smtp.ssl = _SSLModule()  # type: ignore[assignment]
+
+
+_share_smtp_tls_context()
