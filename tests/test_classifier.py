@@ -117,6 +117,60 @@ def test_seed_article_is_relevant_and_sports_is_not(full: Classifier) -> None:
     )
 
 
+def test_talk_about_violence_is_not_an_incident(full: Classifier) -> None:
+    """Hand-written pairs (not from any data set): the event decides, not the topic."""
+    quiet = [
+        (
+            "Government and rebels sign ceasefire agreement",
+            "The two sides agreed to end hostilities and to hold talks next month.",
+        ),
+        (
+            "Thousands march peacefully in the capital",
+            "Protesters marched peacefully through the city centre demanding electoral reform.",
+        ),
+        ("Foreign ministers meet to discuss the border dispute", ""),
+    ]
+    loud = [
+        (
+            "Police fire tear gas at protesters, two killed",
+            "Police fired tear gas at protesters who set fire to a police station; "
+            "two people were killed.",
+        ),
+        ("Gunmen kidnap 12 students from a school", ""),
+    ]
+    predictions = full.predict(quiet + loud)
+    for text, p in zip(quiet, predictions[: len(quiet)], strict=True):
+        assert p.probability < full.threshold, (text, p)
+    for text, p in zip(loud, predictions[len(quiet) :], strict=True):
+        assert p.probability >= full.threshold, (text, p)
+
+
+def test_cue_features() -> None:
+    cues = classifier._CueFeatures().fit([])
+    groups = list(classifier._CUE_GROUPS)
+    counts = cues.counts(
+        [
+            "Police fired tear gas; three protesters were killed and two injured.",
+            "The rebels signed a cease fire and didn't attack.",
+            "",
+        ]
+    )
+    assert counts.shape == (3, len(groups))
+    row = dict(zip(groups, counts[0], strict=True))
+    assert row["violence"] == 3  # tear_gas (a bigram), killed, injured
+    assert row["protest"] == 1 and row["actors"] == 1 and row["cooperation"] == 0
+    row = dict(zip(groups, counts[1], strict=True))
+    assert row["cooperation"] == 2  # signed, cease_fire
+    assert row["negation"] == 1  # didn't
+    assert row["violence"] == 1 and row["actors"] == 1
+    assert not counts[2].any()
+    x = cues.transform(["Police fired tear gas at protesters.", ""])
+    assert x.shape == (2, len(cues.vocabulary_)) == (2, len(classifier._cue_names()))
+    assert x[1].nnz == 0
+    # the word lists are copied into the fitted transformer (a saved model keeps its own)
+    assert cues.index_ == classifier._CUE_INDEX and cues.index_ is not classifier._CUE_INDEX
+
+
 def test_full_model_metadata(full: Classifier, managed: tuple[Path, Classifier]) -> None:
     meta = full.metadata
     assert full.threshold == meta["threshold"]
@@ -131,6 +185,15 @@ def test_full_model_metadata(full: Classifier, managed: tuple[Path, Classifier])
     assert meta["seed"] == 0 and meta["trained_at"]
     cv = meta["metrics"]["cv"]
     assert cv["f1"] > 0.8 and cv["pr_auc"] > 0.9  # out-of-fold, on train only
+    assert meta["model"]["features"]["cues"] == len(classifier._cue_names())
+    assert meta["model"]["source_weights"] == classifier.SOURCE_WEIGHTS
+    # the threshold analysis documents why the threshold is not the class-balanced one
+    analysis = meta["threshold_analysis"]
+    chosen, balanced = analysis["chosen_max_f1"], analysis["class_balanced_max_f1"]
+    assert chosen["threshold"] == full.threshold
+    assert balanced["threshold"] < chosen["threshold"]
+    assert balanced["cameo_negatives_flagged"] > chosen["cameo_negatives_flagged"]
+    assert chosen["cameo_negatives_flagged"] < 0.1
     model_path, meta_path = model_files(managed[0] / "model")
     assert json.loads(meta_path.read_text()) == meta
     assert model_path.stat().st_size < 10_000_000
@@ -144,6 +207,7 @@ def test_dev_set_regression_floor(full: Classifier) -> None:
     assert report.pr_auc >= 0.95
     assert report.by_orig_label["POLITICS"].rate <= 0.05
     assert report.by_source["huffpost_news_category_v3"].rate <= 0.05
+    assert report.hard_negative_rate is not None and report.hard_negative_rate <= 0.3
 
 
 def test_predict_is_batched_one_prediction_per_input(
@@ -313,7 +377,7 @@ def test_load_or_train_reuses_existing(managed: tuple[Path, Classifier]) -> None
     assert not (data_dir / "elsewhere").exists()
 
 
-@pytest.mark.parametrize("damage", ["other data", "other sklearn", "corrupt"])
+@pytest.mark.parametrize("damage", ["other data", "other sklearn", "old format", "corrupt"])
 def test_load_or_train_rebuilds_stale_default(
     damage: str,
     small_dir: Path,
@@ -333,6 +397,8 @@ def test_load_or_train_rebuilds_stale_default(
         meta["data"]["sha256"] = classifier.packaged_data_sha256()
         if damage == "other sklearn":
             meta["versions"]["scikit-learn"] = "0.0.1"
+        if damage == "old format":  # e.g. a model from before the cue features
+            meta["format_version"] = 1
         meta_path.write_text(json.dumps(meta))
         if damage == "corrupt":
             model_path.write_bytes(b"\x00" * 100)
