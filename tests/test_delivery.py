@@ -272,6 +272,7 @@ def test_slack_exact_payload(notifier: Notifier) -> None:
                     "*HIGH 0.93* · armed_conflict · Reuters · 2023-09-29 14:05 UTC\n"
                     'Why: include "armed attack" (title) +0.40; term "troops" +0.12\n'
                     "<https://news.example.org/story?id=1&amp;lang=en|Open article>\n"
+                    "ref: item 7 · newsalert feedback 7 yes|no\n"
                     "\n"
                     "Fighting &lt;b&gt;erupted&lt;/b&gt; &amp; spread."
                 ),
@@ -382,6 +383,7 @@ def test_telegram_exact_payload(notifier: Notifier) -> None:
             "Reuters · 2023-09-29 14:05 UTC\r\n"
             '<i>Why:</i> include "armed attack" (title) +0.40; term "troops" +0.12\r\n'
             '<a href="https://news.example.org/story?id=1&amp;lang=en">Open article</a>\r\n'
+            "ref: item 7 · newsalert feedback 7 yes|no\r\n"
             "\r\n"
             "Fighting &lt;b&gt;erupted&lt;/b&gt; &amp; spread."
         ),

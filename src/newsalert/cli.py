@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -35,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text (default) or json: one JSON object per line (or $NEWSALERT_LOG_FORMAT)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="validate the config, rules and every subscriber URL")
@@ -62,11 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--data", metavar="FILE", action="append", type=Path, help="labelled JSON lines")
     t.add_argument("--out", metavar="DIR", type=Path, help="where to write the model")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--with-feedback",
+        action="store_true",
+        help="also train on the labels given with `newsalert feedback`",
+    )
     e = msub.add_parser("evaluate", help="precision, recall, F1, PR-AUC on labelled data")
     e.add_argument("--data", metavar="FILE", type=Path, default=Path("data/dev.jsonl"))
     e.add_argument("--out", metavar="DIR", type=Path, help="also write plots here")
 
     sub.add_parser("feeds", help="feed health table")
+
+    p = sub.add_parser("stories", help="recent stories with their items and sources")
+    p.add_argument("--hours", type=float, default=48.0, help="seen in the last HOURS (48)")
+    p.add_argument("--limit", type=int, default=50, help="at most this many stories (50)")
 
     p = sub.add_parser("deliveries", help="list deliveries or replay dead ones")
     p.add_argument("action", choices=("list", "replay"), nargs="?", default="list")
@@ -78,15 +93,24 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("send-test", help="send a test alert to each target of a subscriber")
     p.add_argument("name")
+
+    _operator_parsers(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    from newsalert import logs
+
+    try:
+        log_format = logs.log_format(args.log_format)
+    except ValueError as exc:
+        print(f"error: {exc} (check {logs.ENV_LOG_FORMAT})", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "run":  # the worker formats its own logs: tell it which way
+        os.environ[logs.ENV_LOG_FORMAT] = log_format
+    logs.setup(level, log_format)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "check": cmd_check,
         "poll": cmd_poll,
@@ -95,8 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "model": cmd_model,
         "feeds": cmd_feeds,
+        "stories": cmd_stories,
         "deliveries": cmd_deliveries,
         "send-test": cmd_send_test,
+        "backtest": cmd_backtest,
+        "stats": cmd_stats,
+        "metrics": cmd_metrics,
+        "feedback": cmd_feedback,
     }
     try:
         return handlers[args.command](args)
@@ -357,7 +386,10 @@ def cmd_model(args: argparse.Namespace) -> int:
             loaded.model_path.parent if loaded.model_path else loaded.data_dir / "model"
         )
         data = [classifier.packaged_data(), *args.data] if args.data else None
-        meta = classifier.train(out, data, seed=args.seed, progress=sys.stderr.isatty())
+        extra = _feedback_items(loaded, out) if args.with_feedback else None
+        meta = classifier.train(
+            out, data, seed=args.seed, progress=sys.stderr.isatty(), extra_items=extra
+        )
         print(f"model written to {out}")
         print(json.dumps(meta.get("metrics", {}), indent=2))
         return EXIT_OK
@@ -368,17 +400,27 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    from newsalert import health
+    from newsalert.store import utcnow
+
     loaded = _load(args)
     store = _store(loaded)
     store.sync_feeds((f.name, f.url) for f in loaded.feeds)
     configured = {f.name for f in loaded.feeds}
+    now = utcnow()
+    from newsalert.stats import feed_activity
+
+    activity = feed_activity(store)
     rows = [
         (
             s.name,
+            health.label(s, now),
             s.last_status or "never",
             _when(s.last_polled_at),
             _when(s.next_poll_at),
+            _until(s.next_poll_at, now, s.disabled),
             s.items_seen,
+            activity[s.name].alerts if s.name in activity else 0,
             s.error_streak,
             "removed from config" if s.name not in configured else (s.last_error or "")[:80],
         )
@@ -386,8 +428,48 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     ]
     _table(
         rows,
-        ("feed", "status", "last poll (UTC)", "next poll (UTC)", "items", "errors", "last error"),
+        (
+            "feed",
+            "health",
+            "status",
+            "last poll (UTC)",
+            "next poll (UTC)",
+            "next in",
+            "items",
+            "alerts",
+            "errors",
+            "last error",
+        ),
     )
+    return EXIT_OK
+
+
+def cmd_stories(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from newsalert.store import utcnow
+    from newsalert.stories import StoryStore
+
+    loaded = _load(args)
+    index = StoryStore(_store(loaded), timedelta(hours=loaded.config.stories.window_hours))
+    found = index.recent(utcnow() - timedelta(hours=args.hours), args.limit)
+    if not found:
+        print(f"no stories in the last {args.hours:g} hours")
+        return EXIT_OK
+    members = index.members([s.id for s in found])
+    for story in found:
+        print(
+            f"story {story.id}  {_when(story.first_seen)} .. {_when(story.last_seen)}  "
+            f"{story.item_count} items, {len(story.sources)} sources  "
+            f"peak {story.peak_score:.2f} {story.category}"
+        )
+        print(f"  {story.title[:160]}")
+        print(f"  sources: {', '.join(story.sources)}")
+        for row in members.get(story.id, []):
+            print(
+                f"    {row.kind:<9} {_when(row.seen_at)}  {row.feed:<20} {(row.title or '')[:90]}"
+            )
+        print()
     return EXIT_OK
 
 
@@ -412,7 +494,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         (
             (
                 d.id,
-                d.item_id,
+                d.item_id if d.notice_id is None else f"feed notice {d.notice_id}",
                 d.subscriber,
                 d.target_label,
                 d.status + (" (ambiguous)" if d.ambiguous else ""),
@@ -471,6 +553,244 @@ def cmd_send_test(args: argparse.Namespace) -> int:
             failed += 1
             print(f"FAILED  {target.label}: {exc}")
     return EXIT_FAIL if failed else EXIT_OK
+
+
+# --- operator tooling: backtest, stats, metrics, feedback ----------------------
+
+
+def _operator_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "backtest", help="replay items through the current and a proposed config; compare alerts"
+    )
+    p.add_argument(
+        "--config",
+        dest="proposed",
+        metavar="NEW.yaml",
+        help="the proposed config (default: the current one, alone)",
+    )
+    p.add_argument(
+        "--since",
+        default="7d",
+        help="stored items fetched within this long: 30m, 12h, 7d, 2w, or all (default 7d)",
+    )
+    p.add_argument(
+        "--data",
+        metavar="FILE.jsonl",
+        type=Path,
+        help="replay a labelled JSON lines file (title, summary, label) instead of the store",
+    )
+    p.add_argument("--limit", type=int, default=20, help="items listed per gained/lost list")
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON")
+
+    p = sub.add_parser("stats", help="items, alerts and deliveries per hour and per subscriber")
+    p.add_argument("--hours", type=int, default=24, help="how many hours back (default 24)")
+
+    p = sub.add_parser("metrics", help="serve the Prometheus metrics (or print them once)")
+    p.add_argument("--port", type=int, help="default: metrics.port in the config, else 9464")
+    p.add_argument("--host", help="default: metrics.host in the config, else 127.0.0.1")
+    p.add_argument("--once", action="store_true", help="print the metrics once and exit")
+
+    p = sub.add_parser(
+        "feedback", help="label a stored item relevant (yes) or not (no); no arguments: list"
+    )
+    p.add_argument("item", nargs="?", type=int, help="the item id (shown in every alert)")
+    p.add_argument("label", nargs="?", help="yes or no")
+    p.add_argument("--category", help="for yes: the item's category (default: as scored)")
+    p.add_argument("--limit", type=int, default=50, help="rows listed without arguments")
+
+
+def _until(when: datetime | None, now: datetime, disabled: bool) -> str:
+    from newsalert.health import duration
+
+    if disabled:
+        return "disabled"
+    if when is None or when <= now:
+        return "due"
+    return duration(when - now)
+
+
+def _feedback_items(loaded: LoadedConfig, out: Path) -> list[dict[str, Any]]:
+    from newsalert import feedback
+
+    extra = feedback.training_items(_store(loaded))
+    positives = sum(1 for i in extra if i["label"])
+    print(f"with feedback: {len(extra)} labelled item(s), {positives} relevant", file=sys.stderr)
+    if loaded.model_path is None and Path(out).resolve() == (loaded.data_dir / "model").resolve():
+        print(
+            f"warning: {out} holds the managed model, which is rebuilt from the packaged data "
+            "whenever its training data differ; write this one elsewhere (--out DIR) and set "
+            "model.path to DIR/model.joblib to use it",
+            file=sys.stderr,
+        )
+    return extra
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from newsalert import backtest
+    from newsalert.classifier import load_or_train
+    from newsalert.store import utcnow
+
+    current = _load(args)
+    proposed = load_config(args.proposed) if args.proposed else current
+    try:
+        since = backtest.parse_since(args.since)
+    except ValueError as exc:
+        print(f"error: --since: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.data:
+        try:
+            cases = backtest.jsonl_cases(args.data)
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAIL
+        source = str(args.data)
+    else:
+        start = utcnow() - since if since is not None else None
+        cases = backtest.stored_cases(_store(current), start)
+        source = "the store" + (f", fetched since {_when(start)} UTC" if start else "")
+    models = {}
+    for loaded in (current, proposed):
+        key = backtest.model_key(loaded)
+        if key not in models:
+            models[key] = load_or_train(loaded.model_path, current.data_dir)
+    result = backtest.run(
+        cases,
+        backtest.Variant.from_config("current", current),
+        backtest.Variant.from_config("proposed", proposed),
+        models,
+        progress=backtest.ProgressBar(sys.stderr),
+        source=source,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        if not args.proposed:
+            print("no proposed config (backtest --config NEW.yaml): the current one alone\n")
+        print(backtest.format_report(result, limit=max(0, args.limit)))
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from newsalert import stats
+    from newsalert.store import utcnow
+
+    if not 1 <= args.hours <= 24 * 90:
+        print("error: --hours must be between 1 and 2160", file=sys.stderr)
+        return EXIT_CONFIG
+    loaded = _load(args)
+    store = _store(loaded)
+    now = utcnow()
+    hours = stats.hourly(store, args.hours, now)
+    states = ("sent", "pending", "held", "sending", "failed", "dead")
+    rows = [
+        (
+            h.hour.strftime("%Y-%m-%d %H:00"),
+            h.items,
+            h.alerts,
+            h.deliveries_total,
+            *(h.deliveries.get(s, 0) for s in states),
+        )
+        for h in hours
+    ]
+    rows.append(
+        (
+            "total",
+            sum(h.items for h in hours),
+            sum(h.alerts for h in hours),
+            sum(h.deliveries_total for h in hours),
+            *(sum(h.deliveries.get(s, 0) for h in hours) for s in states),
+        )
+    )
+    print(f"last {args.hours} hour(s), UTC; deliveries by the hour they were queued, status now\n")
+    _table(rows, ("hour (UTC)", "items", "alerts", "deliveries", *states))
+    since = stats.floor_hour(now) + timedelta(hours=1 - args.hours)
+    subs = stats.by_subscriber(store, since)
+    print()
+    if not subs:
+        print("no deliveries in the period")
+        return EXIT_OK
+    _table(
+        (
+            (s.subscriber, s.alerts, *(s.deliveries.get(k, 0) for k in states), s.ambiguous)
+            for s in subs
+        ),
+        ("subscriber", "alerts", *states, "ambiguous"),
+    )
+    return EXIT_OK
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from newsalert import metrics
+
+    loaded = _load(args)
+    settings = loaded.config.metrics
+    feed_names = [f.name for f in loaded.feeds]
+    if args.once:
+        sys.stdout.write(metrics.collect(_store(loaded), feed_names=feed_names))
+        return EXIT_OK
+    host = args.host or (settings.host if settings else metrics.DEFAULT_HOST)
+    port = (
+        args.port
+        if args.port is not None
+        else (settings.port if settings else metrics.DEFAULT_PORT)
+    )
+    try:
+        server = metrics.MetricsServer(
+            loaded.database_url, host=host, port=port, feed_names=feed_names
+        )
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"serving metrics at {server.url} (Ctrl+C stops)", file=sys.stderr)
+    try:
+        server.serve_forever()
+    finally:
+        server.close()
+    return EXIT_OK
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from newsalert import feedback
+
+    loaded = _load(args)
+    store = _store(loaded)
+    if args.item is None:
+        rows = feedback.recent(store, args.limit)
+        if not rows:
+            print("no feedback yet: `newsalert feedback ITEM yes|no` (the id is in every alert)")
+            return EXIT_OK
+        _table(
+            (
+                (
+                    f.item_id,
+                    "yes" if f.label else "no",
+                    f.category or "",
+                    f.feed,
+                    _when(f.updated_at),
+                    f.title[:70],
+                )
+                for f in rows
+            ),
+            ("item", "relevant", "category", "feed", "when (UTC)", "title"),
+        )
+        return EXIT_OK
+    if args.label is None:
+        print("error: say yes or no: newsalert feedback ITEM yes|no", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        label = feedback.parse_label(args.label)
+        saved = feedback.record(store, args.item, label, category=args.category)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(
+        f"item {saved.item_id} marked {'relevant' if saved.label else 'not relevant'}"
+        f"{f' ({saved.category})' if saved.category else ''}: {saved.title[:80]}\n"
+        "it counts in `newsalert backtest` and in `newsalert model train --with-feedback`"
+    )
+    return EXIT_OK
 
 
 if __name__ == "__main__":

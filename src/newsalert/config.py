@@ -148,6 +148,13 @@ class BrokerConfig(_Strict):
     url: str | None = None  # None: embedded broker under data_dir (no server needed)
 
 
+class MetricsConfig(_Strict):
+    """Prometheus endpoint on the worker; the section's presence turns it on."""
+
+    host: str = "127.0.0.1"  # listen address; 0.0.0.0 exposes it to the network
+    port: Annotated[int, Field(ge=0, le=65_535)] = 9464  # 0: any free port
+
+
 class FetchConfig(_Strict):
     connect_timeout: Annotated[float, Field(gt=0)] = 10.0
     read_timeout: Annotated[float, Field(gt=0)] = 20.0
@@ -159,6 +166,8 @@ class FetchConfig(_Strict):
     max_items_per_feed: Annotated[int, Field(gt=0)] = 500
     # the smallest feeds[].interval allowed; also sets the scheduler's resolution
     min_interval: Annotated[int, Field(ge=1, le=86_400)] = MIN_INTERVAL
+    # seconds a feed may fail before it is marked unhealthy and operators are told
+    unhealthy_after: Annotated[float, Field(ge=0)] = 3600.0
 
 
 class DeliveryConfig(_Strict):
@@ -179,6 +188,19 @@ class RateLimitsConfig(_Strict):
     telegram: Annotated[float, Field(gt=0)] = 1.0  # per chat
     telegram_bot: Annotated[float, Field(gt=0)] = 30.0  # per bot, across its chats
     text: Annotated[float, Field(gt=0)] = 1.0  # per target, any other apprise URL
+
+
+class StoriesConfig(_Strict):
+    """Story clustering and per-story alerting (stories.py; defaults from bench/stories.py)."""
+
+    enabled: bool = True
+    window_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 72.0
+    similarity: Annotated[float, Field(gt=0, le=1)] = 0.4  # cosine to join a story
+    duplicate_similarity: Annotated[float, Field(gt=0, le=1)] = 0.4  # Jaccard: near-duplicate
+    update_interval_minutes: Annotated[float, Field(ge=0)] = 60.0
+    update_score_margin: Annotated[float, Field(gt=0, le=1)] = 0.1
+    update_new_terms: Annotated[int, Field(ge=0)] = 2  # 0: new words never make an update
+    update_source_milestones: tuple[Annotated[int, Field(ge=2)], ...] = (3, 5, 10, 20, 50)
 
 
 # --- subscribers -------------------------------------------------------------
@@ -246,6 +268,9 @@ class Config(_Strict):
     broker: BrokerConfig = BrokerConfig()
     fetch: FetchConfig = FetchConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    stories: StoriesConfig = StoriesConfig()
+    metrics: MetricsConfig | None = None  # None: no metrics endpoint
+    operators: tuple[str, ...] = ()  # subscribers told about feed health (see health.py)
 
     @model_validator(mode="after")
     def _names_unique_and_known(self) -> Config:
@@ -398,8 +423,16 @@ def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Co
         loc = [p for p in loc if p != "RulesConfig"]
         key = prefix + _dotted(loc) if loc else (prefix.rstrip(".") or "(top level)")
         message = err["msg"].removeprefix("Value error, ")
-        problems.append(ConfigProblem(file, key, message, _HINTS.get(err["type"], "")))
+        hint = _HINTS.get(err["type"]) or _KEY_HINTS.get(re.sub(r"\[\d+\]", "", key), "")
+        problems.append(ConfigProblem(file, key, message, hint))
     return problems
+
+
+# hints for value errors, by key without list indices
+_KEY_HINTS: dict[str, str] = {
+    "feeds.url": "give the feed's http:// or https:// URL; local files and other schemes "
+    "are never read",
+}
 
 
 def _dotted(loc: list[str]) -> str:
@@ -433,6 +466,7 @@ def load_config(
         )
 
     warnings: list[ConfigProblem] = []
+    written = _subscriber_names(raw.get("subscribers"))
     subscribers = _subscriber_targets(raw.get("subscribers"), environ, str(file), warnings)
     missing: set[str] = set()
     rest = _substitute({k: v for k, v in raw.items() if k != "subscribers"}, environ, missing)
@@ -457,6 +491,7 @@ def load_config(
 
     rules, rules_path = _load_rules(config, file, environ, problems)
     problems.extend(_cross_check(config, rules, file, rules_path))
+    problems.extend(_check_operators(config, written, str(file), warnings))
     if problems:
         raise ConfigError(problems)
     targets = {s.name: s.urls for s in config.subscribers}
@@ -513,6 +548,44 @@ def _subscriber_targets(
                 )
             )
     return kept
+
+
+def _subscriber_names(raw: Any) -> list[str]:
+    """Subscriber names as written (before unset-variable targets are dropped)."""
+    if not isinstance(raw, list):
+        return []
+    return [str(s["name"]) for s in raw if isinstance(s, dict) and "name" in s]
+
+
+def _check_operators(
+    config: Config, written: list[str], file: str, warnings: list[ConfigProblem]
+) -> list[ConfigProblem]:
+    """``operators`` must name subscribers; one disabled by unset variables is a warning."""
+    problems = []
+    kept = [s.name for s in config.subscribers]
+    for i, name in enumerate(config.operators):
+        if name in kept:
+            continue
+        if name in written:
+            warnings.append(
+                ConfigProblem(
+                    file,
+                    f"operators[{i}]",
+                    f"operator subscriber {name!r} has no usable target: feed-health "
+                    "notices are only logged",
+                    "set the environment variables its URLs use",
+                )
+            )
+            continue
+        problems.append(
+            ConfigProblem(
+                file,
+                f"operators[{i}]",
+                f"no subscriber named {name!r}",
+                f"name one of the subscribers: {kept}" if kept else "add it under subscribers",
+            )
+        )
+    return problems
 
 
 def _load_rules(

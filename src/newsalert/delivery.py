@@ -113,6 +113,8 @@ class Notifier:
             plugin = _instantiate(url)  # raises PermanentDeliveryError
         where = plugin.url(privacy=True)
         self._configure(plugin, url)
+        if message.headers:
+            _add_email_headers(plugin, message.headers)
         _install_recorder()
         with _recording() as seen:
             try:
@@ -139,6 +141,27 @@ class Notifier:
             # Our renderer fits each family's limit; for other services apprise cuts
             # rather than sending something the service rejects.
             plugin.overflow_mode = OverflowMode.TRUNCATE
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
+
+
+def _add_email_headers(plugin: Any, headers: dict[str, str]) -> None:
+    """Extra headers (e-mail threading) on an e-mail plugin; other plugins are left alone.
+
+    apprise's e-mail plugin writes ``plugin.headers`` into every message it builds (the
+    same dict its ``+Header=value`` URL arguments fill); it sets its own Message-ID after
+    them, so that one cannot be chosen. Other plugins' ``headers`` are HTTP headers: the
+    thread ids are not meant for them. Values are folded to one line (no header injection).
+    """
+    from apprise.plugins.email import NotifyEmail
+
+    if not isinstance(plugin, NotifyEmail) or not isinstance(plugin.headers, dict):
+        return
+    for name, value in headers.items():
+        text = " ".join(str(value).split())
+        if _HEADER_NAME.match(name) and text:
+            plugin.headers[name] = text
 
 
 # --- building plugins -----------------------------------------------------------------------

@@ -122,6 +122,21 @@ class Message:
     body_format: str  # "text", "html" or "markdown"
     attach_text: str | None = None  # plain-text alternative (email)
     extra: dict[str, str] = field(default_factory=dict)
+    # extra e-mail headers (threading: In-Reply-To, References); other services ignore them
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryUpdate:
+    """A later report of a story a subscriber was already alerted to (see stories.py)."""
+
+    alert: Alert  # the new report
+    story_id: int
+    story_title: str
+    sources: tuple[str, ...]  # every feed that reported the story so far
+    item_count: int
+    changes: tuple[str, ...]  # what the report adds: "now 5 sources", "new: hostages, claimed"
+    reply_subject: str | None = None  # e-mail: the first alert's subject, answered with "Re:"
 
 
 CATEGORIES: tuple[str, ...] = (

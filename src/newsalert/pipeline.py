@@ -18,10 +18,11 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from newsalert import health
 from newsalert.config import LoadedConfig
 from newsalert.delivery import Notifier, privacy_url, target_id
 from newsalert.errors import (
@@ -34,6 +35,7 @@ from newsalert.errors import (
     TransientFetchError,
 )
 from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
+from newsalert.metrics import count_poll
 from newsalert.models import Alert, Message
 from newsalert.normalize import normalize
 from newsalert.parse import parse
@@ -43,6 +45,7 @@ from newsalert.routing import Router, Target
 from newsalert.rules import RuleSet
 from newsalert.scoring import Model, Scorer
 from newsalert.store import DEAD, PENDING, SENT, Store, StoredItem, utcnow
+from newsalert.stories import StoryDesk
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,8 @@ class FeedOutcome:
     entries: int = 0
     error: str | None = None
     next_poll_at: datetime | None = None
+    health: str | None = None  # "unhealthy" or "recovered" when this poll changed it
+    notice_delivery_ids: tuple[int, ...] = ()  # operators' deliveries of that change
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +164,7 @@ class Pipeline:
         self.fetcher = fetcher or fetcher_for(loaded)
         self.notifier = notifier or Notifier(timeout=loaded.config.delivery.timeout)
         self.router = Router(loaded.subscribers, build_targets(loaded))
+        self.stories = StoryDesk.from_config(store, loaded.config.stories)
         self.rules = RuleSet(loaded.rules)
         self._model_loader = model_loader or default_model_loader(loaded)
         self._scorer: Scorer | None = None
@@ -182,6 +188,32 @@ class Pipeline:
     # --- stage 1: fetch and store --------------------------------------------
 
     def poll_feed(self, name: str) -> FeedOutcome:
+        """Fetch one feed and store its new items; then judge its health (health.py)."""
+        outcome = self._poll(name)
+        if outcome.status == "disabled":
+            return outcome
+        count_poll(self.store, outcome.status, outcome.error)  # metrics, shared via the store
+        return self._judge_health(name, outcome)
+
+    def _judge_health(self, name: str, outcome: FeedOutcome) -> FeedOutcome:
+        now = self.clock()
+        state = self.store.feed_state(name)
+        change = health.transition(state, now, self.loaded.config.fetch.unhealthy_after)
+        if change is None:
+            return outcome
+        done = self.store.change_health(
+            state.id,
+            unhealthy=change == health.UNHEALTHY,
+            now=now,
+            planned=health.plan(self.router, self.loaded.config.operators),
+        )
+        if done is None:  # another worker recorded this change first
+            return outcome
+        notice, ids = done
+        health.log_change(notice, len(ids))
+        return replace(outcome, health=change, notice_delivery_ids=tuple(ids))
+
+    def _poll(self, name: str) -> FeedOutcome:
         feed = self.loaded.feed(name)
         state = self.store.feed_state(name)
         now = self.clock()
@@ -225,7 +257,10 @@ class Pipeline:
         )
         if moved:
             log.warning(
-                "feed %s moved permanently to %s: update its url in the config", name, moved
+                "feed %s moved permanently to %s: update its url in the config",
+                name,
+                moved,
+                extra={"feed": name},
             )
         if result.not_modified:
             self.store.record_poll(
@@ -249,7 +284,7 @@ class Pipeline:
             last_modified=result.last_modified,
             moved_to=moved,
         )
-        log.info("feed %s: %d entries, %d new", name, len(found), len(ids))
+        log.info("feed %s: %d entries, %d new", name, len(found), len(ids), extra={"feed": name})
         return FeedOutcome(name, "ok", tuple(ids), len(found), next_poll_at=next_poll)
 
     def _failed(
@@ -270,7 +305,7 @@ class Pipeline:
         self.store.record_poll(
             feed_id, status=status, now=now, next_poll_at=next_poll, error=error, disabled=disabled
         )
-        log.warning("feed %s: %s: %s", name, status, error)
+        log.warning("feed %s: %s: %s", name, status, error, extra={"feed": name, "status": status})
         return FeedOutcome(name, status, error=error, next_poll_at=next_poll)
 
     def _next_poll(
@@ -300,11 +335,17 @@ class Pipeline:
             return ScoreOutcome(pending=len(stored), error=str(exc))
         scores = scorer.score_batch([s.item for s in stored])
         now = self.clock()
-        rows = [
-            (s.id, score, self.router.route(s.item, score, now))
-            for s, score in zip(stored, scores, strict=True)
+        routed = [
+            self.router.route(s.item, score, now) for s, score in zip(stored, scores, strict=True)
         ]
-        created = self.store.save_scores(rows, now)
+        # stories: a near-duplicate never alerts; a later report of a story alerted
+        # already becomes an update only when it adds something (see stories.py)
+        plan = self.stories.plan(stored, scores, routed, now)
+        rows = [
+            (s.id, score, planned)
+            for s, score, planned in zip(stored, scores, plan.deliveries, strict=True)
+        ]
+        created = self.store.save_scores(rows, now, also=plan.write)
         return ScoreOutcome(
             scored=len(stored),
             relevant=sum(1 for sc in scores if sc.relevant),
@@ -347,20 +388,35 @@ class Pipeline:
         except _Throttled as throttled:
             self.store.release_delivery(delivery_id, now + timedelta(seconds=throttled.wait))
             return "throttled"
-        stored = self.store.get_item(delivery.item_id)
-        message = render(alert_for(stored, delivery.subscriber), channel_family(target.url))
+        if delivery.notice_id is not None:  # a feed-health notice for an operator
+            notice = self.store.get_notice(delivery.notice_id)
+            message = health.render_notice(notice, channel_family(target.url))
+        else:
+            stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
+            message = render(alert_for(stored, delivery.subscriber), channel_family(target.url))
+            message = self.stories.decorate(delivery, stored, channel_family(target.url), message)
+        ids = {
+            "delivery_id": delivery_id,
+            "item_id": delivery.item_id,
+            "subscriber": delivery.subscriber,
+        }
         try:
             self._send(target, message)
         except TransientDeliveryError as exc:
             retry_at = self._retry_at(delivery.attempts + 1, exc, now)
             what = f"retry at {retry_at:%H:%M:%S}" if retry_at else "dead, no attempts left"
-            log.warning("delivery %s to %s failed (%s): %s", delivery_id, target.label, what, exc)
+            log.warning(
+                "delivery %s to %s failed (%s): %s", delivery_id, target.label, what, exc, extra=ids
+            )
             return self.store.mark_failed(delivery_id, str(exc), retry_at=retry_at, now=now)
         except PermanentDeliveryError as exc:
-            log.error("delivery %s to %s failed for good: %s", delivery_id, target.label, exc)
+            log.error(
+                "delivery %s to %s failed for good: %s", delivery_id, target.label, exc, extra=ids
+            )
             return self.store.mark_failed(delivery_id, str(exc), retry_at=None, now=now)
         self.store.mark_sent(delivery_id, self.clock())
-        log.info("delivery %s: item %s sent to %s", delivery_id, delivery.item_id, target.label)
+        what = f"item {delivery.item_id}" if delivery.notice_id is None else "feed notice"
+        log.info("delivery %s: %s sent to %s", delivery_id, what, target.label, extra=ids)
         return SENT
 
     def send_digests(self) -> dict[str, int]:
@@ -394,6 +450,7 @@ class Pipeline:
             sub = self.router.subscriber(subscriber)
             period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"
             messages = render_digest(alerts, family, period=period)
+        ids = {"delivery_ids": taken, "subscriber": subscriber}
         try:
             for n, message in enumerate(messages):
                 if n:  # the first token is taken above; later parts wait their turn
@@ -401,10 +458,12 @@ class Pipeline:
                 self._send(target, message)
         except TransientDeliveryError as exc:
             retry_at = self._retry_at(max(r.attempts for r in rows) + 1, exc, now)
-            log.warning("digest of %d to %s failed: %s", len(taken), target.label, exc)
+            log.warning("digest of %d to %s failed: %s", len(taken), target.label, exc, extra=ids)
             return self.store.mark_group_failed(taken, str(exc), retry_at=retry_at, now=now)
         except PermanentDeliveryError as exc:
-            log.error("digest of %d to %s failed for good: %s", len(taken), target.label, exc)
+            log.error(
+                "digest of %d to %s failed for good: %s", len(taken), target.label, exc, extra=ids
+            )
             return self.store.mark_group_failed(taken, str(exc), retry_at=None, now=now)
         self.store.mark_group_sent(taken, self.clock())
         log.info(
@@ -412,6 +471,7 @@ class Pipeline:
             len(taken),
             target.label,
             len(messages),
+            extra=ids,
         )
         return SENT
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
-from newsalert.models import Alert, Message, Reason
+from newsalert.models import Alert, Message, Reason, StoryUpdate
 
 FAMILIES: tuple[str, ...] = ("email", "slack", "telegram", "text")
 
@@ -137,10 +137,16 @@ class _Parts:
     more_reasons: int  # how many were left out
     link: str | None
     summary: str  # clean, may hold newlines
+    ref: int | None = None  # the stored item's id, for `newsalert feedback`
 
     @property
     def headline(self) -> str:
         return f"{self.severity} {self.score} {self.category}"
+
+    @property
+    def ref_line(self) -> str:
+        """How to answer: "ref: item 7 · newsalert feedback 7 yes|no" ("" without an item)."""
+        return f"ref: item {self.ref} · newsalert feedback {self.ref} yes|no" if self.ref else ""
 
 
 def _parts(alert: Alert) -> _Parts:
@@ -156,6 +162,7 @@ def _parts(alert: Alert) -> _Parts:
         more_reasons=more,
         link=safe_link(alert.link),
         summary=clean(alert.summary),
+        ref=alert.item_id if alert.item_id > 0 else None,
     )
 
 
@@ -287,6 +294,8 @@ def _format_email(p: _Parts) -> Message:
     out.append(f"<p>{facts}</p>")
     if p.link:
         out.append(f'<p><a href="{e(p.link)}">{e(p.link)}</a></p>')
+    if p.ref_line:
+        out.append(f"<p><small>{e(p.ref_line)}</small></p>")
     if p.summary:
         paragraphs = [e(par).replace("\n", "<br>") for par in p.summary.split("\n\n")]
         out.extend(f"<p>{par}</p>" for par in paragraphs)
@@ -295,6 +304,8 @@ def _format_email(p: _Parts) -> Message:
     text = [*([p.title, ""] if p.title else []), *(f"{k}: {v}" for k, v in rows)]
     if p.link:
         text.append(f"Link: {p.link}")
+    if p.ref_line:
+        text.append(p.ref_line)
     if p.summary:
         text += ["", p.summary]
     return Message(
@@ -337,6 +348,8 @@ def _format_slack(p: _Parts) -> Message:
         lines.append(f"Why: {s(why)}")
     if p.link:
         lines.append(f"[{LINK_LABEL}](<{p.link}>)")
+    if p.ref_line:
+        lines.append(s(p.ref_line))
     if p.summary:
         lines += ["", s(p.summary)]
     return Message(
@@ -367,6 +380,8 @@ def _format_telegram(p: _Parts) -> Message:
         lines.append(f"<i>Why:</i> {e(why)}")
     if p.link:
         lines.append(f'<a href="{e(p.link)}">{LINK_LABEL}</a>')
+    if p.ref_line:
+        lines.append(e(p.ref_line))
     if p.summary:
         lines += ["", e(p.summary)]
     return Message(
@@ -394,6 +409,8 @@ def _format_text(p: _Parts) -> Message:
         lines.append(f"Why: {why}")
     if p.link:
         lines.append(f"Link: {p.link}")
+    if p.ref_line:
+        lines.append(p.ref_line)
     if p.summary:
         lines += ["", p.summary]
     return Message(
@@ -513,26 +530,32 @@ def _digest_email_line(p: _Parts) -> str:
     e = html.escape
     title = e(p.title or "(no title)")
     linked = f'<a href="{e(p.link)}">{title}</a>' if p.link else title
-    return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time})</small></li>"
+    ref = f", ref {p.ref}" if p.ref else ""
+    return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time}{ref})</small></li>"
 
 
 def _digest_slack_line(p: _Parts) -> str:
     s = slack_escape
     title = s(p.title or "(no title)")
     linked = f"[{title}](<{p.link}>)" if p.link else title
-    return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}"
+    ref = f" · ref {p.ref}" if p.ref else ""
+    return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}{ref}"
 
 
 def _digest_telegram_line(p: _Parts) -> str:
     e = html.escape
     title = e(p.title or "(no title)")
     linked = f'<a href="{e(p.link)}">{title}</a>' if p.link else title
-    return f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}"
+    ref = f" · ref {p.ref}" if p.ref else ""
+    return (
+        f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}{ref}"
+    )
 
 
 def _digest_text_line(p: _Parts) -> str:
     link = f"\n  {p.link}" if p.link else ""
-    return f"- {p.severity} {p.score} {p.category}: {p.title or '(no title)'} · {p.source} · {p.time}{link}"
+    ref = f" · ref {p.ref}" if p.ref else ""
+    return f"- {p.severity} {p.score} {p.category}: {p.title or '(no title)'} · {p.source} · {p.time}{ref}{link}"
 
 
 def _wrap_email(header: str, lines: list[str]) -> tuple[str, str | None]:
@@ -573,4 +596,167 @@ _DIGEST: dict[
     "slack": (_digest_slack_line, _wrap_slack, "markdown", _slack_len),
     "telegram": (_digest_telegram_line, _wrap_telegram, "html", _telegram_len),
     "text": (_digest_text_line, _wrap_text, "text", len),
+}
+
+
+# --- story updates (stories.py) ----------------------------------------------------------
+
+UPDATE_SUMMARY = 600  # an update is short: what is new, not the whole article
+UPDATE_SOURCES = 8  # feeds named in an update; the rest are counted
+
+
+def render_update(update: StoryUpdate, family: str) -> Message:
+    """A short message for a later report of a story the subscriber was alerted to.
+
+    E-mail answers the first alert ("Re: <its subject>"; the caller adds the thread
+    headers). Slack and Telegram get a short "Update" message: webhooks cannot thread,
+    and apprise's Telegram plugin cannot reply to a message.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown channel family {family!r}; expected one of {FAMILIES}")
+    a = update.alert
+    story = cut(clean(update.story_title, single_line=True), MAX_TITLE) or "(untitled)"
+    headline = cut(clean(a.title, single_line=True), MAX_TITLE) or "(untitled)"
+    changes = "; ".join(c for c in (clean(x, single_line=True) for x in update.changes) if c)
+    names = [n for n in (clean(s, single_line=True) for s in update.sources) if n]
+    listed = ", ".join(names[:UPDATE_SOURCES])
+    if len(names) > UPDATE_SOURCES:
+        listed += f" and {len(names) - UPDATE_SOURCES} more"
+    sources = f"{len(names)} source{'' if len(names) == 1 else 's'}, {update.item_count} reports"
+    sources += f": {listed}" if listed else ""
+    facts = (
+        f"{severity(a.score)} {a.score:.2f} · {clean(a.category, single_line=True) or 'none'} · "
+        f"{clean(a.source, single_line=True) or 'unknown source'} · {format_time(a.published)}"
+    )
+    link = safe_link(a.link)
+    summary = cut(clean(a.summary), UPDATE_SUMMARY)
+    limit = BODY_LIMITS[family]
+    while True:
+        message = _UPDATE_FORMATS[family](story, headline, changes, sources, facts, link, summary)
+        measure = {"slack": _measure_slack, "telegram": _measure_telegram}.get(family, _measure_len)
+        if measure(message) <= limit or not summary:
+            break
+        summary = cut(summary, len(summary) // 2) if len(summary) > 40 else ""
+    if family == "email":
+        subject = clean(update.reply_subject, single_line=True) if update.reply_subject else ""
+        if subject:
+            subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+        else:
+            subject = f"[newsalert] Update: {story}"
+        return replace(message, title=cut(subject, TITLE_LIMITS["email"]))
+    if family == "text":
+        return replace(message, title=cut(f"[newsalert] Update: {story}", TITLE_LIMITS["text"]))
+    return message
+
+
+def _update_email(
+    story: str,
+    headline: str,
+    changes: str,
+    sources: str,
+    facts: str,
+    link: str | None,
+    summary: str,
+) -> Message:
+    e = html.escape
+    out = ['<div style="font-family:sans-serif">', f"<p><b>Update:</b> {e(story)}</p>"]
+    if changes:
+        out.append(f"<p><b>What is new:</b> {e(changes)}</p>")
+    out.append(f"<h3>{e(headline)}</h3>")
+    out.append(f"<p>{e(facts)}<br>{e(sources)}</p>")
+    if link:
+        out.append(f'<p><a href="{e(link)}">{e(link)}</a></p>')
+    if summary:
+        out.append(f"<p>{e(summary).replace(chr(10), '<br>')}</p>")
+    out.append("</div>")
+    text = [f"Update: {story}"]
+    if changes:
+        text.append(f"What is new: {changes}")
+    text += ["", headline, facts, sources]
+    if link:
+        text.append(f"Link: {link}")
+    if summary:
+        text += ["", summary]
+    return Message(
+        title="",
+        body="\n".join(out),
+        body_format="html",
+        attach_text="\n".join(text),
+        extra={"family": "email", "kind": "update"},
+    )
+
+
+def _update_slack(
+    story: str,
+    headline: str,
+    changes: str,
+    sources: str,
+    facts: str,
+    link: str | None,
+    summary: str,
+) -> Message:
+    s = slack_escape
+    lines = [f"**Update:** {s(story)}"]
+    if changes:
+        lines.append(f"What is new: {s(changes)}")
+    lines.append(f"**{s(headline)}**")
+    lines.append(f"{s(facts)} · {s(sources)}")
+    if link:
+        lines.append(f"[{LINK_LABEL}](<{link}>)")
+    if summary:
+        lines += ["", s(summary)]
+    return Message(
+        title="", body="\n".join(lines), body_format="markdown", extra={"family": "slack"}
+    )
+
+
+def _update_telegram(
+    story: str,
+    headline: str,
+    changes: str,
+    sources: str,
+    facts: str,
+    link: str | None,
+    summary: str,
+) -> Message:
+    e = html.escape
+    lines = [f"<b>Update:</b> {e(story)}"]
+    if changes:
+        lines.append(f"<i>What is new:</i> {e(changes)}")
+    lines.append(f"<b>{e(headline)}</b>")
+    lines.append(f"{e(facts)}\n{e(sources)}")
+    if link:
+        lines.append(f'<a href="{e(link)}">{LINK_LABEL}</a>')
+    if summary:
+        lines += ["", e(summary)]
+    return Message(
+        title="", body="\n".join(lines), body_format="html", extra={"family": "telegram"}
+    )
+
+
+def _update_text(
+    story: str,
+    headline: str,
+    changes: str,
+    sources: str,
+    facts: str,
+    link: str | None,
+    summary: str,
+) -> Message:
+    lines = [f"Update: {story}"]
+    if changes:
+        lines.append(f"What is new: {changes}")
+    lines += [headline, facts, sources]
+    if link:
+        lines.append(f"Link: {link}")
+    if summary:
+        lines += ["", summary]
+    return Message(title="", body="\n".join(lines), body_format="text", extra={"family": "text"})
+
+
+_UPDATE_FORMATS: dict[str, Callable[..., Message]] = {
+    "email": _update_email,
+    "slack": _update_slack,
+    "telegram": _update_telegram,
+    "text": _update_text,
 }

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,13 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -42,6 +45,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -98,6 +102,24 @@ feeds = Table(
     Column("error_streak", Integer, nullable=False, default=0),
     Column("disabled", Boolean, nullable=False, default=False),  # 410 Gone
     Column("items_seen", Integer, nullable=False, default=0),
+    # health (see health.py): first failure of the current streak; NULL when healthy
+    Column("failing_since", UTCDateTime),
+    Column("unhealthy_since", UTCDateTime),  # NULL: healthy (operators were told when set)
+)
+
+# one row per feed-health change told to operators; its deliveries point here
+feed_notices = Table(
+    "feed_notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # unhealthy, recovered
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("since", UTCDateTime),  # unhealthy: failing since; recovered: unhealthy since
+    Column("error", Text),  # the feed's last error when it became unhealthy
+    Column("error_streak", Integer, nullable=False, default=0),
+    Column("disabled", Boolean, nullable=False, default=False),  # gone (410)
+    Column("url", Text, nullable=False),
 )
 
 items = Table(
@@ -128,7 +150,8 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
+    Column("item_id", Integer, ForeignKey("items.id")),  # NULL for a feed-health notice
+    Column("notice_id", Integer, ForeignKey("feed_notices.id")),  # set instead of item_id
     Column("subscriber", String(64), nullable=False),
     # sha256 prefix of the target URL: the store never holds the secret URL
     Column("target_id", String(16), nullable=False),
@@ -142,7 +165,80 @@ deliveries = Table(
     Column("lease_until", UTCDateTime),
     Column("sent_at", UTCDateTime),
     UniqueConstraint("subscriber", "target_id", "item_id", name="uq_deliveries_target_item"),
+    UniqueConstraint("subscriber", "target_id", "notice_id", name="uq_deliveries_target_notice"),
+    CheckConstraint("(item_id IS NULL) <> (notice_id IS NULL)", name="ck_deliveries_one_subject"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+# --- stories (stories.py): new tables only, so databases made before them keep working ---
+
+# one row per story; its id is the id of its first item
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("title", Text, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("sources", Text, nullable=False),  # JSON list of feed names, first seen first
+    Column("category", String(32), nullable=False),
+    Column("peak_score", Float, nullable=False),
+    Column("state", Text, nullable=False),  # JSON: centroid, vocabulary, weekdays
+    Index("ix_stories_last_seen", "last_seen"),
+)
+
+# which story each scored item joined, and how (new, duplicate, related)
+story_items = Table(
+    "story_items",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True, autoincrement=False),
+    Column("story_id", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("duplicate_of", Integer),
+    Column("similarity", Float),
+    Column("feed", String(64), nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Column("signature", LargeBinary),  # MinHash, uint32 x 128; NULL for very short texts
+    Index("ix_story_items_story", "story_id"),
+)
+
+# LSH band hashes, canonical links and rare terms of recent items: looked up by key,
+# pruned after the stories window
+story_keys = Table(
+    "story_keys",
+    metadata,
+    # (key, item) is the primary key: lookups by key read the rows in key order, and on
+    # SQLite (WITHOUT ROWID) the table is that index, with no second copy of the key
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column("item_id", Integer, primary_key=True, autoincrement=False),
+    Column("story_id", Integer, nullable=False),
+    Column("seen_at", BigInteger, nullable=False),  # Unix seconds: written in bulk, compared only
+    Index("ix_story_keys_seen", "seen_at"),
+    sqlite_with_rowid=False,
+)
+
+# what each subscriber was last told about a story (first alert, then updates)
+story_notices = Table(
+    "story_notices",
+    metadata,
+    Column("story_id", Integer, primary_key=True, autoincrement=False),
+    Column("subscriber", String(64), primary_key=True),
+    Column("first_item_id", Integer, nullable=False),  # the item of the first alert
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("sources", Integer, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("updates", Integer, nullable=False),
+)
+
+# a delivery that belongs to a story: the first alert ("alert") or an "update"
+delivery_stories = Table(
+    "delivery_stories",
+    metadata,
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
+    Column("story_id", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("changes", Text, nullable=False),  # JSON list: what an update adds
 )
 
 
@@ -166,6 +262,23 @@ class FeedState:
     disabled: bool
     items_seen: int
     moved_to: str | None
+    failing_since: datetime | None = None  # first failure of the current streak
+    unhealthy_since: datetime | None = None  # None: healthy (see health.py)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedNotice:
+    """A feed-health change told to operators (see health.py)."""
+
+    id: int
+    feed: str
+    kind: str  # unhealthy, recovered
+    created_at: datetime
+    since: datetime | None  # unhealthy: failing since; recovered: unhealthy since
+    error: str | None
+    error_streak: int
+    disabled: bool  # gone (410)
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +297,15 @@ class PlannedDelivery:
     target_id: str
     target_label: str
     hold_until: datetime | None = None  # quiet hours or digest: sent together then
+    story_id: int | None = None  # set by stories.py: the story this delivery tells of
+    kind: str = "alert"  # "alert", or "update" on a story already alerted
+    changes: tuple[str, ...] = ()  # what an update adds
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
     id: int
-    item_id: int
+    item_id: int | None  # None for a feed-health notice (then notice_id is set)
     subscriber: str
     target_id: str
     target_label: str
@@ -200,6 +316,7 @@ class Delivery:
     created_at: datetime
     next_attempt_at: datetime
     sent_at: datetime | None
+    notice_id: int | None = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -250,6 +367,7 @@ class Store:
         for attempt in range(3):
             try:
                 metadata.create_all(self.engine)
+                self._check_columns()
                 return
             except SQLAlchemyError as exc:
                 # processes starting together race to create the tables: the
@@ -260,6 +378,32 @@ class Store:
                     f"cannot open the store at {masked_database_url(self.url)}: {exc.__class__.__name__}: "
                     f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip().splitlines()[0]}"
                 ) from None
+
+    def _check_columns(self) -> None:
+        """A database made by an older version lacks newer columns: say so at once.
+
+        create_all adds missing tables, never missing columns, and there are no
+        migrations before the first release: what needs a missing column fails later,
+        so the warning names them now. (Only a warning: a process that never touches
+        those tables, e.g. one sharing the database for rate limits, still works.)
+        """
+        found = inspect(self.engine)
+        missing = [
+            f"{table.name}.{column.name}"
+            for table in metadata.sorted_tables
+            if found.has_table(table.name)
+            for have in [{c["name"] for c in found.get_columns(table.name)}]
+            for column in table.columns
+            if column.name not in have
+        ]
+        if missing:
+            log.warning(
+                "the store at %s was created by an older newsalert and lacks columns %s; "
+                "move the database aside to start a new one (this pre-release has no "
+                "schema migrations)",
+                masked_database_url(self.url),
+                ", ".join(missing),
+            )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -364,17 +508,107 @@ class Store:
             "next_poll_at": next_poll_at,
         }
         if error is None:
-            values.update(last_error=None, error_streak=0, last_success_at=now)
+            values.update(last_error=None, error_streak=0, last_success_at=now, failing_since=None)
             if status == "ok":
                 values.update(etag=etag, last_modified=last_modified)
         else:
-            values.update(last_error=error[:2000], error_streak=feeds.c.error_streak + 1)
+            values.update(
+                last_error=error[:2000],
+                error_streak=feeds.c.error_streak + 1,
+                failing_since=func.coalesce(feeds.c.failing_since, now),
+            )
         if moved_to:
             values["moved_to"] = moved_to
         if disabled:
             values["disabled"] = True
         with self.begin() as conn:
             conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+
+    def change_health(
+        self,
+        feed_id: int,
+        *,
+        unhealthy: bool,
+        now: datetime,
+        planned: Sequence[PlannedDelivery],
+    ) -> tuple[FeedNotice, list[int]] | None:
+        """Record a feed-health change once, with its notice and the notice's deliveries.
+
+        One transaction. ``unhealthy_since`` is flipped by a conditional update (set
+        only while the feed is failing and not yet unhealthy; cleared only once it is
+        no longer failing), so when several workers see the change, exactly one
+        records it and operators are told once. None if the change was not (or no
+        longer) due; else the notice and the new delivery ids (pending, due now).
+        """
+        if unhealthy:
+            due = and_(feeds.c.unhealthy_since.is_(None), feeds.c.failing_since.is_not(None))
+        else:
+            due = and_(feeds.c.unhealthy_since.is_not(None), feeds.c.failing_since.is_(None))
+        with self.begin() as conn:
+            row = conn.execute(select(feeds).where(feeds.c.id == feed_id, due)).one_or_none()
+            if row is None:
+                return None
+            flipped = conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_id, due)
+                .values(unhealthy_since=now if unhealthy else None)
+            )
+            if flipped.rowcount != 1:
+                return None
+            values = {
+                "feed_id": feed_id,
+                "kind": "unhealthy" if unhealthy else "recovered",
+                "created_at": now,
+                "since": row.failing_since if unhealthy else row.unhealthy_since,
+                "error": row.last_error if unhealthy else None,
+                "error_streak": row.error_streak or 0,
+                "disabled": bool(row.disabled),
+                "url": row.url,
+            }
+            notice_id = int(
+                conn.execute(insert(feed_notices).values(**values)).inserted_primary_key[0]
+            )
+            created = [
+                int(
+                    conn.execute(
+                        insert(deliveries).values(
+                            notice_id=notice_id,
+                            subscriber=plan.subscriber,
+                            target_id=plan.target_id,
+                            target_label=plan.target_label,
+                            status=PENDING,
+                            attempts=0,
+                            ambiguous=False,
+                            created_at=now,
+                            next_attempt_at=now,
+                        )
+                    ).inserted_primary_key[0]
+                )
+                for plan in planned
+            ]
+        del values["feed_id"]
+        return FeedNotice(id=notice_id, feed=row.name, **values), created
+
+    def get_notice(self, notice_id: int) -> FeedNotice:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(feed_notices, feeds.c.name.label("feed_name"))
+                .join(feeds, feeds.c.id == feed_notices.c.feed_id)
+                .where(feed_notices.c.id == notice_id)
+            ).one_or_none()
+        if row is None:
+            raise StoreError(f"no feed notice with id {notice_id}")
+        return FeedNotice(
+            id=row.id,
+            feed=row.feed_name,
+            kind=row.kind,
+            created_at=row.created_at,
+            since=row.since,
+            error=row.error,
+            error_streak=row.error_streak or 0,
+            disabled=bool(row.disabled),
+            url=row.url,
+        )
 
     # --- items ---------------------------------------------------------------
 
@@ -458,12 +692,16 @@ class Store:
         self,
         scored: Sequence[tuple[int, Score, Sequence[PlannedDelivery]]],
         now: datetime,
+        *,
+        also: Callable[[Connection, set[int]], None] | None = None,
     ) -> list[int]:
         """Write scores and their deliveries in one transaction; return new delivery ids.
 
         An item already scored (by a concurrent worker) is skipped with its deliveries.
+        ``also(conn, saved_item_ids)`` writes more in the same transaction (stories).
         """
         created: list[int] = []
+        saved: set[int] = set()
         with self.begin() as conn:
             for item_id, score, planned in scored:
                 done = conn.execute(
@@ -480,6 +718,7 @@ class Store:
                 )
                 if done.rowcount != 1:
                     continue
+                saved.add(item_id)
                 for plan in planned:
                     try:
                         with conn.begin_nested():
@@ -496,9 +735,21 @@ class Store:
                                     next_attempt_at=plan.hold_until or now,
                                 )
                             )
-                        created.append(int(result.inserted_primary_key[0]))
+                            delivery_id = int(result.inserted_primary_key[0])
+                            if plan.story_id is not None:
+                                conn.execute(
+                                    insert(delivery_stories).values(
+                                        delivery_id=delivery_id,
+                                        story_id=plan.story_id,
+                                        kind=plan.kind,
+                                        changes=json.dumps(list(plan.changes)),
+                                    )
+                                )
+                        created.append(delivery_id)
                     except IntegrityError:
                         continue
+            if also is not None:
+                also(conn, saved)
         return created
 
     def count_items(self) -> int:
@@ -737,6 +988,8 @@ def _feed_state(row: Any) -> FeedState:
         disabled=bool(row.disabled),
         items_seen=row.items_seen or 0,
         moved_to=row.moved_to,
+        failing_since=row.failing_since,
+        unhealthy_since=row.unhealthy_since,
     )
 
 
@@ -780,4 +1033,5 @@ def _delivery(row: Any) -> Delivery:
         created_at=row.created_at,
         next_attempt_at=row.next_attempt_at,
         sent_at=row.sent_at,
+        notice_id=row.notice_id,
     )

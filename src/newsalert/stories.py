@@ -1,0 +1,1390 @@
+"""Stories: one incident, one alert. Near-duplicate detection and incident clustering.
+
+Twenty outlets report an attack within the hour under twenty titles and guids, then keep
+reporting for days. Every scored item joins a *story*, in two steps:
+
+1. **Near-duplicates** (agency copy republished, an article edited under a new guid, the
+   same canonical link on two feeds): MinHash signatures (128 permutations over word
+   3-shingles of title + summary, multiply-shift hashing in numpy) and LSH banding (16
+   bands of 2 rows). Each band hash is a row in the store (``story_keys``: key, item,
+   story, time; keyed on (key, item)), so a new item finds its candidates with one
+   indexed lookup per batch, never a pairwise scan; a candidate is a duplicate when the
+   estimated Jaccard similarity of the two signatures reaches ``duplicate_similarity``.
+   A duplicate joins the story and never alerts.
+2. **Clustering** (different reports of one incident): a TF-IDF vector of title + summary
+   (title words count twice, names and places weigh 1.5 times), compared by cosine with
+   the story's first report, for the candidate stories only: those sharing rare terms or
+   names (also rows of ``story_keys``, one per term and story) within the time window.
+   Terms many concurrent stories share ("Gaza" during an offensive) weigh less, and a
+   report naming another weekday than the story matches less. At ``similarity`` or
+   above, the item joins the best story; else it starts a new one. Document frequencies
+   come from the packaged training corpus (17k news items), so the vectors need no
+   fitting and every process computes the same ones.
+
+Everything is bounded by ``window``: an item only finds keys seen within the window
+before it, and older keys are pruned. ``bench/stories.py`` measures both steps on
+hand-labelled news and their speed over 50,000 stored items.
+
+Alerting per story (``route_story``): a subscriber's first relevant item of a story
+alerts as before; a duplicate never does; a later report of the same story becomes an
+*update* only when it adds something (a source-count milestone, a score higher by a
+margin, new key terms in its title) and the subscriber's last alert or update on the
+story is at least ``update_interval`` old.
+
+This module is pure where it can be (``Clusterer``, ``route_story``, ``MemoryIndex``);
+``StoryStore`` is the store-backed index and writer, ``StoryDesk`` wires both for the
+pipeline.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import heapq
+import importlib.resources
+import json
+import logging
+import math
+import re
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from newsalert.models import Message, Score
+    from newsalert.store import Delivery, PlannedDelivery, Store, StoredItem
+
+log = logging.getLogger(__name__)
+
+NEW, DUPLICATE, RELATED = "new", "duplicate", "related"
+ALERT, UPDATE = "alert", "update"
+
+# --- text --------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SENTENCE_BREAK = re.compile(r"[.!?:;\"“”|()\[\]–—]| - ")
+
+# English function words, wire boilerplate and calendar words: they say nothing about
+# which incident a report is about (every report of the day says "Tuesday").
+_STOPWORDS = """
+    a about above after again against all almost along already also although am among an
+    and another any are around as at away back be became because been before being below
+    between both but by can could did do does doing done down during each either else
+    even ever every few for from further get gets got had has have having he her here hers
+    him his how however i if in into is it its itself just last late later least less
+    like made make many may me might more most much must my near nearly new next no nor
+    not now of off on once one only or other others our out over own per put rather said
+    same say says saying see seen she should since so some still such take than that the
+    their them then there these they this those though three through thus to today told
+    too two under until up upon us very via was we well were what when where whether which
+    while who whom whose why will with within without would yet you your yesterday
+    tonight tomorrow week weeks day days year years month months time times early
+    monday tuesday wednesday thursday friday saturday sunday
+    january february march april june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    reuters ap afp dpa upi pti ians xinhua ani bbc cnn update updated updates breaking
+    news report reports reported reporting according official officials source sources
+    people percent mr mrs ms dr st
+    """
+STOPWORDS = frozenset(_STOPWORDS.split())
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens; apostrophes inside words kept, everything else splits."""
+    return _WORD.findall(text.lower())
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: "attacks", "attacked", "attacking" -> "attack"."""
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 4 and word.endswith("ed"):
+        word = word[:-2]
+    return word
+
+
+@lru_cache(maxsize=200_000)
+def _term(word: str) -> str | None:
+    """The index term of a lower-case word, or None for stopwords, numbers, single letters."""
+    if len(word) < 2 or word in STOPWORDS or word[0].isdigit() or word[-1].isdigit():
+        return None
+    term = stem(word)
+    return None if term in STOPWORDS or len(term) < 2 else term
+
+
+def terms(text: str) -> list[str]:
+    return [t for t in map(_term, words(text)) if t is not None]
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+
+
+def weekdays(text: str) -> frozenset[str]:
+    """Weekdays a report names ("on Tuesday"): reports of one incident name the same day."""
+    return frozenset(m.lower() for m in _WEEKDAY.findall(text))
+
+
+def _title_case(title: str) -> bool:
+    """ "Gunmen Kill Six In Market Attack": capitals say nothing about names here."""
+    long = [w for w in _WORD.findall(title) if len(w) > 3]
+    return len(long) >= 3 and sum(w[0].isupper() for w in long) >= 0.6 * len(long)
+
+
+def names(text: str) -> set[str]:
+    """Terms of capitalised words not at a sentence start, and ALL-CAPS datelines."""
+    out: set[str] = set()
+    for sentence in _SENTENCE_BREAK.split(text):
+        found = _WORD.findall(sentence)
+        for n, word in enumerate(found):
+            if word[0].isupper() and (n or (len(word) > 2 and word.isupper())):
+                term = _term(word.lower())
+                if term:
+                    out.add(term)
+    return out
+
+
+# --- document frequencies ----------------------------------------------------------------
+
+
+class Idf:
+    """Inverse document frequencies from a background corpus; unseen terms weigh most."""
+
+    def __init__(self, df: Mapping[str, int], n_docs: int) -> None:
+        self.n_docs = max(1, int(n_docs))
+        base = math.log(self.n_docs + 1)
+        self.max = base + 1.0
+        self._idf = {t: base - math.log(n + 1) + 1.0 for t, n in df.items()}
+
+    def __call__(self, term: str) -> float:
+        return self._idf.get(term, self.max)
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> Idf:
+        df: dict[str, int] = defaultdict(int)
+        n = 0
+        for text in texts:
+            n += 1
+            for term in set(terms(text)):
+                df[term] += 1
+        return cls(df, n)
+
+
+@lru_cache(maxsize=1)
+def packaged_idf() -> Idf:
+    """Document frequencies of the packaged training corpus (17k news items), once."""
+    resource = importlib.resources.files("newsalert").joinpath("data", "train.jsonl.gz")
+    with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+        texts = []
+        for line in lines:
+            record = json.loads(line)
+            texts.append(f"{record.get('title') or ''}\n{record.get('summary') or ''}")
+    return Idf.from_texts(texts)
+
+
+# --- MinHash and LSH -----------------------------------------------------------------------
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_MASK32 = 0xFFFFFFFF
+_EMPTY = np.zeros(0, dtype=np.uint64)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, vectorised (uint64 arithmetic wraps)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def _word_hash(word: str) -> int:
+    return zlib.crc32(word.encode("utf-8", "surrogatepass"))
+
+
+def shingles(text: str) -> np.ndarray:
+    """Hashes (uint64 holding 32 bits) of the word 3-shingles of ``text``, deduplicated."""
+    hashes = [_word_hash(w) for w in words(text)]
+    if len(hashes) < 3:
+        return np.asarray(hashes, dtype=np.uint64)
+    h = np.asarray(hashes, dtype=np.uint64)
+    combined = _mix64(
+        (h[:-2] << np.uint64(32)) ^ (h[1:-1] * np.uint64(0x9E3779B1)) ^ h[2:]
+    ) & np.uint64(_MASK32)
+    return np.unique(combined)
+
+
+class MinHasher:
+    """MinHash signatures (``num_perm`` x uint32) and LSH band keys (int64, one per band).
+
+    Permutations are multiply-shift hashes ``(a * x + b) >> 32`` over 64-bit words, with
+    fixed odd ``a`` and random ``b`` from ``seed``: the same signature in every process.
+    ``rows`` signature values make one band; two texts of Jaccard similarity J share one
+    of ``bands`` bands with probability ``1 - (1 - J**rows) ** bands``: with 2 and 16,
+    0.94 at J = 0.4 (the duplicate threshold), 0.99 at 0.5, 0.15 at 0.1, 0.004 at 0.02
+    (unrelated news). Every band is a stored row: 16 rows per item, not 64; all 128
+    values estimate the Jaccard similarity of the candidates found.
+    """
+
+    def __init__(
+        self, num_perm: int = 128, rows: int = 2, bands: int = 16, seed: int = 0x5EED
+    ) -> None:
+        if rows * bands > num_perm:
+            raise ValueError("rows * bands must not exceed num_perm")
+        rng = np.random.default_rng(seed)
+        self.num_perm, self.rows, self.bands = num_perm, rows, bands
+        self._a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+        self._b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+        self._salt = rng.integers(0, 2**63, size=bands, dtype=np.uint64)
+
+    def signatures(self, shingle_sets: Sequence[np.ndarray], chunk: int = 16_384) -> np.ndarray:
+        """One row per set; an empty set gets an all-ones row (matches nothing)."""
+        out = np.full((len(shingle_sets), self.num_perm), _MASK32, dtype=np.uint32)
+        start = 0
+        while start < len(shingle_sets):
+            # take items until about ``chunk`` shingles: bounds the (perm x shingle) matrix
+            stop, total = start, 0
+            while stop < len(shingle_sets) and (total == 0 or total < chunk):
+                total += len(shingle_sets[stop])
+                stop += 1
+            rows = [i for i in range(start, stop) if len(shingle_sets[i])]
+            if rows:
+                flat = np.concatenate([shingle_sets[i] for i in rows])
+                offsets = np.cumsum([0] + [len(shingle_sets[i]) for i in rows[:-1]])
+                hashed = (self._a[:, None] * flat[None, :] + self._b[:, None]) >> np.uint64(32)
+                out[rows] = np.minimum.reduceat(hashed, offsets, axis=1).T.astype(np.uint32)
+            start = stop
+        return out
+
+    def band_keys(self, signatures: np.ndarray) -> np.ndarray:
+        """(n, bands) int64: a hash of each band's rows, salted per band."""
+        n = signatures.shape[0]
+        used = self.bands * self.rows
+        rows = signatures[:, :used].astype(np.uint64).reshape(n, self.bands, self.rows)
+        h = np.broadcast_to(self._salt, (n, self.bands)).copy()
+        for r in range(self.rows):
+            h = _mix64(h ^ rows[:, :, r])
+        return h.view(np.int64)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Estimated Jaccard similarity of two MinHash signatures."""
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+@lru_cache(maxsize=200_000)
+def key_of(kind: str, text: str) -> int:
+    """A signed 64-bit key for a term ("t") or a canonical link ("l")."""
+    digest = hashlib.blake2b(f"{kind}\0{text}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+# --- features ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    vector: dict[str, float]  # TF-IDF, unit length
+    keys: tuple[tuple[str, float], ...]  # (rare term or name, weight) to find candidate stories
+    title_terms: tuple[tuple[str, str], ...]  # (term, the word as the title wrote it), in order
+    terms: frozenset[str]
+    shingles: np.ndarray
+    days: frozenset[str] = frozenset()
+
+
+def _first_words(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for term, word in pairs:
+        out.setdefault(term, word)
+    return out
+
+
+def cosine(unit: Mapping[str, float], other: Mapping[str, float], other_norm: float) -> float:
+    if other_norm <= 0:
+        return 0.0
+    if len(unit) > len(other):
+        dot = sum(w * unit.get(t, 0.0) for t, w in other.items())
+    else:
+        dot = sum(w * other.get(t, 0.0) for t, w in unit.items())
+    return dot / other_norm
+
+
+def norm(vector: Mapping[str, float]) -> float:
+    return math.sqrt(sum(w * w for w in vector.values()))
+
+
+# --- settings, results and state -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    window: timedelta = timedelta(hours=72)
+    similarity: float = 0.4  # cosine, item vs story centroid (see bench/stories.py)
+    duplicate_similarity: float = 0.4  # estimated Jaccard of word 3-shingles
+    min_shingles: int = 8  # shorter texts are never near-duplicates, only clustered
+    max_keys: int = 8  # rare terms and names per item used to find candidate stories
+    key_min_idf: float = 6.0  # rare: in at most ~0.4% of the background corpus
+    max_candidates: int = 8  # candidate stories compared by cosine, per item
+    max_key_stories: int = 30  # a term shared by more stories in the window finds none
+    max_key_rows: int = 32  # rows read per key (the newest); a key in that many gets no more
+    min_votes: float = 14.0  # candidates share rare terms weighing this much (idf, names x1.5)
+    title_weight: int = 2  # title terms count this many times
+    name_boost: float = 1.5  # names and places weigh this much more
+    centroid_terms: int = 120  # terms kept in a story's centroid
+    spread_damping: float = 1.0  # weigh down terms shared by many stories in the window
+    other_day_factor: float = 0.7  # the item and the story name different weekdays
+    centroid_items: int = 1  # the centroid is built from the first reports only: no drift
+    vocabulary_terms: int = 400  # terms kept to tell what a report adds
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What clustering needs of one scored item."""
+
+    item_id: int
+    feed: str
+    title: str
+    summary: str
+    link: str | None
+    time: datetime  # UTC, aware
+    score: float = 0.0
+    category: str = "none"
+
+
+@dataclass(slots=True)
+class StoryState:
+    id: int  # the id of the story's first item
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    item_count: int
+    sources: list[str]  # feed names, first seen first
+    category: str
+    peak_score: float
+    centroid: dict[str, float]  # sum of member vectors (truncated)
+    vocabulary: set[str]  # terms of its reports so far (see ``words``)
+    days: set[str] = field(default_factory=set)
+    members: int = 0  # reports (not duplicates) in the centroid
+    created: bool = False  # made in this batch: insert, not update
+    _norm: float = -1.0
+    _words: str | None = None  # the vocabulary as stored, parsed when first needed
+
+    def words(self) -> set[str]:
+        """The vocabulary (parsed on first use: most candidate stories never need it)."""
+        if self._words is not None:
+            self.vocabulary = set(self._words.split())
+            self._words = None
+        return self.vocabulary
+
+    @property
+    def centroid_norm(self) -> float:
+        if self._norm < 0:
+            self._norm = norm(self.centroid)
+        return self._norm
+
+    def add_vector(self, vector: Mapping[str, float], keep: int) -> None:
+        for t, w in vector.items():
+            self.centroid[t] = self.centroid.get(t, 0.0) + w
+        if len(self.centroid) > keep:
+            self.centroid = dict(heapq.nlargest(keep, self.centroid.items(), key=lambda kv: kv[1]))
+        self._norm = -1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Which story an item joined, and how."""
+
+    item_id: int
+    story_id: int
+    kind: str  # NEW, DUPLICATE or RELATED
+    similarity: float  # to the duplicate (Jaccard) or to the story (cosine); 1.0 when new
+    duplicate_of: int | None
+    story_title: str
+    sources: tuple[str, ...]  # the story's feeds once this item joined
+    item_count: int
+    new_terms: tuple[str, ...] = ()  # title terms the story had not seen before
+
+
+class Hit(NamedTuple):
+    """A stored row of a key (a tuple: lookups may return tens of thousands)."""
+
+    key: int
+    item_id: int
+    story_id: int
+    seen_at: float  # Unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    item_id: int
+    story_id: int
+    kind: str
+    duplicate_of: int | None
+    similarity: float
+    feed: str
+    seen_at: datetime
+    signature: bytes | None
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a batch adds to the index: rows for the store (or a MemoryIndex)."""
+
+    members: list[Member] = field(default_factory=list)
+    keys: list[tuple[int, int, int, int]] = field(default_factory=list)  # key, item, story, Unix s
+    stories: dict[int, StoryState] = field(default_factory=dict)
+
+
+class Index(Protocol):
+    """What the clusterer reads: key hits, member signatures and story states."""
+
+    def lookup(
+        self, keys: Sequence[int], since: datetime, per_key: int
+    ) -> dict[int, list[Hit]]: ...
+
+    def signatures(self, item_ids: Sequence[int]) -> dict[int, np.ndarray]: ...
+
+    def stories(self, story_ids: Sequence[int]) -> dict[int, StoryState]: ...
+
+
+# --- clustering ----------------------------------------------------------------------------
+
+
+class Clusterer:
+    """Assigns items to stories against an :class:`Index`. No I/O of its own."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        idf: Idf | None = None,
+        hasher: MinHasher | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.idf = idf or packaged_idf()
+        self.hasher = hasher or MinHasher()
+
+    def features(self, title: str, summary: str) -> Features:
+        s = self.settings
+        title_words = [(t, w) for w in _WORD.findall(title) if (t := _term(w.lower()))]
+        title_terms = [t for t, _ in title_words]
+        body_terms = terms(summary)
+        counts: dict[str, int] = defaultdict(int)
+        for t in title_terms:
+            counts[t] += s.title_weight
+        for t in body_terms:
+            counts[t] += 1
+        named = names(summary)
+        if not _title_case(title):
+            named |= names(title)
+        idf = self.idf
+        weights: dict[str, float] = {}
+        for t, n in counts.items():
+            w = (1.0 + math.log(n)) * idf(t)
+            weights[t] = w * s.name_boost if t in named else w
+        length = norm(weights) or 1.0
+        vector = {t: w / length for t, w in weights.items()}
+        ranked = sorted(
+            ((t, idf(t) * (s.name_boost if t in named else 1.0)) for t in counts),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
+        keys = [kv for kv in ranked if kv[1] >= s.key_min_idf or kv[0] in named][: s.max_keys]
+        if len(keys) < 2:
+            keys = ranked[:2]
+        return Features(
+            vector=vector,
+            keys=tuple(keys),
+            title_terms=tuple(_first_words(title_words).items()),
+            terms=frozenset(counts),
+            shingles=shingles(f"{title}\n{summary}"),
+            days=weekdays(f"{title}\n{summary}"),
+        )
+
+    def assign(self, batch: Sequence[Incoming], index: Index) -> tuple[list[Assignment], Changes]:
+        """Assign every item of ``batch``, in order, to a story; return what to store.
+
+        Two passes. The first compares every item with what the index holds (one lookup
+        of all keys, one read of the signatures and of the candidate stories); the second
+        goes through the batch in order, adding what earlier items of the batch made.
+        """
+        s = self.settings
+        if not batch:
+            return [], Changes()
+        n = len(batch)
+        feats = [self.features(x.title, x.summary) for x in batch]
+        usable = [len(f.shingles) >= s.min_shingles for f in feats]
+        sigs = self.hasher.signatures(
+            [f.shingles if ok else _EMPTY for f, ok in zip(feats, usable, strict=True)]
+        )
+        bands = self.hasher.band_keys(sigs)
+        band_keys = [bands[i].tolist() if usable[i] else [] for i in range(n)]
+        link_keys = [key_of("l", x.link) if x.link else None for x in batch]
+        term_keys = [[(key_of("t", t), t, w) for t, w in f.keys] for f in feats]
+
+        wanted: set[int] = set()
+        for i in range(n):
+            wanted.update(band_keys[i])
+            wanted.update(k for k, _, _ in term_keys[i])
+            if link_keys[i] is not None:
+                wanted.add(link_keys[i])  # type: ignore[arg-type]
+        cap = s.max_key_rows
+        hits = index.lookup(sorted(wanted), min(x.time for x in batch) - s.window, cap)
+
+        # pass 1: against the index. A band key whose rows span several stories is
+        # common text (boilerplate), no sign of a copy; one whose rows are all of one
+        # or two stories (a much-copied wire story) is: its newest rows are enough
+        useful: dict[int, list[Hit]] = {}
+        for i in range(n):
+            for k in band_keys[i]:
+                rows = hits.get(k)
+                if rows and k not in useful and len({h.story_id for h in rows}) <= 2:
+                    useful[k] = rows[:4]
+
+        def band_hits(i: int) -> dict[int, Hit]:
+            found: dict[int, Hit] = {}
+            for k in band_keys[i]:
+                for h in useful.get(k, ()):
+                    found.setdefault(h.item_id, h)
+            return found
+
+        candidates = [band_hits(i) for i in range(n)]
+        known_sigs = index.signatures(sorted({c for found in candidates for c in found}))
+        key_stories = {
+            k: {h.story_id for h in hits[k]}
+            for i in range(n)
+            for k, _, _ in term_keys[i]
+            if k in hits
+        }
+        first_dup: list[tuple[float, Hit | None]] = []
+        first_votes: list[dict[int, float]] = []
+        needed: set[int] = set()
+        for i in range(n):
+            best, best_hit = 0.0, None
+            if link_keys[i] is not None and hits.get(link_keys[i]):  # type: ignore[arg-type]
+                best, best_hit = 1.0, hits[link_keys[i]][0]  # type: ignore[index]
+            elif candidates[i]:
+                ids = [c for c in candidates[i] if c in known_sigs]
+                if ids:
+                    sims = (
+                        np.count_nonzero(np.stack([known_sigs[c] for c in ids]) == sigs[i], axis=1)
+                        / sigs.shape[1]
+                    )
+                    top = int(np.argmax(sims))
+                    best, best_hit = float(sims[top]), candidates[i][ids[top]]
+            first_dup.append((best, best_hit))
+            if best_hit is not None and best >= s.duplicate_similarity:
+                needed.add(best_hit.story_id)
+                first_votes.append({})
+                continue
+            votes: dict[int, float] = defaultdict(float)
+            for k, _, w in term_keys[i]:
+                sids = key_stories.get(k, ())
+                if len(sids) <= s.max_key_stories:  # a key of hundreds of stories picks none
+                    for sid in sids:
+                        votes[sid] += w
+            top_votes = heapq.nlargest(s.max_candidates, votes.items(), key=lambda kv: kv[1])
+            top_votes = [kv for kv in top_votes if kv[1] >= s.min_votes]
+            first_votes.append(dict(top_votes))
+            needed.update(sid for sid, _ in top_votes)
+        states = index.stories(sorted(needed))
+
+        # pass 2: in order, with what earlier items of this batch made
+        local_items: dict[int, list[tuple[int, int]]] = {}  # band/link key: (item, story)
+        local_terms: dict[int, set[int]] = {}  # term key: stories
+        local_sigs: dict[int, np.ndarray] = {}
+        changes = Changes()
+        out: list[Assignment] = []
+        for i, x in enumerate(batch):
+            f = feats[i]
+            kind, story, sim, dup_of = NEW, None, 1.0, None
+            # 1. near-duplicate: the same canonical link, or a near-identical text
+            best, best_hit = first_dup[i]
+            dup = (best_hit.item_id, best_hit.story_id) if best_hit is not None else None
+            if link_keys[i] is not None and link_keys[i] in local_items:
+                best, dup = 1.0, local_items[link_keys[i]][0]  # type: ignore[index]
+            elif best < 1.0 and local_items:
+                seen = set()
+                for k in band_keys[i]:
+                    if k in hits and k not in useful:
+                        continue
+                    for item_id, sid in local_items.get(k, ()):
+                        if item_id not in seen:
+                            seen.add(item_id)
+                            j = similarity(sigs[i], local_sigs[item_id])
+                            if j > best:
+                                best, dup = j, (item_id, sid)
+            if dup is not None and best >= s.duplicate_similarity:
+                found = states.get(dup[1])
+                if found is not None:
+                    kind, story, sim, dup_of = DUPLICATE, found, best, dup[0]
+            # 2. the same incident: cosine with candidate stories sharing rare terms
+            if story is None:
+                votes = dict(first_votes[i])
+                spread: dict[str, int] = {}
+                for k, term, w in term_keys[i]:
+                    mine = local_terms.get(k, ())
+                    spread[term] = len(key_stories.get(k, ())) + len(mine)
+                    for sid in mine:
+                        votes[sid] = votes.get(sid, 0.0) + w
+                vector = f.vector
+                if s.spread_damping and any(c > 1 for c in spread.values()):
+                    # a term shared by many concurrent stories ("Gaza" during an offensive)
+                    # does not tell one incident from another: weigh it down
+                    vector = dict(vector)
+                    for term, c in spread.items():
+                        if c > 1 and term in vector:
+                            vector[term] /= 1.0 + s.spread_damping * math.log(c)
+                    length = norm(vector) or 1.0
+                    vector = {t: w / length for t, w in vector.items()}
+                best, best_story = 0.0, None
+                ranked = heapq.nlargest(s.max_candidates, votes.items(), key=lambda kv: kv[1])
+                ranked = [kv for kv in ranked if kv[1] >= s.min_votes]
+                for sid, _ in ranked:
+                    state = states.get(sid)
+                    if state is None:
+                        continue
+                    c = cosine(vector, state.centroid, state.centroid_norm)
+                    if f.days and state.days and not (f.days & state.days):
+                        c *= s.other_day_factor
+                    if c > best:
+                        best, best_story = c, state
+                if best_story is not None and best >= s.similarity:
+                    kind, story, sim = RELATED, best_story, best
+            new_terms: tuple[str, ...] = ()
+            if story is None:
+                story = StoryState(
+                    id=x.item_id,
+                    title=x.title or x.summary[:200],
+                    first_seen=x.time,
+                    last_seen=x.time,
+                    item_count=0,
+                    sources=[],
+                    category=x.category,
+                    peak_score=x.score,
+                    centroid={},
+                    vocabulary=set(),
+                    created=True,
+                )
+                states[story.id] = story
+            elif kind == RELATED:
+                vocabulary = story.words()
+                new_terms = tuple(w for t, w in f.title_terms if t not in vocabulary)
+            # join
+            story.item_count += 1
+            story.last_seen = max(story.last_seen, x.time)
+            if x.feed not in story.sources:
+                story.sources.append(x.feed)
+            if x.score > story.peak_score or story.item_count == 1:
+                story.peak_score = x.score
+                if x.category != "none" or story.category == "none":
+                    story.category = x.category
+            if kind != DUPLICATE:
+                if story.members < s.centroid_items:
+                    story.add_vector(f.vector, s.centroid_terms)
+                    story.members += 1
+                if len(story.words()) < s.vocabulary_terms:
+                    story.vocabulary |= f.terms
+                story.days |= f.days
+            changes.stories[story.id] = story
+            signature = sigs[i] if usable[i] else None
+            changes.members.append(
+                Member(
+                    x.item_id,
+                    story.id,
+                    kind,
+                    dup_of,
+                    sim,
+                    x.feed,
+                    x.time,
+                    signature.tobytes() if signature is not None else None,
+                )
+            )
+            pair = (x.item_id, story.id)
+            # (key, item) is unique in the store; a key already in ``cap`` rows gets no
+            # more: it is read ``cap`` rows at a time, newest first
+            mine_keys = [k for k in dict.fromkeys(band_keys[i]) if len(hits.get(k, ())) < cap]
+            if link_keys[i] is not None:
+                mine_keys.append(link_keys[i])  # type: ignore[arg-type]
+            for k in mine_keys:
+                local_items.setdefault(k, []).append(pair)
+            if kind != DUPLICATE:
+                # one row per term and story is enough to find the story: skip the others
+                for k, _, _ in term_keys[i]:
+                    owners = local_terms.setdefault(k, set())
+                    if (
+                        story.id not in owners
+                        and story.id not in key_stories.get(k, ())
+                        and len(key_stories.get(k, ())) <= s.max_key_stories
+                        and k not in mine_keys
+                    ):
+                        mine_keys.append(k)
+                    owners.add(story.id)
+            seen_at = int(x.time.timestamp())
+            changes.keys.extend([(k, x.item_id, story.id, seen_at) for k in mine_keys])
+            if signature is not None:
+                local_sigs[x.item_id] = signature
+            out.append(
+                Assignment(
+                    item_id=x.item_id,
+                    story_id=story.id,
+                    kind=kind,
+                    similarity=sim,
+                    duplicate_of=dup_of,
+                    story_title=story.title,
+                    sources=tuple(story.sources),
+                    item_count=story.item_count,
+                    new_terms=new_terms,
+                )
+            )
+        return out, changes
+
+
+class MemoryIndex:
+    """An in-memory :class:`Index` (tests and benchmarks); ``apply`` stores a batch."""
+
+    def __init__(self) -> None:
+        self.keys: dict[int, list[Hit]] = defaultdict(list)
+        self.sigs: dict[int, np.ndarray] = {}
+        self.states: dict[int, StoryState] = {}
+
+    def lookup(
+        self, keys: Sequence[int], since: datetime, per_key: int = 64
+    ) -> dict[int, list[Hit]]:
+        out = {}
+        for k in keys:
+            found = [h for h in self.keys.get(k, ()) if h.seen_at >= since.timestamp()]
+            if found:
+                out[k] = sorted(found, key=lambda h: -h.seen_at)[:per_key]
+        return out
+
+    def signatures(self, item_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return {i: self.sigs[i] for i in item_ids if i in self.sigs}
+
+    def stories(self, story_ids: Sequence[int]) -> dict[int, StoryState]:
+        # copies: the clusterer mutates what it is given, as it would rows read from a store
+        return {i: _copy_state(self.states[i]) for i in story_ids if i in self.states}
+
+    def apply(self, changes: Changes) -> None:
+        for k, item_id, story_id, t in changes.keys:
+            self.keys[k].append(Hit(k, item_id, story_id, t))
+        for m in changes.members:
+            if m.signature is not None:
+                self.sigs[m.item_id] = np.frombuffer(m.signature, dtype=np.uint32)
+        for sid, state in changes.stories.items():
+            self.states[sid] = _copy_state(state)
+            self.states[sid].created = False
+
+
+def _copy_state(state: StoryState) -> StoryState:
+    return replace(
+        state,
+        sources=list(state.sources),
+        centroid=dict(state.centroid),
+        vocabulary=set(state.words()),
+        days=set(state.days),
+    )
+
+
+# --- alerting per story ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What one subscriber was last told about one story."""
+
+    story_id: int
+    subscriber: str
+    first_item_id: int  # the item of the first alert
+    last_at: datetime
+    sources: int
+    score: float
+    updates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePolicy:
+    interval: timedelta = timedelta(minutes=60)  # at most one update per story and subscriber
+    score_margin: float = 0.1  # an update when the score beats the last told by this much
+    new_terms: int = 2  # ... or the title brings this many words the story had not seen
+    milestones: tuple[int, ...] = (3, 5, 10, 20, 50)  # ... or the source count passes one
+
+
+def what_is_new(
+    assignment: Assignment, score: float, notice: Notice, policy: UpdatePolicy
+) -> tuple[str, ...]:
+    """What a report adds to what the subscriber was told; empty: nothing worth a message."""
+    out = []
+    sources = len(assignment.sources)
+    if any(notice.sources < m <= sources for m in policy.milestones):
+        out.append(f"now {sources} sources")
+    if score >= notice.score + policy.score_margin:
+        out.append(f"score up from {notice.score:.2f} to {score:.2f}")
+    if policy.new_terms and len(assignment.new_terms) >= policy.new_terms:
+        out.append("new: " + ", ".join(assignment.new_terms[:6]))
+    return tuple(out)
+
+
+def route_story(
+    assignment: Assignment,
+    score: float,
+    planned: Sequence[PlannedDelivery],
+    notices: Mapping[str, Notice],
+    now: datetime,
+    policy: UpdatePolicy,
+) -> tuple[list[PlannedDelivery], dict[str, Notice]]:
+    """Filter an item's planned deliveries by its story; return them and the new notices.
+
+    A subscriber not yet told about the story gets the alert: the first relevant item of
+    the story *for them* (the first report may have failed their filters: another feed,
+    a lower score). One already told gets an update only if the item adds something and
+    the last message is ``policy.interval`` old. A near-duplicate never alerts again: it
+    alerts only a subscriber never told about the story, and never makes an update.
+    """
+    if not planned:
+        return [], {}
+    by_subscriber: dict[str, list[PlannedDelivery]] = defaultdict(list)
+    for plan in planned:
+        by_subscriber[plan.subscriber].append(plan)
+    out: list[PlannedDelivery] = []
+    told: dict[str, Notice] = {}
+    sources = len(assignment.sources)
+    for subscriber, plans in by_subscriber.items():
+        notice = notices.get(subscriber)
+        if notice is None:
+            out += [replace(p, story_id=assignment.story_id, kind=ALERT) for p in plans]
+            told[subscriber] = Notice(
+                assignment.story_id, subscriber, assignment.item_id, now, sources, score
+            )
+            continue
+        if assignment.kind == DUPLICATE or now - notice.last_at < policy.interval:
+            continue
+        changes = what_is_new(assignment, score, notice, policy)
+        if not changes:
+            continue
+        out += [
+            replace(p, story_id=assignment.story_id, kind=UPDATE, changes=changes) for p in plans
+        ]
+        told[subscriber] = replace(
+            notice,
+            last_at=now,
+            sources=sources,
+            score=max(notice.score, score),
+            updates=notice.updates + 1,
+        )
+    return out, told
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+_CHUNK = 500
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _state_json(state: StoryState) -> str:
+    return json.dumps(
+        {
+            "centroid": {t: round(w, 5) for t, w in state.centroid.items()},
+            "vocabulary": " ".join(sorted(state.words())),
+            "days": sorted(state.days),
+            "members": state.members,
+        },
+        separators=(",", ":"),
+    )
+
+
+def _bulk_insert(
+    conn: Connection, table: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """executemany straight to the driver: many small rows of plain values, fast."""
+    if not rows:
+        return
+    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if marks is None:
+        from sqlalchemy import insert
+
+        conn.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([marks] * len(columns))})"
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def _renamed(row: dict[str, Any]) -> dict[str, Any]:
+    return {("id" if k == "b_id" else k): v for k, v in row.items()}
+
+
+def _state_from(row: Any) -> StoryState:
+    extra = json.loads(row.state or "{}")
+    return StoryState(
+        id=row.id,
+        title=row.title,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        item_count=row.item_count,
+        sources=list(json.loads(row.sources or "[]")),
+        category=row.category,
+        peak_score=row.peak_score,
+        centroid=dict(extra.get("centroid", {})),
+        vocabulary=set(),
+        _words=extra.get("vocabulary", ""),
+        days=set(extra.get("days", ())),
+        members=int(extra.get("members", 1)),
+    )
+
+
+class StoryStore:
+    """The :class:`Index` over the store's story tables, and the writer of a batch."""
+
+    PRUNE_EVERY = timedelta(minutes=10)
+
+    def __init__(self, store: Store, window: timedelta) -> None:
+        from newsalert import store as tables
+
+        self.store = store
+        self.window = window
+        self.t = tables
+        self._pruned_at: datetime | None = None
+
+    # reads (Index)
+
+    def lookup(
+        self, keys: Sequence[int], since: datetime, per_key: int = 64
+    ) -> dict[int, list[Hit]]:
+        """The newest ``per_key`` rows of each key seen since ``since``.
+
+        One indexed ``IN`` query per 1,000 keys; the keys are Python ints (64-bit hashes)
+        written into the SQL as literals (an ``IN`` list of bound parameters costs more to
+        compile than the lookup). A term shared by more stories than ``per_key`` finds
+        none anyway (``Settings.max_key_stories``), and the newest copies of a text are
+        enough to find it duplicated; the clusterer adds no rows to a key that has
+        ``per_key`` already, so few keys have more.
+        """
+        quote = self.store.engine.dialect.identifier_preparer.quote
+        key = quote("key")
+        oldest = int(since.timestamp())
+        out: dict[int, list[Hit]] = defaultdict(list)
+        with self.store.engine.connect() as conn:
+            cursor = conn.connection.cursor()  # plain tuples: there may be many rows
+            try:
+                for chunk in _chunks(list(keys), 1000):
+                    listed = ",".join(str(int(k)) for k in chunk)
+                    cursor.execute(
+                        f"SELECT {key}, item_id, story_id, seen_at "
+                        f"FROM {quote(self.t.story_keys.name)} "
+                        f"WHERE {key} IN ({listed}) AND seen_at >= {oldest}"
+                    )
+                    for row in map(Hit._make, cursor.fetchall()):
+                        out[row.key].append(row)
+            finally:
+                cursor.close()
+        for rows in out.values():  # few keys exceed the cap: no key gets rows beyond it
+            if len(rows) > per_key:
+                rows.sort(key=lambda h: -h.seen_at)
+                del rows[per_key:]
+        return out
+
+    def signatures(self, item_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        from sqlalchemy import select
+
+        c = self.t.story_items.c
+        out = {}
+        with self.store.engine.connect() as conn:
+            for chunk in _chunks(list(item_ids)):
+                for row in conn.execute(
+                    select(c.item_id, c.signature).where(
+                        c.item_id.in_(chunk), c.signature.is_not(None)
+                    )
+                ):
+                    out[row.item_id] = np.frombuffer(row.signature, dtype=np.uint32)
+        return out
+
+    def stories(self, story_ids: Sequence[int]) -> dict[int, StoryState]:
+        from sqlalchemy import select
+
+        table = self.t.stories
+        out = {}
+        with self.store.engine.connect() as conn:
+            for chunk in _chunks(list(story_ids)):
+                for row in conn.execute(select(table).where(table.c.id.in_(chunk))):
+                    out[row.id] = _state_from(row)
+        return out
+
+    def notices(self, story_ids: Sequence[int]) -> dict[int, dict[str, Notice]]:
+        from sqlalchemy import select
+
+        c = self.t.story_notices.c
+        out: dict[int, dict[str, Notice]] = defaultdict(dict)
+        with self.store.engine.connect() as conn:
+            for chunk in _chunks(list(story_ids)):
+                for row in conn.execute(select(self.t.story_notices).where(c.story_id.in_(chunk))):
+                    out[row.story_id][row.subscriber] = Notice(
+                        row.story_id,
+                        row.subscriber,
+                        row.first_item_id,
+                        row.last_at,
+                        row.sources,
+                        row.score,
+                        row.updates,
+                    )
+        return out
+
+    def delivery_story(self, delivery_id: int) -> tuple[int, str, tuple[str, ...]] | None:
+        from sqlalchemy import select
+
+        table = self.t.delivery_stories
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(table).where(table.c.delivery_id == delivery_id)
+            ).one_or_none()
+        if row is None:
+            return None
+        return row.story_id, row.kind, tuple(json.loads(row.changes or "[]"))
+
+    def members(self, story_ids: Sequence[int]) -> dict[int, list[Any]]:
+        """Each story's items, oldest first: rows with item_id, kind, feed, seen_at, title."""
+        from sqlalchemy import select
+
+        si, items = self.t.story_items, self.t.items
+        out: dict[int, list[Any]] = defaultdict(list)
+        with self.store.engine.connect() as conn:
+            for chunk in _chunks(list(story_ids)):
+                rows = conn.execute(
+                    select(
+                        si.c.story_id,
+                        si.c.item_id,
+                        si.c.kind,
+                        si.c.feed,
+                        si.c.seen_at,
+                        si.c.similarity,
+                        items.c.title,
+                        items.c.link,
+                        items.c.score,
+                    )
+                    .join(items, items.c.id == si.c.item_id)
+                    .where(si.c.story_id.in_(chunk))
+                    .order_by(si.c.seen_at, si.c.item_id)
+                )
+                for row in rows:
+                    out[row.story_id].append(row)
+        return out
+
+    def recent(self, since: datetime, limit: int = 100) -> list[StoryState]:
+        from sqlalchemy import select
+
+        table = self.t.stories
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(table)
+                .where(table.c.last_seen >= since)
+                .order_by(table.c.last_seen.desc())
+                .limit(limit)
+            )
+            return [_state_from(r) for r in rows]
+
+    # writes (inside the scoring transaction)
+
+    def write(
+        self,
+        conn: Connection,
+        changes: Changes,
+        notices: Sequence[Notice],
+        saved: set[int],
+        now: datetime,
+    ) -> None:
+        from sqlalchemy import bindparam, delete, insert, update
+        from sqlalchemy.exc import IntegrityError
+
+        t = self.t
+        members = [m for m in changes.members if m.item_id in saved]
+        if members:
+            rows = [
+                {
+                    "item_id": m.item_id,
+                    "story_id": m.story_id,
+                    "kind": m.kind,
+                    "duplicate_of": m.duplicate_of,
+                    "similarity": m.similarity,
+                    "feed": m.feed[:64],
+                    "seen_at": m.seen_at,
+                    "signature": m.signature,
+                }
+                for m in members
+            ]
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(t.story_items), rows)
+            except IntegrityError:  # a concurrent worker assigned one of them: keep theirs
+                for row in rows:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(insert(t.story_items), [row])
+                    except IntegrityError:
+                        continue
+            keys = [row for row in changes.keys if row[1] in saved]
+            _bulk_insert(conn, t.story_keys, ("key", "item_id", "story_id", "seen_at"), keys)
+            touched = {m.story_id for m in members}
+            created, changed = [], []
+            for sid, state in changes.stories.items():
+                if sid not in touched:
+                    continue
+                row = {
+                    "b_id": sid,
+                    "title": state.title[:1000],
+                    "first_seen": state.first_seen,
+                    "last_seen": state.last_seen,
+                    "item_count": state.item_count,
+                    "sources": json.dumps(state.sources),
+                    "category": state.category[:32],
+                    "peak_score": state.peak_score,
+                    "state": _state_json(state),
+                }
+                (created if state.created else changed).append(row)
+            if created:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(t.stories), [_renamed(r) for r in created])
+                except IntegrityError:  # a concurrent worker made one of them: update those
+                    for row in created:
+                        try:
+                            with conn.begin_nested():
+                                conn.execute(insert(t.stories), [_renamed(row)])
+                        except IntegrityError:
+                            changed.append(row)
+            if changed:
+                c = t.stories.c
+                conn.execute(
+                    update(t.stories)
+                    .where(c.id == bindparam("b_id"))
+                    .values({k: bindparam(k) for k in changed[0] if k != "b_id"}),
+                    changed,
+                )
+        for n in notices:
+            values = {
+                "first_item_id": n.first_item_id,
+                "last_at": n.last_at,
+                "sources": n.sources,
+                "score": n.score,
+                "updates": n.updates,
+            }
+            c = t.story_notices.c
+            done = conn.execute(
+                update(t.story_notices)
+                .where(c.story_id == n.story_id, c.subscriber == n.subscriber)
+                .values(**values)
+            )
+            if done.rowcount == 0:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(t.story_notices).values(
+                                story_id=n.story_id, subscriber=n.subscriber, **values
+                            )
+                        )
+                except IntegrityError:
+                    pass
+        if self._pruned_at is None or now - self._pruned_at >= self.PRUNE_EVERY:
+            oldest = int((now - self.window).timestamp())
+            conn.execute(delete(t.story_keys).where(t.story_keys.c.seen_at < oldest))
+            self._pruned_at = now
+
+
+# --- the pipeline's view ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StoryPlan:
+    """An item batch's story decisions: filtered deliveries, and what to write with them."""
+
+    deliveries: list[list[PlannedDelivery]]
+    assignments: list[Assignment] = field(default_factory=list)
+    changes: Changes = field(default_factory=Changes)
+    notices: list[tuple[int, Notice]] = field(default_factory=list)  # (item that told, notice)
+    desk: StoryDesk | None = None
+    now: datetime | None = None
+
+    def write(self, conn: Connection, saved: set[int]) -> None:
+        """``Store.save_scores(also=...)``: story rows in the scores' transaction."""
+        if self.desk is None or self.now is None:
+            return
+        told = [n for item_id, n in self.notices if item_id in saved]
+        self.desk.index.write(conn, self.changes, told, saved, self.now)
+
+
+def item_time(published: datetime | None, now: datetime, window: timedelta) -> datetime:
+    """When a report counts as seen: its publication time, kept within (now - window, now]."""
+    if published is None or published > now:
+        return now
+    return max(published, now - window)
+
+
+class StoryDesk:
+    """Stories for the pipeline: assign a scored batch, filter its deliveries, thread messages."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings | None = None,
+        policy: UpdatePolicy | None = None,
+        *,
+        enabled: bool = True,
+        clusterer: Clusterer | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.policy = policy or UpdatePolicy()
+        self.enabled = enabled
+        self.index = StoryStore(store, self.settings.window)
+        self._clusterer = clusterer
+
+    @classmethod
+    def from_config(cls, store: Store, config: Any) -> StoryDesk:
+        """From the ``stories`` section of the config (``StoriesConfig``)."""
+        settings = Settings(
+            window=timedelta(hours=config.window_hours),
+            similarity=config.similarity,
+            duplicate_similarity=config.duplicate_similarity,
+        )
+        policy = UpdatePolicy(
+            interval=timedelta(minutes=config.update_interval_minutes),
+            score_margin=config.update_score_margin,
+            new_terms=config.update_new_terms,
+            milestones=tuple(sorted(config.update_source_milestones)),
+        )
+        return cls(store, settings, policy, enabled=config.enabled)
+
+    @property
+    def clusterer(self) -> Clusterer:
+        if self._clusterer is None:
+            self._clusterer = Clusterer(self.settings)
+        return self._clusterer
+
+    def plan(
+        self,
+        stored: Sequence[StoredItem],
+        scores: Sequence[Score],
+        routed: Sequence[Sequence[PlannedDelivery]],
+        now: datetime,
+    ) -> StoryPlan:
+        """Assign the batch to stories; keep the deliveries the story rules allow.
+
+        If clustering fails (a bug, the store), the batch is routed as if stories did not
+        exist: a duplicate alert is better than a lost one.
+        """
+        if not self.enabled:
+            return StoryPlan([list(r) for r in routed])
+        try:
+            return self._plan(stored, scores, routed, now)
+        except Exception:
+            log.exception("story clustering failed; routing %d items without it", len(stored))
+            return StoryPlan([list(r) for r in routed])
+
+    def _plan(
+        self,
+        stored: Sequence[StoredItem],
+        scores: Sequence[Score],
+        routed: Sequence[Sequence[PlannedDelivery]],
+        now: datetime,
+    ) -> StoryPlan:
+        window = self.settings.window
+        batch = [
+            Incoming(
+                item_id=s.id,
+                feed=s.feed,
+                title=s.item.title,
+                summary=s.item.summary,
+                link=s.item.link,
+                time=item_time(s.item.published, now, window),
+                score=sc.score if sc.relevant else 0.0,
+                category=sc.category if sc.relevant else "none",
+            )
+            for s, sc in zip(stored, scores, strict=True)
+        ]
+        assignments, changes = self.clusterer.assign(batch, self.index)
+        known = self.index.notices(sorted({a.story_id for a in assignments}))
+        current: dict[int, dict[str, Notice]] = {sid: dict(n) for sid, n in known.items()}
+        deliveries: list[list[PlannedDelivery]] = []
+        written: dict[tuple[int, str], tuple[int, Notice]] = {}
+        for a, sc, planned in zip(assignments, scores, routed, strict=True):
+            notices = current.setdefault(a.story_id, {})
+            keep, told = route_story(a, sc.score, planned, notices, now, self.policy)
+            notices.update(told)
+            for sub, n in told.items():
+                written[(a.story_id, sub)] = (a.item_id, n)
+            deliveries.append(keep)
+        return StoryPlan(deliveries, assignments, changes, list(written.values()), self, now)
+
+    # --- rendering -----------------------------------------------------------------------------
+
+    def decorate(
+        self, delivery: Delivery, stored: StoredItem, family: str, message: Message
+    ) -> Message:
+        """The message for a story delivery: an update message, and e-mail thread headers."""
+        if not self.enabled or delivery.item_id is None:
+            return message
+        link = self.index.delivery_story(delivery.id)
+        if link is None:
+            return message
+        story_id, kind, changes = link
+        story = self.index.stories([story_id]).get(story_id)
+        if story is None:
+            return message
+        root = thread_id(story, delivery.target_id)
+        if kind != UPDATE:
+            if family == "email":
+                return replace(message, headers={"References": root})
+            return message
+        from newsalert.models import StoryUpdate
+        from newsalert.pipeline import alert_for
+        from newsalert.render import render, render_update
+
+        subject = None
+        if family == "email":
+            notice = self.index.notices([story_id]).get(story_id, {}).get(delivery.subscriber)
+            if notice is not None:
+                try:
+                    first = self.index.store.get_item(notice.first_item_id)
+                    subject = render(alert_for(first, delivery.subscriber), "email").title
+                except Exception:  # the first item is gone: a subject of our own
+                    subject = None
+        update = StoryUpdate(
+            alert=alert_for(stored, delivery.subscriber),
+            story_id=story_id,
+            story_title=story.title,
+            sources=tuple(story.sources),
+            item_count=story.item_count,
+            changes=changes,
+            reply_subject=subject,
+        )
+        out = render_update(update, family)
+        if family == "email":
+            out = replace(out, headers={"In-Reply-To": root, "References": root})
+        return out
+
+
+def thread_id(story: StoryState, target_id: str) -> str:
+    """The e-mail thread of a story for one target: a Message-ID that no message has.
+
+    apprise sets each message's own Message-ID; every alert and update of the story names
+    this one in ``References`` (updates also in ``In-Reply-To``), so mail clients thread
+    them together. The story's first-seen time keeps ids of two installations apart.
+    """
+    return f"<story-{story.id}.{int(story.first_seen.timestamp())}.{target_id}@newsalert>"
