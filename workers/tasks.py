@@ -3,94 +3,203 @@
 A task is one feed or one batch of items or deliveries, never one item: a task
 costs about 1.7 ms here, far more than scoring an item in a batch. No secrets in
 arguments: deliveries go by id and the worker looks its target up in the config.
+
+Every task is idempotent (the store's unique keys and leases make a rerun a
+no-op), which is what makes ``acks_late`` + ``task_reject_on_worker_lost`` safe.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Celery, Task, shared_task, signals
 from sqlalchemy.exc import OperationalError
 
 from newsalert.config import LoadedConfig, config_path, load_config
-from newsalert.errors import ConfigError, StoreError, TransientError
-from newsalert.pipeline import Pipeline
+from newsalert.errors import StoreError, TransientError
+from newsalert.pipeline import Pipeline, build_targets, default_model_loader
+from newsalert.reload import ConfigWatcher
+from newsalert.scoring import Model
 from newsalert.store import Store, utcnow
+from workers.app import DELIVERY_BATCH, TASK_RETRY_BACKOFF_MAX
 
 log = logging.getLogger(__name__)
 
-DELIVERY_BATCH = 20
 SCORE_BATCH = 500
 TRANSIENT = (TransientError, StoreError, OperationalError, ConnectionError, TimeoutError)
 
 
-class PipelineTask(Task):  # type: ignore[misc]
-    """Holds this worker process's pipeline, rebuilt when the config file changes.
+class Runtime:
+    """This worker process's pipeline, rebuilt when the config or its rules file changes.
 
-    A changed config that fails validation is logged and the running one kept.
+    Built lazily inside the process that uses it (never before a fork: a store
+    engine must not be shared across processes). A changed config that fails
+    validation is rejected whole and the running one kept (newsalert.reload). The
+    loaded model survives config reloads that do not move it.
     """
 
-    abstract = True
+    def __init__(self, path: str | None) -> None:
+        self.watcher = ConfigWatcher(path)
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        self._pipeline: Pipeline | None = None
+        self._models: dict[tuple[str, str], Model] = {}
+
+    def pipeline(self) -> Pipeline:
+        with self._lock:
+            loaded = self.watcher.current()  # raises ConfigError only if it never loaded
+            if self._pipeline is not None and self._pipeline.loaded is loaded:
+                return self._pipeline
+            old, self._pipeline = self._pipeline, self._build(loaded)
+            if old is not None:
+                old.close()
+                old.store.close()
+            return self._pipeline
+
+    def _build(self, loaded: LoadedConfig) -> Pipeline:
+        return Pipeline(loaded, Store(loaded.database_url), model_loader=self._model_loader(loaded))
+
+    def _model_loader(self, loaded: LoadedConfig) -> Callable[[], Model]:
+        key = _model_key(loaded)
+        load = default_model_loader(loaded)
+
+        def cached() -> Model:
+            model = self._models.get(key) or _PRELOADED.get(key)
+            if model is None:
+                model = load()
+            self._models[key] = model
+            return model
+
+        return cached
+
+    def close(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.close()
+            self._pipeline.store.close()
+            self._pipeline = None
+
+
+# The model loaded by the worker's main process before it forks its pool: every pool
+# process shares its pages (copy-on-write) instead of loading its own ~75 MiB copy
+# plus scikit-learn. A model, not a client: it holds no connection.
+_PRELOADED: dict[tuple[str, str], Model] = {}
+
+
+def _model_key(loaded: LoadedConfig) -> tuple[str, str]:
+    return (str(loaded.model_path), str(loaded.data_dir))
+
+
+@signals.worker_init.connect
+def preload_model(sender: Any = None, **_: Any) -> None:
+    """In the worker's main process, before the pool starts: load (or first train) the
+    model once, then freeze the heap so the pool's garbage collector leaves those pages
+    shared. Failing here is not fatal: pool processes load the model when they need it,
+    and items wait unscored while it cannot be loaded."""
+    app = getattr(sender, "app", None)
+    if app is None or app.conf.get("newsalert_config_path") is None:
+        return
+    started = time.perf_counter()
+    try:
+        loaded = load_config(config_path(app.conf.get("newsalert_config_path")))
+        model = default_model_loader(loaded)()
+        # build what the model computes lazily on first use, so it is shared too
+        model.predict([("warm-up", "")])
+        model.explain("warm-up", "")
+        _PRELOADED[_model_key(loaded)] = model
+        build_targets(loaded)  # loads apprise's plugins here, once, for the whole pool
+    except Exception as exc:
+        log.warning("model not preloaded, pool processes will load it: %s", exc)
+        return
+    gc.collect()
+    gc.freeze()
+    log.info("model preloaded for the pool in %.1fs", time.perf_counter() - started)
+
+
+def runtime(app: Celery) -> Runtime:
+    """The runtime of this process for ``app``; a forked child builds its own."""
+    current: Runtime | None = getattr(app, "_newsalert_runtime", None)
+    if current is None or current.pid != os.getpid():
+        current = Runtime(app.conf.get("newsalert_config_path"))
+        app._newsalert_runtime = current
+    return current
+
+
+class PipelineTask(Task):  # type: ignore[misc]
+    """Base of every task: the process's pipeline, and retries with backoff and jitter."""
+
     autoretry_for = TRANSIENT
-    retry_backoff = 2  # seconds, doubling, with jitter
-    retry_backoff_max = 300
+    retry_backoff = 2  # seconds, doubling, with full jitter
+    retry_backoff_max = TASK_RETRY_BACKOFF_MAX  # the visibility timeout allows for it
     retry_jitter = True
     max_retries = 10
 
-    _pipeline: Pipeline | None = None
-    _stamp: tuple[float, ...] | None = None
-
     @property
     def pipeline(self) -> Pipeline:
-        path = config_path(self.app.conf.get("newsalert_config_path"))
-        stamp = _stamp(path)
-        if self._pipeline is None or stamp != self._stamp:
-            try:
-                loaded = load_config(path)
-            except ConfigError as exc:
-                if self._pipeline is None:
-                    raise
-                log.error("config reload rejected, keeping the running config:\n%s", exc)
-                self._stamp = stamp
-                return self._pipeline
-            old = self._pipeline
-            self._pipeline = _build(loaded)
-            self._stamp = stamp
-            if old is not None:
-                log.info("config reloaded from %s", path)
-                old.close()
-        return self._pipeline
+        return runtime(self.app).pipeline()
+
+    def timing(self, name: str) -> float:
+        return float(self.app.conf.newsalert_timings[name])
 
 
-def _stamp(path: os.PathLike[str]) -> tuple[float, ...]:
-    """Change marker for the config and the rules file beside it."""
-    marks: list[float] = []
-    for p in (path, os.path.join(os.path.dirname(path), "rules.yaml")):
-        try:
-            st = os.stat(p)
-            marks += [st.st_mtime_ns, st.st_size]
-        except OSError:
-            marks += [0, 0]
-    return tuple(marks)
+# --- scheduling: run on every beat tick; cheap, and never retried (the next tick is) ---
 
 
-def _build(loaded: LoadedConfig) -> Pipeline:
-    return Pipeline(loaded, Store(loaded.database_url))
-
-
-@shared_task(bind=True, base=PipelineTask, name="newsalert.schedule_due_feeds", acks_late=False)
+@shared_task(
+    bind=True, base=PipelineTask, name="newsalert.schedule_due_feeds", acks_late=False,
+    autoretry_for=(), max_retries=0,
+)  # fmt: skip
 def schedule_due_feeds(self: PipelineTask) -> int:
     """Claim due feeds in the store (a lease, so two beats never double-poll) and dispatch."""
     pipeline = self.pipeline
     names = [f.name for f in pipeline.loaded.feeds if f.enabled]
-    lease = pipeline.loaded.config.fetch.deadline + 2 * 30.0
+    lease = self.timing("feed_lease")
     claimed = pipeline.store.claim_due_feeds(names, utcnow(), lease)
     for name in claimed:
-        poll_feed.delay(name)
+        # a poll that waited in the queue past its claim is dropped: the feed is
+        # claimable again by then and a newer poll is on its way
+        poll_feed.apply_async((name,), expires=lease)
     return len(claimed)
+
+
+@shared_task(
+    bind=True, base=PipelineTask, name="newsalert.sweep", acks_late=False,
+    autoretry_for=(), max_retries=0,
+)  # fmt: skip
+def sweep(self: PipelineTask) -> dict[str, int]:
+    """Re-dispatch what the store says is due: unscored items, due deliveries.
+
+    This is what makes a lost message harmless: the store is the queue of record.
+    Deliveries are swept one sweep period after they fell due, so that the ones
+    just dispatched by a poll are not dispatched twice.
+    """
+    pipeline = self.pipeline
+    unscored = pipeline.store.unscored_item_ids(SCORE_BATCH * 4)
+    for start in range(0, len(unscored), SCORE_BATCH):
+        score_items.delay(unscored[start : start + SCORE_BATCH])
+    grace = timedelta(seconds=self.timing("sweep"))
+    due = pipeline.store.due_delivery_ids(utcnow() - grace, 1000)
+    _dispatch_deliveries(due)
+    return {"unscored": len(unscored), "due_deliveries": len(due)}
+
+
+@shared_task(
+    bind=True, base=PipelineTask, name="newsalert.send_digests", acks_late=False,
+    autoretry_for=(), max_retries=0,
+)  # fmt: skip
+def send_digests(self: PipelineTask) -> dict[str, int]:
+    """Send the held alerts whose time has come (digests, end of quiet hours), one
+    message per target. Each group is leased in the store: two beats are harmless."""
+    return self.pipeline.send_digests()
+
+
+# --- work: idempotent, acked late, retried on transient errors -------------------------
 
 
 @shared_task(bind=True, base=PipelineTask, name="newsalert.poll_feed")
@@ -113,7 +222,7 @@ def poll_feed(self: PipelineTask, name: str) -> dict[str, Any]:
 
 @shared_task(bind=True, base=PipelineTask, name="newsalert.score_items")
 def score_items(self: PipelineTask, item_ids: Sequence[int]) -> int:
-    outcome = self.pipeline.score_items(list(item_ids))
+    outcome = self.pipeline.score_items([int(i) for i in item_ids])
     _dispatch_deliveries(list(outcome.delivery_ids))
     return outcome.scored
 
@@ -121,7 +230,8 @@ def score_items(self: PipelineTask, item_ids: Sequence[int]) -> int:
 @shared_task(bind=True, base=PipelineTask, name="newsalert.deliver_batch")
 def deliver_batch(self: PipelineTask, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Send a batch of deliveries; each is leased in the store, so a redelivered
-    batch skips what was already sent."""
+    batch skips what was already sent. A failed send is rescheduled by the store
+    (backoff with jitter, Retry-After) and picked up by the sweep."""
     counts: dict[str, int] = {}
     for delivery_id in delivery_ids:
         status = self.pipeline.deliver(int(delivery_id))
@@ -129,21 +239,6 @@ def deliver_batch(self: PipelineTask, delivery_ids: Sequence[int]) -> dict[str, 
     return counts
 
 
-@shared_task(bind=True, base=PipelineTask, name="newsalert.sweep", acks_late=False)
-def sweep(self: PipelineTask) -> dict[str, int]:
-    """Re-dispatch what the store says is due: unscored items, due deliveries.
-
-    This is what makes a lost message harmless: the store is the queue of record.
-    """
-    pipeline = self.pipeline
-    unscored = pipeline.store.unscored_item_ids(SCORE_BATCH * 4)
-    for start in range(0, len(unscored), SCORE_BATCH):
-        score_items.delay(unscored[start : start + SCORE_BATCH])
-    due = pipeline.store.due_delivery_ids(utcnow(), 1000)
-    _dispatch_deliveries(due)
-    return {"unscored": len(unscored), "due_deliveries": len(due)}
-
-
 def _dispatch_deliveries(ids: Sequence[int]) -> None:
     for start in range(0, len(ids), DELIVERY_BATCH):
-        deliver_batch.delay(list(ids[start : start + DELIVERY_BATCH]))
+        deliver_batch.delay([int(i) for i in ids[start : start + DELIVERY_BATCH]])

@@ -1,0 +1,109 @@
+"""Work-arounds for bugs in the libraries the Celery layer runs on. Each is small,
+idempotent, explains itself, and changes nothing but the failing case.
+
+kombu 5.7 Redis transport, a worker dying when Redis restarts
+---------------------------------------------------------------
+When the broker connection drops while a task runs (acks_late: its message is still
+unacknowledged) and the consumer is waiting in BRPOP, Celery's consumer first calls
+``Connection.collect()``: closing the channel fails (reading the BRPOP reply raises a
+connection error, which is swallowed) and the transport's ``client`` is then set to
+None. Celery then calls ``connection.close()``: the channel is closed again, now
+tries to put the unacknowledged message back, needs a new Redis client, and
+``Channel._connparams`` reads ``self.connection.client.hostname`` ->
+``AttributeError``. That is not a connection error, so nothing ignores it and the
+worker stops with "Unrecoverable error". Reproduced here with Redis 7 and redis-py
+8 by restarting redis-server while a task runs (tests/test_workers.py, the Redis
+restart test).
+
+The fix raises redis' ``ConnectionError`` instead, which is what the situation is:
+kombu and Celery ignore it while closing, reconnect, and go on. The message that
+could not be restored stays in Redis' unacked set (restored after the visibility
+timeout) or was lost with a Redis that keeps nothing; the store's sweep
+re-dispatches the work either way.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from time import monotonic
+from typing import Any
+
+
+def patch_kombu_redis_closed_client() -> None:
+    try:
+        from kombu.transport import redis as kombu_redis
+        from redis.exceptions import ConnectionError as RedisConnectionError
+    except ImportError:  # no redis client installed: the transport is unusable anyway
+        return
+    original = kombu_redis.Channel._connparams
+    if getattr(original, "_newsalert_patched", False):
+        return
+
+    def _connparams(self: Any, asynchronous: bool = False) -> Any:
+        if getattr(self.connection, "client", None) is None:
+            raise RedisConnectionError("the broker connection is already closed")
+        return original(self, asynchronous)
+
+    _connparams._newsalert_patched = True  # type: ignore[attr-defined]
+    kombu_redis.Channel._connparams = _connparams
+
+
+def quiet_cancel_on_connection_loss_warning() -> None:
+    """Celery warns on every connection loss that ``worker_cancel_long_running_tasks_
+    on_connection_loss`` will default to True in Celery 6. We set it to False on
+    purpose (workers/app.py says why); the warning is noise in the operators' logs."""
+    import warnings
+
+    from celery.exceptions import CPendingDeprecationWarning
+
+    warnings.filterwarnings(
+        "ignore",
+        message=r"(?s).*worker_cancel_long_running_tasks_on_connection_loss",
+        category=CPendingDeprecationWarning,
+    )
+
+
+def patch_kombu_filesystem_atomic_put() -> None:
+    """kombu 5.7 filesystem transport, a worker dying on a half-written message.
+
+    ``Channel._put`` creates ``<time>_<uuid>.<queue>.msg`` and then writes into it;
+    the consumer's ``_get`` lists the folder, moves the first matching file away and
+    reads it, without waiting for the writer. When a message is published (by the
+    beat, or by a task) while the worker looks at the folder, it reads an empty file
+    and ``json.loads`` raises: "Unrecoverable error: JSONDecodeError", the worker
+    stops (seen here with ``newsalert run`` on a tick of 1 s).
+
+    The fix writes the message under a name ``_get`` does not match (a leading dot,
+    a ``.tmp`` suffix) and renames it into place, which is atomic on POSIX.
+    """
+    try:
+        from kombu.exceptions import ChannelError
+        from kombu.transport import filesystem
+        from kombu.utils.encoding import str_to_bytes
+        from kombu.utils.json import dumps
+    except ImportError:
+        return
+    original = filesystem.Channel._put
+    if getattr(original, "_newsalert_patched", False):
+        return
+
+    def _put(self: Any, queue: str, payload: Any, **kwargs: Any) -> None:
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = os.path.join(self.data_folder_out, f".{name}.tmp")
+        try:
+            with open(partial, "wb", buffering=0) as f:
+                f.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    _put._newsalert_patched = True  # type: ignore[attr-defined]
+    filesystem.Channel._put = _put
+
+
+def apply() -> None:
+    patch_kombu_redis_closed_client()
+    patch_kombu_filesystem_atomic_put()
+    quiet_cancel_on_connection_loss_warning()
