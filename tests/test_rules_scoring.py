@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from newsalert.config import RulesConfig
+import pytest
+from pydantic import ValidationError
+
+from newsalert.config import RulesConfig, load_config
+from newsalert.errors import ConfigError
 from newsalert.models import Item
 from newsalert.rules import RuleSet, keyword_matcher, term_pattern
 from newsalert.scoring import Scorer
@@ -116,3 +120,82 @@ def test_threshold_from_config_overrides_the_model(classifier: object) -> None:
     assert default.relevant
     strict = Scorer(rules(), classifier, threshold=(p + 1) / 2).explain(text)  # type: ignore[arg-type]
     assert strict.score == pytest.approx(p, abs=1e-3) and not strict.relevant
+
+
+def test_rules_respect_feed_tags() -> None:
+    config = RulesConfig.model_validate(
+        {"boost": [{"name": "balkans", "terms": ["attack"], "weight": 0.1, "tags": ["balkans"]}]}
+    )
+    ruleset = RuleSet(config, {"kosovo-online": frozenset({"balkans"}), "wire": frozenset()})
+    hits = ruleset.match(item("Attack on police", feed="kosovo-online"))
+    assert [h.name for h in hits] == ["balkans"]
+    assert ruleset.match(item("Attack on police", feed="wire")) == []
+    assert ruleset.match(item("Attack on police", feed="unknown")) == []
+    assert RuleSet(config).match(item("Attack on police", feed="kosovo-online")) == []
+
+
+def test_rules_respect_languages() -> None:
+    ruleset = rules(include=[{"name": "en", "terms": ["attack"], "languages": ["en", "SR"]}])
+    untagged = rules(include=[{"terms": ["attack"]}])
+
+    def lang(language: str | None) -> Item:
+        return Item(
+            key="k",
+            feed="desk",
+            title="Attack",
+            summary="",
+            link=None,
+            published=None,
+            language=language,
+        )
+
+    for language in ("en", "en-GB", "EN_us", "sr-Latn"):
+        assert [h.name for h in ruleset.match(lang(language))] == ["en"], language
+    for language in ("de", "eng", None):
+        assert ruleset.match(lang(language)) == [], language
+    assert len(untagged.match(lang(None))) == 1  # no `languages`: every item
+
+
+def test_require_clause_must_match_too(classifier: object) -> None:
+    place = {"terms": ["Kosovo", "Banjska", "Zvečan"], "fields": ["title", "summary"]}
+    ruleset = rules(
+        boost=[{"name": "kosovo-attack", "terms": ["attack"], "weight": 0.2, "require": place}]
+    )
+    [hit] = ruleset.match(item("Armed attack on police", "The police station in Banjska"))
+    assert (hit.matched, hit.required) == ("attack", "Banjska")
+    assert ruleset.match(item("Armed attack on police", "in Belgrade")) == []
+    assert ruleset.match(item("Kosovo police patrol")) == []  # the require alone is not enough
+
+    title_only = rules(
+        include=[{"terms": ["attack"], "require": {"regex": r"\bKFOR\b", "fields": ["title"]}}]
+    )
+    assert title_only.match(item("Attack", "KFOR troops")) == []
+    assert len(title_only.match(item("KFOR attack"))) == 1
+
+    score = Scorer(ruleset, classifier).explain(item("Attack in Zvečan"))  # type: ignore[arg-type]
+    assert any(
+        r.label == 'boost kosovo-attack: "Attack" in title with "Zvečan"' for r in score.reasons
+    )
+
+
+def test_rule_tags_must_name_a_feed_tag(tmp_path: Path) -> None:
+    path = tmp_path / "newsalert.yaml"
+    path.write_text(
+        "feeds:\n  - name: a\n    url: https://example.org/f\n    tags: [balkans]\n"
+        "rules:\n  boost:\n    - terms: [attack]\n      weight: 0.1\n      tags: [balkan]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    [found] = [str(p) for p in info.value.problems]
+    assert f"{path}: rules.boost[0].tags: no feed has the tag 'balkan'" in found
+    assert "['balkans']" in found
+
+
+def test_require_clause_is_validated() -> None:
+    with pytest.raises(ValidationError, match="`require` needs `terms` or `regex`"):
+        RulesConfig.model_validate(
+            {"include": [{"terms": ["x"], "require": {"fields": ["title"]}}]}
+        )
+    with pytest.raises(ValidationError, match="is not a language code"):
+        RulesConfig.model_validate({"include": [{"terms": ["x"], "languages": ["english!"]}]})

@@ -160,7 +160,7 @@ class Variant:
     def from_config(cls, name: str, loaded: LoadedConfig) -> Variant:
         return cls(
             name=name,
-            rules=RuleSet(loaded.rules),
+            rules=RuleSet(loaded.rules, {f.name: frozenset(f.tags) for f in loaded.feeds}),
             threshold=loaded.config.model.threshold,
             subscribers=loaded.subscribers,
             model_key=model_key(loaded),
@@ -377,7 +377,11 @@ def run(
     for outcome, side_routes in zip(outcomes, routes, strict=True):
         outcome.alerts = {r.subscriber.name: set() for r in side_routes}
     done = 0
-    same_rules = current.rules_config is not None and current.rules_config == proposed.rules_config
+    same_rules = (
+        current.rules_config is not None
+        and current.rules_config == proposed.rules_config
+        and current.rules.feed_tags == proposed.rules.feed_tags  # rules with `tags` read them
+    )
     for batch in _batches(cases, batch_size):
         items = [c.item for c in batch]
         texts = [(i.title, i.summary) for i in items]

@@ -180,7 +180,8 @@ def _scorer(loaded: LoadedConfig) -> Any:
     from newsalert.scoring import Scorer
 
     model = load_or_train(loaded.model_path, loaded.data_dir)
-    return Scorer(RuleSet(loaded.rules), model, loaded.config.model.threshold)
+    feed_tags = {f.name: frozenset(f.tags) for f in loaded.feeds}
+    return Scorer(RuleSet(loaded.rules, feed_tags), model, loaded.config.model.threshold)
 
 
 def _table(
@@ -547,7 +548,10 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     failed = 0
     for target in build_targets(loaded).get(args.name, ()):
         try:
-            notifier.send(target.url, render(alert, channel_family(target.url)))
+            templates = loaded.config.templates.model_dump()
+            notifier.send(
+                target.url, render(alert, channel_family(target.url), templates=templates)
+            )
             print(f"ok      {target.label}")
         except DeliveryError as exc:
             failed += 1

@@ -85,6 +85,44 @@ class FeedConfig(_Strict):
 # --- rules -------------------------------------------------------------------
 
 Field_ = Literal["title", "summary", "content"]
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+
+
+def _as_tuple(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+def _regexes_compile(value: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+    return value
+
+
+class RequireClause(_Strict):
+    """A second clause a rule needs as well: the rule fires only when this matches too."""
+
+    terms: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    fields: tuple[Field_, ...] = ("title", "summary")
+
+    @field_validator("terms", "regex", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return _as_tuple(value)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _regexes_compile(value)
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> RequireClause:
+        if not any(t.strip() for t in self.terms) and not self.regex:
+            raise ValueError("`require` needs `terms` or `regex`")
+        return self
 
 
 class RuleConfig(_Strict):
@@ -98,11 +136,24 @@ class RuleConfig(_Strict):
     weight: float | None = None  # boost: added to the score; include: score floor
     category: str | None = None  # category to report when this rule fires
     case_sensitive: bool = False
+    tags: tuple[str, ...] = ()  # only items from feeds with one of these tags (empty: all)
+    languages: tuple[str, ...] = ()  # only items in these languages, "en" matches "en-GB"
+    require: RequireClause | None = None  # must match as well for the rule to fire
 
-    @field_validator("regex", mode="before")
+    @field_validator("regex", "tags", "languages", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not _LANGUAGE.match(code):
+                raise ValueError(
+                    f"language {code!r} is not a language code; use codes like en, sr or en-GB"
+                )
+        return value
 
     @field_validator("regex")
     @classmethod
@@ -203,6 +254,26 @@ class StoriesConfig(_Strict):
     update_source_milestones: tuple[Annotated[int, Field(ge=2)], ...] = (3, 5, 10, 20, 50)
 
 
+class TemplatesConfig(_Strict):
+    """Operator overrides of the alert layout. Placeholders: {title} {severity} {score}
+    {category} {source} {time} {why} {link} {summary} {ref}, escaped per channel."""
+
+    subject: str | None = None  # e-mail subject; Slack and plain-text title
+    email: str | None = None  # HTML
+    slack: str | None = None  # Markdown (apprise converts it to Slack mrkdwn)
+    telegram: str | None = None  # Telegram HTML
+    text: str | None = None  # any other apprise URL
+
+    @field_validator("subject", "email", "slack", "telegram", "text")
+    @classmethod
+    def _valid(cls, value: str | None) -> str | None:
+        from newsalert.render import check_template
+
+        if value is not None and (problem := check_template(value)):
+            raise ValueError(problem)
+        return value
+
+
 # --- subscribers -------------------------------------------------------------
 
 _QUIET = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})(?:\s+(\S+))?$")
@@ -271,6 +342,7 @@ class Config(_Strict):
     stories: StoriesConfig = StoriesConfig()
     metrics: MetricsConfig | None = None  # None: no metrics endpoint
     operators: tuple[str, ...] = ()  # subscribers told about feed health (see health.py)
+    templates: TemplatesConfig = TemplatesConfig()
 
     @model_validator(mode="after")
     def _names_unique_and_known(self) -> Config:
@@ -614,6 +686,7 @@ def _cross_check(
 
     problems = []
     feed_names = {f.name for f in config.feeds}
+    feed_tags = {tag for f in config.feeds for tag in f.tags}
     for i, sub in enumerate(config.subscribers):
         for name in sub.feeds:
             if name not in feed_names:
@@ -635,6 +708,18 @@ def _cross_check(
                             f"rules.{kind}[{i}].feeds",
                             f"no feed named {name!r}",
                             f"use one of {sorted(feed_names)}",
+                        )
+                    )
+            for tag in rule.tags:
+                if tag not in feed_tags:
+                    problems.append(
+                        ConfigProblem(
+                            str(rules_path),
+                            f"rules.{kind}[{i}].tags",
+                            f"no feed has the tag {tag!r}",
+                            f"use one of {sorted(feed_tags)}"
+                            if feed_tags
+                            else "add it to a feed's `tags`",
                         )
                     )
             if rule.category and rule.category not in CATEGORIES:

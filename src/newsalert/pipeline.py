@@ -165,10 +165,11 @@ class Pipeline:
         self.notifier = notifier or Notifier(timeout=loaded.config.delivery.timeout)
         self.router = Router(loaded.subscribers, build_targets(loaded))
         self.stories = StoryDesk.from_config(store, loaded.config.stories)
-        self.rules = RuleSet(loaded.rules)
+        self.rules = RuleSet(loaded.rules, {f.name: frozenset(f.tags) for f in loaded.feeds})
         self._model_loader = model_loader or default_model_loader(loaded)
         self._scorer: Scorer | None = None
         self.limiter = limiter or limiter_for(loaded, store)
+        self.templates = loaded.config.templates.model_dump()
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -393,7 +394,11 @@ class Pipeline:
             message = health.render_notice(notice, channel_family(target.url))
         else:
             stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
-            message = render(alert_for(stored, delivery.subscriber), channel_family(target.url))
+            message = render(
+                alert_for(stored, delivery.subscriber),
+                channel_family(target.url),
+                templates=self.templates,
+            )
             message = self.stories.decorate(delivery, stored, channel_family(target.url), message)
         ids = {
             "delivery_id": delivery_id,
@@ -445,7 +450,7 @@ class Pipeline:
         family = channel_family(target.url)
         alerts = [alert_for(s, subscriber) for s in self.store.get_items([r.item_id for r in rows])]
         if len(alerts) == 1:
-            messages = [render(alerts[0], family)]
+            messages = [render(alerts[0], family, templates=self.templates)]
         else:
             sub = self.router.subscriber(subscriber)
             period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"

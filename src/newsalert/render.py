@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -109,17 +109,105 @@ def severity(score: float) -> str:
     return "LOW"
 
 
-def render(alert: Alert, family: str, *, limit: int | None = None) -> Message:
-    """Render ``alert`` for ``family``; ``limit`` overrides the body limit (characters)."""
+def render(
+    alert: Alert,
+    family: str,
+    *,
+    limit: int | None = None,
+    templates: Mapping[str, str | None] | None = None,
+) -> Message:
+    """Render ``alert`` for ``family``; ``limit`` overrides the body limit (characters).
+
+    ``templates`` (the config's ``templates``) may replace the body of a family and the
+    subject line; placeholders are filled with values escaped for that family, and the
+    summary is still cut so the result fits the service.
+    """
     if family not in FAMILIES:
         raise ValueError(f"unknown channel family {family!r}; expected one of {FAMILIES}")
     budget = BODY_LIMITS[family] if limit is None else max(1, int(limit))
     parts = _parts(alert)
     formatter, measure = _FORMATTERS[family]
+    custom = (templates or {}).get(family)
+    if custom:
+        formatter = _template_formatter(family, custom)
     message = _fit(formatter, measure, parts, budget)
     if family == "telegram":  # the headline is in the body; apprise would prepend a title
         return message
-    return replace(message, title=_title_line(family, parts, TITLE_LIMITS[family]))
+    subject = (templates or {}).get("subject")
+    if subject:
+        line = subject.format_map(_values(parts, lambda text: clean(text, single_line=True)))
+        title = cut(clean(line, single_line=True), TITLE_LIMITS[family])
+    else:
+        title = _title_line(family, parts, TITLE_LIMITS[family])
+    return replace(message, title=title)
+
+
+# --- operator templates -------------------------------------------------------------------
+
+TEMPLATE_FIELDS = (
+    "title",
+    "severity",
+    "score",
+    "category",
+    "source",
+    "time",
+    "why",
+    "link",
+    "summary",
+    "ref",
+)
+_BODY_FORMATS = {"email": "html", "slack": "markdown", "telegram": "html", "text": "text"}
+
+
+def check_template(template: str) -> str | None:
+    """A problem with an operator template, or None. Used by config validation."""
+    try:
+        template.format_map({name: "x" for name in TEMPLATE_FIELDS})
+    except KeyError as exc:
+        return f"unknown placeholder {{{exc.args[0]}}}; use {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
+    except (ValueError, IndexError) as exc:
+        return f"not a valid template ({exc}); write literal braces as {{{{ and }}}}"
+    return None
+
+
+def _values(
+    p: _Parts, escape: Callable[[str], str], link_escape: Callable[[str], str] | None = None
+) -> dict[str, str]:
+    return {
+        "title": escape(p.title),
+        "severity": p.severity,
+        "score": p.score,
+        "category": escape(p.category),
+        "source": escape(p.source),
+        "time": p.time,
+        "why": escape(_why(p)),
+        "link": (link_escape or escape)(p.link or ""),
+        "summary": escape(p.summary),
+        "ref": escape(p.ref_line or ""),
+    }
+
+
+def _template_formatter(family: str, template: str) -> Callable[[_Parts], Message]:
+    # feed text is escaped for the family exactly as in the built-in layouts; links come
+    # from safe_link (http(s), already percent-encoded), so Slack gets them unescaped
+    escape: Callable[[str], str] = {
+        "email": html.escape,
+        "telegram": html.escape,
+        "slack": slack_escape,
+        "text": lambda text: text,
+    }[family]
+    link_escape = (lambda link: link) if family == "slack" else None
+
+    def fmt(p: _Parts) -> Message:
+        body = template.format_map(_values(p, escape, link_escape))
+        return Message(
+            title="",
+            body=body,
+            body_format=_BODY_FORMATS[family],
+            extra={"family": family, "severity": p.severity, "template": "yes"},
+        )
+
+    return fmt
 
 
 # --- plain data for the formatters -------------------------------------------------------

@@ -8,6 +8,7 @@ used as written. Every hit becomes a reason shown in alerts and ``explain``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from newsalert.config import RuleConfig, RulesConfig
@@ -22,6 +23,7 @@ class RuleHit:
     matched: str
     weight: float | None
     category: str | None
+    required: str | None = None  # what the rule's `require` clause matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +35,58 @@ class CompiledRule:
     feeds: frozenset[str]
     weight: float | None
     category: str | None
+    tags: frozenset[str] = frozenset()
+    languages: tuple[str, ...] = ()  # lower-case, "-" separated
+    require: re.Pattern[str] | None = None
+    require_fields: tuple[str, ...] = ()
 
-    def match(self, item: Item) -> RuleHit | None:
+    def match(
+        self, item: Item, feed_tags: Mapping[str, frozenset[str]] | None = None
+    ) -> RuleHit | None:
         if self.feeds and item.feed not in self.feeds:
+            return None
+        if self.tags and not self.tags & (feed_tags or {}).get(item.feed, frozenset()):
+            return None
+        if self.languages and not language_matches(item.language, self.languages):
             return None
         for field in self.fields:
             found = self.pattern.search(getattr(item, field) or "")
             if found:
+                required = None
+                if self.require is not None:
+                    required = _search(self.require, item, self.require_fields)
+                    if required is None:
+                        return None
                 return RuleHit(
-                    self.kind, self.name, field, found.group(0), self.weight, self.category
+                    self.kind,
+                    self.name,
+                    field,
+                    found.group(0),
+                    self.weight,
+                    self.category,
+                    required,
                 )
         return None
+
+
+def _search(pattern: re.Pattern[str], item: Item, fields: tuple[str, ...]) -> str | None:
+    for field in fields:
+        found = pattern.search(getattr(item, field) or "")
+        if found:
+            return found.group(0)
+    return None
+
+
+def _language(code: str) -> str:
+    return code.strip().lower().replace("_", "-")
+
+
+def language_matches(language: str | None, codes: tuple[str, ...]) -> bool:
+    """Whether an item's language is one of ``codes``: "en" matches "en" and "en-GB"."""
+    if not language:
+        return False
+    lang = _language(language)
+    return any(lang == code or lang.startswith(code + "-") for code in codes)
 
 
 def term_pattern(term: str) -> str:
@@ -58,6 +101,11 @@ def compile_rule(kind: str, index: int, rule: RuleConfig) -> CompiledRule:
     parts = [term_pattern(t) for t in rule.terms if t.strip()] + [f"(?:{r})" for r in rule.regex]
     flags = 0 if rule.case_sensitive else re.IGNORECASE
     name = rule.name or f"{kind}[{index}]"
+    require = None
+    if rule.require is not None:
+        req = rule.require
+        req_parts = [term_pattern(t) for t in req.terms if t.strip()]
+        require = re.compile("|".join(req_parts + [f"(?:{r})" for r in req.regex]), flags)
     return CompiledRule(
         kind=kind,
         name=name,
@@ -66,13 +114,21 @@ def compile_rule(kind: str, index: int, rule: RuleConfig) -> CompiledRule:
         feeds=frozenset(rule.feeds),
         weight=rule.weight,
         category=rule.category,
+        tags=frozenset(rule.tags),
+        languages=tuple(_language(code) for code in rule.languages),
+        require=require,
+        require_fields=tuple(rule.require.fields) if rule.require is not None else (),
     )
 
 
 class RuleSet:
     """All rules of a config, compiled once and matched per item."""
 
-    def __init__(self, config: RulesConfig) -> None:
+    def __init__(
+        self, config: RulesConfig, feed_tags: Mapping[str, frozenset[str]] | None = None
+    ) -> None:
+        # feed name -> its tags, for rules restricted with `tags`
+        self.feed_tags: dict[str, frozenset[str]] = dict(feed_tags or {})
         self.rules: tuple[CompiledRule, ...] = tuple(
             compile_rule(kind, i, rule)
             for kind in ("exclude", "include", "boost")
@@ -85,7 +141,7 @@ class RuleSet:
     def match(self, item: Item) -> list[RuleHit]:
         hits = []
         for rule in self.rules:
-            hit = rule.match(item)
+            hit = rule.match(item, self.feed_tags)
             if hit is not None:
                 hits.append(hit)
         return hits

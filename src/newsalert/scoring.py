@@ -60,6 +60,8 @@ class Scorer:
         rule_category: str | None = None
         for hit in hits:
             where = f'{hit.name}: "{hit.matched}" in {hit.field}'
+            if hit.required is not None:
+                where += f' with "{hit.required}"'
             if hit.kind == "exclude":
                 vetoed = True
                 reasons.append(Reason("rule", f"exclude {where}", 0.0))
