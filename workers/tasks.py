@@ -212,12 +212,17 @@ def poll_feed(self: PipelineTask, name: str) -> dict[str, Any]:
         log.info("feed %s is no longer configured; skipping", name)
         return {"feed": name, "status": "removed"}
     outcome = pipeline.poll_feed(name)
-    created: list[int] = []
+    created: list[int] = list(outcome.notice_delivery_ids)  # operators told of health changes
     ids = list(outcome.new_item_ids)
     for start in range(0, len(ids), SCORE_BATCH):
         created.extend(pipeline.score_items(ids[start : start + SCORE_BATCH]).delivery_ids)
     _dispatch_deliveries(created)
-    return {"feed": name, "status": outcome.status, "new": len(ids), "alerts": len(created)}
+    return {
+        "feed": name,
+        "status": outcome.status,
+        "new": len(ids),
+        "alerts": len(created) - len(outcome.notice_delivery_ids),
+    }
 
 
 @shared_task(bind=True, base=PipelineTask, name="newsalert.score_items")
