@@ -135,3 +135,14 @@ def test_error_streak_counts_and_resets(store: Store) -> None:
     store.record_poll(fid, status="ok", now=T0, next_poll_at=T0)
     state = store.feed_state("f")
     assert (state.error_streak, state.last_error, state.last_success_at) == (0, None, T0)
+
+
+def test_a_poller_losing_the_insert_race_skips_the_rows_the_winner_stored(store: Store) -> None:
+    fid = store.feed_state("f").id
+    [first] = store.add_items(fid, [item("a")], T0)
+    row = {"feed_id": fid, "title": "t", "summary": "s", "fetched_at": T0}
+    # what a concurrent poll does after its own "known keys" check came up empty
+    with store.begin() as conn:
+        ids = store._insert_new_items(conn, [{**row, "key": "a"}, {**row, "key": "b"}])
+    assert len(ids) == 1 and first not in ids
+    assert store.count_items() == 2

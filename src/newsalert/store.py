@@ -50,6 +50,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
@@ -462,32 +464,22 @@ class Store:
         """Claim the feeds that are due, so exactly one scheduler polls each.
 
         The claim pushes ``next_poll_at`` ``lease`` seconds ahead in one atomic
-        update per feed; the poll then sets the real next time. Two beats racing
+        update; the poll then sets the real next time. Two beats racing
         get disjoint sets; a poll that dies is retried when the lease runs out.
         """
-        claimed: list[str] = []
         until = now + timedelta(seconds=lease)
+        due = and_(
+            feeds.c.name.in_(list(names)),
+            feeds.c.disabled.is_(False),
+            or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now),
+        )
+        # One UPDATE ... RETURNING: PostgreSQL re-checks the WHERE on a row another
+        # claimer just updated (so it is skipped), and SQLite serialises writers.
         with self.begin() as conn:
-            due = conn.execute(
-                select(feeds.c.id, feeds.c.name, feeds.c.next_poll_at).where(
-                    feeds.c.name.in_(list(names)),
-                    feeds.c.disabled.is_(False),
-                    or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now),
-                )
-            ).all()
-        for row in due:
-            with self.begin() as conn:
-                same = (
-                    feeds.c.next_poll_at.is_(None)
-                    if row.next_poll_at is None
-                    else feeds.c.next_poll_at == row.next_poll_at
-                )
-                taken = conn.execute(
-                    update(feeds).where(feeds.c.id == row.id, same).values(next_poll_at=until)
-                )
-                if taken.rowcount == 1:
-                    claimed.append(row.name)
-        return claimed
+            names_claimed = conn.execute(
+                update(feeds).where(due).values(next_poll_at=until).returning(feeds.c.name)
+            ).scalars()
+            return sorted(names_claimed)
 
     def record_poll(
         self,
@@ -628,34 +620,53 @@ class Store:
                         )
                     ).scalars()
                 )
-            for item in new:
-                if item.key in known:
-                    continue
-                try:
-                    # a savepoint per item: a concurrent poll of the same feed may win the race
-                    with conn.begin_nested():
-                        result = conn.execute(
-                            insert(items).values(
-                                feed_id=feed_id,
-                                key=item.key,
-                                guid=item.guid,
-                                title=item.title,
-                                summary=item.summary,
-                                link=item.link,
-                                language=item.language,
-                                published_at=item.published,
-                                fetched_at=now,
-                            )
-                        )
-                    ids.append(int(result.inserted_primary_key[0]))
-                except IntegrityError:
-                    continue
+            rows = [
+                {
+                    "feed_id": feed_id,
+                    "key": item.key,
+                    "guid": item.guid,
+                    "title": item.title,
+                    "summary": item.summary,
+                    "link": item.link,
+                    "language": item.language,
+                    "published_at": item.published,
+                    "fetched_at": now,
+                }
+                for item in new
+                if item.key not in known
+            ]
+            ids = self._insert_new_items(conn, rows)
             if ids:
                 conn.execute(
                     update(feeds)
                     .where(feeds.c.id == feed_id)
                     .values(items_seen=feeds.c.items_seen + len(ids))
                 )
+        return ids
+
+    def _insert_new_items(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert rows, skipping keys a concurrent poll of the same feed stored first."""
+        if not rows:
+            return []
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            # one statement for the batch; ON CONFLICT covers the race with another poller
+            module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
+            stmt = (
+                module.insert(items)
+                .on_conflict_do_nothing(index_elements=["feed_id", "key"])
+                .returning(items.c.id)
+            )
+            return sorted(int(i) for i in conn.execute(stmt, rows).scalars())
+        ids = []
+        for row in rows:  # other databases: a savepoint per row
+            try:
+                with conn.begin_nested():
+                    ids.append(
+                        int(conn.execute(insert(items).values(**row)).inserted_primary_key[0])
+                    )
+            except IntegrityError:
+                continue
         return ids
 
     def unscored_item_ids(self, limit: int = 1000) -> list[int]:
