@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsalert import classifier, feedback
+from newsalert import classifier as classifier_module
 from newsalert.cli import main
 from newsalert.errors import StoreError
 from newsalert.models import Alert, Item, Reason
@@ -175,18 +176,35 @@ def test_feedback_changes_the_retrained_models_scores(
     store.close()
 
 
-def test_training_the_managed_model_with_feedback_warns_it_would_be_replaced(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_managed_model_trained_with_extra_labels_is_kept(
+    tmp_path: Path, model_dir: Path, classifier: object
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    config = write_config(tmp_path, url)
-    seen: dict[str, object] = {}
+    """`model train --with-feedback` (or --data FILE) into the managed location must not
+    be thrown away on next use: it still contains the packaged data."""
+    import shutil
 
-    def fake_train(out: Path, data: object, **kwargs: object) -> dict:
-        seen.update(out=out, extra=kwargs.get("extra_items"))
-        return {}
+    managed = tmp_path / "model"
+    managed.mkdir()
+    for name in ("model.joblib", "model.json"):
+        shutil.copy(model_dir / "model" / name, managed / name)
+    meta_path = managed / "model.json"
+    meta = json.loads(meta_path.read_text())
+    packaged = classifier_module.packaged_data_sha256()
+    with_feedback = {
+        "sha256": "0" * 64,
+        "files": [{"name": "train.jsonl.gz", "sha256": packaged, "items": 1}],
+        "extra_items": 3,
+    }
+    meta_path.write_text(json.dumps({**meta, "data": with_feedback}))
+    assert classifier_module._managed_problem(managed / "model.joblib", meta_path) is None
 
-    monkeypatch.setattr(classifier, "train", fake_train)
-    assert main(["--config", str(config), "model", "train", "--with-feedback"]) == 0
-    assert "rebuilt from the packaged data" in capsys.readouterr().err
-    assert seen == {"out": tmp_path / "var" / "model", "extra": []}
+    other_only = {
+        "sha256": "1" * 64,
+        "files": [{"name": "mine.jsonl", "sha256": "2" * 64, "items": 9}],
+        "extra_items": 0,
+    }
+    meta_path.write_text(json.dumps({**meta, "data": other_only}))
+    assert (
+        classifier_module._managed_problem(managed / "model.joblib", meta_path)
+        == "the packaged training data changed"
+    )

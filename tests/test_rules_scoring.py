@@ -199,3 +199,27 @@ def test_require_clause_is_validated() -> None:
         )
     with pytest.raises(ValidationError, match="is not a language code"):
         RulesConfig.model_validate({"include": [{"terms": ["x"], "languages": ["english!"]}]})
+
+
+def test_content_rules_fire_on_items_read_back_from_the_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from newsalert.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.sync_feeds([("desk", "https://example.org/feed")])
+    full = Item(
+        key="k1",
+        feed="desk",
+        title="Update",
+        summary="Short teaser.",
+        link=None,
+        published=datetime(2026, 1, 1, tzinfo=UTC),
+        content="Gunmen attacked a checkpoint near Banjska overnight.",
+    )
+    [iid] = store.add_items(store.feed_state("desk").id, [full], datetime(2026, 1, 1, tzinfo=UTC))
+    stored = store.get_item(iid).item
+    assert stored.content == full.content
+    ruleset = rules(include=[{"name": "full-text", "terms": ["Banjska"], "fields": ["content"]}])
+    assert [h.name for h in ruleset.match(stored)] == ["full-text"]
+    store.close()

@@ -1200,7 +1200,14 @@ def _managed_problem(model_path: Path, meta_path: Path) -> str | None:
     if problem:
         return problem
     data = metadata.get("data")
-    if not isinstance(data, dict) or data.get("sha256") != packaged_data_sha256():
+    packaged = packaged_data_sha256()
+    files = data.get("files", []) if isinstance(data, dict) else []
+    # built from the current packaged data, alone or with the operator's own labels
+    # (`model train --data FILE`, `--with-feedback`): keep it
+    if not isinstance(data, dict) or (
+        data.get("sha256") != packaged
+        and not any(isinstance(f, dict) and f.get("sha256") == packaged for f in files)
+    ):
         return "the packaged training data changed"
     return None
 

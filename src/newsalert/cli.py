@@ -619,13 +619,6 @@ def _feedback_items(loaded: LoadedConfig, out: Path) -> list[dict[str, Any]]:
     extra = feedback.training_items(_store(loaded))
     positives = sum(1 for i in extra if i["label"])
     print(f"with feedback: {len(extra)} labelled item(s), {positives} relevant", file=sys.stderr)
-    if loaded.model_path is None and Path(out).resolve() == (loaded.data_dir / "model").resolve():
-        print(
-            f"warning: {out} holds the managed model, which is rebuilt from the packaged data "
-            "whenever its training data differ; write this one elsewhere (--out DIR) and set "
-            "model.path to DIR/model.joblib to use it",
-            file=sys.stderr,
-        )
     return extra
 
 

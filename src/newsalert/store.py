@@ -133,6 +133,7 @@ items = Table(
     Column("guid", Text),
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False),
+    Column("content", Text),  # full text when the feed carries it; rules may match it
     Column("link", Text),
     Column("language", String(35)),
     Column("published_at", UTCDateTime),
@@ -627,6 +628,7 @@ class Store:
                     "guid": item.guid,
                     "title": item.title,
                     "summary": item.summary,
+                    "content": item.content or None,
                     "link": item.link,
                     "language": item.language,
                     "published_at": item.published,
@@ -1010,6 +1012,7 @@ def _stored_item(row: Any) -> StoredItem:
         feed=row.feed_name,
         title=row.title,
         summary=row.summary,
+        content=row.content or "",
         link=row.link,
         published=row.published_at,
         language=row.language,
