@@ -146,3 +146,16 @@ def test_a_poller_losing_the_insert_race_skips_the_rows_the_winner_stored(store:
         ids = store._insert_new_items(conn, [{**row, "key": "a"}, {**row, "key": "b"}])
     assert len(ids) == 1 and first not in ids
     assert store.count_items() == 2
+
+
+def test_a_sender_whose_lease_was_taken_back_cannot_overwrite_the_outcome(store: Store) -> None:
+    [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
+    [did] = store.save_scores([(iid, relevant(), [PlannedDelivery("desk", "t1", "x")])], T0)
+    assert store.lease_delivery(did, T0, lease=60) is not None  # slow sender A
+    later = T0 + timedelta(seconds=61)
+    assert store.lease_delivery(did, later, lease=60) is not None  # B takes it back...
+    store.mark_sent(did, later)  # ...and delivers
+    store.mark_failed(did, "A timed out", retry_at=later + timedelta(seconds=30), now=later)
+    [row] = store.list_deliveries()
+    assert (row.status, row.last_error) == (SENT, None)  # A's late failure changes nothing
+    assert store.due_delivery_ids(later + timedelta(hours=1)) == []

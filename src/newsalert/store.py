@@ -832,48 +832,6 @@ class Store:
             row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
         return _delivery(row)
 
-    def mark_sent(self, delivery_id: int, now: datetime) -> None:
-        with self.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(
-                    status=SENT,
-                    sent_at=now,
-                    lease_until=None,
-                    attempts=deliveries.c.attempts + 1,
-                    last_error=None,
-                )
-            )
-
-    def mark_failed(
-        self, delivery_id: int, error: str, *, retry_at: datetime | None, now: datetime
-    ) -> str:
-        """Record a failed attempt: back to pending at ``retry_at``, or dead when None."""
-        status = FAILED if retry_at is not None else DEAD
-        with self.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(
-                    status=status,
-                    attempts=deliveries.c.attempts + 1,
-                    last_error=error[:2000],
-                    next_attempt_at=retry_at or now,
-                    lease_until=None,
-                )
-            )
-        return status
-
-    def release_delivery(self, delivery_id: int, retry_at: datetime) -> None:
-        """Give a lease back without counting an attempt (e.g. rate limited before sending)."""
-        with self.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id, deliveries.c.status == SENDING)
-                .values(status=PENDING, next_attempt_at=retry_at, lease_until=None)
-            )
-
     def due_digest_groups(self, now: datetime) -> dict[tuple[str, str], list[int]]:
         """Held deliveries whose time has come, grouped per (subscriber, target)."""
         groups: dict[tuple[str, str], list[int]] = {}
@@ -908,47 +866,63 @@ class Store:
             rows = conn.execute(select(deliveries).where(deliveries.c.id.in_(taken)))
             return [_delivery(r) for r in rows]
 
-    def release_group(self, ids: Sequence[int], retry_at: datetime) -> None:
-        """Give a digest lease back without counting an attempt (rate limited)."""
+    # Marking what a sender leased: single deliveries and digest groups alike. Only rows
+    # still leased (``sending``) change, so a sender whose lease was taken back cannot
+    # overwrite the outcome of the one that took it.
+
+    def _finish(self, ids: Sequence[int], **values: Any) -> None:
         with self.begin() as conn:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
-                .values(status=HELD, next_attempt_at=retry_at, lease_until=None)
+                .values(lease_until=None, **values)
             )
 
+    def mark_sent(self, delivery_id: int, now: datetime) -> None:
+        self.mark_group_sent([delivery_id], now)
+
     def mark_group_sent(self, ids: Sequence[int], now: datetime) -> None:
-        with self.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
-                .values(
-                    status=SENT,
-                    sent_at=now,
-                    lease_until=None,
-                    attempts=deliveries.c.attempts + 1,
-                    last_error=None,
-                )
-            )
+        self._finish(
+            ids, status=SENT, sent_at=now, attempts=deliveries.c.attempts + 1, last_error=None
+        )
+
+    def mark_failed(
+        self, delivery_id: int, error: str, *, retry_at: datetime | None, now: datetime
+    ) -> str:
+        """Record a failed attempt: failed until ``retry_at``, or dead when None."""
+        return self._failed([delivery_id], FAILED, error, retry_at, now)
 
     def mark_group_failed(
         self, ids: Sequence[int], error: str, *, retry_at: datetime | None, now: datetime
     ) -> str:
         """A digest send failed: held again until ``retry_at``, or dead when None."""
-        status = HELD if retry_at is not None else DEAD
-        with self.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
-                .values(
-                    status=status,
-                    attempts=deliveries.c.attempts + 1,
-                    last_error=error[:2000],
-                    next_attempt_at=retry_at or now,
-                    lease_until=None,
-                )
-            )
+        return self._failed(ids, HELD, error, retry_at, now)
+
+    def _failed(
+        self,
+        ids: Sequence[int],
+        retry_status: str,
+        error: str,
+        retry_at: datetime | None,
+        now: datetime,
+    ) -> str:
+        status = retry_status if retry_at is not None else DEAD
+        self._finish(
+            ids,
+            status=status,
+            attempts=deliveries.c.attempts + 1,
+            last_error=error[:2000],
+            next_attempt_at=retry_at or now,
+        )
         return status
+
+    def release_delivery(self, delivery_id: int, retry_at: datetime) -> None:
+        """Give a lease back without counting an attempt (e.g. rate limited before sending)."""
+        self._finish([delivery_id], status=PENDING, next_attempt_at=retry_at)
+
+    def release_group(self, ids: Sequence[int], retry_at: datetime) -> None:
+        """Give a digest lease back without counting an attempt (rate limited)."""
+        self._finish(ids, status=HELD, next_attempt_at=retry_at)
 
     def list_deliveries(self, status: str | None = None, limit: int = 50) -> list[Delivery]:
         query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
