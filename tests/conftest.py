@@ -141,3 +141,32 @@ def classifier(model_dir: Path) -> object:
     from newsalert.classifier import load_or_train
 
     return load_or_train(None, model_dir)
+
+
+def install_fake_dns(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, list[str]], list[str]]:
+    """Answer DNS for test names from a table (filled by the caller); record every lookup.
+
+    Names ending in ``.test`` that are not in the table do not resolve; any other
+    name goes to the real resolver.
+    """
+    table: dict[str, list[str]] = {}
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # type: ignore[no-untyped-def]
+        name = host.decode() if isinstance(host, bytes) else host
+        lookups.append(name)
+        if name in table:
+            out = []
+            for addr in table[name]:
+                if ":" in addr:
+                    out.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (addr, port, 0, 0)))
+                else:
+                    out.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (addr, port)))
+            return out
+        if name.endswith(".test"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, port, family, type, proto, flags)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return table, lookups

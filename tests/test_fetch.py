@@ -35,6 +35,8 @@ from newsalert.fetch import (
 from tests import feedserver
 from tests.feedserver import FeedServer, Request, Response
 
+from .conftest import install_fake_dns
+
 feed_server = feedserver.feed_server  # the fixture; see tests/feedserver.py
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -62,24 +64,7 @@ def public_fetcher() -> Iterator[Fetcher]:
 @pytest.fixture
 def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """Map test host names to addresses; every other name goes to the real resolver."""
-    table: dict[str, list[str]] = {}
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
-        name = host.decode() if isinstance(host, bytes) else host
-        if name in table:
-            out = []
-            for addr in table[name]:
-                if ":" in addr:
-                    out.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (addr, port, 0, 0)))
-                else:
-                    out.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (addr, port)))
-            return out
-        if name.endswith(".test"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, port, family, type, proto, flags)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    table, _ = install_fake_dns(monkeypatch)
     return table
 
 

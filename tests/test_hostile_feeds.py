@@ -21,7 +21,6 @@ import gc
 import ipaddress
 import re
 import resource
-import socket
 import textwrap
 import threading
 import time
@@ -42,6 +41,8 @@ from newsalert.store import Store
 from tests.feedserver import FeedServer, Response
 from tests.smtpserver import SMTPServer
 from tests.test_pipeline import BALKANS, SEED_TITLE
+
+from .conftest import install_fake_dns
 
 MB = 1024 * 1024
 MAX_BYTES = 4 * MB  # fetch.max_bytes for these tests
@@ -542,27 +543,7 @@ def test_file_feed_url_is_refused_by_config_validation(
 @pytest.fixture
 def fake_dns(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, list[str]], list[str]]:
     """Map test host names to addresses; record every lookup (of any name)."""
-    table: dict[str, list[str]] = {}
-    lookups: list[str] = []
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # type: ignore[no-untyped-def]
-        name = host.decode() if isinstance(host, bytes) else host
-        lookups.append(name)
-        if name in table:
-            out = []
-            for addr in table[name]:
-                if ":" in addr:
-                    out.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (addr, port, 0, 0)))
-                else:
-                    out.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (addr, port)))
-            return out
-        if name.endswith(".test"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, port, family, type, proto, flags)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return table, lookups
+    return install_fake_dns(monkeypatch)
 
 
 DNS_ANSWERS = {

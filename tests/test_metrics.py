@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import re
-import textwrap
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +23,7 @@ from newsalert.store import Store
 from tests.feedserver import FeedServer
 from tests.smtpserver import SMTPServer
 from tests.test_pipeline import BALKANS
+from tests.test_pipeline import write_config as pipeline_config
 
 QUETTA = (
     b"<item><guid>quetta-1</guid><title>Gunmen storm police academy in Quetta</title>"
@@ -65,30 +65,9 @@ def parse(text: str) -> dict[str, float]:
 def write_config(
     tmp_path: Path, model_dir: Path, database_url: str, feeds: dict[str, str], mail_url: str
 ) -> Path:
-    feed_yaml = "".join(
-        f"  - name: {name}\n    url: {url}\n    allow_private: true\n"
-        for name, url in feeds.items()
-    )
-    text = textwrap.dedent(
-        f"""\
-        storage:
-          data_dir: {model_dir}
-          database_url: {database_url}
-        metrics:
-          host: 127.0.0.1
-          port: 0
-        rules:
-          exclude:
-            - name: sport
-              terms: [Premier League]
-        subscribers:
-          - name: duty-desk
-            urls: ["{mail_url}"]
-        feeds:
-        """
-    )
-    path = tmp_path / "newsalert.yaml"
-    path.write_text(text + feed_yaml, encoding="utf-8")
+    """tests/test_pipeline.py's config, with the metrics endpoint on (any free port)."""
+    path = pipeline_config(tmp_path, model_dir, database_url, feeds, mail_url)
+    path.write_text(path.read_text(encoding="utf-8") + "metrics: {host: 127.0.0.1, port: 0}\n")
     return path
 
 
@@ -215,7 +194,7 @@ def test_worker_hook_serves_metrics_only_when_configured(
     finally:
         server.close()
 
-    config.write_text(config.read_text().replace("metrics:\n  host: 127.0.0.1\n  port: 0\n", ""))
+    config.write_text(config.read_text().replace("metrics: {host: 127.0.0.1, port: 0}\n", ""))
     metrics.on_worker_init(sender=sender)
     assert len(metrics._running) == running  # off unless the config has `metrics:`
     metrics.on_worker_init(sender=SimpleNamespace(app=SimpleNamespace(conf={})))

@@ -158,12 +158,7 @@ class RuleConfig(_Strict):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
-        return value
+        return _regexes_compile(value)
 
     @model_validator(mode="after")
     def _something_to_match(self) -> RuleConfig:
