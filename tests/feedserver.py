@@ -68,6 +68,9 @@ RawHandler = Callable[[http.server.BaseHTTPRequestHandler], None]
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog is 5: a burst of concurrent connects would
+    # overflow it and wait a SYN retransmit (1 s); real servers queue 128 or more
+    request_queue_size = 128
     feed: FeedServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -841,7 +841,7 @@ def test_task_of_a_killed_pool_process_is_redelivered(
     )  # fmt: skip
     worker = procs.worker("worker", setup.config, redis_broker, concurrency=1)
     worker.wait_log(r"ready\.", 20, procs)
-    client_app(redis_broker).send_task("newsalert.poll_feed", ("balkans",))
+    client_app(redis_broker).send_task("newsalert.poll_feeds", (["balkans"],))
 
     wait_for(first.is_set, 15, "the first fetch", procs=procs)
     [child] = worker.children()
@@ -931,7 +931,7 @@ def test_visibility_timeout_outlasts_every_task_and_retry_delay(
     script = (
         "import json\n"
         "from workers.app import app\n"
-        "from workers.tasks import PipelineTask, deliver_batch, poll_feed\n"
+        "from workers.tasks import PipelineTask, deliver_batch, poll_feeds\n"
         "t = app.conf.newsalert_timings\n"
         "with app.connection_for_write() as conn:\n"
         "    channel = conn.default_channel\n"
@@ -1353,7 +1353,7 @@ def test_docker_compose_wires_the_services_the_code_expects(tmp_path: Path) -> N
     )
     assert out.returncode == 0, out.stderr
     assert "redis://redis:6379/0" in out.stdout
-    tasks = ("poll_feed", "deliver_batch", "schedule_due_feeds", "sweep", "score_items")
+    tasks = ("poll_feeds", "deliver_batch", "schedule_due_feeds", "sweep", "score_items")
     for task in (*tasks, "send_digests"):
         assert f"newsalert.{task}" in out.stdout
     assert (tmp_path / "data").is_dir()  # NEWSALERT_DATA_DIR is where the app keeps its files

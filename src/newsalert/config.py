@@ -214,6 +214,9 @@ class FetchConfig(_Strict):
     min_interval: Annotated[int, Field(ge=1, le=86_400)] = MIN_INTERVAL
     # seconds a feed may fail before it is marked unhealthy and operators are told
     unhealthy_after: Annotated[float, Field(ge=0)] = 3600.0
+    # feeds polled by one task, fetched at once (a thread each): a slow server holds
+    # up no other feed, and the cost of a task is shared by the batch
+    batch: Annotated[int, Field(ge=1, le=256)] = 16
 
 
 class DeliveryConfig(_Strict):

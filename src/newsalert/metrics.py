@@ -28,11 +28,12 @@ import socket
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, String, Table, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from newsalert import stats
@@ -83,22 +84,29 @@ def _escape(value: object) -> str:
 
 def increment(store: Store, name: str, labels: dict[str, str], n: int = 1) -> None:
     """Add ``n`` to a counter row (created on first use); atomic across processes."""
+    increment_many(store, {(name, _labels(labels)): n})
+
+
+def increment_many(store: Store, counts: dict[tuple[str, str], int]) -> None:
+    """Add to several counters ((name, rendered labels) -> n) in one transaction."""
     ensure_schema(store.engine)
-    key = _labels(labels)[:255]
-    where = (metric_counters.c.name == name, metric_counters.c.labels == key)
     with store.begin() as conn:
-        done = conn.execute(
-            update(metric_counters).where(*where).values(value=metric_counters.c.value + n)
-        )
-        if done.rowcount:
-            return
+        add_counts(conn, counts)
+
+
+def add_counts(conn: Connection, counts: dict[tuple[str, str], int]) -> None:
+    """Add to counters inside the caller's transaction (the table must exist)."""
+    for (name, labels), n in sorted(counts.items()):  # one lock order for every writer
+        key = labels[:255]
+        where = (metric_counters.c.name == name, metric_counters.c.labels == key)
+        bump = update(metric_counters).where(*where).values(value=metric_counters.c.value + n)
+        if conn.execute(bump).rowcount:
+            continue
         try:
             with conn.begin_nested():
                 conn.execute(insert(metric_counters).values(name=name, labels=key, value=n))
         except IntegrityError:  # another process created it meanwhile
-            conn.execute(
-                update(metric_counters).where(*where).values(value=metric_counters.c.value + n)
-            )
+            conn.execute(bump)
 
 
 def counters(store: Store) -> dict[str, dict[str, int]]:
@@ -150,11 +158,20 @@ def error_kind(status: str, error: str | None) -> str:
 def count_poll(store: Store, status: str, error: str | None = None) -> None:
     """Count one poll by outcome, and its error by kind; never fails the poll."""
     try:
-        increment(store, "newsalert_polls_total", {"status": status})
-        if status in ("error", "rejected", "gone"):
-            increment(store, "newsalert_fetch_errors_total", {"kind": error_kind(status, error)})
+        increment_many(store, poll_counts([(status, error)]))
     except Exception as exc:  # metrics must never stop the pipeline
         log.warning("could not count the poll in the store: %s", exc)
+
+
+def poll_counts(polls: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str], int]:
+    """The counter increments for polls (status, error): by outcome, errors by kind."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for status, error in polls:
+        counts["newsalert_polls_total", _labels({"status": status})] += 1
+        if status in ("error", "rejected", "gone"):
+            kind = error_kind(status, error)
+            counts["newsalert_fetch_errors_total", _labels({"kind": kind})] += 1
+    return dict(counts)
 
 
 # --- exposition -----------------------------------------------------------------------

@@ -4,7 +4,8 @@ Each stage is a plain function or component injected here; this module only
 orders them and records outcomes in the store. Three resumable steps, each
 safe to repeat and each a Celery task's whole body:
 
-- ``poll_feed(name)``: fetch one feed and store its new items (unscored).
+- ``poll_feeds(names)``: fetch a batch of feeds at once and store their new items
+  (unscored).
 - ``score_items(ids)``: score a batch, route it, and write scores with their
   deliveries in one transaction. Items stay unscored (and are retried) while the
   model cannot be loaded: nothing is dropped or alerted unscored.
@@ -18,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -31,12 +33,13 @@ from newsalert.errors import (
     ModelError,
     ParseError,
     PermanentDeliveryError,
+    StoreError,
     TransientDeliveryError,
     TransientFetchError,
 )
 from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
-from newsalert.metrics import count_poll
-from newsalert.models import Alert, Message
+from newsalert.metrics import add_counts, ensure_schema, poll_counts
+from newsalert.models import Alert, FetchResult, Message
 from newsalert.normalize import normalize
 from newsalert.parse import parse
 from newsalert.ratelimit import Bucket, RateLimiter, RedisRateLimiter, StoreRateLimiter
@@ -44,7 +47,16 @@ from newsalert.render import channel_family, render, render_digest
 from newsalert.routing import Router, Target
 from newsalert.rules import RuleSet
 from newsalert.scoring import Model, Scorer
-from newsalert.store import DEAD, PENDING, SENT, Store, StoredItem, utcnow
+from newsalert.store import (
+    DEAD,
+    PENDING,
+    SENT,
+    FeedState,
+    PollRecord,
+    Store,
+    StoredItem,
+    utcnow,
+)
 from newsalert.stories import StoryDesk
 
 log = logging.getLogger(__name__)
@@ -168,14 +180,19 @@ class Pipeline:
         self.rules = RuleSet(loaded.rules, {f.name: frozenset(f.tags) for f in loaded.feeds})
         self._model_loader = model_loader or default_model_loader(loaded)
         self._scorer: Scorer | None = None
+        self._pool: futures.ThreadPoolExecutor | None = None  # fetch threads, made on first use
         self.limiter = limiter or limiter_for(loaded, store)
         self.templates = loaded.config.templates.model_dump()
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
         store.sync_feeds((f.name, f.url) for f in loaded.feeds)
+        ensure_schema(store.engine)  # the poll counters are written with the feed rows
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         self.fetcher.close()
 
     # --- scorer (lazy: loading or first-time training happens once, when needed) ---
@@ -190,64 +207,99 @@ class Pipeline:
 
     def poll_feed(self, name: str) -> FeedOutcome:
         """Fetch one feed and store its new items; then judge its health (health.py)."""
-        outcome = self._poll(name)
-        if outcome.status == "disabled":
-            return outcome
-        count_poll(self.store, outcome.status, outcome.error)  # metrics, shared via the store
-        return self._judge_health(name, outcome)
+        return self.poll_feeds([name])[0]
 
-    def _judge_health(self, name: str, outcome: FeedOutcome) -> FeedOutcome:
+    def poll_feeds(self, names: Sequence[str]) -> list[FeedOutcome]:
+        """Poll several feeds at once; outcomes in the order of ``names``.
+
+        Every fetch runs in a thread of its own (fetching is waiting, on the network),
+        and each outcome is stored as soon as it is in, together with those that
+        came in at the same moment: one transaction for their feed rows, one for their
+        counters. A feed that hangs until its deadline delays no other feed's record.
+        Parsing and the store stay on this thread.
+        """
         now = self.clock()
-        state = self.store.feed_state(name)
-        change = health.transition(state, now, self.loaded.config.fetch.unhealthy_after)
-        if change is None:
-            return outcome
-        done = self.store.change_health(
-            state.id,
-            unhealthy=change == health.UNHEALTHY,
-            now=now,
-            planned=health.plan(self.router, self.loaded.config.operators),
+        states = self.store.feed_states_named(names)
+        outcomes: dict[str, FeedOutcome] = {}
+        jobs: list[tuple[str, FeedState]] = []
+        for name in dict.fromkeys(names):
+            feed = self.loaded.feed(name)
+            state = states.get(name)
+            if state is None:
+                raise StoreError(f"feed {name!r} is not in the store; is it in the config?")
+            if not feed.enabled or state.disabled:
+                why = (
+                    "disabled in config"
+                    if not feed.enabled
+                    else "gone (410): fix the URL to re-enable"
+                )
+                outcomes[name] = FeedOutcome(name, "disabled", error=why)
+            else:
+                jobs.append((name, state))
+        if len(jobs) == 1:  # nothing to wait for in parallel
+            name, state = jobs[0]
+            fetched = self._fetch(name, state)
+            outcomes.update(self._settle([(name, state, fetched)], now))
+        elif jobs:
+            pool = self._fetch_pool()
+            waiting = {pool.submit(self._fetch, name, state): (name, state) for name, state in jobs}
+            while waiting:
+                done, _ = futures.wait(waiting, return_when=futures.FIRST_COMPLETED)
+                batch = [(*waiting.pop(f), f.result()) for f in done]
+                outcomes.update(self._settle(batch, now))
+        return [outcomes[name] for name in names]
+
+    def _fetch_pool(self) -> futures.ThreadPoolExecutor:
+        if self._pool is None:
+            size = self.loaded.config.fetch.batch
+            self._pool = futures.ThreadPoolExecutor(size, thread_name_prefix="newsalert-fetch")
+        return self._pool
+
+    def _fetch(self, name: str, state: FeedState) -> FetchResult | Exception:
+        """The fetch, or the error it ended with (raised nowhere: settled in order)."""
+        allow_private = (
+            self.loaded.feed(name).allow_private or self.loaded.config.fetch.allow_private
         )
-        if done is None:  # another worker recorded this change first
-            return outcome
-        notice, ids = done
-        health.log_change(notice, len(ids))
-        return replace(outcome, health=change, notice_delivery_ids=tuple(ids))
-
-    def _poll(self, name: str) -> FeedOutcome:
-        feed = self.loaded.feed(name)
-        state = self.store.feed_state(name)
-        now = self.clock()
-        if not feed.enabled or state.disabled:
-            why = (
-                "disabled in config" if not feed.enabled else "gone (410): fix the URL to re-enable"
-            )
-            return FeedOutcome(name, "disabled", error=why)
-        allow_private = feed.allow_private or self.loaded.config.fetch.allow_private
         try:
-            result = self.fetcher.fetch(
+            return self.fetcher.fetch(
                 state.url,
                 etag=state.etag,
                 last_modified=state.last_modified,
                 allow_private=allow_private,
             )
-        except FeedGone as exc:
-            return self._failed(state.id, name, "gone", str(exc), now, disabled=True)
-        except FeedRejected as exc:
-            return self._failed(
-                state.id, name, "rejected", str(exc), now, streak=state.error_streak
-            )
-        except TransientFetchError as exc:
-            return self._failed(
-                state.id,
-                name,
-                "error",
-                str(exc),
-                now,
-                streak=state.error_streak,
-                retry_after=exc.retry_after,
-            )
+        except (FeedGone, FeedRejected, TransientFetchError) as exc:
+            return exc
+        except Exception as exc:  # a bug must cost one feed's poll, not its batch
+            log.exception("feed %s: unexpected error while fetching", name, extra={"feed": name})
+            return TransientFetchError(f"unexpected error while fetching: {exc!r}"[:500])
 
+    def _settle(
+        self, fetched: Sequence[tuple[str, FeedState, FetchResult | Exception]], now: datetime
+    ) -> dict[str, FeedOutcome]:
+        """Store what the fetches brought, write their feed rows and counters, judge health."""
+        outcomes: list[tuple[FeedState, FeedOutcome, PollRecord]] = []
+        for name, state, result in fetched:
+            outcomes.append((state, *self._outcome(name, state, result, now)))
+        counts = poll_counts([(o.status, o.error) for _, o, _ in outcomes])
+        self.store.record_polls(
+            [record for _, _, record in outcomes], also=lambda conn: add_counts(conn, counts)
+        )
+        return {
+            outcome.feed: self._judge_health(state, outcome, record)
+            for state, outcome, record in outcomes
+        }
+
+    def _outcome(
+        self, name: str, state: FeedState, result: FetchResult | Exception, now: datetime
+    ) -> tuple[FeedOutcome, PollRecord]:
+        if isinstance(result, FeedGone):
+            return self._failed(state, name, "gone", str(result), now, disabled=True)
+        if isinstance(result, FeedRejected):
+            return self._failed(state, name, "rejected", str(result), now)
+        if isinstance(result, Exception):
+            retry_after = getattr(result, "retry_after", None)
+            return self._failed(state, name, "error", str(result), now, retry_after=retry_after)
+        feed = self.loaded.feed(name)
         next_poll = self._next_poll(
             feed.interval, now, max_age=result.max_age, retry_after=result.retry_after
         )
@@ -264,50 +316,70 @@ class Pipeline:
                 extra={"feed": name},
             )
         if result.not_modified:
-            self.store.record_poll(
-                state.id, status="not_modified", now=now, next_poll_at=next_poll, moved_to=moved
-            )
-            return FeedOutcome(name, "not_modified", next_poll_at=next_poll)
+            record = PollRecord(state.id, "not_modified", now, next_poll, moved_to=moved)
+            return FeedOutcome(name, "not_modified", next_poll_at=next_poll), record
         try:
             parsed = parse(result.content, content_type=result.content_type, url=result.url)
         except ParseError as exc:
-            return self._failed(state.id, name, "error", str(exc), now, streak=state.error_streak)
+            return self._failed(state, name, "error", str(exc), now)
         found = normalize(
             parsed, name, base_url=result.url, limit=self.loaded.config.fetch.max_items_per_feed
         )
+        # the items are in before the feed's new validators: a crash in between
+        # fetches the feed again, and the store's unique keys drop the repeats
         ids = self.store.add_items(state.id, found, now)
-        self.store.record_poll(
-            state.id,
-            status="ok",
-            now=now,
-            next_poll_at=next_poll,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            moved_to=moved,
+        record = PollRecord(
+            state.id, "ok", now, next_poll, result.etag, result.last_modified, moved_to=moved
         )
         log.info("feed %s: %d entries, %d new", name, len(found), len(ids), extra={"feed": name})
-        return FeedOutcome(name, "ok", tuple(ids), len(found), next_poll_at=next_poll)
+        return FeedOutcome(name, "ok", tuple(ids), len(found), next_poll_at=next_poll), record
 
     def _failed(
         self,
-        feed_id: int,
+        state: FeedState,
         name: str,
         status: str,
         error: str,
         now: datetime,
         *,
-        streak: int = 0,
         retry_after: float | None = None,
         disabled: bool = False,
-    ) -> FeedOutcome:
+    ) -> tuple[FeedOutcome, PollRecord]:
         interval = self.loaded.feed(name).interval
-        delay = min(interval * 2 ** min(streak + 1, 10), MAX_FEED_BACKOFF)
+        delay = min(interval * 2 ** min(state.error_streak + 1, 10), MAX_FEED_BACKOFF)
         next_poll = self._next_poll(delay, now, retry_after=retry_after)
-        self.store.record_poll(
-            feed_id, status=status, now=now, next_poll_at=next_poll, error=error, disabled=disabled
-        )
+        record = PollRecord(state.id, status, now, next_poll, error=error, disabled=disabled)
         log.warning("feed %s: %s: %s", name, status, error, extra={"feed": name, "status": status})
-        return FeedOutcome(name, status, error=error, next_poll_at=next_poll)
+        return FeedOutcome(name, status, error=error, next_poll_at=next_poll), record
+
+    def _judge_health(
+        self, before: FeedState, outcome: FeedOutcome, record: PollRecord
+    ) -> FeedOutcome:
+        """Health after this poll, from the state it read and what it wrote; the
+        store's conditional update decides if another worker recorded it first."""
+        failed = record.error is not None
+        after = replace(
+            before,
+            failing_since=(before.failing_since or record.now) if failed else None,
+            disabled=before.disabled or record.disabled,
+            error_streak=before.error_streak + 1 if failed else 0,
+            last_error=record.error[:2000] if record.error else None,
+            last_status=record.status,
+        )
+        change = health.transition(after, record.now, self.loaded.config.fetch.unhealthy_after)
+        if change is None:
+            return outcome
+        done = self.store.change_health(
+            before.id,
+            unhealthy=change == health.UNHEALTHY,
+            now=self.clock(),
+            planned=health.plan(self.router, self.loaded.config.operators),
+        )
+        if done is None:  # another worker recorded this change first
+            return outcome
+        notice, ids = done
+        health.log_change(notice, len(ids))
+        return replace(outcome, health=change, notice_delivery_ids=tuple(ids))
 
     def _next_poll(
         self,
@@ -547,8 +619,9 @@ class Pipeline:
         start = time.perf_counter()
         summary = PollSummary()
         names = [feed] if feed else [f.name for f in self.loaded.feeds]
-        for name in names:
-            summary.feeds.append(self.poll_feed(name))
+        size = self.loaded.config.fetch.batch
+        for start in range(0, len(names), size):
+            summary.feeds.extend(self.poll_feeds(names[start : start + size]))
         scored = self.score_pending()
         summary.scored, summary.relevant = scored.scored, scored.relevant
         summary.unscored, summary.model_error = scored.pending, scored.error
