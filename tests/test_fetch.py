@@ -274,6 +274,19 @@ def test_validators_follow_redirects(fetcher: Fetcher, feed_server: FeedServer) 
     assert feed_server.requests[-1].headers["if-none-match"] == '"e"'
 
 
+def test_cookies_are_never_kept_or_sent(fetcher: Fetcher, feed_server: FeedServer) -> None:
+    """A feed (or a redirect on the way) cannot plant a cookie that later fetches,
+    of it or of another feed, would carry."""
+    cookie = {"Set-Cookie": "track=abc; Path=/"}
+    feed_server.route("/a.xml", body=RSS, headers=cookie)
+    feed_server.route("/b.xml", body=RSS)
+    feed_server.route("/c.xml", status=302, headers={**cookie, "Location": "/b.xml"})
+    for path in ("/a.xml", "/a.xml", "/c.xml", "/b.xml"):
+        fetcher.fetch(feed_server.url(path))
+    assert len(feed_server.requests) == 5
+    assert all("cookie" not in r.headers for r in feed_server.requests)
+
+
 def test_redirect_loop_is_rejected(fetcher: Fetcher, feed_server: FeedServer) -> None:
     feed_server.redirect("/a", "/b")
     feed_server.redirect("/b", "/a")

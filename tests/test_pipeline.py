@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import textwrap
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -284,3 +285,58 @@ def test_malformed_config_exits_2_with_file_key_and_hint(
     err = capsys.readouterr().err
     assert f"{config}: feeds[0].url: scheme 'gopher' is not allowed" in err
     assert f"{config}: feeds[0].interval:" in err
+
+
+def test_a_batch_fetches_at_once_and_records_each_feed_as_it_comes_in(
+    tmp_path: Path, model_dir: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    """poll_feeds: one slow server holds up no other feed of its batch. The fast feeds
+    are fetched while the slow one is still in flight and are in the store (items and
+    feed row) before it answers; the outcomes come back in the order asked."""
+    release = threading.Event()
+    in_flight = threading.Event()
+
+    def slow(_r: Request) -> Response:
+        in_flight.set()
+        release.wait(20)
+        return Response(200, BUSINESS, {"Content-Type": "application/rss+xml"})
+
+    feed_server.handler("/slow", slow)
+    feed_server.route("/balkans", body=BALKANS, headers={"Content-Type": "application/rss+xml"})
+    feed_server.route("/gone", status=410)
+    feeds = {
+        "slow": feed_server.url("/slow"),
+        "balkans": feed_server.url("/balkans"),
+        "gone": feed_server.url("/gone"),
+    }
+    config = write_config(tmp_path, model_dir, database_url, feeds, "mailto://127.0.0.1:9")
+    loaded = load_config(config)
+    store = Store(loaded.database_url)
+    pipeline = Pipeline(loaded, store, model_loader=lambda: pytest.fail("no scoring here"))
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(pipeline.poll_feeds(list(feeds))))
+    worker.start()
+    try:
+        assert in_flight.wait(10)
+        checker = Store(loaded.database_url, create=False)
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while checker.feed_state("balkans").last_status != "ok":
+            assert datetime.now(UTC) < deadline, "balkans not recorded while slow was in flight"
+            release.wait(0.02)
+        assert checker.count_items() == 2  # its items too
+        assert checker.feed_state("gone").disabled
+        assert checker.feed_state("slow").last_status is None  # still in flight
+        assert worker.is_alive()
+        checker.close()
+    finally:
+        release.set()
+        worker.join(30)
+    [outcomes] = result
+    assert [(o.feed, o.status) for o in outcomes] == [  # type: ignore[attr-defined]
+        ("slow", "ok"),
+        ("balkans", "ok"),
+        ("gone", "gone"),
+    ]
+    assert store.feed_state("slow").last_status == "ok" and store.count_items() == 3
+    pipeline.close()
+    store.close()

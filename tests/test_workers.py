@@ -968,6 +968,7 @@ def test_embedded_broker_never_reads_a_half_written_message(tmp_path: Path) -> N
     from workers import compat
 
     compat.patch_kombu_filesystem_atomic_put()
+    compat.patch_kombu_filesystem_atomic_bind()
     folder = tmp_path / "queue"
     folder.mkdir()
     options = {
@@ -1004,6 +1005,49 @@ def test_embedded_broker_never_reads_a_half_written_message(tmp_path: Path) -> N
     consumer.join(40)
     assert errors == [] and sorted(got) == list(range(n))
     assert not [p for p in folder.iterdir()]  # no stray partial files
+
+
+def test_embedded_broker_never_reads_a_half_created_exchange_table(tmp_path: Path) -> None:
+    """kombu creates an exchange's table file empty, then locks and fills it: a publisher
+    looking it up in between read "" and failed with JSONDecodeError (seen in the test
+    above, when the consumer declared its queue while the producer published). With
+    workers.compat the table appears whole. Many rounds of a bind racing lookups, each
+    on a new control folder; unpatched this fails within a few rounds."""
+    from kombu import Connection
+
+    from workers import compat
+
+    compat.patch_kombu_filesystem_atomic_bind()
+    errors: list[str] = []
+    for round_ in range(150):
+        control = tmp_path / f"control-{round_}"
+        options = {
+            "data_folder_in": str(tmp_path / "q"),
+            "data_folder_out": str(tmp_path / "q"),
+            "control_folder": str(control),
+        }
+        channel = Connection("filesystem://localhost/", transport_options=options).channel()
+        control.mkdir(exist_ok=True)
+        start = threading.Barrier(2)
+
+        def look(ch: Any = channel, barrier: threading.Barrier = start) -> None:
+            barrier.wait()
+            for _ in range(200):
+                try:
+                    ch.get_table("celery")
+                except Exception as exc:
+                    errors.append(repr(exc))
+                    return
+
+        reader = threading.Thread(target=look)
+        reader.start()
+        start.wait()
+        channel._queue_bind("celery", "celery", "", "celery")
+        reader.join(10)
+        assert channel.get_table("celery") == [("celery", "", "celery")]
+        assert [p.name for p in control.iterdir()] == ["celery.exchange"]  # no partial files
+        channel.close()
+    assert errors == []
 
 
 # === faults: real Redis, real worker processes, real SMTP ====================================

@@ -103,7 +103,50 @@ def patch_kombu_filesystem_atomic_put() -> None:
     filesystem.Channel._put = _put
 
 
+def patch_kombu_filesystem_atomic_bind() -> None:
+    """kombu 5.7 filesystem transport, a publisher reading a half-created exchange table.
+
+    ``Channel._queue_bind`` creates ``<exchange>.exchange`` with ``open("wb")`` and
+    only then locks and writes it; a publisher's ``get_table`` that opens the file in
+    between gets its shared lock first and reads an empty file: "JSONDecodeError"
+    (seen here when a worker and a publisher declare the same queue at once).
+
+    The fix creates the table whole: written under a temporary name, then linked into
+    place, which fails if another process created it first; then kombu's own locked
+    read-modify-write adds the binding to the existing table.
+    """
+    try:
+        from kombu.transport import filesystem
+        from kombu.utils.encoding import str_to_bytes
+        from kombu.utils.json import dumps
+    except ImportError:
+        return
+    original = filesystem.Channel._queue_bind
+    if getattr(original, "_newsalert_patched", False):
+        return
+
+    def _queue_bind(self: Any, exchange: str, routing_key: str, pattern: str, queue: str) -> Any:
+        file = self._exchange_file(exchange)
+        if not file.exists():
+            self.control_folder.mkdir(exist_ok=True)
+            row = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            partial = file.with_name(f".{file.name}.{uuid.uuid4()}.tmp")
+            try:
+                partial.write_bytes(str_to_bytes(dumps([row])))
+                os.link(partial, file)  # whole, or not at all when it exists already
+                return None
+            except FileExistsError:
+                pass  # another process made it meanwhile: add to it below
+            finally:
+                partial.unlink(missing_ok=True)
+        return original(self, exchange, routing_key, pattern, queue)
+
+    _queue_bind._newsalert_patched = True  # type: ignore[attr-defined]
+    filesystem.Channel._queue_bind = _queue_bind
+
+
 def apply() -> None:
     patch_kombu_redis_closed_client()
     patch_kombu_filesystem_atomic_put()
+    patch_kombu_filesystem_atomic_bind()
     quiet_cancel_on_connection_loss_warning()
