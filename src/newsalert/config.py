@@ -388,6 +388,7 @@ class LoadedConfig:
         )
         self.broker_url = environ.get(ENV_BROKER_URL) or config.broker.url
         self.model_path = _resolve(base, config.model.path) if config.model.path else None
+        self._feeds = {f.name: f for f in config.feeds}  # names are unique (validated)
 
     @property
     def feeds(self) -> tuple[FeedConfig, ...]:
@@ -398,10 +399,7 @@ class LoadedConfig:
         return self.config.subscribers
 
     def feed(self, name: str) -> FeedConfig:
-        for feed in self.config.feeds:
-            if feed.name == name:
-                return feed
-        raise KeyError(name)
+        return self._feeds[name]
 
     def subscriber(self, name: str) -> SubscriberConfig:
         for sub in self.config.subscribers:

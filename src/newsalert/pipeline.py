@@ -73,6 +73,7 @@ class _Throttled(Exception):
 
 
 MAX_FEED_BACKOFF = 6 * 3600.0
+SETTLE_LINGER = 0.01  # seconds a batch waits for more fetches to finish before writing
 MAX_CACHE_AGE = 24 * 3600.0
 
 
@@ -244,7 +245,9 @@ class Pipeline:
             pool = self._fetch_pool()
             waiting = {pool.submit(self._fetch, name, state): (name, state) for name, state in jobs}
             while waiting:
-                done, _ = futures.wait(waiting, return_when=futures.FIRST_COMPLETED)
+                futures.wait(waiting, return_when=futures.FIRST_COMPLETED)
+                # and those that come in a moment later: one transaction for them all
+                done, _ = futures.wait(waiting, timeout=SETTLE_LINGER)
                 batch = [(*waiting.pop(f), f.result()) for f in done]
                 outcomes.update(self._settle(batch, now))
         return [outcomes[name] for name in names]
