@@ -171,4 +171,6 @@ def test_cli_writes_json_lines_to_stderr(
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
     assert any(r.get("feed") == "balkans" for r in lines)
     assert any("delivery_id" in r for r in lines)  # port 9 refuses: a failed delivery
+    # httpx logs every request at INFO: a line per poll, kept out
+    assert not [r for r in lines if r["logger"].startswith(("httpx", "httpcore"))], lines
     assert PASSWORD not in done.stderr and PASSWORD not in done.stdout

@@ -252,6 +252,64 @@ def test_five_feeds_one_incident_two_alerts_then_updates_by_the_rules(
     assert "duplicate" in out and MOGADISHU[0] in out
 
 
+def test_updates_held_for_a_digest_say_they_are_updates(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    """Quiet hours hold a story's first alert and its later update; the digest sent when
+    they end lists the update as one, with what it adds, and counts it apart."""
+    farm = Farm(feed_server)
+    quiet = f"{(T0 - timedelta(minutes=5)):%H:%M}-{(T0 + timedelta(hours=2)):%H:%M} UTC"
+    feeds = "".join(
+        f"  - name: {n}\n    url: {farm.server.url('/' + n)}\n    allow_private: true\n"
+        for n in Farm.NAMES
+    )
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            storage:
+              data_dir: {model_dir}
+              database_url: sqlite:///{tmp_path / "stories.db"}
+            stories:
+              update_interval_minutes: 30
+            subscribers:
+              - name: night
+                urls: ["{smtp_server.url(to="night@example.org")}"]
+                quiet_hours: "{quiet}"
+                rate_limit: 100
+            feeds:
+            """
+        )
+        + feeds,
+        encoding="utf-8",
+    )
+    now = [T0]
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
+    for n, (feed, title) in enumerate(WIRE_TITLES.items()):
+        farm.publish(feed, f"{feed}-1", title, WIRE, T0 - timedelta(minutes=30 - n))
+    farm.publish("africa", "africa-1", *MOGADISHU, T0 - timedelta(minutes=10))
+    pipeline.run_once()
+    now[0] = T0 + timedelta(minutes=70)
+    farm.publish("local-e", "local-e-1", *TOLL, now[0] - timedelta(minutes=5))
+    pipeline.run_once()
+    assert smtp_server.messages == []  # all held
+
+    now[0] = T0 + timedelta(minutes=130)  # quiet hours are over
+    pipeline.run_once()
+    [digest] = smtp_server.messages
+    assert "2 alerts (2 HIGH) and 1 update" in digest["Subject"]
+    body = digest.get_body(("plain",)).get_content()
+    assert f"Update: {TOLL[0]} (" in body and "arrested" in body.split(TOLL[0])[1]
+    assert WIRE_TITLES["wire-a"] in body and MOGADISHU[0] in body
+    assert f"Update: {WIRE_TITLES['wire-a']}" not in body
+    pipeline.close()
+
+
 # --- near-duplicates ------------------------------------------------------------------------
 
 

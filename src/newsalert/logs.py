@@ -96,6 +96,16 @@ def formatter(fmt: str) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else ScrubbingFormatter(TEXT_FORMAT)
 
 
+# libraries that log every request at INFO: a line per poll is noise (and, at hundreds
+# of polls a second, real work); the pipeline logs what matters about each feed itself
+CHATTY = ("httpx", "httpcore")
+
+
+def quiet_chatty_libraries() -> None:
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def setup(
     level: int, fmt: str = "text", stream: TextIO | None = None, *, force: bool = False
 ) -> logging.Handler | None:
@@ -105,6 +115,7 @@ def setup(
     embedding application) is left alone unless ``force``; the handler this
     function installed earlier is replaced. Returns the installed handler.
     """
+    quiet_chatty_libraries()
     root = logging.getLogger()
     ours = [h for h in root.handlers if getattr(h, "_newsalert", False)]
     if len(ours) != len(root.handlers) and not force:
@@ -121,6 +132,7 @@ def setup(
 
 def on_celery_logger(logger: logging.Logger | None = None, **_: Any) -> None:
     """Celery ``after_setup_logger`` / ``after_setup_task_logger``: JSON when asked for."""
+    quiet_chatty_libraries()
     try:
         fmt = log_format()
     except ValueError:

@@ -111,6 +111,8 @@ class Alert:
     link: str | None
     summary: str
     subscriber: str = ""
+    # set when the alert is an update on a story the subscriber was told of: what it adds
+    update: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

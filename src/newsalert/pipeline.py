@@ -523,7 +523,12 @@ class Pipeline:
             self.store.release_group(taken, now + timedelta(seconds=throttled.wait))
             return "throttled"
         family = channel_family(target.url)
-        alerts = [alert_for(s, subscriber) for s in self.store.get_items([r.item_id for r in rows])]
+        by_id = {s.id: s for s in self.store.get_items([r.item_id for r in rows])}
+        alerts = [
+            self.stories.digest_alert(r, alert_for(by_id[r.item_id], subscriber))
+            for r in rows
+            if r.item_id in by_id
+        ]
         if len(alerts) == 1:
             messages = [render(alerts[0], family, templates=self.templates)]
         else:

@@ -239,8 +239,12 @@ class _Parts:
 
 def _parts(alert: Alert) -> _Parts:
     reasons, more = _reasons(alert.reasons)
+    title = cut(clean(alert.title, single_line=True), MAX_TITLE) or "(untitled)"
+    if alert.update is not None:  # a story update held for a digest: say so on its line
+        changes = "; ".join(c for c in (clean(x, single_line=True) for x in alert.update) if c)
+        title = cut(f"Update: {title}" + (f" ({changes})" if changes else ""), MAX_TITLE + 100)
     return _Parts(
-        title=cut(clean(alert.title, single_line=True), MAX_TITLE) or "(untitled)",
+        title=title,
         severity=severity(alert.score),
         score=f"{alert.score:.2f}",
         category=clean(alert.category, single_line=True) or "none",
@@ -594,12 +598,16 @@ def render_digest(alerts: list[Alert], family: str, *, period: str = "") -> list
         chunks[-1].append(text)
         size += cost
     what = period or "digest"
-    total = len(ordered)
-    high = sum(1 for a in ordered if severity(a.score) == "HIGH")
+    updates = sum(1 for a in ordered if a.update is not None)
+    total = len(ordered) - updates
+    high = sum(1 for a in ordered if severity(a.score) == "HIGH" and a.update is None)
+    counted = f"{total} alert{'s' if total != 1 else ''} ({high} HIGH)"
+    if updates:
+        counted += f" and {updates} update{'s' if updates != 1 else ''}"
     messages = []
     for n, chunk in enumerate(chunks, 1):
         marker = f" (part {n}/{len(chunks)})" if len(chunks) > 1 else ""
-        header = f"{total} alert{'s' if total != 1 else ''} ({high} HIGH), {what}{marker}"
+        header = f"{counted}, {what}{marker}"
         title = cut(clean(f"[newsalert] {header}", single_line=True), TITLE_LIMITS.get(family, 250))
         body, text = wrap(header, chunk)
         messages.append(

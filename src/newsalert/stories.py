@@ -59,7 +59,7 @@ import numpy as np
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from newsalert.models import Message, Score
+    from newsalert.models import Alert, Message, Score
     from newsalert.store import Delivery, PlannedDelivery, Store, StoredItem
 
 log = logging.getLogger(__name__)
@@ -1333,6 +1333,16 @@ class StoryDesk:
         return StoryPlan(deliveries, assignments, changes, list(written.values()), self, now)
 
     # --- rendering -----------------------------------------------------------------------------
+
+    def digest_alert(self, delivery: Delivery, alert: Alert) -> Alert:
+        """A held delivery's line in a digest: marked as an update, with what it adds,
+        when it is one (else the alert as it is)."""
+        if not self.enabled or delivery.item_id is None:
+            return alert
+        link = self.index.delivery_story(delivery.id)
+        if link is None or link[1] != UPDATE:
+            return alert
+        return replace(alert, update=link[2])
 
     def decorate(
         self, delivery: Delivery, stored: StoredItem, family: str, message: Message
