@@ -114,6 +114,12 @@ def patch_kombu_filesystem_atomic_bind() -> None:
     The fix creates the table whole: written under a temporary name, then linked into
     place, which fails if another process created it first; then kombu's own locked
     read-modify-write adds the binding to the existing table.
+
+    And a lookup that finds no table on disk yet falls back to the bindings this process
+    declared: kombu records a binding in its process-wide state *before* writing the
+    file, so a second connection of the same process skips its own bind, publishes,
+    finds no file and drops the message without a word (seen in the test of
+    half-written messages: a consumer thread and a producer starting together).
     """
     try:
         from kombu.transport import filesystem
@@ -143,6 +149,19 @@ def patch_kombu_filesystem_atomic_bind() -> None:
 
     _queue_bind._newsalert_patched = True  # type: ignore[attr-defined]
     filesystem.Channel._queue_bind = _queue_bind
+    read_table = filesystem.Channel.get_table
+
+    def get_table(self: Any, exchange: str) -> Any:
+        try:
+            table = read_table(self, exchange)
+        except ValueError:  # a table another (unpatched) writer is filling: not yet there
+            table = []
+        if table:
+            return table
+        declared = self.state.exchanges.get(exchange) or {}
+        return [filesystem.exchange_queue_t(*row) for row in declared.get("table", ())]
+
+    filesystem.Channel.get_table = get_table
 
 
 def apply() -> None:
