@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -404,6 +405,129 @@ def test_telegram_long_summary_fits_4096_and_keeps_link(notifier: Notifier) -> N
     assert text.endswith("…")
     assert "<i>continued" not in text
     assert set(re.findall(r"<(/?[a-z]+)", text)) <= {"b", "/b", "i", "/i", "a", "/a"}
+
+
+# --- remote ids and replies (story updates answer the first alert) ---------------------------
+
+SHORT = Message(title="Update: Zvecan", body="now 5 sources", body_format="text")
+TELEGRAM_SHORT = {  # what apprise's Telegram plugin sends for SHORT
+    "chat_id": 987654,
+    "parse_mode": "HTML",
+    "disable_notification": False,
+    "disable_web_page_preview": True,
+    "text": "<b>Update: Zvecan</b>\r\nnow 5 sources",
+}
+SLACK_BOT_TOKEN = "xoxb-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d"
+SLACK_BOT = f"slack://{SLACK_BOT_TOKEN}/#alerts?footer=no&image=no"
+SLACK_SHORT = {  # what apprise's Slack plugin sends for SHORT
+    "mrkdwn": False,
+    "attachments": [{"title": "Update: Zvecan", "text": "now 5 sources", "color": "#3AA3E3"}],
+}
+
+
+def telegram_sent(message_id: int) -> requests.Response:
+    return response(200, json.dumps({"ok": True, "result": {"message_id": message_id}}).encode())
+
+
+def slack_posted(ts: str) -> requests.Response:
+    return response(200, json.dumps({"ok": True, "channel": "C0ALERTS", "ts": ts}).encode())
+
+
+def test_telegram_send_returns_the_message_id_and_replies_only_when_asked(
+    notifier: Notifier,
+) -> None:
+    with mock.patch("requests.post", return_value=telegram_sent(4711)) as post:
+        assert notifier.send(TELEGRAM, SHORT) == "4711"
+        assert sent_json(post.call_args) == TELEGRAM_SHORT  # no reply_parameters
+        assert notifier.send(TELEGRAM, replace(SHORT, reply_to="4700")) == "4711"
+        assert sent_json(post.call_args) == {
+            **TELEGRAM_SHORT,
+            "reply_parameters": {"message_id": 4700, "allow_sending_without_reply": True},
+        }
+        # the reply was for that send only: other code, and the next send, are left alone
+        requests.post(
+            f"https://api.telegram.org/bot{BOT_ID}:{BOT_SECRET}/sendMessage", data='{"a": 1}'
+        )
+        assert post.call_args.kwargs["data"] == '{"a": 1}'
+        assert notifier.send(TELEGRAM, SHORT) == "4711"
+        assert sent_json(post.call_args) == TELEGRAM_SHORT
+    assert post.call_count == 4
+
+
+def test_telegram_reply_parameters_go_to_send_message_only(notifier: Notifier) -> None:
+    # image=yes: apprise first posts the bot's icon to sendPhoto (form data), then the text
+    with mock.patch("requests.post", return_value=telegram_sent(12)) as post:
+        sent = notifier.send(f"{TELEGRAM}?image=yes", replace(SHORT, reply_to="7"))
+    assert sent == "12"
+    photo, text = post.call_args_list
+    assert photo.args[0].lower().endswith("/sendphoto")
+    assert "reply_parameters" not in photo.kwargs["data"]
+    assert text.args[0].endswith("/sendMessage")
+    assert sent_json(text) == {
+        **TELEGRAM_SHORT,
+        "reply_parameters": {"message_id": 7, "allow_sending_without_reply": True},
+    }
+
+
+def test_telegram_several_chats_return_no_id_and_never_reply(notifier: Notifier) -> None:
+    with mock.patch("requests.post", return_value=telegram_sent(99)) as post:
+        sent = notifier.send(f"{TELEGRAM}/555", replace(SHORT, reply_to="98"))
+    assert sent is None
+    assert sorted((sent_json(call) for call in post.call_args_list), key=str) == [
+        {**TELEGRAM_SHORT, "chat_id": 555},
+        TELEGRAM_SHORT,
+    ]
+
+
+def test_telegram_answer_without_a_message_id_returns_none(notifier: Notifier) -> None:
+    with mock.patch("requests.post", return_value=response(200, b'{"ok":true}')):
+        assert notifier.send(TELEGRAM, SHORT) is None
+
+
+def test_slack_bot_token_returns_ts_and_threads_a_reply(notifier: Notifier) -> None:
+    with mock.patch("requests.request", return_value=slack_posted("1700000000.000100")) as request:
+        assert notifier.send(SLACK_BOT, SHORT) == "1700000000.000100"
+        assert request.call_args.args == ("post", "https://slack.com/api/chat.postMessage")
+        assert sent_json(request.call_args) == {**SLACK_SHORT, "channel": "#alerts"}
+        reply = replace(SHORT, reply_to="1700000000.000100")
+        assert notifier.send(SLACK_BOT, reply) == "1700000000.000100"
+        assert request.call_args.args == ("post", "https://slack.com/api/chat.postMessage")
+        assert sent_json(request.call_args) == {
+            **SLACK_SHORT,
+            "channel": "#alerts",
+            "thread_ts": "1700000000.000100",
+        }
+    assert request.call_count == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "answer", "payloads"),
+    [
+        # a webhook: it cannot thread, and answers "ok"
+        (SLACK_PLAIN, slack_ok(), [SLACK_SHORT]),
+        (
+            f"{SLACK}/#alerts?footer=no&image=no",
+            slack_ok(),
+            [{**SLACK_SHORT, "channel": "#alerts"}],
+        ),
+        (  # a bot token with two channels
+            f"slack://{SLACK_BOT_TOKEN}/#alerts/#news?footer=no&image=no",
+            slack_posted("1700000000.000900"),
+            [{**SLACK_SHORT, "channel": "#alerts"}, {**SLACK_SHORT, "channel": "#news"}],
+        ),
+        (  # a bot token whose channel is set to a thread already
+            f"slack://{SLACK_BOT_TOKEN}/#alerts:1600000000.000200?footer=no&image=no",
+            slack_posted("1700000000.000900"),
+            [{**SLACK_SHORT, "channel": "#alerts", "thread_ts": "1600000000.000200"}],
+        ),
+    ],
+)
+def test_slack_reply_to_leaves_other_urls_unchanged(
+    notifier: Notifier, url: str, answer: requests.Response, payloads: list[dict[str, Any]]
+) -> None:
+    with mock.patch("requests.request", return_value=answer) as request:
+        assert notifier.send(url, replace(SHORT, reply_to="1700000000.000100")) is None
+    assert [sent_json(call) for call in request.call_args_list] == payloads
 
 
 # --- failures: 429, 5xx, 4xx, connection ----------------------------------------------------

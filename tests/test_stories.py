@@ -13,9 +13,11 @@ import json
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
+import requests
 
 from newsalert.cli import main
 from newsalert.config import StoriesConfig, load_config
@@ -310,6 +312,99 @@ def test_updates_held_for_a_digest_say_they_are_updates(
     pipeline.close()
 
 
+TELEGRAM_BOT = "tgram://123456:ABCdef"
+
+
+def test_telegram_updates_reply_to_the_first_alert_of_the_same_chat(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    classifier: object,
+) -> None:
+    """The story of the first test, told to two Telegram chats (Telegram's Bot API faked at
+    the HTTP layer): each chat's update is a reply to that chat's first alert."""
+    farm = Farm(feed_server)
+    feeds = "".join(
+        f"  - name: {n}\n    url: {farm.server.url('/' + n)}\n    allow_private: true\n"
+        for n in Farm.NAMES
+    )
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            storage:
+              data_dir: {model_dir}
+              database_url: sqlite:///{tmp_path / "stories.db"}
+            stories:
+              update_interval_minutes: 60
+            subscribers:
+              - name: duty
+                urls: ["{TELEGRAM_BOT}/987654"]
+                rate_limit: 100
+              - name: kosovo-desk
+                urls: ["{TELEGRAM_BOT}/555"]
+                keywords: [Zvecan]
+                rate_limit: 100
+            feeds:
+            """
+        )
+        + feeds,
+        encoding="utf-8",
+    )
+    sent: list[dict[str, object]] = []  # each sendMessage payload; its message_id is 100 + n
+
+    def telegram(url: str, data: str = "", **_: object) -> requests.Response:
+        assert url == "https://api.telegram.org/bot123456:ABCdef/sendMessage"
+        sent.append(json.loads(data))
+        answer = requests.Response()
+        answer.status_code = 200
+        answer._content = json.dumps(
+            {"ok": True, "result": {"message_id": 100 + len(sent), "chat": {"id": 1}}}
+        ).encode()
+        return answer
+
+    now = [T0]
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
+    with mock.patch("requests.post", side_effect=telegram):
+        # 06:00 the agency copy on three feeds, and an unrelated incident
+        for n, (feed, title) in enumerate(WIRE_TITLES.items()):
+            farm.publish(feed, f"{feed}-1", title, WIRE, T0 - timedelta(minutes=30 - n))
+        farm.publish("africa", "africa-1", *MOGADISHU, T0 - timedelta(minutes=10))
+        pipeline.run_once()
+        assert len(sent) == 3 and not any("reply_parameters" in p for p in sent)
+        first = {  # chat -> message_id of its Zvecan alert
+            p["chat_id"]: 101 + n for n, p in enumerate(sent) if "Mogadishu" not in str(p["text"])
+        }
+        assert set(first) == {987654, 555}
+        assert len(set(first.values())) == 2
+        # 06:20 a report within the update interval: nothing
+        now[0] = T0 + timedelta(minutes=20)
+        farm.publish("local-d", "local-d-1", *MANHUNT, now[0] - timedelta(minutes=5))
+        pipeline.run_once()
+        assert len(sent) == 3
+        # 07:10 five sources and news: one update per chat, a reply to its own first alert
+        now[0] = T0 + timedelta(minutes=70)
+        farm.publish("local-e", "local-e-1", *TOLL, now[0] - timedelta(minutes=5))
+        pipeline.run_once()
+    pipeline.close()
+    updates = sorted(sent[3:], key=lambda p: str(p["chat_id"]))
+    assert [{k: v for k, v in p.items() if k != "text"} for p in updates] == [
+        {
+            "chat_id": chat,
+            "parse_mode": "HTML",
+            "disable_notification": False,
+            "disable_web_page_preview": True,
+            "reply_parameters": {"message_id": first[chat], "allow_sending_without_reply": True},
+        }
+        for chat in (555, 987654)
+    ]
+    for update in updates:
+        text = str(update["text"])
+        assert text.startswith("<b>Update:</b> ") and "now 5 sources" in text
+        assert f"<b>{TOLL[0]}</b>" in text and "https://news.example.org/local-e-1" in text
+
+
 # --- near-duplicates ------------------------------------------------------------------------
 
 
@@ -493,6 +588,40 @@ def test_update_messages_fit_each_family_and_neutralise_feed_text() -> None:
 # --- the store --------------------------------------------------------------------------------
 
 
+def test_only_items_that_can_alert_join_stories_and_the_earliest_starts_one(
+    tmp_path: Path,
+) -> None:
+    """An item neither relevant nor routed to anyone is not clustered (no story, no
+    rows); among the others the earliest report starts the story, whatever order the
+    batch came in (feeds of one batch are fetched at once and finish in any order)."""
+    from newsalert.models import Item
+
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.sync_feeds([(n, f"https://{n}.example/rss") for n in ("wire-b", "wire-a", "sport")])
+    ids = [
+        store.add_items(store.feed_state(feed).id, [Item(key, feed, title, text, None, when)], T0)[
+            0
+        ]
+        for feed, key, title, text, when in [
+            ("wire-b", "b1", WIRE_TITLES["wire-b"], WIRE, T0 - timedelta(minutes=5)),
+            ("sport", "s1", "Late winner for United", "United beat Chelsea 2-1.", T0),
+            ("wire-a", "a1", WIRE_TITLES["wire-a"], WIRE, T0 - timedelta(minutes=30)),
+        ]
+    ]
+    desk = StoryDesk(store, Settings(window=timedelta(hours=72)))
+    hot, cold = Score(0.9, True, "terrorism", 0.9), Score(0.05, False, "none", 0.05)
+    route = [PlannedDelivery("duty", "t1", "x")]
+    stored = store.get_items(ids)
+    plan = desk.plan(stored, [hot, cold, hot], [route, [], route], T0)
+    by_item = {a.item_id: a for a in plan.assignments}
+    assert set(by_item) == {ids[0], ids[2]}  # the sports item is in no story
+    assert by_item[ids[2]].kind == NEW and by_item[ids[0]].kind == DUPLICATE  # wire-a first
+    assert by_item[ids[0]].story_id == ids[2]
+    assert [[p.kind for p in d] for d in plan.deliveries] == [[], [], ["alert"]]
+    assert all(item != ids[1] for _, item, _, _ in plan.changes.keys)
+    store.close()
+
+
 def test_story_index_in_the_store_round_trips_and_prunes(database_url: str) -> None:
     from newsalert.models import Item
 
@@ -534,6 +663,94 @@ def test_story_index_in_the_store_round_trips_and_prunes(database_url: str) -> N
         desk.index._pruned_at = None
         desk.index.write(conn, plan.changes.__class__(), [], set(), later)
     assert desk.index.lookup([k for k, *_ in plan.changes.keys], T0 - timedelta(days=9)) == {}
+    store.close()
+
+
+def test_remote_id_is_written_with_mark_sent_and_found_for_the_same_target(
+    database_url: str,
+) -> None:
+    from sqlalchemy import select
+
+    from newsalert.models import Item
+    from newsalert.store import sent_messages
+
+    store = Store(database_url)
+    store.sync_feeds([("wire-a", "https://a.example/rss")])
+    fid = store.feed_state("wire-a").id
+    first, later, other = store.add_items(
+        fid,
+        [
+            Item("k1", "wire-a", WIRE_TITLES["wire-a"], WIRE, "https://a.example/1", T0),
+            Item("k2", "wire-a", *TOLL, "https://a.example/2", T0),
+            Item("k3", "wire-a", *MOGADISHU, "https://a.example/3", T0),
+        ],
+        T0,
+    )
+    score = Score(0.9, True, "terrorism", 0.9)
+    story, elsewhere = first, other  # a story's id is its first item's
+
+    def plan(target: str, kind: str = "alert", story_id: int = story) -> PlannedDelivery:
+        return PlannedDelivery("duty", target, "tgram://***", story_id=story_id, kind=kind)
+
+    alert_t1, alert_t2, alert_t3, desk_t1 = store.save_scores(
+        [
+            (
+                first,
+                score,
+                [
+                    plan("t1"),
+                    plan("t2"),
+                    plan("t3"),
+                    PlannedDelivery("desk", "t1", "x", story_id=story),
+                ],
+            )
+        ],
+        T0,
+    )
+    update_t1, update_t2 = store.save_scores(
+        [(later, score, [plan("t1", "update"), plan("t2", "update")])], T0
+    )
+    [other_t1] = store.save_scores([(other, score, [plan("t1", story_id=elsewhere)])], T0)
+    index = StoryDesk(store).index
+
+    def send(delivery_id: int, remote_id: str | None) -> None:
+        assert store.lease_delivery(delivery_id, T0, lease=60) is not None
+        store.mark_sent(delivery_id, T0, remote_id=remote_id)
+
+    assert index.first_alert_remote_id(story, "duty", "t1") is None  # not sent yet
+    send(alert_t1, "101")
+    send(alert_t2, None)  # a service that gives no id
+    send(desk_t1, "301")
+    send(update_t1, "999")  # an update is not what later updates answer...
+    send(update_t2, "998")  # ...even when the alert has no id
+    send(other_t1, "401")
+    # a sender's lease runs out and another takes the row and marks it: the late mark of
+    # the first changes nothing
+    assert store.lease_delivery(alert_t3, T0, lease=60) is not None
+    assert store.lease_delivery(alert_t3, T0 + timedelta(seconds=61), lease=60) is not None
+    store.mark_sent(alert_t3, T0, remote_id="202")
+    store.mark_sent(alert_t3, T0, remote_id="201")
+    store.mark_sent(alert_t1, T0, remote_id="102")  # marked twice: the first mark stands
+
+    assert index.first_alert_remote_id(story, "duty", "t1") == "101"
+    assert index.first_alert_remote_id(story, "duty", "t2") is None
+    assert index.first_alert_remote_id(story, "duty", "t3") == "202"
+    assert index.first_alert_remote_id(story, "desk", "t1") == "301"
+    assert index.first_alert_remote_id(story, "desk", "t2") is None
+    assert index.first_alert_remote_id(elsewhere, "duty", "t1") == "401"
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(sent_messages.c.delivery_id, sent_messages.c.remote_id))
+        found = sorted(tuple(r) for r in rows)
+    assert found == sorted(
+        [
+            (alert_t1, "101"),
+            (alert_t3, "202"),
+            (desk_t1, "301"),
+            (update_t1, "999"),
+            (update_t2, "998"),
+            (other_t1, "401"),
+        ]
+    )
     store.close()
 
 

@@ -20,6 +20,13 @@ context-local list when one is active (a no-op otherwise, and safe under threads
 ``Retry-After`` header (seconds or HTTP date) wins; Telegram's JSON ``parameters.retry_after``
 and its "retry after N" text in apprise's warning are fallbacks.
 
+Replies: a send returns the service's id of the message where it gives one (Telegram's
+``message_id``; ``ts`` of a Slack bot token's ``chat.postMessage``), for one chat or
+channel only. A message with ``reply_to`` becomes a Telegram reply: apprise has no option
+for it, so the same wrapper adds ``reply_parameters`` to the JSON of this send's
+``sendMessage`` POSTs (and nothing else); a Slack bot token threads natively when its
+channel reads ``#channel:thread_ts``. Webhooks and other services send it unchanged.
+
 Secrets: messages and logs carry ``privacy_url`` only. apprise is NOT safe by itself at
 DEBUG (measured with 2.3): it logs "Telegram POST URL: https://api.telegram.org/bot<TOKEN>/
 sendMessage" and "Slack POST URL: https://hooks.slack.com/services/<A>/<B>/<C>", at TRACE
@@ -104,8 +111,14 @@ class Notifier:
     def __init__(self, *, timeout: float = 15.0) -> None:
         self.timeout = float(timeout)
 
-    def send(self, url: str, message: Message) -> None:
-        """Deliver ``message`` to ``url`` or raise Transient/PermanentDeliveryError."""
+    def send(self, url: str, message: Message) -> str | None:
+        """Deliver ``message`` to ``url`` or raise Transient/PermanentDeliveryError.
+
+        Returns the service's id of the message when it gives one and ``url`` names a
+        single chat or channel: Telegram's ``message_id``, a Slack bot token's ``ts``
+        (``chat.postMessage``); else None. ``message.reply_to`` (such an id) makes the
+        message a Telegram reply or a Slack thread reply there; elsewhere it is ignored.
+        """
         body_format = _FORMATS.get(message.body_format)
         if body_format is None:
             raise PermanentDeliveryError(f"unknown body format {message.body_format!r}")
@@ -115,8 +128,14 @@ class Notifier:
         self._configure(plugin, url)
         if message.headers:
             _add_email_headers(plugin, message.headers)
+        kind = _replies_kind(plugin)
+        telegram_reply = None
+        if message.reply_to and kind == "telegram":
+            telegram_reply = _telegram_reply(message.reply_to)
+        elif message.reply_to and kind == "slack":
+            _thread_slack(plugin, message.reply_to)
         _install_recorder()
-        with _recording() as seen:
+        with _recording(telegram_reply) as seen:
             try:
                 ok = plugin.notify(body=message.body, title=message.title, body_format=body_format)
             except AppriseImproperlyConfigured as exc:  # e.g. an empty message: will not change
@@ -129,7 +148,7 @@ class Notifier:
                 raise TransientDeliveryError(f"{where}: apprise failed: {detail}") from None
         if ok:
             log.debug("delivered to %s", where)
-            return
+            return _remote_id(kind, seen.calls)
         raise _failure(where, plugin, seen.responses, seen.warnings)
 
     def _configure(self, plugin: Any, url: str) -> None:
@@ -162,6 +181,67 @@ def _add_email_headers(plugin: Any, headers: dict[str, str]) -> None:
         text = " ".join(str(value).split())
         if _HEADER_NAME.match(name) and text:
             plugin.headers[name] = text
+
+
+# --- remote ids and replies (story updates answer the first alert) ------------------------------
+
+_TELEGRAM_MESSAGE_ID = re.compile(r"[0-9]{1,19}")
+_SLACK_TS = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")  # what apprise's CHANNEL_RE accepts
+
+
+def _replies_kind(plugin: Any) -> str | None:
+    """Which service's message id a send can return and answer: "telegram" for one chat,
+    "slack" for a bot token's one channel; None otherwise (webhooks, e-mail, many targets)."""
+    from apprise.plugins.slack import CHANNEL_RE, NotifySlack, SlackMode
+    from apprise.plugins.telegram import NotifyTelegram
+
+    if isinstance(plugin, NotifyTelegram):
+        return "telegram" if len(plugin.targets) == 1 else None
+    if isinstance(plugin, NotifySlack) and plugin.mode is SlackMode.BOT:
+        if len(plugin.channels) != 1 or not isinstance(plugin.channels[0], str):
+            return None
+        match = CHANNEL_RE.match(plugin.channels[0])  # not an e-mail address (user lookup)
+        # a channel already set to a thread: everything goes there, no thread of our own
+        return "slack" if match and not match.group("thread_ts") else None
+    return None
+
+
+def _telegram_reply(reply_to: str) -> dict[str, Any] | None:
+    if not _TELEGRAM_MESSAGE_ID.fullmatch(reply_to):
+        return None
+    # Bot API 7+; a deleted original must not make the update fail
+    return {"message_id": int(reply_to), "allow_sending_without_reply": True}
+
+
+def _thread_slack(plugin: Any, ts: str) -> None:
+    """apprise threads a bot token's message when its channel reads ``channel:thread_ts``."""
+    if _SLACK_TS.fullmatch(ts):
+        plugin.channels = [f"{plugin.channels[0]}:{ts}"]
+
+
+def _remote_id(kind: str | None, calls: list[tuple[str, Any]]) -> str | None:
+    """The id in the service's answer to the (first) message sent, if any."""
+    endpoint = {"telegram": "/sendMessage", "slack": "/chat.postMessage"}.get(kind or "")
+    if endpoint is None:
+        return None
+    for url, response in calls:
+        if not _path(url).endswith(endpoint) or _status(response) != 200:
+            continue
+        try:
+            data = json.loads(response.content)
+        except (AttributeError, TypeError, ValueError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        if kind == "telegram":
+            result = data.get("result")
+            found = result.get("message_id") if isinstance(result, dict) else None
+            if isinstance(found, int) and not isinstance(found, bool):
+                return str(found)
+            return None
+        found = data.get("ts")
+        return found if isinstance(found, str) and _SLACK_TS.fullmatch(found) else None
+    return None
 
 
 # --- building plugins -----------------------------------------------------------------------
@@ -326,10 +406,15 @@ for _name in (
 class _Seen:
     def __init__(self) -> None:
         self.responses: list[Any] = []
+        self.calls: list[tuple[str, Any]] = []  # (request URL, response)
         self.warnings: list[str] = []
 
 
 _SEEN: ContextVar[_Seen | None] = ContextVar("newsalert_delivery_seen", default=None)
+# Telegram's reply_parameters for the active send: apprise's plugin has no option for them
+_TELEGRAM_REPLY: ContextVar[dict[str, Any] | None] = ContextVar(
+    "newsalert_telegram_reply", default=None
+)
 _WARNINGS: ContextVar[list[str] | None] = ContextVar("newsalert_apprise_warnings", default=None)
 
 
@@ -366,13 +451,15 @@ def _capture_warnings(sink: list[str]) -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _recording() -> Iterator[_Seen]:
+def _recording(telegram_reply: dict[str, Any] | None = None) -> Iterator[_Seen]:
     seen = _Seen()
     token = _SEEN.set(seen)
+    reply_token = _TELEGRAM_REPLY.set(telegram_reply)
     try:
         with _capture_warnings(seen.warnings):
             yield seen
     finally:
+        _TELEGRAM_REPLY.reset(reply_token)
         _SEEN.reset(token)
 
 
@@ -384,26 +471,62 @@ def _install_recorder() -> None:
     """Wrap ``requests.post`` / ``requests.request`` (what apprise calls) once.
 
     Re-checked on every send because tests (and other code) may replace them; the wrapper
-    passes everything through and only records when a send in this context is active.
+    passes everything through and only records when a send in this context is active (and
+    adds Telegram's reply_parameters when that send is a reply).
     """
     with _RECORDER_LOCK:
         for name in ("post", "request"):
             current = getattr(requests, name)
             if not getattr(current, _RECORDER_MARK, False):
-                setattr(requests, name, _recorder(current))
+                setattr(requests, name, _recorder(current, name))
 
 
-def _recorder(function: Callable[..., Any]) -> Callable[..., Any]:
+def _recorder(function: Callable[..., Any], name: str) -> Callable[..., Any]:
     @functools.wraps(function, updated=())
     def call(*args: Any, **kwargs: Any) -> Any:
+        if name == "post":  # post(url, data=None, ...)
+            method, url = "post", args[0] if args else kwargs.get("url")
+        else:  # request(method, url, ...)
+            method = args[0] if args else kwargs.get("method")
+            url = args[1] if len(args) > 1 else kwargs.get("url")
+        reply = _TELEGRAM_REPLY.get()
+        if reply is not None:
+            kwargs = _with_telegram_reply(method, url, kwargs, reply)
         response = function(*args, **kwargs)
         seen = _SEEN.get()
         if seen is not None:
             seen.responses.append(response)
+            seen.calls.append((str(url), response))
         return response
 
     setattr(call, _RECORDER_MARK, True)
     return call
+
+
+def _path(url: Any) -> str:
+    try:
+        return urlsplit(str(url)).path
+    except ValueError:  # not a URL (a bad IPv6 literal, say): not one we answer
+        return ""
+
+
+def _with_telegram_reply(
+    method: Any, url: Any, kwargs: dict[str, Any], reply: dict[str, Any]
+) -> dict[str, Any]:
+    """``kwargs`` with reply_parameters in a sendMessage POST's JSON ``data``; other
+    requests (the bot's photo, getUpdates, anything not JSON) are passed on untouched."""
+    if str(method).lower() != "post" or not _path(url).endswith("/sendMessage"):
+        return kwargs
+    data = kwargs.get("data")
+    if not isinstance(data, str | bytes):
+        return kwargs
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return kwargs
+    if not isinstance(payload, dict) or "reply_parameters" in payload:
+        return kwargs
+    return {**kwargs, "data": json.dumps({**payload, "reply_parameters": reply})}
 
 
 # --- classifying a failure ---------------------------------------------------------------------

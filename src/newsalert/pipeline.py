@@ -481,7 +481,7 @@ class Pipeline:
             "subscriber": delivery.subscriber,
         }
         try:
-            self._send(target, message)
+            remote_id = self._send(target, message)
         except TransientDeliveryError as exc:
             retry_at = self._retry_at(delivery.attempts + 1, exc, now)
             what = f"retry at {retry_at:%H:%M:%S}" if retry_at else "dead, no attempts left"
@@ -494,7 +494,7 @@ class Pipeline:
                 "delivery %s to %s failed for good: %s", delivery_id, target.label, exc, extra=ids
             )
             return self.store.mark_failed(delivery_id, str(exc), retry_at=None, now=now)
-        self.store.mark_sent(delivery_id, self.clock())
+        self.store.mark_sent(delivery_id, self.clock(), remote_id=remote_id)
         what = f"item {delivery.item_id}" if delivery.notice_id is None else "feed notice"
         log.info("delivery %s: %s sent to %s", delivery_id, what, target.label, extra=ids)
         return SENT
@@ -560,15 +560,17 @@ class Pipeline:
         )
         return SENT
 
-    def _send(self, target: Target, message: Message) -> None:
+    def _send(self, target: Target, message: Message) -> str | None:
+        """Send; the service's id of the message when it gave one (see Notifier.send)."""
         try:
-            self.notifier.send(target.url, message)
+            remote_id = self.notifier.send(target.url, message)
         except TransientDeliveryError as exc:
             if exc.retry_after:
                 # the service asked every sender to wait: pause the bucket for all workers
                 for bucket in self._buckets(target)[:1]:
                     self.limiter.pause(bucket.key, exc.retry_after)
             raise
+        return remote_id if isinstance(remote_id, str) else None
 
     def _retry_at(
         self, attempts: int, exc: TransientDeliveryError, now: datetime

@@ -705,8 +705,10 @@ def render_update(update: StoryUpdate, family: str) -> Message:
     """A short message for a later report of a story the subscriber was alerted to.
 
     E-mail answers the first alert ("Re: <its subject>"; the caller adds the thread
-    headers). Slack and Telegram get a short "Update" message: webhooks cannot thread,
-    and apprise's Telegram plugin cannot reply to a message.
+    headers). Slack and Telegram get a short "Update" message, which the caller marks
+    ``reply_to`` the first alert when the service gave its id: Telegram (one chat) sends it
+    as a reply, a Slack bot token (one channel) in the first alert's thread; Slack webhooks
+    cannot thread and answer with no id, so there it stands alone.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown channel family {family!r}; expected one of {FAMILIES}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -243,6 +243,16 @@ delivery_stories = Table(
     Column("story_id", Integer, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("changes", Text, nullable=False),  # JSON list: what an update adds
+)
+
+# the service's id of what a delivery sent (a Telegram message_id, a Slack ts), when it
+# gave one: story updates reply to or thread under the first alert's. A table of its own,
+# not a column: create_all adds new tables to existing databases, never new columns.
+sent_messages = Table(
+    "sent_messages",
+    metadata,
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
+    Column("remote_id", String(128), nullable=False),
 )
 
 
@@ -959,16 +969,39 @@ class Store:
     # still leased (``sending``) change, so a sender whose lease was taken back cannot
     # overwrite the outcome of the one that took it.
 
-    def _finish(self, ids: Sequence[int], **values: Any) -> None:
+    def _finish(
+        self, ids: Sequence[int], *, remote_ids: Mapping[int, str] | None = None, **values: Any
+    ) -> None:
+        """Finish the rows still leased; ``remote_ids`` of those rows are written with them."""
         with self.begin() as conn:
-            conn.execute(
+            query = (
                 update(deliveries)
                 .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
                 .values(lease_until=None, **values)
             )
+            if not remote_ids:
+                conn.execute(query)
+                return
+            # only for rows this sender still held: a lease taken back is the other's to write
+            finished = set(conn.execute(query.returning(deliveries.c.id)).scalars())
+            rows = [
+                {"delivery_id": i, "remote_id": str(r)[:128]}
+                for i, r in remote_ids.items()
+                if i in finished and r
+            ]
+            if rows:  # a row turns sent once only: no earlier remote id to replace
+                conn.execute(insert(sent_messages), rows)
 
-    def mark_sent(self, delivery_id: int, now: datetime) -> None:
-        self.mark_group_sent([delivery_id], now)
+    def mark_sent(self, delivery_id: int, now: datetime, remote_id: str | None = None) -> None:
+        """Sent; ``remote_id`` is the service's id of the message, when it gave one."""
+        self._finish(
+            [delivery_id],
+            remote_ids={delivery_id: remote_id} if remote_id else None,
+            status=SENT,
+            sent_at=now,
+            attempts=deliveries.c.attempts + 1,
+            last_error=None,
+        )
 
     def mark_group_sent(self, ids: Sequence[int], now: datetime) -> None:
         self._finish(

@@ -139,9 +139,11 @@ def weekdays(text: str) -> frozenset[str]:
     return frozenset(m.lower() for m in _WEEKDAY.findall(text))
 
 
-def _title_case(title: str) -> bool:
-    """ "Gunmen Kill Six In Market Attack": capitals say nothing about names here."""
-    long = [w for w in _WORD.findall(title) if len(w) > 3]
+def _title_case(title: str | Sequence[str]) -> bool:
+    """ "Gunmen Kill Six In Market Attack": capitals say nothing about names here.
+    ``title`` may be given as its words already."""
+    found = _WORD.findall(title) if isinstance(title, str) else title
+    long = [w for w in found if len(w) > 3]
     return len(long) >= 3 and sum(w[0].isupper() for w in long) >= 0.6 * len(long)
 
 
@@ -213,13 +215,15 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _word_hash(word: str) -> int:
-    return zlib.crc32(word.encode("utf-8", "surrogatepass"))
-
-
 def shingles(text: str) -> np.ndarray:
     """Hashes (uint64 holding 32 bits) of the word 3-shingles of ``text``, deduplicated."""
-    hashes = [_word_hash(w) for w in words(text)]
+    return shingles_of(words(text))
+
+
+def shingles_of(lowered: Sequence[str]) -> np.ndarray:
+    """:func:`shingles` of a text's lower-case words."""
+    crc = zlib.crc32  # inline: a function call per word was a tenth of the features' cost
+    hashes = [crc(w.encode("utf-8", "surrogatepass")) for w in lowered]
     if len(hashes) < 3:
         return np.asarray(hashes, dtype=np.uint64)
     h = np.asarray(hashes, dtype=np.uint64)
@@ -481,16 +485,22 @@ class Clusterer:
 
     def features(self, title: str, summary: str) -> Features:
         s = self.settings
-        title_words = [(t, w) for w in _WORD.findall(title) if (t := _term(w.lower()))]
+        # each text is split into words once; terms, title words and shingles share them
+        title_found = _WORD.findall(title)
+        title_lower = [w.lower() for w in title_found]
+        body_lower = [w.lower() for w in _WORD.findall(summary)]
+        title_words = [
+            (t, w) for w, lw in zip(title_found, title_lower, strict=True) if (t := _term(lw))
+        ]
         title_terms = [t for t, _ in title_words]
-        body_terms = terms(summary)
+        body_terms = [t for t in map(_term, body_lower) if t is not None]
         counts: dict[str, int] = defaultdict(int)
         for t in title_terms:
             counts[t] += s.title_weight
         for t in body_terms:
             counts[t] += 1
         named = names(summary)
-        if not _title_case(title):
+        if not _title_case(title_found):
             named |= names(title)
         idf = self.idf
         weights: dict[str, float] = {}
@@ -511,7 +521,7 @@ class Clusterer:
             keys=tuple(keys),
             title_terms=tuple(_first_words(title_words).items()),
             terms=frozenset(counts),
-            shingles=shingles(f"{title}\n{summary}"),
+            shingles=shingles_of(title_lower + body_lower),
             days=weekdays(f"{title}\n{summary}"),
         )
 
@@ -1060,6 +1070,28 @@ class StoryStore:
             return None
         return row.story_id, row.kind, tuple(json.loads(row.changes or "[]"))
 
+    def first_alert_remote_id(self, story_id: int, subscriber: str, target_id: str) -> str | None:
+        """The service's id of the story's first alert sent to this subscriber's target
+        (what an update replies to), if it was sent and the service gave one."""
+        from sqlalchemy import select
+
+        ds, d, sm = self.t.delivery_stories, self.t.deliveries, self.t.sent_messages
+        with self.store.engine.connect() as conn:
+            return conn.execute(
+                select(sm.c.remote_id)
+                .select_from(ds.join(d, d.c.id == ds.c.delivery_id))
+                .join(sm, sm.c.delivery_id == d.c.id)
+                .where(
+                    ds.c.story_id == story_id,
+                    ds.c.kind == ALERT,
+                    d.c.subscriber == subscriber,
+                    d.c.target_id == target_id,
+                    d.c.status == self.t.SENT,
+                )
+                .order_by(d.c.id)
+                .limit(1)
+            ).scalar_one_or_none()
+
     def members(self, story_ids: Sequence[int]) -> dict[int, list[Any]]:
         """Each story's items, oldest first: rows with item_id, kind, feed, seen_at, title."""
         from sqlalchemy import select
@@ -1305,6 +1337,14 @@ class StoryDesk:
         now: datetime,
     ) -> StoryPlan:
         window = self.settings.window
+        # stories are of incidents: an item that is neither relevant nor routed to anyone
+        # can neither alert nor update, and is left out (most of a feed's items; their
+        # clustering would cost more than the rest of scoring)
+        chosen = [
+            i for i, (sc, r) in enumerate(zip(scores, routed, strict=True)) if sc.relevant or r
+        ]
+        # the earliest report starts the story, whichever feed answered first
+        chosen.sort(key=lambda i: (item_time(stored[i].item.published, now, window), stored[i].id))
         batch = [
             Incoming(
                 item_id=s.id,
@@ -1316,20 +1356,22 @@ class StoryDesk:
                 score=sc.score if sc.relevant else 0.0,
                 category=sc.category if sc.relevant else "none",
             )
-            for s, sc in zip(stored, scores, strict=True)
+            for s, sc in ((stored[i], scores[i]) for i in chosen)
         ]
+        if not batch:
+            return StoryPlan([list(r) for r in routed])
         assignments, changes = self.clusterer.assign(batch, self.index)
         known = self.index.notices(sorted({a.story_id for a in assignments}))
         current: dict[int, dict[str, Notice]] = {sid: dict(n) for sid, n in known.items()}
-        deliveries: list[list[PlannedDelivery]] = []
+        deliveries = [list(r) for r in routed]
         written: dict[tuple[int, str], tuple[int, Notice]] = {}
-        for a, sc, planned in zip(assignments, scores, routed, strict=True):
+        for a, i in zip(assignments, chosen, strict=True):
             notices = current.setdefault(a.story_id, {})
-            keep, told = route_story(a, sc.score, planned, notices, now, self.policy)
+            keep, told = route_story(a, scores[i].score, routed[i], notices, now, self.policy)
             notices.update(told)
             for sub, n in told.items():
                 written[(a.story_id, sub)] = (a.item_id, n)
-            deliveries.append(keep)
+            deliveries[i] = keep
         return StoryPlan(deliveries, assignments, changes, list(written.values()), self, now)
 
     # --- rendering -----------------------------------------------------------------------------
@@ -1347,7 +1389,8 @@ class StoryDesk:
     def decorate(
         self, delivery: Delivery, stored: StoredItem, family: str, message: Message
     ) -> Message:
-        """The message for a story delivery: an update message, and e-mail thread headers."""
+        """The message for a story delivery: an update message, and e-mail thread headers
+        or, elsewhere, ``reply_to`` the first alert's remote id (when the service gave one)."""
         if not self.enabled or delivery.item_id is None:
             return message
         link = self.index.delivery_story(delivery.id)
@@ -1387,6 +1430,12 @@ class StoryDesk:
         out = render_update(update, family)
         if family == "email":
             out = replace(out, headers={"In-Reply-To": root, "References": root})
+        else:  # Telegram replies to the first alert, a Slack bot token threads under it
+            reply_to = self.index.first_alert_remote_id(
+                story_id, delivery.subscriber, delivery.target_id
+            )
+            if reply_to is not None:
+                out = replace(out, reply_to=reply_to)
         return out
 
 
