@@ -8,6 +8,7 @@ Pure parts: MinHash, the clusterer on the labelled set, the update rule, the sto
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import textwrap
@@ -620,6 +621,83 @@ def test_only_items_that_can_alert_join_stories_and_the_earliest_starts_one(
     assert [[p.kind for p in d] for d in plan.deliveries] == [[], [], ["alert"]]
     assert all(item != ids[1] for _, item, _, _ in plan.changes.keys)
     store.close()
+
+
+def test_two_workers_scoring_one_incident_at_once_start_one_story(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    classifier: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers (two pipelines, two stores, one database) score two reports of one
+    incident at the same moment. Each plans its batch and then waits for the other at a
+    barrier before writing: without the store's story lock both find no story, both
+    start one and the subscriber is alerted twice. With it the second waits, plans
+    after the first committed and joins its story."""
+    import threading
+
+    from newsalert.models import Item
+
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            storage:
+              data_dir: {model_dir}
+              database_url: {database_url}
+            subscribers:
+              - name: duty
+                urls: ["mailto://127.0.0.1:9?from=a@example.org&to=duty@example.org"]
+            feeds:
+              - name: wire-a
+                url: https://a.example/rss
+              - name: wire-b
+                url: https://b.example/rss
+            """
+        ),
+        encoding="utf-8",
+    )
+    loaded = load_config(config)
+    pipelines = [Pipeline(loaded, Store(loaded.database_url)) for _ in range(2)]
+    store = pipelines[0].store
+    ids = [
+        store.add_items(
+            store.feed_state(feed).id,
+            [Item(f"{feed}-1", feed, WIRE_TITLES[feed], WIRE, None, T0 - timedelta(minutes=m))],
+            T0,
+        )[0]
+        for feed, m in (("wire-a", 30), ("wire-b", 29))
+    ]
+    for p in pipelines:
+        p.scorer()  # load the model before the race
+    barrier = threading.Barrier(2)
+    plan = StoryDesk.plan
+
+    def plan_then_meet(self: StoryDesk, *args: object, **kwargs: object) -> object:
+        planned = plan(self, *args, **kwargs)  # type: ignore[arg-type]
+        # broken when the other worker is waiting for the lock instead of here
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=3)
+        return planned
+
+    monkeypatch.setattr(StoryDesk, "plan", plan_then_meet)
+    outcomes: list[object] = []
+    threads = [
+        threading.Thread(target=lambda p=p, i=i: outcomes.append(p.score_items([i])))
+        for p, i in zip(pipelines, ids, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 2
+    assert sum(len(o.delivery_ids) for o in outcomes) == 1  # type: ignore[attr-defined]
+    stories = pipelines[0].stories.index.recent(T0 - timedelta(hours=1))
+    assert len(stories) == 1 and stories[0].item_count == 2
+    for p in pipelines:
+        p.close()
+        p.store.close()
 
 
 def test_story_index_in_the_store_round_trips_and_prunes(database_url: str) -> None:

@@ -14,6 +14,7 @@ safe to repeat and each a Celery task's whole body:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
@@ -415,13 +416,19 @@ class Pipeline:
             self.router.route(s.item, score, now) for s, score in zip(stored, scores, strict=True)
         ]
         # stories: a near-duplicate never alerts; a later report of a story alerted
-        # already becomes an update only when it adds something (see stories.py)
-        plan = self.stories.plan(stored, scores, routed, now)
-        rows = [
-            (s.id, score, planned)
-            for s, score, planned in zip(stored, scores, plan.deliveries, strict=True)
-        ]
-        created = self.store.save_scores(rows, now, also=plan.write)
+        # already becomes an update only when it adds something (see stories.py).
+        # From reading the story index to committing, one worker at a time: two that
+        # both found no story for an incident would each start one and alert twice.
+        clusters = self.stories.enabled and any(
+            sc.relevant or r for sc, r in zip(scores, routed, strict=True)
+        )
+        with self.store.exclusive("stories") if clusters else contextlib.nullcontext():
+            plan = self.stories.plan(stored, scores, routed, now)
+            rows = [
+                (s.id, score, planned)
+                for s, score, planned in zip(stored, scores, plan.deliveries, strict=True)
+            ]
+            created = self.store.save_scores(rows, now, also=plan.write)
         return ScoreOutcome(
             scored=len(stored),
             relevant=sum(1 for sc in scores if sc.relevant),

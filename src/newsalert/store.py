@@ -15,6 +15,8 @@ mark: the row is flagged ``ambiguous`` and sent again (at-least-once).
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -49,6 +51,7 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql as postgresql_dialect
@@ -486,6 +489,43 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold a lock named ``name`` across every process using this store.
+
+        For work that reads, decides and writes, and must not interleave with another
+        worker doing the same (assigning items to stories: two workers that both find no
+        story for one incident would each start one, and alert twice). PostgreSQL: a
+        session advisory lock, on a connection of its own. SQLite (one machine): an
+        exclusive ``flock`` on a file beside the database; an in-memory database has
+        only this process.
+        """
+        key = int.from_bytes(
+            hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+        )
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+            return
+        database = make_url(self.url).database
+        if not database or database == ":memory:":
+            yield
+            return
+        # flock belongs to the open file: threads of one process, each opening the file,
+        # exclude each other as other processes do
+        with Path(f"{database}.{name}.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
