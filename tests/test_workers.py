@@ -912,6 +912,31 @@ def test_sigterm_lets_the_running_delivery_finish(
     assert "Warm shutdown" in service.log()
 
 
+def test_sigterm_to_the_whole_process_group_still_exits(
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    sqlite_url: str,
+    setup_factory: Callable[..., Setup],
+    procs: Processes,
+) -> None:
+    """systemd (KillMode=control-group, its default) and a terminal's process-group
+    signals send SIGTERM to the pool processes too. An idle pool process waits for work
+    holding the pool's queue lock; killed there, it left the main process stuck at exit
+    in billiard's _help_stuff_finish, forever (seen here). Pool processes leave SIGTERM
+    to the main process, which stops them itself: the service exits 0, promptly."""
+    feed_server.route("/balkans", body=BALKANS, headers=RSS_TYPE)
+    setup = setup_factory(
+        sqlite_url, smtp_server.url(), [Feed("balkans", feed_server.url("/balkans"))]
+    )
+    service = procs.run_service("run", setup.config, Broker())
+    wait_for(lambda: smtp_server.messages, 60, "the alert", procs=procs)
+    time.sleep(2)  # the pool is idle: each process waits for work, one holds the lock
+    os.killpg(service.pid, signal.SIGTERM)
+    assert service.popen.wait(30) == 0, service.log()[-3000:]
+    assert "Warm shutdown" in service.log()
+    assert "exited with 'signal 15" not in service.log()
+
+
 def test_visibility_timeout_outlasts_every_task_and_retry_delay(
     tmp_path: Path, model_dir: Path, redis_broker: Broker
 ) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -96,6 +97,17 @@ _PRELOADED: dict[tuple[str, str], Model] = {}
 
 def _model_key(loaded: LoadedConfig) -> tuple[str, str]:
     return (str(loaded.model_path), str(loaded.data_dir))
+
+
+@signals.worker_process_init.connect
+def leave_sigterm_to_the_main_process(**_: Any) -> None:
+    """In each pool process: ignore SIGTERM. The worker's main process handles it (a warm
+    shutdown: running tasks finish) and stops the pool itself. A SIGTERM sent to the whole
+    process group (systemd's default, a terminal) would otherwise also kill the pool
+    processes where they stand: an idle one holds the pool's queue lock while it waits,
+    and the main process then waits for that lock at exit, forever. SIGKILL (hard time
+    limits, a cold shutdown) still ends them."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @signals.worker_init.connect
