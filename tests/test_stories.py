@@ -135,31 +135,43 @@ class Farm:
         self.entries[feed].insert(0, (guid, title, summary, when))
 
 
-def write_config(tmp_path: Path, model_dir: Path, farm: Farm, smtp: SMTPServer) -> Path:
+def write_config(
+    tmp_path: Path,
+    model_dir: Path,
+    farm: Farm,
+    smtp: SMTPServer | None = None,
+    *,
+    subscribers: str | None = None,
+    update_interval: int = 60,
+) -> Path:
+    """The farm's feeds, and ``subscribers`` (YAML list items, indented four spaces)
+    or by default two e-mail subscribers on ``smtp``: everyone and a Zvecan desk."""
     feeds = "".join(
         f"  - name: {n}\n    url: {farm.server.url('/' + n)}\n    allow_private: true\n"
         for n in Farm.NAMES
     )
-    text = textwrap.dedent(
-        f"""\
+    if subscribers is None:
+        assert smtp is not None
+        subscribers = f"""\
+            - name: duty
+              urls: ["{smtp.url(to="duty@example.org")}"]
+              rate_limit: 100
+            - name: kosovo-desk
+              urls: ["{smtp.url(to="kosovo@example.org")}"]
+              keywords: [Zvecan]
+              rate_limit: 100
+"""
+    head = f"""\
         storage:
           data_dir: {model_dir}
           database_url: sqlite:///{tmp_path / "stories.db"}
         stories:
-          update_interval_minutes: 60
+          update_interval_minutes: {update_interval}
         subscribers:
-          - name: duty
-            urls: ["{smtp.url(to="duty@example.org")}"]
-            rate_limit: 100
-          - name: kosovo-desk
-            urls: ["{smtp.url(to="kosovo@example.org")}"]
-            keywords: [Zvecan]
-            rate_limit: 100
-        feeds:
-        """
-    )
+"""
+    text = textwrap.dedent(head) + textwrap.indent(textwrap.dedent(subscribers), "  ")
     path = tmp_path / "newsalert.yaml"
-    path.write_text(text + feeds, encoding="utf-8")
+    path.write_text(text + "feeds:\n" + feeds, encoding="utf-8")
     return path
 
 
@@ -266,29 +278,17 @@ def test_updates_held_for_a_digest_say_they_are_updates(
     they end lists the update as one, with what it adds, and counts it apart."""
     farm = Farm(feed_server)
     quiet = f"{(T0 - timedelta(minutes=5)):%H:%M}-{(T0 + timedelta(hours=2)):%H:%M} UTC"
-    feeds = "".join(
-        f"  - name: {n}\n    url: {farm.server.url('/' + n)}\n    allow_private: true\n"
-        for n in Farm.NAMES
-    )
-    config = tmp_path / "newsalert.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            storage:
-              data_dir: {model_dir}
-              database_url: sqlite:///{tmp_path / "stories.db"}
-            stories:
-              update_interval_minutes: 30
-            subscribers:
-              - name: night
-                urls: ["{smtp_server.url(to="night@example.org")}"]
-                quiet_hours: "{quiet}"
-                rate_limit: 100
-            feeds:
-            """
-        )
-        + feeds,
-        encoding="utf-8",
+    config = write_config(
+        tmp_path,
+        model_dir,
+        farm,
+        subscribers=f"""\
+            - name: night
+              urls: ["{smtp_server.url(to="night@example.org")}"]
+              quiet_hours: "{quiet}"
+              rate_limit: 100
+""",
+        update_interval=30,
     )
     now = [T0]
     loaded = load_config(config)
@@ -325,32 +325,19 @@ def test_telegram_updates_reply_to_the_first_alert_of_the_same_chat(
     """The story of the first test, told to two Telegram chats (Telegram's Bot API faked at
     the HTTP layer): each chat's update is a reply to that chat's first alert."""
     farm = Farm(feed_server)
-    feeds = "".join(
-        f"  - name: {n}\n    url: {farm.server.url('/' + n)}\n    allow_private: true\n"
-        for n in Farm.NAMES
-    )
-    config = tmp_path / "newsalert.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            storage:
-              data_dir: {model_dir}
-              database_url: sqlite:///{tmp_path / "stories.db"}
-            stories:
-              update_interval_minutes: 60
-            subscribers:
-              - name: duty
-                urls: ["{TELEGRAM_BOT}/987654"]
-                rate_limit: 100
-              - name: kosovo-desk
-                urls: ["{TELEGRAM_BOT}/555"]
-                keywords: [Zvecan]
-                rate_limit: 100
-            feeds:
-            """
-        )
-        + feeds,
-        encoding="utf-8",
+    config = write_config(
+        tmp_path,
+        model_dir,
+        farm,
+        subscribers=f"""\
+            - name: duty
+              urls: ["{TELEGRAM_BOT}/987654"]
+              rate_limit: 100
+            - name: kosovo-desk
+              urls: ["{TELEGRAM_BOT}/555"]
+              keywords: [Zvecan]
+              rate_limit: 100
+""",
     )
     sent: list[dict[str, object]] = []  # each sendMessage payload; its message_id is 100 + n
 

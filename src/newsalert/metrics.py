@@ -155,14 +155,6 @@ def error_kind(status: str, error: str | None) -> str:
     return status
 
 
-def count_poll(store: Store, status: str, error: str | None = None) -> None:
-    """Count one poll by outcome, and its error by kind; never fails the poll."""
-    try:
-        increment_many(store, poll_counts([(status, error)]))
-    except Exception as exc:  # metrics must never stop the pipeline
-        log.warning("could not count the poll in the store: %s", exc)
-
-
 def poll_counts(polls: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str], int]:
     """The counter increments for polls (status, error): by outcome, errors by kind."""
     counts: Counter[tuple[str, str]] = Counter()
