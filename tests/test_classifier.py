@@ -187,6 +187,9 @@ def test_full_model_metadata(full: Classifier, managed: tuple[Path, Classifier])
     assert cv["f1"] > 0.8 and cv["pr_auc"] > 0.9  # out-of-fold, on train only
     assert meta["model"]["features"]["cues"] == len(classifier._cue_names())
     assert meta["model"]["source_weights"] == classifier.SOURCE_WEIGHTS
+    # every item with a title also trains as its summary alone (feeds without headlines)
+    titled = [i for i in _packaged_items() if i.get("title") and i.get("summary")]
+    assert meta["model"]["summary_only_copies"] == len(titled) > 7000
     # the threshold analysis documents why the threshold is not the class-balanced one
     analysis = meta["threshold_analysis"]
     chosen, balanced = analysis["chosen_max_f1"], analysis["class_balanced_max_f1"]
@@ -377,7 +380,9 @@ def test_load_or_train_reuses_existing(managed: tuple[Path, Classifier]) -> None
     assert not (data_dir / "elsewhere").exists()
 
 
-@pytest.mark.parametrize("damage", ["other data", "other sklearn", "old format", "corrupt"])
+@pytest.mark.parametrize(
+    "damage", ["other data", "other sklearn", "old format", "old recipe", "corrupt"]
+)
 def test_load_or_train_rebuilds_stale_default(
     damage: str,
     small_dir: Path,
@@ -399,6 +404,8 @@ def test_load_or_train_rebuilds_stale_default(
             meta["versions"]["scikit-learn"] = "0.0.1"
         if damage == "old format":  # e.g. a model from before the cue features
             meta["format_version"] = 1
+        if damage == "old recipe":  # a model from before summary-only copies
+            del meta["recipe"]
         meta_path.write_text(json.dumps(meta))
         if damage == "corrupt":
             model_path.write_bytes(b"\x00" * 100)
