@@ -469,14 +469,57 @@ def test_telegram_reply_parameters_go_to_send_message_only(notifier: Notifier) -
     }
 
 
-def test_telegram_several_chats_return_no_id_and_never_reply(notifier: Notifier) -> None:
-    with mock.patch("requests.post", return_value=telegram_sent(99)) as post:
-        sent = notifier.send(f"{TELEGRAM}/555", replace(SHORT, reply_to="98"))
-    assert sent is None
-    assert sorted((sent_json(call) for call in post.call_args_list), key=str) == [
-        {**TELEGRAM_SHORT, "chat_id": 555},
-        TELEGRAM_SHORT,
-    ]
+def reply_parameters(message_id: int) -> dict[str, Any]:
+    return {"reply_parameters": {"message_id": message_id, "allow_sending_without_reply": True}}
+
+
+def test_telegram_several_chats_return_each_id_and_reply_each_in_its_chat(
+    notifier: Notifier,
+) -> None:
+    """One sendMessage per chat (a forum topic is a chat of its own): the send returns
+    each chat's message_id, and an update answers each chat's own message."""
+    url = f"{TELEGRAM}/555/-1001234567890:7"
+    answers = {"987654": 11, "555": 22, "-1001234567890:7": 33}
+
+    def telegram(url: str, data: str = "", **_: Any) -> requests.Response:
+        payload = json.loads(data)
+        topic = f":{payload['message_thread_id']}" if "message_thread_id" in payload else ""
+        return telegram_sent(answers[f"{payload['chat_id']}{topic}"])
+
+    def payloads() -> list[dict[str, Any]]:  # apprise's order of chats is its own
+        found = sorted((sent_json(c) for c in post.call_args_list), key=lambda p: str(p["chat_id"]))
+        post.reset_mock()
+        return found
+
+    topic_chat = {**TELEGRAM_SHORT, "chat_id": -1001234567890, "message_thread_id": 7}
+    with mock.patch("requests.post", side_effect=telegram) as post:
+        sent = notifier.send(url, SHORT)
+        assert sent is not None and " " not in sent and json.loads(sent) == answers
+        assert payloads() == [topic_chat, {**TELEGRAM_SHORT, "chat_id": 555}, TELEGRAM_SHORT]
+        # a chat missing from the ids gets no reply_parameters
+        notifier.send(url, replace(SHORT, reply_to='{"987654":11,"-1001234567890:7":33}'))
+        assert payloads() == [
+            {**topic_chat, **reply_parameters(33)},
+            {**TELEGRAM_SHORT, "chat_id": 555},
+            {**TELEGRAM_SHORT, **reply_parameters(11)},
+        ]
+        # a plain id is of a one-chat URL: in these chats it names unrelated messages
+        notifier.send(url, replace(SHORT, reply_to="11"))
+        assert payloads() == [topic_chat, {**TELEGRAM_SHORT, "chat_id": 555}, TELEGRAM_SHORT]
+
+
+def test_telegram_ids_of_more_chats_than_the_store_keeps_are_cut_between_chats(
+    notifier: Notifier,
+) -> None:
+    chats = [-1001234567000 - n for n in range(8)]
+    url = f"tgram://{BOT_ID}:{BOT_SECRET}/" + "/".join(map(str, chats))
+    with mock.patch("requests.post", return_value=telegram_sent(1234567)):
+        sent = notifier.send(url, SHORT)
+    assert sent is not None and len(sent) <= 128  # sent_messages.remote_id
+    # each entry takes 25 characters: five chats, whole
+    ids = json.loads(sent)
+    assert len(ids) == 5 and set(ids) < {str(c) for c in chats}
+    assert set(ids.values()) == {1234567}
 
 
 def test_telegram_answer_without_a_message_id_returns_none(notifier: Notifier) -> None:
@@ -510,11 +553,6 @@ def test_slack_bot_token_returns_ts_and_threads_a_reply(notifier: Notifier) -> N
             slack_ok(),
             [{**SLACK_SHORT, "channel": "#alerts"}],
         ),
-        (  # a bot token with two channels
-            f"slack://{SLACK_BOT_TOKEN}/#alerts/#news?footer=no&image=no",
-            slack_posted("1700000000.000900"),
-            [{**SLACK_SHORT, "channel": "#alerts"}, {**SLACK_SHORT, "channel": "#news"}],
-        ),
         (  # a bot token whose channel is set to a thread already
             f"slack://{SLACK_BOT_TOKEN}/#alerts:1600000000.000200?footer=no&image=no",
             slack_posted("1700000000.000900"),
@@ -528,6 +566,46 @@ def test_slack_reply_to_leaves_other_urls_unchanged(
     with mock.patch("requests.request", return_value=answer) as request:
         assert notifier.send(url, replace(SHORT, reply_to="1700000000.000100")) is None
     assert [sent_json(call) for call in request.call_args_list] == payloads
+
+
+def test_slack_bot_token_with_several_channels_threads_each_under_its_own(
+    notifier: Notifier,
+) -> None:
+    url = f"slack://{SLACK_BOT_TOKEN}/#alerts/#news/+C0DESK?footer=no&image=no"
+    answers = {"#alerts": "1700000000.000100", "#news": "1700000000.000200", "C0DESK": "1.5"}
+
+    def slack(method: str, url: str, data: str = "", **_: Any) -> requests.Response:
+        return slack_posted(answers[json.loads(data)["channel"]])
+
+    with mock.patch("requests.request", side_effect=slack) as request:
+        sent = notifier.send(url, SHORT)
+        assert json.loads(sent or "") == answers
+        request.reset_mock()
+        # #news has no id: it gets a message of its own; a plain id answers nothing here
+        notifier.send(
+            url, replace(SHORT, reply_to='{"#alerts":"1700000000.000100","C0DESK":"1.5"}')
+        )
+        notifier.send(url, replace(SHORT, reply_to="1700000000.000100"))
+    assert [sent_json(c) for c in request.call_args_list] == [
+        {**SLACK_SHORT, "channel": "#alerts", "thread_ts": "1700000000.000100"},
+        {**SLACK_SHORT, "channel": "#news"},
+        {**SLACK_SHORT, "channel": "C0DESK", "thread_ts": "1.5"},
+        {**SLACK_SHORT, "channel": "#alerts"},
+        {**SLACK_SHORT, "channel": "#news"},
+        {**SLACK_SHORT, "channel": "C0DESK"},
+    ]
+
+
+def test_email_send_returns_the_message_id_of_each_e_mail_sent(
+    smtp_server: SMTPServer, notifier: Notifier
+) -> None:
+    message = render(make_alert(), "email")
+    one = notifier.send(smtp_server.url(), message)
+    two = notifier.send(smtp_server.url(to="duty@example.org,desk@example.org"), message)
+    first, *pair = smtp_server.messages
+    assert len(pair) == 2 and len({m["Message-ID"] for m in smtp_server.messages}) == 3
+    assert one == first["Message-ID"]
+    assert two == f"{pair[0]['Message-ID']} {pair[1]['Message-ID']}"  # as In-Reply-To takes them
 
 
 # --- failures: 429, 5xx, 4xx, connection ----------------------------------------------------

@@ -20,12 +20,14 @@ context-local list when one is active (a no-op otherwise, and safe under threads
 ``Retry-After`` header (seconds or HTTP date) wins; Telegram's JSON ``parameters.retry_after``
 and its "retry after N" text in apprise's warning are fallbacks.
 
-Replies: a send returns the service's id of the message where it gives one (Telegram's
-``message_id``; ``ts`` of a Slack bot token's ``chat.postMessage``), for one chat or
-channel only. A message with ``reply_to`` becomes a Telegram reply: apprise has no option
-for it, so the same wrapper adds ``reply_parameters`` to the JSON of this send's
-``sendMessage`` POSTs (and nothing else); a Slack bot token threads natively when its
-channel reads ``#channel:thread_ts``. Webhooks and other services send it unchanged.
+Replies: a send returns the service's id of what it sent where it gives one (Telegram's
+``message_id``; ``ts`` of a Slack bot token's ``chat.postMessage``; the ``Message-ID``
+apprise made for an e-mail, read from the message its SMTP controller sends). A URL with
+several chats or channels gets one message each: their ids come back as a compact JSON
+object by chat or channel. A message with ``reply_to`` (such an id) answers it: apprise
+has no option for that, so the same wrapper adds ``reply_parameters`` (Telegram) or
+``thread_ts`` (Slack) to the JSON of this send's message POSTs, each chat or channel its
+own message's id; a chat without one, webhooks and other services send it unchanged.
 
 Secrets: messages and logs carry ``privacy_url`` only. apprise is NOT safe by itself at
 DEBUG (measured with 2.3): it logs "Telegram POST URL: https://api.telegram.org/bot<TOKEN>/
@@ -51,8 +53,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from email.parser import HeaderParser
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
@@ -64,6 +67,7 @@ from newsalert.errors import PermanentDeliveryError, TransientDeliveryError
 from newsalert.models import Message
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 __all__ = ["Notifier", "privacy_url", "target_id", "validate_url"]
 
@@ -114,10 +118,11 @@ class Notifier:
     def send(self, url: str, message: Message) -> str | None:
         """Deliver ``message`` to ``url`` or raise Transient/PermanentDeliveryError.
 
-        Returns the service's id of the message when it gives one and ``url`` names a
-        single chat or channel: Telegram's ``message_id``, a Slack bot token's ``ts``
-        (``chat.postMessage``); else None. ``message.reply_to`` (such an id) makes the
-        message a Telegram reply or a Slack thread reply there; elsewhere it is ignored.
+        Returns the service's id of the message when it gives one (see :func:`_remote_id`):
+        Telegram's ``message_id``, a Slack bot token's ``ts`` (``chat.postMessage``), an
+        e-mail's ``Message-ID``; else None. ``message.reply_to`` (such an id) makes the
+        message a Telegram reply or a Slack thread reply there; elsewhere it is ignored
+        (e-mail threads by ``message.headers``).
         """
         body_format = _FORMATS.get(message.body_format)
         if body_format is None:
@@ -128,14 +133,12 @@ class Notifier:
         self._configure(plugin, url)
         if message.headers:
             _add_email_headers(plugin, message.headers)
-        kind = _replies_kind(plugin)
-        telegram_reply = None
-        if message.reply_to and kind == "telegram":
-            telegram_reply = _telegram_reply(message.reply_to)
-        elif message.reply_to and kind == "slack":
-            _thread_slack(plugin, message.reply_to)
+        kind, targets = _replies_kind(plugin)
+        replies: dict[str, str] = {}
+        if message.reply_to and kind in _POSTS:
+            replies = _reply_ids(kind, message.reply_to, single=targets == 1)
         _install_recorder()
-        with _recording(telegram_reply) as seen:
+        with _recording(kind, replies) as seen:
             try:
                 ok = plugin.notify(body=message.body, title=message.title, body_format=body_format)
             except AppriseImproperlyConfigured as exc:  # e.g. an empty message: will not change
@@ -148,7 +151,7 @@ class Notifier:
                 raise TransientDeliveryError(f"{where}: apprise failed: {detail}") from None
         if ok:
             log.debug("delivered to %s", where)
-            return _remote_id(kind, seen.calls)
+            return _remote_id(kind, seen, single=targets == 1)
         raise _failure(where, plugin, seen.responses, seen.warnings)
 
     def _configure(self, plugin: Any, url: str) -> None:
@@ -185,62 +188,121 @@ def _add_email_headers(plugin: Any, headers: dict[str, str]) -> None:
 
 # --- remote ids and replies (story updates answer the first alert) ------------------------------
 
+# the longest remote id the store keeps (sent_messages.remote_id)
+MAX_REMOTE_ID = 128
 _TELEGRAM_MESSAGE_ID = re.compile(r"[0-9]{1,19}")
 _SLACK_TS = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")  # what apprise's CHANNEL_RE accepts
+# the API method that posts a message, of the services whose messages can be answered
+_POSTS = {"telegram": "/sendMessage", "slack": "/chat.postMessage"}
+# the reply key of a plain id (a one-chat or one-channel URL's): every message of the send
+_ANY = ""
 
 
-def _replies_kind(plugin: Any) -> str | None:
-    """Which service's message id a send can return and answer: "telegram" for one chat,
-    "slack" for a bot token's one channel; None otherwise (webhooks, e-mail, many targets)."""
-    from apprise.plugins.slack import CHANNEL_RE, NotifySlack, SlackMode
+def _replies_kind(plugin: Any) -> tuple[str | None, int]:
+    """Which service's message ids a send can return ("telegram", "slack" for a bot token,
+    "email"; None for webhooks and other services), and to how many chats or channels."""
+    from apprise.plugins.email import NotifyEmail
+    from apprise.plugins.slack import NotifySlack, SlackMode
     from apprise.plugins.telegram import NotifyTelegram
 
     if isinstance(plugin, NotifyTelegram):
-        return "telegram" if len(plugin.targets) == 1 else None
+        return "telegram", len(plugin.targets)
     if isinstance(plugin, NotifySlack) and plugin.mode is SlackMode.BOT:
-        if len(plugin.channels) != 1 or not isinstance(plugin.channels[0], str):
+        return "slack", len(plugin.channels)
+    if isinstance(plugin, NotifyEmail):
+        return "email", len(plugin.targets)
+    return None, 0
+
+
+def _reply_ids(kind: str, reply_to: str, *, single: bool) -> dict[str, str]:
+    """``reply_to`` (a remote id, see :func:`_remote_id`) as the message id to answer per
+    chat or channel key; {} when it answers nothing here."""
+    valid = _TELEGRAM_MESSAGE_ID if kind == "telegram" else _SLACK_TS
+    if not reply_to.startswith("{"):
+        # a plain id is of a one-chat URL: in another chat it names an unrelated message
+        return {_ANY: reply_to} if single and valid.fullmatch(reply_to) else {}
+    try:
+        ids = json.loads(reply_to)
+    except ValueError:
+        return {}
+    if not isinstance(ids, dict):
+        return {}
+    return {str(k): str(v) for k, v in ids.items() if valid.fullmatch(str(v))}
+
+
+def _target_key(kind: str, payload: dict[str, Any]) -> str | None:
+    """The chat or channel a message POST goes to, as apprise names it in the payload (the
+    key of its id); None for a Slack message the URL already sends to a thread."""
+    if kind == "telegram":
+        chat, topic = payload.get("chat_id"), payload.get("message_thread_id")
+        if chat is None:
             return None
-        match = CHANNEL_RE.match(plugin.channels[0])  # not an e-mail address (user lookup)
-        # a channel already set to a thread: everything goes there, no thread of our own
-        return "slack" if match and not match.group("thread_ts") else None
-    return None
-
-
-def _telegram_reply(reply_to: str) -> dict[str, Any] | None:
-    if not _TELEGRAM_MESSAGE_ID.fullmatch(reply_to):
+        return f"{chat}:{topic}" if topic else str(chat)
+    channel = payload.get("channel")
+    if "thread_ts" in payload or not isinstance(channel, str):
         return None
+    return channel
+
+
+def _answering(kind: str, payload: dict[str, Any], message_id: str) -> dict[str, Any]:
+    """The payload of a message that answers ``message_id`` in its chat or channel."""
+    if kind == "slack":
+        return {**payload, "thread_ts": message_id}
+    if "reply_parameters" in payload:
+        return payload
     # Bot API 7+; a deleted original must not make the update fail
-    return {"message_id": int(reply_to), "allow_sending_without_reply": True}
+    reply = {"message_id": int(message_id), "allow_sending_without_reply": True}
+    return {**payload, "reply_parameters": reply}
 
 
-def _thread_slack(plugin: Any, ts: str) -> None:
-    """apprise threads a bot token's message when its channel reads ``channel:thread_ts``."""
-    if _SLACK_TS.fullmatch(ts):
-        plugin.channels = [f"{plugin.channels[0]}:{ts}"]
-
-
-def _remote_id(kind: str | None, calls: list[tuple[str, Any]]) -> str | None:
-    """The id in the service's answer to the (first) message sent, if any."""
-    endpoint = {"telegram": "/sendMessage", "slack": "/chat.postMessage"}.get(kind or "")
-    if endpoint is None:
+def _answer_id(kind: str, response: Any) -> str | None:
+    """The id of the message in the service's answer to posting it, if any."""
+    if _status(response) != 200:
         return None
-    for url, response in calls:
-        if not _path(url).endswith(endpoint) or _status(response) != 200:
-            continue
-        try:
-            data = json.loads(response.content)
-        except (AttributeError, TypeError, ValueError):
-            return None
-        if not isinstance(data, dict):
-            return None
-        if kind == "telegram":
-            result = data.get("result")
-            found = result.get("message_id") if isinstance(result, dict) else None
-            if isinstance(found, int) and not isinstance(found, bool):
-                return str(found)
-            return None
-        found = data.get("ts")
-        return found if isinstance(found, str) and _SLACK_TS.fullmatch(found) else None
+    try:
+        data = json.loads(response.content)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if kind == "telegram":
+        result = data.get("result")
+        found = result.get("message_id") if isinstance(result, dict) else None
+        return str(found) if isinstance(found, int) and not isinstance(found, bool) else None
+    found = data.get("ts")
+    return found if isinstance(found, str) and _SLACK_TS.fullmatch(found) else None
+
+
+def _remote_id(kind: str | None, seen: _Seen, *, single: bool) -> str | None:
+    """What a send returns as the service's id of what it sent.
+
+    One chat or channel: its message's id as the service gave it. Several: a compact JSON
+    object of each one's id by chat or channel key (Telegram ids as numbers), so that an
+    update answers each in its own chat. E-mail: the Message-ID of each message sent (one
+    per recipient), space-separated as In-Reply-To takes them. Only what fits the store's
+    MAX_REMOTE_ID is kept: chats or recipients left out get updates that stand alone.
+    """
+    if kind == "email":
+        return _fit(seen.message_ids, " ".join)
+    if kind is None:
+        return None
+    ids: dict[str, str] = {}
+    for key, response in seen.posts:
+        if key not in ids and (found := _answer_id(kind, response)) is not None:
+            ids[key] = found
+    if single:
+        return next(iter(ids.values()), None)
+    entries = [(k, int(v) if kind == "telegram" else v) for k, v in ids.items()]
+    return _fit(entries, lambda kept: json.dumps(dict(kept), separators=(",", ":")))
+
+
+def _fit(entries: list[_T], encode: Callable[[list[_T]], str]) -> str | None:
+    """``encode`` of as many of the first entries as fit MAX_REMOTE_ID; None if none do
+    (a cut id would name another message)."""
+    for n in range(len(entries), 0, -1):
+        text = encode(entries[:n])
+        if len(text) <= MAX_REMOTE_ID:
+            return text
     return None
 
 
@@ -404,17 +466,16 @@ for _name in (
 
 
 class _Seen:
-    def __init__(self) -> None:
+    def __init__(self, kind: str | None = None, replies: dict[str, str] | None = None) -> None:
+        self.kind = kind  # of the plugin sending (see _replies_kind)
+        self.replies = replies or {}  # message id to answer, by chat or channel key
         self.responses: list[Any] = []
-        self.calls: list[tuple[str, Any]] = []  # (request URL, response)
+        self.posts: list[tuple[str, Any]] = []  # (chat or channel key, response) per message
+        self.message_ids: list[str] = []  # of the e-mails sent
         self.warnings: list[str] = []
 
 
 _SEEN: ContextVar[_Seen | None] = ContextVar("newsalert_delivery_seen", default=None)
-# Telegram's reply_parameters for the active send: apprise's plugin has no option for them
-_TELEGRAM_REPLY: ContextVar[dict[str, Any] | None] = ContextVar(
-    "newsalert_telegram_reply", default=None
-)
 _WARNINGS: ContextVar[list[str] | None] = ContextVar("newsalert_apprise_warnings", default=None)
 
 
@@ -451,15 +512,13 @@ def _capture_warnings(sink: list[str]) -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _recording(telegram_reply: dict[str, Any] | None = None) -> Iterator[_Seen]:
-    seen = _Seen()
+def _recording(kind: str | None = None, replies: dict[str, str] | None = None) -> Iterator[_Seen]:
+    seen = _Seen(kind, replies)
     token = _SEEN.set(seen)
-    reply_token = _TELEGRAM_REPLY.set(telegram_reply)
     try:
         with _capture_warnings(seen.warnings):
             yield seen
     finally:
-        _TELEGRAM_REPLY.reset(reply_token)
         _SEEN.reset(token)
 
 
@@ -472,7 +531,8 @@ def _install_recorder() -> None:
 
     Re-checked on every send because tests (and other code) may replace them; the wrapper
     passes everything through and only records when a send in this context is active (and
-    adds Telegram's reply_parameters when that send is a reply).
+    makes that send's message POSTs answer their chat's or channel's message when it is a
+    reply).
     """
     with _RECORDER_LOCK:
         for name in ("post", "request"):
@@ -489,14 +549,20 @@ def _recorder(function: Callable[..., Any], name: str) -> Callable[..., Any]:
         else:  # request(method, url, ...)
             method = args[0] if args else kwargs.get("method")
             url = args[1] if len(args) > 1 else kwargs.get("url")
-        reply = _TELEGRAM_REPLY.get()
-        if reply is not None:
-            kwargs = _with_telegram_reply(method, url, kwargs, reply)
-        response = function(*args, **kwargs)
         seen = _SEEN.get()
+        key = None
+        if seen is not None and seen.kind in _POSTS:
+            payload = _message_payload(seen.kind, method, url, kwargs)
+            key = None if payload is None else _target_key(seen.kind, payload)
+            message_id = seen.replies.get(key, seen.replies.get(_ANY)) if key is not None else None
+            if payload is not None and message_id is not None:
+                answer = _answering(seen.kind, payload, message_id)
+                kwargs = {**kwargs, "data": json.dumps(answer)}
+        response = function(*args, **kwargs)
         if seen is not None:
             seen.responses.append(response)
-            seen.calls.append((str(url), response))
+            if key is not None:
+                seen.posts.append((key, response))
         return response
 
     setattr(call, _RECORDER_MARK, True)
@@ -510,23 +576,21 @@ def _path(url: Any) -> str:
         return ""
 
 
-def _with_telegram_reply(
-    method: Any, url: Any, kwargs: dict[str, Any], reply: dict[str, Any]
-) -> dict[str, Any]:
-    """``kwargs`` with reply_parameters in a sendMessage POST's JSON ``data``; other
-    requests (the bot's photo, getUpdates, anything not JSON) are passed on untouched."""
-    if str(method).lower() != "post" or not _path(url).endswith("/sendMessage"):
-        return kwargs
+def _message_payload(
+    kind: str, method: Any, url: Any, kwargs: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The JSON payload of a POST that sends a message of ``kind``'s service, else None:
+    other requests (the bot's photo, a user lookup, anything not JSON) are not messages."""
+    if str(method).lower() != "post" or not _path(url).endswith(_POSTS[kind]):
+        return None
     data = kwargs.get("data")
     if not isinstance(data, str | bytes):
-        return kwargs
+        return None
     try:
         payload = json.loads(data)
     except ValueError:
-        return kwargs
-    if not isinstance(payload, dict) or "reply_parameters" in payload:
-        return kwargs
-    return {**kwargs, "data": json.dumps({**payload, "reply_parameters": reply})}
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 # --- classifying a failure ---------------------------------------------------------------------
@@ -654,3 +718,36 @@ def _share_smtp_tls_context() -> None:
 
 
 _share_smtp_tls_context()
+
+
+# --- the Message-ID of each e-mail sent ----------------------------------------------------
+#
+# apprise makes each e-mail's Message-ID itself (make_msgid) and does not say which: a
+# pass-through around its SMTP controller's sendmail reads it from every message the server
+# accepted during a send, so that a story update can answer the e-mail the subscriber has.
+
+
+def _record_message_ids() -> None:
+    try:
+        from apprise.plugins.email.smtp import AppriseSMTPController
+    except ImportError:  # another apprise layout: e-mail sends return no id
+        return
+    sendmail = AppriseSMTPController.sendmail
+    if getattr(sendmail, _RECORDER_MARK, False):
+        return
+
+    @functools.wraps(sendmail)
+    def recorded(self: Any, from_addr: str, to_addrs: list[str], message: str) -> bool:
+        ok = sendmail(self, from_addr, to_addrs, message)
+        seen = _SEEN.get()
+        if ok and seen is not None and isinstance(message, str):
+            found = HeaderParser().parsestr(message).get("Message-ID")
+            if found:
+                seen.message_ids.append(" ".join(str(found).split()))
+        return ok
+
+    setattr(recorded, _RECORDER_MARK, True)
+    AppriseSMTPController.sendmail = recorded  # type: ignore[method-assign]
+
+
+_record_message_ids()

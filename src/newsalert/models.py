@@ -126,8 +126,9 @@ class Message:
     extra: dict[str, str] = field(default_factory=dict)
     # extra e-mail headers (threading: In-Reply-To, References); other services ignore them
     headers: dict[str, str] = field(default_factory=dict)
-    # the remote id of the message this one answers (a Telegram message_id, a Slack ts):
-    # Telegram replies to it, Slack bot tokens thread under it; other services ignore it
+    # the remote id of the message this one answers (a Telegram message_id, a Slack ts; of
+    # several chats, a JSON object by chat): Telegram replies to it, Slack bot tokens thread
+    # under it; other services ignore it
     reply_to: str | None = None
 
 

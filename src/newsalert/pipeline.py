@@ -44,7 +44,7 @@ from newsalert.models import Alert, FetchResult, Message
 from newsalert.normalize import normalize
 from newsalert.parse import parse
 from newsalert.ratelimit import Bucket, RateLimiter, RedisRateLimiter, StoreRateLimiter
-from newsalert.render import channel_family, render, render_digest
+from newsalert.render import channel_family, render, render_digest_parts
 from newsalert.routing import Router, Target
 from newsalert.rules import RuleSet
 from newsalert.scoring import Model, Scorer
@@ -531,23 +531,30 @@ class Pipeline:
             return "throttled"
         family = channel_family(target.url)
         by_id = {s.id: s for s in self.store.get_items([r.item_id for r in rows])}
+        held = [r for r in rows if r.item_id in by_id]
         alerts = [
-            self.stories.digest_alert(r, alert_for(by_id[r.item_id], subscriber))
-            for r in rows
-            if r.item_id in by_id
+            self.stories.digest_alert(r, alert_for(by_id[r.item_id], subscriber)) for r in held
         ]
-        if len(alerts) == 1:
-            messages = [render(alerts[0], family, templates=self.templates)]
+        if len(alerts) == 1:  # sent as it would have been at once (a story update answers)
+            message = render(alerts[0], family, templates=self.templates)
+            message = self.stories.decorate(held[0], by_id[held[0].item_id], family, message)
+            messages = [(message, alerts)]
         else:
             sub = self.router.subscriber(subscriber)
             period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"
-            messages = render_digest(alerts, family, period=period)
+            messages = render_digest_parts(alerts, family, period=period)
+        delivery_of = {r.item_id: r.id for r in held}  # one delivery per item and target
+        remote_ids: dict[int, str] = {}
         ids = {"delivery_ids": taken, "subscriber": subscriber}
         try:
-            for n, message in enumerate(messages):
+            for n, (message, listed) in enumerate(messages):
                 if n:  # the first token is taken above; later parts wait their turn
                     self._take_token(target, may_defer=False)
-                self._send(target, message)
+                remote_id = self._send(target, message)
+                if remote_id is not None:
+                    # the message each listed delivery went out in: a later update of its
+                    # story answers it (first_alert_remote_id)
+                    remote_ids.update({delivery_of[a.item_id]: remote_id for a in listed})
         except TransientDeliveryError as exc:
             retry_at = self._retry_at(max(r.attempts for r in rows) + 1, exc, now)
             log.warning("digest of %d to %s failed: %s", len(taken), target.label, exc, extra=ids)
@@ -557,7 +564,7 @@ class Pipeline:
                 "digest of %d to %s failed for good: %s", len(taken), target.label, exc, extra=ids
             )
             return self.store.mark_group_failed(taken, str(exc), retry_at=None, now=now)
-        self.store.mark_group_sent(taken, self.clock())
+        self.store.mark_group_sent(taken, self.clock(), remote_ids=remote_ids)
         log.info(
             "digest of %d alerts sent to %s in %d message(s)",
             len(taken),

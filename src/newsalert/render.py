@@ -578,6 +578,14 @@ def render_digest(alerts: list[Alert], family: str, *, period: str = "") -> list
     text is escaped exactly as in single alerts. ``period`` names what the digest
     covers (e.g. "quiet hours" or "hourly digest").
     """
+    return [message for message, _ in render_digest_parts(alerts, family, period=period)]
+
+
+def render_digest_parts(
+    alerts: list[Alert], family: str, *, period: str = ""
+) -> list[tuple[Message, list[Alert]]]:
+    """:func:`render_digest`'s messages, each with the alerts it lists (a story update
+    answers the message that carried the story's first alert)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown channel family {family!r}; expected one of {FAMILIES}")
     ordered = sorted(
@@ -588,14 +596,17 @@ def render_digest(alerts: list[Alert], family: str, *, period: str = "") -> list
     # room for the header and the part marker; an e-mail digest stays one message
     budget = (500_000 if family == "email" else BODY_LIMITS[family]) - 200
     chunks: list[list[str]] = [[]]
+    carried: list[list[Alert]] = [[]]
     size = 0
-    for p in parts:
+    for a, p in zip(ordered, parts, strict=True):
         text = line(p)
         cost = measure(text) + 1
         if chunks[-1] and size + cost > budget:
             chunks.append([])
+            carried.append([])
             size = 0
         chunks[-1].append(text)
+        carried[-1].append(a)
         size += cost
     what = period or "digest"
     updates = sum(1 for a in ordered if a.update is not None)
@@ -605,20 +616,19 @@ def render_digest(alerts: list[Alert], family: str, *, period: str = "") -> list
     if updates:
         counted += f" and {updates} update{'s' if updates != 1 else ''}"
     messages = []
-    for n, chunk in enumerate(chunks, 1):
+    for n, (chunk, listed) in enumerate(zip(chunks, carried, strict=True), 1):
         marker = f" (part {n}/{len(chunks)})" if len(chunks) > 1 else ""
         header = f"{counted}, {what}{marker}"
         title = cut(clean(f"[newsalert] {header}", single_line=True), TITLE_LIMITS.get(family, 250))
         body, text = wrap(header, chunk)
-        messages.append(
-            Message(
-                title="" if family == "telegram" else title,
-                body=body,
-                body_format=fmt,
-                attach_text=text,
-                extra={"family": family, "digest": "yes"},
-            )
+        message = Message(
+            title="" if family == "telegram" else title,
+            body=body,
+            body_format=fmt,
+            attach_text=text,
+            extra={"family": family, "digest": "yes"},
         )
+        messages.append((message, listed))
     return messages
 
 

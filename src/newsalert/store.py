@@ -248,9 +248,11 @@ delivery_stories = Table(
     Column("changes", Text, nullable=False),  # JSON list: what an update adds
 )
 
-# the service's id of what a delivery sent (a Telegram message_id, a Slack ts), when it
-# gave one: story updates reply to or thread under the first alert's. A table of its own,
-# not a column: create_all adds new tables to existing databases, never new columns.
+# the service's id of what a delivery sent, when it gave one (a Telegram message_id, a Slack
+# ts, an e-mail's Message-ID; of several chats, a JSON object by chat: see delivery.py), also
+# for each delivery a digest message carried: story updates reply to or thread under the
+# first alert's. A table of its own, not a column: create_all adds new tables to existing
+# databases, never new columns.
 sent_messages = Table(
     "sent_messages",
     metadata,
@@ -1024,10 +1026,12 @@ class Store:
                 return
             # only for rows this sender still held: a lease taken back is the other's to write
             finished = set(conn.execute(query.returning(deliveries.c.id)).scalars())
+            # a cut id would name another message: one too long for the column is dropped
+            limit = sent_messages.c.remote_id.type.length or 0
             rows = [
-                {"delivery_id": i, "remote_id": str(r)[:128]}
+                {"delivery_id": i, "remote_id": r}
                 for i, r in remote_ids.items()
-                if i in finished and r
+                if i in finished and r and len(r) <= limit
             ]
             if rows:  # a row turns sent once only: no earlier remote id to replace
                 conn.execute(insert(sent_messages), rows)
@@ -1043,9 +1047,17 @@ class Store:
             last_error=None,
         )
 
-    def mark_group_sent(self, ids: Sequence[int], now: datetime) -> None:
+    def mark_group_sent(
+        self, ids: Sequence[int], now: datetime, remote_ids: Mapping[int, str] | None = None
+    ) -> None:
+        """A digest was sent; ``remote_ids``: per delivery, the id of the message carrying it."""
         self._finish(
-            ids, status=SENT, sent_at=now, attempts=deliveries.c.attempts + 1, last_error=None
+            ids,
+            remote_ids=remote_ids,
+            status=SENT,
+            sent_at=now,
+            attempts=deliveries.c.attempts + 1,
+            last_error=None,
         )
 
     def mark_failed(

@@ -1072,7 +1072,8 @@ class StoryStore:
 
     def first_alert_remote_id(self, story_id: int, subscriber: str, target_id: str) -> str | None:
         """The service's id of the story's first alert sent to this subscriber's target
-        (what an update replies to), if it was sent and the service gave one."""
+        (what an update replies to), if it was sent and the service gave one; of the
+        digest message that listed it, when it went out in a digest."""
         from sqlalchemy import select
 
         ds, d, sm = self.t.delivery_stories, self.t.deliveries, self.t.sent_messages
@@ -1428,14 +1429,20 @@ class StoryDesk:
             reply_subject=subject,
         )
         out = render_update(update, family)
+        # the message that told this target of the story: the first alert, or the digest
+        # that listed it (its Telegram message_id, Slack ts or e-mail Message-ID; per chat
+        # for several)
+        first_id = self.index.first_alert_remote_id(
+            story_id, delivery.subscriber, delivery.target_id
+        )
         if family == "email":
-            out = replace(out, headers={"In-Reply-To": root, "References": root})
-        else:  # Telegram replies to the first alert, a Slack bot token threads under it
-            reply_to = self.index.first_alert_remote_id(
-                story_id, delivery.subscriber, delivery.target_id
-            )
-            if reply_to is not None:
-                out = replace(out, reply_to=reply_to)
+            # answer the e-mail the subscriber has; the story's own id keeps the thread
+            # for clients that thread by References, and when that e-mail's id is unknown
+            answered = first_id or root
+            references = f"{root} {first_id}" if first_id else root
+            out = replace(out, headers={"In-Reply-To": answered, "References": references})
+        elif first_id is not None:  # a Telegram reply, a Slack bot token's thread reply
+            out = replace(out, reply_to=first_id)
         return out
 
 
