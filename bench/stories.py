@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import gzip
 import itertools
 import json
@@ -314,6 +315,10 @@ def table_throughput(n: int, batch: int) -> None:
     )
     texts = corpus(n)
     packaged_idf()  # loaded once per process (about a second), not counted
+    # as a worker's main process does before forking its pool (workers/tasks.py,
+    # preload_model): what lives for the whole process is left out of garbage collection
+    gc.collect()
+    gc.freeze()
     settings = Settings()
     clusterer = Clusterer(settings)
     span = timedelta(hours=72)

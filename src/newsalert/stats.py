@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Float, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from newsalert.store import DELIVERY_STATES, Store, deliveries, feeds, items
+from newsalert.store import DELIVERY_STATES, Store, aware_utc, deliveries, feeds, items
 
 # seconds from an item being fetched to its alert being sent (digests wait by design)
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -149,7 +149,7 @@ def feed_activity(store: Store) -> dict[str, FeedActivity]:
         rows = conn.execute(query).all()
     out = {}
     for name, n, alerts, last in rows:
-        out[name] = FeedActivity(int(n or 0), int(alerts or 0), _aware(last))
+        out[name] = FeedActivity(int(n or 0), int(alerts or 0), aware_utc(last))
     return out
 
 
@@ -220,12 +220,3 @@ def latency_histogram(store: Store, buckets: Sequence[float] = LATENCY_BUCKETS) 
     hist.total = sum(values)
     hist.counts = [sum(1 for v in values if v <= b) for b in hist.buckets]
     return hist
-
-
-def _aware(value: Any) -> datetime | None:
-    """max() over a UTCDateTime column comes back untyped on some backends."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

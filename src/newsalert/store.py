@@ -89,6 +89,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value is not None else None
 
 
+def aware_utc(value: Any) -> datetime | None:
+    """A UTCDateTime column's value read past SQLAlchemy's types (a raw driver cursor,
+    or an aggregate some backends return untyped): SQLite's text, or a naive datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 metadata = MetaData()
 
 feeds = Table(

@@ -58,6 +58,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
+from newsalert.store import aware_utc
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -1148,30 +1150,76 @@ def _state_json(state: StoryState) -> str:
     )
 
 
-def _bulk_insert(
-    conn: Connection, table: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+def _bulk(
+    conn: Connection,
+    table: Any,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    where: str | None = None,
 ) -> None:
-    """executemany straight to the driver: many small rows of plain values, fast."""
+    """``executemany`` straight to the driver: many rows of plain values, fast (SQLAlchemy's
+    parameter handling cost more than the database's work). Inserts ``columns``; with
+    ``where``, updates every column but that one in the row where it matches (it comes
+    last in each row). Values go through the columns' own bind processing, so they are
+    stored exactly as SQLAlchemy would store them."""
     if not rows:
         return
-    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
-    if marks is None:
-        from sqlalchemy import insert
+    processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+    if any(processors):
+        rows = [
+            tuple(v if f is None or v is None else f(v) for f, v in zip(processors, r, strict=True))
+            for r in rows
+        ]
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if mark is None:  # another driver: through SQLAlchemy, as before
+        from sqlalchemy import bindparam, insert, update
 
-        conn.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+        dicts = [dict(zip(columns, r, strict=True)) for r in rows]
+        if where is None:
+            conn.execute(insert(table), dicts)
+        else:
+            renamed = [{f"b_{k}": v for k, v in d.items()} for d in dicts]
+            conn.execute(
+                update(table)
+                .where(table.c[where] == bindparam(f"b_{where}"))
+                .values({c: bindparam(f"b_{c}") for c in columns if c != where}),
+                renamed,
+            )
         return
     quote = conn.dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([marks] * len(columns))})"
+    if where is None:
+        names, marks = ", ".join(map(quote, columns)), ", ".join([mark] * len(columns))
+        sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
+    else:
+        sets = ", ".join(f"{quote(c)} = {mark}" for c in columns if c != where)
+        sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(where)} = {mark}"
     conn.exec_driver_sql(sql, list(rows))
 
 
-def _renamed(row: dict[str, Any]) -> dict[str, Any]:
-    return {("id" if k == "b_id" else k): v for k, v in row.items()}
+_MEMBER_COLUMNS = (
+    "item_id", "story_id", "kind", "duplicate_of", "similarity", "feed", "seen_at", "signature",
+)  # fmt: skip
+# a story row's columns, in the order _state_from takes them
+_STORY_COLUMNS = (
+    "id", "title", "first_seen", "last_seen", "item_count", "sources", "category", "peak_score",
+    "state",
+)  # fmt: skip
 
 
-def _state_from(row: Any) -> StoryState:
-    text = row.state or "{}"
+def _state_from(
+    story_id: int,
+    title: str,
+    first_seen: Any,
+    last_seen: Any,
+    item_count: int,
+    sources: str | None,
+    category: str,
+    peak_score: float,
+    text: str | None,
+) -> StoryState:
+    """A story row (:data:`_STORY_COLUMNS`, times as the driver gives them) as state."""
+    text = text or "{}"
     stored = None
     if text.startswith(_CENTROID):  # as _state_json writes it: keep the centroid's text
         centroid, end = _JSON.raw_decode(text, len(_CENTROID))
@@ -1182,14 +1230,14 @@ def _state_from(row: Any) -> StoryState:
     else:
         extra = json.loads(text)
     return StoryState(
-        id=row.id,
-        title=row.title,
-        first_seen=row.first_seen,
-        last_seen=row.last_seen,
-        item_count=row.item_count,
-        sources=json.loads(row.sources or "[]"),
-        category=row.category,
-        peak_score=row.peak_score,
+        id=story_id,
+        title=title,
+        first_seen=aware_utc(first_seen),  # type: ignore[arg-type]
+        last_seen=aware_utc(last_seen),  # type: ignore[arg-type]
+        item_count=item_count,
+        sources=json.loads(sources or "[]"),
+        category=category,
+        peak_score=peak_score,
         centroid=extra.get("centroid", {}),
         vocabulary=_NO_WORDS,  # until ``words`` reads ``_words``
         _words=extra.get("vocabulary", ""),
@@ -1247,7 +1295,7 @@ class StoryStore:
             cursor = conn.connection.cursor()
             try:
                 for chunk in _chunks(list(keys), 1000):
-                    listed = ",".join(str(int(k)) for k in chunk)
+                    listed = ",".join(map(str, map(int, chunk)))
                     where = f"WHERE {key} IN ({listed}) AND seen_at >= {oldest}"
                     if columns:
                         cursor.execute(
@@ -1285,14 +1333,20 @@ class StoryStore:
         return out
 
     def stories(self, story_ids: Sequence[int]) -> dict[int, StoryState]:
-        from sqlalchemy import select
-
-        table = self.t.stories
+        """The stories' states: read through the driver's cursor (a batch reads about two
+        stories per item, and SQLAlchemy's row and type handling was a third of it)."""
+        quote = self.store.engine.dialect.identifier_preparer.quote
+        select = f"SELECT {', '.join(map(quote, _STORY_COLUMNS))} FROM {quote(self.t.stories.name)}"
         out = {}
         with self.store.engine.connect() as conn:
-            for chunk in _chunks(list(story_ids)):
-                for row in conn.execute(select(table).where(table.c.id.in_(chunk))):
-                    out[row.id] = _state_from(row)
+            cursor = conn.connection.cursor()
+            try:
+                for chunk in _chunks(list(story_ids)):
+                    cursor.execute(f"{select} WHERE id IN ({','.join(map(str, map(int, chunk)))})")
+                    for row in cursor.fetchall():
+                        out[row[0]] = _state_from(*row)
+            finally:
+                cursor.close()
         return out
 
     def notices(self, story_ids: Sequence[int]) -> dict[int, dict[str, Notice]]:
@@ -1383,14 +1437,36 @@ class StoryStore:
         table = self.t.stories
         with self.store.engine.connect() as conn:
             rows = conn.execute(
-                select(table)
+                select(*(table.c[name] for name in _STORY_COLUMNS))
                 .where(table.c.last_seen >= since)
                 .order_by(table.c.last_seen.desc())
                 .limit(limit)
             )
-            return [_state_from(r) for r in rows]
+            return [_state_from(*r) for r in rows]
 
     # writes (inside the scoring transaction)
+
+    @staticmethod
+    def _insert_or_skip(
+        conn: Connection, table: Any, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        """Insert the rows; those a concurrent worker inserted first are left as they are
+        and returned."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with conn.begin_nested():
+                _bulk(conn, table, columns, rows)
+            return []
+        except IntegrityError:
+            skipped = []
+            for row in rows:
+                try:
+                    with conn.begin_nested():
+                        _bulk(conn, table, columns, [row])
+                except IntegrityError:
+                    skipped.append(row)
+            return skipped
 
     def write(
         self,
@@ -1400,75 +1476,52 @@ class StoryStore:
         saved: set[int],
         now: datetime,
     ) -> None:
-        from sqlalchemy import bindparam, delete, insert, update
+        from sqlalchemy import delete, insert, update
         from sqlalchemy.exc import IntegrityError
 
         t = self.t
         members = [m for m in changes.members if m.item_id in saved]
         if members:
             rows = [
-                {
-                    "item_id": m.item_id,
-                    "story_id": m.story_id,
-                    "kind": m.kind,
-                    "duplicate_of": m.duplicate_of,
-                    "similarity": m.similarity,
-                    "feed": m.feed[:64],
-                    "seen_at": m.seen_at,
-                    "signature": m.signature,
-                }
+                (
+                    m.item_id,
+                    m.story_id,
+                    m.kind,
+                    m.duplicate_of,
+                    m.similarity,
+                    m.feed[:64],
+                    m.seen_at,
+                    m.signature,
+                )
                 for m in members
             ]
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(t.story_items), rows)
-            except IntegrityError:  # a concurrent worker assigned one of them: keep theirs
-                for row in rows:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(insert(t.story_items), [row])
-                    except IntegrityError:
-                        continue
+            self._insert_or_skip(conn, t.story_items, _MEMBER_COLUMNS, rows)
             # in key order: the keys are random, and rows inserted in the primary key's
             # order find their index pages in turn, not all over the table (a third faster)
             keys = sorted((row for row in changes.keys if row[1] in saved), key=_first)
-            _bulk_insert(conn, t.story_keys, ("key", "item_id", "story_id", "seen_at"), keys)
+            _bulk(conn, t.story_keys, ("key", "item_id", "story_id", "seen_at"), keys)
             touched = {m.story_id for m in members}
             created, changed = [], []
             for sid, state in changes.stories.items():
                 if sid not in touched:
                     continue
-                row = {
-                    "b_id": sid,
-                    "title": state.title[:1000],
-                    "first_seen": state.first_seen,
-                    "last_seen": state.last_seen,
-                    "item_count": state.item_count,
-                    "sources": json.dumps(state.sources),
-                    "category": state.category[:32],
-                    "peak_score": state.peak_score,
-                    "state": _state_json(state),
-                }
-                (created if state.created else changed).append(row)
-            if created:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(insert(t.stories), [_renamed(r) for r in created])
-                except IntegrityError:  # a concurrent worker made one of them: update those
-                    for row in created:
-                        try:
-                            with conn.begin_nested():
-                                conn.execute(insert(t.stories), [_renamed(row)])
-                        except IntegrityError:
-                            changed.append(row)
-            if changed:
-                c = t.stories.c
-                conn.execute(
-                    update(t.stories)
-                    .where(c.id == bindparam("b_id"))
-                    .values({k: bindparam(k) for k in changed[0] if k != "b_id"}),
-                    changed,
+                row = (
+                    sid,
+                    state.title[:1000],
+                    state.first_seen,
+                    state.last_seen,
+                    state.item_count,
+                    json.dumps(state.sources),
+                    state.category[:32],
+                    state.peak_score,
+                    _state_json(state),
                 )
+                (created if state.created else changed).append(row)
+            # a story a concurrent worker made meanwhile: updated instead
+            changed += self._insert_or_skip(conn, t.stories, _STORY_COLUMNS, created)
+            # the id last, for the WHERE
+            updates = [(*row[1:], row[0]) for row in changed]
+            _bulk(conn, t.stories, (*_STORY_COLUMNS[1:], "id"), updates, where="id")
         for n in notices:
             values = {
                 "first_item_id": n.first_item_id,
