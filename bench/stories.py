@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -260,6 +261,86 @@ def corpus(n: int) -> list[tuple[str, str]]:
     return out[:n]
 
 
+def stored_corpus(url: str, texts: list[tuple[str, str]], times: list[datetime]) -> Store:
+    """A store holding the texts as items of 50 feeds, ids 1 to n in order."""
+    store = Store(url)
+    feeds = [f"feed{k}" for k in range(50)]
+    store.sync_feeds((f, f"https://{f}.example/rss") for f in feeds)
+    ids_by_feed = {f: store.feed_state(f).id for f in feeds}
+    per_feed: dict[str, list[Item]] = collections.defaultdict(list)
+    for i, (title, summary) in enumerate(texts):
+        feed = feeds[i % 50]
+        per_feed[feed].append(Item(f"k{i}", feed, title or summary[:80], summary, None, times[i]))
+    for feed, items in per_feed.items():
+        store.add_items(ids_by_feed[feed], items, T0)
+    return store
+
+
+def worker_run(
+    url: str,
+    settings: Settings,
+    score: Score,
+    batches: list[list[int]],
+    start: Any,
+    out: Any,
+) -> None:
+    """One worker process of :func:`parallel_run`: its batches as the pipeline scores
+    them (features before the stories lock; assignment and the commit under it)."""
+    store = Store(url)
+    desk = StoryDesk(store, settings)
+    work = [store.get_items(ids) for ids in batches]  # not timed: scoring reads these
+    start.wait()
+    began, cpu = time.perf_counter(), time.process_time()
+    for stored in work:
+        now = max(s.item.published for s in stored if s.item.published)
+        scores, routed = [score] * len(stored), [[] for _ in stored]
+        prepared = desk.prepare(stored, scores, routed, now)
+        with store.exclusive("stories"):
+            plan = desk.plan(stored, scores, routed, now, prepared)
+            with store.begin() as conn:
+                plan.write(conn, {s.id for s in stored})
+    out.put((began, time.perf_counter(), time.process_time() - cpu))
+    store.close()
+
+
+def parallel_run(
+    texts: list[tuple[str, str]],
+    times: list[datetime],
+    settings: Settings,
+    score: Score,
+    workers: int = 2,
+    batch: int = 500,
+) -> tuple[float, float]:
+    """Every item relevant, assigned by ``workers`` processes sharing one SQLite store,
+    batches dealt out in turn: (wall seconds from the first start to the last end, CPU
+    seconds of all of them)."""
+    import multiprocessing
+
+    n = len(texts)
+    context = multiprocessing.get_context("fork")  # the frozen heap is shared, as in a pool
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        stored_corpus(url, texts, times).close()
+        batches = [list(range(b + 1, min(b + batch, n) + 1)) for b in range(0, n, batch)]
+        start, out = context.Barrier(workers), context.Queue()
+        procs = [
+            context.Process(
+                target=worker_run, args=(url, settings, score, batches[k::workers], start, out)
+            )
+            for k in range(workers)
+        ]
+        for p in procs:
+            p.start()
+        results = [out.get() for _ in procs]
+        for p in procs:
+            p.join()
+        if any(p.exitcode for p in procs):
+            raise RuntimeError("a worker process failed")
+    began = min(r[0] for r in results)
+    ended = max(r[1] for r in results)
+    return ended - began, sum(r[2] for r in results)
+
+
 def store_run(
     texts: list[tuple[str, str]],
     times: list[datetime],
@@ -271,18 +352,7 @@ def store_run(
     against a SQLite store, timing the assignment and the writes apart."""
     n = len(texts)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{tmp}/bench.db")
-        feeds = [f"feed{k}" for k in range(50)]
-        store.sync_feeds((f, f"https://{f}.example/rss") for f in feeds)
-        ids_by_feed = {f: store.feed_state(f).id for f in feeds}
-        per_feed: dict[str, list[Item]] = collections.defaultdict(list)
-        for i, (title, summary) in enumerate(texts):
-            feed = feeds[i % 50]
-            per_feed[feed].append(
-                Item(f"k{i}", feed, title or summary[:80], summary, None, times[i])
-            )
-        for feed, items in per_feed.items():
-            store.add_items(ids_by_feed[feed], items, T0)
+        store = stored_corpus(f"sqlite:///{tmp}/bench.db", texts, times)
         desk = StoryDesk(store, settings)
         all_ids = list(range(1, n + 1))
         kinds: collections.Counter[str] = collections.Counter()
@@ -350,6 +420,9 @@ def table_throughput(n: int, batch: int) -> None:
     )
     both = Clock()
     both.wall, both.cpu = assign.wall + write.wall, assign.cpu + write.cpu
+    wall, cpu = parallel_run(texts, times, settings, relevant)
+    two = Clock()
+    two.wall, two.cpu = wall, cpu
     quiet = Score(0.1, False, "none", 0.1)
     mix_assign, mix_write, *_ = store_run(
         texts, times, settings, lambda i: relevant if i % 10 == 0 else quiet
@@ -363,6 +436,7 @@ def table_throughput(n: int, batch: int) -> None:
         ("SQLite store: assign (key lookups, story reads)", assign.rates(n)),
         ("SQLite store: write (keys, members, stories; commit)", write.rates(n)),
         ("SQLite store: both", both.rates(n)),
+        ("SQLite store: both, 2 worker processes (CPU: of both)", two.rates(n)),
         ("SQLite store, 1 in 10 relevant (the rest not clustered)", mix.rates(n)),
     ]
     for what, (wall, cpu) in rows:

@@ -12,6 +12,7 @@ import contextlib
 import html
 import json
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
@@ -725,6 +726,12 @@ def test_only_items_that_can_alert_join_stories_and_the_earliest_starts_one(
     route = [PlannedDelivery("duty", "t1", "x")]
     stored = store.get_items(ids)
     plan = desk.plan(stored, [hot, cold, hot], [route, [], route], T0)
+    # what a worker prepares before the lock plans the same
+    prepared = desk.prepare(stored, [hot, cold, hot], [route, [], route], T0)
+    assert prepared is not None and prepared.chosen == [2, 0]
+    again = desk.plan(stored, [hot, cold, hot], [route, [], route], T0, prepared)
+    assert again.assignments == plan.assignments and again.deliveries == plan.deliveries
+    assert desk.prepare(stored, [cold, cold, cold], [[], [], []], T0) is None
     by_item = {a.item_id: a for a in plan.assignments}
     assert set(by_item) == {ids[0], ids[2]}  # the sports item is in no story
     assert by_item[ids[2]].kind == NEW and by_item[ids[0]].kind == DUPLICATE  # wire-a first
@@ -793,6 +800,26 @@ def test_two_workers_scoring_one_incident_at_once_start_one_story(
         return planned
 
     monkeypatch.setattr(StoryDesk, "plan", plan_then_meet)
+    # features and signatures are computed before the lock: the other worker need not wait
+    locked: set[int] = set()
+    exclusive, features_of = Store.exclusive, Clusterer.features_of
+    featured_under_lock: list[bool] = []
+
+    @contextlib.contextmanager
+    def exclusive_noted(self: Store, name: str) -> Iterator[None]:
+        with exclusive(self, name):
+            locked.add(threading.get_ident())
+            try:
+                yield
+            finally:
+                locked.discard(threading.get_ident())
+
+    def features_noted(self: Clusterer, texts: object) -> object:
+        featured_under_lock.append(threading.get_ident() in locked)
+        return features_of(self, texts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "exclusive", exclusive_noted)
+    monkeypatch.setattr(Clusterer, "features_of", features_noted)
     outcomes: list[object] = []
     threads = [
         threading.Thread(target=lambda p=p, i=i: outcomes.append(p.score_items([i])))
@@ -806,6 +833,7 @@ def test_two_workers_scoring_one_incident_at_once_start_one_story(
     assert sum(len(o.delivery_ids) for o in outcomes) == 1  # type: ignore[attr-defined]
     stories = pipelines[0].stories.index.recent(T0 - timedelta(hours=1))
     assert len(stories) == 1 and stories[0].item_count == 2
+    assert featured_under_lock == [False, False]
     for p in pipelines:
         p.close()
         p.store.close()

@@ -419,11 +419,13 @@ class Pipeline:
         # already becomes an update only when it adds something (see stories.py).
         # From reading the story index to committing, one worker at a time: two that
         # both found no story for an incident would each start one and alert twice.
+        # Features and signatures read no index: computed before the lock.
+        prepared = self.stories.prepare(stored, scores, routed, now)
         clusters = self.stories.enabled and any(
             sc.relevant or r for sc, r in zip(scores, routed, strict=True)
         )
         with self.store.exclusive("stories") if clusters else contextlib.nullcontext():
-            plan = self.stories.plan(stored, scores, routed, now)
+            plan = self.stories.plan(stored, scores, routed, now, prepared)
             rows = [
                 (s.id, score, planned)
                 for s, score, planned in zip(stored, scores, plan.deliveries, strict=True)

@@ -618,6 +618,19 @@ class Changes:
     stories: dict[int, StoryState] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch with what :meth:`Clusterer.prepare` computed of it."""
+
+    batch: tuple[Incoming, ...]
+    feats: list[Features]
+    usable: list[bool]  # long enough to be a near-duplicate
+    sigs: np.ndarray  # MinHash, one row per item
+    band_keys: list[tuple[int, ...]]  # LSH band keys; none for short texts
+    link_keys: list[int | None]
+    term_keys: list[tuple[tuple[int, str, float], ...]]  # (key, term, weight)
+
+
 class Index(Protocol):
     """What the clusterer reads: key hits, member signatures and story states."""
 
@@ -716,26 +729,45 @@ class Clusterer:
             )
         ]
 
-    def assign(self, batch: Sequence[Incoming], index: Index) -> tuple[list[Assignment], Changes]:
-        """Assign every item of ``batch``, in order, to a story; return what to store.
+    def prepare(self, batch: Sequence[Incoming]) -> Prepared:
+        """What :meth:`assign` computes of the batch alone, with no index: features,
+        signatures and keys. Pure, so a worker does it before taking the stories lock."""
+        feats = self.features_of([(x.title, x.summary) for x in batch])
+        usable = [len(f.shingles) >= self.settings.min_shingles for f in feats]
+        sigs = self.hasher.signatures(
+            [f.shingles if ok else _EMPTY for f, ok in zip(feats, usable, strict=True)]
+        )
+        bands = self.hasher.band_keys(sigs)
+        return Prepared(
+            batch=tuple(batch),
+            feats=feats,
+            usable=usable,
+            sigs=sigs,
+            band_keys=[
+                tuple(row) if ok else () for row, ok in zip(bands.tolist(), usable, strict=True)
+            ],
+            link_keys=[key_of("l", x.link) if x.link else None for x in batch],
+            term_keys=[tuple((_term_key(t), t, w) for t, w in f.keys) for f in feats],
+        )
+
+    def assign(
+        self, batch: Sequence[Incoming] | Prepared, index: Index
+    ) -> tuple[list[Assignment], Changes]:
+        """Assign every item of ``batch`` (or of a batch :meth:`prepare` took), in order,
+        to a story; return what to store.
 
         Two passes. The first compares every item with what the index holds (one lookup
         of all keys, one read of the signatures and of the candidate stories); the second
         goes through the batch in order, adding what earlier items of the batch made.
         """
         s = self.settings
+        p = batch if isinstance(batch, Prepared) else self.prepare(batch)
+        batch = p.batch
         if not batch:
             return [], Changes()
         n = len(batch)
-        feats = self.features_of([(x.title, x.summary) for x in batch])
-        usable = [len(f.shingles) >= s.min_shingles for f in feats]
-        sigs = self.hasher.signatures(
-            [f.shingles if ok else _EMPTY for f, ok in zip(feats, usable, strict=True)]
-        )
-        bands = self.hasher.band_keys(sigs)
-        band_keys = [tuple(bands[i].tolist()) if usable[i] else () for i in range(n)]
-        link_keys = [key_of("l", x.link) if x.link else None for x in batch]
-        term_keys = [tuple((_term_key(t), t, w) for t, w in f.keys) for f in feats]
+        feats, usable, sigs = p.feats, p.usable, p.sigs
+        band_keys, link_keys, term_keys = p.band_keys, p.link_keys, p.term_keys
 
         wanted: set[int] = set()
         for i in range(n):
@@ -1574,6 +1606,15 @@ class StoryPlan:
         self.desk.index.write(conn, self.changes, told, saved, self.now)
 
 
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """:meth:`StoryDesk.prepare`'s result: the batch's items to cluster (their indexes,
+    in the order they are assigned) and their prepared features."""
+
+    chosen: list[int]
+    prepared: Prepared
+
+
 def item_time(published: datetime | None, now: datetime, window: timedelta) -> datetime:
     """When a report counts as seen: its publication time, kept within (now - window, now]."""
     if published is None or published > now:
@@ -1621,14 +1662,36 @@ class StoryDesk:
             self._clusterer = Clusterer(self.settings)
         return self._clusterer
 
+    def prepare(
+        self,
+        stored: Sequence[StoredItem],
+        scores: Sequence[Score],
+        routed: Sequence[Sequence[PlannedDelivery]],
+        now: datetime,
+    ) -> Chosen | None:
+        """The part of :meth:`plan` that reads no index: which items are clustered, in what
+        order, and their features. A worker does it before taking the stories lock, so
+        that other workers wait less. ``None`` when there is nothing to cluster, or it
+        failed (``plan`` then tries again and falls back as it does)."""
+        if not self.enabled:
+            return None
+        try:
+            chosen, batch = self._choose(stored, scores, routed, now)
+            return Chosen(chosen, self.clusterer.prepare(batch)) if batch else None
+        except Exception:
+            log.exception("story features failed; trying again under the lock")
+            return None
+
     def plan(
         self,
         stored: Sequence[StoredItem],
         scores: Sequence[Score],
         routed: Sequence[Sequence[PlannedDelivery]],
         now: datetime,
+        prepared: Chosen | None = None,
     ) -> StoryPlan:
         """Assign the batch to stories; keep the deliveries the story rules allow.
+        ``prepared``: what :meth:`prepare` gave for the same arguments.
 
         If clustering fails (a bug, the store), the batch is routed as if stories did not
         exist: a duplicate alert is better than a lost one.
@@ -1636,18 +1699,18 @@ class StoryDesk:
         if not self.enabled:
             return StoryPlan([list(r) for r in routed])
         try:
-            return self._plan(stored, scores, routed, now)
+            return self._plan(stored, scores, routed, now, prepared)
         except Exception:
             log.exception("story clustering failed; routing %d items without it", len(stored))
             return StoryPlan([list(r) for r in routed])
 
-    def _plan(
+    def _choose(
         self,
         stored: Sequence[StoredItem],
         scores: Sequence[Score],
         routed: Sequence[Sequence[PlannedDelivery]],
         now: datetime,
-    ) -> StoryPlan:
+    ) -> tuple[list[int], list[Incoming]]:
         window = self.settings.window
         # stories are of incidents: an item that is neither relevant nor routed to anyone
         # can neither alert nor update, and is left out (most of a feed's items; their
@@ -1670,9 +1733,24 @@ class StoryDesk:
             )
             for s, sc in ((stored[i], scores[i]) for i in chosen)
         ]
-        if not batch:
-            return StoryPlan([list(r) for r in routed])
-        assignments, changes = self.clusterer.assign(batch, self.index)
+        return chosen, batch
+
+    def _plan(
+        self,
+        stored: Sequence[StoredItem],
+        scores: Sequence[Score],
+        routed: Sequence[Sequence[PlannedDelivery]],
+        now: datetime,
+        prepared: Chosen | None,
+    ) -> StoryPlan:
+        if prepared is not None:
+            chosen, work = prepared.chosen, prepared.prepared
+        else:
+            chosen, batch = self._choose(stored, scores, routed, now)
+            if not batch:
+                return StoryPlan([list(r) for r in routed])
+            work = self.clusterer.prepare(batch)
+        assignments, changes = self.clusterer.assign(work, self.index)
         known = self.index.notices(sorted({a.story_id for a in assignments}))
         current: dict[int, dict[str, Notice]] = {sid: dict(n) for sid, n in known.items()}
         deliveries = [list(r) for r in routed]
