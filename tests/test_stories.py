@@ -381,24 +381,35 @@ def test_telegram_updates_reply_to_the_first_alert_of_the_same_chat(
         farm.publish("local-e", "local-e-1", *TOLL, now[0] - timedelta(minutes=5))
         pipeline.run_once()
     pipeline.close()
-    updates = sorted(sent[3:], key=lambda p: str(p["chat_id"]))
+    updates = assert_replies(sent[3:], {c: first[c] for c in (555, 987654)}, "now 5 sources")
+    for update in updates:
+        text = str(update["text"])
+        assert f"<b>{TOLL[0]}</b>" in text and "https://news.example.org/local-e-1" in text
+
+
+SLACK_BOT = "slack://xoxb-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d"
+
+
+def assert_replies(
+    sent: list[dict[str, object]], replied: dict[int, int], what: str
+) -> list[dict[str, object]]:
+    """The Telegram updates, one per chat of ``replied`` (chat: the message id each must
+    reply to), exactly as sent but for their text, which is an update saying ``what``."""
+    updates = sorted(sent, key=lambda p: str(p["chat_id"]))
     assert [{k: v for k, v in p.items() if k != "text"} for p in updates] == [
         {
             "chat_id": chat,
             "parse_mode": "HTML",
             "disable_notification": False,
             "disable_web_page_preview": True,
-            "reply_parameters": {"message_id": first[chat], "allow_sending_without_reply": True},
+            "reply_parameters": {"message_id": message, "allow_sending_without_reply": True},
         }
-        for chat in (555, 987654)
+        for chat, message in sorted(replied.items(), key=lambda kv: str(kv[0]))
     ]
     for update in updates:
         text = str(update["text"])
-        assert text.startswith("<b>Update:</b> ") and "now 5 sources" in text
-        assert f"<b>{TOLL[0]}</b>" in text and "https://news.example.org/local-e-1" in text
-
-
-SLACK_BOT = "slack://xoxb-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d"
+        assert text.startswith("<b>Update:</b> ") and what in text
+    return updates
 
 
 def api_answer(body: dict[str, object]) -> requests.Response:
@@ -489,20 +500,7 @@ def test_updates_answer_the_digest_that_carried_the_first_alert(
     ]
     pipeline.close()
 
-    updates = sorted(telegram[3:], key=lambda p: str(p["chat_id"]))
-    assert [{k: v for k, v in p.items() if k != "text"} for p in updates] == [
-        {
-            "chat_id": chat,
-            "parse_mode": "HTML",
-            "disable_notification": False,
-            "disable_web_page_preview": True,
-            "reply_parameters": {"message_id": digests[chat], "allow_sending_without_reply": True},
-        }
-        for chat in (555, 777, 987654)
-    ]
-    for update in updates:
-        text = str(update["text"])
-        assert text.startswith("<b>Update:</b> ") and "now 4 sources" in text
+    assert_replies(telegram[3:], {c: digests[c] for c in (555, 777, 987654)}, "now 4 sources")
     assert slack_digest["channel"] == "#night" and "thread_ts" not in slack_digest
     [slack_update] = slack[1:]
     assert {k: v for k, v in slack_update.items() if k != "attachments"} == {

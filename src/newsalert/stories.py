@@ -569,7 +569,10 @@ class Rows:
     def story_set(self) -> set[int]:
         """The stories, each once: a set made in row order (its order depends on that)."""
         column = self._stories
-        return set(map(int, column.split(","))) if isinstance(column, str) else set(column)
+        if isinstance(column, str):
+            # most keys found have one row (a band of one text): no split for those
+            return set(map(int, column.split(","))) if "," in column else {int(column)}
+        return set(column)
 
     @property
     def seen(self) -> Sequence[float]:
@@ -1350,18 +1353,23 @@ class StoryStore:
         return out
 
     def signatures(self, item_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        from sqlalchemy import select
-
-        c = self.t.story_items.c
+        """The MinHash signatures of the items that have one (through the driver's cursor,
+        as :meth:`stories`)."""
+        quote = self.store.engine.dialect.identifier_preparer.quote
+        table = quote(self.t.story_items.name)
         out = {}
         with self.store.engine.connect() as conn:
-            for chunk in _chunks(list(item_ids)):
-                for row in conn.execute(
-                    select(c.item_id, c.signature).where(
-                        c.item_id.in_(chunk), c.signature.is_not(None)
+            cursor = conn.connection.cursor()
+            try:
+                for chunk in _chunks(list(item_ids)):
+                    cursor.execute(
+                        f"SELECT item_id, signature FROM {table} WHERE item_id IN "
+                        f"({','.join(map(str, map(int, chunk)))}) AND signature IS NOT NULL"
                     )
-                ):
-                    out[row.item_id] = np.frombuffer(row.signature, dtype=np.uint32)
+                    for item_id, signature in cursor.fetchall():
+                        out[item_id] = np.frombuffer(signature, dtype=np.uint32)
+            finally:
+                cursor.close()
         return out
 
     def stories(self, story_ids: Sequence[int]) -> dict[int, StoryState]:
