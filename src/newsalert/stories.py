@@ -600,6 +600,9 @@ class Rows:
         return map(Hit, repeat(self.key), self.items, self.stories, self.seen)
 
 
+_item_of = operator.attrgetter("item_id")
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     item_id: int
@@ -1024,17 +1027,17 @@ class MemoryIndex:
         self.states: dict[int, StoryState] = {}
 
     def lookup(self, keys: Sequence[int], since: datetime, per_key: int = 64) -> dict[int, Rows]:
-        """The newest ``per_key`` rows of each key seen since ``since``, newest first."""
+        """As :meth:`StoryStore.lookup`: the rows of each key seen since ``since`` in item
+        order, or the newest ``per_key`` of them, newest first, when there are more."""
         oldest = since.timestamp()
         out = {}
         for k in keys:
-            found = [h for h in self.keys.get(k, ()) if h.seen_at >= oldest]
+            found = sorted((h for h in self.keys.get(k, ()) if h.seen_at >= oldest), key=_item_of)
             if found:
-                found.sort(key=lambda h: -h.seen_at)
-                del found[per_key:]
                 item_ids = [h.item_id for h in found]
                 story_ids = [h.story_id for h in found]
-                out[k] = Rows(k, len(found), item_ids, story_ids, [h.seen_at for h in found])
+                rows = Rows(k, len(found), item_ids, story_ids, [h.seen_at for h in found])
+                out[k] = rows.newest(per_key)
         return out
 
     def signatures(self, item_ids: Sequence[int]) -> dict[int, np.ndarray]:
