@@ -28,8 +28,10 @@ Three tables:
 3. **Throughput** over ``--items`` stored items (the packaged training corpus, its
    items re-published with edits until the count is reached), spread over 72 hours in a
    SQLite store, assigned in batches of ``--batch`` as the scoring stage does: features
-   and MinHash alone; the whole clusterer over an in-memory index; and the whole thing
-   against the store (key lookups, story rows, and the writes, committed per batch).
+   and MinHash alone; the whole clusterer over an in-memory index; the whole thing
+   against the store (key lookups, story rows, and the writes, committed per batch); and
+   the same with two worker processes sharing the store, each computing a batch's
+   features before taking the stories lock, as the pipeline does.
 """
 
 from __future__ import annotations
