@@ -21,12 +21,12 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from newsalert.delivery import Notifier, privacy_url, target_id, validate_url
 from newsalert.errors import PermanentDeliveryError, TransientDeliveryError
 from newsalert.models import Message, Reason
 from newsalert.render import channel_family, render
+from tests.fakeapi import api_response
 from tests.smtpserver import SMTPServer
 from tests.test_render import HOSTILE_TITLE, LINK, make_alert
 
@@ -51,11 +51,7 @@ SECRETS = (BOT_SECRET, f"{BOT_ID}:{BOT_SECRET}", SLACK_A, SLACK_B, SLACK_C, SMTP
 def response(
     status: int = 200, body: bytes = b"ok", headers: dict[str, str] | None = None
 ) -> requests.Response:
-    r = requests.Response()
-    r.status_code = status
-    r._content = body
-    r.headers = CaseInsensitiveDict(headers or {})
-    return r
+    return api_response(status, body, headers)
 
 
 def slack_ok() -> requests.Response:

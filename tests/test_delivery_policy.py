@@ -4,7 +4,6 @@ failures and Retry-After, with the real store, real SMTP and the real apprise pl
 from __future__ import annotations
 
 import html
-import json
 import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,6 @@ from unittest import mock
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from newsalert.cli import main
 from newsalert.config import SubscriberConfig, load_config
@@ -29,6 +27,7 @@ from newsalert.ratelimit import (
 )
 from newsalert.render import render_digest
 from newsalert.store import Store
+from tests.fakeapi import api_response
 from tests.feedserver import FeedServer, Request, Response
 from tests.smtpserver import SMTPServer
 from tests.test_pipeline import SEED_SUMMARY, SEED_TITLE, rss
@@ -213,10 +212,7 @@ def test_token_buckets_are_shared_between_processes(limiters: tuple[object, obje
 def telegram_response(
     status: int, body: dict[str, object], headers: dict[str, str] | None = None
 ) -> requests.Response:
-    r = requests.Response()
-    r.status_code, r._content = status, json.dumps(body).encode()
-    r.headers = CaseInsensitiveDict(headers or {})
-    return r
+    return api_response(status, body, headers)
 
 
 def make_pipeline(

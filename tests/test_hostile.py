@@ -11,8 +11,6 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-import requests
-from requests.structures import CaseInsensitiveDict
 from sqlalchemy.engine import make_url
 
 from newsalert.cli import main
@@ -25,6 +23,7 @@ from newsalert.render import render
 from newsalert.rules import RuleSet
 from newsalert.scoring import Scorer
 from newsalert.store import StoredItem
+from tests.fakeapi import api_response
 from tests.feedserver import FeedServer
 from tests.smtpserver import SMTPServer
 from tests.test_pipeline import BALKANS
@@ -109,12 +108,7 @@ def test_no_secret_reaches_the_logs_during_a_full_poll_and_delivery(
             """
         ).replace("%24%7BSMTP_PASSWORD%7D", "${SMTP_PASSWORD}")
     )
-    ok = requests.Response()
-    ok.status_code, ok._content, ok.headers = (
-        200,
-        b'{"ok":true,"result":{"message_id":1}}',
-        CaseInsensitiveDict(),
-    )
+    ok = api_response(200, b'{"ok":true,"result":{"message_id":1}}')
     caplog.set_level(logging.DEBUG)
     with (
         mock.patch.dict("os.environ", {"SMTP_PASSWORD": smtp_password, "BOT_SECRET": bot_secret}),

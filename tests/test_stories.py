@@ -48,6 +48,7 @@ from newsalert.stories import (
     stem,
     thread_id,
 )
+from tests.fakeapi import api_response
 from tests.feedserver import FeedServer, Request, Response
 from tests.smtpserver import SMTPServer
 
@@ -349,12 +350,9 @@ def test_telegram_updates_reply_to_the_first_alert_of_the_same_chat(
     def telegram(url: str, data: str = "", **_: object) -> requests.Response:
         assert url == "https://api.telegram.org/bot123456:ABCdef/sendMessage"
         sent.append(json.loads(data))
-        answer = requests.Response()
-        answer.status_code = 200
-        answer._content = json.dumps(
-            {"ok": True, "result": {"message_id": 100 + len(sent), "chat": {"id": 1}}}
-        ).encode()
-        return answer
+        return api_response(
+            200, {"ok": True, "result": {"message_id": 100 + len(sent), "chat": {"id": 1}}}
+        )
 
     now = [T0]
     loaded = load_config(config)
@@ -412,13 +410,6 @@ def assert_replies(
     return updates
 
 
-def api_answer(body: dict[str, object]) -> requests.Response:
-    answer = requests.Response()
-    answer.status_code = 200
-    answer._content = json.dumps(body).encode()
-    return answer
-
-
 def test_updates_answer_the_digest_that_carried_the_first_alert(
     tmp_path: Path,
     model_dir: Path,
@@ -457,12 +448,14 @@ def test_updates_answer_the_digest_that_carried_the_first_alert(
     def fake_telegram(url: str, data: str = "", **_: object) -> requests.Response:
         assert url == "https://api.telegram.org/bot123456:ABCdef/sendMessage"
         telegram.append(json.loads(data))
-        return api_answer({"ok": True, "result": {"message_id": 100 + len(telegram)}})
+        return api_response(200, {"ok": True, "result": {"message_id": 100 + len(telegram)}})
 
     def fake_slack(method: str, url: str, data: str = "", **_: object) -> requests.Response:
         assert (method, url) == ("post", "https://slack.com/api/chat.postMessage")
         slack.append(json.loads(data))
-        return api_answer({"ok": True, "channel": "C0NIGHT", "ts": f"1700000000.{len(slack)}"})
+        return api_response(
+            200, {"ok": True, "channel": "C0NIGHT", "ts": f"1700000000.{len(slack)}"}
+        )
 
     now = [T0]
     loaded = load_config(config)

@@ -7,13 +7,12 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-import requests
-from requests.structures import CaseInsensitiveDict
 
 from newsalert.config import load_config
 from newsalert.delivery import Notifier
 from newsalert.errors import ConfigError
 from newsalert.render import render
+from tests.fakeapi import api_response
 from tests.smtpserver import SMTPServer
 from tests.test_render import HOSTILE_TITLE, LINK, make_alert
 
@@ -49,8 +48,7 @@ def test_telegram_template_is_cut_to_4096_keeping_the_link() -> None:
 
 def test_slack_template_cannot_be_used_to_smuggle_mentions() -> None:
     message = render(make_alert(title=HOSTILE_TITLE), "slack", templates=TEMPLATES)
-    ok = requests.Response()
-    ok.status_code, ok._content, ok.headers = 200, b"ok", CaseInsensitiveDict()
+    ok = api_response(200, b"ok")
     with mock.patch("requests.request", return_value=ok) as slack:
         Notifier(timeout=5).send(
             "slack://T1AAAAAAA/B1BBBBBBB/c3cretslackTOKENabcdefgh/?footer=no&image=no", message
