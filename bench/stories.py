@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import gc
 import gzip
 import itertools
@@ -47,7 +48,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,16 @@ def corpus(n: int) -> list[tuple[str, str]]:
     return out[:n]
 
 
+@contextlib.contextmanager
+def database(url: str | None) -> Iterator[str]:
+    """``url``, or a new SQLite file for the run."""
+    if url is not None:
+        yield url
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{tmp}/bench.db"
+
+
 def stored_corpus(url: str, texts: list[tuple[str, str]], times: list[datetime]) -> Store:
     """A store holding the texts as items of 50 feeds, ids 1 to n in order."""
     store = Store(url)
@@ -312,6 +323,7 @@ def parallel_run(
     score: Score,
     workers: int = 2,
     batch: int = 500,
+    url: str | None = None,
 ) -> tuple[float, float]:
     """Every item relevant, assigned by ``workers`` processes sharing one SQLite store,
     batches dealt out in turn: (wall seconds from the first start to the last end, CPU
@@ -320,8 +332,7 @@ def parallel_run(
 
     n = len(texts)
     context = multiprocessing.get_context("fork")  # the frozen heap is shared, as in a pool
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+    with database(url) as url:
         stored_corpus(url, texts, times).close()
         batches = [list(range(b + 1, min(b + batch, n) + 1)) for b in range(0, n, batch)]
         start, out = context.Barrier(workers), context.Queue()
@@ -349,12 +360,13 @@ def store_run(
     settings: Settings,
     score_of: Callable[[int], Score],
     batch: int = 500,
+    url: str | None = None,
 ) -> tuple[Clock, Clock, collections.Counter[str], int, int, int]:
     """Store every item, then assign them in batches through the pipeline's StoryDesk
     against a SQLite store, timing the assignment and the writes apart."""
     n = len(texts)
-    with tempfile.TemporaryDirectory() as tmp:
-        store = stored_corpus(f"sqlite:///{tmp}/bench.db", texts, times)
+    with database(url) as url:
+        store = stored_corpus(url, texts, times)
         desk = StoryDesk(store, settings)
         all_ids = list(range(1, n + 1))
         kinds: collections.Counter[str] = collections.Counter()
@@ -375,12 +387,16 @@ def store_run(
 
             keys = conn.execute(select(func.count()).select_from(tables.story_keys)).scalar_one()
             stories = conn.execute(select(func.count()).select_from(tables.stories)).scalar_one()
-        size = Path(f"{tmp}/bench.db").stat().st_size
+            if store.engine.dialect.name == "postgresql":
+                size = conn.execute(select(func.pg_database_size(func.current_database())))
+                size = size.scalar_one()
+            else:
+                size = Path(str(store.engine.url.database)).stat().st_size
         store.close()
     return assign, write, kinds, stories, keys, size
 
 
-def table_throughput(n: int, batch: int) -> None:
+def table_throughput(n: int, batch: int, postgres: bool = False) -> None:
     print(
         f"\n3. throughput: {n} items over 72 hours, batches of {batch}; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
@@ -441,12 +457,31 @@ def table_throughput(n: int, batch: int) -> None:
         ("SQLite store: both, 2 worker processes (CPU: of both)", two.rates(n)),
         ("SQLite store, 1 in 10 relevant (the rest not clustered)", mix.rates(n)),
     ]
+    summary = [("SQLite", kinds, stories, keys, size)]
+    if postgres:  # the same worst case against PostgreSQL on loopback (a database of its own)
+        from bench.throughput import postgres_database
+
+        with postgres_database() as url:
+            pg_assign, pg_write, *found = store_run(
+                texts, times, settings, lambda i: relevant, url=url
+            )
+        pg = Clock()
+        pg.wall, pg.cpu = pg_assign.wall + pg_write.wall, pg_assign.cpu + pg_write.cpu
+        with postgres_database() as url:
+            pg_two = Clock()
+            pg_two.wall, pg_two.cpu = parallel_run(texts, times, settings, relevant, url=url)
+        rows += [
+            ("PostgreSQL store: both", pg.rates(n)),
+            ("PostgreSQL store: both, 2 worker processes", pg_two.rates(n)),
+        ]
+        summary.append(("PostgreSQL", *found))  # type: ignore[arg-type]
     for what, (wall, cpu) in rows:
         print(f"{what:<56}{wall:>16.0f}{cpu:>16.0f}")
-    print(
-        f"kinds: {dict(kinds)}; {stories} stories; {keys} key rows in the window; "
-        f"database {size / 1e6:.0f} MB (items included)"
-    )
+    for name, kinds, stories, keys, size in summary:
+        print(
+            f"{name}: kinds {dict(kinds)}; {stories} stories; {keys} key rows in the window; "
+            f"database {size / 1e6:.0f} MB (items included)"
+        )
 
 
 def main() -> None:
@@ -454,12 +489,18 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also against PostgreSQL (NEWSALERT_TEST_POSTGRES, default the local 'test' "
+        "server; a database of its own is made and dropped)",
+    )
     args = parser.parse_args()
     if not args.skip_quality:
         rows = load_labelled()
         table_clustering(rows)
         table_duplicates(rows)
-    table_throughput(args.items, args.batch)
+    table_throughput(args.items, args.batch, args.postgres)
 
 
 if __name__ == "__main__":

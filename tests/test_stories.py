@@ -9,6 +9,7 @@ Pure parts: MinHash, the clusterer on the labelled set, the update rule, the sto
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import json
 import textwrap
@@ -865,6 +866,24 @@ def test_story_index_in_the_store_round_trips_and_prunes(database_url: str) -> N
     hits = desk.index.lookup([k for k, *_ in plan.changes.keys], T0 - timedelta(hours=1))
     assert {h.story_id for found in hits.values() for h in found} == {ids[0]}
     assert set(desk.index.signatures(ids)) == {ids[0], ids[1]}
+    # a worker that planned the same story as new, after another had written it: its
+    # member rows (already there) are skipped and the story row becomes an update, in
+    # one transaction that still commits (PostgreSQL inserts by COPY: a failed COPY
+    # must leave the transaction usable)
+    again = dataclasses.replace(state, item_count=3, peak_score=0.95, created=True)
+    with store.begin() as conn:
+        desk.index.write(
+            conn,
+            plan.changes.__class__(members=plan.changes.members, stories={ids[0]: again}),
+            [],
+            set(ids),
+            T0,
+        )
+    [state] = desk.index.stories([ids[0]]).values()
+    assert (state.item_count, state.peak_score) == (3, 0.95)
+    with store.begin() as conn:
+        kinds = conn.exec_driver_sql("SELECT item_id, kind FROM story_items").all()
+    assert sorted(kinds) == sorted((m.item_id, m.kind) for m in plan.changes.members)
     # keys older than the window are pruned on the next write
     later = T0 + timedelta(hours=80)
     with store.begin() as conn:
