@@ -389,3 +389,66 @@ def test_send_test_reports_each_target(
     [message] = smtp_server.messages
     assert "test alert" in message["Subject"]
     assert main(["--config", str(config), "send-test", "nobody"]) == 2
+
+
+def test_a_digest_part_that_fails_is_retried_alone_and_the_parts_sent_are_not_sent_again(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
+) -> None:
+    """A digest too long for one Telegram message goes in parts; the second part fails
+    (a 500). The alerts of the first part are sent and stay sent; the retry carries only
+    the others. Every alert reaches the chat exactly once."""
+    import gzip
+    import json
+
+    data = Path(__file__).resolve().parent.parent / "src/newsalert/data/train.jsonl.gz"
+    with gzip.open(data, "rt", encoding="utf-8") as f:
+        rows = [r for r in map(json.loads, f) if r["label"] == 1 and r["title"]][:60]
+    feed_server.route(
+        "/feed", body=rss(*((f"inc-{n}", r["title"], r["summary"]) for n, r in enumerate(rows)))
+    )
+    now = [utc("2026-11-27T12:10")]
+    pipeline = make_pipeline(
+        tmp_path,
+        model_dir,
+        feed_server.url("/feed"),
+        """\
+        - name: desk
+          urls: ["tgram://123456:AAHsecretBotToken0123456789abcdefgh/987654"]
+          digest: hourly
+          rate_limit: 100
+        """,
+        now,
+    )
+    pipeline.run_once()
+    held = [d for d in pipeline.store.list_deliveries(limit=500) if d.status == "held"]
+    assert len(held) >= 30  # more than one Telegram message holds
+    sent: list[str] = []  # the text of each message Telegram accepted
+    answers = iter([(200, 101), (500, None)])
+
+    def telegram(url: str, data: str = "", **_: object) -> requests.Response:
+        status, message_id = next(answers, (200, 200 + len(sent)))
+        if status != 200:
+            return telegram_response(status, {"ok": False, "description": "Internal error"})
+        sent.append(json.loads(data)["text"])
+        return telegram_response(200, {"ok": True, "result": {"message_id": message_id}})
+
+    now[0] = utc("2026-11-27T13:00")
+    with mock.patch("requests.post", side_effect=telegram) as post:
+        counts = pipeline.send_digests()
+        assert post.call_count == 2 and len(sent) == 1
+        first = sum('href="https://news.example.org/inc-' in line for line in sent[0].split("\n"))
+        assert counts == {"sent": first, "held": len(held) - first}
+        rows_now = {d.id: d for d in pipeline.store.list_deliveries(limit=500)}
+        assert sum(rows_now[d.id].status == "sent" for d in held) == first
+        # the retry, after its backoff: only what the first part did not carry
+        now[0] += timedelta(hours=1)
+        counts = pipeline.send_digests()
+        assert counts == {"sent": len(held) - first} and len(sent) >= 2
+    assert pipeline.send_digests() == {}
+    rows_now = {d.id: d for d in pipeline.store.list_deliveries(limit=500)}
+    assert {rows_now[d.id].status for d in held} == {"sent"}
+    text = "\n".join(sent)
+    links = {f"https://news.example.org/inc-{n}" for n in range(len(rows))}
+    listed = [link for link in links for _ in range(text.count(f'href="{link}"'))]
+    assert len(listed) == len(held) and len(set(listed)) == len(held)  # each once
+    pipeline.close()

@@ -513,24 +513,29 @@ class Pipeline:
         counts: dict[str, int] = {}
         now = self.clock()
         for (subscriber, tid), ids in self.store.due_digest_groups(now).items():
-            status = self._send_digest(subscriber, tid, ids, now)
-            counts[status] = counts.get(status, 0) + len(ids)
+            for status, n in self._send_digest(subscriber, tid, ids, now).items():
+                counts[status] = counts.get(status, 0) + n
         return counts
 
-    def _send_digest(self, subscriber: str, target_id: str, ids: list[int], now: datetime) -> str:
+    def _send_digest(
+        self, subscriber: str, target_id: str, ids: list[int], now: datetime
+    ) -> dict[str, int]:
+        """Send one target's held deliveries; how many of them ended in which status."""
         settings = self.loaded.config.delivery
         rows = self.store.lease_group(ids, now, settings.lease)
         if not rows:
-            return "skipped"
+            return {"skipped": len(ids)}
         taken = [r.id for r in rows]
         target = self.router.target(subscriber, target_id)
         if target is None:
-            return self.store.mark_group_failed(taken, _NO_TARGET, retry_at=None, now=now)
+            return {
+                self.store.mark_group_failed(taken, _NO_TARGET, retry_at=None, now=now): len(taken)
+            }
         try:
             self._take_token(target, may_defer=True)
         except _Throttled as throttled:
             self.store.release_group(taken, now + timedelta(seconds=throttled.wait))
-            return "throttled"
+            return {"throttled": len(taken)}
         family = channel_family(target.url)
         by_id = {s.id: s for s in self.store.get_items([r.item_id for r in rows])}
         held = [r for r in rows if r.item_id in by_id]
@@ -547,25 +552,35 @@ class Pipeline:
             messages = render_digest_parts(alerts, family, period=period)
         delivery_of = {r.item_id: r.id for r in held}  # one delivery per item and target
         remote_ids: dict[int, str] = {}
+        done: list[int] = []  # the deliveries listed in the parts sent so far
         ids = {"delivery_ids": taken, "subscriber": subscriber}
         try:
             for n, (message, listed) in enumerate(messages):
                 if n:  # the first token is taken above; later parts wait their turn
                     self._take_token(target, may_defer=False)
                 remote_id = self._send(target, message)
+                done += (delivery_of[a.item_id] for a in listed)
                 if remote_id is not None:
                     # the message each listed delivery went out in: a later update of its
                     # story answers it (first_alert_remote_id)
                     remote_ids.update({delivery_of[a.item_id]: remote_id for a in listed})
-        except TransientDeliveryError as exc:
-            retry_at = self._retry_at(max(r.attempts for r in rows) + 1, exc, now)
-            log.warning("digest of %d to %s failed: %s", len(taken), target.label, exc, extra=ids)
-            return self.store.mark_group_failed(taken, str(exc), retry_at=retry_at, now=now)
-        except PermanentDeliveryError as exc:
-            log.error(
-                "digest of %d to %s failed for good: %s", len(taken), target.label, exc, extra=ids
-            )
-            return self.store.mark_group_failed(taken, str(exc), retry_at=None, now=now)
+        except (TransientDeliveryError, PermanentDeliveryError) as exc:
+            # the parts already sent stay sent: a retry sends only the rest, never twice
+            sent = set(done)
+            if done:
+                self.store.mark_group_sent(done, self.clock(), remote_ids=remote_ids)
+            rest = [i for i in taken if i not in sent]
+            failed = f"digest of {len(rest)} to {target.label} failed"
+            if done:
+                failed += f" ({len(done)} sent before, in {n} of {len(messages)} parts)"
+            retry_at = None
+            if isinstance(exc, PermanentDeliveryError):
+                log.error("%s for good: %s", failed, exc, extra=ids)
+            else:
+                retry_at = self._retry_at(max(r.attempts for r in rows) + 1, exc, now)
+                log.warning("%s: %s", failed, exc, extra=ids)
+            status = self.store.mark_group_failed(rest, str(exc), retry_at=retry_at, now=now)
+            return {SENT: len(done), status: len(rest)} if done else {status: len(rest)}
         self.store.mark_group_sent(taken, self.clock(), remote_ids=remote_ids)
         log.info(
             "digest of %d alerts sent to %s in %d message(s)",
@@ -574,7 +589,7 @@ class Pipeline:
             len(messages),
             extra=ids,
         )
-        return SENT
+        return {SENT: len(taken)}
 
     def _send(self, target: Target, message: Message) -> str | None:
         """Send; the service's id of the message when it gave one (see Notifier.send)."""
