@@ -82,3 +82,36 @@ def test_unknown_placeholder_is_a_config_error_with_hint(tmp_path: Path) -> None
     assert problem.startswith(
         f"{path}: templates.telegram: unknown placeholder {{secret_field}}; use {{title}}"
     )
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        # each passes a render on sample values but fails, or blows up, on real items
+        (
+            "{summary[0]}",
+            "placeholder {summary[0]} is not allowed: write the field alone, {summary}",
+        ),
+        (
+            "{title.upper}",
+            "placeholder {title.upper} is not allowed: write the field alone, {title}",
+        ),
+        ("{title:>99999999}", "placeholder {title:>99999999} is not allowed"),
+        ("{title!r}", "placeholder {title!r} is not allowed"),
+        ("{}", "not a valid template (a placeholder without a name, {})"),
+        ("<b>{title}", None),
+        ("{{literal}} {link}", None),
+    ],
+)
+def test_templates_take_fields_by_name_only(
+    tmp_path: Path, template: str, problem: str | None
+) -> None:
+    path = tmp_path / "newsalert.yaml"
+    path.write_text(f"templates:\n  text: {json.dumps(template)}\n")
+    if problem is None:
+        load_config(path, {})
+        return
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    [found] = [str(p) for p in info.value.problems]
+    assert found.startswith(f"{path}: templates.text: {problem}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import html
 import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -161,12 +162,24 @@ _BODY_FORMATS = {"email": "html", "slack": "markdown", "telegram": "html", "text
 
 def check_template(template: str) -> str | None:
     """A problem with an operator template, or None. Used by config validation."""
+    fix = "write literal braces as {{ and }}"
     try:
-        template.format_map({name: "x" for name in TEMPLATE_FIELDS})
-    except KeyError as exc:
-        return f"unknown placeholder {{{exc.args[0]}}}; use {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
-    except (ValueError, IndexError) as exc:
-        return f"not a valid template ({exc}); write literal braces as {{{{ and }}}}"
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"not a valid template ({exc}); {fix}"
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        name = re.split(r"[.\[]", field, maxsplit=1)[0]
+        if not name:
+            return f"not a valid template (a placeholder without a name, {{{field}}}); {fix}"
+        if name not in TEMPLATE_FIELDS:
+            return f"unknown placeholder {{{name}}}; use {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
+        # an index, attribute, conversion or format spec would be checked only on sample
+        # values and could fail on a real item ({summary[0]} on an empty summary)
+        if field != name or spec or conversion:
+            shown = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            return f"placeholder {{{shown}}} is not allowed: write the field alone, {{{name}}}"
     return None
 
 
