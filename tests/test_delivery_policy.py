@@ -4,6 +4,7 @@ failures and Retry-After, with the real store, real SMTP and the real apprise pl
 from __future__ import annotations
 
 import html
+import json
 import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
@@ -391,14 +392,21 @@ def test_send_test_reports_each_target(
     assert main(["--config", str(config), "send-test", "nobody"]) == 2
 
 
-def test_a_digest_part_that_fails_is_retried_alone_and_the_parts_sent_are_not_sent_again(
-    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
-) -> None:
-    """A digest too long for one Telegram message goes in parts; the second part fails
-    (a 500). The alerts of the first part are sent and stay sent; the retry carries only
-    the others. Every alert reaches the chat exactly once."""
+INCIDENT_LINK = "https://news.example.org/inc-"
+
+
+def held_digest(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    now: list[datetime],
+    rate_limit: float = 100,
+    inline_wait: float = 2.0,
+) -> tuple[Pipeline, list[int]]:
+    """A Telegram subscriber on an hourly digest holding more alerts than one message
+    carries (real incident reports from the packaged training data): the pipeline, and
+    the ids of the held deliveries. The digest is due at 13:00."""
     import gzip
-    import json
 
     data = Path(__file__).resolve().parent.parent / "src/newsalert/data/train.jsonl.gz"
     with gzip.open(data, "rt", encoding="utf-8") as f:
@@ -406,22 +414,54 @@ def test_a_digest_part_that_fails_is_retried_alone_and_the_parts_sent_are_not_se
     feed_server.route(
         "/feed", body=rss(*((f"inc-{n}", r["title"], r["summary"]) for n, r in enumerate(rows)))
     )
-    now = [utc("2026-11-27T12:10")]
+    now[0] = utc("2026-11-27T12:10")
     pipeline = make_pipeline(
         tmp_path,
         model_dir,
         feed_server.url("/feed"),
-        """\
+        f"""\
         - name: desk
           urls: ["tgram://123456:AAHsecretBotToken0123456789abcdefgh/987654"]
           digest: hourly
-          rate_limit: 100
+          rate_limit: {rate_limit}
         """,
         now,
+        inline_wait=inline_wait,
     )
     pipeline.run_once()
-    held = [d for d in pipeline.store.list_deliveries(limit=500) if d.status == "held"]
+    held = [d.id for d in pipeline.store.list_deliveries(limit=500) if d.status == "held"]
     assert len(held) >= 30  # more than one Telegram message holds
+    now[0] = utc("2026-11-27T13:00")
+    return pipeline, held
+
+
+def statuses(pipeline: Pipeline, ids: list[int]) -> dict[str, int]:
+    rows = {d.id: d for d in pipeline.store.list_deliveries(limit=500)}
+    found: dict[str, int] = {}
+    for i in ids:
+        found[rows[i].status] = found.get(rows[i].status, 0) + 1
+    return found
+
+
+def listed(texts: list[str]) -> int:
+    """How many alerts these Telegram digest messages list."""
+    return sum(line.count(f'href="{INCIDENT_LINK}') for text in texts for line in text.split("\n"))
+
+
+def assert_each_alert_once(texts: list[str], held: list[int]) -> None:
+    text = "\n".join(texts)
+    counts = [text.count(f'href="{INCIDENT_LINK}{n}"') for n in range(60)]
+    assert sum(counts) == len(held) and set(counts) <= {0, 1}
+
+
+def test_a_digest_part_that_fails_is_retried_alone_and_the_parts_sent_are_not_sent_again(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
+) -> None:
+    """A digest too long for one Telegram message goes in parts; the second part fails
+    (a 500). The alerts of the first part are sent and stay sent; the retry carries only
+    the others. Every alert reaches the chat exactly once."""
+    now = [utc("2026-11-27T12:00")]
+    pipeline, held = held_digest(tmp_path, model_dir, feed_server, now)
     sent: list[str] = []  # the text of each message Telegram accepted
     answers = iter([(200, 101), (500, None)])
 
@@ -432,23 +472,134 @@ def test_a_digest_part_that_fails_is_retried_alone_and_the_parts_sent_are_not_se
         sent.append(json.loads(data)["text"])
         return telegram_response(200, {"ok": True, "result": {"message_id": message_id}})
 
-    now[0] = utc("2026-11-27T13:00")
     with mock.patch("requests.post", side_effect=telegram) as post:
         counts = pipeline.send_digests()
         assert post.call_count == 2 and len(sent) == 1
-        first = sum('href="https://news.example.org/inc-' in line for line in sent[0].split("\n"))
+        first = listed(sent)
         assert counts == {"sent": first, "held": len(held) - first}
-        rows_now = {d.id: d for d in pipeline.store.list_deliveries(limit=500)}
-        assert sum(rows_now[d.id].status == "sent" for d in held) == first
+        assert statuses(pipeline, held) == {"sent": first, "held": len(held) - first}
         # the retry, after its backoff: only what the first part did not carry
         now[0] += timedelta(hours=1)
         counts = pipeline.send_digests()
         assert counts == {"sent": len(held) - first} and len(sent) >= 2
     assert pipeline.send_digests() == {}
-    rows_now = {d.id: d for d in pipeline.store.list_deliveries(limit=500)}
-    assert {rows_now[d.id].status for d in held} == {"sent"}
-    text = "\n".join(sent)
-    links = {f"https://news.example.org/inc-{n}" for n in range(len(rows))}
-    listed = [link for link in links for _ in range(text.count(f'href="{link}"'))]
-    assert len(listed) == len(held) and len(set(listed)) == len(held)  # each once
+    assert statuses(pipeline, held) == {"sent": len(held)}
+    assert_each_alert_once(sent, held)
+    pipeline.close()
+
+
+def test_a_slow_digest_keeps_its_lease_and_is_not_sent_again_alert_by_alert(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
+) -> None:
+    """Each part of a digest takes longer than the delivery lease (120 s). The lease is
+    renewed before each part, so the sweep never finds the digest's deliveries due (it
+    would send them again one by one) while the digest is still going out."""
+    now = [utc("2026-11-27T12:00")]
+    pipeline, held = held_digest(tmp_path, model_dir, feed_server, now)
+    sent: list[str] = []
+    due_meanwhile: list[int] = []
+
+    def slow_telegram(url: str, data: str = "", **_: object) -> requests.Response:
+        due_meanwhile.extend(set(pipeline.store.due_delivery_ids(now[0])) & set(held))
+        sent.append(json.loads(data)["text"])
+        now[0] += timedelta(seconds=150)  # the send outlasts a lease
+        return telegram_response(200, {"ok": True, "result": {"message_id": len(sent)}})
+
+    with mock.patch("requests.post", side_effect=slow_telegram):
+        assert pipeline.send_digests() == {"sent": len(held)}
+    assert len(sent) >= 2 and due_meanwhile == []
+    assert statuses(pipeline, held) == {"sent": len(held)}
+    assert_each_alert_once(sent, held)
+    pipeline.close()
+
+
+def test_a_digest_throttled_between_parts_holds_the_rest_without_counting_an_attempt(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
+) -> None:
+    """The chat's rate limit (one message a minute) would make the second part wait
+    longer than the worker waits inline: the first part is sent, the rest is held again
+    for when the bucket refills, not slept on past the lease."""
+    now = [utc("2026-11-27T12:00")]
+    pipeline, held = held_digest(tmp_path, model_dir, feed_server, now, rate_limit=1 / 60)
+    sent: list[str] = []
+
+    def telegram(url: str, data: str = "", **_: object) -> requests.Response:
+        sent.append(json.loads(data)["text"])
+        return telegram_response(200, {"ok": True, "result": {"message_id": len(sent)}})
+
+    with mock.patch("requests.post", side_effect=telegram):
+        counts = pipeline.send_digests()
+    first = listed(sent)
+    assert len(sent) == 1 and counts == {"sent": first, "throttled": len(held) - first}
+    rows = {d.id: d for d in pipeline.store.list_deliveries(limit=500)}
+    rest = [rows[i] for i in held if rows[i].status == "held"]
+    assert len(rest) == len(held) - first and {d.attempts for d in rest} == {0}
+    assert min(d.next_attempt_at for d in rest) >= now[0] + timedelta(seconds=30)
+    pipeline.close()
+
+
+def test_a_digest_interrupted_mid_way_marks_what_went_out_and_holds_the_rest(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
+) -> None:
+    """A task time limit or a signal between parts: the part sent is marked sent, the
+    rest goes back to the hold, and the interruption still propagates."""
+    now = [utc("2026-11-27T12:00")]
+    pipeline, held = held_digest(tmp_path, model_dir, feed_server, now)
+    sent: list[str] = []
+
+    def telegram(url: str, data: str = "", **_: object) -> requests.Response:
+        if sent:
+            raise KeyboardInterrupt  # not an Exception: nothing on the way catches it
+        sent.append(json.loads(data)["text"])
+        return telegram_response(200, {"ok": True, "result": {"message_id": 1}})
+
+    with mock.patch("requests.post", side_effect=telegram), pytest.raises(KeyboardInterrupt):
+        pipeline.send_digests()
+    first = listed(sent)
+    assert statuses(pipeline, held) == {"sent": first, "held": len(held) - first}
+    assert pipeline.store.due_delivery_ids(now[0] + timedelta(hours=1)) == []  # none leased
+    pipeline.close()
+
+
+def test_a_delivery_that_cannot_be_rendered_is_dead_lettered_not_retried_forever(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Rendering fails for one item (a bug, or an operator template that cannot take
+    it): that delivery goes to the dead letters with the reason at once, instead of
+    staying leased and being taken back after every lease; the others are sent."""
+    import newsalert.pipeline as pipeline_module
+
+    feed_server.route("/feed", body=INCIDENTS)
+    now = [utc("2026-11-27T12:00")]
+    pipeline = make_pipeline(
+        tmp_path,
+        model_dir,
+        feed_server.url("/feed"),
+        f"""\
+        - name: desk
+          urls: ["{smtp_server.url()}"]
+        """,
+        now,
+    )
+    real_render = pipeline_module.render
+
+    def render(alert: Alert, *args: object, **kwargs: object) -> object:
+        if "Mogadishu" in alert.title:
+            raise IndexError("string index out of range")
+        return real_render(alert, *args, **kwargs)  # type: ignore[arg-type]
+
+    with mock.patch.object(pipeline_module, "render", side_effect=render):
+        summary = pipeline.run_once()
+    assert summary.delivered == {"sent": 2, "dead": 1}
+    [dead] = pipeline.store.list_deliveries("dead")
+    assert dead.last_error == "cannot render: IndexError('string index out of range')"
+    assert len(smtp_server.messages) == 2
+    assert "cannot render" in caplog.text
+    now[0] += timedelta(hours=3)
+    assert pipeline.deliver_due() == {}  # not taken back after the lease
     pipeline.close()

@@ -159,3 +159,45 @@ def test_a_sender_whose_lease_was_taken_back_cannot_overwrite_the_outcome(store:
     [row] = store.list_deliveries()
     assert (row.status, row.last_error) == (SENT, None)  # A's late failure changes nothing
     assert store.due_delivery_ids(later + timedelta(hours=1)) == []
+
+
+def test_a_late_sender_cannot_finish_a_delivery_another_has_taken_back(store: Store) -> None:
+    """A's lease runs out while it is still sending; B takes the delivery back. A's late
+    failure must not change B's row (it would be sent a third time), and B's success must
+    stand: each mark is fenced by the lease its sender was given."""
+    [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
+    [did] = store.save_scores([(iid, relevant(), [PlannedDelivery("desk", "t1", "x")])], T0)
+    a = store.lease_delivery(did, T0, lease=60)
+    later = T0 + timedelta(seconds=61)
+    b = store.lease_delivery(did, later, lease=60)
+    assert a is not None and b is not None and a.lease_until != b.lease_until
+    store.mark_failed(did, "A timed out", retry_at=later, now=later, lease=a.lease_until)
+    store.release_delivery(did, later, lease=a.lease_until)
+    [row] = store.list_deliveries()
+    assert (row.status, row.attempts, row.last_error) == (SENDING, 0, None)
+    assert store.due_delivery_ids(later + timedelta(seconds=30)) == []  # B's lease holds
+    store.mark_sent(did, later, remote_id="42", lease=b.lease_until)
+    [row] = store.list_deliveries()
+    assert (row.status, row.attempts) == (SENT, 1)
+    with store.engine.connect() as conn:
+        found = conn.exec_driver_sql("SELECT delivery_id, remote_id FROM sent_messages").all()
+    assert [tuple(r) for r in found] == [(did, "42")]
+
+
+def test_a_digest_lease_is_renewed_only_while_every_row_is_held(store: Store) -> None:
+    fid = store.feed_state("f").id
+    ids = store.add_items(fid, [item("a"), item("b", "Second report")], T0)
+    planned = PlannedDelivery("desk", "t1", "x", hold_until=T0)
+    dids = store.save_scores([(i, relevant(), [planned]) for i in ids], T0)
+    rows = store.lease_group(dids, T0, lease=60)
+    lease = rows[0].lease_until
+    assert lease is not None and {r.lease_until for r in rows} == {lease}
+    renewed = store.renew_lease(dids, lease, T0 + timedelta(seconds=50), 60)
+    assert renewed == T0 + timedelta(seconds=110)
+    # after the old lease's end, nothing is due: the renewed lease holds
+    assert store.due_delivery_ids(T0 + timedelta(seconds=100)) == []
+    assert store.renew_lease(dids, lease, T0 + timedelta(seconds=60), 60) is None  # stale
+    store.mark_group_sent(dids[:1], T0, lease=renewed)
+    assert store.renew_lease(dids, renewed, T0 + timedelta(seconds=60), 60) is None
+    # a refused renewal changed nothing
+    assert store.due_delivery_ids(T0 + timedelta(seconds=111)) == [dids[1]]

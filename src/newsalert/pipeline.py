@@ -36,6 +36,7 @@ from newsalert.errors import (
     PermanentDeliveryError,
     StoreError,
     TransientDeliveryError,
+    TransientError,
     TransientFetchError,
 )
 from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
@@ -50,8 +51,10 @@ from newsalert.rules import RuleSet
 from newsalert.scoring import Model, Scorer
 from newsalert.store import (
     DEAD,
+    HELD,
     PENDING,
     SENT,
+    Delivery,
     FeedState,
     PollRecord,
     Store,
@@ -465,30 +468,35 @@ class Pipeline:
         delivery = self.store.lease_delivery(delivery_id, now, settings.lease)
         if delivery is None:
             return "skipped"  # not due, already sent, or another worker has it
+        lease = delivery.lease_until  # every mark below only while this lease holds
         target = self.router.target(delivery.subscriber, delivery.target_id)
         if target is None:
-            return self.store.mark_failed(delivery_id, _NO_TARGET, retry_at=None, now=now)
+            return self.store.mark_failed(
+                delivery_id, _NO_TARGET, retry_at=None, now=now, lease=lease
+            )
         try:
             self._take_token(target, may_defer=True)
         except _Throttled as throttled:
-            self.store.release_delivery(delivery_id, now + timedelta(seconds=throttled.wait))
-            return "throttled"
-        if delivery.notice_id is not None:  # a feed-health notice for an operator
-            notice = self.store.get_notice(delivery.notice_id)
-            message = health.render_notice(notice, channel_family(target.url))
-        else:
-            stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
-            message = render(
-                alert_for(stored, delivery.subscriber),
-                channel_family(target.url),
-                templates=self.templates,
+            self.store.release_delivery(
+                delivery_id, now + timedelta(seconds=throttled.wait), lease=lease
             )
-            message = self.stories.decorate(delivery, stored, channel_family(target.url), message)
+            return "throttled"
         ids = {
             "delivery_id": delivery_id,
             "item_id": delivery.item_id,
             "subscriber": delivery.subscriber,
         }
+        try:
+            message = self._message(delivery, target)
+        except Exception as exc:
+            if _transient(exc):
+                raise  # the database: the task retries, the lease runs out meanwhile
+            # it would fail the same way each time: dead-lettered with the reason, not
+            # taken back after every lease forever (fix, then `deliveries replay`)
+            log.exception("delivery %s: cannot render it", delivery_id, extra=ids)
+            return self.store.mark_failed(
+                delivery_id, f"cannot render: {exc!r}", retry_at=None, now=now, lease=lease
+            )
         try:
             remote_id = self._send(target, message)
         except TransientDeliveryError as exc:
@@ -497,23 +505,35 @@ class Pipeline:
             log.warning(
                 "delivery %s to %s failed (%s): %s", delivery_id, target.label, what, exc, extra=ids
             )
-            return self.store.mark_failed(delivery_id, str(exc), retry_at=retry_at, now=now)
+            return self.store.mark_failed(
+                delivery_id, str(exc), retry_at=retry_at, now=now, lease=lease
+            )
         except PermanentDeliveryError as exc:
             log.error(
                 "delivery %s to %s failed for good: %s", delivery_id, target.label, exc, extra=ids
             )
-            return self.store.mark_failed(delivery_id, str(exc), retry_at=None, now=now)
-        self.store.mark_sent(delivery_id, self.clock(), remote_id=remote_id)
+            return self.store.mark_failed(
+                delivery_id, str(exc), retry_at=None, now=now, lease=lease
+            )
+        self.store.mark_sent(delivery_id, self.clock(), remote_id=remote_id, lease=lease)
         what = f"item {delivery.item_id}" if delivery.notice_id is None else "feed notice"
         log.info("delivery %s: %s sent to %s", delivery_id, what, target.label, extra=ids)
         return SENT
 
+    def _message(self, delivery: Delivery, target: Target) -> Message:
+        family = channel_family(target.url)
+        if delivery.notice_id is not None:  # a feed-health notice for an operator
+            return health.render_notice(self.store.get_notice(delivery.notice_id), family)
+        stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
+        message = render(alert_for(stored, delivery.subscriber), family, templates=self.templates)
+        return self.stories.decorate(delivery, stored, family, message)
+
     def send_digests(self) -> dict[str, int]:
         """Send every held group whose time has come as one digest per target."""
         counts: dict[str, int] = {}
-        now = self.clock()
-        for (subscriber, tid), ids in self.store.due_digest_groups(now).items():
-            for status, n in self._send_digest(subscriber, tid, ids, now).items():
+        for (subscriber, tid), ids in self.store.due_digest_groups(self.clock()).items():
+            # the clock read for each group: a lease starts when it is taken
+            for status, n in self._send_digest(subscriber, tid, ids, self.clock()).items():
                 counts[status] = counts.get(status, 0) + n
         return counts
 
@@ -526,16 +546,110 @@ class Pipeline:
         if not rows:
             return {"skipped": len(ids)}
         taken = [r.id for r in rows]
+        lease = rows[0].lease_until  # one lease for the group; every mark is fenced by it
         target = self.router.target(subscriber, target_id)
         if target is None:
-            return {
-                self.store.mark_group_failed(taken, _NO_TARGET, retry_at=None, now=now): len(taken)
-            }
+            status = self.store.mark_group_failed(
+                taken, _NO_TARGET, retry_at=None, now=now, lease=lease
+            )
+            return {status: len(taken)}
         try:
             self._take_token(target, may_defer=True)
         except _Throttled as throttled:
-            self.store.release_group(taken, now + timedelta(seconds=throttled.wait))
+            self.store.release_group(taken, now + timedelta(seconds=throttled.wait), lease=lease)
             return {"throttled": len(taken)}
+        ids = {"delivery_ids": taken, "subscriber": subscriber}
+        try:
+            held, messages = self._digest_messages(subscriber, rows, target)
+        except Exception as exc:
+            if _transient(exc):
+                raise
+            log.exception("digest to %s: cannot render it", target.label, extra=ids)
+            status = self.store.mark_group_failed(
+                taken, f"cannot render: {exc!r}", retry_at=None, now=now, lease=lease
+            )
+            return {status: len(taken)}
+        delivery_of = {r.item_id: r.id for r in held}  # one delivery per item and target
+        remote_ids: dict[int, str] = {}
+        done: list[int] = []  # the deliveries listed in the parts sent so far
+
+        def settle(
+            outcome: str, retry_at: datetime | None = None, error: str = ""
+        ) -> dict[str, int]:
+            """The parts sent stay sent; the rest is held again (``outcome`` "held", no
+            attempt counted), failed until ``retry_at`` or dead. Never sent twice."""
+            sent = set(done)
+            if done:
+                self.store.mark_group_sent(done, self.clock(), remote_ids=remote_ids, lease=lease)
+            rest = [i for i in taken if i not in sent]
+            if outcome == HELD:
+                self.store.release_group(rest, retry_at or now, lease=lease)
+                status = "throttled"
+            else:
+                status = self.store.mark_group_failed(
+                    rest, error, retry_at=retry_at, now=now, lease=lease
+                )
+            return {SENT: len(done), status: len(rest)} if done else {status: len(rest)}
+
+        n = 0
+        try:
+            for n, (message, listed) in enumerate(messages):
+                if n:  # the first token is taken above; later parts wait their turn...
+                    try:
+                        self._take_token(target, may_defer=True)
+                    except _Throttled as throttled:  # ...but not past the lease
+                        log.info(
+                            "digest to %s: %d of %d parts sent, the rest in %.0f s",
+                            target.label,
+                            n,
+                            len(messages),
+                            throttled.wait,
+                            extra=ids,
+                        )
+                        return settle(HELD, now + timedelta(seconds=throttled.wait))
+                    # each part under a fresh lease: a long digest is not taken back
+                    # (and sent again alert by alert) while it is still going out
+                    lease = self.store.renew_lease(taken, lease, self.clock(), settings.lease)
+                    if lease is None:  # taken back meanwhile: the rest is another's now
+                        log.warning("digest to %s: lease lost after %d parts", target.label, n)
+                        return {"skipped": len(taken)}
+                remote_id = self._send(target, message)
+                done += (delivery_of[a.item_id] for a in listed)
+                if remote_id is not None:
+                    # the message each listed delivery went out in: a later update of its
+                    # story answers it (first_alert_remote_id)
+                    remote_ids.update({delivery_of[a.item_id]: remote_id for a in listed})
+        except (TransientDeliveryError, PermanentDeliveryError) as exc:
+            failed = f"digest to {target.label} failed"
+            if done:
+                failed += f" after {n} of {len(messages)} parts ({len(done)} alerts sent)"
+            retry_at = None
+            if isinstance(exc, PermanentDeliveryError):
+                log.error("%s for good: %s", failed, exc, extra=ids)
+            else:
+                retry_at = self._retry_at(max(r.attempts for r in rows) + 1, exc, now)
+                log.warning("%s: %s", failed, exc, extra=ids)
+            return settle("failed", retry_at, str(exc))
+        except BaseException:
+            # a task time limit or a signal mid-digest: what went out is marked, the rest
+            # goes back to the hold, then the interruption goes on
+            with contextlib.suppress(Exception):
+                settle(HELD)
+            raise
+        self.store.mark_group_sent(taken, self.clock(), remote_ids=remote_ids, lease=lease)
+        log.info(
+            "digest of %d alerts sent to %s in %d message(s)",
+            len(taken),
+            target.label,
+            len(messages),
+            extra=ids,
+        )
+        return {SENT: len(taken)}
+
+    def _digest_messages(
+        self, subscriber: str, rows: list[Delivery], target: Target
+    ) -> tuple[list[Delivery], list[tuple[Message, list[Alert]]]]:
+        """The deliveries whose items still exist, and the messages that carry them."""
         family = channel_family(target.url)
         by_id = {s.id: s for s in self.store.get_items([r.item_id for r in rows])}
         held = [r for r in rows if r.item_id in by_id]
@@ -545,51 +659,10 @@ class Pipeline:
         if len(alerts) == 1:  # sent as it would have been at once (a story update answers)
             message = render(alerts[0], family, templates=self.templates)
             message = self.stories.decorate(held[0], by_id[held[0].item_id], family, message)
-            messages = [(message, alerts)]
-        else:
-            sub = self.router.subscriber(subscriber)
-            period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"
-            messages = render_digest_parts(alerts, family, period=period)
-        delivery_of = {r.item_id: r.id for r in held}  # one delivery per item and target
-        remote_ids: dict[int, str] = {}
-        done: list[int] = []  # the deliveries listed in the parts sent so far
-        ids = {"delivery_ids": taken, "subscriber": subscriber}
-        try:
-            for n, (message, listed) in enumerate(messages):
-                if n:  # the first token is taken above; later parts wait their turn
-                    self._take_token(target, may_defer=False)
-                remote_id = self._send(target, message)
-                done += (delivery_of[a.item_id] for a in listed)
-                if remote_id is not None:
-                    # the message each listed delivery went out in: a later update of its
-                    # story answers it (first_alert_remote_id)
-                    remote_ids.update({delivery_of[a.item_id]: remote_id for a in listed})
-        except (TransientDeliveryError, PermanentDeliveryError) as exc:
-            # the parts already sent stay sent: a retry sends only the rest, never twice
-            sent = set(done)
-            if done:
-                self.store.mark_group_sent(done, self.clock(), remote_ids=remote_ids)
-            rest = [i for i in taken if i not in sent]
-            failed = f"digest of {len(rest)} to {target.label} failed"
-            if done:
-                failed += f" ({len(done)} sent before, in {n} of {len(messages)} parts)"
-            retry_at = None
-            if isinstance(exc, PermanentDeliveryError):
-                log.error("%s for good: %s", failed, exc, extra=ids)
-            else:
-                retry_at = self._retry_at(max(r.attempts for r in rows) + 1, exc, now)
-                log.warning("%s: %s", failed, exc, extra=ids)
-            status = self.store.mark_group_failed(rest, str(exc), retry_at=retry_at, now=now)
-            return {SENT: len(done), status: len(rest)} if done else {status: len(rest)}
-        self.store.mark_group_sent(taken, self.clock(), remote_ids=remote_ids)
-        log.info(
-            "digest of %d alerts sent to %s in %d message(s)",
-            len(taken),
-            target.label,
-            len(messages),
-            extra=ids,
-        )
-        return {SENT: len(taken)}
+            return held, [(message, alerts)]
+        sub = self.router.subscriber(subscriber)
+        period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"
+        return held, render_digest_parts(alerts, family, period=period)
 
     def _send(self, target: Target, message: Message) -> str | None:
         """Send; the service's id of the message when it gave one (see Notifier.send)."""
@@ -672,6 +745,14 @@ class Pipeline:
             summary.delivered[status] = summary.delivered.get(status, 0) + n
         summary.elapsed = time.perf_counter() - start
         return summary
+
+
+def _transient(exc: BaseException) -> bool:
+    """The store's database or another passing failure (the task retries), not a
+    problem of the delivery itself."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, (SQLAlchemyError, TransientError, StoreError, OSError))
 
 
 def alert_for(stored: StoredItem, subscriber: str = "") -> Alert:

@@ -413,6 +413,7 @@ class Delivery:
     next_attempt_at: datetime
     sent_at: datetime | None
     notice_id: int | None = None
+    lease_until: datetime | None = None  # while sending: the sender's lease, its fence
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -1020,19 +1021,46 @@ class Store:
             return [_delivery(r) for r in rows]
 
     # Marking what a sender leased: single deliveries and digest groups alike. Only rows
-    # still leased (``sending``) change, so a sender whose lease was taken back cannot
-    # overwrite the outcome of the one that took it.
+    # still leased (``sending``) change, and with ``lease`` (the ``lease_until`` the sender
+    # was given) only rows still under that lease: a sender whose lease expired and was
+    # taken back cannot overwrite the outcome of the one that took it.
+
+    def renew_lease(
+        self, ids: Sequence[int], lease: datetime, now: datetime, seconds: float
+    ) -> datetime | None:
+        """Extend a lease held on every one of ``ids``: the new lease, or None (and nothing
+        changed) when any of them is no longer held under ``lease``."""
+        until = now + timedelta(seconds=seconds)
+        with self.begin() as conn:
+            renewed = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_(list(ids)),
+                    deliveries.c.status == SENDING,
+                    deliveries.c.lease_until == lease,
+                )
+                .values(lease_until=until)
+            ).rowcount
+            if renewed != len(set(ids)):
+                conn.rollback()
+                return None
+        return until
 
     def _finish(
-        self, ids: Sequence[int], *, remote_ids: Mapping[int, str] | None = None, **values: Any
+        self,
+        ids: Sequence[int],
+        *,
+        lease: datetime | None = None,
+        remote_ids: Mapping[int, str] | None = None,
+        **values: Any,
     ) -> None:
-        """Finish the rows still leased; ``remote_ids`` of those rows are written with them."""
+        """Finish the rows still leased (under ``lease``, when given); ``remote_ids`` of
+        those rows are written with them."""
+        held = [deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING]
+        if lease is not None:
+            held.append(deliveries.c.lease_until == lease)
         with self.begin() as conn:
-            query = (
-                update(deliveries)
-                .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
-                .values(lease_until=None, **values)
-            )
+            query = update(deliveries).where(*held).values(lease_until=None, **values)
             if not remote_ids:
                 conn.execute(query)
                 return
@@ -1048,10 +1076,18 @@ class Store:
             if rows:  # a row turns sent once only: no earlier remote id to replace
                 conn.execute(insert(sent_messages), rows)
 
-    def mark_sent(self, delivery_id: int, now: datetime, remote_id: str | None = None) -> None:
+    def mark_sent(
+        self,
+        delivery_id: int,
+        now: datetime,
+        remote_id: str | None = None,
+        *,
+        lease: datetime | None = None,
+    ) -> None:
         """Sent; ``remote_id`` is the service's id of the message, when it gave one."""
         self._finish(
             [delivery_id],
+            lease=lease,
             remote_ids={delivery_id: remote_id} if remote_id else None,
             status=SENT,
             sent_at=now,
@@ -1060,11 +1096,17 @@ class Store:
         )
 
     def mark_group_sent(
-        self, ids: Sequence[int], now: datetime, remote_ids: Mapping[int, str] | None = None
+        self,
+        ids: Sequence[int],
+        now: datetime,
+        remote_ids: Mapping[int, str] | None = None,
+        *,
+        lease: datetime | None = None,
     ) -> None:
         """A digest was sent; ``remote_ids``: per delivery, the id of the message carrying it."""
         self._finish(
             ids,
+            lease=lease,
             remote_ids=remote_ids,
             status=SENT,
             sent_at=now,
@@ -1073,16 +1115,28 @@ class Store:
         )
 
     def mark_failed(
-        self, delivery_id: int, error: str, *, retry_at: datetime | None, now: datetime
+        self,
+        delivery_id: int,
+        error: str,
+        *,
+        retry_at: datetime | None,
+        now: datetime,
+        lease: datetime | None = None,
     ) -> str:
         """Record a failed attempt: failed until ``retry_at``, or dead when None."""
-        return self._failed([delivery_id], FAILED, error, retry_at, now)
+        return self._failed([delivery_id], FAILED, error, retry_at, now, lease)
 
     def mark_group_failed(
-        self, ids: Sequence[int], error: str, *, retry_at: datetime | None, now: datetime
+        self,
+        ids: Sequence[int],
+        error: str,
+        *,
+        retry_at: datetime | None,
+        now: datetime,
+        lease: datetime | None = None,
     ) -> str:
         """A digest send failed: held again until ``retry_at``, or dead when None."""
-        return self._failed(ids, HELD, error, retry_at, now)
+        return self._failed(ids, HELD, error, retry_at, now, lease)
 
     def _failed(
         self,
@@ -1091,10 +1145,12 @@ class Store:
         error: str,
         retry_at: datetime | None,
         now: datetime,
+        lease: datetime | None,
     ) -> str:
         status = retry_status if retry_at is not None else DEAD
         self._finish(
             ids,
+            lease=lease,
             status=status,
             attempts=deliveries.c.attempts + 1,
             last_error=error[:2000],
@@ -1102,13 +1158,17 @@ class Store:
         )
         return status
 
-    def release_delivery(self, delivery_id: int, retry_at: datetime) -> None:
+    def release_delivery(
+        self, delivery_id: int, retry_at: datetime, *, lease: datetime | None = None
+    ) -> None:
         """Give a lease back without counting an attempt (e.g. rate limited before sending)."""
-        self._finish([delivery_id], status=PENDING, next_attempt_at=retry_at)
+        self._finish([delivery_id], lease=lease, status=PENDING, next_attempt_at=retry_at)
 
-    def release_group(self, ids: Sequence[int], retry_at: datetime) -> None:
+    def release_group(
+        self, ids: Sequence[int], retry_at: datetime, *, lease: datetime | None = None
+    ) -> None:
         """Give a digest lease back without counting an attempt (rate limited)."""
-        self._finish(ids, status=HELD, next_attempt_at=retry_at)
+        self._finish(ids, lease=lease, status=HELD, next_attempt_at=retry_at)
 
     def list_deliveries(self, status: str | None = None, limit: int = 50) -> list[Delivery]:
         query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
@@ -1208,4 +1268,5 @@ def _delivery(row: Any) -> Delivery:
         next_attempt_at=row.next_attempt_at,
         sent_at=row.sent_at,
         notice_id=row.notice_id,
+        lease_until=row.lease_until,
     )
