@@ -603,3 +603,37 @@ def test_a_delivery_that_cannot_be_rendered_is_dead_lettered_not_retried_forever
     now[0] += timedelta(hours=3)
     assert pipeline.deliver_due() == {}  # not taken back after the lease
     pipeline.close()
+
+
+def test_a_database_error_before_the_send_gives_the_delivery_back_and_propagates(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
+) -> None:
+    """Reading the item fails (the database): the error goes up for the task to retry,
+    and the delivery, never sent, is given back at once, not left leased until it is
+    taken back as ambiguous."""
+    from sqlalchemy.exc import OperationalError
+
+    feed_server.route("/feed", body=rss(("seed-1", SEED_TITLE, SEED_SUMMARY)))
+    now = [utc("2026-11-27T12:00")]
+    pipeline = make_pipeline(
+        tmp_path,
+        model_dir,
+        feed_server.url("/feed"),
+        """\
+        - name: desk
+          urls: ["mailto://127.0.0.1:9?from=a@example.org&to=b@example.org"]
+        """,
+        now,
+    )
+    pipeline.poll_feeds(["desk"])
+    [did] = pipeline.score_pending().delivery_ids
+    down = OperationalError("SELECT", {}, Exception("database is locked"))
+    with (
+        mock.patch.object(pipeline.store, "get_item", side_effect=down),
+        pytest.raises(OperationalError),
+    ):
+        pipeline.deliver(did)
+    [row] = pipeline.store.list_deliveries()
+    assert (row.status, row.attempts, row.ambiguous) == ("pending", 0, False)
+    assert pipeline.store.due_delivery_ids(now[0]) == [did]
+    pipeline.close()

@@ -490,7 +490,11 @@ class Pipeline:
             message = self._message(delivery, target)
         except Exception as exc:
             if _transient(exc):
-                raise  # the database: the task retries, the lease runs out meanwhile
+                # nothing was sent: given back (if the database lets us) rather than left
+                # to run out and be taken back as ambiguous; the task retries
+                with contextlib.suppress(Exception):
+                    self.store.release_delivery(delivery_id, now, lease=lease)
+                raise
             # it would fail the same way each time: dead-lettered with the reason, not
             # taken back after every lease forever (fix, then `deliveries replay`)
             log.exception("delivery %s: cannot render it", delivery_id, extra=ids)
@@ -563,6 +567,8 @@ class Pipeline:
             held, messages = self._digest_messages(subscriber, rows, target)
         except Exception as exc:
             if _transient(exc):
+                with contextlib.suppress(Exception):  # nothing sent: back to the hold
+                    self.store.release_group(taken, now, lease=lease)
                 raise
             log.exception("digest to %s: cannot render it", target.label, extra=ids)
             status = self.store.mark_group_failed(
