@@ -174,11 +174,11 @@ def test_a_late_sender_cannot_finish_a_delivery_another_has_taken_back(store: St
     store.mark_failed(did, "A timed out", retry_at=later, now=later, lease=a.lease_until)
     store.release_delivery(did, later, lease=a.lease_until)
     [row] = store.list_deliveries()
-    assert (row.status, row.attempts, row.last_error) == (SENDING, 0, None)
+    assert (row.status, row.attempts, row.last_error) == (SENDING, 1, None)  # A's attempt
     assert store.due_delivery_ids(later + timedelta(seconds=30)) == []  # B's lease holds
     store.mark_sent(did, later, remote_id="42", lease=b.lease_until)
     [row] = store.list_deliveries()
-    assert (row.status, row.attempts) == (SENT, 1)
+    assert (row.status, row.attempts) == (SENT, 2)
     with store.engine.connect() as conn:
         found = conn.exec_driver_sql("SELECT delivery_id, remote_id FROM sent_messages").all()
     assert [tuple(r) for r in found] == [(did, "42")]
@@ -201,3 +201,22 @@ def test_a_digest_lease_is_renewed_only_while_every_row_is_held(store: Store) ->
     assert store.renew_lease(dids, renewed, T0 + timedelta(seconds=60), 60) is None
     # a refused renewal changed nothing
     assert store.due_delivery_ids(T0 + timedelta(seconds=111)) == [dids[1]]
+
+
+def test_a_delivery_whose_senders_keep_dying_ends_dead_not_in_a_loop(store: Store) -> None:
+    """Each take-back of an expired lease is an attempt: a delivery that kills its
+    sender every time (or always outlasts the lease) reaches the dead letters."""
+    [iid] = store.add_items(store.feed_state("f").id, [item("a")], T0)
+    [did] = store.save_scores([(iid, relevant(), [PlannedDelivery("desk", "t1", "x")])], T0)
+    at = T0
+    assert store.lease_delivery(did, at, lease=60, max_attempts=3) is not None
+    for attempts in (1, 2):  # the sender dies; taken back, sent again, dies again
+        at += timedelta(seconds=61)
+        taken = store.lease_delivery(did, at, lease=60, max_attempts=3)
+        assert taken is not None and (taken.attempts, taken.ambiguous) == (attempts, True)
+    at += timedelta(seconds=61)
+    assert store.lease_delivery(did, at, lease=60, max_attempts=3) is None
+    [row] = store.list_deliveries()
+    assert (row.status, row.attempts) == (DEAD, 3)
+    assert row.last_error is not None and "attempt 3 of 3" in row.last_error
+    assert store.due_delivery_ids(at + timedelta(days=1)) == []

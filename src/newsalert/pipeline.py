@@ -465,7 +465,9 @@ class Pipeline:
         """Send one delivery to its one target; return its status afterwards."""
         now = self.clock()
         settings = self.loaded.config.delivery
-        delivery = self.store.lease_delivery(delivery_id, now, settings.lease)
+        delivery = self.store.lease_delivery(
+            delivery_id, now, settings.lease, max_attempts=settings.max_attempts
+        )
         if delivery is None:
             return "skipped"  # not due, already sent, or another worker has it
         lease = delivery.lease_until  # every mark below only while this lease holds

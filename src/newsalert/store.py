@@ -945,11 +945,15 @@ class Store:
                 ).scalars()
             )
 
-    def lease_delivery(self, delivery_id: int, now: datetime, lease: float) -> Delivery | None:
+    def lease_delivery(
+        self, delivery_id: int, now: datetime, lease: float, *, max_attempts: int | None = None
+    ) -> Delivery | None:
         """Take a due delivery for sending; None if it is not due or someone else has it.
 
-        Taking back an expired lease means an earlier sender died between send and
-        mark: the row is flagged ambiguous (it may reach the target twice).
+        Taking back an expired lease means an earlier sender died (or outlasted its lease)
+        between send and mark: that counts as an attempt, and the row is flagged
+        ambiguous (it may reach the target twice). With ``max_attempts``, a delivery
+        whose senders keep dying goes to the dead letters instead of looping forever.
         """
         until = now + timedelta(seconds=lease)
         with self.begin() as conn:
@@ -958,30 +962,40 @@ class Store:
             ).one_or_none()
             if row is None:
                 return None
+            values: dict[str, Any] = {"status": SENDING, "lease_until": until}
             if row.status in RETRYABLE and row.next_attempt_at <= now:
                 cond = and_(
                     deliveries.c.status == row.status, deliveries.c.attempts == row.attempts
                 )
-                ambiguous = row.ambiguous
+                values["ambiguous"] = row.ambiguous
             elif row.status == SENDING and row.lease_until is not None and row.lease_until <= now:
                 cond = and_(
                     deliveries.c.status == SENDING, deliveries.c.lease_until == row.lease_until
                 )
-                ambiguous = True
-                log.warning(
-                    "delivery %s to %s: ambiguous, the previous sender died between send and "
-                    "mark; sending again (the subscriber may get it twice)",
-                    delivery_id,
-                    row.target_label,
-                )
+                values.update(ambiguous=True, attempts=row.attempts + 1)
+                if max_attempts is not None and row.attempts + 1 >= max_attempts:
+                    error = (
+                        f"its sender died or outlasted the lease on attempt {row.attempts + 1} "
+                        f"of {max_attempts}; it may have been sent (`deliveries replay` "
+                        "sends it again)"
+                    )
+                    values.update(
+                        status=DEAD, lease_until=None, next_attempt_at=now, last_error=error
+                    )
+                    log.error("delivery %s to %s: dead, %s", delivery_id, row.target_label, error)
+                else:
+                    log.warning(
+                        "delivery %s to %s: ambiguous, the previous sender died between send "
+                        "and mark; sending again (the subscriber may get it twice)",
+                        delivery_id,
+                        row.target_label,
+                    )
             else:
                 return None
             taken = conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id, cond)
-                .values(status=SENDING, lease_until=until, ambiguous=ambiguous)
+                update(deliveries).where(deliveries.c.id == delivery_id, cond).values(**values)
             )
-            if taken.rowcount != 1:
+            if taken.rowcount != 1 or values["status"] == DEAD:
                 return None
             row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
         return _delivery(row)
