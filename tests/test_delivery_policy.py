@@ -637,3 +637,47 @@ def test_a_database_error_before_the_send_gives_the_delivery_back_and_propagates
     assert (row.status, row.attempts, row.ambiguous) == ("pending", 0, False)
     assert pipeline.store.due_delivery_ids(now[0]) == [did]
     pipeline.close()
+
+
+def test_a_send_is_recorded_through_a_passing_database_error(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    """The e-mail went out, then recording it fails once (the database was locked): the
+    mark is tried again, so the row is not left leased to be sent a second time."""
+    from sqlalchemy.exc import OperationalError
+
+    feed_server.route("/feed", body=rss(("seed-1", SEED_TITLE, SEED_SUMMARY)))
+    now = [utc("2026-11-27T12:00")]
+    pipeline = make_pipeline(
+        tmp_path,
+        model_dir,
+        feed_server.url("/feed"),
+        f"""\
+        - name: desk
+          urls: ["{smtp_server.url()}"]
+        """,
+        now,
+    )
+    pipeline.poll_feeds(["desk"])
+    [did] = pipeline.score_pending().delivery_ids
+    real_mark = pipeline.store.mark_sent
+    calls: list[int] = []
+
+    def mark_sent(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE", {}, Exception("database is locked"))
+        real_mark(*args, **kwargs)  # type: ignore[arg-type]
+
+    with mock.patch.object(pipeline.store, "mark_sent", side_effect=mark_sent):
+        assert pipeline.deliver(did) == "sent"
+    assert len(calls) == 2 and len(smtp_server.messages) == 1
+    [row] = pipeline.store.list_deliveries()
+    assert (row.status, row.attempts) == ("sent", 1)
+    now[0] += timedelta(hours=1)
+    assert pipeline.deliver_due() == {} and len(smtp_server.messages) == 1
+    pipeline.close()

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from newsalert import health
@@ -521,7 +522,9 @@ class Pipeline:
             return self.store.mark_failed(
                 delivery_id, str(exc), retry_at=None, now=now, lease=lease
             )
-        self.store.mark_sent(delivery_id, self.clock(), remote_id=remote_id, lease=lease)
+        self._after_send(
+            self.store.mark_sent, delivery_id, self.clock(), remote_id=remote_id, lease=lease
+        )
         what = f"item {delivery.item_id}" if delivery.notice_id is None else "feed notice"
         log.info("delivery %s: %s sent to %s", delivery_id, what, target.label, extra=ids)
         return SENT
@@ -588,7 +591,13 @@ class Pipeline:
             attempt counted), failed until ``retry_at`` or dead. Never sent twice."""
             sent = set(done)
             if done:
-                self.store.mark_group_sent(done, self.clock(), remote_ids=remote_ids, lease=lease)
+                self._after_send(
+                    self.store.mark_group_sent,
+                    done,
+                    self.clock(),
+                    remote_ids=remote_ids,
+                    lease=lease,
+                )
             rest = [i for i in taken if i not in sent]
             if outcome == HELD:
                 self.store.release_group(rest, retry_at or now, lease=lease)
@@ -644,7 +653,9 @@ class Pipeline:
             with contextlib.suppress(Exception):
                 settle(HELD)
             raise
-        self.store.mark_group_sent(taken, self.clock(), remote_ids=remote_ids, lease=lease)
+        self._after_send(
+            self.store.mark_group_sent, taken, self.clock(), remote_ids=remote_ids, lease=lease
+        )
         log.info(
             "digest of %d alerts sent to %s in %d message(s)",
             len(taken),
@@ -671,6 +682,19 @@ class Pipeline:
         sub = self.router.subscriber(subscriber)
         period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"
         return held, render_digest_parts(alerts, family, period=period)
+
+    def _after_send(self, mark: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Record a send that happened. A database hiccup here would leave the row leased
+        and, once the lease ran out, send it again: tried a few times before giving up."""
+        for attempt in range(3):
+            try:
+                mark(*args, **kwargs)
+                return
+            except Exception as exc:
+                if attempt == 2 or not _transient(exc):
+                    raise
+                log.warning("recording a send failed (%s); trying again", exc)
+                self.sleep(0.5 * 2**attempt)
 
     def _send(self, target: Target, message: Message) -> str | None:
         """Send; the service's id of the message when it gave one (see Notifier.send)."""
