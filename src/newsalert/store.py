@@ -964,8 +964,12 @@ class Store:
                 return None
             values: dict[str, Any] = {"status": SENDING, "lease_until": until}
             if row.status in RETRYABLE and row.next_attempt_at <= now:
+                # the row as read, due time included: one given back meanwhile (rate
+                # limited, with a later time) is not taken past its wait
                 cond = and_(
-                    deliveries.c.status == row.status, deliveries.c.attempts == row.attempts
+                    deliveries.c.status == row.status,
+                    deliveries.c.attempts == row.attempts,
+                    deliveries.c.next_attempt_at == row.next_attempt_at,
                 )
                 values["ambiguous"] = row.ambiguous
             elif row.status == SENDING and row.lease_until is not None and row.lease_until <= now:
