@@ -977,6 +977,9 @@ def test_visibility_timeout_outlasts_every_task_and_retry_delay(
     got = json.loads(out.stdout.strip().splitlines()[-1])
     longest_task = max([got["poll_limit"]] + [a["time_limit"] for a in got["annotations"].values()])
     assert longest_task >= 120 * 20  # a batch of 20 sends of up to 120 s each
+    # digests are sends: the deliveries' limits, not a poll's
+    annotations = got["annotations"]
+    assert annotations["newsalert.send_digests"] == annotations["newsalert.deliver_batch"]
     assert got["channel"] == got["t"]["visibility_timeout"]
     assert got["channel"] > longest_task + got["retry_max"]
     assert got["channel"] > 3600  # kombu's default would re-deliver running tasks here

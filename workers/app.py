@@ -178,6 +178,11 @@ def celery_settings(loaded: LoadedConfig) -> dict[str, Any]:
                 "soft_time_limit": t["deliver_soft"],
                 "time_limit": t["deliver_hard"],
             },
+            # digests are sends too, a group after another: a poll's limit cut them short
+            "newsalert.send_digests": {
+                "soft_time_limit": t["deliver_soft"],
+                "time_limit": t["deliver_hard"],
+            },
         },
         "task_default_queue": "newsalert",
         "task_routes": {
