@@ -481,6 +481,10 @@ def test_parse_helpers() -> None:
     assert parse_max_age('max-age="30"') == 30
     assert parse_max_age("no-cache, max-age=60") is None
     assert parse_max_age("private") is None
+    # digits str.isdigit takes but int() does not, and numbers too long for a float:
+    # no value, or a capped one, never an exception that fails the feed's every poll
+    assert parse_retry_after("\u00b2") is None and parse_max_age("max-age=\u00b2") is None
+    assert parse_retry_after("9" * 5000) == parse_max_age("max-age=" + "9" * 400) == 1e10
 
 
 # --- address policy -------------------------------------------------------------------

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from newsalert.errors import ParseError
-from newsalert.normalize import canonical_link, html_to_text, item_key, normalize
+from newsalert.normalize import (
+    canonical_link,
+    html_to_text,
+    item_key,
+    language_tag,
+    normalize,
+)
 from newsalert.parse import parse
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -99,6 +105,10 @@ def test_parse_refuses_anything_but_bytes() -> None:
         ("http://[::1]:80/x", "http://[::1]/x"),
         ("http://example.org:99999/", None),
         ("", None),
+        ("https://example.org/a\x00b", None),  # PostgreSQL refuses NUL in text
+        ("https://example.org/\u202eevil", None),
+        ("https://example.org/" + "a" * 9000, None),
+        ("http://[abc/x", None),
     ],
 )
 def test_canonical_link(link: str, expected: str | None) -> None:
@@ -108,3 +118,30 @@ def test_canonical_link(link: str, expected: str | None) -> None:
 def test_html_to_text_drops_scripts_controls_and_folds_space() -> None:
     assert html_to_text("<style>p{}</style><p>a\u202e b</p>\r\n\t<div>c&nbsp;d</div>") == "a b c d"
     assert html_to_text("x" * 50, limit=10) == "x" * 10
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("en", "en"),
+        (" en-US ", "en-US"),
+        ("sr_Latn", "sr_Latn"),
+        ("x" * 60, None),  # the store keeps 35 characters
+        ("en\x00x", None),
+        ("english please", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_language_tag(value: str | None, expected: str | None) -> None:
+    assert language_tag(value) == expected
+
+
+def test_a_reference_to_half_a_surrogate_pair_does_not_fail_the_feed() -> None:
+    feed = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><guid>1</guid><title>fine &#8217; quote</title></item>"
+        b"<item><guid>2</guid><title>&#xD800; &#56320; &#x110000;</title></item>"
+        b"</channel></rss>"
+    )
+    assert [e.title for e in parse(feed).entries] == ["fine \u2019 quote", "\ufffd \ufffd \ufffd"]

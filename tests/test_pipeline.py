@@ -14,11 +14,13 @@ import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from newsalert.cli import main
 from newsalert.config import load_config
+from newsalert.models import Item
 from newsalert.pipeline import Pipeline
 from newsalert.store import Store
 from tests.feedserver import FeedServer, Request, Response
@@ -340,3 +342,90 @@ def test_a_batch_fetches_at_once_and_records_each_feed_as_it_comes_in(
     assert store.feed_state("slow").last_status == "ok" and store.count_items() == 3
     pipeline.close()
     store.close()
+
+
+HOSTILE_ENTRIES = b"""<?xml version="1.0"?>
+<rss version="2.0"><channel><title>odd</title><language>en&#0;x</language>
+<item><guid>ok-1</guid><title>Police report quiet night in the capital</title>
+  <link>https://news.example.org/ok-1</link></item>
+<item><guid>lang-1</guid><title xml:lang="%s">Long language tag</title>
+  <link>https://news.example.org/lang-1</link></item>
+<item><guid>nul-1</guid><title>A link with a NUL</title>
+  <link>https://news.example.org/a&#0;b</link></item>
+<item><guid>sur-1</guid><title>Half a character &#xD800; here</title>
+  <link>https://news.example.org/sur-1</link></item>
+</channel></rss>""".replace(b"%s", b"x" * 60)
+
+
+def test_odd_entries_are_stored_cleaned_and_the_feeds_polled_with_them_go_on(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    feed_server: FeedServer,
+    classifier: object,
+) -> None:
+    """A 60-character language tag, a NUL in a language and a link (PostgreSQL refuses
+    both), a reference to half a surrogate pair (feedparser fails the whole feed on it):
+    each entry is kept, cleaned, and the feeds polled in the same batch are stored too."""
+    feed_server.route("/odd", body=HOSTILE_ENTRIES, headers={"Content-Type": "application/rss+xml"})
+    feed_server.route("/business", body=BUSINESS, headers={"Content-Type": "application/rss+xml"})
+    config = write_config(
+        tmp_path,
+        model_dir,
+        database_url,
+        {"odd": feed_server.url("/odd"), "business": feed_server.url("/business")},
+        "mailto://127.0.0.1:9?from=a@example.org&to=b@example.org",
+    )
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    outcomes = pipeline.poll_feeds(["odd", "business"])
+    assert [(o.feed, o.status, len(o.new_item_ids)) for o in outcomes] == [
+        ("odd", "ok", 4),
+        ("business", "ok", 1),
+    ]
+    # (feedparser resolves a guid like a link, against the feed's URL)
+    items = {s.item.guid.rsplit("/")[-1]: s.item for s in pipeline.store.get_items(range(1, 6))}
+    assert items["lang-1"].language is None and items["ok-1"].language is None
+    assert items["nul-1"].link is None
+    assert items["sur-1"].title == "Half a character \ufffd here"
+    pipeline.close()
+    pipeline.store.close()
+
+
+def test_an_item_the_database_refuses_is_left_out_alone(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    feed_server: FeedServer,
+    classifier: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Should a value get through normalization that the database refuses, only that
+    item is left out (and logged); the feed's other items are stored."""
+    from sqlalchemy.exc import DataError
+
+    feed_server.route("/odd", body=HOSTILE_ENTRIES, headers={"Content-Type": "application/rss+xml"})
+    config = write_config(
+        tmp_path,
+        model_dir,
+        database_url,
+        {"odd": feed_server.url("/odd")},
+        "mailto://127.0.0.1:9?from=a@example.org&to=b@example.org",
+    )
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    add_items = pipeline.store.add_items
+
+    def refusing(feed_id: int, items: list[Item], now: datetime) -> list[int]:
+        if any(i.guid.endswith("/lang-1") for i in items):
+            raise DataError("INSERT", {}, Exception("value too long for type varchar(35)"))
+        return add_items(feed_id, items, now)
+
+    with mock.patch.object(pipeline.store, "add_items", side_effect=refusing):
+        [outcome] = pipeline.poll_feeds(["odd"])
+    assert (outcome.status, len(outcome.new_item_ids)) == ("ok", 3)
+    stored = {s.item.guid.rsplit("/")[-1] for s in pipeline.store.get_items(outcome.new_item_ids)}
+    assert stored == {"ok-1", "nul-1", "sur-1"}
+    assert "feed odd: item " in caplog.text and "value too long" in caplog.text
+    pipeline.close()
+    pipeline.store.close()

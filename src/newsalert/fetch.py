@@ -532,10 +532,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip()
     if value.isdigit():
-        return float(int(value))
+        return _seconds(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None or when.tzinfo is None:
         return None
@@ -556,8 +556,16 @@ def parse_max_age(value: str | None) -> float | None:
         if name == "max-age":
             arg = arg.strip().strip('"')
             if arg.isdigit():
-                max_age = float(int(arg))
+                max_age = _seconds(arg)
     return max_age
+
+
+def _seconds(digits: str) -> float | None:
+    """A header's delta-seconds: ASCII digits only (``isdigit`` also takes "²"), and
+    no more than ten of them (longer ones overflow; callers cap the wait anyway)."""
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    return float(int(digits)) if len(digits) <= 10 else 1e10
 
 
 # --- the fetcher ----------------------------------------------------------------------

@@ -22,6 +22,8 @@ _TRACKING = re.compile(
 )
 _SPACE = re.compile(r"\s+")
 # C0/C1 controls (but not \t \n) and bidi overrides have no place in an alert
+_LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
+MAX_LINK = 8192  # longer "links" are not links (and would bloat every row and message)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -82,9 +84,11 @@ def canonical_link(link: str | None, base: str | None = None) -> str | None:
     if not link:
         return None
     link = link.strip()
-    if base:
-        link = urljoin(base, link)
+    if len(link) > MAX_LINK or _CONTROL.search(link):  # no real link has them (NUL, bidi)
+        return None
     try:
+        if base:
+            link = urljoin(base, link)
         parts = urlsplit(link)
         port = parts.port  # raises on a bad port
     except ValueError:
@@ -104,6 +108,15 @@ def canonical_link(link: str | None, base: str | None = None) -> str | None:
         ]
     )
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
+
+
+def language_tag(value: str | None) -> str | None:
+    """A language tag ("en", "en-US", "sr_Latn"), or None for anything else: feeds fill
+    xml:lang and <language> with what they like, and the store keeps 35 characters."""
+    if not value:
+        return None
+    value = value.strip()
+    return value if len(value) <= 35 and _LANGUAGE.fullmatch(value) else None
 
 
 def item_key(guid: str | None, link: str | None, title: str, summary: str) -> str:
@@ -135,7 +148,7 @@ def normalize_entry(
         link=link,
         published=entry.published,
         content=content if content != summary else "",
-        language=entry.language or language,
+        language=language_tag(entry.language or language),
         guid=guid,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import pyexpat
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +30,11 @@ def parse(content: bytes, *, content_type: str | None = None, url: str | None = 
     headers = {"content-location": url or _NO_BASE}
     if content_type:
         headers["content-type"] = content_type
+    content = bytes(content)
+    if b"&#" in content:  # one reference to a surrogate would fail the whole feed
+        content = _CHAR_REF.sub(_valid_reference, content)
     try:
-        parsed = feedparser.parse(bytes(content), response_headers=headers, sanitize_html=True)
+        parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
     except Exception as exc:  # feedparser is lenient; anything escaping it is a bad feed
         raise ParseError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
 
@@ -47,6 +51,17 @@ def parse(content: bytes, *, content_type: str | None = None, url: str | None = 
         bozo_reason=reason,
         language=feed.get("language") or None,
     )
+
+
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _valid_reference(match: re.Match[bytes]) -> bytes:
+    """A character reference as it was, or U+FFFD for one naming no character (a
+    surrogate, or beyond U+10FFFF): feedparser raises on those, losing every entry."""
+    hexa, decimal = match.groups()
+    code = int(hexa, 16) if hexa else int(decimal)
+    return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else match[0]
 
 
 def expat_warning(version: tuple[int, int, int] = pyexpat.version_info) -> str | None:

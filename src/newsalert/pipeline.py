@@ -42,7 +42,7 @@ from newsalert.errors import (
 )
 from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
 from newsalert.metrics import add_counts, ensure_schema, poll_counts
-from newsalert.models import Alert, FetchResult, Message
+from newsalert.models import Alert, FetchResult, Item, Message
 from newsalert.normalize import normalize
 from newsalert.parse import parse
 from newsalert.ratelimit import Bucket, RateLimiter, RedisRateLimiter, StoreRateLimiter
@@ -335,12 +335,39 @@ class Pipeline:
         )
         # the items are in before the feed's new validators: a crash in between
         # fetches the feed again, and the store's unique keys drop the repeats
-        ids = self.store.add_items(state.id, found, now)
+        ids = self._store_items(name, state, found, now)
         record = PollRecord(
             state.id, "ok", now, next_poll, result.etag, result.last_modified, moved_to=moved
         )
         log.info("feed %s: %d entries, %d new", name, len(found), len(ids), extra={"feed": name})
         return FeedOutcome(name, "ok", tuple(ids), len(found), next_poll_at=next_poll), record
+
+    def _store_items(
+        self, name: str, state: FeedState, found: list[Item], now: datetime
+    ) -> list[int]:
+        """The new items' ids. An item the database refuses (a value normalization let
+        through) is left out alone, logged, rather than failing its feed's other items
+        and the feeds polled with it."""
+        try:
+            return self.store.add_items(state.id, found, now)
+        except Exception as exc:
+            if _transient(exc):
+                raise
+        ids: list[int] = []
+        for item in found:
+            try:
+                ids += self.store.add_items(state.id, [item], now)
+            except Exception as exc:
+                if _transient(exc):
+                    raise
+                log.error(
+                    "feed %s: item %s not stored: %s",
+                    name,
+                    item.key,
+                    str(exc).splitlines()[0][:300],
+                    extra={"feed": name},
+                )
+        return ids
 
     def _failed(
         self,
@@ -780,11 +807,16 @@ class Pipeline:
 
 
 def _transient(exc: BaseException) -> bool:
-    """The store's database or another passing failure (the task retries), not a
-    problem of the delivery itself."""
-    from sqlalchemy.exc import SQLAlchemyError
+    """The database out of reach, or another passing failure (the task retries); not a
+    value it refused (``DataError``, ``IntegrityError``: the same next time)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    return isinstance(exc, (SQLAlchemyError, TransientError, StoreError, OSError))
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc, (OperationalError, InterfaceError, PoolTimeout, TransientError, StoreError, OSError)
+    )
 
 
 def alert_for(stored: StoredItem, subscriber: str = "") -> Alert:
