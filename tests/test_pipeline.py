@@ -429,3 +429,52 @@ def test_an_item_the_database_refuses_is_left_out_alone(
     assert "feed odd: item " in caplog.text and "value too long" in caplog.text
     pipeline.close()
     pipeline.store.close()
+
+
+def test_an_item_that_fails_scoring_does_not_hold_up_its_batch(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Scoring fails on one item (a bug it triggers): its batch is scored in halves
+    until that item is alone; it stays unscored, logged, and the others, the seed
+    article's alert included, go through."""
+    from newsalert.scoring import Scorer
+
+    feed_server.route(
+        "/feed",
+        body=rss(
+            ("seed-1", SEED_TITLE, SEED_SUMMARY),
+            ("poison-1", "POISON", "An item the scorer trips on."),
+            *((f"biz-{n}", f"Chipmaker {n} reports revenue", "Shares rose.") for n in range(5)),
+        ),
+    )
+    config = write_config(
+        tmp_path,
+        model_dir,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        {"desk": feed_server.url("/feed")},
+        smtp_server.url(),
+    )
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    score_batch = Scorer.score_batch
+
+    def tripping(self: Scorer, items: list[Item]) -> list[object]:
+        if any(i.title == "POISON" for i in items):
+            raise ValueError("feature extraction failed")
+        return score_batch(self, items)  # type: ignore[arg-type]
+
+    with mock.patch.object(Scorer, "score_batch", tripping):
+        summary = pipeline.run_once()
+        assert (summary.scored, summary.relevant, summary.unscored) == (6, 1, 1)
+        assert summary.delivered == {"sent": 1} and len(smtp_server.messages) == 1
+        [poison] = pipeline.store.unscored_item_ids()
+        assert pipeline.store.get_item(poison).item.title == "POISON"
+        assert f"item {poison} cannot be scored" in caplog.text
+        assert pipeline.run_once().unscored == 1  # tried again, still alone
+    pipeline.close()
+    pipeline.store.close()

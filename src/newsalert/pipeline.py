@@ -99,7 +99,7 @@ class ScoreOutcome:
     scored: int = 0
     relevant: int = 0
     delivery_ids: tuple[int, ...] = ()
-    pending: int = 0  # left unscored (model unavailable)
+    pending: int = 0  # left unscored (model unavailable, or an item that fails scoring)
     error: str | None = None
 
 
@@ -441,6 +441,38 @@ class Pipeline:
         except ModelError as exc:
             log.error("model unavailable, %d items kept unscored: %s", len(stored), exc)
             return ScoreOutcome(pending=len(stored), error=str(exc))
+        return self._score_apart(stored, scorer)
+
+    def _score_apart(self, stored: list[StoredItem], scorer: Scorer) -> ScoreOutcome:
+        """Score the batch; should it fail (not the database, not the model), score its
+        halves apart, down to the one item that fails: that item stays unscored (and is
+        tried again on the next sweep) and no longer holds up the items batched with it."""
+        try:
+            return self._score_batch(stored, scorer)
+        except Exception as exc:
+            if _transient(exc) or isinstance(exc, ModelError):
+                raise
+            if len(stored) == 1:
+                log.exception(
+                    "item %s cannot be scored, kept unscored: %s",
+                    stored[0].id,
+                    exc,
+                    extra={"item_id": stored[0].id, "feed": stored[0].item.feed},
+                )
+                return ScoreOutcome(pending=1)
+        half = len(stored) // 2
+        one, two = (
+            self._score_apart(stored[:half], scorer),
+            self._score_apart(stored[half:], scorer),
+        )
+        return ScoreOutcome(
+            one.scored + two.scored,
+            one.relevant + two.relevant,
+            one.delivery_ids + two.delivery_ids,
+            one.pending + two.pending,
+        )
+
+    def _score_batch(self, stored: list[StoredItem], scorer: Scorer) -> ScoreOutcome:
         scores = scorer.score_batch([s.item for s in stored])
         now = self.clock()
         routed = [
