@@ -561,6 +561,15 @@ def test_a_digest_interrupted_mid_way_marks_what_went_out_and_holds_the_rest(
     pipeline.close()
 
 
+def desk_pipeline(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, url: str, now: list[datetime]
+) -> Pipeline:
+    """A pipeline polling /feed for one subscriber, "desk", with one target."""
+    return make_pipeline(
+        tmp_path, model_dir, feed_server.url("/feed"), f"- name: desk\n  urls: [{url!r}]\n", now
+    )
+
+
 def test_a_delivery_that_cannot_be_rendered_is_dead_lettered_not_retried_forever(
     tmp_path: Path,
     model_dir: Path,
@@ -576,16 +585,7 @@ def test_a_delivery_that_cannot_be_rendered_is_dead_lettered_not_retried_forever
 
     feed_server.route("/feed", body=INCIDENTS)
     now = [utc("2026-11-27T12:00")]
-    pipeline = make_pipeline(
-        tmp_path,
-        model_dir,
-        feed_server.url("/feed"),
-        f"""\
-        - name: desk
-          urls: ["{smtp_server.url()}"]
-        """,
-        now,
-    )
+    pipeline = desk_pipeline(tmp_path, model_dir, feed_server, smtp_server.url(), now)
     real_render = pipeline_module.render
 
     def render(alert: Alert, *args: object, **kwargs: object) -> object:
@@ -615,14 +615,11 @@ def test_a_database_error_before_the_send_gives_the_delivery_back_and_propagates
 
     feed_server.route("/feed", body=rss(("seed-1", SEED_TITLE, SEED_SUMMARY)))
     now = [utc("2026-11-27T12:00")]
-    pipeline = make_pipeline(
+    pipeline = desk_pipeline(
         tmp_path,
         model_dir,
-        feed_server.url("/feed"),
-        """\
-        - name: desk
-          urls: ["mailto://127.0.0.1:9?from=a@example.org&to=b@example.org"]
-        """,
+        feed_server,
+        "mailto://127.0.0.1:9?from=a@example.org&to=b@example.org",
         now,
     )
     pipeline.poll_feeds(["desk"])
@@ -652,16 +649,7 @@ def test_a_send_is_recorded_through_a_passing_database_error(
 
     feed_server.route("/feed", body=rss(("seed-1", SEED_TITLE, SEED_SUMMARY)))
     now = [utc("2026-11-27T12:00")]
-    pipeline = make_pipeline(
-        tmp_path,
-        model_dir,
-        feed_server.url("/feed"),
-        f"""\
-        - name: desk
-          urls: ["{smtp_server.url()}"]
-        """,
-        now,
-    )
+    pipeline = desk_pipeline(tmp_path, model_dir, feed_server, smtp_server.url(), now)
     pipeline.poll_feeds(["desk"])
     [did] = pipeline.score_pending().delivery_ids
     real_mark = pipeline.store.mark_sent
