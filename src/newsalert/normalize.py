@@ -21,9 +21,9 @@ _TRACKING = re.compile(
     re.IGNORECASE,
 )
 _SPACE = re.compile(r"\s+")
-# C0/C1 controls (but not \t \n) and bidi overrides have no place in an alert
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
 MAX_LINK = 8192  # longer "links" are not links (and would bloat every row and message)
+# C0/C1 controls (but not \t \n) and bidi overrides have no place in an alert
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 

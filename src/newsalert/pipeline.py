@@ -102,6 +102,15 @@ class ScoreOutcome:
     pending: int = 0  # left unscored (model unavailable, or an item that fails scoring)
     error: str | None = None
 
+    def __add__(self, other: ScoreOutcome) -> ScoreOutcome:
+        return ScoreOutcome(
+            self.scored + other.scored,
+            self.relevant + other.relevant,
+            self.delivery_ids + other.delivery_ids,
+            self.pending + other.pending,
+            other.error or self.error,
+        )
+
 
 @dataclass(slots=True)
 class PollSummary:
@@ -461,16 +470,7 @@ class Pipeline:
                 )
                 return ScoreOutcome(pending=1)
         half = len(stored) // 2
-        one, two = (
-            self._score_apart(stored[:half], scorer),
-            self._score_apart(stored[half:], scorer),
-        )
-        return ScoreOutcome(
-            one.scored + two.scored,
-            one.relevant + two.relevant,
-            one.delivery_ids + two.delivery_ids,
-            one.pending + two.pending,
-        )
+        return self._score_apart(stored[:half], scorer) + self._score_apart(stored[half:], scorer)
 
     def _score_batch(self, stored: list[StoredItem], scorer: Scorer) -> ScoreOutcome:
         scores = scorer.score_batch([s.item for s in stored])
@@ -509,13 +509,7 @@ class Pipeline:
                 return total
             seen.update(ids)
             out = self.score_items(ids)
-            total = ScoreOutcome(
-                total.scored + out.scored,
-                total.relevant + out.relevant,
-                total.delivery_ids + out.delivery_ids,
-                total.pending + out.pending,
-                out.error or total.error,
-            )
+            total += out
             if out.error:
                 return total
 
