@@ -985,6 +985,58 @@ def test_visibility_timeout_outlasts_every_task_and_retry_delay(
     assert got["channel"] > 3600  # kombu's default would re-deliver running tasks here
 
 
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        ("closed connection", True),  # InterfaceError: not an OperationalError
+        ("invalidated connection", True),  # a DBAPIError flagged by SQLAlchemy
+        ("pool exhausted", True),
+        ("refused value", False),  # IntegrityError: the same on every try
+    ],
+)
+def test_tasks_retry_every_database_error_the_pipeline_calls_passing(
+    error: str, retried: bool
+) -> None:
+    """One list says what is passing (errors.is_transient), for the pipeline's own
+    fallbacks and the tasks' retries: a worker whose database connection was closed
+    under it retries the task rather than failing it."""
+    from unittest import mock
+
+    from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from newsalert.pipeline import ScoreOutcome
+    from workers import tasks
+
+    def fault() -> Exception:
+        cause = Exception("server closed the connection")
+        return {
+            "closed connection": lambda: InterfaceError("SELECT 1", {}, cause),
+            "invalidated connection": lambda: DBAPIError(
+                "SELECT 1", {}, cause, connection_invalidated=True
+            ),
+            "pool exhausted": lambda: PoolTimeout("QueuePool limit reached"),
+            "refused value": lambda: IntegrityError("INSERT", {}, cause),
+        }[error]()
+
+    calls: list[list[int]] = []
+
+    class FlakyPipeline:  # fails twice, then scores
+        def score_items(self, ids: list[int]) -> ScoreOutcome:
+            calls.append(ids)
+            if len(calls) <= 2:
+                raise fault()
+            return ScoreOutcome(scored=len(ids))
+
+    with mock.patch.object(tasks.PipelineTask, "pipeline", new=FlakyPipeline()):
+        result = tasks.score_items.apply(args=([1, 2],))  # eager: retries run inline
+    if retried:
+        assert (result.state, result.result, len(calls)) == ("SUCCESS", 2, 3)
+    else:
+        assert (result.state, len(calls)) == ("FAILURE", 1)
+        assert isinstance(result.result, IntegrityError)
+
+
 def test_embedded_broker_never_reads_a_half_written_message(tmp_path: Path) -> None:
     """kombu's filesystem transport writes a message into its final name, so a consumer
     listing the folder meanwhile reads an empty file, and the worker stops with

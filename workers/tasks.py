@@ -12,21 +12,21 @@ no-op), which is what makes ``acks_late`` + ``task_reject_on_worker_lost`` safe.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task, shared_task, signals
-from sqlalchemy.exc import OperationalError
 
 from newsalert.config import LoadedConfig, config_path, load_config
-from newsalert.errors import StoreError, TransientError
+from newsalert.errors import TransientError, is_transient
 from newsalert.pipeline import Pipeline, build_targets, default_model_loader
 from newsalert.reload import ConfigWatcher
 from newsalert.scoring import Model
@@ -36,7 +36,6 @@ from workers.app import DELIVERY_BATCH, TASK_RETRY_BACKOFF_MAX
 log = logging.getLogger(__name__)
 
 SCORE_BATCH = 500
-TRANSIENT = (TransientError, StoreError, OperationalError, ConnectionError, TimeoutError)
 
 
 class Runtime:
@@ -145,10 +144,27 @@ def runtime(app: Celery) -> Runtime:
     return current
 
 
+@contextlib.contextmanager
+def transient_as_retry() -> Iterator[None]:
+    """Raise what ``errors.is_transient`` calls passing as a ``TransientError``, the one
+    class the tasks' autoretry names: Celery matches exception classes, and whether a
+    database error is passing depends on more than its class (an invalidated
+    connection, say)."""
+    try:
+        yield
+    except TransientError:
+        raise
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise TransientError(f"{type(exc).__name__}: {first}") from exc
+
+
 class PipelineTask(Task):  # type: ignore[misc]
     """Base of every task: the process's pipeline, and retries with backoff and jitter."""
 
-    autoretry_for = TRANSIENT
+    autoretry_for = (TransientError,)
     retry_backoff = 2  # seconds, doubling, with full jitter
     retry_backoff_max = TASK_RETRY_BACKOFF_MAX  # the visibility timeout allows for it
     retry_jitter = True
@@ -221,29 +237,31 @@ def send_digests(self: PipelineTask) -> dict[str, int]:
 def poll_feeds(self: PipelineTask, names: Sequence[str]) -> dict[str, Any]:
     """Fetch a batch of feeds at once, store their new items, score them together,
     dispatch their deliveries."""
-    pipeline = self.pipeline
-    configured = {f.name for f in pipeline.loaded.feeds}
-    gone = [name for name in names if name not in configured]
-    if gone:
-        log.info("feeds %s are no longer configured; skipping", ", ".join(gone))
-    outcomes = pipeline.poll_feeds([name for name in names if name in configured])
-    notices = [i for o in outcomes for i in o.notice_delivery_ids]  # health changes
-    created: list[int] = list(notices)
-    ids = [i for o in outcomes for i in o.new_item_ids]
-    for start in range(0, len(ids), SCORE_BATCH):
-        created.extend(pipeline.score_items(ids[start : start + SCORE_BATCH]).delivery_ids)
-    _dispatch_deliveries(created)
-    statuses: dict[str, int] = {}
-    for o in outcomes:
-        statuses[o.status] = statuses.get(o.status, 0) + 1
-    return {"feeds": statuses, "new": len(ids), "alerts": len(created) - len(notices)}
+    with transient_as_retry():
+        pipeline = self.pipeline
+        configured = {f.name for f in pipeline.loaded.feeds}
+        gone = [name for name in names if name not in configured]
+        if gone:
+            log.info("feeds %s are no longer configured; skipping", ", ".join(gone))
+        outcomes = pipeline.poll_feeds([name for name in names if name in configured])
+        notices = [i for o in outcomes for i in o.notice_delivery_ids]  # health changes
+        created: list[int] = list(notices)
+        ids = [i for o in outcomes for i in o.new_item_ids]
+        for start in range(0, len(ids), SCORE_BATCH):
+            created.extend(pipeline.score_items(ids[start : start + SCORE_BATCH]).delivery_ids)
+        _dispatch_deliveries(created)
+        statuses: dict[str, int] = {}
+        for o in outcomes:
+            statuses[o.status] = statuses.get(o.status, 0) + 1
+        return {"feeds": statuses, "new": len(ids), "alerts": len(created) - len(notices)}
 
 
 @shared_task(bind=True, base=PipelineTask, name="newsalert.score_items")
 def score_items(self: PipelineTask, item_ids: Sequence[int]) -> int:
-    outcome = self.pipeline.score_items([int(i) for i in item_ids])
-    _dispatch_deliveries(list(outcome.delivery_ids))
-    return outcome.scored
+    with transient_as_retry():
+        outcome = self.pipeline.score_items([int(i) for i in item_ids])
+        _dispatch_deliveries(list(outcome.delivery_ids))
+        return outcome.scored
 
 
 @shared_task(bind=True, base=PipelineTask, name="newsalert.deliver_batch")
@@ -251,11 +269,12 @@ def deliver_batch(self: PipelineTask, delivery_ids: Sequence[int]) -> dict[str, 
     """Send a batch of deliveries; each is leased in the store, so a redelivered
     batch skips what was already sent. A failed send is rescheduled by the store
     (backoff with jitter, Retry-After) and picked up by the sweep."""
-    counts: dict[str, int] = {}
-    for delivery_id in delivery_ids:
-        status = self.pipeline.deliver(int(delivery_id))
-        counts[status] = counts.get(status, 0) + 1
-    return counts
+    with transient_as_retry():
+        counts: dict[str, int] = {}
+        for delivery_id in delivery_ids:
+            status = self.pipeline.deliver(int(delivery_id))
+            counts[status] = counts.get(status, 0) + 1
+        return counts
 
 
 def _dispatch_deliveries(ids: Sequence[int]) -> None:

@@ -107,3 +107,19 @@ class PermanentDeliveryError(DeliveryError, PermanentError):
 
 class StoreError(NewsalertError):
     """The store cannot be reached or is inconsistent."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Retrying later may succeed: ours (``TransientError``, ``StoreError``), the OS's
+    (connection refused, timeouts) and the database's (out of reach, connection closed
+    or invalidated, pool exhausted); never a value the database refused (``DataError``,
+    ``IntegrityError``: the same next time). One list, for the pipeline's fallbacks
+    and the tasks' retries alike."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc, (TransientError, StoreError, OSError, OperationalError, InterfaceError, PoolTimeout)
+    )

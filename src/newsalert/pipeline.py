@@ -37,8 +37,8 @@ from newsalert.errors import (
     PermanentDeliveryError,
     StoreError,
     TransientDeliveryError,
-    TransientError,
     TransientFetchError,
+    is_transient,
 )
 from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
 from newsalert.metrics import add_counts, ensure_schema, poll_counts
@@ -360,14 +360,14 @@ class Pipeline:
         try:
             return self.store.add_items(state.id, found, now)
         except Exception as exc:
-            if _transient(exc):
+            if is_transient(exc):
                 raise
         ids: list[int] = []
         for item in found:
             try:
                 ids += self.store.add_items(state.id, [item], now)
             except Exception as exc:
-                if _transient(exc):
+                if is_transient(exc):
                     raise
                 log.error(
                     "feed %s: item %s not stored: %s",
@@ -459,7 +459,7 @@ class Pipeline:
         try:
             return self._score_batch(stored, scorer)
         except Exception as exc:
-            if _transient(exc) or isinstance(exc, ModelError):
+            if is_transient(exc) or isinstance(exc, ModelError):
                 raise
             if len(stored) == 1:
                 log.exception(
@@ -545,7 +545,7 @@ class Pipeline:
         try:
             message = self._message(delivery, target)
         except Exception as exc:
-            if _transient(exc):
+            if is_transient(exc):
                 # nothing was sent: given back (if the database lets us) rather than left
                 # to run out and be taken back as ambiguous; the task retries
                 with contextlib.suppress(Exception):
@@ -624,7 +624,7 @@ class Pipeline:
         try:
             held, messages = self._digest_messages(subscriber, rows, target)
         except Exception as exc:
-            if _transient(exc):
+            if is_transient(exc):
                 with contextlib.suppress(Exception):  # nothing sent: back to the hold
                     self.store.release_group(taken, now, lease=lease)
                 raise
@@ -744,7 +744,7 @@ class Pipeline:
                 mark(*args, **kwargs)
                 return
             except Exception as exc:
-                if attempt == 2 or not _transient(exc):
+                if attempt == 2 or not is_transient(exc):
                     raise
                 log.warning("recording a send failed (%s); trying again", exc)
                 self.sleep(0.5 * 2**attempt)
@@ -830,19 +830,6 @@ class Pipeline:
             summary.delivered[status] = summary.delivered.get(status, 0) + n
         summary.elapsed = time.perf_counter() - start
         return summary
-
-
-def _transient(exc: BaseException) -> bool:
-    """The database out of reach, or another passing failure (the task retries); not a
-    value it refused (``DataError``, ``IntegrityError``: the same next time)."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(
-        exc, (OperationalError, InterfaceError, PoolTimeout, TransientError, StoreError, OSError)
-    )
 
 
 def alert_for(stored: StoredItem, subscriber: str = "") -> Alert:
