@@ -427,6 +427,23 @@ def test_an_item_the_database_refuses_is_left_out_alone(
     stored = {s.item.guid.rsplit("/")[-1] for s in pipeline.store.get_items(outcome.new_item_ids)}
     assert stored == {"ok-1", "nul-1", "sur-1"}
     assert "feed odd: item " in caplog.text and "value too long" in caplog.text
+    # the operator sees it on the feed's row (`newsalert feeds`), but the feed is healthy
+    [state] = pipeline.store.feed_states()
+    assert (state.last_status, state.error_streak) == ("ok", 0)
+    assert state.last_error is not None
+    assert state.last_error.startswith("1 item(s) not stored, first: ")
+    assert "/lang-1: value too long for type varchar(35)" in state.last_error
+    # a 304 says nothing new about those items: the warning stays
+    feed_server.route("/odd", status=304)
+    [outcome] = pipeline.poll_feeds(["odd"])
+    [state] = pipeline.store.feed_states()
+    assert (outcome.status, state.error_streak) == ("not_modified", 0)
+    assert state.last_error is not None and "/lang-1: value too long" in state.last_error
+    # a poll that brings the feed and stores all of it clears the warning
+    feed_server.route("/odd", body=HOSTILE_ENTRIES, headers={"Content-Type": "application/rss+xml"})
+    [outcome] = pipeline.poll_feeds(["odd"])
+    [state] = pipeline.store.feed_states()
+    assert (outcome.status, state.last_error, state.error_streak) == ("ok", None, 0)
     pipeline.close()
     pipeline.store.close()
 

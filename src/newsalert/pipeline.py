@@ -344,39 +344,49 @@ class Pipeline:
         )
         # the items are in before the feed's new validators: a crash in between
         # fetches the feed again, and the store's unique keys drop the repeats
-        ids = self._store_items(name, state, found, now)
+        ids, warning = self._store_items(name, state, found, now)
         record = PollRecord(
-            state.id, "ok", now, next_poll, result.etag, result.last_modified, moved_to=moved
+            state.id,
+            "ok",
+            now,
+            next_poll,
+            result.etag,
+            result.last_modified,
+            moved_to=moved,
+            warning=warning,
         )
         log.info("feed %s: %d entries, %d new", name, len(found), len(ids), extra={"feed": name})
         return FeedOutcome(name, "ok", tuple(ids), len(found), next_poll_at=next_poll), record
 
     def _store_items(
         self, name: str, state: FeedState, found: list[Item], now: datetime
-    ) -> list[int]:
-        """The new items' ids. An item the database refuses (a value normalization let
-        through) is left out alone, logged, rather than failing its feed's other items
-        and the feeds polled with it."""
+    ) -> tuple[list[int], str | None]:
+        """The new items' ids, and what went wrong with the others. An item the
+        database refuses (a value normalization let through) is left out alone, logged
+        and named on the feed's row (``newsalert feeds``), rather than failing its
+        feed's other items and the feeds polled with it."""
         try:
-            return self.store.add_items(state.id, found, now)
+            return self.store.add_items(state.id, found, now), None
         except Exception as exc:
             if is_transient(exc):
                 raise
         ids: list[int] = []
+        refused: list[str] = []
         for item in found:
             try:
                 ids += self.store.add_items(state.id, [item], now)
             except Exception as exc:
                 if is_transient(exc):
                     raise
+                said = str(getattr(exc, "orig", None) or exc).strip()  # the driver's words
+                why = (said.splitlines() or [type(exc).__name__])[0][:300]
+                refused.append(f"{item.guid or item.key}: {why}")
                 log.error(
-                    "feed %s: item %s not stored: %s",
-                    name,
-                    item.key,
-                    str(exc).splitlines()[0][:300],
-                    extra={"feed": name},
+                    "feed %s: item %s not stored: %s", name, item.key, why, extra={"feed": name}
                 )
-        return ids
+        if not refused:
+            return ids, None
+        return ids, f"{len(refused)} item(s) not stored, first: {refused[0]}"
 
     def _failed(
         self,
@@ -407,7 +417,7 @@ class Pipeline:
             failing_since=(before.failing_since or record.now) if failed else None,
             disabled=before.disabled or record.disabled,
             error_streak=before.error_streak + 1 if failed else 0,
-            last_error=record.error[:2000] if record.error else None,
+            last_error=(record.error or record.warning or "")[:2000] or None,
             last_status=record.status,
         )
         change = health.transition(after, record.now, self.loaded.config.fetch.unhealthy_after)

@@ -44,6 +44,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -273,6 +274,10 @@ sent_messages = Table(
 )
 
 
+# after a success, its warning (items not stored) stays until a poll brings the feed
+# again: a 304 says nothing new about them; after a failure, the error goes
+_KEEP_WARNING = case((feeds.c.error_streak == 0, feeds.c.last_error), else_=None)
+
 # a 304: new times, any error streak cleared (PollRecord.values() for the same case)
 _PLAIN_POLL = (
     update(feeds)
@@ -282,7 +287,7 @@ _PLAIN_POLL = (
         last_polled_at=bindparam("b_now"),
         next_poll_at=bindparam("b_next"),
         last_success_at=bindparam("b_now"),
-        last_error=None,
+        last_error=_KEEP_WARNING,
         error_streak=0,
         failing_since=None,
     )
@@ -326,6 +331,7 @@ class PollRecord:
     error: str | None = None
     moved_to: str | None = None
     disabled: bool = False
+    warning: str | None = None  # a successful poll's trouble (items not stored): shown, no streak
 
     @property
     def plain(self) -> bool:
@@ -333,6 +339,7 @@ class PollRecord:
         return (
             self.status == "not_modified"
             and self.error is None
+            and self.warning is None
             and not self.moved_to
             and not self.disabled
         )
@@ -345,7 +352,14 @@ class PollRecord:
         }
         if self.error is None:
             values.update(
-                last_error=None, error_streak=0, last_success_at=self.now, failing_since=None
+                last_error=(
+                    self.warning[:2000]
+                    if self.warning
+                    else (_KEEP_WARNING if self.status == "not_modified" else None)
+                ),
+                error_streak=0,
+                last_success_at=self.now,
+                failing_since=None,
             )
             if self.status == "ok":
                 values.update(etag=self.etag, last_modified=self.last_modified)
