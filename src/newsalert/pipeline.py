@@ -380,7 +380,9 @@ class Pipeline:
                     raise
                 said = str(getattr(exc, "orig", None) or exc).strip()  # the driver's words
                 why = (said.splitlines() or [type(exc).__name__])[0][:300]
-                refused.append(f"{item.guid or item.key}: {why}")
+                # feed text on an operator's terminal: nothing that is not printable
+                named = "".join(c if c.isprintable() else "?" for c in item.guid or item.key)
+                refused.append(f"{named[:200]}: {why}")
                 log.error(
                     "feed %s: item %s not stored: %s", name, item.key, why, extra={"feed": name}
                 )
