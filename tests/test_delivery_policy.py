@@ -561,6 +561,73 @@ def test_a_digest_interrupted_mid_way_marks_what_went_out_and_holds_the_rest(
     pipeline.close()
 
 
+def test_a_digest_whose_sender_died_rejoins_the_next_digest_not_sent_one_by_one(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
+) -> None:
+    """A worker takes the hourly digest and is killed before it sends (SIGKILL, a hard
+    time limit). When its lease runs out, the sweep takes the deliveries back: they go
+    back to the hold, flagged ambiguous, and the next digest run sends them as a digest
+    again, not as one message per alert."""
+    now = [utc("2026-11-27T12:00")]
+    pipeline, held = held_digest(tmp_path, model_dir, feed_server, now)
+    now[0] = utc("2026-11-27T13:00")  # the digest is due
+    lease = pipeline.loaded.config.delivery.lease
+    assert len(pipeline.store.lease_group(held, now[0], lease)) == len(held)  # then killed
+    now[0] += timedelta(seconds=lease + 1)
+    sent: list[str] = []
+
+    def telegram(url: str, data: str = "", **_: object) -> requests.Response:
+        sent.append(json.loads(data)["text"])
+        return telegram_response(200, {"ok": True, "result": {"message_id": len(sent)}})
+
+    with mock.patch("requests.post", side_effect=telegram):
+        due = pipeline.store.due_delivery_ids(now[0], 1000)
+        assert sorted(due) == sorted(held)
+        assert {pipeline.deliver(i) for i in due} == {"held"} and sent == []
+        assert pipeline.send_digests() == {"sent": len(held)}
+    assert 2 <= len(sent) < 10  # parts of a digest, not 60 single alerts
+    assert_each_alert_sent_once(pipeline, sent, held)
+    rows = {d.id: d for d in pipeline.store.list_deliveries(limit=500)}
+    # two attempts each: the dead sender's and the digest that went out
+    assert {(rows[i].ambiguous, rows[i].attempts) for i in held} == {(True, 2)}
+    pipeline.close()
+
+
+def test_a_break_through_alert_whose_sender_died_is_sent_at_once_not_held(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    """Only alerts that would be held now go back to the hold when taken back from a dead
+    sender: a break-through alert in the quiet hours still goes out at once, alone."""
+    feed_server.route("/feed", body=INCIDENTS)
+    night = [utc("2026-11-27T23:30")]  # 00:30 in Belgrade: quiet
+    pipeline = make_pipeline(
+        tmp_path,
+        model_dir,
+        feed_server.url("/feed"),
+        f"""\
+        - name: urgent
+          urls: ["{smtp_server.url(to="urgent@example.org")}"]
+          quiet_hours: "22:00-07:00 {BELGRADE}"
+          break_through: 0.0
+        """,
+        night,
+    )
+    pipeline.poll_feeds(["desk"])
+    created = list(pipeline.score_pending().delivery_ids)
+    assert len(created) == 3
+    lease = pipeline.loaded.config.delivery.lease
+    for i in created:  # a sender takes them and is killed before it sends
+        assert pipeline.store.lease_delivery(i, night[0], lease) is not None
+    night[0] += timedelta(seconds=lease + 1)
+    assert [pipeline.deliver(i) for i in created] == ["sent"] * 3
+    assert [m["To"] for m in smtp_server.messages] == ["urgent@example.org"] * 3
+    pipeline.close()
+
+
 def desk_pipeline(
     tmp_path: Path, model_dir: Path, feed_server: FeedServer, url: str, now: list[datetime]
 ) -> Pipeline:

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsalert import health
+from newsalert import health, holds
 from newsalert.config import LoadedConfig
 from newsalert.delivery import Notifier, privacy_url, target_id
 from newsalert.errors import (
@@ -542,6 +542,11 @@ class Pipeline:
             return self.store.mark_failed(
                 delivery_id, _NO_TARGET, retry_at=None, now=now, lease=lease
             )
+        if delivery.taken_back:
+            back_at = self._held_again_at(delivery, now)
+            if back_at is not None:
+                self.store.release_group([delivery_id], back_at, lease=lease)
+                return "held"
         try:
             self._take_token(target, may_defer=True)
         except _Throttled as throttled:
@@ -610,6 +615,23 @@ class Pipeline:
             for status, n in self._send_digest(subscriber, tid, ids, self.clock()).items():
                 counts[status] = counts.get(status, 0) + n
         return counts
+
+    def _held_again_at(self, delivery: Delivery, now: datetime) -> datetime | None:
+        """Where a delivery taken back from a dead sender goes when its subscriber holds
+        alerts (a digest, quiet hours): back to the hold, due now or at the end of the
+        quiet hours, so it rejoins the next digest (most likely it was part of the one
+        its sender died sending) instead of going out alone. None: send it now (no
+        hold, a break-through score, or a feed-health notice, which is never held)."""
+        sub = self.router.subscriber(delivery.subscriber)
+        if delivery.item_id is None or sub is None or not (sub.digest or sub.quiet_hours):
+            return None
+        score = self.store.get_item(delivery.item_id).score
+        if holds.release_time(sub, score.score if score else 0.0, now) is None:
+            return None
+        quiet_end = (
+            holds.quiet_until(sub.quiet_hours, now, sub.timezone) if sub.quiet_hours else None
+        )
+        return quiet_end or now
 
     def _send_digest(
         self, subscriber: str, target_id: str, ids: list[int], now: datetime

@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -428,6 +428,7 @@ class Delivery:
     sent_at: datetime | None
     notice_id: int | None = None
     lease_until: datetime | None = None  # while sending: the sender's lease, its fence
+    taken_back: bool = False  # leased from a sender that died (or outlasted its lease)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -977,6 +978,7 @@ class Store:
             if row is None:
                 return None
             values: dict[str, Any] = {"status": SENDING, "lease_until": until}
+            taken_back = False
             if row.status in RETRYABLE and row.next_attempt_at <= now:
                 # the row as read, due time included: one given back meanwhile (rate
                 # limited, with a later time) is not taken past its wait
@@ -991,6 +993,7 @@ class Store:
                     deliveries.c.status == SENDING, deliveries.c.lease_until == row.lease_until
                 )
                 values.update(ambiguous=True, attempts=row.attempts + 1)
+                taken_back = True
                 if max_attempts is not None and row.attempts + 1 >= max_attempts:
                     error = (
                         f"its sender died or outlasted the lease on attempt {row.attempts + 1} "
@@ -1016,7 +1019,7 @@ class Store:
             if taken.rowcount != 1 or values["status"] == DEAD:
                 return None
             row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
-        return _delivery(row)
+        return replace(_delivery(row), taken_back=taken_back)
 
     def due_digest_groups(self, now: datetime) -> dict[tuple[str, str], list[int]]:
         """Held deliveries whose time has come, grouped per (subscriber, target)."""
