@@ -341,14 +341,37 @@ def test_a_change_is_recorded_once(database_url: str) -> None:
     store.close()
 
 
-def test_an_old_database_is_named_clearly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
+def test_an_old_database_gets_its_new_columns_and_names_what_it_cannot_add(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store made by an older version: columns that may be NULL or have a constant
+    default are added in place, its rows keep their values and take the defaults; a NOT
+    NULL column with no default cannot be, and the warning names it."""
+    engine = create_engine(database_url)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE feeds (id INTEGER PRIMARY KEY, name TEXT, url TEXT)"))
+        conn.execute(text("INSERT INTO feeds (id, name, url) VALUES (7, 'old', 'http://x/')"))
+        conn.execute(text("CREATE TABLE stories (id INTEGER PRIMARY KEY, title TEXT)"))
     engine.dispose()
-    Store(url).close()
-    assert re.search(r"older newsalert and lacks columns .*feeds\.failing_since", caplog.text)
+    caplog.set_level(logging.INFO, logger="newsalert.store")
+    store = Store(database_url)
+    [state] = store.feed_states()  # reads every column of feeds
+    assert (state.id, state.name, state.error_streak, state.disabled) == (7, "old", 0, False)
+    assert state.last_error is None and state.items_seen == 0
+    store.record_poll(state.id, status="error", now=T0, next_poll_at=T0, error="e1")
+    assert store.feed_states()[0].error_streak == 1
+    assert "added column feeds.failing_since" in caplog.text
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "cannot be added in place" in warned[0]
+    named = warned[0].split("lacks columns ")[1].split(", which")[0].split(", ")
+    assert set(named) == {
+        "stories.first_seen", "stories.last_seen", "stories.item_count", "stories.sources",
+        "stories.category", "stories.peak_score", "stories.state",
+    }  # fmt: skip
+    store.close()
+    caplog.clear()
+    Store(database_url).close()  # the second start adds nothing and names the same
+    assert "added column" not in caplog.text and "stories.peak_score" in caplog.text
 
 
 # --- config ------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     or_,
     select,
     text,
@@ -492,30 +493,47 @@ class Store:
                 ) from None
 
     def _check_columns(self) -> None:
-        """A database made by an older version lacks newer columns: say so at once.
+        """A database made by an older version lacks newer columns: add them, or say so.
 
-        create_all adds missing tables, never missing columns, and there are no
-        migrations before the first release: what needs a missing column fails later,
-        so the warning names them now. (Only a warning: a process that never touches
-        those tables, e.g. one sharing the database for rate limits, still works.)
+        ``create_all`` adds missing tables, never missing columns. A missing column
+        that may be NULL, or has a constant default, is added in place (``ALTER TABLE
+        ... ADD COLUMN``: the upgrade of every column added so far). Any other is named
+        in a warning: there are no other migrations before the first release. (Only a
+        warning: a process that never touches those tables, e.g. one sharing the
+        database for rate limits, still works.)
         """
+        missing = self._missing_columns()
+        for column in missing:
+            ddl = _add_column_ddl(column, self.engine.dialect)
+            if ddl is None:
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(ddl))
+                log.info("store: added column %s.%s", column.table.name, column.name)
+            except SQLAlchemyError:
+                pass  # another process starting at the same time may have added it
+        missing = self._missing_columns()
+        if missing:
+            log.warning(
+                "the store at %s was created by an older newsalert and lacks columns %s, "
+                "which cannot be added in place (NOT NULL without a default); move the "
+                "database aside to start a new one (this pre-release has no other schema "
+                "migrations)",
+                masked_database_url(self.url),
+                ", ".join(f"{c.table.name}.{c.name}" for c in missing),
+            )
+
+    def _missing_columns(self) -> list[Column[Any]]:
         found = inspect(self.engine)
-        missing = [
-            f"{table.name}.{column.name}"
+        return [
+            column
             for table in metadata.sorted_tables
             if found.has_table(table.name)
             for have in [{c["name"] for c in found.get_columns(table.name)}]
             for column in table.columns
             if column.name not in have
         ]
-        if missing:
-            log.warning(
-                "the store at %s was created by an older newsalert and lacks columns %s; "
-                "move the database aside to start a new one (this pre-release has no "
-                "schema migrations)",
-                masked_database_url(self.url),
-                ", ".join(missing),
-            )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -1228,6 +1246,25 @@ class Store:
                 select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
             )
             return {status: int(n) for status, n in rows}
+
+
+def _add_column_ddl(column: Column[Any], dialect: Any) -> str | None:
+    """``ALTER TABLE ... ADD COLUMN`` for a column that may be NULL or has a constant
+    default (existing rows take it); None for one that can be added only with values."""
+    preparer = dialect.identifier_preparer
+    sql = (
+        f"ALTER TABLE {preparer.format_table(column.table)} "
+        f"ADD COLUMN {preparer.format_column(column)} {column.type.compile(dialect=dialect)}"
+    )
+    if column.nullable:
+        return sql
+    default = column.default
+    if default is None or not getattr(default, "is_scalar", False):
+        return None
+    value = literal(default.arg, column.type).compile(
+        dialect=dialect, compile_kwargs={"literal_binds": True}
+    )
+    return f"{sql} NOT NULL DEFAULT {value}"
 
 
 def _lost_create_race(exc: SQLAlchemyError) -> bool:
