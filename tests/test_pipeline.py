@@ -493,5 +493,18 @@ def test_an_item_that_fails_scoring_does_not_hold_up_its_batch(
         assert pipeline.store.get_item(poison).item.title == "POISON"
         assert f"item {poison} cannot be scored" in caplog.text
         assert pipeline.run_once().unscored == 1  # tried again, still alone
+    # the traceback once, then a line per try with the count
+    assert caplog.text.count("Traceback") == 1
+    assert f"item {poison} cannot be scored (2 times)" in caplog.text
+    # an item that never failed goes before it, though newer: a pile of items that fail
+    # cannot hold up new ones in the sweep's batches
+    feed_server.route("/feed", body=rss(("later-1", "Later report", "Shares fell.")))
+    [outcome] = pipeline.poll_feeds(["desk"])
+    [later] = outcome.new_item_ids
+    assert later > poison and pipeline.store.unscored_item_ids() == [later, poison]
+    from newsalert.stats import item_totals
+
+    totals = item_totals(pipeline.store)  # the metrics' newsalert_items_unscorable
+    assert (totals["unscored"], totals["failing"]) == (2, 1)
     pipeline.close()
     pipeline.store.close()

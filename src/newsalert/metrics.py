@@ -237,6 +237,12 @@ def collect(store: Store, *, feed_names: Iterable[str] | None = None) -> str:
         "Items waiting to be scored (kept while the model is unavailable).",
     )
     w.sample("newsalert_items_unscored", totals["unscored"])
+    w.family(
+        "newsalert_items_unscorable",
+        "gauge",
+        "Unscored items on which scoring itself failed (a bug they trigger; see the log).",
+    )
+    w.sample("newsalert_items_unscorable", totals["failing"])
 
     counts = stats.delivery_status_counts(store)
     ambiguous = counts.pop("ambiguous")

@@ -466,20 +466,30 @@ class Pipeline:
 
     def _score_apart(self, stored: list[StoredItem], scorer: Scorer) -> ScoreOutcome:
         """Score the batch; should it fail (not the database, not the model), score its
-        halves apart, down to the one item that fails: that item stays unscored (and is
-        tried again on the next sweep) and no longer holds up the items batched with it."""
+        halves apart, down to the one item that fails: that item stays unscored (tried
+        again by later sweeps, after the items that never failed) and no longer holds
+        up the items batched with it."""
         try:
             return self._score_batch(stored, scorer)
         except Exception as exc:
             if is_transient(exc) or isinstance(exc, ModelError):
                 raise
             if len(stored) == 1:
-                log.exception(
-                    "item %s cannot be scored, kept unscored: %s",
-                    stored[0].id,
-                    exc,
-                    extra={"item_id": stored[0].id, "feed": stored[0].item.feed},
-                )
+                item = stored[0]
+                failures = self.store.note_score_failure(item.id)
+                extra = {"item_id": item.id, "feed": item.item.feed}
+                if failures == 1:  # the traceback once; then a line per sweep
+                    log.exception(
+                        "item %s cannot be scored, kept unscored: %s", item.id, exc, extra=extra
+                    )
+                else:
+                    log.warning(
+                        "item %s cannot be scored (%d times), kept unscored: %s",
+                        item.id,
+                        failures,
+                        exc,
+                        extra=extra,
+                    )
                 return ScoreOutcome(pending=1)
         half = len(stored) // 2
         return self._score_apart(stored[:half], scorer) + self._score_apart(stored[half:], scorer)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from newsalert.store import DELIVERY_STATES, Store, aware_utc, deliveries, feeds, items
@@ -176,9 +176,19 @@ def item_totals(store: Store) -> dict[str, int]:
                 func.count(),
                 func.sum(case((items.c.relevant.is_(True), 1), else_=0)),
                 func.sum(case((items.c.scored_at.is_(None), 1), else_=0)),
+                func.sum(
+                    case(
+                        (and_(items.c.scored_at.is_(None), items.c.score_failures > 0), 1), else_=0
+                    )
+                ),
             ).select_from(items)
         ).one()
-    return {"items": int(row[0] or 0), "alerts": int(row[1] or 0), "unscored": int(row[2] or 0)}
+    return {
+        "items": int(row[0] or 0),
+        "alerts": int(row[1] or 0),
+        "unscored": int(row[2] or 0),
+        "failing": int(row[3] or 0),  # unscored because scoring fails on them
+    }
 
 
 def _seconds(later: Any, earlier: Any, dialect: str) -> ColumnElement[float] | None:

@@ -161,6 +161,9 @@ items = Table(
     Column("relevant", Boolean),
     Column("category", String(32)),
     Column("reasons", Text),  # JSON list of [kind, label, weight]
+    # times scoring failed on this item alone (a bug it triggers): the sweep takes such
+    # items after the others, so a pile of them never holds up new items
+    Column("score_failures", Integer, nullable=False, default=0),
     UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     Index("ix_items_unscored", "scored_at"),
 )
@@ -859,14 +862,30 @@ class Store:
         return ids
 
     def unscored_item_ids(self, limit: int = 1000) -> list[int]:
+        """The oldest unscored items first, those that failed scoring before last."""
         with self.engine.connect() as conn:
             return list(
                 conn.execute(
                     select(items.c.id)
                     .where(items.c.scored_at.is_(None))
-                    .order_by(items.c.id)
+                    .order_by(items.c.score_failures, items.c.id)
                     .limit(limit)
                 ).scalars()
+            )
+
+    def note_score_failure(self, item_id: int) -> int:
+        """Count a failure to score this item alone; the count so far."""
+        with self.begin() as conn:
+            conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(score_failures=items.c.score_failures + 1)
+            )
+            return int(
+                conn.execute(
+                    select(items.c.score_failures).where(items.c.id == item_id)
+                ).scalar_one_or_none()
+                or 0
             )
 
     def get_items(self, ids: Sequence[int]) -> list[StoredItem]:
