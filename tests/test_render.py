@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from newsalert.models import Alert, Reason
+from newsalert.models import Alert, Reason, StoryUpdate
 from newsalert.render import (
     BODY_LIMITS,
     ELLIPSIS,
@@ -18,6 +18,8 @@ from newsalert.render import (
     clean,
     cut,
     render,
+    render_digest,
+    render_update,
     safe_link,
     severity,
 )
@@ -174,7 +176,8 @@ def test_titles_are_one_line_without_control_characters(family: str, title: str)
     message = render(make_alert(title=title), family)
     subject = message.title if family != "telegram" else message.body.splitlines()[1]
     assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]", subject)
-    assert "Bcc: victim@example.org" in subject  # kept as text, on the same line
+    # kept as text, on the same line (the text family breaks "@": see below)
+    assert "Bcc: victim@example.org" in subject.replace(ZWSP, "")
 
 
 @pytest.mark.parametrize(
@@ -214,6 +217,63 @@ def test_urls_in_feed_text_are_not_links(family: str) -> None:
     message = render(make_alert(summary="see https://evil.example/login now", link=None), family)
     assert "https://evil.example" not in message.body
     assert f"https:{ZWSP}//evil.example/login" in message.body
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(
+    "text",
+    ["1https://evil.example/x", "Breaking_https://evil.example/x", "aaaahttps://evil.example/x"],
+)
+def test_urls_glued_to_other_text_are_not_links_either(family: str, text: str) -> None:
+    message = render(make_alert(title=text, summary=f"see {text} now", link=None), family)
+    assert "://" not in message.body + message.title
+    assert f"https:{ZWSP}//evil.example/x" in message.body
+
+
+def test_an_encoded_word_in_a_title_cannot_bring_back_what_clean_removed() -> None:
+    """A mail client decodes "=?utf-8?b?...?=" in a subject: here to a bidi override
+    and a line break. The opener is broken, so the subject shows as typed."""
+    title = "Update from =?utf-8?b?4oCuS0NPTELigKwgQmFuazogdmVyaWZ5DQpYLVNwb29mOiAx?= now"
+    message = render(make_alert(title=title), "email")
+    assert "=?" not in message.title and f"={ZWSP}?utf-8?b?" in message.title
+    update = render_update(
+        StoryUpdate(make_alert(title=title), 1, title, ("a", "b"), 2, ()), "email"
+    )
+    assert "=?" not in update.title
+
+
+@pytest.mark.parametrize("where", ["alert", "digest", "update"])
+def test_plain_text_chats_get_no_mentions_from_feed_text(where: str) -> None:
+    """Discord and Mattermost take the plain-text family, and read these as mentions."""
+    hostile = "@everyone @here @channel @all <@&123456789012345678> Breaking"
+    alert = make_alert(title=hostile, summary=f"Also {hostile}")
+    if where == "alert":
+        messages = [render(alert, "text")]
+    elif where == "digest":
+        messages = render_digest([alert], "text")
+    else:
+        messages = [render_update(StoryUpdate(alert, 1, hostile, ("a", "b"), 2, ()), "text")]
+    for message in messages:
+        text = message.title + "\n" + message.body
+        assert not re.search(r"@(everyone|here|channel|all|&)", text)
+        assert f"@{ZWSP}everyone" in text
+
+
+@pytest.mark.parametrize("family", ["email", "slack", "telegram"])
+def test_a_digest_never_shows_a_feed_title_as_the_text_of_a_link(family: str) -> None:
+    """A title that looks like an address must not be what a link says it leads to:
+    a digest's link shows the host it goes to."""
+    alert = make_alert(title="www.paypal.com/security-check", link="https://evil.example/phish")
+    [message] = render_digest([alert], family)
+    body = message.body
+    assert "https://evil.example/phish" in body
+    for spoof in (">www.paypal.com/security-check</a>", "[www.paypal.com/security-check]"):
+        assert spoof not in body
+    label = {"email": ">evil.example</a>", "telegram": ">evil.example</a>"}.get(
+        family, "[evil.example](<https://evil.example/phish>)"
+    )
+    assert label in body
+    assert "www.paypal.com/security-check" in body  # the title is still there, as text
 
 
 def test_slack_neutralises_mentions_and_links_from_feed_text() -> None:

@@ -140,6 +140,10 @@ def render(
         title = cut(clean(line, single_line=True), TITLE_LIMITS[family])
     else:
         title = _title_line(family, parts, TITLE_LIMITS[family])
+    if family == "email":
+        title = no_encoded_words(title)
+    elif family == "text":
+        title = text_defuse(title)
     return replace(message, title=title)
 
 
@@ -207,7 +211,7 @@ def _template_formatter(family: str, template: str) -> Callable[[_Parts], Messag
         "email": html.escape,
         "telegram": html.escape,
         "slack": slack_escape,
-        "text": lambda text: text,
+        "text": text_defuse,
     }[family]
     link_escape = (lambda link: link) if family == "slack" else None
 
@@ -316,7 +320,7 @@ _STRIP = re.compile(
 _NEWLINES = re.compile("\r\n|[\r\x85\u2028\u2029]")
 _SPACES = re.compile(r"[^\S\n]+")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
-_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,31}):(?=//)")
+_SCHEME = re.compile(r":(?=//)")  # any "x://", whatever precedes it ("1https", "_https")
 
 
 def clean(text: str | None, *, single_line: bool = False) -> str:
@@ -332,7 +336,20 @@ def clean(text: str | None, *, single_line: bool = False) -> str:
         text = "\n".join(line.strip() for line in text.split("\n"))
         text = _MANY_NEWLINES.sub("\n\n", text).strip()
     # "https://evil" in feed text must not become a link in any client: break the scheme.
-    return _SCHEME.sub(lambda m: m.group(1) + ":" + ZWSP, text)
+    return _SCHEME.sub(":" + ZWSP, text)
+
+
+def no_encoded_words(subject: str) -> str:
+    """An e-mail client decodes "=?utf-8?b?...?=" in a subject (RFC 2047), which would
+    bring back the line breaks and bidi overrides ``clean`` removed: break the opener."""
+    return subject.replace("=?", "=" + ZWSP + "?")
+
+
+def text_defuse(text: str) -> str:
+    """The chat services behind the plain-text family (Discord, Mattermost, ...) read
+    "@everyone", "@here", "@channel" and "<@123>" in a message as mentions, and apprise
+    escapes none of them: every "@" of feed text is broken."""
+    return text.replace("@", "@" + ZWSP)
 
 
 def cut(text: str, limit: int) -> str:
@@ -507,7 +524,8 @@ def _measure_telegram(message: Message) -> int:
 
 
 def _format_text(p: _Parts) -> Message:
-    lines = [p.title] if p.title else []
+    d = text_defuse
+    lines = [d(p.title)] if p.title else []
     lines.append(f"{p.severity} {p.score} · {p.category} · {p.source} · {p.time}")
     why = _why(p)
     if why:
@@ -517,7 +535,7 @@ def _format_text(p: _Parts) -> Message:
     if p.ref_line:
         lines.append(p.ref_line)
     if p.summary:
-        lines += ["", p.summary]
+        lines += ["", d(p.summary)]
     return Message(
         title="",
         body="\n".join(lines),
@@ -645,10 +663,16 @@ def render_digest_parts(
     return messages
 
 
+def _link_label(link: str) -> str:
+    """What a digest shows for a link: its host, so a feed title such as
+    "www.bank.example/login" can never be the visible text of a link elsewhere."""
+    return urlsplit(link).hostname or LINK_LABEL
+
+
 def _digest_email_line(p: _Parts) -> str:
     e = html.escape
     title = e(p.title or "(no title)")
-    linked = f'<a href="{e(p.link)}">{title}</a>' if p.link else title
+    linked = f'{title} (<a href="{e(p.link)}">{e(_link_label(p.link))}</a>)' if p.link else title
     ref = f", ref {p.ref}" if p.ref else ""
     return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time}{ref})</small></li>"
 
@@ -656,7 +680,7 @@ def _digest_email_line(p: _Parts) -> str:
 def _digest_slack_line(p: _Parts) -> str:
     s = slack_escape
     title = s(p.title or "(no title)")
-    linked = f"[{title}](<{p.link}>)" if p.link else title
+    linked = f"{title} ([{s(_link_label(p.link))}](<{p.link}>))" if p.link else title
     ref = f" · ref {p.ref}" if p.ref else ""
     return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}{ref}"
 
@@ -664,7 +688,7 @@ def _digest_slack_line(p: _Parts) -> str:
 def _digest_telegram_line(p: _Parts) -> str:
     e = html.escape
     title = e(p.title or "(no title)")
-    linked = f'<a href="{e(p.link)}">{title}</a>' if p.link else title
+    linked = f'{title} (<a href="{e(p.link)}">{e(_link_label(p.link))}</a>)' if p.link else title
     ref = f" · ref {p.ref}" if p.ref else ""
     return (
         f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}{ref}"
@@ -674,7 +698,8 @@ def _digest_telegram_line(p: _Parts) -> str:
 def _digest_text_line(p: _Parts) -> str:
     link = f"\n  {p.link}" if p.link else ""
     ref = f" · ref {p.ref}" if p.ref else ""
-    return f"- {p.severity} {p.score} {p.category}: {p.title or '(no title)'} · {p.source} · {p.time}{ref}{link}"
+    title = text_defuse(p.title or "(no title)")
+    return f"- {p.severity} {p.score} {p.category}: {title} · {p.source} · {p.time}{ref}{link}"
 
 
 def _wrap_email(header: str, lines: list[str]) -> tuple[str, str | None]:
@@ -764,9 +789,10 @@ def render_update(update: StoryUpdate, family: str) -> Message:
             subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
         else:
             subject = f"[newsalert] Update: {story}"
-        return replace(message, title=cut(subject, TITLE_LIMITS["email"]))
+        return replace(message, title=no_encoded_words(cut(subject, TITLE_LIMITS["email"])))
     if family == "text":
-        return replace(message, title=cut(f"[newsalert] Update: {story}", TITLE_LIMITS["text"]))
+        title = cut(f"[newsalert] Update: {story}", TITLE_LIMITS["text"])
+        return replace(message, title=text_defuse(title))
     return message
 
 
@@ -864,14 +890,15 @@ def _update_text(
     link: str | None,
     summary: str,
 ) -> Message:
-    lines = [f"Update: {story}"]
+    d = text_defuse
+    lines = [f"Update: {d(story)}"]
     if changes:
-        lines.append(f"What is new: {changes}")
-    lines += [headline, facts, sources]
+        lines.append(f"What is new: {d(changes)}")
+    lines += [d(headline), facts, sources]
     if link:
         lines.append(f"Link: {link}")
     if summary:
-        lines += ["", summary]
+        lines += ["", d(summary)]
     return Message(title="", body="\n".join(lines), body_format="text", extra={"family": "text"})
 
 
