@@ -338,6 +338,29 @@ def test_slack_hostile_text_is_inert_in_the_final_payload(notifier: Notifier, ur
     assert "&lt;script&gt;" in wire
 
 
+def test_slack_feed_text_cannot_set_bold_italics_strike_or_headings(notifier: Notifier) -> None:
+    """apprise turns CommonMark emphasis and headings into Slack mrkdwn: from feed text
+    they arrive as look-alike characters, so nothing in them formats."""
+    alert = make_alert(
+        title="Hello **BOLD** _it_ ~st~ *x*",
+        summary="line\n# HEADING\n  ## two\n**URGENT: click** ~~gone~~ __under__",
+    )
+    with mock.patch("requests.request", return_value=slack_ok()) as request:
+        notifier.send(SLACK, render(alert, "slack"))
+    [attachment] = sent_json(request.call_args)["attachments"]
+    text = attachment["text"]
+    feed_lines = [line for line in text.split("\n") if "BOLD" in line or "HEADING" in line]
+    feed_lines += [line for line in text.split("\n") if "URGENT" in line or "two" in line]
+    assert len(feed_lines) == 4
+    for line in feed_lines:
+        inner = (
+            line[1:-1] if line.startswith("*") and line.endswith("*") else line
+        )  # our bold title
+        assert not re.search(r"[*_~]", inner), line
+        assert not line.lstrip().startswith("#")
+    assert "\u2217\u2217URGENT: click\u2217\u2217" in text and "\uff03 HEADING" in text
+
+
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value

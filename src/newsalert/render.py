@@ -449,6 +449,12 @@ def _slack_defuse(text: str) -> str:
     return _MENTIONISH.sub(lambda m: m.group(1) + ZWSP, text)
 
 
+_SLACK_LOOKALIKES = str.maketrans({"\\": "\u2216", "`": "\u02cb", "*": "\u2217", "~": "\u02dc"})
+_SLACK_HEADING = re.compile(r"(?m)^([ \t]*)#")
+# "_" opens or closes italics only at a word's edge: "armed_conflict" stays as it is
+_SLACK_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+
+
 def slack_escape(text: str) -> str:
     """Feed text -> CommonMark that apprise turns into inert Slack mrkdwn.
 
@@ -456,8 +462,13 @@ def slack_escape(text: str) -> str:
     escaped so no ``[label](url)`` can form; a backslash becomes U+2216 and a backtick
     U+02CB (look-alikes) so feed text can neither cancel our escapes nor open a code span
     in which escapes are not processed. ``&`` stays raw: apprise entity-escapes it.
+    apprise turns ``*`` ``~``, ``_`` at a word's edge and a leading ``#`` into Slack bold,
+    strike, italics and headings, and Slack shows a backslash escape as a backslash:
+    those become look-alikes too (U+2217, U+02DC, U+02CD, U+FF03), so a feed cannot
+    dress its text as a bold banner.
     """
-    text = _slack_defuse(text).replace("\\", "\u2216").replace("`", "\u02cb")
+    text = _slack_defuse(text).translate(_SLACK_LOOKALIKES)
+    text = _SLACK_HEADING.sub("\\1\uff03", _SLACK_UNDERSCORE.sub("\u02cd", text))
     return re.sub(r"([<>\[\]])", r"\\\1", text)
 
 
