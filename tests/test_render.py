@@ -276,6 +276,26 @@ def test_a_digest_never_shows_a_feed_title_as_the_text_of_a_link(family: str) ->
     assert "www.paypal.com/security-check" in body  # the title is still there, as text
 
 
+ABSURD_LINK = "https://news.example.org/?" + "&" * 2000  # x5 once escaped for HTML
+
+
+@pytest.mark.parametrize("family", ["slack", "telegram", "text"])
+def test_an_absurd_link_costs_only_itself_in_digests_and_updates(family: str) -> None:
+    """A link within the length cap that grows fivefold when escaped must not push a
+    digest line or a story update past the service's limit (Telegram would cut the
+    message to its first line): the link is left out, the rest stays."""
+    alert = make_alert(title="Gunmen attack police post", link=ABSURD_LINK)
+    limit = BODY_LIMITS[family]
+    measure = {"telegram": lambda m: len(m.body.encode("utf-16-le")) // 2 + m.body.count("\n")}
+    size = measure.get(family, lambda m: len(m.body))
+    messages = render_digest([alert, make_alert(title="Second report")], family)
+    update = render_update(StoryUpdate(alert, 1, "Police post attack", ("a", "b"), 2, ()), family)
+    for message in [*messages, update]:
+        assert size(message) <= limit
+        assert "Gunmen attack police post" in message.body
+    assert len(messages) == 1 and "Second report" in messages[0].body
+
+
 def test_slack_neutralises_mentions_and_links_from_feed_text() -> None:
     alert = make_alert(
         title=HOSTILE_TITLE,

@@ -642,6 +642,8 @@ def render_digest_parts(
     size = 0
     for a, p in zip(ordered, parts, strict=True):
         text = line(p)
+        if measure(text) + 1 > budget and p.link:  # a feed's absurd link costs only itself
+            text = line(replace(p, link=None))
         cost = measure(text) + 1
         if chunks[-1] and size + cost > budget:
             chunks.append([])
@@ -791,9 +793,12 @@ def render_update(update: StoryUpdate, family: str) -> Message:
     while True:
         message = _UPDATE_FORMATS[family](story, headline, changes, sources, facts, link, summary)
         measure = {"slack": _measure_slack, "telegram": _measure_telegram}.get(family, _measure_len)
-        if measure(message) <= limit or not summary:
+        if measure(message) <= limit or not (summary or link):
             break
-        summary = cut(summary, len(summary) // 2) if len(summary) > 40 else ""
+        if summary:
+            summary = cut(summary, len(summary) // 2) if len(summary) > 40 else ""
+        else:
+            link = None  # the summary is gone and it still does not fit: a feed's absurd link
     if family == "email":
         subject = clean(update.reply_subject, single_line=True) if update.reply_subject else ""
         if subject:
