@@ -149,6 +149,76 @@ def test_rules_file_errors_name_the_rules_file(tmp_path: Path) -> None:
     assert "hint: add this key" in found[1]
 
 
+SUB = 'subscribers:\n  - name: desk\n    urls: ["json://127.0.0.1:9/x"]\n'
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        # each compiles alone, not once joined into the rule's one pattern
+        ("terms: [attack]\n    regex: '(?i)bomb'", "do not compile together"),
+        ("regex: ['(?P<x>foo)', '(?P<x>bar)']", "do not compile together"),
+        ("terms: [' ']", "a rule needs `terms` (not blank) or `regex`"),  # "" matches all
+    ],
+)
+def test_rules_that_would_break_or_match_everything_are_refused(
+    tmp_path: Path, rule: str, expected: str
+) -> None:
+    write(tmp_path, f"include:\n  - name: r1\n    {rule}\n", "rules.yaml")
+    found = problems(write(tmp_path, "rules: rules.yaml\n" + SUB))
+    assert len(found) == 1 and found[0].startswith(f"{tmp_path / 'rules.yaml'}: rules.include[0]")
+    assert expected in found[0]
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("stories: {update_interval_minutes: .inf}", "stories.update_interval_minutes"),
+        ("stories: {update_interval_minutes: 1e13}", "stories.update_interval_minutes"),
+        ("fetch: {unhealthy_after: .inf}", "fetch.unhealthy_after"),
+        ("fetch: {unhealthy_after: 1e15}", "fetch.unhealthy_after"),
+        ("delivery: {lease: .nan}", "delivery.lease"),
+        ("delivery: {backoff_max: 1e300}", "delivery.backoff_max"),
+    ],
+)
+def test_numbers_that_overflow_at_run_time_are_refused(
+    tmp_path: Path, setting: str, key: str
+) -> None:
+    [found] = problems(write(tmp_path, f"{setting}\n{SUB}"))
+    assert found.startswith(f"{tmp_path / 'newsalert.yaml'}: {key}: ")
+
+
+def test_quiet_hours_end_minute_is_checked(tmp_path: Path) -> None:
+    [found] = problems(write(tmp_path, SUB + '    quiet_hours: "22:00-07:99"\n'))
+    assert "subscribers[0].quiet_hours" in found and "HH:MM-HH:MM" in found
+
+
+@pytest.mark.parametrize("text", ["", "# all commented out\n", "---\n"])
+@pytest.mark.parametrize("which", ["config", "rules"])
+def test_an_empty_file_is_refused_not_taken_for_an_empty_config(
+    tmp_path: Path, text: str, which: str
+) -> None:
+    """A file truncated while an editor saves it must not turn every alert off."""
+    if which == "rules":
+        write(tmp_path, text, "rules.yaml")
+        path = write(tmp_path, "rules: rules.yaml\n" + SUB)
+    else:
+        path = write(tmp_path, text)
+    [found] = problems(path)
+    name = "rules.yaml" if which == "rules" else "newsalert.yaml"
+    assert found.startswith(f"{tmp_path / name}: (file): the file is empty")
+    assert "hint: write" in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["feeds: " + "[" * 1000 + "]" * 1000 + "\n", 'rules: "rules\\0.yaml"\n' + SUB],
+)
+def test_what_validation_did_not_foresee_is_still_a_config_error(tmp_path: Path, text: str) -> None:
+    [found] = problems(write(tmp_path, text))  # not a RecursionError or ValueError
+    assert found.startswith(f"{tmp_path / 'newsalert.yaml'}: (file): ")
+
+
 def test_subscriber_feed_reference_must_exist(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -78,3 +78,42 @@ def test_a_config_that_never_loaded_is_an_error(tmp_path: Path) -> None:
     write(config, "feeds: 3\n")
     with pytest.raises(ConfigError):
         ConfigWatcher(config, environ={}).current()
+
+
+def test_a_truncated_or_odd_file_never_replaces_the_running_config(
+    files: tuple[Path, Path],
+) -> None:
+    config, _ = files
+    watcher = ConfigWatcher(config, environ={})
+    first = watcher.current()
+    write(config, "")  # an editor's truncate-then-write, caught in between
+    assert watcher.current() is first and "the file is empty" in str(watcher.error)
+    write(config, 'rules: "desk\\0rules.yaml"\n')  # a NUL in a path: a ValueError inside
+    assert watcher.current() is first and "(file)" in str(watcher.error)
+    write(config, GOOD.format(rules="desk-rules.yaml", min_score=0.6))
+    assert watcher.current().subscriber("desk").min_score == 0.6 and watcher.error is None
+
+
+def test_a_rejected_config_naming_a_new_rules_file_picks_up_its_fix(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new config names rules2.yaml, which has a typo: rejected. Fixing rules2.yaml
+    changes no file the running config names, yet the fix is loaded (on the next read
+    of the rejected config, at most REJECTED_RETRY seconds later)."""
+    import newsalert.reload as reload
+
+    config, _ = files
+    rules2 = config.parent / "rules2.yaml"
+    watcher = ConfigWatcher(config, environ={})
+    first = watcher.current()
+    write(rules2, "include:\n  - name: r2\n    term: [militia]\n")  # typo: term
+    write(config, GOOD.format(rules="rules2.yaml", min_score=0.5))
+    assert watcher.current() is first and "term" in str(watcher.error)
+    write(rules2, RULES.format(name="r2", term="militia"))
+    clock = [reload.time.monotonic()]
+    monkeypatch.setattr(reload.time, "monotonic", lambda: clock[0])
+    assert watcher.current() is first  # not yet: the rejected config is not re-read at once
+    clock[0] += reload.REJECTED_RETRY + 1
+    loaded = watcher.current()
+    assert loaded is not first and watcher.error is None
+    assert loaded.rules_path == rules2

@@ -43,7 +43,8 @@ _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no .inf or .nan: durations and counts become timedelta and int at run time
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- feeds -------------------------------------------------------------------
@@ -101,6 +102,19 @@ def _regexes_compile(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
+def _combined_compiles(regex: tuple[str, ...]) -> None:
+    """A rule's terms and regexes are matched as one pattern (rules.compile_rule): each
+    regex compiling alone is not enough ("(?i)" in the middle, a group name twice)."""
+    try:
+        re.compile("|".join(["x", *(f"(?:{r})" for r in regex)]))
+    except re.error as exc:
+        raise ValueError(
+            f"the regexes {list(regex)} do not compile together ({exc}); a rule's terms and "
+            "regexes are matched as one pattern: write flags as (?i:...) around the part "
+            "they apply to (or use case_sensitive), and give each named group its own name"
+        ) from None
+
+
 class RequireClause(_Strict):
     """A second clause a rule needs as well: the rule fires only when this matches too."""
 
@@ -122,6 +136,7 @@ class RequireClause(_Strict):
     def _something_to_match(self) -> RequireClause:
         if not any(t.strip() for t in self.terms) and not self.regex:
             raise ValueError("`require` needs `terms` or `regex`")
+        _combined_compiles(self.regex)
         return self
 
 
@@ -162,8 +177,9 @@ class RuleConfig(_Strict):
 
     @model_validator(mode="after")
     def _something_to_match(self) -> RuleConfig:
-        if not self.terms and not self.regex:
-            raise ValueError("a rule needs `terms` or `regex`")
+        if not any(t.strip() for t in self.terms) and not self.regex:  # "" would match all
+            raise ValueError("a rule needs `terms` (not blank) or `regex`")
+        _combined_compiles(self.regex)
         return self
 
 
@@ -202,9 +218,9 @@ class MetricsConfig(_Strict):
 
 
 class FetchConfig(_Strict):
-    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
-    read_timeout: Annotated[float, Field(gt=0)] = 20.0
-    deadline: Annotated[float, Field(gt=0)] = 60.0
+    connect_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    read_timeout: Annotated[float, Field(gt=0, le=3600)] = 20.0
+    deadline: Annotated[float, Field(gt=0, le=3600)] = 60.0
     max_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
     max_decompressed: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
     max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
@@ -213,7 +229,7 @@ class FetchConfig(_Strict):
     # the smallest feeds[].interval allowed; also sets the scheduler's resolution
     min_interval: Annotated[int, Field(ge=1, le=86_400)] = MIN_INTERVAL
     # seconds a feed may fail before it is marked unhealthy and operators are told
-    unhealthy_after: Annotated[float, Field(ge=0)] = 3600.0
+    unhealthy_after: Annotated[float, Field(ge=0, le=30 * 86_400)] = 3600.0
     # feeds polled by one task, fetched at once (a thread each): a slow server holds
     # up no other feed, and the cost of a task is shared by the batch
     batch: Annotated[int, Field(ge=1, le=256)] = 16
@@ -221,10 +237,12 @@ class FetchConfig(_Strict):
 
 class DeliveryConfig(_Strict):
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
-    backoff_base: Annotated[float, Field(gt=0)] = 30.0  # seconds; doubles per attempt
-    backoff_max: Annotated[float, Field(gt=0)] = 3600.0
-    timeout: Annotated[float, Field(gt=0)] = 15.0
-    lease: Annotated[float, Field(gt=0)] = 120.0  # a send not marked within this is ambiguous
+    backoff_base: Annotated[float, Field(gt=0, le=86_400)] = 30.0  # seconds; doubles per attempt
+    backoff_max: Annotated[float, Field(gt=0, le=7 * 86_400)] = 3600.0
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    lease: Annotated[float, Field(gt=0, le=86_400)] = (
+        120.0  # a send not marked within this is ambiguous
+    )
     # messages per second, shared by every worker process (token buckets)
     rate_limits: RateLimitsConfig = Field(default_factory=lambda: RateLimitsConfig())
     # wait this long in-process for a token; longer waits go back to the queue
@@ -246,7 +264,7 @@ class StoriesConfig(_Strict):
     window_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 72.0
     similarity: Annotated[float, Field(gt=0, le=1)] = 0.4  # cosine to join a story
     duplicate_similarity: Annotated[float, Field(gt=0, le=1)] = 0.4  # Jaccard: near-duplicate
-    update_interval_minutes: Annotated[float, Field(ge=0)] = 60.0
+    update_interval_minutes: Annotated[float, Field(ge=0, le=7 * 24 * 60)] = 60.0
     update_score_margin: Annotated[float, Field(gt=0, le=1)] = 0.1
     update_new_terms: Annotated[int, Field(ge=0)] = 2  # 0: new words never make an update
     update_source_milestones: tuple[Annotated[int, Field(ge=2)], ...] = (3, 5, 10, 20, 50)
@@ -318,7 +336,12 @@ class SubscriberConfig(_Strict):
         if value is None:
             return None
         match = _QUIET.match(value.strip())
-        if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59:
+        if (
+            not match
+            or int(match[1]) > 23
+            or int(match[3]) > 23
+            or max(int(match[2]), int(match[4])) > 59
+        ):
             raise ValueError('expected "HH:MM-HH:MM Area/City", e.g. "22:00-07:00 Europe/Belgrade"')
         if match[5]:
             try:
@@ -434,7 +457,10 @@ def _read_yaml(path: Path, problems: list[ConfigProblem], what: str) -> Any:
         problems.append(ConfigProblem(str(path), "(file)", f"cannot read: {exc}"))
         return None
     try:
-        return yaml.safe_load(text) or {}
+        data = yaml.safe_load(text)
+    except RecursionError:
+        problems.append(ConfigProblem(str(path), "(file)", "nested too deeply to read"))
+        return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -447,6 +473,19 @@ def _read_yaml(path: Path, problems: list[ConfigProblem], what: str) -> Any:
             )
         )
         return None
+    if data is None:  # nothing but comments: most likely a file caught half-written
+        empty = "{}" if what == "rules" else "the feeds and subscribers"
+        problems.append(
+            ConfigProblem(
+                str(path),
+                "(file)",
+                "the file is empty",
+                f"write {empty} (an empty file is refused, so that a file truncated while "
+                "being saved is never taken for the new config)",
+            )
+        )
+        return None
+    return data
 
 
 def _substitute(value: Any, environ: Mapping[str, str], missing: set[str]) -> Any:
@@ -515,6 +554,26 @@ def load_config(
     environ: Mapping[str, str] | None = None,
 ) -> LoadedConfig:
     """Load, substitute ``${VAR}``, validate; raise ConfigError listing every problem."""
+    try:
+        return _load_config(path, environ)
+    except (ValueError, OSError, RecursionError) as exc:
+        # what validation did not foresee (a NUL in a path, say) is still a config error
+        said = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    str(config_path(path)),
+                    "(file)",
+                    f"cannot load: {type(exc).__name__}: {said}",
+                    "check the paths and values the config names",
+                )
+            ]
+        ) from None
+
+
+def _load_config(
+    path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None
+) -> LoadedConfig:
     environ = os.environ if environ is None else environ
     file = config_path(path)
     problems: list[ConfigProblem] = []

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from newsalert.config import LoadedConfig, config_path, load_config
-from newsalert.errors import ConfigError
+from newsalert.errors import ConfigError, ConfigProblem
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,14 @@ def file_stamp(paths: list[Path]) -> Stamp:
     return tuple(marks)
 
 
+REJECTED_RETRY = 30.0  # seconds between reads of a rejected config whose files look unchanged
+
+
+def _as_config_error(path: Path, exc: Exception) -> ConfigError:
+    said = (str(exc).strip().splitlines() or [""])[0][:200]
+    return ConfigError([ConfigProblem(str(path), "(file)", f"{type(exc).__name__}: {said}")])
+
+
 class ConfigWatcher:
     def __init__(
         self,
@@ -48,6 +57,7 @@ class ConfigWatcher:
         self._stamp: Stamp | None = None
         self.error: ConfigError | None = None  # the last rejected reload, until a good one
         self.reloads = 0  # successful reloads after the first load
+        self._retry_at = 0.0
 
     def _files(self) -> list[Path]:
         files = [self.path]
@@ -60,15 +70,20 @@ class ConfigWatcher:
     def current(self) -> LoadedConfig:
         """The running config; raises ConfigError only when no config ever loaded."""
         stamp = file_stamp(self._files())
-        if self._config is not None and stamp == self._stamp:
+        # a rejected config is read again now and then even so: it may name another
+        # rules file than the running one, whose fix these stamps do not see
+        settled = self.error is None or time.monotonic() < self._retry_at
+        if self._config is not None and stamp == self._stamp and settled:
             return self._config
         try:
             loaded = self._load(self.path)
-        except ConfigError as exc:
+        except Exception as exc:  # whatever a half-written or odd file raises
             if self._config is None:
                 raise
-            self.error, self._stamp = exc, stamp
-            log.error("config reload rejected, keeping the running config:\n%s", exc)
+            if self.error is None or str(exc) != str(self.error):
+                log.error("config reload rejected, keeping the running config:\n%s", exc)
+            self.error = exc if isinstance(exc, ConfigError) else _as_config_error(self.path, exc)
+            self._stamp, self._retry_at = stamp, time.monotonic() + REJECTED_RETRY
             return self._config
         first = self._config is None
         self._config, self.error = loaded, None
