@@ -219,6 +219,19 @@ def test_what_validation_did_not_foresee_is_still_a_config_error(tmp_path: Path,
     assert found.startswith(f"{tmp_path / 'newsalert.yaml'}: (file): ")
 
 
+def test_a_feed_url_error_never_repeats_a_piece_of_its_password(tmp_path: Path) -> None:
+    """httpx quotes what it could not read: with a "/" in the password, a piece of it."""
+    path = write(
+        tmp_path,
+        'feeds:\n  - {name: paid, url: "https://desk:${FEED_PASSWORD}@feeds.example.org/rss"}\n'
+        + SUB,
+    )
+    environ = {"FEED_PASSWORD": "Tr0ub4dor/3xyz"}
+    [found] = problems(path, environ)
+    assert "feeds[0].url: not a valid URL" in found and "percent-encode" in found
+    assert "Tr0ub4dor" not in found and "3xyz" not in found
+
+
 def test_subscriber_feed_reference_must_exist(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -228,7 +228,12 @@ def check_url(url: str, *, allow_private: bool = True) -> str | None:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
-        return f"not a valid URL: {exc}"
+        # httpx quotes the part it could not read: with credentials in the URL, that can
+        # be a piece of the password ("Invalid port: 'Tr0ub4dor'"), so it is not repeated
+        said = str(exc)
+        kind = said.split(":", 1)[0] if ":" in said else "cannot be parsed"
+        hint = " (percent-encode special characters in a password: / ? # @ :)" if "@" in url else ""
+        return f"not a valid URL: {kind}{hint}"
     scheme = parsed.scheme.lower()
     if not scheme:
         return "URL has no scheme; use http:// or https://"
