@@ -232,6 +232,23 @@ def test_a_feed_url_error_never_repeats_a_piece_of_its_password(tmp_path: Path) 
     assert "Tr0ub4dor" not in found and "3xyz" not in found
 
 
+def test_a_key_given_twice_is_an_error_not_a_silent_replacement(tmp_path: Path) -> None:
+    path = write(tmp_path, SUB + SUB.replace("desk", "night"))
+    [found] = problems(path)
+    assert found.startswith(f"{path}: line 4, column 1: not valid YAML: found the key")
+    assert "'subscribers' twice" in found
+
+
+def test_nested_aliases_cost_what_they_take_to_write(tmp_path: Path) -> None:
+    """Nine levels of nine aliases (a few hundred bytes) name 9**9 strings: reading them
+    must not copy each use (it took 33 s and 1.2 GB on seven levels)."""
+    levels = ["x-bomb:", '  a0: &a0 ["${HOME}"]']
+    levels += [f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    path = write(tmp_path, "\n".join(levels) + "\n" + SUB)
+    found = problems(path)  # answered at once, with the key to remove
+    assert any("x-bomb" in f and "remove the key" in f for f in found), found
+
+
 def test_subscriber_feed_reference_must_exist(tmp_path: Path) -> None:
     path = write(
         tmp_path,

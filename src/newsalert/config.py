@@ -440,6 +440,29 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(explicit or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load``, but a key given twice in one mapping is an error (PyYAML
+    keeps the last silently: a second ``subscribers:`` would drop the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # unhashable: construct_mapping below says so
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found the key {key!r} twice; keep one (the second would replace the first)",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path, problems: list[ConfigProblem], what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -457,7 +480,7 @@ def _read_yaml(path: Path, problems: list[ConfigProblem], what: str) -> Any:
         problems.append(ConfigProblem(str(path), "(file)", f"cannot read: {exc}"))
         return None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
     except RecursionError:
         problems.append(ConfigProblem(str(path), "(file)", "nested too deeply to read"))
         return None
@@ -488,7 +511,23 @@ def _read_yaml(path: Path, problems: list[ConfigProblem], what: str) -> Any:
     return data
 
 
-def _substitute(value: Any, environ: Mapping[str, str], missing: set[str]) -> Any:
+def _substitute(
+    value: Any, environ: Mapping[str, str], missing: set[str], done: dict[int, Any] | None = None
+) -> Any:
+    """``${VAR}`` replaced in every string. A node YAML shares through an alias is done
+    once and stays shared: copying it per use would let a few hundred bytes of nested
+    aliases grow into gigabytes."""
+    done = {} if done is None else done
+    if isinstance(value, (list, dict)):
+        if id(value) in done:
+            return done[id(value)]
+        if isinstance(value, list):
+            out: Any = done.setdefault(id(value), [])
+            out.extend(_substitute(v, environ, missing, done) for v in value)
+        else:
+            out = done.setdefault(id(value), {})
+            out.update((k, _substitute(v, environ, missing, done)) for k, v in value.items())
+        return out
     if isinstance(value, str):
 
         def repl(match: re.Match[str]) -> str:
@@ -501,10 +540,6 @@ def _substitute(value: Any, environ: Mapping[str, str], missing: set[str]) -> An
             return match[0]
 
         return _VAR.sub(repl, value)
-    if isinstance(value, list):
-        return [_substitute(v, environ, missing) for v in value]
-    if isinstance(value, dict):
-        return {k: _substitute(v, environ, missing) for k, v in value.items()}
     return value
 
 
