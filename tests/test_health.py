@@ -389,7 +389,7 @@ def test_operators_must_name_subscribers(tmp_path: Path) -> None:
         """\
         operators: [ops, nobody]
         subscribers:
-          - {name: ops, urls: ["mailto://127.0.0.1?to=a@example.org"]}
+          - {name: ops, urls: ["mailto://127.0.0.1?from=a@example.org&to=a@example.org"]}
         """,
     )
     with pytest.raises(ConfigError) as info:

@@ -311,7 +311,13 @@ def test_a_batch_fetches_at_once_and_records_each_feed_as_it_comes_in(
         "balkans": feed_server.url("/balkans"),
         "gone": feed_server.url("/gone"),
     }
-    config = write_config(tmp_path, model_dir, database_url, feeds, "mailto://127.0.0.1:9")
+    config = write_config(
+        tmp_path,
+        model_dir,
+        database_url,
+        feeds,
+        "mailto://127.0.0.1:9?from=a@example.org&to=b@example.org",
+    )
     loaded = load_config(config)
     store = Store(loaded.database_url)
     pipeline = Pipeline(loaded, store, model_loader=lambda: pytest.fail("no scoring here"))

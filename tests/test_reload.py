@@ -117,3 +117,12 @@ def test_a_rejected_config_naming_a_new_rules_file_picks_up_its_fix(
     loaded = watcher.current()
     assert loaded is not first and watcher.error is None
     assert loaded.rules_path == rules2
+
+
+def test_a_reload_with_a_url_check_refuses_is_rejected(files: tuple[Path, Path]) -> None:
+    config, _ = files
+    watcher = ConfigWatcher(config, environ={})
+    first = watcher.current()
+    write(config, GOOD.format(rules="desk-rules.yaml", min_score=0.5).replace("json://", "foo://"))
+    assert watcher.current() is first
+    assert "subscribers[0].urls[0]" in str(watcher.error)

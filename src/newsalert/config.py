@@ -654,10 +654,33 @@ def _load_config(
     rules, rules_path = _load_rules(config, file, environ, problems)
     problems.extend(_cross_check(config, rules, file, rules_path))
     problems.extend(_check_operators(config, written, str(file), warnings))
+    problems.extend(_check_targets(config, str(file)))
     if problems:
         raise ConfigError(problems)
     targets = {s.name: s.urls for s in config.subscribers}
     return LoadedConfig(config, file, rules, rules_path, environ, warnings, targets)
+
+
+def _check_targets(config: Config, file: str) -> list[ConfigProblem]:
+    """Every subscriber URL apprise can build a notifier from: a hot reload must not
+    take a URL that `check` refuses (it would fail at every send, naming no key)."""
+    from newsalert.delivery import privacy_url, validate_url
+
+    found = []
+    for i, sub in enumerate(config.subscribers):
+        for j, url in enumerate(sub.urls):
+            message = validate_url(url)
+            if message:
+                found.append(
+                    ConfigProblem(
+                        file,
+                        f"subscribers[{i}].urls[{j}]",
+                        f"{privacy_url(url)}: {message}",
+                        "see https://github.com/caronc/apprise/wiki for the URL format of "
+                        "each service",
+                    )
+                )
+    return found
 
 
 def _min_interval(raw: Mapping[str, Any]) -> int:
