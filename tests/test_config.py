@@ -249,6 +249,23 @@ def test_nested_aliases_cost_what_they_take_to_write(tmp_path: Path) -> None:
     assert any("x-bomb" in f and "remove the key" in f for f in found), found
 
 
+def test_type_errors_say_how_to_write_the_value(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        SUB + "    keywords: Kosovo\n    digest: daily\n    digest_time: 22:30\n"
+        "stories: {update_interval_minutes: .inf}\n",
+    )
+    found = problems(path)
+    hints = {line.split(": ")[1]: line.split("hint: ")[1] for line in found}
+    assert hints == {
+        "subscribers[0].keywords": "write a list, e.g. [Kosovo, Serbia] (one entry still needs "
+        "the brackets)",
+        "subscribers[0].digest_time": 'quote the value, e.g. "22:30" (YAML reads 22:30 and 08:00 '
+        "as numbers)",
+        "stories.update_interval_minutes": "give a finite number (not .inf or .nan)",
+    }
+
+
 def test_subscriber_feed_reference_must_exist(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -552,6 +552,19 @@ _HINTS: dict[str, str] = {
     "less_than_equal": "lower the value",
     "literal_error": "use one of the allowed values",
     "too_short": "give at least one entry",
+    "tuple_type": "write a list, e.g. [Kosovo, Serbia] (one entry still needs the brackets)",
+    "list_type": "write a list, e.g. [a, b]",
+    "string_type": 'quote the value, e.g. "22:30" (YAML reads 22:30 and 08:00 as numbers)',
+    "dict_type": "write a mapping of keys (key: value) under it",
+    "model_type": "write a mapping of keys (key: value) under it",
+    "bool_type": "use true or false",
+    "bool_parsing": "use true or false",
+    "int_type": "give a whole number, e.g. 10",
+    "int_parsing": "give a whole number, e.g. 10",
+    "int_from_float": "give a whole number, e.g. 10",
+    "finite_number": "give a finite number (not .inf or .nan)",
+    "greater_than": "raise the value",
+    "less_than": "lower the value",
 }
 
 
