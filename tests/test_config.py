@@ -266,6 +266,23 @@ def test_type_errors_say_how_to_write_the_value(tmp_path: Path) -> None:
     }
 
 
+def test_variables_work_in_every_subscriber_field_and_in_the_rules_file(tmp_path: Path) -> None:
+    write(tmp_path, "include:\n  - name: watch\n    terms: ['${WATCH_TERM}']\n", "rules.yaml")
+    path = write(
+        tmp_path,
+        "rules: rules.yaml\n" + SUB + '    timezone: "${DESK_TZ:-Europe/Belgrade}"\n'
+        '    keywords: ["${WATCH:-Kosovo}"]\n',
+    )
+    loaded = load_config(path, {"WATCH_TERM": "militia"})
+    desk = loaded.subscriber("desk")
+    assert (desk.timezone, desk.keywords) == ("Europe/Belgrade", ("Kosovo",))
+    assert loaded.rules.include[0].terms == ("militia",)
+    # unset in the rules file: an error, not a term that never matches
+    [found] = problems(path, {})
+    assert found.startswith(f"{tmp_path / 'rules.yaml'}: (environment): environment variable")
+    assert "WATCH_TERM is not set" in found
+
+
 def test_subscriber_feed_reference_must_exist(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -645,6 +645,13 @@ def _load_config(
     subscribers = _subscriber_targets(raw.get("subscribers"), environ, str(file), warnings)
     missing: set[str] = set()
     rest = _substitute({k: v for k, v in raw.items() if k != "subscribers"}, environ, missing)
+    if isinstance(subscribers, list):  # their other fields as everything else (URLs: above)
+        subscribers = [
+            {k: v if k == "urls" else _substitute(v, environ, missing) for k, v in sub.items()}
+            if isinstance(sub, dict)
+            else sub
+            for sub in subscribers
+        ]
     for name in sorted(missing):
         problems.append(
             ConfigProblem(
@@ -797,8 +804,19 @@ def _load_rules(
         return RulesConfig(), rules_file
     if isinstance(raw, dict) and set(raw) == {"rules"}:
         raw = raw["rules"]
+    missing: set[str] = set()
+    raw = _substitute(raw, environ, missing)
+    for name in sorted(missing):  # a term left as "${WATCH}" would silently never match
+        problems.append(
+            ConfigProblem(
+                str(rules_file),
+                "(environment)",
+                f"environment variable {name} is not set",
+                f"set {name}, or write ${{{name}:-default}} to give a default",
+            )
+        )
     try:
-        return RulesConfig.model_validate(_substitute(raw, environ, set())), rules_file
+        return RulesConfig.model_validate(raw), rules_file
     except ValidationError as exc:
         problems.extend(_problems_from(exc, str(rules_file), "rules."))
         return RulesConfig(), rules_file
