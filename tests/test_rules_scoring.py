@@ -223,3 +223,21 @@ def test_content_rules_fire_on_items_read_back_from_the_store(tmp_path) -> None:
     ruleset = rules(include=[{"name": "full-text", "terms": ["Banjska"], "fields": ["content"]}])
     assert [h.name for h in ruleset.match(stored)] == ["full-text"]
     store.close()
+
+
+def test_a_regex_that_backtracks_without_end_is_stopped_not_left_to_stall_the_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An operator's "(a|aa)+$" on a hostile title would backtrack for minutes (2**40
+    ways). The search is stopped (`rules.MATCH_TIMEOUT`), counted as no match and
+    logged; the other rules still run."""
+    ruleset = rules(
+        include=[
+            {"name": "slow", "regex": ["(a|aa)+$"]},
+            {"name": "fine", "terms": ["attack"], "require": {"terms": ["police"]}},
+        ]
+    )
+    hostile = item("a" * 40 + "! attack on police")
+    hits = ruleset.match(hostile)
+    assert [(h.name, h.matched, h.required) for h in hits] == [("fine", "attack", "police")]
+    assert "rule slow: matching took over" in caplog.text and "simplify its regex" in caplog.text

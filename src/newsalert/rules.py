@@ -7,12 +7,37 @@ used as written. Every hit becomes a reason shown in alerts and ``explain``.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import regex
+
 from newsalert.config import RuleConfig, RulesConfig
 from newsalert.models import Item
+
+log = logging.getLogger(__name__)
+
+# Rules run operators' regexes on hostile feed text. Backtracking can take minutes on a
+# short title ("(a|aa)+$"): the `regex` module's timeout bounds each search, and a
+# search that runs out counts as no match (logged), so the worker goes on.
+MATCH_TIMEOUT = 0.25  # seconds per field searched
+
+
+def _find(pattern: regex.Pattern[str], text: str, rule: str) -> str | None:
+    try:
+        found = pattern.search(text, timeout=MATCH_TIMEOUT)
+    except TimeoutError:
+        log.warning(
+            "rule %s: matching took over %.2f s on a %d-character text and was stopped "
+            "(counted as no match); simplify its regex",
+            rule,
+            MATCH_TIMEOUT,
+            len(text),
+        )
+        return None
+    return found.group(0) if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +55,14 @@ class RuleHit:
 class CompiledRule:
     kind: str
     name: str
-    pattern: re.Pattern[str]
+    pattern: regex.Pattern[str]
     fields: tuple[str, ...]
     feeds: frozenset[str]
     weight: float | None
     category: str | None
     tags: frozenset[str] = frozenset()
     languages: tuple[str, ...] = ()  # lower-case, "-" separated
-    require: re.Pattern[str] | None = None
+    require: regex.Pattern[str] | None = None
     require_fields: tuple[str, ...] = ()
 
     def match(
@@ -50,31 +75,31 @@ class CompiledRule:
         if self.languages and not language_matches(item.language, self.languages):
             return None
         for field in self.fields:
-            found = self.pattern.search(getattr(item, field) or "")
-            if found:
+            found = _find(self.pattern, getattr(item, field) or "", self.name)
+            if found is not None:
                 required = None
                 if self.require is not None:
-                    required = _search(self.require, item, self.require_fields)
+                    required = self._search_required(item)
                     if required is None:
                         return None
                 return RuleHit(
                     self.kind,
                     self.name,
                     field,
-                    found.group(0),
+                    found,
                     self.weight,
                     self.category,
                     required,
                 )
         return None
 
-
-def _search(pattern: re.Pattern[str], item: Item, fields: tuple[str, ...]) -> str | None:
-    for field in fields:
-        found = pattern.search(getattr(item, field) or "")
-        if found:
-            return found.group(0)
-    return None
+    def _search_required(self, item: Item) -> str | None:
+        assert self.require is not None
+        for field in self.require_fields:
+            found = _find(self.require, getattr(item, field) or "", self.name)
+            if found is not None:
+                return found
+        return None
 
 
 def _language(code: str) -> str:
@@ -99,17 +124,17 @@ def term_pattern(term: str) -> str:
 
 def compile_rule(kind: str, index: int, rule: RuleConfig) -> CompiledRule:
     parts = [term_pattern(t) for t in rule.terms if t.strip()] + [f"(?:{r})" for r in rule.regex]
-    flags = 0 if rule.case_sensitive else re.IGNORECASE
+    flags = 0 if rule.case_sensitive else regex.IGNORECASE
     name = rule.name or f"{kind}[{index}]"
     require = None
     if rule.require is not None:
         req = rule.require
         req_parts = [term_pattern(t) for t in req.terms if t.strip()]
-        require = re.compile("|".join(req_parts + [f"(?:{r})" for r in req.regex]), flags)
+        require = regex.compile("|".join(req_parts + [f"(?:{r})" for r in req.regex]), flags)
     return CompiledRule(
         kind=kind,
         name=name,
-        pattern=re.compile("|".join(parts), flags),
+        pattern=regex.compile("|".join(parts), flags),
         fields=tuple(rule.fields),
         feeds=frozenset(rule.feeds),
         weight=rule.weight,
