@@ -14,6 +14,7 @@ import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -88,6 +89,15 @@ def write_config(
     path = tmp_path / "newsalert.yaml"
     path.write_text(text + feed_yaml, encoding="utf-8")
     return path
+
+
+def open_pipeline(config: Path, **kwargs: Any) -> Pipeline:
+    """The pipeline of a config file, on its own store."""
+    loaded = load_config(config)
+    return Pipeline(loaded, Store(loaded.database_url), **kwargs)
+
+
+NO_MAIL = "mailto://127.0.0.1:9?from=a@example.org&to=b@example.org"  # nothing answers
 
 
 @pytest.fixture
@@ -216,8 +226,7 @@ def test_refusing_smtp_keeps_the_alert_pending_then_delivers_it_once(
         smtp_server.url(),
     )
     now = [datetime(2026, 1, 1, 12, 0, tzinfo=UTC)]
-    loaded = load_config(config)
-    pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
+    pipeline = open_pipeline(config, clock=lambda: now[0])
 
     smtp_server.refuse()
     summary = pipeline.run_once()
@@ -260,8 +269,7 @@ def test_unscored_items_wait_for_the_model_and_are_never_dropped(
         "storage:", f"model:\n  path: {tmp_path / 'missing.joblib'}\nstorage:"
     )
     config.write_text(text)
-    loaded = load_config(config)
-    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    pipeline = open_pipeline(config)
     summary = pipeline.run_once()
     assert summary.new_items == 2 and summary.scored == 0 and summary.unscored == 2
     assert "missing.joblib" in (summary.model_error or "")
@@ -270,8 +278,7 @@ def test_unscored_items_wait_for_the_model_and_are_never_dropped(
 
     # the operator fixes the config: the kept items are scored and the alert goes out
     config.write_text(text.replace(f"model:\n  path: {tmp_path / 'missing.joblib'}\n", ""))
-    loaded = load_config(config)
-    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    pipeline = open_pipeline(config)
     summary = pipeline.run_once()
     assert summary.new_items == 0 and summary.scored == 2 and summary.relevant == 1
     assert len(smtp_server.messages) == 1
@@ -316,7 +323,7 @@ def test_a_batch_fetches_at_once_and_records_each_feed_as_it_comes_in(
         model_dir,
         database_url,
         feeds,
-        "mailto://127.0.0.1:9?from=a@example.org&to=b@example.org",
+        NO_MAIL,
     )
     loaded = load_config(config)
     store = Store(loaded.database_url)
@@ -380,10 +387,9 @@ def test_odd_entries_are_stored_cleaned_and_the_feeds_polled_with_them_go_on(
         model_dir,
         database_url,
         {"odd": feed_server.url("/odd"), "business": feed_server.url("/business")},
-        "mailto://127.0.0.1:9?from=a@example.org&to=b@example.org",
+        NO_MAIL,
     )
-    loaded = load_config(config)
-    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    pipeline = open_pipeline(config)
     outcomes = pipeline.poll_feeds(["odd", "business"])
     assert [(o.feed, o.status, len(o.new_item_ids)) for o in outcomes] == [
         ("odd", "ok", 4),
@@ -416,10 +422,9 @@ def test_an_item_the_database_refuses_is_left_out_alone(
         model_dir,
         database_url,
         {"odd": feed_server.url("/odd")},
-        "mailto://127.0.0.1:9?from=a@example.org&to=b@example.org",
+        NO_MAIL,
     )
-    loaded = load_config(config)
-    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    pipeline = open_pipeline(config)
     add_items = pipeline.store.add_items
 
     def refusing(feed_id: int, items: list[Item], now: datetime) -> list[int]:
@@ -482,8 +487,7 @@ def test_an_item_that_fails_scoring_does_not_hold_up_its_batch(
         {"desk": feed_server.url("/feed")},
         smtp_server.url(),
     )
-    loaded = load_config(config)
-    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    pipeline = open_pipeline(config)
     score_batch = Scorer.score_batch
 
     def tripping(self: Scorer, items: list[Item]) -> list[object]:

@@ -26,7 +26,7 @@ from typing import Any
 from celery import Celery, Task, shared_task, signals
 
 from newsalert.config import LoadedConfig, config_path, load_config
-from newsalert.errors import TransientError, is_transient
+from newsalert.errors import TransientError, first_line, is_transient
 from newsalert.pipeline import Pipeline, build_targets, default_model_loader
 from newsalert.reload import ConfigWatcher
 from newsalert.scoring import Model
@@ -157,8 +157,7 @@ def transient_as_retry() -> Iterator[None]:
     except Exception as exc:
         if not is_transient(exc):
             raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise TransientError(f"{type(exc).__name__}: {first}") from exc
+        raise TransientError(f"{type(exc).__name__}: {first_line(exc)}") from exc
 
 
 class PipelineTask(Task):  # type: ignore[misc]

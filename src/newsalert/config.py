@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from newsalert.errors import ConfigError, ConfigProblem
+from newsalert.errors import ConfigError, ConfigProblem, first_line
 
 DEFAULT_CONFIG = "config/newsalert.yaml"
 ENV_CONFIG = "NEWSALERT_CONFIG"
@@ -605,18 +605,21 @@ def load_config(
     try:
         return _load_config(path, environ)
     except (ValueError, OSError, RecursionError) as exc:
-        # what validation did not foresee (a NUL in a path, say) is still a config error
-        said = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    str(config_path(path)),
-                    "(file)",
-                    f"cannot load: {type(exc).__name__}: {said}",
-                    "check the paths and values the config names",
-                )
-            ]
-        ) from None
+        raise unforeseen_error(config_path(path), exc) from None
+
+
+def unforeseen_error(path: Path, exc: Exception) -> ConfigError:
+    """What validation did not foresee (a NUL in a path, say), still as a config error."""
+    return ConfigError(
+        [
+            ConfigProblem(
+                str(path),
+                "(file)",
+                f"cannot load: {type(exc).__name__}: {first_line(exc, 200)}",
+                "check the paths and values the config names",
+            )
+        ]
+    )
 
 
 def _load_config(

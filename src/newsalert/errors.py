@@ -109,6 +109,14 @@ class StoreError(NewsalertError):
     """The store cannot be reached or is inconsistent."""
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of what ``exc`` says, for a log line or a stored error: a
+    database error's own words (``orig``, without SQLAlchemy's statement dump), else
+    its class name."""
+    said = str(getattr(exc, "orig", None) or exc).strip()
+    return (said.splitlines() or [type(exc).__name__])[0][:limit]
+
+
 def is_transient(exc: BaseException) -> bool:
     """Retrying later may succeed: ours (``TransientError``, ``StoreError``), the OS's
     (connection refused, timeouts) and the database's (out of reach, connection closed

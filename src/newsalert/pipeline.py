@@ -38,6 +38,7 @@ from newsalert.errors import (
     StoreError,
     TransientDeliveryError,
     TransientFetchError,
+    first_line,
     is_transient,
 )
 from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
@@ -378,8 +379,7 @@ class Pipeline:
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                said = str(getattr(exc, "orig", None) or exc).strip()  # the driver's words
-                why = (said.splitlines() or [type(exc).__name__])[0][:300]
+                why = first_line(exc)
                 # feed text on an operator's terminal: nothing that is not printable
                 named = "".join(c if c.isprintable() else "?" for c in item.guid or item.key)
                 refused.append(f"{named[:200]}: {why}")

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from newsalert.config import LoadedConfig, config_path, load_config
-from newsalert.errors import ConfigError, ConfigProblem
+from newsalert.config import LoadedConfig, config_path, load_config, unforeseen_error
+from newsalert.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,6 @@ def file_stamp(paths: list[Path]) -> Stamp:
 
 
 REJECTED_RETRY = 30.0  # seconds between reads of a rejected config whose files look unchanged
-
-
-def _as_config_error(path: Path, exc: Exception) -> ConfigError:
-    said = (str(exc).strip().splitlines() or [""])[0][:200]
-    return ConfigError([ConfigProblem(str(path), "(file)", f"{type(exc).__name__}: {said}")])
 
 
 class ConfigWatcher:
@@ -82,7 +77,7 @@ class ConfigWatcher:
                 raise
             if self.error is None or str(exc) != str(self.error):
                 log.error("config reload rejected, keeping the running config:\n%s", exc)
-            self.error = exc if isinstance(exc, ConfigError) else _as_config_error(self.path, exc)
+            self.error = exc if isinstance(exc, ConfigError) else unforeseen_error(self.path, exc)
             self._stamp, self._retry_at = stamp, time.monotonic() + REJECTED_RETRY
             return self._config
         first = self._config is None

@@ -876,17 +876,13 @@ class Store:
     def note_score_failure(self, item_id: int) -> int:
         """Count a failure to score this item alone; the count so far."""
         with self.begin() as conn:
-            conn.execute(
+            count = conn.execute(
                 update(items)
                 .where(items.c.id == item_id)
                 .values(score_failures=items.c.score_failures + 1)
-            )
-            return int(
-                conn.execute(
-                    select(items.c.score_failures).where(items.c.id == item_id)
-                ).scalar_one_or_none()
-                or 0
-            )
+                .returning(items.c.score_failures)
+            ).scalar_one_or_none()
+        return int(count or 0)
 
     def get_items(self, ids: Sequence[int]) -> list[StoredItem]:
         out: list[StoredItem] = []
