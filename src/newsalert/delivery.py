@@ -16,7 +16,8 @@ Retry-After: apprise does not surface HTTP responses (it only logs the status an
 While a send runs, the responses returned by ``requests.post`` / ``requests.request`` (the
 two calls apprise's HTTP plugins make) are recorded for this context only: the module
 attributes are wrapped once with a pass-through that appends the response to a
-context-local list when one is active (a no-op otherwise, and safe under threads). The
+context-local list when one is active (a no-op otherwise, and safe under threads); that
+wrapper and the other patches of apprise live in ``patches``. The
 ``Retry-After`` header (seconds or HTTP date) wins; Telegram's JSON ``parameters.retry_after``
 and its "retry after N" text in apprise's warning are fallbacks.
 
@@ -43,28 +44,26 @@ hides, and, while a URL is being parsed, every fragment of it.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import logging
 import re
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from email.parser import HeaderParser
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
-import requests
 from apprise import NotifyFormat, OverflowMode
 from apprise.exception import AppriseImproperlyConfigured
 
+from newsalert import patches
 from newsalert.errors import PermanentDeliveryError, TransientDeliveryError
 from newsalert.models import Message
+from newsalert.patches import ANY, POSTS, SEEN, Seen, install_requests_recorder
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -135,9 +134,9 @@ class Notifier:
             _add_email_headers(plugin, message.headers)
         kind, targets = _replies_kind(plugin)
         replies: dict[str, str] = {}
-        if message.reply_to and kind in _POSTS:
+        if message.reply_to and kind in POSTS:
             replies = _reply_ids(kind, message.reply_to, single=targets == 1)
-        _install_recorder()
+        install_requests_recorder()
         with _recording(kind, replies) as seen:
             try:
                 ok = plugin.notify(body=message.body, title=message.title, body_format=body_format)
@@ -192,10 +191,6 @@ def _add_email_headers(plugin: Any, headers: dict[str, str]) -> None:
 MAX_REMOTE_ID = 128
 _TELEGRAM_MESSAGE_ID = re.compile(r"[0-9]{1,19}")
 _SLACK_TS = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")  # what apprise's CHANNEL_RE accepts
-# the API method that posts a message, of the services whose messages can be answered
-_POSTS = {"telegram": "/sendMessage", "slack": "/chat.postMessage"}
-# the reply key of a plain id (a one-chat or one-channel URL's): every message of the send
-_ANY = ""
 
 
 def _replies_kind(plugin: Any) -> tuple[str | None, int]:
@@ -220,7 +215,7 @@ def _reply_ids(kind: str, reply_to: str, *, single: bool) -> dict[str, str]:
     valid = _TELEGRAM_MESSAGE_ID if kind == "telegram" else _SLACK_TS
     if not reply_to.startswith("{"):
         # a plain id is of a one-chat URL: in another chat it names an unrelated message
-        return {_ANY: reply_to} if single and valid.fullmatch(reply_to) else {}
+        return {ANY: reply_to} if single and valid.fullmatch(reply_to) else {}
     try:
         ids = json.loads(reply_to)
     except ValueError:
@@ -228,31 +223,6 @@ def _reply_ids(kind: str, reply_to: str, *, single: bool) -> dict[str, str]:
     if not isinstance(ids, dict):
         return {}
     return {str(k): str(v) for k, v in ids.items() if valid.fullmatch(str(v))}
-
-
-def _target_key(kind: str, payload: dict[str, Any]) -> str | None:
-    """The chat or channel a message POST goes to, as apprise names it in the payload (the
-    key of its id); None for a Slack message the URL already sends to a thread."""
-    if kind == "telegram":
-        chat, topic = payload.get("chat_id"), payload.get("message_thread_id")
-        if chat is None:
-            return None
-        return f"{chat}:{topic}" if topic else str(chat)
-    channel = payload.get("channel")
-    if "thread_ts" in payload or not isinstance(channel, str):
-        return None
-    return channel
-
-
-def _answering(kind: str, payload: dict[str, Any], message_id: str) -> dict[str, Any]:
-    """The payload of a message that answers ``message_id`` in its chat or channel."""
-    if kind == "slack":
-        return {**payload, "thread_ts": message_id}
-    if "reply_parameters" in payload:
-        return payload
-    # Bot API 7+; a deleted original must not make the update fail
-    reply = {"message_id": int(message_id), "allow_sending_without_reply": True}
-    return {**payload, "reply_parameters": reply}
 
 
 def _answer_id(kind: str, response: Any) -> str | None:
@@ -273,7 +243,7 @@ def _answer_id(kind: str, response: Any) -> str | None:
     return found if isinstance(found, str) and _SLACK_TS.fullmatch(found) else None
 
 
-def _remote_id(kind: str | None, seen: _Seen, *, single: bool) -> str | None:
+def _remote_id(kind: str | None, seen: Seen, *, single: bool) -> str | None:
     """What a send returns as the service's id of what it sent.
 
     One chat or channel: its message's id as the service gave it. Several: a compact JSON
@@ -465,17 +435,6 @@ for _name in (
 # --- what happened during a send: apprise's warnings and the HTTP responses -------------------
 
 
-class _Seen:
-    def __init__(self, kind: str | None = None, replies: dict[str, str] | None = None) -> None:
-        self.kind = kind  # of the plugin sending (see _replies_kind)
-        self.replies = replies or {}  # message id to answer, by chat or channel key
-        self.responses: list[Any] = []
-        self.posts: list[tuple[str, Any]] = []  # (chat or channel key, response) per message
-        self.message_ids: list[str] = []  # of the e-mails sent
-        self.warnings: list[str] = []
-
-
-_SEEN: ContextVar[_Seen | None] = ContextVar("newsalert_delivery_seen", default=None)
 _WARNINGS: ContextVar[list[str] | None] = ContextVar("newsalert_apprise_warnings", default=None)
 
 
@@ -512,85 +471,14 @@ def _capture_warnings(sink: list[str]) -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _recording(kind: str | None = None, replies: dict[str, str] | None = None) -> Iterator[_Seen]:
-    seen = _Seen(kind, replies)
-    token = _SEEN.set(seen)
+def _recording(kind: str | None = None, replies: dict[str, str] | None = None) -> Iterator[Seen]:
+    seen = Seen(kind, replies)
+    token = SEEN.set(seen)
     try:
         with _capture_warnings(seen.warnings):
             yield seen
     finally:
-        _SEEN.reset(token)
-
-
-_RECORDER_LOCK = threading.Lock()
-_RECORDER_MARK = "__newsalert_records_responses__"
-
-
-def _install_recorder() -> None:
-    """Wrap ``requests.post`` / ``requests.request`` (what apprise calls) once.
-
-    Re-checked on every send because tests (and other code) may replace them; the wrapper
-    passes everything through and only records when a send in this context is active (and
-    makes that send's message POSTs answer their chat's or channel's message when it is a
-    reply).
-    """
-    with _RECORDER_LOCK:
-        for name in ("post", "request"):
-            current = getattr(requests, name)
-            if not getattr(current, _RECORDER_MARK, False):
-                setattr(requests, name, _recorder(current, name))
-
-
-def _recorder(function: Callable[..., Any], name: str) -> Callable[..., Any]:
-    @functools.wraps(function, updated=())
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if name == "post":  # post(url, data=None, ...)
-            method, url = "post", args[0] if args else kwargs.get("url")
-        else:  # request(method, url, ...)
-            method = args[0] if args else kwargs.get("method")
-            url = args[1] if len(args) > 1 else kwargs.get("url")
-        seen = _SEEN.get()
-        key = None
-        if seen is not None and seen.kind in _POSTS:
-            payload = _message_payload(seen.kind, method, url, kwargs)
-            key = None if payload is None else _target_key(seen.kind, payload)
-            message_id = seen.replies.get(key, seen.replies.get(_ANY)) if key is not None else None
-            if payload is not None and message_id is not None:
-                answer = _answering(seen.kind, payload, message_id)
-                kwargs = {**kwargs, "data": json.dumps(answer)}
-        response = function(*args, **kwargs)
-        if seen is not None:
-            seen.responses.append(response)
-            if key is not None:
-                seen.posts.append((key, response))
-        return response
-
-    setattr(call, _RECORDER_MARK, True)
-    return call
-
-
-def _path(url: Any) -> str:
-    try:
-        return urlsplit(str(url)).path
-    except ValueError:  # not a URL (a bad IPv6 literal, say): not one we answer
-        return ""
-
-
-def _message_payload(
-    kind: str, method: Any, url: Any, kwargs: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The JSON payload of a POST that sends a message of ``kind``'s service, else None:
-    other requests (the bot's photo, a user lookup, anything not JSON) are not messages."""
-    if str(method).lower() != "post" or not _path(url).endswith(_POSTS[kind]):
-        return None
-    data = kwargs.get("data")
-    if not isinstance(data, str | bytes):
-        return None
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
+        SEEN.reset(token)
 
 
 # --- classifying a failure ---------------------------------------------------------------------
@@ -656,98 +544,4 @@ def _retry_after(response: Any) -> float | None:
     return None
 
 
-# --- one TLS context for every e-mail -----------------------------------------------------
-#
-# apprise's SMTP controller calls ssl.create_default_context() on every send, even for
-# plain SMTP: loading the CA bundle costs ~40 ms, most of an e-mail's cost here. It then
-# switches verification off on that context when the URL says verify=no. We hand it a
-# proxy over two shared contexts instead (verifying, and not), chosen by those very
-# assignments; every other use passes through. Measured in bench/poll_once.py.
-
-
-class _SharedTLSContext:
-    _lock = threading.Lock()
-    _contexts: ClassVar[dict[bool, ssl.SSLContext]] = {}
-
-    def __init__(self) -> None:
-        object.__setattr__(self, "_verify", True)
-
-    @classmethod
-    def _shared(cls, verify: bool) -> ssl.SSLContext:
-        with cls._lock:
-            if verify not in cls._contexts:
-                context = ssl.create_default_context()
-                if not verify:
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                cls._contexts[verify] = context
-            return cls._contexts[verify]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if (name, value) in (("check_hostname", False), ("verify_mode", ssl.CERT_NONE)):
-            object.__setattr__(self, "_verify", False)
-        elif (name, value) in (("check_hostname", True), ("verify_mode", ssl.CERT_REQUIRED)):
-            pass  # already so on the verifying context
-        else:  # anything else would change a shared context: refuse loudly
-            raise AttributeError(f"newsalert's shared TLS context does not support setting {name}")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._shared(self._verify), name)
-
-
-class _SSLModule:
-    """The ``ssl`` module as apprise's SMTP controller sees it."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(ssl, name)
-
-    @staticmethod
-    def create_default_context(*args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:
-            return ssl.create_default_context(*args, **kwargs)
-        return _SharedTLSContext()
-
-
-def _share_smtp_tls_context() -> None:
-    try:
-        from apprise.plugins.email import smtp as apprise_smtp
-    except ImportError:  # another apprise layout: keep its own behaviour
-        return
-    if getattr(apprise_smtp, "ssl", None) is ssl:
-        apprise_smtp.ssl = _SSLModule()  # type: ignore[assignment]
-
-
-_share_smtp_tls_context()
-
-
-# --- the Message-ID of each e-mail sent ----------------------------------------------------
-#
-# apprise makes each e-mail's Message-ID itself (make_msgid) and does not say which: a
-# pass-through around its SMTP controller's sendmail reads it from every message the server
-# accepted during a send, so that a story update can answer the e-mail the subscriber has.
-
-
-def _record_message_ids() -> None:
-    try:
-        from apprise.plugins.email.smtp import AppriseSMTPController
-    except ImportError:  # another apprise layout: e-mail sends return no id
-        return
-    sendmail = AppriseSMTPController.sendmail
-    if getattr(sendmail, _RECORDER_MARK, False):
-        return
-
-    @functools.wraps(sendmail)
-    def recorded(self: Any, from_addr: str, to_addrs: list[str], message: str) -> bool:
-        ok = sendmail(self, from_addr, to_addrs, message)
-        seen = _SEEN.get()
-        if ok and seen is not None and isinstance(message, str):
-            found = HeaderParser().parsestr(message).get("Message-ID")
-            if found:
-                seen.message_ids.append(" ".join(str(found).split()))
-        return ok
-
-    setattr(recorded, _RECORDER_MARK, True)
-    AppriseSMTPController.sendmail = recorded  # type: ignore[method-assign]
-
-
-_record_message_ids()
+patches.apply()

@@ -1,0 +1,257 @@
+"""Monkey-patches of other libraries, in one place. ``delivery`` applies them; nothing else
+should patch apprise or requests. Each is a pass-through outside the case it exists for,
+idempotent, and re-checked where a test (or other code) may have replaced the target.
+
+1. ``requests.post`` / ``requests.request`` (requests 2.34, called by apprise 2.3's HTTP
+   plugins): wrapped so that, while a send runs (:data:`SEEN` set), the responses are
+   recorded for that send only (apprise does not surface them: the ``Retry-After`` of a
+   429, Telegram's ``message_id``, Slack's ``ts``), and a reply's message POSTs get
+   ``reply_parameters`` (Telegram) or ``thread_ts`` (Slack), which apprise has no option
+   for. Installed by every send (:func:`install_requests_recorder`). Proved by
+   tests/test_delivery.py ``test_429_with_retry_after_header``,
+   ``test_telegram_reply_parameters_go_to_send_message_only``,
+   ``test_slack_bot_token_returns_ts_and_threads_a_reply``.
+2. ``ssl`` as seen by apprise 2.3's SMTP plugin (``apprise.plugins.email.smtp.ssl``): a
+   proxy whose ``create_default_context()`` hands out one of two shared contexts
+   (verifying, and not) instead of loading the CA bundle on every e-mail (~40 ms, most of
+   an e-mail's cost; measured in bench/poll_once.py). Proved by tests/test_smtp_tls.py
+   ``test_self_signed_certificate_is_refused_unless_verify_is_off`` (verification stays on,
+   ``verify=no`` does not weaken the shared verifying context).
+3. ``AppriseSMTPController.sendmail`` (apprise 2.3): a pass-through that reads the
+   Message-ID apprise made for each e-mail the server accepted, so a story update can
+   answer it. Proved by tests/test_delivery.py
+   ``test_email_send_returns_the_message_id_of_each_e_mail_sent``.
+
+The Celery layer's patches of kombu live in workers/compat.py (the core does not import
+kombu).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import ssl
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from email.parser import HeaderParser
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+
+# --- what a send saw: the state the patches below record into --------------------------------
+
+
+class Seen:
+    def __init__(self, kind: str | None = None, replies: dict[str, str] | None = None) -> None:
+        self.kind = kind  # of the plugin sending (see _replies_kind)
+        self.replies = replies or {}  # message id to answer, by chat or channel key
+        self.responses: list[Any] = []
+        self.posts: list[tuple[str, Any]] = []  # (chat or channel key, response) per message
+        self.message_ids: list[str] = []  # of the e-mails sent
+        self.warnings: list[str] = []
+
+
+SEEN: ContextVar[Seen | None] = ContextVar("newsalert_delivery_seen", default=None)
+
+
+# --- 1. requests: record the responses, make replies answer ------------------------------------
+
+# the API method that posts a message, of the services whose messages can be answered
+POSTS = {"telegram": "/sendMessage", "slack": "/chat.postMessage"}
+# the reply key of a plain id (a one-chat or one-channel URL's): every message of the send
+ANY = ""
+
+
+def _target_key(kind: str, payload: dict[str, Any]) -> str | None:
+    """The chat or channel a message POST goes to, as apprise names it in the payload (the
+    key of its id); None for a Slack message the URL already sends to a thread."""
+    if kind == "telegram":
+        chat, topic = payload.get("chat_id"), payload.get("message_thread_id")
+        if chat is None:
+            return None
+        return f"{chat}:{topic}" if topic else str(chat)
+    channel = payload.get("channel")
+    if "thread_ts" in payload or not isinstance(channel, str):
+        return None
+    return channel
+
+
+def _answering(kind: str, payload: dict[str, Any], message_id: str) -> dict[str, Any]:
+    """The payload of a message that answers ``message_id`` in its chat or channel."""
+    if kind == "slack":
+        return {**payload, "thread_ts": message_id}
+    if "reply_parameters" in payload:
+        return payload
+    # Bot API 7+; a deleted original must not make the update fail
+    reply = {"message_id": int(message_id), "allow_sending_without_reply": True}
+    return {**payload, "reply_parameters": reply}
+
+
+_RECORDER_LOCK = threading.Lock()
+_RECORDER_MARK = "__newsalert_records_responses__"
+
+
+def install_requests_recorder() -> None:
+    """Wrap ``requests.post`` / ``requests.request`` (what apprise calls) once.
+
+    Re-checked on every send because tests (and other code) may replace them; the wrapper
+    passes everything through and only records when a send in this context is active (and
+    makes that send's message POSTs answer their chat's or channel's message when it is a
+    reply).
+    """
+    with _RECORDER_LOCK:
+        for name in ("post", "request"):
+            current = getattr(requests, name)
+            if not getattr(current, _RECORDER_MARK, False):
+                setattr(requests, name, _recorder(current, name))
+
+
+def _recorder(function: Callable[..., Any], name: str) -> Callable[..., Any]:
+    @functools.wraps(function, updated=())
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if name == "post":  # post(url, data=None, ...)
+            method, url = "post", args[0] if args else kwargs.get("url")
+        else:  # request(method, url, ...)
+            method = args[0] if args else kwargs.get("method")
+            url = args[1] if len(args) > 1 else kwargs.get("url")
+        seen = SEEN.get()
+        key = None
+        if seen is not None and seen.kind in POSTS:
+            payload = _message_payload(seen.kind, method, url, kwargs)
+            key = None if payload is None else _target_key(seen.kind, payload)
+            message_id = seen.replies.get(key, seen.replies.get(ANY)) if key is not None else None
+            if payload is not None and message_id is not None:
+                answer = _answering(seen.kind, payload, message_id)
+                kwargs = {**kwargs, "data": json.dumps(answer)}
+        response = function(*args, **kwargs)
+        if seen is not None:
+            seen.responses.append(response)
+            if key is not None:
+                seen.posts.append((key, response))
+        return response
+
+    setattr(call, _RECORDER_MARK, True)
+    return call
+
+
+def _path(url: Any) -> str:
+    try:
+        return urlsplit(str(url)).path
+    except ValueError:  # not a URL (a bad IPv6 literal, say): not one we answer
+        return ""
+
+
+def _message_payload(
+    kind: str, method: Any, url: Any, kwargs: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The JSON payload of a POST that sends a message of ``kind``'s service, else None:
+    other requests (the bot's photo, a user lookup, anything not JSON) are not messages."""
+    if str(method).lower() != "post" or not _path(url).endswith(POSTS[kind]):
+        return None
+    data = kwargs.get("data")
+    if not isinstance(data, str | bytes):
+        return None
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+# --- 2. apprise's SMTP controller: one TLS context for every e-mail -----------------------------------------------------
+#
+# apprise's SMTP controller calls ssl.create_default_context() on every send, even for
+# plain SMTP: loading the CA bundle costs ~40 ms, most of an e-mail's cost here. It then
+# switches verification off on that context when the URL says verify=no. We hand it a
+# proxy over two shared contexts instead (verifying, and not), chosen by those very
+# assignments; every other use passes through. Measured in bench/poll_once.py.
+
+
+class _SharedTLSContext:
+    _lock = threading.Lock()
+    _contexts: ClassVar[dict[bool, ssl.SSLContext]] = {}
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_verify", True)
+
+    @classmethod
+    def _shared(cls, verify: bool) -> ssl.SSLContext:
+        with cls._lock:
+            if verify not in cls._contexts:
+                context = ssl.create_default_context()
+                if not verify:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                cls._contexts[verify] = context
+            return cls._contexts[verify]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (name, value) in (("check_hostname", False), ("verify_mode", ssl.CERT_NONE)):
+            object.__setattr__(self, "_verify", False)
+        elif (name, value) in (("check_hostname", True), ("verify_mode", ssl.CERT_REQUIRED)):
+            pass  # already so on the verifying context
+        else:  # anything else would change a shared context: refuse loudly
+            raise AttributeError(f"newsalert's shared TLS context does not support setting {name}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shared(self._verify), name)
+
+
+class _SSLModule:
+    """The ``ssl`` module as apprise's SMTP controller sees it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+    @staticmethod
+    def create_default_context(*args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return ssl.create_default_context(*args, **kwargs)
+        return _SharedTLSContext()
+
+
+def share_smtp_tls_context() -> None:
+    try:
+        from apprise.plugins.email import smtp as apprise_smtp
+    except ImportError:  # another apprise layout: keep its own behaviour
+        return
+    if getattr(apprise_smtp, "ssl", None) is ssl:
+        apprise_smtp.ssl = _SSLModule()  # type: ignore[assignment]
+
+
+# --- 3. apprise's SMTP controller: the Message-ID of each e-mail sent ------------------------
+#
+# apprise makes each e-mail's Message-ID itself (make_msgid) and does not say which: a
+# pass-through around its SMTP controller's sendmail reads it from every message the server
+# accepted during a send, so that a story update can answer the e-mail the subscriber has.
+
+
+def record_smtp_message_ids() -> None:
+    try:
+        from apprise.plugins.email.smtp import AppriseSMTPController
+    except ImportError:  # another apprise layout: e-mail sends return no id
+        return
+    sendmail = AppriseSMTPController.sendmail
+    if getattr(sendmail, _RECORDER_MARK, False):
+        return
+
+    @functools.wraps(sendmail)
+    def recorded(self: Any, from_addr: str, to_addrs: list[str], message: str) -> bool:
+        ok = sendmail(self, from_addr, to_addrs, message)
+        seen = SEEN.get()
+        if ok and seen is not None and isinstance(message, str):
+            found = HeaderParser().parsestr(message).get("Message-ID")
+            if found:
+                seen.message_ids.append(" ".join(str(found).split()))
+        return ok
+
+    setattr(recorded, _RECORDER_MARK, True)
+    AppriseSMTPController.sendmail = recorded  # type: ignore[method-assign]
+
+
+def apply() -> None:
+    """The patches made once, at import of ``delivery`` (1. is made by every send)."""
+    share_smtp_tls_context()
+    record_smtp_message_ids()
