@@ -28,10 +28,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from newsalert.fetch import redact_url
-from newsalert.models import Message
+from newsalert.models import FeedNotice, FeedState, Message, PlannedDelivery
 from newsalert.render import BODY_LIMITS, FAMILIES, TITLE_LIMITS, clean, cut, slack_escape
 from newsalert.routing import Router
-from newsalert.store import FeedNotice, FeedState, PlannedDelivery
 
 log = logging.getLogger(__name__)
 

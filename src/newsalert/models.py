@@ -155,3 +155,81 @@ CATEGORIES: tuple[str, ...] = (
     "cyber",
     "other_security",
 )
+
+
+# --- what the store hands out (newsalert.store) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime | None
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    error_streak: int
+    disabled: bool
+    items_seen: int
+    moved_to: str | None
+    failing_since: datetime | None = None  # first failure of the current streak
+    unhealthy_since: datetime | None = None  # None: healthy (see health.py)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedNotice:
+    """A feed-health change told to operators (see health.py)."""
+
+    id: int
+    feed: str
+    kind: str  # unhealthy, recovered
+    created_at: datetime
+    since: datetime | None  # unhealthy: failing since; recovered: unhealthy since
+    error: str | None
+    error_streak: int
+    disabled: bool  # gone (410)
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    feed: str
+    item: Item
+    score: Score | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelivery:
+    """A delivery the router decided on, before it has a row."""
+
+    subscriber: str
+    target_id: str
+    target_label: str
+    hold_until: datetime | None = None  # quiet hours or digest: sent together then
+    story_id: int | None = None  # set by stories.py: the story this delivery tells of
+    kind: str = "alert"  # "alert", or "update" on a story already alerted
+    changes: tuple[str, ...] = ()  # what an update adds
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    item_id: int | None  # None for a feed-health notice (then notice_id is set)
+    subscriber: str
+    target_id: str
+    target_label: str
+    status: str
+    attempts: int
+    ambiguous: bool
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    notice_id: int | None = None
+    lease_until: datetime | None = None  # while sending: the sender's lease, its fence
+    taken_back: bool = False  # leased from a sender that died (or outlasted its lease)

@@ -8,9 +8,8 @@ from datetime import datetime
 
 from newsalert.config import SubscriberConfig
 from newsalert.holds import release_time
-from newsalert.models import Item, Score
+from newsalert.models import Item, PlannedDelivery, Score
 from newsalert.rules import keyword_matcher
-from newsalert.store import PlannedDelivery
 
 
 @dataclass(frozen=True, slots=True)

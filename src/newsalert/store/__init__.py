@@ -1,11 +1,101 @@
-"""The store package (being split; see the next commit)."""
+"""The store: feeds, items, scores and deliveries, on SQLAlchemy Core.
 
-from newsalert.store.deliverystore import *  # noqa: F403
-from newsalert.store.deliverystore import (  # noqa: F401
-    _add_column_ddl,
-    _chunks,
-    _delivery,
-    _feed_state,
-    _lost_create_race,
-    _stored_item,
+SQLite by default (a file under the data directory), PostgreSQL by URL. Items are
+unique per (feed, key), so re-polling never stores or alerts an item twice;
+deliveries are unique per (subscriber, target, item) and are written in the same
+transaction as the item's score (the outbox): an item is never relevant without
+its deliveries, and a crash never loses one.
+
+Delivery states: pending -> sending (leased) -> sent; a failed attempt becomes
+failed with a later ``next_attempt_at``; after the last attempt, dead. Held rows
+(quiet hours, digests) wait for ``next_attempt_at`` and go out together. A
+lease that expires while ``sending`` means the process died between send and
+mark: the row is flagged ``ambiguous`` and sent again (at-least-once).
+
+The package: ``schema`` (tables, delivery states, the engine, column upgrades),
+``feedstore`` (feeds and their health), ``itemstore`` (items and scores, the outbox),
+``deliverystore`` (the leasing state machine), each a part of :class:`Store`. The plain
+data the store hands out (``FeedState``, ``StoredItem``, ``Delivery``, ...) lives in
+``newsalert.models``; it is re-exported here so old imports keep working.
+
+Public API: :class:`Store`, :func:`utcnow`, :func:`aware_utc`, :func:`masked_database_url`,
+the delivery states (``PENDING`` ... ``DEAD``, ``DELIVERY_STATES``), :class:`PollRecord`,
+and the tables (``metadata``, ``feeds``, ``items``, ``deliveries``, ...) for the modules
+that query them directly (stats, metrics, feedback, backtest, the story index).
+"""
+
+from __future__ import annotations
+
+from newsalert.models import (
+    Delivery,
+    FeedNotice,
+    FeedState,
+    PlannedDelivery,
+    StoredItem,
 )
+from newsalert.store.deliverystore import DeliveryStore
+from newsalert.store.feedstore import FeedStore, PollRecord
+from newsalert.store.itemstore import ItemStore
+from newsalert.store.schema import (
+    DEAD,
+    DELIVERY_STATES,
+    FAILED,
+    HELD,
+    PENDING,
+    RETRYABLE,
+    SENDING,
+    SENT,
+    UTCDateTime,
+    aware_utc,
+    deliveries,
+    delivery_stories,
+    feed_notices,
+    feeds,
+    items,
+    masked_database_url,
+    metadata,
+    sent_messages,
+    stories,
+    story_items,
+    story_keys,
+    story_notices,
+    utcnow,
+)
+
+
+class Store(FeedStore, ItemStore, DeliveryStore):
+    """All reads and writes of newsalert's state. Build one per process."""
+
+
+__all__ = [
+    "DEAD",
+    "DELIVERY_STATES",
+    "FAILED",
+    "HELD",
+    "PENDING",
+    "RETRYABLE",
+    "SENDING",
+    "SENT",
+    "Delivery",
+    "FeedNotice",
+    "FeedState",
+    "PlannedDelivery",
+    "PollRecord",
+    "Store",
+    "StoredItem",
+    "UTCDateTime",
+    "aware_utc",
+    "deliveries",
+    "delivery_stories",
+    "feed_notices",
+    "feeds",
+    "items",
+    "masked_database_url",
+    "metadata",
+    "sent_messages",
+    "stories",
+    "story_items",
+    "story_keys",
+    "story_notices",
+    "utcnow",
+]

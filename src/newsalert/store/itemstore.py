@@ -1,0 +1,249 @@
+"""Items: stored once per (feed, key), so re-polling never stores or alerts an item twice;
+their scores, written in the same transaction as their deliveries (the outbox): an item
+is never relevant without its deliveries, and a crash never loses one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from newsalert.errors import StoreError
+from newsalert.models import (
+    Item,
+    PlannedDelivery,
+    Reason,
+    Score,
+    StoredItem,
+)
+from newsalert.store.schema import (
+    HELD,
+    PENDING,
+    StoreBase,
+    _chunks,
+    deliveries,
+    delivery_stories,
+    feeds,
+    items,
+)
+
+
+class ItemStore(StoreBase):
+    """The item reads and writes of :class:`~newsalert.store.Store`."""
+
+    # --- items ---------------------------------------------------------------
+
+    def add_items(self, feed_id: int, new: Sequence[Item], now: datetime) -> list[int]:
+        """Store items not seen before for this feed; return the ids of the new ones."""
+        if not new:
+            return []
+        ids: list[int] = []
+        with self.begin() as conn:
+            keys = [i.key for i in new]
+            known: set[str] = set()
+            for chunk in _chunks(keys, 500):
+                known.update(
+                    conn.execute(
+                        select(items.c.key).where(
+                            items.c.feed_id == feed_id, items.c.key.in_(chunk)
+                        )
+                    ).scalars()
+                )
+            rows = [
+                {
+                    "feed_id": feed_id,
+                    "key": item.key,
+                    "guid": item.guid,
+                    "title": item.title,
+                    "summary": item.summary,
+                    "content": item.content or None,
+                    "link": item.link,
+                    "language": item.language,
+                    "published_at": item.published,
+                    "fetched_at": now,
+                }
+                for item in new
+                if item.key not in known
+            ]
+            ids = self._insert_new_items(conn, rows)
+            if ids:
+                conn.execute(
+                    update(feeds)
+                    .where(feeds.c.id == feed_id)
+                    .values(items_seen=feeds.c.items_seen + len(ids))
+                )
+        return ids
+
+    def _insert_new_items(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert rows, skipping keys a concurrent poll of the same feed stored first."""
+        if not rows:
+            return []
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            # one statement for the batch; ON CONFLICT covers the race with another poller
+            module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
+            stmt = (
+                module.insert(items)
+                .on_conflict_do_nothing(index_elements=["feed_id", "key"])
+                .returning(items.c.id)
+            )
+            return sorted(int(i) for i in conn.execute(stmt, rows).scalars())
+        ids = []
+        for row in rows:  # other databases: a savepoint per row
+            try:
+                with conn.begin_nested():
+                    ids.append(
+                        int(conn.execute(insert(items).values(**row)).inserted_primary_key[0])
+                    )
+            except IntegrityError:
+                continue
+        return ids
+
+    def unscored_item_ids(self, limit: int = 1000) -> list[int]:
+        """The oldest unscored items first, those that failed scoring before last."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(items.c.id)
+                    .where(items.c.scored_at.is_(None))
+                    .order_by(items.c.score_failures, items.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def note_score_failure(self, item_id: int) -> int:
+        """Count a failure to score this item alone; the count so far."""
+        with self.begin() as conn:
+            count = conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(score_failures=items.c.score_failures + 1)
+                .returning(items.c.score_failures)
+            ).scalar_one_or_none()
+        return int(count or 0)
+
+    def get_items(self, ids: Sequence[int]) -> list[StoredItem]:
+        out: list[StoredItem] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 500):
+                rows = conn.execute(
+                    select(items, feeds.c.name.label("feed_name"))
+                    .join(feeds, feeds.c.id == items.c.feed_id)
+                    .where(items.c.id.in_(chunk))
+                    .order_by(items.c.id)
+                )
+                out.extend(_stored_item(r) for r in rows)
+        return out
+
+    def get_item(self, item_id: int) -> StoredItem:
+        found = self.get_items([item_id])
+        if not found:
+            raise StoreError(f"no item with id {item_id}")
+        return found[0]
+
+    def save_scores(
+        self,
+        scored: Sequence[tuple[int, Score, Sequence[PlannedDelivery]]],
+        now: datetime,
+        *,
+        also: Callable[[Connection, set[int]], None] | None = None,
+    ) -> list[int]:
+        """Write scores and their deliveries in one transaction; return new delivery ids.
+
+        An item already scored (by a concurrent worker) is skipped with its deliveries.
+        ``also(conn, saved_item_ids)`` writes more in the same transaction (stories).
+        """
+        created: list[int] = []
+        saved: set[int] = set()
+        with self.begin() as conn:
+            for item_id, score, planned in scored:
+                done = conn.execute(
+                    update(items)
+                    .where(items.c.id == item_id, items.c.scored_at.is_(None))
+                    .values(
+                        scored_at=now,
+                        score=score.score,
+                        model_probability=score.model_probability,
+                        relevant=score.relevant,
+                        category=score.category,
+                        reasons=json.dumps([[r.kind, r.label, r.weight] for r in score.reasons]),
+                    )
+                )
+                if done.rowcount != 1:
+                    continue
+                saved.add(item_id)
+                for plan in planned:
+                    try:
+                        with conn.begin_nested():
+                            result = conn.execute(
+                                insert(deliveries).values(
+                                    item_id=item_id,
+                                    subscriber=plan.subscriber,
+                                    target_id=plan.target_id,
+                                    target_label=plan.target_label,
+                                    status=HELD if plan.hold_until else PENDING,
+                                    attempts=0,
+                                    ambiguous=False,
+                                    created_at=now,
+                                    next_attempt_at=plan.hold_until or now,
+                                )
+                            )
+                            delivery_id = int(result.inserted_primary_key[0])
+                            if plan.story_id is not None:
+                                conn.execute(
+                                    insert(delivery_stories).values(
+                                        delivery_id=delivery_id,
+                                        story_id=plan.story_id,
+                                        kind=plan.kind,
+                                        changes=json.dumps(list(plan.changes)),
+                                    )
+                                )
+                        created.append(delivery_id)
+                    except IntegrityError:
+                        continue
+            if also is not None:
+                also(conn, saved)
+        return created
+
+    def count_items(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+
+def _stored_item(row: Any) -> StoredItem:
+    item = Item(
+        key=row.key,
+        feed=row.feed_name,
+        title=row.title,
+        summary=row.summary,
+        content=row.content or "",
+        link=row.link,
+        published=row.published_at,
+        language=row.language,
+        guid=row.guid,
+    )
+    score = None
+    if row.scored_at is not None:
+        reasons = tuple(
+            Reason(k, label, float(w)) for k, label, w in json.loads(row.reasons or "[]")
+        )
+        score = Score(
+            score=float(row.score),
+            relevant=bool(row.relevant),
+            category=row.category or "none",
+            model_probability=row.model_probability,
+            reasons=reasons,
+        )
+    return StoredItem(id=row.id, feed=row.feed_name, item=item, score=score)
