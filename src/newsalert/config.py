@@ -26,10 +26,12 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from newsalert.channels import check_template, check_url, rate_limit_defaults, url_label
 from newsalert.errors import ConfigError, ConfigProblem, first_line
 
 DEFAULT_CONFIG = "config/newsalert.yaml"
@@ -249,12 +251,17 @@ class DeliveryConfig(_Strict):
     max_inline_wait: Annotated[float, Field(ge=0, le=60)] = 2.0
 
 
-class RateLimitsConfig(_Strict):
-    email: Annotated[float, Field(gt=0)] = 5.0  # per target
-    slack: Annotated[float, Field(gt=0)] = 1.0  # per webhook
-    telegram: Annotated[float, Field(gt=0)] = 1.0  # per chat
-    telegram_bot: Annotated[float, Field(gt=0)] = 30.0  # per bot, across its chats
-    text: Annotated[float, Field(gt=0)] = 1.0  # per target, any other apprise URL
+# one setting per rate limit of the channel registry (channels.py): email, slack,
+# telegram, telegram_bot, text, with the registry's defaults
+RateLimitsConfig = create_model(
+    "RateLimitsConfig",
+    __base__=_Strict,
+    __doc__="Messages per second per token bucket (a target, a webhook, a chat, a bot).",
+    **{
+        key: (Annotated[float, Field(gt=0)], limit.per_second)
+        for key, limit in rate_limit_defaults().items()
+    },
+)
 
 
 class StoriesConfig(_Strict):
@@ -283,8 +290,6 @@ class TemplatesConfig(_Strict):
     @field_validator("subject", "email", "slack", "telegram", "text")
     @classmethod
     def _valid(cls, value: str | None) -> str | None:
-        from newsalert.render import check_template
-
         if value is not None and (problem := check_template(value)):
             raise ValueError(problem)
         return value
@@ -687,18 +692,16 @@ def _load_config(
 def _check_targets(config: Config, file: str) -> list[ConfigProblem]:
     """Every subscriber URL apprise can build a notifier from: a hot reload must not
     take a URL that `check` refuses (it would fail at every send, naming no key)."""
-    from newsalert.delivery import privacy_url, validate_url
-
     found = []
     for i, sub in enumerate(config.subscribers):
         for j, url in enumerate(sub.urls):
-            message = validate_url(url)
+            message = check_url(url)
             if message:
                 found.append(
                     ConfigProblem(
                         file,
                         f"subscribers[{i}].urls[{j}]",
-                        f"{privacy_url(url)}: {message}",
+                        f"{url_label(url)}: {message}",
                         "see https://github.com/caronc/apprise/wiki for the URL format of "
                         "each service",
                     )

@@ -61,9 +61,10 @@ from apprise import NotifyFormat, OverflowMode
 from apprise.exception import AppriseImproperlyConfigured
 
 from newsalert import patches
+from newsalert.channels import REPLY_POSTS
 from newsalert.errors import PermanentDeliveryError, TransientDeliveryError
 from newsalert.models import Message
-from newsalert.patches import ANY, POSTS, SEEN, Seen, install_requests_recorder
+from newsalert.patches import ANY, SEEN, Seen, install_requests_recorder
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -134,7 +135,7 @@ class Notifier:
             _add_email_headers(plugin, message.headers)
         kind, targets = _replies_kind(plugin)
         replies: dict[str, str] = {}
-        if message.reply_to and kind in POSTS:
+        if message.reply_to and kind in REPLY_POSTS:
             replies = _reply_ids(kind, message.reply_to, single=targets == 1)
         install_requests_recorder()
         with _recording(kind, replies) as seen:

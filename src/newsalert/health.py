@@ -27,9 +27,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from newsalert.channels import BODY_LIMITS, FAMILIES, TITLE_LIMITS
 from newsalert.fetch import redact_url
 from newsalert.models import FeedNotice, FeedState, Message, PlannedDelivery
-from newsalert.render import BODY_LIMITS, FAMILIES, TITLE_LIMITS, clean, cut, slack_escape
+from newsalert.render import clean, cut, slack_escape
 from newsalert.routing import Router
 
 log = logging.getLogger(__name__)

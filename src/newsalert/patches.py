@@ -40,6 +40,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from newsalert.channels import REPLY_POSTS
+
 # --- what a send saw: the state the patches below record into --------------------------------
 
 
@@ -58,8 +60,6 @@ SEEN: ContextVar[Seen | None] = ContextVar("newsalert_delivery_seen", default=No
 
 # --- 1. requests: record the responses, make replies answer ------------------------------------
 
-# the API method that posts a message, of the services whose messages can be answered
-POSTS = {"telegram": "/sendMessage", "slack": "/chat.postMessage"}
 # the reply key of a plain id (a one-chat or one-channel URL's): every message of the send
 ANY = ""
 
@@ -118,7 +118,7 @@ def _recorder(function: Callable[..., Any], name: str) -> Callable[..., Any]:
             url = args[1] if len(args) > 1 else kwargs.get("url")
         seen = SEEN.get()
         key = None
-        if seen is not None and seen.kind in POSTS:
+        if seen is not None and seen.kind in REPLY_POSTS:
             payload = _message_payload(seen.kind, method, url, kwargs)
             key = None if payload is None else _target_key(seen.kind, payload)
             message_id = seen.replies.get(key, seen.replies.get(ANY)) if key is not None else None
@@ -148,7 +148,7 @@ def _message_payload(
 ) -> dict[str, Any] | None:
     """The JSON payload of a POST that sends a message of ``kind``'s service, else None:
     other requests (the bot's photo, a user lookup, anything not JSON) are not messages."""
-    if str(method).lower() != "post" or not _path(url).endswith(POSTS[kind]):
+    if str(method).lower() != "post" or not _path(url).endswith(REPLY_POSTS[kind]):
         return None
     data = kwargs.get("data")
     if not isinstance(data, str | bytes):

@@ -36,38 +36,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
-from newsalert.models import Alert, Message, Reason, StoryUpdate
-
-FAMILIES: tuple[str, ...] = ("email", "slack", "telegram", "text")
-
-# apprise schemes whose plugin sends e-mail (HTML capable): SMTP and the mail APIs.
-EMAIL_SCHEMES = frozenset(
-    {
-        "mailto",
-        "mailtos",
-        "azure",
-        "brevo",
-        "groundmail",
-        "mailersend",
-        "mailgun",
-        "o365",
-        "postmark",
-        "resend",
-        "sendgrid",
-        "ses",
-        "smtp2go",
-        "sparkpost",
-    }
+from newsalert.channels import (  # noqa: F401  (re-exported: render.FAMILIES and co.)
+    BODY_LIMITS,
+    EMAIL_SCHEMES,
+    FAMILIES,
+    SLACK_HOSTS,
+    TITLE_LIMITS,
+    channel_family,
 )
-SLACK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
-
-# Body limits in characters of the final text the service sees (see _measure_*).
-# Telegram: 4096 per message. Slack: 3000 is the Block Kit section limit (apprise uses
-# blocks with ?blocks=yes; legacy attachments allow far more), a sane size for a chat
-# message either way. Email: generous. Text: unknown service; 2000 fits Discord & co.
-BODY_LIMITS: dict[str, int] = {"email": 20_000, "slack": 3_000, "telegram": 4_096, "text": 2_000}
-# Title limits: e-mail subject, Slack header block (150 max), apprise's default 250.
-TITLE_LIMITS: dict[str, int] = {"email": 200, "slack": 150, "text": 250}
+from newsalert.models import Alert, Message, Reason, StoryUpdate
 
 MAX_TITLE = 300  # in bodies; subjects and chat titles are cut further (TITLE_LIMITS)
 SHORT_TITLE = 80  # when even an alert without summary does not fit
@@ -78,28 +55,6 @@ MAX_REASON_LABEL = 80
 ELLIPSIS = "…"
 ZWSP = "\u200b"
 LINK_LABEL = "Open article"
-
-
-def channel_family(url: str) -> str:
-    """Which renderer an apprise URL gets: "email", "slack", "telegram" or "text"."""
-    scheme, sep, _ = url.strip().partition("://")
-    if not sep:
-        return "text"
-    scheme = scheme.lower()
-    if scheme in EMAIL_SCHEMES:
-        return "email"
-    if scheme == "slack":
-        return "slack"
-    if scheme == "tgram":
-        return "telegram"
-    if scheme in ("http", "https"):
-        try:
-            host = urlsplit(url.strip()).hostname
-        except ValueError:
-            return "text"
-        if host in SLACK_HOSTS:
-            return "slack"
-    return "text"
 
 
 def severity(score: float) -> str:
