@@ -27,10 +27,10 @@ from celery import Celery, Task, shared_task, signals
 
 from newsalert.config import LoadedConfig, config_path, load_config
 from newsalert.errors import TransientError, first_line, is_transient
-from newsalert.pipeline import Pipeline, build_targets, default_model_loader
+from newsalert.pipeline import Pipeline, build_pipeline, build_targets, default_model_loader
 from newsalert.reload import ConfigWatcher
 from newsalert.scoring import Model
-from newsalert.store import Store, utcnow
+from newsalert.store import utcnow
 from workers.app import DELIVERY_BATCH, TASK_RETRY_BACKOFF_MAX
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Runtime:
             return self._pipeline
 
     def _build(self, loaded: LoadedConfig) -> Pipeline:
-        return Pipeline(loaded, Store(loaded.database_url), model_loader=self._model_loader(loaded))
+        return build_pipeline(loaded, model_loader=self._model_loader(loaded))
 
     def _model_loader(self, loaded: LoadedConfig) -> Callable[[], Model]:
         key = _model_key(loaded)

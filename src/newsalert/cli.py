@@ -169,9 +169,9 @@ def _store(loaded: LoadedConfig) -> Any:
 
 
 def _pipeline(loaded: LoadedConfig) -> Any:
-    from newsalert.pipeline import Pipeline
+    from newsalert.pipeline import build_pipeline
 
-    return Pipeline(loaded, _store(loaded))
+    return build_pipeline(loaded)
 
 
 def _scorer(loaded: LoadedConfig) -> Any:

@@ -171,6 +171,16 @@ def default_model_loader(loaded: LoadedConfig) -> Callable[[], Model]:
     return load
 
 
+def build_pipeline(
+    loaded: LoadedConfig, *, store: Store | None = None, **overrides: Any
+) -> Pipeline:
+    """The one way to assemble a :class:`Pipeline` (the CLI and the workers use it): a
+    store of its own on the configured database unless ``store`` is given; ``overrides``
+    are the pipeline's other keyword arguments (``model_loader``, ``fetcher``,
+    ``notifier``, ``limiter``, ``clock``, ``sleep``, ``rng``)."""
+    return Pipeline(loaded, store if store is not None else Store(loaded.database_url), **overrides)
+
+
 class Pipeline:
     """One process's view of the pipeline. Build it from a loaded config."""
 
@@ -647,120 +657,7 @@ class Pipeline:
         self, subscriber: str, target_id: str, ids: list[int], now: datetime
     ) -> dict[str, int]:
         """Send one target's held deliveries; how many of them ended in which status."""
-        settings = self.loaded.config.delivery
-        rows = self.store.lease_group(ids, now, settings.lease)
-        if not rows:
-            return {"skipped": len(ids)}
-        taken = [r.id for r in rows]
-        lease = rows[0].lease_until  # one lease for the group; every mark is fenced by it
-        target = self.router.target(subscriber, target_id)
-        if target is None:
-            status = self.store.mark_group_failed(
-                taken, _NO_TARGET, retry_at=None, now=now, lease=lease
-            )
-            return {status: len(taken)}
-        try:
-            self._take_token(target, may_defer=True)
-        except _Throttled as throttled:
-            self.store.release_group(taken, now + timedelta(seconds=throttled.wait), lease=lease)
-            return {"throttled": len(taken)}
-        ids = {"delivery_ids": taken, "subscriber": subscriber}
-        try:
-            held, messages = self._digest_messages(subscriber, rows, target)
-        except Exception as exc:
-            if is_transient(exc):
-                with contextlib.suppress(Exception):  # nothing sent: back to the hold
-                    self.store.release_group(taken, now, lease=lease)
-                raise
-            log.exception("digest to %s: cannot render it", target.label, extra=ids)
-            status = self.store.mark_group_failed(
-                taken, f"cannot render: {exc!r}", retry_at=None, now=now, lease=lease
-            )
-            return {status: len(taken)}
-        delivery_of = {r.item_id: r.id for r in held}  # one delivery per item and target
-        remote_ids: dict[int, str] = {}
-        done: list[int] = []  # the deliveries listed in the parts sent so far
-
-        def settle(
-            outcome: str, retry_at: datetime | None = None, error: str = ""
-        ) -> dict[str, int]:
-            """The parts sent stay sent; the rest is held again (``outcome`` "held", no
-            attempt counted), failed until ``retry_at`` or dead. Never sent twice."""
-            sent = set(done)
-            if done:
-                self._after_send(
-                    self.store.mark_group_sent,
-                    done,
-                    self.clock(),
-                    remote_ids=remote_ids,
-                    lease=lease,
-                )
-            rest = [i for i in taken if i not in sent]
-            if outcome == HELD:
-                self.store.release_group(rest, retry_at or now, lease=lease)
-                status = "throttled"
-            else:
-                status = self.store.mark_group_failed(
-                    rest, error, retry_at=retry_at, now=now, lease=lease
-                )
-            return {SENT: len(done), status: len(rest)} if done else {status: len(rest)}
-
-        n = 0
-        try:
-            for n, (message, listed) in enumerate(messages):
-                if n:  # the first token is taken above; later parts wait their turn...
-                    try:
-                        self._take_token(target, may_defer=True)
-                    except _Throttled as throttled:  # ...but not past the lease
-                        log.info(
-                            "digest to %s: %d of %d parts sent, the rest in %.0f s",
-                            target.label,
-                            n,
-                            len(messages),
-                            throttled.wait,
-                            extra=ids,
-                        )
-                        return settle(HELD, now + timedelta(seconds=throttled.wait))
-                    # each part under a fresh lease: a long digest is not taken back
-                    # (and sent again alert by alert) while it is still going out
-                    lease = self.store.renew_lease(taken, lease, self.clock(), settings.lease)
-                    if lease is None:  # taken back meanwhile: the rest is another's now
-                        log.warning("digest to %s: lease lost after %d parts", target.label, n)
-                        return {"skipped": len(taken)}
-                remote_id = self._send(target, message)
-                done += (delivery_of[a.item_id] for a in listed)
-                if remote_id is not None:
-                    # the message each listed delivery went out in: a later update of its
-                    # story answers it (first_alert_remote_id)
-                    remote_ids.update({delivery_of[a.item_id]: remote_id for a in listed})
-        except (TransientDeliveryError, PermanentDeliveryError) as exc:
-            failed = f"digest to {target.label} failed"
-            if done:
-                failed += f" after {n} of {len(messages)} parts ({len(done)} alerts sent)"
-            retry_at = None
-            if isinstance(exc, PermanentDeliveryError):
-                log.error("%s for good: %s", failed, exc, extra=ids)
-            else:
-                retry_at = self._retry_at(max(r.attempts for r in rows) + 1, exc, now)
-                log.warning("%s: %s", failed, exc, extra=ids)
-            return settle("failed", retry_at, str(exc))
-        except BaseException:
-            # a task time limit or a signal mid-digest: what went out is marked, the rest
-            # goes back to the hold, then the interruption goes on
-            with contextlib.suppress(Exception):
-                settle(HELD)
-            raise
-        self._after_send(
-            self.store.mark_group_sent, taken, self.clock(), remote_ids=remote_ids, lease=lease
-        )
-        log.info(
-            "digest of %d alerts sent to %s in %d message(s)",
-            len(taken),
-            target.label,
-            len(messages),
-            extra=ids,
-        )
-        return {SENT: len(taken)}
+        return _DigestSend(self, subscriber, target_id, ids, now).run()
 
     def _digest_messages(
         self, subscriber: str, rows: list[Delivery], target: Target
@@ -902,3 +799,174 @@ __all__ = [
     "ScoreOutcome",
     "alert_for",
 ]
+
+
+class _DigestSend:
+    """One target's held deliveries going out as a digest, in named steps: :meth:`take`
+    (lease the group, find the target, take a token), render (or :meth:`not_rendered`),
+    :meth:`send` part by part (each under a fresh lease), and :meth:`settle` when it
+    stops early: the parts sent stay sent, the rest is held again, failed or dead.
+    Never sent twice. Every mark is fenced by the group's one lease."""
+
+    def __init__(
+        self, pipeline: Pipeline, subscriber: str, target_id: str, ids: list[int], now: datetime
+    ) -> None:
+        self.pipeline = pipeline
+        self.store = pipeline.store
+        self.settings = pipeline.loaded.config.delivery
+        self.subscriber = subscriber
+        self.target_id = target_id
+        self.ids = ids
+        self.now = now
+        self.rows: list[Delivery] = []
+        self.taken: list[int] = []
+        self.lease: datetime | None = None
+        self.target: Target | None = None
+        self.extra: dict[str, Any] = {}  # of every log line
+        self.remote_ids: dict[int, str] = {}
+        self.done: list[int] = []  # the deliveries listed in the parts sent so far
+
+    def run(self) -> dict[str, int]:
+        early = self.take()
+        if early is not None:
+            return early
+        assert self.target is not None
+        try:
+            held, messages = self.pipeline._digest_messages(self.subscriber, self.rows, self.target)
+        except Exception as exc:
+            return self.not_rendered(exc)
+        return self.send(held, messages)
+
+    def take(self) -> dict[str, int] | None:
+        """Lease the group and take the target's first token; else the outcome."""
+        now = self.now
+        rows = self.store.lease_group(self.ids, now, self.settings.lease)
+        if not rows:
+            return {"skipped": len(self.ids)}
+        self.rows = rows
+        taken = self.taken = [r.id for r in rows]
+        # one lease for the group; every mark is fenced by it
+        lease = self.lease = rows[0].lease_until
+        target = self.target = self.pipeline.router.target(self.subscriber, self.target_id)
+        if target is None:
+            status = self.store.mark_group_failed(
+                taken, _NO_TARGET, retry_at=None, now=now, lease=lease
+            )
+            return {status: len(taken)}
+        try:
+            self.pipeline._take_token(target, may_defer=True)
+        except _Throttled as throttled:
+            self.store.release_group(taken, now + timedelta(seconds=throttled.wait), lease=lease)
+            return {"throttled": len(taken)}
+        self.extra = {"delivery_ids": taken, "subscriber": self.subscriber}
+        return None
+
+    def not_rendered(self, exc: Exception) -> dict[str, int]:
+        """The digest cannot be rendered: a transient cause goes back to the hold and is
+        raised; anything else is a dead letter with the reason."""
+        assert self.target is not None
+        taken, lease, now = self.taken, self.lease, self.now
+        if is_transient(exc):
+            with contextlib.suppress(Exception):  # nothing sent: back to the hold
+                self.store.release_group(taken, now, lease=lease)
+            raise exc
+        log.exception("digest to %s: cannot render it", self.target.label, extra=self.extra)
+        status = self.store.mark_group_failed(
+            taken, f"cannot render: {exc!r}", retry_at=None, now=now, lease=lease
+        )
+        return {status: len(taken)}
+
+    def settle(
+        self, outcome: str, retry_at: datetime | None = None, error: str = ""
+    ) -> dict[str, int]:
+        """The parts sent stay sent; the rest is held again (``outcome`` "held", no
+        attempt counted), failed until ``retry_at`` or dead. Never sent twice."""
+        done, lease, now = self.done, self.lease, self.now
+        sent = set(done)
+        if done:
+            self.pipeline._after_send(
+                self.store.mark_group_sent,
+                done,
+                self.pipeline.clock(),
+                remote_ids=self.remote_ids,
+                lease=lease,
+            )
+        rest = [i for i in self.taken if i not in sent]
+        if outcome == HELD:
+            self.store.release_group(rest, retry_at or now, lease=lease)
+            status = "throttled"
+        else:
+            status = self.store.mark_group_failed(
+                rest, error, retry_at=retry_at, now=now, lease=lease
+            )
+        return {SENT: len(done), status: len(rest)} if done else {status: len(rest)}
+
+    def send(
+        self, held: list[Delivery], messages: list[tuple[Message, list[Alert]]]
+    ) -> dict[str, int]:
+        """Send the parts in order; mark the whole group sent, or settle what is left."""
+        pipeline, target, now, taken = self.pipeline, self.target, self.now, self.taken
+        assert target is not None
+        delivery_of = {r.item_id: r.id for r in held}  # one delivery per item and target
+        n = 0
+        try:
+            for n, (message, listed) in enumerate(messages):
+                if n:  # the first token is taken above; later parts wait their turn...
+                    try:
+                        pipeline._take_token(target, may_defer=True)
+                    except _Throttled as throttled:  # ...but not past the lease
+                        log.info(
+                            "digest to %s: %d of %d parts sent, the rest in %.0f s",
+                            target.label,
+                            n,
+                            len(messages),
+                            throttled.wait,
+                            extra=self.extra,
+                        )
+                        return self.settle(HELD, now + timedelta(seconds=throttled.wait))
+                    # each part under a fresh lease: a long digest is not taken back
+                    # (and sent again alert by alert) while it is still going out
+                    self.lease = self.store.renew_lease(
+                        taken, self.lease, pipeline.clock(), self.settings.lease
+                    )
+                    if self.lease is None:  # taken back meanwhile: the rest is another's now
+                        log.warning("digest to %s: lease lost after %d parts", target.label, n)
+                        return {"skipped": len(taken)}
+                remote_id = pipeline._send(target, message)
+                self.done += (delivery_of[a.item_id] for a in listed)
+                if remote_id is not None:
+                    # the message each listed delivery went out in: a later update of its
+                    # story answers it (first_alert_remote_id)
+                    self.remote_ids.update({delivery_of[a.item_id]: remote_id for a in listed})
+        except (TransientDeliveryError, PermanentDeliveryError) as exc:
+            failed = f"digest to {target.label} failed"
+            if self.done:
+                failed += f" after {n} of {len(messages)} parts ({len(self.done)} alerts sent)"
+            retry_at = None
+            if isinstance(exc, PermanentDeliveryError):
+                log.error("%s for good: %s", failed, exc, extra=self.extra)
+            else:
+                retry_at = pipeline._retry_at(max(r.attempts for r in self.rows) + 1, exc, now)
+                log.warning("%s: %s", failed, exc, extra=self.extra)
+            return self.settle("failed", retry_at, str(exc))
+        except BaseException:
+            # a task time limit or a signal mid-digest: what went out is marked, the rest
+            # goes back to the hold, then the interruption goes on
+            with contextlib.suppress(Exception):
+                self.settle(HELD)
+            raise
+        pipeline._after_send(
+            self.store.mark_group_sent,
+            taken,
+            pipeline.clock(),
+            remote_ids=self.remote_ids,
+            lease=self.lease,
+        )
+        log.info(
+            "digest of %d alerts sent to %s in %d message(s)",
+            len(taken),
+            target.label,
+            len(messages),
+            extra=self.extra,
+        )
+        return {SENT: len(taken)}
