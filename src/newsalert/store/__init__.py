@@ -6,17 +6,13 @@ deliveries are unique per (subscriber, target, item) and are written in the same
 transaction as the item's score (the outbox): an item is never relevant without
 its deliveries, and a crash never loses one.
 
-Delivery states: pending -> sending (leased) -> sent; a failed attempt becomes
-failed with a later ``next_attempt_at``; after the last attempt, dead. Held rows
-(quiet hours, digests) wait for ``next_attempt_at`` and go out together. A
-lease that expires while ``sending`` means the process died between send and
-mark: the row is flagged ``ambiguous`` and sent again (at-least-once).
-
 The package: ``schema`` (tables, delivery states, the engine, column upgrades),
 ``feedstore`` (feeds and their health), ``itemstore`` (items and scores, the outbox),
-``deliverystore`` (the leasing state machine), each a part of :class:`Store`. The plain
-data the store hands out (``FeedState``, ``StoredItem``, ``Delivery``, ...) lives in
-``newsalert.models``; it is re-exported here so old imports keep working.
+``deliverystore`` (the leasing state machine), each a part of :class:`Store`; and
+``storystore`` (the story index's raw SQL; imported by ``newsalert.stories`` only, as it
+imports the story data). The plain data the store hands out (``FeedState``,
+``StoredItem``, ``Delivery``, ...) lives in ``newsalert.models``, re-exported here so
+old imports keep working.
 
 Public API: :class:`Store`, :func:`utcnow`, :func:`aware_utc`, :func:`masked_database_url`,
 the delivery states (``PENDING`` ... ``DEAD``, ``DELIVERY_STATES``), :class:`PollRecord`,

@@ -1,35 +1,10 @@
 """Stories: one incident, one alert. Near-duplicate detection and incident clustering.
 
 Twenty outlets report an attack within the hour under twenty titles and guids, then keep
-reporting for days. Every scored item joins a *story*, in two steps:
-
-1. **Near-duplicates** (agency copy republished, an article edited under a new guid, the
-   same canonical link on two feeds): MinHash signatures (128 permutations over word
-   3-shingles of title + summary, multiply-shift hashing in numpy) and LSH banding (16
-   bands of 2 rows). Each band hash is a row in the store (``story_keys``: key, item,
-   story, time; keyed on (key, item)), so a new item finds its candidates with one
-   indexed lookup per batch, never a pairwise scan; a candidate is a duplicate when the
-   estimated Jaccard similarity of the two signatures reaches ``duplicate_similarity``.
-   A duplicate joins the story and never alerts.
-2. **Clustering** (different reports of one incident): a TF-IDF vector of title + summary
-   (title words count twice, names and places weigh 1.5 times), compared by cosine with
-   the story's first report, for the candidate stories only: those sharing rare terms or
-   names (also rows of ``story_keys``, one per term and story) within the time window.
-   Terms many concurrent stories share ("Gaza" during an offensive) weigh less, and a
-   report naming another weekday than the story matches less. At ``similarity`` or
-   above, the item joins the best story; else it starts a new one. Document frequencies
-   come from the packaged training corpus (17k news items), so the vectors need no
-   fitting and every process computes the same ones.
-
-Everything is bounded by ``window``: an item only finds keys seen within the window
-before it, and older keys are pruned. ``bench/stories.py`` measures both steps on
-hand-labelled news and their speed over 50,000 stored items.
-
-Alerting per story (``route_story``): a subscriber's first relevant item of a story
-alerts as before; a duplicate never does; a later report of the same story becomes an
-*update* only when it adds something (a source-count milestone, a score higher by a
-margin, new key terms in its title) and the subscriber's last alert or update on the
-story is at least ``update_interval`` old.
+reporting for days. Every scored item joins a *story*: as a near-duplicate of an item in
+it, or as a report of the same incident (clustering); a later report alerts again only
+as an *update* that adds something. How, with the measurements: ``text`` and
+``clusterer`` (``bench/stories.py``), ``policy``.
 
 The package, each module importing only those above it:
 
@@ -38,7 +13,7 @@ The package, each module importing only those above it:
 - ``policy``: what a later report adds, and when it makes an update (``route_story``);
 - ``clusterer``: ``Clusterer`` (the index match, then the join) and ``MemoryIndex``;
 - ``desk``: ``StoryDesk``, which wires the clusterer, the store's story index
-  (``newsalert.store.storystore.StoryStore``) and the policy for the pipeline.
+  (``newsalert.store.storystore.StoryStore``: the raw SQL) and the policy for the pipeline.
 
 Public API (importable from ``newsalert.stories``, as before the split): ``StoryDesk``,
 ``StoryPlan``, ``Chosen``, ``thread_id``, ``item_time``; ``Clusterer``, ``MemoryIndex``;

@@ -6,7 +6,7 @@ is a duplicate when the estimated Jaccard similarity of the two MinHash signatur
 reaches ``duplicate_similarity``; a duplicate joins the story and never alerts.
 2. **Clustering** (different reports of one incident): a TF-IDF vector of title +
 summary (title words count twice, names and places weigh 1.5 times), compared by cosine
-with the story's first reports, for the candidate stories only: those sharing rare
+with the story's first report, for the candidate stories only: those sharing rare
 terms or names within the time window. Terms many concurrent stories share ("Gaza"
 during an offensive) weigh less, and a report naming another weekday than the story
 matches less. At ``similarity`` or above, the item joins the best story; else it starts
