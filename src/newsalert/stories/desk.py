@@ -26,8 +26,8 @@ from newsalert.stories.state import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from newsalert.models import Alert, Message, Score
-    from newsalert.store import Delivery, PlannedDelivery, Store, StoredItem
+    from newsalert.models import Alert, Delivery, Message, PlannedDelivery, Score, StoredItem
+    from newsalert.store import Store
 
 
 log = logging.getLogger("newsalert.stories")  # one logger for the package, as before the split

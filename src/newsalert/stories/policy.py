@@ -23,10 +23,7 @@ from newsalert.stories.state import (
 )
 
 if TYPE_CHECKING:
-    from newsalert.store import PlannedDelivery
-
-
-# --- alerting per story ----------------------------------------------------------------------
+    from newsalert.models import PlannedDelivery
 
 
 @dataclass(frozen=True, slots=True)
