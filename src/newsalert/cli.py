@@ -469,37 +469,53 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
             f"{n} dead deliveries queued again; `newsalert poll --once` or the service sends them"
         )
         return EXIT_OK
-    status = None if args.status == "ambiguous" else args.status
-    rows = [
-        d
-        for d in store.list_deliveries(status, args.limit)
-        if args.status != "ambiguous" or d.ambiguous
-    ]
+    from newsalert.listings import list_deliveries
+
+    rows, matching = list_deliveries(store, args.status, args.limit)
+    if args.status and not rows:
+        print(f"no {args.status} deliveries")
+        return EXIT_OK
     _table(
         (
             (
                 d.id,
                 d.item_id if d.notice_id is None else f"feed notice {d.notice_id}",
                 d.subscriber,
-                d.target_label,
+                _short_target(d.target_label),
                 d.status + (" (ambiguous)" if d.ambiguous else ""),
                 d.attempts,
                 _when(d.next_attempt_at)
                 if d.status in ("pending", "held", "failed")
                 else _when(d.sent_at),
-                (d.last_error or "")[:80],
+                _target_error(d.target_label, d.last_error or "")[:80],
             )
             for d in rows
         ),
         ("id", "item", "subscriber", "target", "status", "tries", "when (UTC)", "last error"),
     )
+    shown = f" (the newest {len(rows)} shown)" if len(rows) < matching else ""
+    if args.status:  # the footer counts what the table lists, not every status
+        print(f"\n{args.status}: {matching}{shown}")
+        return EXIT_OK
     counts = store.delivery_counts()
     print(
-        "\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+        "\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + shown
         if counts
         else "\nno deliveries"
     )
     return EXIT_OK
+
+
+def _short_target(label: str) -> str:
+    """A target as operators read it: apprise's privacy URL (secrets masked) without the
+    ``?...`` settings it lists after it (overflow, retry, format...), which only repeat
+    what every target has."""
+    return label.split("?", 1)[0].rstrip("/") or label
+
+
+def _target_error(label: str, error: str) -> str:
+    """A delivery error without the target's privacy URL it starts with (shown beside it)."""
+    return error.removeprefix(f"{label}: ")
 
 
 def cmd_send_test(args: argparse.Namespace) -> int:
@@ -536,10 +552,10 @@ def cmd_send_test(args: argparse.Namespace) -> int:
             notifier.send(
                 target.url, render(alert, channel_family(target.url), templates=templates)
             )
-            print(f"ok      {target.label}")
+            print(f"ok      {_short_target(target.label)}")
         except DeliveryError as exc:
             failed += 1
-            print(f"FAILED  {target.label}: {exc}")
+            print(f"FAILED  {_short_target(target.label)}: {_target_error(target.label, str(exc))}")
     return EXIT_FAIL if failed else EXIT_OK
 
 
