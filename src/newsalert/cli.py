@@ -83,6 +83,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=48.0, help="seen in the last HOURS (48)")
     p.add_argument("--limit", type=int, default=50, help="at most this many stories (50)")
 
+    p = sub.add_parser(
+        "items", help="recent scored items: score, category, story, and who was alerted"
+    )
+    p.add_argument("--hours", type=float, default=24.0, help="fetched in the last HOURS (24)")
+    p.add_argument("--min-score", type=float, metavar="S", help="only items scoring S or more")
+    p.add_argument("--feed", metavar="NAME", help="only this feed")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--relevant", dest="relevant", action="store_const", const=True, help="only relevant"
+    )
+    which.add_argument(
+        "--not-relevant",
+        dest="relevant",
+        action="store_const",
+        const=False,
+        help="only items scored not relevant (the place to look for misses)",
+    )
+    p.add_argument("--limit", type=int, default=100, help="at most this many items (100)")
+    p.add_argument("--json", action="store_true", help="print the items as JSON")
+
     p = sub.add_parser("deliveries", help="list deliveries or replay dead ones")
     p.add_argument("action", choices=("list", "replay"), nargs="?", default="list")
     p.add_argument(
@@ -120,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model": cmd_model,
         "feeds": cmd_feeds,
         "stories": cmd_stories,
+        "items": cmd_items,
         "deliveries": cmd_deliveries,
         "send-test": cmd_send_test,
         "backtest": cmd_backtest,
@@ -456,6 +477,99 @@ def cmd_stories(args: argparse.Namespace) -> int:
             )
         print()
     return EXIT_OK
+
+
+def cmd_items(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from newsalert.listings import recent_items
+    from newsalert.store import utcnow
+
+    if not 0 < args.hours <= 24 * 365 or args.limit < 1:
+        print("error: --hours must be above 0 (at most 8760), --limit at least 1", file=sys.stderr)
+        return EXIT_CONFIG
+    loaded = _load(args)
+    store = _store(loaded)
+    if args.feed and args.feed not in {f.name for f in loaded.feeds}:
+        known = {s.name for s in store.feed_states()}
+        if args.feed not in known:
+            names = ", ".join(f.name for f in loaded.feeds)
+            print(f"error: no feed named {args.feed!r}; configured: {names}", file=sys.stderr)
+            return EXIT_CONFIG
+    rows, matching = recent_items(
+        store,
+        utcnow() - timedelta(hours=args.hours),
+        min_score=args.min_score,
+        feed=args.feed,
+        relevant=args.relevant,
+        limit=args.limit,
+    )
+    if args.json:  # ASCII: feed text cannot reach the terminal as control or bidi characters
+        print(json.dumps([_item_json(r) for r in rows], indent=2, ensure_ascii=True))
+        return EXIT_OK
+    if not rows:
+        print(f"no scored items matching in the last {args.hours:g} hours")
+        return EXIT_OK
+    _table(
+        (
+            (
+                r.id,
+                _when(r.fetched_at),
+                _terminal(r.feed, 20),
+                f"{r.score:.2f}",
+                "yes" if r.relevant else "no",
+                r.category if r.relevant else "-",
+                f"{r.story_id} {r.story_kind}" if r.story_id is not None else "-",
+                _alerted(r.alerted) or "-",
+                _terminal(r.title, 80),
+            )
+            for r in rows
+        ),
+        (
+            "id",
+            "fetched (UTC)",
+            "feed",
+            "score",
+            "relevant",
+            "category",
+            "story",
+            "alerted",
+            "title",
+        ),
+    )
+    shown = f"; the newest {len(rows)} shown (--limit)" if len(rows) < matching else ""
+    print(f"\n{matching} item(s) in the last {args.hours:g} hours{shown}")
+    return EXIT_OK
+
+
+def _terminal(text: str | None, width: int) -> str:
+    """Feed text for a terminal: one line, no control or bidi characters (render.clean)."""
+    from newsalert.render import clean, cut
+
+    return cut(clean(text, single_line=True), width)
+
+
+def _alerted(alerted: dict[str, str]) -> str:
+    """ "desk, ops (dead)": who was alerted, with the status where it is not sent."""
+    return ", ".join(
+        name if status == "sent" else f"{name} ({status})" for name, status in alerted.items()
+    )
+
+
+def _item_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "fetched_at": row.fetched_at.isoformat(),
+        "published_at": row.published_at.isoformat() if row.published_at else None,
+        "feed": row.feed,
+        "title": row.title,
+        "link": row.link,
+        "score": round(row.score, 4),
+        "relevant": row.relevant,
+        "category": row.category,
+        "story": {"id": row.story_id, "kind": row.story_kind} if row.story_id is not None else None,
+        "alerted": row.alerted,
+    }
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
