@@ -11,10 +11,10 @@ sends them: each config's relevant items go through the real story clusterer in 
 order they arrived, so a report merged into a story alerts once (its first report for
 the subscriber), and a later report counts only when the pipeline would send it as an
 update (stories.py: ``route_story``); items of a file carry no arrival time and arrive
-together, in file order, so they make no updates. Quiet hours and digests change when an alert goes
-out, not whether, so they play no part. Where items carry a
-label (operator feedback on stored items, or ``label`` in a JSON lines file),
-precision and recall are given for each config.
+together, in file order, so they make no updates. Quiet hours and digests change when
+an alert goes out, not whether, so they play no part. Where items carry a label
+(operator feedback on stored items, or ``label`` in a JSON lines file), precision and
+recall are given for each config.
 
 Pure: plain data in, plain data out; the CLI loads items and models.
 """
