@@ -863,8 +863,8 @@ class Pipeline:
         summary = PollSummary()
         names = [feed] if feed else [f.name for f in self.loaded.feeds]
         size = self.loaded.config.fetch.batch
-        for start in range(0, len(names), size):
-            summary.feeds.extend(self.poll_feeds(names[start : start + size]))
+        for first in range(0, len(names), size):
+            summary.feeds.extend(self.poll_feeds(names[first : first + size]))
         scored = self.score_pending()
         summary.scored, summary.relevant = scored.scored, scored.relevant
         summary.unscored, summary.model_error = scored.pending, scored.error
