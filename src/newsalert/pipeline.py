@@ -356,7 +356,15 @@ class Pipeline:
             moved_to=moved,
             warning=warning,
         )
-        log.info("feed %s: %d entries, %d new", name, len(found), len(ids), extra={"feed": name})
+        # a poll that found nothing new is routine: idle feeds stay quiet at INFO
+        log.log(
+            logging.INFO if ids else logging.DEBUG,
+            "feed %s: %d entries, %d new",
+            name,
+            len(found),
+            len(ids),
+            extra={"feed": name},
+        )
         return FeedOutcome(name, "ok", tuple(ids), len(found), next_poll_at=next_poll), record
 
     def _store_items(
