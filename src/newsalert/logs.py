@@ -114,7 +114,7 @@ class PerTaskAtDebug(logging.Filter):
         try:
             from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
         except ImportError:  # pragma: no cover - celery is a dependency
-            LOG_RECEIVED = LOG_SUCCESS = ""  # noqa: N806
+            LOG_RECEIVED = LOG_SUCCESS = ""
         self.templates = frozenset({LOG_RECEIVED, LOG_SUCCESS, _BEAT_TICK} - {""})
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -110,6 +110,15 @@ def severity(score: float) -> str:
     return "LOW"
 
 
+# apprise's notify types by severity: the JSON/form webhooks send it as "type", and
+# Discord, Teams, Slack attachments and the like colour the message by it
+NOTIFY_TYPES = {"HIGH": "failure", "MEDIUM": "warning", "LOW": "info", "TEST": "info"}
+
+
+def notify_type(score: float) -> str:
+    return NOTIFY_TYPES[severity(score)]
+
+
 def render(
     alert: Alert,
     family: str,
@@ -131,7 +140,9 @@ def render(
     custom = (templates or {}).get(family)
     if custom:
         formatter = _template_formatter(family, custom)
-    message = _fit(formatter, measure, parts, budget)
+    message = replace(
+        _fit(formatter, measure, parts, budget), notify_type=NOTIFY_TYPES[parts.severity]
+    )
     if family == "telegram":  # the headline is in the body; apprise would prepend a title
         return message
     subject = (templates or {}).get("subject")
@@ -246,6 +257,8 @@ class _Parts:
 
     @property
     def headline(self) -> str:
+        if self.severity == "TEST":  # `send-test`: no score or category to alarm anyone
+            return "TEST"
         return f"{self.severity} {self.score} {self.category}"
 
     @property
@@ -262,7 +275,7 @@ def _parts(alert: Alert) -> _Parts:
         title = cut(f"Update: {title}" + (f" ({changes})" if changes else ""), MAX_TITLE + 100)
     return _Parts(
         title=title,
-        severity=severity(alert.score),
+        severity="TEST" if alert.test else severity(alert.score),
         score=f"{alert.score:.2f}",
         category=clean(alert.category, single_line=True) or "none",
         source=clean(alert.source, single_line=True) or "unknown source",
@@ -671,6 +684,7 @@ def render_digest_parts(
             body_format=fmt,
             attach_text=text,
             extra={"family": family, "digest": "yes"},
+            notify_type=notify_type(max(a.score for a in listed)) if listed else "info",
         )
         messages.append((message, listed))
     return messages
@@ -792,6 +806,7 @@ def render_update(update: StoryUpdate, family: str) -> Message:
     limit = BODY_LIMITS[family]
     while True:
         message = _UPDATE_FORMATS[family](story, headline, changes, sources, facts, link, summary)
+        message = replace(message, notify_type=notify_type(a.score))
         measure = {"slack": _measure_slack, "telegram": _measure_telegram}.get(family, _measure_len)
         if measure(message) <= limit or not (summary or link):
             break
