@@ -806,6 +806,9 @@ def test_run_polls_on_schedule_delivers_once_and_picks_up_new_feeds(
     # SIGTERM: a warm shutdown, exit code 0
     service.signal(signal.SIGTERM)
     assert service.popen.wait(20) == 0, service.log()[-3000:]
+    # at INFO a task is not worth two lines (nor a beat tick one): idle must be quiet
+    chatter = re.findall(r"Task \S+ received|Task \S+ succeeded|Sending due task", service.log())
+    assert chatter == [], chatter[:5]
     if broker == "embedded":
         broker_dir = setup.config.parent / "data" / "broker"
         assert (broker_dir / "queue").is_dir() and (broker_dir / "control").is_dir()

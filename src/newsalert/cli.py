@@ -635,7 +635,7 @@ def _target_error(label: str, error: str) -> str:
 def cmd_send_test(args: argparse.Namespace) -> int:
     from newsalert.delivery import Notifier
     from newsalert.errors import DeliveryError
-    from newsalert.models import Alert, Reason
+    from newsalert.models import Alert
     from newsalert.pipeline import build_targets
     from newsalert.render import channel_family, render
 
@@ -648,15 +648,19 @@ def cmd_send_test(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     alert = Alert(
         item_id=0,
-        title="newsalert test alert: delivery works",
-        source="newsalert",
+        title="newsalert delivery check, not an incident",
+        source="newsalert send-test",
         published=datetime.now(UTC),
-        score=1.0,
-        category="other_security",
-        reasons=(Reason("rule", "send-test", 0.0),),
+        score=0.0,
+        category="test",
+        reasons=(),
         link=None,
-        summary=f"A test alert sent by `newsalert send-test {args.name}`. No action needed.",
+        summary=(
+            f"This is a TEST message sent by `newsalert send-test {args.name}` to check that "
+            "alerts reach this target. It is not an incident. No action needed."
+        ),
         subscriber=args.name,
+        test=True,
     )
     notifier = Notifier(timeout=loaded.config.delivery.timeout)
     failed = 0
