@@ -11,7 +11,6 @@ import dataclasses
 import html
 import json
 import textwrap
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -294,7 +293,23 @@ def test_threshold_change_on_a_labelled_file_matches_the_model(
     assert result["labelled"] == len(rows)
 
 
-def test_backtest_is_fast(classifier: object) -> None:
+class _CountingModel:
+    """The real model, counting how many texts each predict call takes."""
+
+    def __init__(self, model: object) -> None:
+        self.model, self.calls = model, []
+
+    def predict(self, texts: list) -> list:
+        self.calls.append(len(texts))
+        return self.model.predict(texts)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.model, name)
+
+
+def test_backtest_scores_in_batches_once_for_both_sides(classifier: object) -> None:
+    """Speed comes from batching (one model call per 2,000 items, shared by both sides when
+    they use one model): the call pattern is checked here, the items/s in bench/."""
     rows = [
         json.loads(line)
         for line in (ROOT / "data" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
@@ -303,13 +318,11 @@ def test_backtest_is_fast(classifier: object) -> None:
     cases = backtest.jsonl_cases("dev x10", lines)
     loaded_rules = RuleSet(load_config(ROOT / "config" / "newsalert.yaml", {}).rules)
     variant = backtest.Variant("current", loaded_rules, None, ())
-    started = time.perf_counter()
-    result = backtest.run(cases, variant, variant, {backtest.SHARED_MODEL: classifier})  # type: ignore[dict-item]
-    elapsed = time.perf_counter() - started
+    model = _CountingModel(classifier)
+    result = backtest.run(cases, variant, variant, {backtest.SHARED_MODEL: model})  # type: ignore[dict-item]
     assert result.items == 4000
     assert result.relevant_gained == result.relevant_lost == ()
-    # thousands per second here (one batched model call per 2000 items); a loose floor
-    assert result.items / elapsed > 1000, f"{result.items / elapsed:.0f} items/s"
+    assert model.calls == [2000, 2000]
 
 
 def test_since_and_file_parsing(tmp_path: Path) -> None:
