@@ -511,10 +511,10 @@ class Processes:
         ]  # fmt: skip
         return self.start(name, argv, {"NEWSALERT_CONFIG": str(config), **broker.env})
 
-    def beat(self, name: str, config: Path, broker: Broker) -> Proc:
+    def beat(self, name: str, config: Path, broker: Broker, *, level: str = "INFO") -> Proc:
         schedule = self.tmp_path / f"{name}-schedule"
         argv = [
-            PYTHON, "-m", "celery", "-A", "workers.app", "beat", "--loglevel=INFO",
+            PYTHON, "-m", "celery", "-A", "workers.app", "beat", f"--loglevel={level}",
             f"--schedule={schedule}",
         ]  # fmt: skip
         return self.start(name, argv, {"NEWSALERT_CONFIG": str(config), **broker.env})
@@ -1243,7 +1243,8 @@ def test_schedule_per_feed_backoff_cache_and_two_beats(
     )  # fmt: skip
     worker = procs.worker("worker", setup.config, redis_broker)
     worker.wait_log(r"ready\.", 20, procs)
-    beats = [procs.beat(f"beat-{i}", setup.config, redis_broker) for i in (1, 2)]
+    # the ticks are DEBUG detail since the idle service went quiet at INFO
+    beats = [procs.beat(f"beat-{i}", setup.config, redis_broker, level="DEBUG") for i in (1, 2)]
     wait_for(lambda: feeds.count("/every2") >= 1, 20, "the first poll", procs=procs)
     time.sleep(11)
 
