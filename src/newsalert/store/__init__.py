@@ -30,8 +30,11 @@ from newsalert.models import (
     StoredItem,
 )
 from newsalert.store.deliverystore import DeliveryStore
+from newsalert.store.deliverystore import _delivery as _delivery  # row mappers: old imports
 from newsalert.store.feedstore import FeedStore, PollRecord
+from newsalert.store.feedstore import _feed_state as _feed_state
 from newsalert.store.itemstore import ItemStore
+from newsalert.store.itemstore import _stored_item as _stored_item
 from newsalert.store.schema import (
     DEAD,
     DELIVERY_STATES,
