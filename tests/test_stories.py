@@ -1016,3 +1016,39 @@ def test_stories_config_defaults() -> None:
     cfg = StoriesConfig()
     assert (cfg.window_hours, cfg.update_interval_minutes) == (72.0, 60.0)
     assert 0 < cfg.duplicate_similarity <= 1 and 0 < cfg.similarity <= 1
+
+
+def _module_sources(name: str) -> list[Path]:
+    """The source files of module ``name``, or of every module of package ``name``."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.origin is not None
+    if spec.submodule_search_locations:
+        return sorted(p for d in spec.submodule_search_locations for p in Path(d).rglob("*.py"))
+    return [Path(spec.origin)]
+
+
+def test_stories_do_not_import_the_pipeline() -> None:
+    """The pipeline imports stories; stories never import the pipeline back, not even
+    inside a function (a cycle that works only while nobody imports stories first)."""
+    import ast
+    import subprocess
+    import sys
+
+    for source in _module_sources("newsalert.stories"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                named = [f"{node.module}.{a.name}" for a in node.names] + [str(node.module)]
+            elif isinstance(node, ast.Import):
+                named = [a.name for a in node.names]
+            else:
+                continue
+            assert "newsalert.pipeline" not in named, f"{source}:{node.lineno}"
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import sys, newsalert.stories; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "'newsalert.pipeline'" not in fresh.stdout and "'newsalert.stories'" in fresh.stdout

@@ -58,6 +58,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
+from newsalert.models import StoryUpdate
+from newsalert.render import render, render_update
+from newsalert.routing import alert_for
 from newsalert.store import aware_utc
 
 if TYPE_CHECKING:
@@ -1836,10 +1839,6 @@ class StoryDesk:
             if family == "email":
                 return replace(message, headers={"References": root})
             return message
-        from newsalert.models import StoryUpdate
-        from newsalert.pipeline import alert_for
-        from newsalert.render import render, render_update
-
         subject = None
         if family == "email":
             notice = self.index.notices([story_id]).get(story_id, {}).get(delivery.subscriber)
