@@ -1737,16 +1737,15 @@ class StoryDesk:
         """Assign the batch to stories; keep the deliveries the story rules allow.
         ``prepared``: what :meth:`prepare` gave for the same arguments.
 
-        If clustering fails (a bug, the store), the batch is routed as if stories did not
-        exist: a duplicate alert is better than a lost one.
+        If clustering fails, the error propagates and the batch is not saved: routed
+        without stories, it would alert again for stories told already. A passing
+        error (``errors.is_transient``) is retried by the task; any other is the
+        pipeline's to isolate, as a scoring failure: the item it fails on stays
+        unscored (counted, tried again each sweep), the rest of the batch goes on.
         """
         if not self.enabled:
             return StoryPlan([list(r) for r in routed])
-        try:
-            return self._plan(stored, scores, routed, now, prepared)
-        except Exception:
-            log.exception("story clustering failed; routing %d items without it", len(stored))
-            return StoryPlan([list(r) for r in routed])
+        return self._plan(stored, scores, routed, now, prepared)
 
     def _choose(
         self,
