@@ -307,6 +307,30 @@ def test_environment_overrides_storage_and_broker(tmp_path: Path) -> None:
     assert loaded.data_dir == tmp_path / "state"
 
 
+@pytest.mark.parametrize("from_env", [False, True])
+def test_a_database_the_story_lock_cannot_hold_is_refused(tmp_path: Path, from_env: bool) -> None:
+    """PostgreSQL (an advisory lock) and SQLite (a file lock on its one host) are the
+    databases workers can assign stories on one at a time; any other would get a lock
+    file in the working directory, which excludes nothing across hosts, and two
+    workers would alert twice for one incident. Refused at load, naming the key, the
+    databases supported and never the password."""
+    url = "mysql+pymysql://news:hunter2-db-pw@db.example.org/newsalert"
+    if from_env:
+        path, env = (
+            write(tmp_path, "storage:\n  data_dir: state\n"),
+            {"NEWSALERT_DATABASE_URL": url},
+        )
+    else:
+        path, env = write(tmp_path, f"storage:\n  database_url: {url}\n"), {}
+    [found] = problems(path, env)
+    assert "storage.database_url" in found and "mysql" in found
+    assert "PostgreSQL" in found and "SQLite" in found and "hint:" in found
+    assert ("NEWSALERT_DATABASE_URL" in found) is from_env
+    assert "hunter2" not in found
+    for supported in ("postgresql+psycopg://u@db/x", "sqlite:///elsewhere/news.db"):
+        assert load_config(path, {"NEWSALERT_DATABASE_URL": supported}).database_url == supported
+
+
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
 

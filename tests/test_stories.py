@@ -1016,3 +1016,140 @@ def test_stories_config_defaults() -> None:
     cfg = StoriesConfig()
     assert (cfg.window_hours, cfg.update_interval_minutes) == (72.0, 60.0)
     assert 0 < cfg.duplicate_similarity <= 1 and 0 < cfg.similarity <= 1
+
+
+def _module_sources(name: str) -> list[Path]:
+    """The source files of module ``name``, or of every module of package ``name``."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.origin is not None
+    if spec.submodule_search_locations:
+        return sorted(p for d in spec.submodule_search_locations for p in Path(d).rglob("*.py"))
+    return [Path(spec.origin)]
+
+
+def test_stories_do_not_import_the_pipeline() -> None:
+    """The pipeline imports stories; stories never import the pipeline back, not even
+    inside a function (a cycle that works only while nobody imports stories first)."""
+    import ast
+    import subprocess
+    import sys
+
+    for source in _module_sources("newsalert.stories"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                named = [f"{node.module}.{a.name}" for a in node.names] + [str(node.module)]
+            elif isinstance(node, ast.Import):
+                named = [a.name for a in node.names]
+            else:
+                continue
+            assert "newsalert.pipeline" not in named, f"{source}:{node.lineno}"
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import sys, newsalert.stories; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "'newsalert.pipeline'" not in fresh.stdout and "'newsalert.stories'" in fresh.stdout
+
+
+def _story_pipeline(tmp_path: Path, model_dir: Path) -> tuple[Pipeline, list[int]]:
+    """A pipeline on SQLite with one subscriber, and three stored reports: the wire story
+    on wire-a, its copy on wire-b half a minute later, and the Mogadishu bombing."""
+    from newsalert.models import Item
+
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            storage:
+              data_dir: {model_dir}
+              database_url: sqlite:///{tmp_path / "stories.db"}
+            subscribers:
+              - name: duty
+                urls: ["mailto://127.0.0.1:9?from=a@example.org&to=duty@example.org"]
+            feeds:
+              - name: wire-a
+                url: https://a.example/rss
+              - name: wire-b
+                url: https://b.example/rss
+            """
+        ),
+        encoding="utf-8",
+    )
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    store = pipeline.store
+    ids = [
+        store.add_items(
+            store.feed_state(feed).id,
+            [Item(key, feed, title, text, None, T0 - timedelta(minutes=m))],
+            T0,
+        )[0]
+        for feed, key, title, text, m in (
+            ("wire-a", "a1", WIRE_TITLES["wire-a"], WIRE, 30),
+            ("wire-b", "b1", WIRE_TITLES["wire-b"], WIRE, 29),
+            ("wire-b", "b2", *MOGADISHU, 28),
+        )
+    ]
+    return pipeline, ids
+
+
+def test_a_passing_database_error_while_planning_stories_is_retried_not_alerted_again(
+    tmp_path: Path, model_dir: Path, classifier: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The story index cannot be read for a moment while a copy of a story already
+    alerted is scored: the error reaches the task (which retries), nothing of the batch
+    is saved, and the retry finds the story: one alert, not two."""
+    from sqlalchemy.exc import OperationalError
+
+    from newsalert.stories import StoryStore
+
+    pipeline, (first, copy, _) = _story_pipeline(tmp_path, model_dir)
+    assert len(pipeline.score_items([first]).delivery_ids) == 1
+    notices, calls = StoryStore.notices, []
+
+    def flaky(self: StoryStore, story_ids: list[int]) -> object:
+        calls.append(story_ids)
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, Exception("database is locked"))
+        return notices(self, story_ids)
+
+    monkeypatch.setattr(StoryStore, "notices", flaky)
+    with pytest.raises(OperationalError):
+        pipeline.score_items([copy])
+    assert pipeline.store.get_item(copy).score is None  # left for the retry
+    again = pipeline.score_items([copy])  # the task's retry
+    assert (again.scored, again.delivery_ids) == (1, ())
+    assert len(pipeline.store.list_deliveries()) == 1
+    pipeline.close()
+    pipeline.store.close()
+
+
+def test_a_story_bug_on_one_item_keeps_it_unscored_and_alerts_nothing_twice(
+    tmp_path: Path, model_dir: Path, classifier: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clustering fails (a bug, not the database) on one item of a batch: routed without
+    stories, the batch's copy of a story already alerted would alert again. Instead the
+    pipeline isolates the item, as any scoring failure: the copy joins its story
+    silently, the item stays unscored (counted) and is scored once the bug is gone."""
+    pipeline, (first, copy, bombing) = _story_pipeline(tmp_path, model_dir)
+    assert len(pipeline.score_items([first]).delivery_ids) == 1
+    assign = Clusterer.assign
+
+    def broken(self: Clusterer, batch: object, index: object) -> object:
+        if any(i.item_id == bombing for i in batch.batch):  # type: ignore[attr-defined]
+            raise ValueError("a bug in clustering")
+        return assign(self, batch, index)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Clusterer, "assign", broken)
+    out = pipeline.score_items([copy, bombing])
+    assert (out.scored, out.pending, out.delivery_ids) == (1, 1, ())
+    assert pipeline.store.get_item(bombing).score is None
+    monkeypatch.setattr(Clusterer, "assign", assign)  # the fix is deployed
+    assert len(pipeline.score_items([bombing]).delivery_ids) == 1
+    alerted = sorted(d.item_id for d in pipeline.store.list_deliveries())
+    assert alerted == [first, bombing]
+    pipeline.close()
+    pipeline.store.close()

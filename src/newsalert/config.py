@@ -686,7 +686,50 @@ def _load_config(
     if problems:
         raise ConfigError(problems)
     targets = {s.name: s.urls for s in config.subscribers}
-    return LoadedConfig(config, file, rules, rules_path, environ, warnings, targets)
+    loaded = LoadedConfig(config, file, rules, rules_path, environ, warnings, targets)
+    problems.extend(
+        _check_database(loaded.database_url, str(file), bool(environ.get(ENV_DATABASE_URL)))
+    )
+    if problems:
+        raise ConfigError(problems)
+    return loaded
+
+
+# the databases on which workers can assign stories one at a time (Store.exclusive):
+# PostgreSQL by an advisory lock, SQLite by a file lock on its one host. On any other,
+# the lock would be a file in each host's working directory, excluding nothing: two
+# workers would each start a story for one incident and alert twice.
+SUPPORTED_DATABASES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
+
+
+def _check_database(url: str, file: str, from_env: bool) -> list[ConfigProblem]:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    key = (
+        f"{ENV_DATABASE_URL} (overrides storage.database_url)"
+        if from_env
+        else "storage.database_url"
+    )
+    hint = "use postgresql+psycopg://user@host/db, or sqlite:///path/newsalert.db (one host)"
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return [ConfigProblem(file, key, "not a database URL", hint)]
+    backend = parsed.get_backend_name()
+    if backend in SUPPORTED_DATABASES:
+        return []
+    shown = parsed.render_as_string(hide_password=True)
+    supported = " and ".join(SUPPORTED_DATABASES.values())
+    return [
+        ConfigProblem(
+            file,
+            key,
+            f"{shown}: {backend} is not supported; newsalert runs on {supported} only "
+            "(the lock that keeps two workers from alerting twice for one incident)",
+            hint,
+        )
+    ]
 
 
 def _check_targets(config: Config, file: str) -> list[ConfigProblem]:

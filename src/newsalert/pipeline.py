@@ -48,7 +48,7 @@ from newsalert.normalize import normalize
 from newsalert.parse import parse
 from newsalert.ratelimit import Bucket, RateLimiter, RedisRateLimiter, StoreRateLimiter
 from newsalert.render import channel_family, render, render_digest_parts
-from newsalert.routing import Router, Target
+from newsalert.routing import Router, Target, alert_for
 from newsalert.rules import RuleSet
 from newsalert.scoring import Model, Scorer
 from newsalert.store import (
@@ -779,22 +779,6 @@ class Pipeline:
             summary.delivered[status] = summary.delivered.get(status, 0) + n
         summary.elapsed = time.perf_counter() - start
         return summary
-
-
-def alert_for(stored: StoredItem, subscriber: str = "") -> Alert:
-    score = stored.score
-    return Alert(
-        item_id=stored.id,
-        title=stored.item.title,
-        source=stored.feed,
-        published=stored.item.published,
-        score=score.score if score else 0.0,
-        category=score.category if score else "none",
-        reasons=score.reasons if score else (),
-        link=stored.item.link,
-        summary=stored.item.summary,
-        subscriber=subscriber,
-    )
 
 
 __all__ = [

@@ -93,11 +93,21 @@ rate_buckets = Table(
 )
 
 
+_ATTEMPTS = 5
+
+
+class _TakenMeanwhile(Exception):
+    """Another process updated a bucket between our read and our write."""
+
+
 class StoreRateLimiter:
     """Buckets as rows in the store: shared by every process using the same database.
 
-    Each acquire is one short transaction holding row locks (SELECT ... FOR UPDATE
-    on PostgreSQL; SQLite serialises writers anyway).
+    Each acquire is one short transaction that reads the buckets under a write lock
+    (SELECT ... FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE on SQLite, whose plain reads
+    take none), so two processes never spend one token. The UPDATE is also guarded by
+    the ``updated`` it read: should it match no row, another process took the token
+    first, and the acquire is tried again on what it left.
     """
 
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
@@ -133,11 +143,21 @@ class StoreRateLimiter:
     def acquire(self, buckets: Sequence[Bucket]) -> float:
         by_key = {b.key: b for b in buckets}
         keys = sorted(by_key)  # one lock order for every process: no deadlock
-        now = self._clock()
-        self._ensure(keys, by_key, now)
+        self._ensure(keys, by_key, self._clock())
+        for _ in range(_ATTEMPTS):
+            try:
+                return self._acquire(keys, by_key)
+            except _TakenMeanwhile:
+                continue
+        # lost every time to other processes: they are spending these buckets now
+        return min(1.0 / b.rate for b in buckets)
+
+    def _acquire(self, keys: list[str], by_key: dict[str, Bucket]) -> float:
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "sqlite":
-                conn.exec_driver_sql("SELECT 1")  # the transaction is open; writes serialise below
+                # the driver opens no transaction for a SELECT: without this, two
+                # processes read one token and both spend it
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             rows = self._rows(conn, keys)
             now = self._clock()
             wait = 0.0
@@ -150,11 +170,13 @@ class StoreRateLimiter:
             if wait > 0:
                 return wait
             for key in keys:
-                conn.execute(
+                taken = conn.execute(
                     update(rate_buckets)
                     .where(rate_buckets.c.key == key, rate_buckets.c.updated == rows[key][1])
                     .values(tokens=levels[key] - 1.0, updated=now)
                 )
+                if taken.rowcount != 1:
+                    raise _TakenMeanwhile  # rolls back the buckets updated so far
         return 0.0
 
     def pause(self, key: str, seconds: float) -> None:
@@ -168,9 +190,21 @@ class StoreRateLimiter:
             )
 
 
-# KEYS: bucket keys; ARGV: now, then rate and burst per key. Atomic in Redis.
-_ACQUIRE = """
+# Redis's own clock, not the calling worker's: workers on hosts whose clocks disagree
+# would otherwise stamp a bucket in the future (pausing it for everyone else) or find it
+# stamped in theirs (pausing themselves). ARGV[1] empty: the server's TIME.
+_NOW = """
 local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+"""
+
+# KEYS: bucket keys; ARGV: now (or empty), then rate and burst per key. Atomic in Redis.
+_ACQUIRE = (
+    _NOW
+    + """
 local wait = 0
 local levels = {}
 for i, key in ipairs(KEYS) do
@@ -192,33 +226,54 @@ for i, key in ipairs(KEYS) do
 end
 return '0'
 """
+)
+
+# KEYS: the bucket; ARGV: now (or empty), seconds.
+_PAUSE = (
+    _NOW
+    + """
+local seconds = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'tokens', 0, 'updated', now + seconds)
+redis.call('EXPIRE', KEYS[1], math.floor(seconds) + 3600)
+return 0
+"""
+)
 
 
 class RedisRateLimiter:
-    """Buckets in Redis, taken atomically by a Lua script."""
+    """Buckets in Redis, taken atomically by a Lua script on the server's clock.
+
+    ``clock`` replaces that clock, for tests of the buckets' logic only: the clocks of
+    the workers' hosts may disagree, Redis's is one.
+    """
 
     def __init__(
-        self, url: str, prefix: str = "newsalert:rate:", clock: Callable[[], float] = time.time
+        self,
+        url: str,
+        prefix: str = "newsalert:rate:",
+        clock: Callable[[], float] | None = None,
     ) -> None:
         import redis
 
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.prefix = prefix
         self._script = self.client.register_script(_ACQUIRE)
+        self._pause = self.client.register_script(_PAUSE)
         self._clock = clock
+
+    def _now(self) -> float | str:
+        return "" if self._clock is None else self._clock()
 
     def acquire(self, buckets: Sequence[Bucket]) -> float:
         ordered = sorted(buckets, key=lambda b: b.key)
-        args: list[float] = [self._clock()]
+        args: list[float | str] = [self._now()]
         for b in ordered:
             args += [b.rate, b.burst]
         result = self._script(keys=[self.prefix + b.key for b in ordered], args=args)
         return float(result)
 
     def pause(self, key: str, seconds: float) -> None:
-        name = self.prefix + key
-        self.client.hset(name, mapping={"tokens": 0, "updated": self._clock() + seconds})
-        self.client.expire(name, int(seconds) + 3600)
+        self._pause(keys=[self.prefix + key], args=[self._now(), seconds])
 
     def close(self) -> None:
         self.client.close()

@@ -1,4 +1,4 @@
-"""Route scored items to subscribers: who gets what, on which targets."""
+"""Route scored items to subscribers: who gets what, on which targets, told as what alert."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 from newsalert.config import SubscriberConfig
 from newsalert.holds import release_time
-from newsalert.models import Item, PlannedDelivery, Score
+from newsalert.models import Alert, Item, PlannedDelivery, Score, StoredItem
 from newsalert.rules import keyword_matcher
 
 
@@ -72,3 +72,20 @@ class Router:
                     if t.target_id == target_id:
                         return t
         return None
+
+
+def alert_for(stored: StoredItem, subscriber: str = "") -> Alert:
+    """What ``subscriber`` is told of a stored item (for the pipeline and for stories)."""
+    score = stored.score
+    return Alert(
+        item_id=stored.id,
+        title=stored.item.title,
+        source=stored.feed,
+        published=stored.item.published,
+        score=score.score if score else 0.0,
+        category=score.category if score else "none",
+        reasons=score.reasons if score else (),
+        link=stored.item.link,
+        summary=stored.item.summary,
+        subscriber=subscriber,
+    )

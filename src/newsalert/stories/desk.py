@@ -10,6 +10,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from newsalert.models import StoryUpdate
+from newsalert.render import render, render_update
+from newsalert.routing import alert_for
 from newsalert.store.storystore import StoryStore
 from newsalert.stories.clusterer import Clusterer
 from newsalert.stories.policy import Notice, UpdatePolicy, route_story
@@ -139,16 +142,15 @@ class StoryDesk:
         """Assign the batch to stories; keep the deliveries the story rules allow.
         ``prepared``: what :meth:`prepare` gave for the same arguments.
 
-        If clustering fails (a bug, the store), the batch is routed as if stories did not
-        exist: a duplicate alert is better than a lost one.
+        If clustering fails, the error propagates and the batch is not saved: routed
+        without stories, it would alert again for stories told already. A passing
+        error (``errors.is_transient``) is retried by the task; any other is the
+        pipeline's to isolate, as a scoring failure: the item it fails on stays
+        unscored (counted, tried again each sweep), the rest of the batch goes on.
         """
         if not self.enabled:
             return StoryPlan([list(r) for r in routed])
-        try:
-            return self._plan(stored, scores, routed, now, prepared)
-        except Exception:
-            log.exception("story clustering failed; routing %d items without it", len(stored))
-            return StoryPlan([list(r) for r in routed])
+        return self._plan(stored, scores, routed, now, prepared)
 
     def _choose(
         self,
@@ -241,10 +243,6 @@ class StoryDesk:
             if family == "email":
                 return replace(message, headers={"References": root})
             return message
-        from newsalert.models import StoryUpdate
-        from newsalert.pipeline import alert_for
-        from newsalert.render import render, render_update
-
         subject = None
         if family == "email":
             notice = self.index.notices([story_id]).get(story_id, {}).get(delivery.subscriber)
