@@ -82,6 +82,13 @@ def test_empty_secret_disables_that_subscriber_with_one_warning() -> None:
     [warning] = [str(w) for w in loaded.warnings]
     assert "subscribers[1].urls[0]" in warning and "balkans-slack" in warning
     assert "SLACK_WEBHOOK_TOKENS is empty" in warning and "hint:" in warning
+    [warning] = [
+        str(w) for w in load_config(EXAMPLE, {"SMTP_USER": ""}).warnings if "[0]." in w.key
+    ]
+    assert "SMTP_PASSWORD is not set; SMTP_USER is empty" in warning
+    env = dict.fromkeys(SECRETS, "")
+    [warning] = [str(w) for w in load_config(EXAMPLE, env).warnings if "[0]." in w.key]
+    assert "SMTP_PASSWORD and SMTP_USER are empty" in warning
 
 
 def test_unset_and_empty_secrets_of_one_subscriber_are_named_in_one_warning() -> None:
@@ -89,7 +96,7 @@ def test_unset_and_empty_secrets_of_one_subscriber_are_named_in_one_warning() ->
     loaded = load_config(EXAMPLE, {**env, "TELEGRAM_CHAT_ID": ""})
     [warning] = [str(w) for w in loaded.warnings]
     assert "subscribers[2].urls[0]" in warning
-    assert "TELEGRAM_BOT_TOKEN is not set" in warning and "TELEGRAM_CHAT_ID is empty" in warning
+    assert "TELEGRAM_BOT_TOKEN is not set; TELEGRAM_CHAT_ID is empty" in warning
 
 
 def test_empty_variable_takes_the_default_like_the_shell(tmp_path: Path) -> None:

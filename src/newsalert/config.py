@@ -867,7 +867,14 @@ def _subscriber_targets(
 
 
 def _variables_said(names: Iterable[str], environ: Mapping[str, str]) -> str:
-    return ", ".join(f"{n} is {_unset_or_empty(n, environ)}" for n in sorted(names))
+    """``A and B are not set; C is empty``."""
+    said = []
+    for word in ("not set", "empty"):
+        group = [n for n in sorted(names) if _unset_or_empty(n, environ) == word]
+        if group:
+            listed = ", ".join(group[:-1]) + f" and {group[-1]}" if len(group) > 1 else group[0]
+            said.append(f"{listed} {'are' if len(group) > 1 else 'is'} {word}")
+    return "; ".join(said)
 
 
 def _subscriber_names(raw: Any) -> list[str]:

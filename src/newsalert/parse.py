@@ -75,7 +75,9 @@ def expat_warning(version: tuple[int, int, int] = pyexpat.version_info) -> str |
         "hostile feed to make parsing use far more memory and CPU (CVE-2025-59375). "
         f"Feeds are still parsed. To fix: run newsalert on a Python that has expat {want} "
         "or later (a newer Python release, or your distribution's updated libexpat), then "
-        "check with: python3 -c 'import pyexpat; print(pyexpat.EXPAT_VERSION)'"
+        "check with: python3 -c 'import pyexpat; print(pyexpat.EXPAT_VERSION)'. A "
+        "distribution that backports the fix keeps the old number: if its security notes "
+        "say so, you can ignore this"
     )
 
 
