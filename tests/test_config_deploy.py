@@ -324,3 +324,25 @@ def test_compose_password_reaches_postgresql(
             assert conn.connection.dbapi_connection.info.password == PASSWORD  # type: ignore[union-attr]
     finally:
         engine.dispose()
+
+
+def test_worker_logs_the_config_warnings_once_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The compose worker is started with `celery worker`, not `check`: its log is where an
+    operator sees that a subscriber is disabled (here by an empty secret)."""
+    from types import SimpleNamespace
+
+    from workers.tasks import preload_model
+
+    path = tmp_path / "newsalert.yaml"
+    path.write_text(
+        "model: {path: missing.joblib}\n"  # a strict model path that fails at once: no training
+        "subscribers:\n  - {name: desk, urls: ['tgram://${BOT_TOKEN}/1']}\n"
+    )
+    app = SimpleNamespace(conf={"newsalert_config_path": str(path)})
+    with pytest.MonkeyPatch.context() as mp, caplog.at_level(logging.WARNING):
+        mp.setenv("BOT_TOKEN", "")
+        preload_model(sender=SimpleNamespace(app=app))
+    said = [r.getMessage() for r in caplog.records if "subscribers[0]" in r.getMessage()]
+    assert len(said) == 1 and "BOT_TOKEN is empty" in said[0]
