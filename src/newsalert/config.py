@@ -866,7 +866,7 @@ def _subscriber_targets(
     return kept
 
 
-def _variables_said(names: Iterable[str], environ: Mapping[str, str]) -> str:
+def _variables_said(names: set[str], environ: Mapping[str, str]) -> str:
     """``A and B are not set; C is empty``."""
     said = []
     for word in ("not set", "empty"):
