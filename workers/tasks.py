@@ -121,6 +121,8 @@ def preload_model(sender: Any = None, **_: Any) -> None:
     started = time.perf_counter()
     try:
         loaded = load_config(config_path(app.conf.get("newsalert_config_path")))
+        for warning in loaded.warnings:  # said once per worker, by its main process
+            log.warning("config: %s", warning)
         model = default_model_loader(loaded)()
         # build what the model computes lazily on first use, so it is shared too
         model.predict([("warm-up", "")])

@@ -175,14 +175,6 @@ def _load(args: argparse.Namespace) -> LoadedConfig:
     return loaded
 
 
-def _startup_checks() -> None:
-    from newsalert.parse import expat_warning
-
-    warning = expat_warning()
-    if warning:
-        log.warning("%s", warning)
-
-
 def _store(loaded: LoadedConfig) -> Any:
     from newsalert.store import Store
 
@@ -229,22 +221,23 @@ def _when(value: datetime | None) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)  # subscriber URLs included (config._check_targets)
     warnings = loaded.warnings
-    from newsalert.parse import expat_warning
+    from newsalert import parse
 
-    if expat := expat_warning():
+    # about this Python, not the config: said here only, and never fails --strict
+    if expat := parse.expat_warning():
         print(f"warning: {expat}", file=sys.stderr)
+    if args.strict and warnings:
+        raise ConfigError(list(warnings))  # printed once, by main, as errors
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if args.strict and warnings:
-        raise ConfigError(list(warnings))
     from newsalert.store import masked_database_url
 
     targets = sum(len(t) for t in loaded.targets.values())
     rules = loaded.rules
     print(f"config OK: {loaded.path}")
-    print(
-        f"  feeds: {len(loaded.feeds)}  subscribers: {len(loaded.subscribers)}  targets: {targets}"
-    )
+    print(f"  feeds: {len(loaded.feeds)}")
+    print(f"  subscribers: {_subscribers_label(loaded)}")
+    print(f"  targets: {targets} of {loaded.written_targets} enabled")
     print(
         f"  rules: {len(rules.include)} include, {len(rules.exclude)} exclude, {len(rules.boost)} boost"
     )
@@ -254,6 +247,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     if warnings:
         print(f"  {len(warnings)} warning(s), see above")
     return EXIT_OK
+
+
+def _subscribers_label(loaded: LoadedConfig) -> str:
+    """``3 configured, 0 enabled (3 disabled: unset A, B)``: a subscriber is disabled
+    when the variables its URLs use are unset or empty."""
+    enabled = {s.name for s in loaded.subscribers}
+    off = {n: v for n, v in loaded.disabled.items() if n not in enabled}
+    label = f"{len(enabled) + len(off)} configured, {len(enabled)} enabled"
+    if off:
+        variables = loaded.describe_variables(v for names in off.values() for v in names)
+        label += f" ({len(off)} disabled: {variables})"
+    return label
 
 
 def _broker_label(loaded: LoadedConfig) -> str:
@@ -266,7 +271,6 @@ def _broker_label(loaded: LoadedConfig) -> str:
 
 def cmd_poll(args: argparse.Namespace) -> int:
     loaded = _load(args)
-    _startup_checks()
     if args.feed:
         try:
             loaded.feed(args.feed)
@@ -303,7 +307,6 @@ def cmd_poll(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from workers.service import run_service
 
-    _startup_checks()
     return run_service(args.config, verbose=args.verbose)
 
 

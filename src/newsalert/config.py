@@ -5,7 +5,9 @@ failed load raises ``ConfigError`` carrying every problem found, each naming the
 file, the dotted key and a hint.
 
 Secrets come from the environment: ``${VAR}`` anywhere in a string is replaced
-by the variable's value. A subscriber URL whose variable is unset disables that
+by the variable's value. A variable set to the empty string counts as unset (as
+``cp .env.example .env`` leaves them), and ``${VAR:-default}`` takes the default
+for both, as in the shell. A subscriber URL whose variable is unset disables that
 one target with a warning instead of stopping the service (``check --strict``
 turns warnings into errors).
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,6 +41,8 @@ ENV_CONFIG = "NEWSALERT_CONFIG"
 ENV_DATABASE_URL = "NEWSALERT_DATABASE_URL"
 ENV_BROKER_URL = "NEWSALERT_BROKER_URL"
 ENV_DATA_DIR = "NEWSALERT_DATA_DIR"
+# merged into the database URL by SQLAlchemy: a password needs no URL encoding
+ENV_DATABASE_PASSWORD = "NEWSALERT_DATABASE_PASSWORD"
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -398,6 +402,8 @@ class LoadedConfig:
         environ: Mapping[str, str],
         warnings: list[ConfigProblem],
         targets: dict[str, tuple[str, ...]],
+        disabled: Mapping[str, tuple[str, ...]] | None = None,
+        written_targets: int | None = None,
     ) -> None:
         self.config = config
         self.path = path
@@ -406,13 +412,23 @@ class LoadedConfig:
         self.warnings = warnings
         # subscriber name -> resolved apprise URLs (secrets substituted; never log these)
         self.targets = targets
+        # subscriber name -> the unset (or empty) variables that disabled its targets
+        self.disabled = dict(disabled or {})
+        self.written_targets = (
+            sum(len(t) for t in targets.values()) if written_targets is None else written_targets
+        )
+        # which of those variables are set but empty (the others are unset)
+        self.empty_variables = frozenset(
+            name for names in self.disabled.values() for name in names if name in environ
+        )
         base = path.parent
         data_dir = environ.get(ENV_DATA_DIR) or config.storage.data_dir
         self.data_dir = _resolve(base.parent if base.name == "config" else base, data_dir)
-        self.database_url = (
+        self.database_url = _with_password(
             environ.get(ENV_DATABASE_URL)
             or config.storage.database_url
-            or (f"sqlite:///{self.data_dir / 'newsalert.db'}")
+            or (f"sqlite:///{self.data_dir / 'newsalert.db'}"),
+            environ.get(ENV_DATABASE_PASSWORD),
         )
         self.broker_url = environ.get(ENV_BROKER_URL) or config.broker.url
         self.model_path = _resolve(base, config.model.path) if config.model.path else None
@@ -429,11 +445,40 @@ class LoadedConfig:
     def feed(self, name: str) -> FeedConfig:
         return self._feeds[name]
 
+    def describe_variables(self, names: Iterable[str]) -> str:
+        """``unset A, B; empty C`` for the variables that disabled subscriber targets."""
+        names = sorted(set(names))
+        unset = [n for n in names if n not in self.empty_variables]
+        empty = [n for n in names if n in self.empty_variables]
+        parts = [
+            f"{word} {', '.join(group)}"
+            for word, group in (("unset", unset), ("empty", empty))
+            if group
+        ]
+        return "; ".join(parts)
+
     def subscriber(self, name: str) -> SubscriberConfig:
         for sub in self.config.subscribers:
             if sub.name == name:
                 return sub
         raise KeyError(name)
+
+
+def _with_password(url: str, password: str | None) -> str:
+    """``url`` with ``password`` set by SQLAlchemy, which encodes what a URL cannot carry
+    as written (``@ / : %``). Left alone when unset or when the URL has no host (SQLite)."""
+    if not password:
+        return url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # the store reports an unusable URL when it opens it
+    if not parsed.host:
+        return url
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -537,7 +582,7 @@ def _substitute(
 
         def repl(match: re.Match[str]) -> str:
             name, default = match[1], match[2]
-            if name in environ:
+            if environ.get(name):  # empty counts as unset, as in the shell's ${VAR:-x}
                 return environ[name]
             if default is not None:
                 return default
@@ -650,7 +695,11 @@ def _load_config(
 
     warnings: list[ConfigProblem] = []
     written = _subscriber_names(raw.get("subscribers"))
-    subscribers = _subscriber_targets(raw.get("subscribers"), environ, str(file), warnings)
+    disabled: dict[str, tuple[str, ...]] = {}
+    subscribers = _subscriber_targets(
+        raw.get("subscribers"), environ, str(file), warnings, disabled
+    )
+    written_targets = _targets_written(raw.get("subscribers"))
     missing: set[str] = set()
     rest = _substitute({k: v for k, v in raw.items() if k != "subscribers"}, environ, missing)
     if isinstance(subscribers, list):  # their other fields as everything else (URLs: above)
@@ -661,14 +710,7 @@ def _load_config(
             for sub in subscribers
         ]
     for name in sorted(missing):
-        problems.append(
-            ConfigProblem(
-                str(file),
-                "(environment)",
-                f"environment variable {name} is not set",
-                f"set {name}, or write ${{{name}:-default}} to give a default",
-            )
-        )
+        problems.append(_variable_problem(str(file), name, environ))
     raw = {**rest, "subscribers": subscribers} if "subscribers" in raw else rest
 
     try:
@@ -685,8 +727,11 @@ def _load_config(
     problems.extend(_check_targets(config, str(file)))
     if problems:
         raise ConfigError(problems)
+    warnings.extend(_private_feeds(config, str(file)))
     targets = {s.name: s.urls for s in config.subscribers}
-    loaded = LoadedConfig(config, file, rules, rules_path, environ, warnings, targets)
+    loaded = LoadedConfig(
+        config, file, rules, rules_path, environ, warnings, targets, disabled, written_targets
+    )
     problems.extend(
         _check_database(loaded.database_url, str(file), bool(environ.get(ENV_DATABASE_URL)))
     )
@@ -732,6 +777,41 @@ def _check_database(url: str, file: str, from_env: bool) -> list[ConfigProblem]:
     ]
 
 
+def _targets_written(raw: Any) -> int:
+    if not isinstance(raw, list):
+        return 0
+    return sum(
+        len(s["urls"]) for s in raw if isinstance(s, dict) and isinstance(s.get("urls"), list)
+    )
+
+
+def _private_feeds(config: Config, file: str) -> list[ConfigProblem]:
+    """Feeds whose URL names a loopback or private address without ``allow_private``:
+    fetch refuses them at every poll. Judged from the URL alone (a literal address, or
+    a ``localhost`` name, which always means loopback): check never resolves names."""
+    from newsalert.fetch import non_public_host
+
+    if config.fetch.allow_private:
+        return []
+    found = []
+    for i, feed in enumerate(config.feeds):
+        if feed.allow_private or not feed.enabled:
+            continue
+        host = non_public_host(feed.url)
+        if host:
+            found.append(
+                ConfigProblem(
+                    file,
+                    f"feeds[{i}].url",
+                    f"feed {feed.name!r} is at {host}, not a public address: every poll "
+                    "will be refused",
+                    "add `allow_private: true` to this feed if it is meant to be internal "
+                    "(or fetch.allow_private: true for every feed)",
+                )
+            )
+    return found
+
+
 def _check_targets(config: Config, file: str) -> list[ConfigProblem]:
     """Every subscriber URL apprise can build a notifier from: a hot reload must not
     take a URL that `check` refuses (it would fail at every send, naming no key)."""
@@ -759,12 +839,30 @@ def _min_interval(raw: Mapping[str, Any]) -> int:
     return value if isinstance(value, int) and value >= 1 else MIN_INTERVAL
 
 
-def _subscriber_targets(
-    raw: Any, environ: Mapping[str, str], file: str, warnings: list[ConfigProblem]
-) -> Any:
-    """Substitute ${VAR} in subscriber URLs; a URL with an unset variable is dropped.
+def _variable_problem(file: str, name: str, environ: Mapping[str, str]) -> ConfigProblem:
+    return ConfigProblem(
+        file,
+        "(environment)",
+        f"environment variable {name} is {_unset_or_empty(name, environ)}",
+        f"set {name}, or write ${{{name}:-default}} to give a default",
+    )
 
-    A subscriber left with no URL is dropped too; each drop is a warning.
+
+def _unset_or_empty(name: str, environ: Mapping[str, str]) -> str:
+    return "empty" if name in environ else "not set"
+
+
+def _subscriber_targets(
+    raw: Any,
+    environ: Mapping[str, str],
+    file: str,
+    warnings: list[ConfigProblem],
+    disabled: dict[str, tuple[str, ...]],
+) -> Any:
+    """Substitute ${VAR} in subscriber URLs; a URL with an unset (or empty) variable is
+    dropped, and a subscriber left with no URL too. One warning per subscriber: a
+    subscriber losing every target is one fact, not one per URL plus one for it.
+    ``disabled`` gets each affected subscriber's variables.
     """
     if not isinstance(raw, list):
         return raw
@@ -774,34 +872,55 @@ def _subscriber_targets(
             kept.append(sub)
             continue
         urls = []
+        off: list[tuple[int, set[str]]] = []
         for j, url in enumerate(sub["urls"]):
             unset: set[str] = set()
             resolved = _substitute(url, environ, unset)
             if unset:
+                off.append((j, unset))
+            else:
+                urls.append(resolved)
+        if off:
+            disabled[str(sub.get("name"))] = tuple(sorted(set().union(*(u for _, u in off))))
+        hint = (
+            "set the variable(s) in the environment (or in the env file docker compose "
+            "reads); an empty value counts as unset"
+        )
+        if urls or not sub["urls"]:
+            kept.append({**sub, "urls": urls})
+            for j, unset in off:
                 warnings.append(
                     ConfigProblem(
                         file,
                         f"subscribers[{i}].urls[{j}]",
-                        f"uses unset environment variable(s) {', '.join(sorted(unset))}: "
-                        "this target is disabled",
-                        "set the variable(s) in the environment (or in the env file docker "
-                        "compose reads) to enable it",
+                        f"target disabled: {_variables_said(unset, environ)}",
+                        hint,
                     )
                 )
-            else:
-                urls.append(resolved)
-        if urls or not sub["urls"]:
-            kept.append({**sub, "urls": urls})
-        else:
-            warnings.append(
-                ConfigProblem(
-                    file,
-                    f"subscribers[{i}]",
-                    f"subscriber {sub.get('name')!r} has no usable target and receives nothing",
-                    "set the environment variables its URLs use",
-                )
+            continue
+        names = set().union(*(u for _, u in off))
+        key = f"subscribers[{i}].urls[{off[0][0]}]" if len(off) == 1 else f"subscribers[{i}].urls"
+        warnings.append(
+            ConfigProblem(
+                file,
+                key,
+                f"subscriber {sub.get('name')!r} is disabled and receives nothing: "
+                f"{_variables_said(names, environ)}",
+                hint,
             )
+        )
     return kept
+
+
+def _variables_said(names: set[str], environ: Mapping[str, str]) -> str:
+    """``A and B are not set; C is empty``."""
+    said = []
+    for word in ("not set", "empty"):
+        group = [n for n in sorted(names) if _unset_or_empty(n, environ) == word]
+        if group:
+            listed = ", ".join(group[:-1]) + f" and {group[-1]}" if len(group) > 1 else group[0]
+            said.append(f"{listed} {'are' if len(group) > 1 else 'is'} {word}")
+    return "; ".join(said)
 
 
 def _subscriber_names(raw: Any) -> list[str]:
@@ -856,14 +975,7 @@ def _load_rules(
     missing: set[str] = set()
     raw = _substitute(raw, environ, missing)
     for name in sorted(missing):  # a term left as "${WATCH}" would silently never match
-        problems.append(
-            ConfigProblem(
-                str(rules_file),
-                "(environment)",
-                f"environment variable {name} is not set",
-                f"set {name}, or write ${{{name}:-default}} to give a default",
-            )
-        )
+        problems.append(_variable_problem(str(rules_file), name, environ))
     try:
         return RulesConfig.model_validate(raw), rules_file
     except ValidationError as exc:

@@ -51,6 +51,7 @@ __all__ = [
     "Fetcher",
     "check_url",
     "is_public_address",
+    "non_public_host",
     "parse_max_age",
     "parse_retry_after",
     "redact_url",
@@ -250,6 +251,20 @@ def check_url(url: str, *, allow_private: bool = True) -> str | None:
         if ip is not None and not is_public_address(ip):
             return f"{ip} is not a public address (set allow_private for this feed to fetch it)"
     return None
+
+
+def non_public_host(url: str) -> str | None:
+    """``url``'s host when the URL alone shows it is not public, so fetching it needs
+    ``allow_private``: a literal non-public address, or ``localhost`` (RFC 6761: always
+    loopback). Other names are judged when resolved, at fetch time; none is resolved here."""
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return None
+    if host.lower().rstrip(".") == "localhost" or host.lower().rstrip(".").endswith(".localhost"):
+        return f"{host} (loopback)"
+    ip = _parse_ip(host)
+    return str(ip) if ip is not None and not is_public_address(ip) else None
 
 
 # --- connect-time address policy and deadline ------------------------------------------

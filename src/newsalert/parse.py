@@ -71,8 +71,13 @@ def expat_warning(version: tuple[int, int, int] = pyexpat.version_info) -> str |
     have = ".".join(map(str, version))
     want = ".".join(map(str, SAFE_EXPAT))
     return (
-        f"this Python uses expat {have}, older than {want}: hostile feeds may cost more memory "
-        "and CPU to parse than they should; upgrade Python (or its libexpat) when you can"
+        f"this Python reads XML with expat {have}; {want} or later fixes known ways for a "
+        "hostile feed to make parsing use far more memory and CPU (CVE-2025-59375). "
+        f"Feeds are still parsed. To fix: run newsalert on a Python that has expat {want} "
+        "or later (a newer Python release, or your distribution's updated libexpat), then "
+        "check with: python3 -c 'import pyexpat; print(pyexpat.EXPAT_VERSION)'. A "
+        "distribution that backports the fix keeps the old number: if its security notes "
+        "say so, you can ignore this"
     )
 
 
