@@ -32,6 +32,7 @@ from celery import Celery, signals
 
 from newsalert import logs, metrics
 from newsalert.config import LoadedConfig, load_config
+from newsalert.web import serve as web_serve
 from workers import compat
 
 compat.apply()  # before any broker connection (see workers/compat.py)
@@ -222,6 +223,7 @@ def make_app(loaded: LoadedConfig | None = None) -> Celery:
 # operator tooling: the metrics endpoint (config `metrics:`) in the worker's main
 # process, and JSON logs when NEWSALERT_LOG_FORMAT=json (see newsalert/metrics.py, logs.py)
 signals.worker_init.connect(metrics.on_worker_init)
+signals.worker_init.connect(web_serve.on_worker_init)  # the console, when `web:` is set
 signals.after_setup_logger.connect(logs.on_celery_logger)
 signals.after_setup_task_logger.connect(logs.on_celery_logger)
 

@@ -126,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stats": cmd_stats,
         "metrics": cmd_metrics,
         "feedback": cmd_feedback,
+        "web": cmd_web,
     }
     try:
         return handlers[args.command](args)
@@ -578,6 +579,11 @@ def _operator_parsers(sub: Any) -> None:
     p.add_argument("--host", help="default: metrics.host in the config, else 127.0.0.1")
     p.add_argument("--once", action="store_true", help="print the metrics once and exit")
 
+    p = sub.add_parser("web", help="serve the web console (or make a password hash for it)")
+    p.add_argument("action", choices=("serve", "hash-password"), nargs="?", default="serve")
+    p.add_argument("--port", type=int, help="default: web.port in the config, else 8080")
+    p.add_argument("--host", help="default: web.host in the config, else 127.0.0.1")
+
     p = sub.add_parser(
         "feedback", help="label a stored item relevant (yes) or not (no); no arguments: list"
     )
@@ -771,6 +777,45 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         f"{f' ({saved.category})' if saved.category else ''}: {saved.title[:80]}\n"
         "it counts in `newsalert backtest` and in `newsalert model train --with-feedback`"
     )
+    return EXIT_OK
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    if args.action == "hash-password":
+        import getpass
+
+        from newsalert.passwords import hash_password
+
+        if sys.stdin.isatty():
+            password = getpass.getpass("password: ")
+            if getpass.getpass("again: ") != password:
+                print("error: the passwords differ", file=sys.stderr)
+                return EXIT_CONFIG
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            print("error: empty password", file=sys.stderr)
+            return EXIT_CONFIG
+        print(hash_password(password))
+        return EXIT_OK
+    from newsalert.web.serve import serve
+
+    loaded = _load(args)
+    web = loaded.config.web
+    if web is None:
+        print(
+            "error: the config has no `web:` section; add one (see the README's `web` "
+            "settings): web: {secret: ${NEWSALERT_WEB_SECRET}, users: {...}}",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    host, port = args.host or web.host, web.port if args.port is None else args.port
+    print(f"serving the console at http://{host}:{port} (Ctrl+C stops)", file=sys.stderr)
+    try:
+        serve(loaded, host=host, port=port)
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_OK
 
 

@@ -139,6 +139,8 @@ class Notifier:
             replies = _reply_ids(kind, message.reply_to, single=targets == 1)
         _install_recorder()
         with _recording(kind, replies) as seen:
+            if kind == "telegram" and message.buttons:
+                seen.keyboard = _keyboard(message.buttons)
             try:
                 ok = plugin.notify(body=message.body, title=message.title, body_format=body_format)
             except AppriseImproperlyConfigured as exc:  # e.g. an empty message: will not change
@@ -473,6 +475,7 @@ class _Seen:
         self.posts: list[tuple[str, Any]] = []  # (chat or channel key, response) per message
         self.message_ids: list[str] = []  # of the e-mails sent
         self.warnings: list[str] = []
+        self.keyboard: dict[str, Any] | None = None  # Telegram reply_markup for each message
 
 
 _SEEN: ContextVar[_Seen | None] = ContextVar("newsalert_delivery_seen", default=None)
@@ -556,8 +559,11 @@ def _recorder(function: Callable[..., Any], name: str) -> Callable[..., Any]:
             key = None if payload is None else _target_key(seen.kind, payload)
             message_id = seen.replies.get(key, seen.replies.get(_ANY)) if key is not None else None
             if payload is not None and message_id is not None:
-                answer = _answering(seen.kind, payload, message_id)
-                kwargs = {**kwargs, "data": json.dumps(answer)}
+                payload = _answering(seen.kind, payload, message_id)
+                kwargs = {**kwargs, "data": json.dumps(payload)}
+            if payload is not None and seen.keyboard and "reply_markup" not in payload:
+                # URL buttons under the message (apprise has no option for them)
+                kwargs = {**kwargs, "data": json.dumps({**payload, "reply_markup": seen.keyboard})}
         response = function(*args, **kwargs)
         if seen is not None:
             seen.responses.append(response)
@@ -574,6 +580,12 @@ def _path(url: Any) -> str:
         return urlsplit(str(url)).path
     except ValueError:  # not a URL (a bad IPv6 literal, say): not one we answer
         return ""
+
+
+def _keyboard(buttons: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """A Telegram inline keyboard of URL buttons, two to a row."""
+    keys = [{"text": words, "url": url} for words, url in buttons]
+    return {"inline_keyboard": [keys[i : i + 2] for i in range(0, len(keys), 2)]}
 
 
 def _message_payload(

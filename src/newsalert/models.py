@@ -113,6 +113,8 @@ class Alert:
     subscriber: str = ""
     # set when the alert is an update on a story the subscriber was told of: what it adds
     update: tuple[str, ...] | None = None
+    # one-click feedback links, (words, url), when the console is configured (feedback_links)
+    actions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,8 @@ class Message:
     # several chats, a JSON object by chat): Telegram replies to it, Slack bot tokens thread
     # under it; other services ignore it
     reply_to: str | None = None
+    # URL buttons under a Telegram message, (words, url): its inline keyboard
+    buttons: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsalert import health, holds
+from newsalert import answers, health, holds
 from newsalert.config import LoadedConfig
 from newsalert.delivery import Notifier, privacy_url, target_id
 from newsalert.errors import (
@@ -41,6 +41,7 @@ from newsalert.errors import (
     first_line,
     is_transient,
 )
+from newsalert.feedback_links import LinkSigner
 from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
 from newsalert.metrics import add_counts, ensure_schema, poll_counts
 from newsalert.models import Alert, FetchResult, Item, Message
@@ -199,6 +200,7 @@ class Pipeline:
         self._pool: futures.ThreadPoolExecutor | None = None  # fetch threads, made on first use
         self.limiter = limiter or limiter_for(loaded, store)
         self.templates = loaded.config.templates.model_dump()
+        self.links = LinkSigner.from_config(loaded)  # feedback links in alerts, or None
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -511,6 +513,7 @@ class Pipeline:
         )
         with self.store.exclusive("stories") if clusters else contextlib.nullcontext():
             plan = self.stories.plan(stored, scores, routed, now, prepared)
+            plan.deliveries = answers.drop_muted(self.store, plan.deliveries)
             rows = [
                 (s.id, score, planned)
                 for s, score, planned in zip(stored, scores, plan.deliveries, strict=True)
@@ -614,7 +617,7 @@ class Pipeline:
         if delivery.notice_id is not None:  # a feed-health notice for an operator
             return health.render_notice(self.store.get_notice(delivery.notice_id), family)
         stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
-        message = render(alert_for(stored, delivery.subscriber), family, templates=self.templates)
+        message = render(self._alert(stored, delivery.subscriber), family, templates=self.templates)
         return self.stories.decorate(delivery, stored, family, message)
 
     def send_digests(self) -> dict[str, int]:
@@ -770,7 +773,7 @@ class Pipeline:
         by_id = {s.id: s for s in self.store.get_items([r.item_id for r in rows])}
         held = [r for r in rows if r.item_id in by_id]
         alerts = [
-            self.stories.digest_alert(r, alert_for(by_id[r.item_id], subscriber)) for r in held
+            self.stories.digest_alert(r, self._alert(by_id[r.item_id], subscriber)) for r in held
         ]
         if len(alerts) == 1:  # sent as it would have been at once (a story update answers)
             message = render(alerts[0], family, templates=self.templates)
@@ -779,6 +782,10 @@ class Pipeline:
         sub = self.router.subscriber(subscriber)
         period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"
         return held, render_digest_parts(alerts, family, period=period)
+
+    def _alert(self, stored: StoredItem, subscriber: str) -> Alert:
+        alert = alert_for(stored, subscriber)
+        return self.links.with_actions(alert) if self.links else alert
 
     def _after_send(self, mark: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Record a send that happened. A database hiccup here would leave the row leased
