@@ -9,13 +9,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from newsalert import answers, feedback
 from newsalert.cli import main
 from newsalert.feedback_links import LinkSigner
-from newsalert.store import Store
 from tests.feedserver import FeedServer
 from tests.smtpserver import SMTPServer
 from tests.webconsole import HOSTILE_TITLE, SECRET, Console, link, start_console
@@ -242,7 +240,9 @@ def test_hostile_title_is_text_on_every_page(hostile_console: Console) -> None:
         conn.execute(update(items).where(items.c.id == item_id).values(title=HOSTILE_TITLE))
     for page in pages:
         assert "<script>alert" not in page
-        assert "<img" not in page and "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
+        assert "<img" not in page and "onerror=alert" not in page.replace(
+            "onerror=alert(1)&gt;", ""
+        )
         assert 'href="javascript:' not in page
         assert "\u202e" not in page
         assert "&lt;script&gt;alert" in page  # shown, as text

@@ -119,7 +119,10 @@ def record(
                     with conn.begin_nested():
                         conn.execute(
                             insert(story_mutes).values(
-                                story_id=story, subscriber=subscriber, item_id=item_id, created_at=now
+                                story_id=story,
+                                subscriber=subscriber,
+                                item_id=item_id,
+                                created_at=now,
                             )
                         )
                 except IntegrityError:  # muted already (the same link twice)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 
 SCHEME = "scrypt"
 N, R, P = 2**14, 8, 1  # OWASP's scrypt floor; ~50 ms and 16 MiB per check
 KEY_BYTES = 32
-MAX_N = 2**20  # a config cannot make one login cost more than ~1 GiB
+MAX_N = 2**20
+_B64 = re.compile(r"[A-Za-z0-9_-]+")  # a config cannot make one login cost more than ~1 GiB
 
 
 def _b64(data: bytes) -> str:
@@ -47,7 +49,12 @@ def _parse(hashed: str) -> tuple[int, int, int, bytes, bytes]:
     n_, r_, p_ = int(n), int(r), int(p)
     if n_ < 2 or n_ & (n_ - 1) or n_ > MAX_N or not 1 <= r_ <= 32 or not 1 <= p_ <= 16:
         raise ValueError("parameters")
-    return n_, r_, p_, _unb64(salt), _unb64(key)
+    if not (_B64.fullmatch(salt) and _B64.fullmatch(key)):
+        raise ValueError("encoding")
+    salt_, key_ = _unb64(salt), _unb64(key)
+    if len(salt_) < 8 or len(key_) != KEY_BYTES:
+        raise ValueError("lengths")
+    return n_, r_, p_, salt_, key_
 
 
 def check_hash(hashed: str) -> str | None:

@@ -109,9 +109,7 @@ class Console:
         status: int = 200,
         **values: Any,
     ) -> HTMLResponse:
-        text = self.env.get_template(name).render(
-            session=session, path=request.url.path, **values
-        )
+        text = self.env.get_template(name).render(session=session, path=request.url.path, **values)
         return HTMLResponse(text, status_code=status)
 
     def login_page(self, request: Request, *, status: int, error: str = "") -> HTMLResponse:

@@ -316,7 +316,9 @@ def titles(store: Store, ids: Sequence[int]) -> dict[int, str]:
     if not ids:
         return {}
     with store.engine.connect() as conn:
-        return dict(conn.execute(select(items.c.id, items.c.title).where(items.c.id.in_(list(ids)))).all())
+        return dict(
+            conn.execute(select(items.c.id, items.c.title).where(items.c.id.in_(list(ids)))).all()
+        )
 
 
 __all__ = [

@@ -102,7 +102,9 @@ class Guard:
         return Session(user, csrf)
 
     def log_in(self, response: Response, user: str) -> None:
-        token = self._session.sign(f"{user}|{secrets.token_urlsafe(24)}", time.time() + self.seconds)
+        token = self._session.sign(
+            f"{user}|{secrets.token_urlsafe(24)}", time.time() + self.seconds
+        )
         response.set_cookie(
             SESSION_COOKIE,
             token,

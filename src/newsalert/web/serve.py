@@ -80,9 +80,7 @@ def on_worker_init(sender: Any = None, **_: Any) -> None:
         loaded = load_config(path)
         if loaded.config.web is not None:
             Background(loaded).start()
-            log.info(
-                "console at http://%s:%s", loaded.config.web.host, loaded.config.web.port
-            )
+            log.info("console at http://%s:%s", loaded.config.web.host, loaded.config.web.port)
     except Exception as exc:  # the console must never stop the worker
         log.warning("web console not started: %s", exc)
 

@@ -1,0 +1,157 @@
+"""Signed feedback links: signing, passwords, how each channel shows the links, the
+Telegram inline keyboard, and muting a story."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from unittest import mock
+
+import pytest
+
+from newsalert.delivery import Notifier
+from newsalert.errors import BadToken
+from newsalert.feedback_links import LinkSigner
+from newsalert.passwords import check_hash, hash_password, verify_password
+from newsalert.render import render, render_digest
+from newsalert.signing import Signer
+from newsalert.store import PlannedDelivery, Store
+from tests.test_delivery import TELEGRAM, sent_json, telegram_sent
+from tests.test_render import make_alert
+
+SECRET = "s" * 40
+BASE = "https://alerts.example.org"
+NOW = 1_700_000_000.0
+
+
+def signer() -> LinkSigner:
+    return LinkSigner(SECRET, BASE, days=30)
+
+
+def test_a_link_names_subscriber_item_and_answer_and_expires() -> None:
+    token = signer().token("duty-desk", 7, "not_relevant", now=NOW)
+    claim = signer().verify(token, now=NOW + 29 * 86_400)
+    assert (claim.subscriber, claim.item_id, claim.action) == ("duty-desk", 7, "not_relevant")
+    assert claim.words == "Not relevant"
+    with pytest.raises(BadToken, match="expired"):
+        signer().verify(token, now=NOW + 31 * 86_400)
+
+
+def test_changed_links_and_other_purposes_are_refused() -> None:
+    token = signer().token("duty-desk", 7, "relevant", now=NOW)
+    head, mac = token.split(".")
+    other = signer().token("duty-desk", 8, "relevant", now=NOW).split(".")[0]
+    for bad in (f"{other}.{mac}", f"{head}.{mac[:-1]}A", "x", "", f"{head}.", "..."):
+        with pytest.raises(BadToken, match="tampered"):
+            signer().verify(bad, now=NOW)
+    with pytest.raises(BadToken):  # another secret
+        LinkSigner("t" * 40, BASE).verify(token, now=NOW)
+    # a session token is no feedback link, though both are signed with the same secret
+    session = Signer(SECRET, "session").sign("r|7|duty-desk", NOW + 60)
+    with pytest.raises(BadToken, match="tampered"):
+        signer().verify(session, now=NOW)
+
+
+def test_password_hashes() -> None:
+    hashed = hash_password("pw one", n=2**10)
+    assert hashed.startswith("scrypt$1024$") and check_hash(hashed) is None
+    assert verify_password("pw one", hashed)
+    assert not verify_password("pw two", hashed)
+    assert hash_password("pw one", n=2**10) != hashed  # salted
+    for bad in ("plain-password", "scrypt$3$8$1$AA$AA", "scrypt$1024$8$1$!!$AA", ""):
+        assert check_hash(bad) is not None
+        assert not verify_password("x", bad)
+
+
+def _alert() -> object:
+    return signer().with_actions(make_alert(subscriber="duty-desk"), now=NOW)
+
+
+WORDS = ("Relevant", "Not relevant", "Duplicate", "Mute this story")
+
+
+def test_email_slack_text_show_each_answer_by_name() -> None:
+    alert = _alert()
+    urls = [url for _, url in alert.actions]  # type: ignore[attr-defined]
+    assert [w for w, _ in alert.actions] == list(WORDS)  # type: ignore[attr-defined]
+    email = render(alert, "email").body  # type: ignore[arg-type]
+    slack = render(alert, "slack").body  # type: ignore[arg-type]
+    text = render(alert, "text").body  # type: ignore[arg-type]
+    for words, url in zip(WORDS, urls, strict=True):
+        assert f'<a href="{url}">{words}</a>' in email
+        assert f"[{words}](<{url}>)" in slack
+        assert f"{words}: {url}" in text
+    # without a subscriber (send-test, `explain`): no links
+    assert "Relevant" not in render(make_alert(), "email").body
+
+
+def test_telegram_gets_url_buttons_in_the_exact_payload() -> None:
+    message = render(_alert(), "telegram")  # type: ignore[arg-type]
+    assert "/feedback/" not in message.body  # buttons, not links in the text
+    with mock.patch("requests.post", return_value=telegram_sent(5)) as post:
+        Notifier().send(TELEGRAM, message)
+    payload = sent_json(post.call_args)
+    urls = [url for _, url in _alert().actions]  # type: ignore[attr-defined]
+    assert payload["reply_markup"] == {
+        "inline_keyboard": [
+            [{"text": "Relevant", "url": urls[0]}, {"text": "Not relevant", "url": urls[1]}],
+            [{"text": "Duplicate", "url": urls[2]}, {"text": "Mute this story", "url": urls[3]}],
+        ]
+    }
+    # a message without buttons is sent as before
+    with mock.patch("requests.post", return_value=telegram_sent(6)) as post:
+        Notifier().send(TELEGRAM, replace(message, buttons=()))
+    assert "reply_markup" not in sent_json(post.call_args)
+
+
+def test_digest_lines_carry_their_own_links() -> None:
+    a = _alert()
+    b = signer().with_actions(make_alert(item_id=8, subscriber="duty-desk"), now=NOW)
+    [message] = render_digest([a, b], "email")  # type: ignore[list-item]
+    for alert in (a, b):
+        for _, url in alert.actions:  # type: ignore[attr-defined]
+            assert f'href="{url}"' in message.body
+
+
+def test_templates_without_the_placeholder_still_get_the_links() -> None:
+    message = render(_alert(), "email", templates={"email": "<p>{title}</p>"})  # type: ignore[arg-type]
+    assert message.body.startswith("<p>Troops cross border</p>")
+    assert ">Not relevant</a>" in message.body
+    placed = render(_alert(), "slack", templates={"slack": "{feedback} / {title}"})  # type: ignore[arg-type]
+    assert placed.body.startswith("Feedback: [Relevant](<") and placed.body.count("[Relevant]") == 1
+
+
+def test_drop_muted_keeps_other_subscribers_and_stories(tmp_path: object) -> None:
+    from sqlalchemy import insert
+
+    from newsalert import answers
+    from newsalert.store import feeds, items
+
+    store = Store(f"sqlite:///{tmp_path}/s.db")  # type: ignore[str-format]
+    answers.ensure_schema(store.engine)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with store.begin() as conn:
+        conn.execute(
+            insert(feeds).values(
+                id=1,
+                name="f",
+                url="https://f.example/",
+                error_streak=0,
+                disabled=False,
+                items_seen=0,
+            )
+        )
+        conn.execute(
+            insert(items).values(id=5, feed_id=1, key="k", title="t", summary="s", fetched_at=now)
+        )
+        conn.execute(
+            insert(answers.story_mutes).values(
+                story_id=5, subscriber="a", item_id=5, created_at=now
+            )
+        )
+
+    def d(sub: str, story: int | None) -> PlannedDelivery:
+        return PlannedDelivery(sub, "t", "t", story_id=story)
+
+    planned = [[d("a", 5), d("b", 5)], [d("a", 6), d("a", None)]]
+    assert answers.drop_muted(store, planned) == [[d("b", 5)], [d("a", 6), d("a", None)]]
