@@ -71,8 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--with-feedback",
         action="store_true",
-        help="also train on the labels given with `newsalert feedback`",
+        help="build a candidate with the feedback, measured against the running model on "
+        "held-out labels (`model promote` puts a passing one in place); with --out: "
+        "train into DIR without the gate",
     )
+    pr = msub.add_parser(
+        "promote", help="replace the running model with a candidate that passed the gate"
+    )
+    pr.add_argument("candidate", nargs="?", help="the candidate's id (default: the newest)")
+    msub.add_parser("candidates", help="candidates with their numbers and the gate's decision")
     e = msub.add_parser("evaluate", help="precision, recall, F1, PR-AUC on labelled data")
     e.add_argument("--data", metavar="FILE", type=Path, default=Path("data/dev.jsonl"))
     e.add_argument("--out", metavar="DIR", type=Path, help="also write plots here")
@@ -367,6 +374,10 @@ def cmd_model(args: argparse.Namespace) -> int:
     from newsalert import classifier
 
     loaded = _load(args)
+    if args.model_command in ("promote", "candidates") or (
+        args.model_command == "train" and args.with_feedback and not args.out and not args.data
+    ):
+        return _model_gate(args, loaded)
     if args.model_command == "train":
         out = args.out or (
             loaded.model_path.parent if loaded.model_path else loaded.data_dir / "model"
@@ -383,6 +394,53 @@ def cmd_model(args: argparse.Namespace) -> int:
     report = classifier.evaluate(model, args.data, args.out)
     print(report.format())
     return EXIT_OK
+
+
+def _model_gate(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from newsalert import promote
+
+    if args.model_command == "train":
+        gate = promote.train_candidate(loaded, _store(loaded), seed=args.seed)
+        _print_gates([gate])
+        print(
+            f"candidate {gate.id} "
+            + ("passed: `newsalert model promote` puts it in place" if gate.passed else "did not pass")
+        )
+        return EXIT_OK
+    gates = promote.candidates(loaded)
+    if args.model_command == "candidates":
+        if not gates:
+            print("no candidates yet: `newsalert model train --with-feedback`")
+        _print_gates(gates)
+        return EXIT_OK
+    wanted = [g for g in gates if args.candidate in (None, g.id)]
+    if not wanted:
+        print(f"error: no candidate {args.candidate or ''}".rstrip(), file=sys.stderr)
+        return EXIT_FAIL
+    try:
+        done = promote.promote(loaded, wanted[0])
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"candidate {done.id} promoted: workers use it from their next batch")
+    return EXIT_OK
+
+
+def _print_gates(gates: list[Any]) -> None:
+    _table(
+        (
+            (
+                g.id,
+                f"{g.candidate.pr_auc:.3f} / {g.running.pr_auc:.3f}",
+                f"{g.candidate.recall:.3f} / {g.running.recall:.3f}",
+                f"{g.trained_feedback}+{g.held_out_feedback}",
+                "promoted" if g.promoted_at else ("passed" if g.passed else "refused"),
+                g.reason,
+            )
+            for g in gates
+        ),
+        ("candidate", "PR-AUC cand/run", "recall cand/run", "feedback", "gate", "why"),
+    )
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:

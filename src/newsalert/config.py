@@ -199,6 +199,8 @@ class RulesConfig(_Strict):
 class ModelConfig(_Strict):
     path: str | None = None  # None: the managed model under data_dir/model
     threshold: Annotated[float, Field(gt=0, lt=1)] | None = None  # None: the model's own
+    # a scheduled candidate with the feedback, promoted only if it passes (promote.py)
+    retrain: Literal["weekly"] | None = None
 
 
 class StorageConfig(_Strict):

@@ -47,6 +47,7 @@ from newsalert.metrics import add_counts, ensure_schema, poll_counts
 from newsalert.models import Alert, FetchResult, Item, Message
 from newsalert.normalize import normalize
 from newsalert.parse import parse
+from newsalert.promote import model_stamp
 from newsalert.ratelimit import Bucket, RateLimiter, RedisRateLimiter, StoreRateLimiter
 from newsalert.render import channel_family, render, render_digest_parts
 from newsalert.routing import Router, Target
@@ -201,6 +202,7 @@ class Pipeline:
         self.limiter = limiter or limiter_for(loaded, store)
         self.templates = loaded.config.templates.model_dump()
         self.links = LinkSigner.from_config(loaded)  # feedback links in alerts, or None
+        self._model_stamp: tuple[int, int] | None = None
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -216,9 +218,12 @@ class Pipeline:
     # --- scorer (lazy: loading or first-time training happens once, when needed) ---
 
     def scorer(self) -> Scorer:
-        if self._scorer is None:
+        # a promoted model (promote.py) replaces the files: picked up at the next batch
+        stamp = model_stamp(self.loaded)
+        if self._scorer is None or stamp != self._model_stamp:
             model = self._model_loader()
             self._scorer = Scorer(self.rules, model, self.loaded.config.model.threshold)
+            self._model_stamp = stamp if stamp is not None else model_stamp(self.loaded)
         return self._scorer
 
     # --- stage 1: fetch and store --------------------------------------------

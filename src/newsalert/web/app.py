@@ -337,6 +337,18 @@ class Console:
             dead=DEAD,
         )
 
+    def models(self, request: Request, form: FormData | None, session: Session) -> Response:
+        from newsalert import promote
+
+        gates = promote.candidates(self.loaded)
+        return self.page(
+            "models.html",
+            request,
+            session,
+            gates=gates,
+            retrain=self.loaded.config.model.retrain,
+        )
+
     def received(self, request: Request, form: FormData | None, session: Session) -> Response:
         rows = answers.recent(self.store, before=_int(request.query_params.get("before")))
         labels = feedback.recent(self.store, 50)
@@ -363,6 +375,7 @@ def create_app(
         Route("/feeds", op(console.feeds), methods=["GET"]),
         Route("/deliveries", op(console.deliveries), methods=["GET", "POST"]),
         Route("/feedback", op(console.received), methods=["GET"]),
+        Route("/models", op(console.models), methods=["GET"]),
         Route("/logout", op(console.logout), methods=["POST"]),
         Route("/login", pub(console.login), methods=["GET", "POST"]),
         Route(PATH + "{token}", pub(console.feedback_page), methods=["GET", "POST"]),
