@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -16,6 +17,8 @@ from newsalert.passwords import check_hash, hash_password, verify_password
 from newsalert.render import render, render_digest
 from newsalert.signing import Signer
 from newsalert.store import PlannedDelivery, Store
+from tests.feedserver import FeedServer
+from tests.smtpserver import SMTPServer
 from tests.test_delivery import TELEGRAM, sent_json, telegram_sent
 from tests.test_render import make_alert
 
@@ -155,3 +158,38 @@ def test_drop_muted_keeps_other_subscribers_and_stories(tmp_path: object) -> Non
 
     planned = [[d("a", 5), d("b", 5)], [d("a", 6), d("a", None)]]
     assert answers.drop_muted(store, planned) == [[d("b", 5)], [d("a", 6), d("a", None)]]
+
+
+def test_a_muted_story_sends_no_update_to_that_subscriber_only(
+    tmp_path: Path,
+    model_dir: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    from datetime import timedelta
+
+    from newsalert import answers
+    from newsalert.config import load_config
+    from newsalert.pipeline import Pipeline
+    from tests.test_stories import T0, TOLL, WIRE, WIRE_TITLES, Farm, mails, write_config
+
+    farm = Farm(feed_server)
+    loaded = load_config(write_config(tmp_path, model_dir, farm, smtp_server))
+    now = [T0]
+    pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
+    for n, (feed, title) in enumerate(WIRE_TITLES.items()):
+        farm.publish(feed, f"{feed}-1", title, WIRE, T0 - timedelta(minutes=30 - n))
+    pipeline.run_once()
+    [alert] = mails(smtp_server, "duty@example.org")
+    assert len(mails(smtp_server, "kosovo@example.org")) == 1
+    item_id = int(alert.get_body(("plain",)).get_content().split("ref: item ")[1].split()[0])
+    answers.record(pipeline.store, item_id, "mute", given_by="subscriber:duty", subscriber="duty")
+
+    # the toll and the arrests: an update for the desk, none for the muted subscriber
+    now[0] = T0 + timedelta(minutes=70)
+    farm.publish("local-e", "local-e-1", *TOLL, now[0] - timedelta(minutes=5))
+    pipeline.run_once()
+    assert len(mails(smtp_server, "kosovo@example.org")) == 2
+    assert len(mails(smtp_server, "duty@example.org")) == 1
+    pipeline.close()
