@@ -246,3 +246,43 @@ def test_hostile_title_is_text_on_every_page(hostile_console: Console) -> None:
         assert 'href="javascript:' not in page
         assert "\u202e" not in page
         assert "&lt;script&gt;alert" in page  # shown, as text
+
+
+def test_worker_hook_serves_the_console_only_when_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    from types import SimpleNamespace
+
+    import httpx
+    from celery import signals
+
+    import workers.app  # noqa: F401
+    from newsalert.web import serve
+    from tests.webconsole import free_port
+
+    monkeypatch.setenv("NEWSALERT_WEB_SECRET", SECRET)
+    port = free_port()
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        f"storage:\n  database_url: sqlite:///{tmp_path / 's.db'}\n"
+        f"web:\n  port: {port}\n  secret: ${{NEWSALERT_WEB_SECRET}}\n",
+        encoding="utf-8",
+    )
+    sender = SimpleNamespace(app=SimpleNamespace(conf={"newsalert_config_path": str(config)}))
+    started = serve.on_worker_init(sender=sender)
+    assert started is not None
+    try:
+        for _ in range(100):
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/")
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert page.status_code == 401 and "Log in" in page.text
+    finally:
+        started.stop()
+    config.write_text(config.read_text().split("web:")[0], encoding="utf-8")
+    assert serve.on_worker_init(sender=sender) is None  # off without `web:`
+    receivers = [r() if callable(r) else r for _, r in signals.worker_init.receivers]
+    assert serve.on_worker_init in receivers

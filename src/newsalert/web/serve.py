@@ -68,21 +68,26 @@ class Background:
         self.store.close()
 
 
-def on_worker_init(sender: Any = None, **_: Any) -> None:
-    """Celery ``worker_init`` receiver: serve the console when the config has ``web:``."""
+def on_worker_init(sender: Any = None, **_: Any) -> Background | None:
+    """Celery ``worker_init`` receiver: serve the console when the config has ``web:``
+    (returns the console started, for callers other than Celery; None when it is off)."""
     app = getattr(sender, "app", None)
     path = app.conf.get("newsalert_config_path") if app is not None else None
     if path is None:
-        return
+        return None
     from newsalert.config import load_config
 
     try:
         loaded = load_config(path)
-        if loaded.config.web is not None:
-            Background(loaded).start()
-            log.info("console at http://%s:%s", loaded.config.web.host, loaded.config.web.port)
+        web = loaded.config.web
+        if web is None:
+            return None
+        started = Background(loaded).start()
+        log.info("console at http://%s:%s", web.host, web.port)
+        return started
     except Exception as exc:  # the console must never stop the worker
         log.warning("web console not started: %s", exc)
+        return None
 
 
 __all__ = ["Background", "on_worker_init", "serve"]
