@@ -3,6 +3,7 @@ Telegram inline keyboard, and muting a story."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,7 +176,10 @@ def test_a_muted_story_sends_no_update_to_that_subscriber_only(
     from tests.test_stories import T0, TOLL, WIRE, WIRE_TITLES, Farm, mails, write_config
 
     farm = Farm(feed_server)
-    loaded = load_config(write_config(tmp_path, model_dir, farm, smtp_server))
+    config = write_config(tmp_path, model_dir, farm, smtp_server)
+    with config.open("a", encoding="utf-8") as f:
+        f.write(f"web:\n  base_url: {BASE}\n  secret: {SECRET}\n")
+    loaded = load_config(config)
     now = [T0]
     pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
     for n, (feed, title) in enumerate(WIRE_TITLES.items()):
@@ -190,6 +194,13 @@ def test_a_muted_story_sends_no_update_to_that_subscriber_only(
     now[0] = T0 + timedelta(minutes=70)
     farm.publish("local-e", "local-e-1", *TOLL, now[0] - timedelta(minutes=5))
     pipeline.run_once()
-    assert len(mails(smtp_server, "kosovo@example.org")) == 2
+    update = mails(smtp_server, "kosovo@example.org")[-1]
+    assert update["Subject"].startswith("Re: ")
+    # the update carries the desk's own answers, "Mute this story" among them
+    body = update.get_body(("html",)).get_content()
+    [mute] = re.findall(r'<a href="([^"]+)">Mute this story</a>', body)
+    claim = signer().verify(mute.rsplit("/", 1)[1])
+    assert (claim.subscriber, claim.action) == ("kosovo-desk", "mute")
+    assert claim.item_id != item_id  # the update's own item
     assert len(mails(smtp_server, "duty@example.org")) == 1
     pipeline.close()

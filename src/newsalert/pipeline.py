@@ -49,7 +49,7 @@ from newsalert.normalize import normalize
 from newsalert.parse import parse
 from newsalert.promote import model_stamp
 from newsalert.ratelimit import Bucket, RateLimiter, RedisRateLimiter, StoreRateLimiter
-from newsalert.render import channel_family, render, render_digest_parts
+from newsalert.render import channel_family, render, render_digest_parts, with_feedback
 from newsalert.routing import Router, Target
 from newsalert.rules import RuleSet
 from newsalert.scoring import Model, Scorer
@@ -622,8 +622,11 @@ class Pipeline:
         if delivery.notice_id is not None:  # a feed-health notice for an operator
             return health.render_notice(self.store.get_notice(delivery.notice_id), family)
         stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
-        message = render(self._alert(stored, delivery.subscriber), family, templates=self.templates)
-        return self.stories.decorate(delivery, stored, family, message)
+        alert = self._alert(stored, delivery.subscriber)
+        message = render(alert, family, templates=self.templates)
+        out = self.stories.decorate(delivery, stored, family, message)
+        # a story update is rendered anew: it carries the answers too ("Mute this story")
+        return out if out.body == message.body else with_feedback(out, family, alert.actions)
 
     def send_digests(self) -> dict[str, int]:
         """Send every held group whose time has come as one digest per target."""

@@ -620,6 +620,22 @@ _FEEDBACK: dict[str, Callable[[tuple[tuple[str, str], ...]], str]] = {
 }
 
 
+def with_feedback(message: Message, family: str, actions: tuple[tuple[str, str], ...]) -> Message:
+    """``message`` (a story update, say) with the feedback links added at its end:
+    e-mail and Slack links, Telegram URL buttons, plain-text URLs."""
+    links = tuple((clean(w, single_line=True), s) for w, u in actions if (s := safe_link(u)))
+    if not links or family not in _FEEDBACK:
+        return message
+    if family == "telegram":
+        return replace(message, buttons=links)
+    if family == "email":
+        body = message.body.removesuffix("</div>") + f"<p>{_email_feedback(links)}</p>"
+        body += "</div>" if message.body.endswith("</div>") else ""
+        text = message.attach_text and f"{message.attach_text}\n\n{_text_feedback(links)}"
+        return replace(message, body=body, attach_text=text)
+    return replace(message, body=f"{message.body}\n{_FEEDBACK[family](links)}")
+
+
 # --- fitting the limit --------------------------------------------------------------------
 
 
