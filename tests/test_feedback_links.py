@@ -204,3 +204,38 @@ def test_a_muted_story_sends_no_update_to_that_subscriber_only(
     assert claim.item_id != item_id  # the update's own item
     assert len(mails(smtp_server, "duty@example.org")) == 1
     pipeline.close()
+
+
+def test_web_hash_password_and_web_without_a_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from newsalert.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret pass\n"))
+    assert main(["web", "hash-password"]) == 0
+    hashed = capsys.readouterr().out.strip()
+    assert check_hash(hashed) is None and verify_password("s3cret pass", hashed)
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    assert main(["web", "hash-password"]) == 2
+    config = tmp_path / "c.yaml"
+    config.write_text(f"storage:\n  database_url: sqlite:///{tmp_path / 's.db'}\n")
+    assert main(["--config", str(config), "web"]) == 2
+    assert "no `web:` section" in capsys.readouterr().err
+
+
+def test_web_config_errors_name_the_key(tmp_path: Path) -> None:
+    from newsalert.config import load_config
+    from newsalert.errors import ConfigError
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "web:\n  secret: short\n  base_url: javascript:alert(1)\n  users:\n    ops: hunter2\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, environ={})
+    text = str(caught.value)
+    for key in ("web.secret", "web.base_url", "web.users"):
+        assert key in text, text
+    assert "hash-password" in text
