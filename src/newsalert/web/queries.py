@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, exists, func, select
+from sqlalchemy import Index, exists, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsalert import answers
 from newsalert.feedback import item_feedback
@@ -47,7 +48,11 @@ def ensure_schema(engine: Engine) -> None:
         return
     answers.ensure_schema(engine)
     for index in _INDEXES:
-        index.create(engine, checkfirst=True)
+        try:
+            index.create(engine, checkfirst=True)
+        except SQLAlchemyError as exc:  # another process made it at the same moment
+            if "already exists" not in str(exc).lower():
+                raise
     _ready.add(engine)
 
 
@@ -299,19 +304,6 @@ def delivery_page(
         return [_delivery(r) for r in conn.execute(query)]
 
 
-def choices(store: Store) -> dict[str, list[str]]:
-    """Values the filter menus offer: subscribers with deliveries, categories, feeds."""
-    with store.engine.connect() as conn:
-        feed_names = [n for (n,) in conn.execute(select(feeds.c.name).order_by(feeds.c.name))]
-    return {"feeds": feed_names}
-
-
-def counts(store: Store) -> dict[str, int]:
-    with store.engine.connect() as conn:
-        n_items = conn.execute(select(func.count()).select_from(items)).scalar() or 0
-    return {"items": int(n_items)}
-
-
 def titles(store: Store, ids: Sequence[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -327,7 +319,6 @@ __all__ = [
     "ItemPage",
     "StoryRow",
     "alerts",
-    "choices",
     "delivery_page",
     "ensure_schema",
     "item_page",
