@@ -286,3 +286,18 @@ def test_worker_hook_serves_the_console_only_when_configured(
     assert serve.on_worker_init(sender=sender) is None  # off without `web:`
     receivers = [r() if callable(r) else r for _, r in signals.worker_init.receivers]
     assert serve.on_worker_init in receivers
+
+
+def test_repeated_failed_logins_are_refused_for_a_while(console: Console) -> None:
+    with console.client() as client:
+        for n in range(6):
+            token = re.search(r'name="token" value="([^"]+)"', client.get("/login").text)[1]  # type: ignore[index]
+            answer = client.post("/login", data={"token": token, "user": "ops", "password": "x"})
+            assert answer.status_code == (401 if n < 5 else 429), n
+        # even the right password waits now, for this name from this address
+        token = re.search(r'name="token" value="([^"]+)"', client.get("/login").text)[1]  # type: ignore[index]
+        answer = client.post(
+            "/login",
+            data={"token": token, "user": "ops", "password": "correct horse battery staple"},
+        )
+        assert answer.status_code == 429 and "Too many failed attempts" in answer.text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 MAX_BODY = 64 * 1024  # forms are a few fields
 STATUSES = ("pending", "held", "sending", "failed", "sent", "dead")
 CONFIRM_SECONDS = 86_400.0
+LOGIN_ATTEMPTS, LOGIN_WINDOW = 5, 900.0  # failed logins allowed per address and name
 Handler = Callable[[Request, FormData | None], Response]
 
 
@@ -97,6 +99,9 @@ class Console:
         self.confirm = Signer(web.secret, "confirm")
         self.guard = Guard(web.secret, web.users, session_hours=web.session_hours, secure=secure)
         self.secure = secure
+        # failed logins per (client address, user name): times within LOGIN_WINDOW
+        self.failures: dict[tuple[str, str], list[float]] = {}
+        self.failures_lock = threading.Lock()
         queries.ensure_schema(store.engine)
 
     # --- rendering ------------------------------------------------------------------------
@@ -221,9 +226,24 @@ class Console:
                 request, status=400, error="The form expired. Please log in again."
             )
         user = str(form.get("user", ""))[:64]
+        key = (request.client.host if request.client else "", user)
+        now = self.clock()
+        with self.failures_lock:
+            recent = [t for t in self.failures.get(key, []) if t > now - LOGIN_WINDOW]
+            self.failures[key] = recent
+        if len(recent) >= LOGIN_ATTEMPTS:  # guessing: this name from this address waits
+            return self.login_page(
+                request, status=429, error="Too many failed attempts. Try again later."
+            )
         if not self.guard.check_password(user, str(form.get("password", ""))[:1024]):
+            with self.failures_lock:
+                self.failures.setdefault(key, []).append(now)
+                if len(self.failures) > 10_000:  # bounded, whatever a flood sends
+                    self.failures.clear()
             log.warning("console: failed login for %r", user[:64])
             return self.login_page(request, status=401, error="Wrong user name or password.")
+        with self.failures_lock:
+            self.failures.pop(key, None)
         response = RedirectResponse(_local(str(form.get("next", "/"))), status_code=303)
         self.guard.log_in(response, user)
         log.info("console: %s logged in", user)
