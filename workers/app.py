@@ -32,6 +32,7 @@ from celery import Celery, signals
 
 from newsalert import logs, metrics
 from newsalert.config import LoadedConfig, load_config
+from newsalert.web import serve as web_serve
 from workers import compat
 
 compat.apply()  # before any broker connection (see workers/compat.py)
@@ -209,11 +210,40 @@ def celery_settings(loaded: LoadedConfig) -> dict[str, Any]:
     }
 
 
+RETRAIN_EVERY = {"weekly": 7 * 86_400.0}
+RETRAIN_TIME_LIMIT = 3 * 3600  # training on a busy machine takes minutes, not hours
+
+
+def _retrain_settings(loaded: LoadedConfig) -> dict[str, Any]:
+    """``model.retrain``: a scheduled candidate, promoted only if it passes (promote.py)."""
+    every = RETRAIN_EVERY.get(loaded.config.model.retrain or "")
+    if every is None:
+        return {}
+    return {
+        "beat_schedule": {
+            "retrain-model": {
+                "task": "newsalert.retrain_model",
+                "schedule": every,
+                "options": {"expires": every},
+            }
+        },
+        "task_annotations": {
+            "newsalert.retrain_model": {
+                "time_limit": RETRAIN_TIME_LIMIT,
+                "soft_time_limit": RETRAIN_TIME_LIMIT - 60,
+            }
+        },
+    }
+
+
 def make_app(loaded: LoadedConfig | None = None) -> Celery:
     loaded = loaded or load_config()
     loaded.data_dir.mkdir(parents=True, exist_ok=True)
     app = Celery("newsalert", set_as_current=True)
-    app.conf.update(celery_settings(loaded))
+    settings = celery_settings(loaded)
+    for key, extra in _retrain_settings(loaded).items():
+        settings[key] = {**settings[key], **extra}
+    app.conf.update(settings)
     app.conf.newsalert_config_path = str(loaded.path.resolve())
     app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
     return app
@@ -222,6 +252,7 @@ def make_app(loaded: LoadedConfig | None = None) -> Celery:
 # operator tooling: the metrics endpoint (config `metrics:`) in the worker's main
 # process, and JSON logs when NEWSALERT_LOG_FORMAT=json (see newsalert/metrics.py, logs.py)
 signals.worker_init.connect(metrics.on_worker_init)
+signals.worker_init.connect(web_serve.on_worker_init)  # the console, when `web:` is set
 signals.after_setup_logger.connect(logs.on_celery_logger)
 signals.after_setup_task_logger.connect(logs.on_celery_logger)
 

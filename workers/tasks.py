@@ -28,6 +28,7 @@ from celery import Celery, Task, shared_task, signals
 from newsalert.config import LoadedConfig, config_path, load_config
 from newsalert.errors import TransientError, first_line, is_transient
 from newsalert.pipeline import Pipeline, build_pipeline, build_targets, default_model_loader
+from newsalert.promote import model_stamp
 from newsalert.reload import ConfigWatcher
 from newsalert.scoring import Model
 from newsalert.store import utcnow
@@ -52,7 +53,7 @@ class Runtime:
         self.pid = os.getpid()
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
-        self._models: dict[tuple[str, str], Model] = {}
+        self._models: dict[tuple[str, str], tuple[Model, Any]] = {}
 
     def pipeline(self) -> Pipeline:
         with self._lock:
@@ -73,10 +74,14 @@ class Runtime:
         load = default_model_loader(loaded)
 
         def cached() -> Model:
-            model = self._models.get(key) or _PRELOADED.get(key)
-            if model is None:
-                model = load()
-            self._models[key] = model
+            # a promoted model replaces the files (promote.py): loaded again when they change
+            stamp = model_stamp(loaded)
+            for found in (self._models.get(key), _PRELOADED.get(key)):
+                if found is not None and found[1] == stamp:
+                    self._models[key] = found
+                    return found[0]
+            model = load()  # may train the managed model first: stamped after
+            self._models[key] = (model, model_stamp(loaded))
             return model
 
         return cached
@@ -91,7 +96,7 @@ class Runtime:
 # The model loaded by the worker's main process before it forks its pool: every pool
 # process shares its pages (copy-on-write) instead of loading its own ~75 MiB copy
 # plus scikit-learn. A model, not a client: it holds no connection.
-_PRELOADED: dict[tuple[str, str], Model] = {}
+_PRELOADED: dict[tuple[str, str], tuple[Model, Any]] = {}  # with its model_stamp
 
 
 def _model_key(loaded: LoadedConfig) -> tuple[str, str]:
@@ -124,10 +129,11 @@ def preload_model(sender: Any = None, **_: Any) -> None:
         for warning in loaded.warnings:  # said once per worker, by its main process
             log.warning("config: %s", warning)
         model = default_model_loader(loaded)()
+        stamp = model_stamp(loaded)
         # build what the model computes lazily on first use, so it is shared too
         model.predict([("warm-up", "")])
         model.explain("warm-up", "")
-        _PRELOADED[_model_key(loaded)] = model
+        _PRELOADED[_model_key(loaded)] = (model, stamp)
         build_targets(loaded)  # loads apprise's plugins here, once, for the whole pool
     except Exception as exc:
         log.warning("model not preloaded, pool processes will load it: %s", exc)
@@ -229,6 +235,27 @@ def send_digests(self: PipelineTask) -> dict[str, int]:
     """Send the held alerts whose time has come (digests, end of quiet hours), one
     message per target. Each group is leased in the store: two beats are harmless."""
     return self.pipeline.send_digests()
+
+
+@shared_task(
+    bind=True, base=PipelineTask, name="newsalert.retrain_model", acks_late=False,
+    autoretry_for=(), max_retries=0,
+)  # fmt: skip
+def retrain_model(self: PipelineTask) -> dict[str, Any]:
+    """``model.retrain``: train a candidate with the feedback; it replaces the running
+    model only if it passes the gate (newsalert.promote); workers pick it up by itself."""
+    from newsalert import promote
+
+    pipeline = self.pipeline
+    with pipeline.store.exclusive("retrain"):
+        gate = promote.retrain(pipeline.loaded, pipeline.store)
+    log.info(
+        "model candidate %s: %s (%s)",
+        gate.id,
+        "promoted" if gate.promoted_at else "kept out",
+        gate.reason,
+    )
+    return {"candidate": gate.id, "promoted": bool(gate.promoted_at)}
 
 
 # --- work: idempotent, acked late, retried on transient errors -------------------------

@@ -71,8 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--with-feedback",
         action="store_true",
-        help="also train on the labels given with `newsalert feedback`",
+        help="build a candidate with the feedback, measured against the running model on "
+        "held-out labels (`model promote` puts a passing one in place); with --out: "
+        "train into DIR without the gate",
     )
+    pr = msub.add_parser(
+        "promote", help="replace the running model with a candidate that passed the gate"
+    )
+    pr.add_argument("candidate", nargs="?", help="the candidate's id (default: the newest)")
+    msub.add_parser("candidates", help="candidates with their numbers and the gate's decision")
     e = msub.add_parser("evaluate", help="precision, recall, F1, PR-AUC on labelled data")
     e.add_argument("--data", metavar="FILE", type=Path, default=Path("data/dev.jsonl"))
     e.add_argument("--out", metavar="DIR", type=Path, help="also write plots here")
@@ -147,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stats": cmd_stats,
         "metrics": cmd_metrics,
         "feedback": cmd_feedback,
+        "web": cmd_web,
     }
     try:
         return handlers[args.command](args)
@@ -390,6 +398,10 @@ def cmd_model(args: argparse.Namespace) -> int:
     from newsalert import classifier
 
     loaded = _load(args)
+    if args.model_command in ("promote", "candidates") or (
+        args.model_command == "train" and args.with_feedback and not args.out and not args.data
+    ):
+        return _model_gate(args, loaded)
     if args.model_command == "train":
         out = args.out or (
             loaded.model_path.parent if loaded.model_path else loaded.data_dir / "model"
@@ -406,6 +418,53 @@ def cmd_model(args: argparse.Namespace) -> int:
     report = classifier.evaluate(model, args.data, args.out)
     print(report.format())
     return EXIT_OK
+
+
+def _model_gate(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from newsalert import promote
+
+    if args.model_command == "train":
+        gate = promote.train_candidate(loaded, _store(loaded), seed=args.seed)
+        _print_gates([gate])
+        print(
+            f"candidate {gate.id} "
+            + ("passed: `newsalert model promote` puts it in place" if gate.passed else "did not pass")
+        )
+        return EXIT_OK
+    gates = promote.candidates(loaded)
+    if args.model_command == "candidates":
+        if not gates:
+            print("no candidates yet: `newsalert model train --with-feedback`")
+        _print_gates(gates)
+        return EXIT_OK
+    wanted = [g for g in gates if args.candidate in (None, g.id)]
+    if not wanted:
+        print(f"error: no candidate {args.candidate or ''}".rstrip(), file=sys.stderr)
+        return EXIT_FAIL
+    try:
+        done = promote.promote(loaded, wanted[0])
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"candidate {done.id} promoted: workers use it from their next batch")
+    return EXIT_OK
+
+
+def _print_gates(gates: list[Any]) -> None:
+    _table(
+        (
+            (
+                g.id,
+                f"{g.candidate.pr_auc:.3f} / {g.running.pr_auc:.3f}",
+                f"{g.candidate.recall:.3f} / {g.running.recall:.3f}",
+                f"{g.trained_feedback}+{g.held_out_feedback}",
+                "promoted" if g.promoted_at else ("passed" if g.passed else "refused"),
+                g.reason,
+            )
+            for g in gates
+        ),
+        ("candidate", "PR-AUC cand/run", "recall cand/run", "feedback", "gate", "why"),
+    )
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
@@ -715,6 +774,11 @@ def _operator_parsers(sub: Any) -> None:
     p.add_argument("--host", help="default: metrics.host in the config, else 127.0.0.1")
     p.add_argument("--once", action="store_true", help="print the metrics once and exit")
 
+    p = sub.add_parser("web", help="serve the web console (or make a password hash for it)")
+    p.add_argument("action", choices=("serve", "hash-password"), nargs="?", default="serve")
+    p.add_argument("--port", type=int, help="default: web.port in the config, else 8080")
+    p.add_argument("--host", help="default: web.host in the config, else 127.0.0.1")
+
     p = sub.add_parser(
         "feedback", help="label a stored item relevant (yes) or not (no); no arguments: list"
     )
@@ -908,6 +972,45 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         f"{f' ({saved.category})' if saved.category else ''}: {saved.title[:80]}\n"
         "it counts in `newsalert backtest` and in `newsalert model train --with-feedback`"
     )
+    return EXIT_OK
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    if args.action == "hash-password":
+        import getpass
+
+        from newsalert.passwords import hash_password
+
+        if sys.stdin.isatty():
+            password = getpass.getpass("password: ")
+            if getpass.getpass("again: ") != password:
+                print("error: the passwords differ", file=sys.stderr)
+                return EXIT_CONFIG
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            print("error: empty password", file=sys.stderr)
+            return EXIT_CONFIG
+        print(hash_password(password))
+        return EXIT_OK
+    from newsalert.web.serve import serve
+
+    loaded = _load(args)
+    web = loaded.config.web
+    if web is None:
+        print(
+            "error: the config has no `web:` section; add one (see the README's `web` "
+            "settings): web: {secret: ${NEWSALERT_WEB_SECRET}, users: {...}}",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    host, port = args.host or web.host, web.port if args.port is None else args.port
+    print(f"serving the console at http://{host}:{port} (Ctrl+C stops)", file=sys.stderr)
+    try:
+        serve(loaded, host=host, port=port)
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_OK
 
 

@@ -205,6 +205,8 @@ class RulesConfig(_Strict):
 class ModelConfig(_Strict):
     path: str | None = None  # None: the managed model under data_dir/model
     threshold: Annotated[float, Field(gt=0, lt=1)] | None = None  # None: the model's own
+    # a scheduled candidate with the feedback, promoted only if it passes (promote.py)
+    retrain: Literal["weekly"] | None = None
 
 
 class StorageConfig(_Strict):
@@ -299,6 +301,55 @@ class TemplatesConfig(_Strict):
         return value
 
 
+class WebConfig(_Strict):
+    """The web console and the feedback links in alerts (newsalert/web); presence turns it on."""
+
+    host: str = "127.0.0.1"  # listen address; 0.0.0.0 exposes it to the network
+    port: Annotated[int, Field(ge=0, le=65_535)] = 8080  # 0: any free port
+    # the console's address as subscribers reach it: links in alerts point here (none: no links)
+    base_url: str | None = None
+    # signs feedback links and sessions: at least 32 characters, from the environment
+    secret: Annotated[str, Field(min_length=32)]
+    users: dict[str, str] = Field(default_factory=dict)  # name -> `newsalert web hash-password`
+    link_days: Annotated[float, Field(gt=0, le=366)] = 30.0  # feedback links expire after this
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(
+                f"base_url {value!r} is not an http(s) address; write the console's address "
+                "as subscribers reach it, e.g. https://alerts.example.org"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_set(cls, value: str) -> str:
+        if "${" in value:  # an unset variable is reported on its own; never a weak default
+            raise ValueError("the secret's environment variable is not set")
+        return value
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, value: dict[str, str]) -> dict[str, str]:
+        from newsalert.passwords import check_hash
+
+        for name, hashed in value.items():
+            if not re.match(_NAME, name):
+                raise ValueError(f"user name {name!r}: use letters, digits, '.', '_' or '-'")
+            problem = check_hash(hashed)
+            if problem:
+                raise ValueError(f"user {name!r}: {problem}")
+        return value
+
+
 # --- subscribers -------------------------------------------------------------
 
 _QUIET = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})(?:\s+(\S+))?$")
@@ -373,6 +424,7 @@ class Config(_Strict):
     metrics: MetricsConfig | None = None  # None: no metrics endpoint
     operators: tuple[str, ...] = ()  # subscribers told about feed health (see health.py)
     templates: TemplatesConfig = TemplatesConfig()
+    web: WebConfig | None = None  # None: no console, no feedback links in alerts
 
     @model_validator(mode="after")
     def _names_unique_and_known(self) -> Config:

@@ -140,6 +140,8 @@ class Notifier:
             replies = _reply_ids(kind, message.reply_to, single=targets == 1)
         install_requests_recorder()
         with _recording(kind, replies) as seen:
+            if kind == "telegram" and message.buttons:
+                seen.keyboard = _keyboard(message.buttons)
             try:
                 ok = plugin.notify(
                     body=message.body,
@@ -486,6 +488,12 @@ def _recording(kind: str | None = None, replies: dict[str, str] | None = None) -
             yield seen
     finally:
         SEEN.reset(token)
+
+
+def _keyboard(buttons: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """A Telegram inline keyboard of URL buttons, two to a row."""
+    keys = [{"text": words, "url": url} for words, url in buttons]
+    return {"inline_keyboard": [keys[i : i + 2] for i in range(0, len(keys), 2)]}
 
 
 # --- classifying a failure ---------------------------------------------------------------------

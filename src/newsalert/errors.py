@@ -109,6 +109,11 @@ class StoreError(NewsalertError):
     """The store cannot be reached or is inconsistent."""
 
 
+class BadToken(NewsalertError):
+    """A signed token (a feedback link, a session) that was altered ("tampered") or is
+    too old ("expired"); ``str(exc)`` is which."""
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of what ``exc`` says, for a log line or a stored error: a
     database error's own words (``orig``, without SQLAlchemy's statement dump), else

@@ -114,6 +114,8 @@ class Alert:
     # set when the alert is an update on a story the subscriber was told of: what it adds
     update: tuple[str, ...] | None = None
     test: bool = False  # `newsalert send-test`: says TEST where an alert shows its severity
+    # one-click feedback links, (words, url), when the console is configured (feedback_links)
+    actions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,8 @@ class Message:
     # apprise's notify type (info / warning / failure): services that colour or route by
     # type (JSON and form webhooks, Discord, Teams...) see how serious an alert is
     notify_type: str = "info"
+    # URL buttons under a Telegram message, (words, url): its inline keyboard
+    buttons: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

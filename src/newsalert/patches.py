@@ -53,6 +53,7 @@ class Seen:
         self.posts: list[tuple[str, Any]] = []  # (chat or channel key, response) per message
         self.message_ids: list[str] = []  # of the e-mails sent
         self.warnings: list[str] = []
+        self.keyboard: dict[str, Any] | None = None  # Telegram reply_markup for each message
 
 
 SEEN: ContextVar[Seen | None] = ContextVar("newsalert_delivery_seen", default=None)
@@ -123,8 +124,11 @@ def _recorder(function: Callable[..., Any], name: str) -> Callable[..., Any]:
             key = None if payload is None else _target_key(seen.kind, payload)
             message_id = seen.replies.get(key, seen.replies.get(ANY)) if key is not None else None
             if payload is not None and message_id is not None:
-                answer = _answering(seen.kind, payload, message_id)
-                kwargs = {**kwargs, "data": json.dumps(answer)}
+                payload = _answering(seen.kind, payload, message_id)
+                kwargs = {**kwargs, "data": json.dumps(payload)}
+            if payload is not None and seen.keyboard and "reply_markup" not in payload:
+                # URL buttons under the message (apprise has no option for them)
+                kwargs = {**kwargs, "data": json.dumps({**payload, "reply_markup": seen.keyboard})}
         response = function(*args, **kwargs)
         if seen is not None:
             seen.responses.append(response)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsalert import health, holds
+from newsalert import answers, health, holds
 from newsalert.config import LoadedConfig
 from newsalert.delivery import Notifier, privacy_url, target_id
 from newsalert.errors import (
@@ -41,13 +41,15 @@ from newsalert.errors import (
     first_line,
     is_transient,
 )
+from newsalert.feedback_links import LinkSigner
 from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
 from newsalert.metrics import add_counts, ensure_schema, poll_counts
 from newsalert.models import Alert, FetchResult, Item, Message
 from newsalert.normalize import normalize
 from newsalert.parse import parse
+from newsalert.promote import model_stamp
 from newsalert.ratelimit import Bucket, RateLimiter, RedisRateLimiter, StoreRateLimiter
-from newsalert.render import channel_family, render, render_digest_parts
+from newsalert.render import channel_family, render, render_digest_parts, with_feedback
 from newsalert.routing import Router, Target, alert_for
 from newsalert.rules import RuleSet
 from newsalert.scoring import Model, Scorer
@@ -209,6 +211,8 @@ class Pipeline:
         self._pool: futures.ThreadPoolExecutor | None = None  # fetch threads, made on first use
         self.limiter = limiter or limiter_for(loaded, store)
         self.templates = loaded.config.templates.model_dump()
+        self.links = LinkSigner.from_config(loaded)  # feedback links in alerts, or None
+        self._model_stamp: tuple[int, int] | None = None
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -224,9 +228,12 @@ class Pipeline:
     # --- scorer (lazy: loading or first-time training happens once, when needed) ---
 
     def scorer(self) -> Scorer:
-        if self._scorer is None:
+        # a promoted model (promote.py) replaces the files: picked up at the next batch
+        stamp = model_stamp(self.loaded)
+        if self._scorer is None or stamp != self._model_stamp:
             model = self._model_loader()
             self._scorer = Scorer(self.rules, model, self.loaded.config.model.threshold)
+            self._model_stamp = stamp if stamp is not None else model_stamp(self.loaded)
         return self._scorer
 
     # --- stage 1: fetch and store --------------------------------------------
@@ -529,6 +536,7 @@ class Pipeline:
         )
         with self.store.exclusive("stories") if clusters else contextlib.nullcontext():
             plan = self.stories.plan(stored, scores, routed, now, prepared)
+            plan.deliveries = answers.drop_muted(self.store, plan.deliveries)
             rows = [
                 (s.id, score, planned)
                 for s, score, planned in zip(stored, scores, plan.deliveries, strict=True)
@@ -632,8 +640,11 @@ class Pipeline:
         if delivery.notice_id is not None:  # a feed-health notice for an operator
             return health.render_notice(self.store.get_notice(delivery.notice_id), family)
         stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
-        message = render(alert_for(stored, delivery.subscriber), family, templates=self.templates)
-        return self.stories.decorate(delivery, stored, family, message)
+        alert = self._alert(stored, delivery.subscriber)
+        message = render(alert, family, templates=self.templates)
+        out = self.stories.decorate(delivery, stored, family, message)
+        # a story update is rendered anew: it carries the answers too ("Mute this story")
+        return out if out.body == message.body else with_feedback(out, family, alert.actions)
 
     def send_digests(self) -> dict[str, int]:
         """Send every held group whose time has come as one digest per target."""
@@ -675,7 +686,7 @@ class Pipeline:
         by_id = {s.id: s for s in self.store.get_items([r.item_id for r in rows])}
         held = [r for r in rows if r.item_id in by_id]
         alerts = [
-            self.stories.digest_alert(r, alert_for(by_id[r.item_id], subscriber)) for r in held
+            self.stories.digest_alert(r, self._alert(by_id[r.item_id], subscriber)) for r in held
         ]
         if len(alerts) == 1:  # sent as it would have been at once (a story update answers)
             message = render(alerts[0], family, templates=self.templates)
@@ -684,6 +695,10 @@ class Pipeline:
         sub = self.router.subscriber(subscriber)
         period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"
         return held, render_digest_parts(alerts, family, period=period)
+
+    def _alert(self, stored: StoredItem, subscriber: str) -> Alert:
+        alert = alert_for(stored, subscriber)
+        return self.links.with_actions(alert) if self.links else alert
 
     def _after_send(self, mark: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Record a send that happened. A database hiccup here would leave the row leased

@@ -126,6 +126,7 @@ TEMPLATE_FIELDS = (
     "link",
     "summary",
     "ref",
+    "feedback",
 )
 _BODY_FORMATS = {"email": "html", "slack": "markdown", "telegram": "html", "text": "text"}
 
@@ -167,6 +168,7 @@ def _values(
         "link": (link_escape or escape)(p.link or ""),
         "summary": escape(p.summary),
         "ref": escape(p.ref_line or ""),
+        "feedback": "",  # filled per family by _template_formatter
     }
 
 
@@ -182,12 +184,17 @@ def _template_formatter(family: str, template: str) -> Callable[[_Parts], Messag
     link_escape = (lambda link: link) if family == "slack" else None
 
     def fmt(p: _Parts) -> Message:
-        body = template.format_map(_values(p, escape, link_escape))
+        block = _FEEDBACK[family](p.actions) if p.actions else ""
+        values = {**_values(p, escape, link_escape), "feedback": block}
+        body = template.format_map(values)
+        if block and "{feedback}" not in template:  # every alert carries its answers
+            body += ("<br>" if family == "email" else "\n") + block
         return Message(
             title="",
             body=body,
             body_format=_BODY_FORMATS[family],
             extra={"family": family, "severity": p.severity, "template": "yes"},
+            buttons=p.actions if family == "telegram" else (),
         )
 
     return fmt
@@ -209,6 +216,7 @@ class _Parts:
     link: str | None
     summary: str  # clean, may hold newlines
     ref: int | None = None  # the stored item's id, for `newsalert feedback`
+    actions: tuple[tuple[str, str], ...] = ()  # feedback links: (words, url)
 
     @property
     def headline(self) -> str:
@@ -240,6 +248,11 @@ def _parts(alert: Alert) -> _Parts:
         link=safe_link(alert.link),
         summary=clean(alert.summary),
         ref=alert.item_id if alert.item_id > 0 else None,
+        actions=tuple(
+            (clean(words, single_line=True), safe)
+            for words, url in alert.actions
+            if (safe := safe_link(url))
+        ),
     )
 
 
@@ -406,6 +419,8 @@ def _format_email(p: _Parts) -> Message:
         out.append(f'<p><a href="{e(p.link)}">{e(p.link)}</a></p>')
     if p.ref_line:
         out.append(f"<p><small>{e(p.ref_line)}</small></p>")
+    if p.actions:
+        out.append(f"<p>{_email_feedback(p.actions)}</p>")
     if p.summary:
         paragraphs = [e(par).replace("\n", "<br>") for par in p.summary.split("\n\n")]
         out.extend(f"<p>{par}</p>" for par in paragraphs)
@@ -416,6 +431,8 @@ def _format_email(p: _Parts) -> Message:
         text.append(f"Link: {p.link}")
     if p.ref_line:
         text.append(p.ref_line)
+    if p.actions:
+        text.append(_text_feedback(p.actions))
     if p.summary:
         text += ["", p.summary]
     return Message(
@@ -471,6 +488,8 @@ def _format_slack(p: _Parts) -> Message:
         lines.append(f"[{LINK_LABEL}](<{p.link}>)")
     if p.ref_line:
         lines.append(s(p.ref_line))
+    if p.actions:
+        lines.append(_slack_feedback(p.actions))
     if p.summary:
         lines += ["", s(p.summary)]
     return Message(
@@ -510,6 +529,7 @@ def _format_telegram(p: _Parts) -> Message:
         body="\n".join(lines),
         body_format="html",
         extra={"family": "telegram", "severity": p.severity},
+        buttons=p.actions,  # an inline keyboard of URL buttons (delivery adds it)
     )
 
 
@@ -533,6 +553,8 @@ def _format_text(p: _Parts) -> Message:
         lines.append(f"Link: {p.link}")
     if p.ref_line:
         lines.append(p.ref_line)
+    if p.actions:
+        lines.append(_text_feedback(p.actions))
     if p.summary:
         lines += ["", d(p.summary)]
     return Message(
@@ -553,6 +575,53 @@ _FORMATTERS: dict[str, tuple[Callable[[_Parts], Message], Callable[[Message], in
     "telegram": (_format_telegram, _measure_telegram),
     "text": (_format_text, _measure_len),
 }
+
+
+# --- feedback links (feedback_links.py): the answer's words, then its signed URL ----------
+
+
+def _email_feedback(actions: tuple[tuple[str, str], ...]) -> str:
+    e = html.escape
+    links = " · ".join(f'<a href="{e(url)}">{e(words)}</a>' for words, url in actions)
+    return f"Was this alert right? {links}"
+
+
+def _text_feedback(actions: tuple[tuple[str, str], ...]) -> str:
+    return "Feedback:\n" + "\n".join(f"  {words}: {url}" for words, url in actions)
+
+
+def _slack_feedback(actions: tuple[tuple[str, str], ...]) -> str:
+    links = " · ".join(f"[{slack_escape(words)}](<{url}>)" for words, url in actions)
+    return f"Feedback: {links}"
+
+
+def _telegram_feedback(actions: tuple[tuple[str, str], ...]) -> str:
+    e = html.escape
+    return " · ".join(f'<a href="{e(url)}">{e(words)}</a>' for words, url in actions)
+
+
+_FEEDBACK: dict[str, Callable[[tuple[tuple[str, str], ...]], str]] = {
+    "email": _email_feedback,
+    "slack": _slack_feedback,
+    "telegram": _telegram_feedback,
+    "text": _text_feedback,
+}
+
+
+def with_feedback(message: Message, family: str, actions: tuple[tuple[str, str], ...]) -> Message:
+    """``message`` (a story update, say) with the feedback links added at its end:
+    e-mail and Slack links, Telegram URL buttons, plain-text URLs."""
+    links = tuple((clean(w, single_line=True), s) for w, u in actions if (s := safe_link(u)))
+    if not links or family not in _FEEDBACK:
+        return message
+    if family == "telegram":
+        return replace(message, buttons=links)
+    if family == "email":
+        body = message.body.removesuffix("</div>") + f"<p>{_email_feedback(links)}</p>"
+        body += "</div>" if message.body.endswith("</div>") else ""
+        text = message.attach_text and f"{message.attach_text}\n\n{_text_feedback(links)}"
+        return replace(message, body=body, attach_text=text)
+    return replace(message, body=f"{message.body}\n{_FEEDBACK[family](links)}")
 
 
 # --- fitting the limit --------------------------------------------------------------------
@@ -676,7 +745,8 @@ def _digest_email_line(p: _Parts) -> str:
     title = e(p.title or "(no title)")
     linked = f'{title} (<a href="{e(p.link)}">{e(_link_label(p.link))}</a>)' if p.link else title
     ref = f", ref {p.ref}" if p.ref else ""
-    return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time}{ref})</small></li>"
+    answers = f" <small>{_email_feedback(p.actions)}</small>" if p.actions else ""
+    return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time}{ref})</small>{answers}</li>"
 
 
 def _digest_slack_line(p: _Parts) -> str:
@@ -684,7 +754,8 @@ def _digest_slack_line(p: _Parts) -> str:
     title = s(p.title or "(no title)")
     linked = f"{title} ([{s(_link_label(p.link))}](<{p.link}>))" if p.link else title
     ref = f" · ref {p.ref}" if p.ref else ""
-    return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}{ref}"
+    answers = f" · {_slack_feedback(p.actions)}" if p.actions else ""
+    return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}{ref}{answers}"
 
 
 def _digest_telegram_line(p: _Parts) -> str:
@@ -692,16 +763,16 @@ def _digest_telegram_line(p: _Parts) -> str:
     title = e(p.title or "(no title)")
     linked = f'{title} (<a href="{e(p.link)}">{e(_link_label(p.link))}</a>)' if p.link else title
     ref = f" · ref {p.ref}" if p.ref else ""
-    return (
-        f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}{ref}"
-    )
+    answers = f"\n  {_telegram_feedback(p.actions)}" if p.actions else ""
+    return f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}{ref}{answers}"
 
 
 def _digest_text_line(p: _Parts) -> str:
     link = f"\n  {p.link}" if p.link else ""
     ref = f" · ref {p.ref}" if p.ref else ""
     title = text_defuse(p.title or "(no title)")
-    return f"- {p.severity} {p.score} {p.category}: {title} · {p.source} · {p.time}{ref}{link}"
+    answers = "".join(f"\n  {words}: {url}" for words, url in p.actions)
+    return f"- {p.severity} {p.score} {p.category}: {title} · {p.source} · {p.time}{ref}{link}{answers}"
 
 
 def _wrap_email(header: str, lines: list[str]) -> tuple[str, str | None]:
