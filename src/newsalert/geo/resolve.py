@@ -1,0 +1,215 @@
+"""Disambiguate mentions and choose where the reported event happened.
+
+Each mention has candidate places (GeoNames has 40 places called "Jordan"). A
+candidate's score is the field's usual evidence: its population (prior), being a
+country or region rather than a village of the same name, its country or region
+named elsewhere in the item, the feed's home country, and a qualifier right after
+it ("Mobile, Alabama"). Two passes: the second sees the countries the first
+found for the other mentions.
+
+The event location is not every place mentioned. Mentions weigh more in the
+title, in the lead sentence, after "in/near/at", in a dateline; less as a speaker
+("Washington said": a government, so a country at most) or as a demonym
+("Serbian troops": evidence for a country, never a town). The country with the
+most weight wins; inside it, the most specific place with the most weight
+(a town beats the country that contains it).
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, Gazetteer
+from newsalert.geo.mentions import Found
+
+# candidate scores (log10 population is 0-7)
+COUNTRY_PRIOR = 4.0
+ADMIN1_PRIOR = 2.5
+CONTEXT_COUNTRY = 4.0  # the candidate's country is named elsewhere in the item
+CONTEXT_DEMONYM = 2.0  # ... or its demonym is used
+CONTEXT_ADMIN1 = 3.0  # the candidate's region is named elsewhere
+FEED_COUNTRY = 2.5  # the feed's home country
+QUALIFIED = 8.0  # "Mobile, Alabama": the next mention contains this candidate
+# event weights
+W_TITLE, W_LEAD, W_LOCATIVE, W_DATELINE = 1.5, 0.5, 1.5, 4.0
+W_SPEAKER, W_DEMONYM = 0.3, 0.3
+
+
+CALENDAR = frozenset(w for w in (*calendar.month_name, *calendar.day_name) if w)
+
+
+@dataclass(slots=True)
+class Resolved:
+    mention: Found
+    place: int  # place id in the gazetteer
+    weight: float
+
+
+def _guarded(g: Gazetteer, m: Found, places: list[int]) -> str | None:
+    """Why this mention is not a place here, or None."""
+    if m.demonym:
+        return None
+    has_country = any(g.kind[p] == KIND_COUNTRY for p in places)
+    if m.name_part and not m.dateline:
+        return "part of a name"
+    if m.text in CALENDAR and not m.dateline:
+        return "month or weekday"
+    if m.speaker and not has_country and not any(p in g.capital for p in places):
+        return "a person speaking"
+    strong = m.locative or m.dateline or m.qualified_by >= 0
+    if m.text in g.common_words and not strong and not has_country:
+        return "common word"
+    if m.text in g.person_names and not has_country and not strong:
+        return "person's name"
+    return None
+
+
+def _score(
+    g: Gazetteer,
+    p: int,
+    context_countries: dict[str, float],
+    context_admin1: set[int],
+    feed_country: str | None,
+    qualifier: set[str] | None,
+    qualifier_admin1: set[int] | None,
+) -> float:
+    kind = g.kind[p]
+    score = math.log10(g.population[p] + 10)
+    if kind == KIND_COUNTRY:
+        score += COUNTRY_PRIOR
+    elif kind == KIND_ADMIN1:
+        score += ADMIN1_PRIOR
+    cc = g.country[p]
+    score += context_countries.get(cc, 0.0)
+    if kind == KIND_PLACE and g.admin1_place[p] in context_admin1:
+        score += CONTEXT_ADMIN1
+    if feed_country and cc == feed_country:
+        score += FEED_COUNTRY
+    if qualifier is not None and kind != KIND_COUNTRY and (
+        cc in qualifier or (qualifier_admin1 and g.admin1_place[p] in qualifier_admin1)
+    ):
+        score += QUALIFIED
+    return score
+
+
+def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[Resolved]:
+    """Pick one place per kept mention (guarded mentions are dropped)."""
+    kept = [(m, g.places_of(m.key_id)) for m in found]
+    kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps) is None]
+    if not kept:
+        return []
+    # explicit evidence: unambiguous country names and demonyms
+    choice: list[int] = []
+    for _ in range(2):
+        context: dict[str, float] = defaultdict(float)
+        admin1: set[int] = set()
+        for idx, (m, ps) in enumerate(kept):
+            if choice:
+                p = choice[idx]
+            elif all(g.kind[q] == KIND_COUNTRY for q in ps):
+                p = ps[0]
+            else:
+                continue
+            cc = g.country[p]
+            bonus = CONTEXT_DEMONYM if m.demonym else CONTEXT_COUNTRY
+            context[cc] = max(context[cc], bonus)
+            if g.kind[p] == KIND_ADMIN1:
+                admin1.add(p)
+        new_choice = []
+        for idx, (m, ps) in enumerate(kept):
+            own = dict(context)
+            if choice:
+                # a mention is not its own context
+                own_cc = g.country[choice[idx]]
+                if sum(1 for j, c in enumerate(choice) if j != idx and g.country[c] == own_cc) == 0:
+                    own.pop(own_cc, None)
+            qualifier = qualifier_admin1 = None
+            q = m.qualified_by
+            if q >= 0:
+                target = next((k for k, (mm, _) in enumerate(kept) if mm is found[q]), None)
+                if target is not None:
+                    qps = kept[target][1]
+                    qualifier = {g.country[x] for x in qps if g.kind[x] == KIND_COUNTRY}
+                    qualifier_admin1 = {x for x in qps if g.kind[x] == KIND_ADMIN1}
+            best = max(
+                ps,
+                key=lambda p, own=own, qa=qualifier, qb=qualifier_admin1: _score(
+                    g, p, own, admin1 - {p}, feed_country, qa, qb
+                ),
+            )
+            new_choice.append(best)
+        choice = new_choice
+    out = []
+    for (m, _), p in zip(kept, choice, strict=True):
+        if m.speaker or (m.possessive and p in g.capital):
+            # a government speaking: the country, weakly
+            p = g.country_place.get(g.country[p], p) if (g.kind[p] == KIND_COUNTRY or p in g.capital) else p
+        out.append(Resolved(m, p, _weight(g, m, p)))
+    return out
+
+
+def _weight(g: Gazetteer, m: Found, p: int) -> float:
+    if m.demonym or (m.attributive and g.kind[p] == KIND_COUNTRY):
+        return W_DEMONYM
+    if m.speaker or (m.possessive and g.kind[p] == KIND_COUNTRY):
+        return W_SPEAKER
+    w = 1.0
+    if m.field == "title":
+        w += W_TITLE
+    elif m.in_lead:
+        w += W_LEAD
+    if m.locative:
+        w += W_LOCATIVE
+    if m.dateline:
+        w += W_DATELINE
+    return w
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    place: int | None
+    why: str
+
+
+def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
+    """The place where the reported event happened, and why."""
+    if not resolved:
+        return Choice(None, "no place named")
+    by_country: dict[str, float] = defaultdict(float)
+    first: dict[str, int] = {}
+    for i, r in enumerate(resolved):
+        cc = g.country[r.place]
+        by_country[cc] += r.weight
+        first.setdefault(cc, i)
+    cc = max(by_country, key=lambda c: (by_country[c], -first[c]))
+    # the most specific place in that country that the text places things at
+    per_place: dict[int, float] = defaultdict(float)
+    order: dict[int, int] = {}
+    for i, r in enumerate(resolved):
+        if g.country[r.place] != cc or r.mention.demonym or r.mention.speaker:
+            continue
+        per_place[r.place] += r.weight
+        order.setdefault(r.place, i)
+    detail = f"{cc} weighs {by_country[cc]:.1f}" + (
+        f" against {', '.join(f'{c} {w:.1f}' for c, w in sorted(by_country.items(), key=lambda x: -x[1]) if c != cc)}"
+        if len(by_country) > 1
+        else ""
+    )
+    for kind in (KIND_PLACE, KIND_ADMIN1):
+        cands = [p for p in per_place if g.kind[p] == kind]
+        if cands:
+            best = max(cands, key=lambda p: (per_place[p], -order[p]))
+            m = resolved[order[best]].mention
+            clues = [m.field]
+            if m.dateline:
+                clues.append("dateline")
+            if m.locative:
+                clues.append("after in/near/at")
+            return Choice(best, f"'{m.text}' ({', '.join(clues)}); {detail}")
+    country = g.country_place.get(cc)
+    clue = next(r.mention for r in resolved if g.country[r.place] == cc)
+    kind_note = "demonym" if clue.demonym else ("speaker" if clue.speaker else clue.field)
+    return Choice(country, f"country only: '{clue.text}' ({kind_note}); {detail}")
