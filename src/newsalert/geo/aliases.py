@@ -50,7 +50,7 @@ DEMONYMS: dict[str, str] = {
     "Austrian": "AT", "Azerbaijani": "AZ", "Azeri": "AZ", "Bahraini": "BH",
     "Bangladeshi": "BD", "Belarusian": "BY", "Belgian": "BE", "Beninese": "BJ",
     "Bolivian": "BO", "Bosnian": "BA", "Brazilian": "BR", "British": "GB", "Briton": "GB",
-    "English": "GB", "Scottish": "GB", "Welsh": "GB", "Bulgarian": "BG", "Burkinabe": "BF",
+    "English": "GB", "Brit": "GB", "Scottish": "GB", "Welsh": "GB", "Bulgarian": "BG", "Burkinabe": "BF",
     "Burmese": "MM", "Burundian": "BI", "Cambodian": "KH", "Cameroonian": "CM",
     "Canadian": "CA", "Chadian": "TD", "Chilean": "CL", "Chinese": "CN", "Colombian": "CO",
     "Congolese": "CD", "Croatian": "HR", "Croat": "HR", "Cuban": "CU", "Cypriot": "CY",
@@ -98,7 +98,7 @@ REGIONS: dict[str, tuple[str, float, float]] = {
     "South Ossetia": ("GE", 42.3, 44.0), "Mindanao": ("PH", 7.5, 125.0),
     "Xinjiang": ("CN", 41.5, 85.0), "Punjab": ("PK", 31.0, 72.5),
     "Balochistan": ("PK", 28.5, 65.5), "Baluchistan": ("PK", 28.5, 65.5),
-    "Sahel": ("ML", 15.0, 0.0),
+    "Sahel": ("ML", 15.0, 0.0), "Niger Delta": ("NG", 5.0, 6.3),
 }
 
 # First-level subdivision type words that news English leaves out ("Idlib", not
@@ -127,12 +127,44 @@ SPEECH_VERBS = frozenset({
     "rejected", "rejects", "insisted", "insists", "vowed", "vows", "threatened",
     "threatens", "wants", "wanted", "blamed", "blames", "responded", "responds",
     "welcomed", "welcomes", "criticised", "criticized", "praised", "signed", "signs",
-    "agreed", "agrees", "offered", "offers", "pledged", "pledges", "expelled", "has",
-    "have", "had", "will", "would", "is", "was", "does", "did", "should", "could",
-    "may", "must", "can",
+    "agreed", "agrees", "offered", "offers", "pledged", "pledges", "expelled", "reported",
+    "reports", "confirmed", "confirms", "announce", "accuse", "warn", "urge", "deny",
 })
+# "Serbia has denied": an auxiliary may come between the name and the verb
+AUXILIARIES = frozenset({"has", "have", "had", "will", "would", "is", "was", "also", "again"})
+
+# News abbreviations and forms of city names GeoNames lacks -> (ISO alpha-2, GeoNames name)
+CITY_ALIASES: dict[str, tuple[str, str]] = {
+    "L.A.": ("US", "Los Angeles"), "LA": ("US", "Los Angeles"),
+    "NYC": ("US", "New York City"), "N.Y.C.": ("US", "New York City"),
+    "Washington, D.C.": ("US", "Washington"), "Washington D.C.": ("US", "Washington"),
+    "Washington DC": ("US", "Washington"), "Washington, DC": ("US", "Washington"),
+    "D.C.": ("US", "Washington"),
+}
 
 # A place after one of these is where something happens.
+# Words that start place names ("Fort Leavenworth"), never first names.
+PLACE_PREFIXES = frozenset({
+    "Fort", "Mount", "Mt", "Port", "Lake", "Saint", "St", "San", "Santa", "Cape", "Point",
+    "New", "Old", "Upper", "Lower", "Greater", "North", "South", "East", "West", "Central",
+    "Camp", "Al", "El", "La", "Le", "Los", "Las",
+})
+# A name made of common words followed by one of these is a facility, not a town
+# ("Central Station", "Bay Area").
+FACILITY_WORDS = frozenset({
+    "Station", "Airport", "Square", "Street", "Road", "Avenue", "Park", "Bridge",
+    "University", "College", "Hospital", "Stadium", "Hotel", "Mall", "Area", "Center",
+    "Centre", "Market", "Prison", "Court", "Hall", "Tower", "Towers", "Boulevard",
+    "State", "Province", "Region", "County", "District",
+})
+
+# "the town of Beatrice", "the capital, Tripoli"
+PLACE_NOUNS = frozenset({
+    "town", "city", "village", "district", "province", "region", "state", "capital",
+    "suburb", "port", "county", "municipality", "governorate", "neighbourhood",
+    "neighborhood", "island", "area", "outskirts", "centre", "center", "heart",
+})
+
 LOCATIVE_WORDS = frozenset({
     "in", "near", "at", "outside", "inside", "into", "across", "throughout", "around",
     "off", "towards", "toward", "within", "nearby", "occupied", "besieged", "rebel-held",

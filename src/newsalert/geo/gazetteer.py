@@ -37,17 +37,29 @@ from pathlib import Path
 
 import ahocorasick
 
-from newsalert.geo.aliases import COUNTRY_ALIASES, DEMONYMS, REGIONS, SUBDIVISION_WORDS
+from newsalert.geo.aliases import (
+    CITY_ALIASES,
+    COUNTRY_ALIASES,
+    DEMONYMS,
+    REGIONS,
+    SUBDIVISION_WORDS,
+)
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 4  # bump when the build below changes what it produces
+BUILD_VERSION = 6  # bump when the build below changes what it produces
 KIND_PLACE, KIND_ADMIN1, KIND_COUNTRY = 0, 1, 2
 KEY_NAME, KEY_DEMONYM = 0, 1
 # Alternate names (exonyms, transliterations) only for places big enough to have
 # them in English news; smaller places keep their name and its ASCII form. This
 # halves the automaton (340,000 keys instead of 576,000).
 ALTERNATES_MIN_POPULATION = 15_000
+# A place smaller than this whose name is only common English words ("Bay", "Rose",
+# "White House", "Red Cross") is left out: in news text such a name is the words.
+# Alternate names made of common words ("White House" for Casablanca) always are.
+WORDLIKE_MIN_POPULATION = 20_000
+WORDLIKE_PHRASE_MIN_POPULATION = 100_000
+CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore, Macao: the country is its capital
 SKIPPED_COUNTRIES = frozenset({"CS", "AN"})  # GeoNames' historic Serbia and Montenegro, Antilles
 
 
@@ -85,6 +97,7 @@ class Gazetteer:
     kind: bytearray
     country_place: dict[str, int]
     capital: dict[int, str]  # capital city's place id -> its country
+    city_state: dict[str, int]  # country -> its capital, where they are one (Hong Kong)
     common_words: frozenset[str] = field(default_factory=frozenset)
     person_names: frozenset[str] = field(default_factory=frozenset)
     lower_words: frozenset[str] = field(default_factory=frozenset)
@@ -153,6 +166,12 @@ class _Builder:
         self.kind = bytearray()
         self.keys: dict[str, list[int]] = defaultdict(list)
         self.demonym_keys: set[str] = set()
+        self.lower_words: frozenset[str] = frozenset()
+        self.not_places: frozenset[str] = frozenset()  # continents: "Asia" is no town
+
+    def wordlike(self, text: str) -> bool:
+        words = text.replace("-", " ").lower().split()
+        return bool(words) and all(w in self.lower_words for w in words)
 
     def add(self, name: str, cc: str, lat: float, lon: float, pop: int, kind: int) -> int:
         pid = len(self.name)
@@ -166,11 +185,17 @@ class _Builder:
         self.kind.append(kind)
         return pid
 
-    def key(self, text: str, pid: int) -> None:
+    def key(self, text: str, pid: int, alternate: bool = False) -> None:
         text = text.strip()
         if len(text) < 2:
             return
         for variant in {text, fold(text)}:
+            if variant in self.not_places:
+                continue
+            if self.wordlike(variant):
+                floor = WORDLIKE_PHRASE_MIN_POPULATION if " " in variant else WORDLIKE_MIN_POPULATION
+                if alternate or self.population[pid] < floor:
+                    continue
             places = self.keys[variant]
             if pid not in places:
                 places.append(pid)
@@ -202,6 +227,12 @@ def build_gazetteer() -> Gazetteer:
     import pycountry
 
     b = _Builder()
+    guards = json.loads(_data_file("geo_guards.json") or b"{}")
+    b.lower_words = frozenset(guards.get("lower", ()))
+    continents = _load_json("continents.json")
+    b.not_places = frozenset(
+        {c["name"] for c in continents.values()} | {"Middle East", "Latin America", "Balkans"}
+    )
     countries = {cc: c for cc, c in _load_json("countries.json").items() if cc not in SKIPPED_COUNTRIES}
     cities = _load_json("cities500.json")
 
@@ -219,7 +250,7 @@ def build_gazetteer() -> Gazetteer:
         if pop >= ALTERNATES_MIN_POPULATION:
             for alt in city["alternatenames"]:
                 if _usable_alternate(alt):
-                    b.key(alt, pid)
+                    b.key(alt, pid, alternate=True)
         code = str(city.get("admin1code") or "")
         if code:
             by_admin1[(cc, code)].append(pid)
@@ -238,6 +269,7 @@ def build_gazetteer() -> Gazetteer:
     # for any but the oddest shapes; precision says it is only a country)
     country_place: dict[str, int] = {}
     capital: dict[int, str] = {}
+    city_state: dict[str, int] = {}
     for cc, c in countries.items():
         members = by_country.get(cc, [])
         lat = statistics.median(b.lat[p] for p in members) if members else 0.0
@@ -255,6 +287,8 @@ def build_gazetteer() -> Gazetteer:
         cap = biggest.get((cc, c.get("capital") or ""))
         if cap is not None:
             capital[cap] = cc
+            if (c.get("areakm2") or 1e9) < CITY_STATE_MAX_KM2:
+                city_state[cc] = cap
     for alias, cc in COUNTRY_ALIASES.items():
         if cc in country_place:
             b.key(alias, country_place[cc])
@@ -276,15 +310,18 @@ def build_gazetteer() -> Gazetteer:
         if getattr(sub, "parent_code", None) is None:
             iso_by_country[sub.country_code].append(sub)
     region_name: dict[tuple[str, str], str] = {}
+    region_type: dict[tuple[str, str], str] = {}
     for cc, code in by_admin1:
         if cc == "US" and code in us_states:
             region_name[(cc, code)] = us_states[code]["name"]
     for cc, subs in iso_by_country.items():
         taken = {code for (c, code) in region_name if c == cc}
         claims: dict[str, list[str]] = defaultdict(list)
+        types: dict[str, str] = {}
         for sub in subs:
             suffix = sub.code.split("-", 1)[1]
             short = _strip_type(sub.name)
+            types[short] = str(getattr(sub, "type", "") or "")
             if suffix.isalpha() and (cc, suffix) in by_admin1:
                 claims[suffix].append(short)
                 continue
@@ -303,6 +340,7 @@ def build_gazetteer() -> Gazetteer:
             # a code claimed by several ISO regions is a bigger unit (the West Bank)
             if len(names) == 1 and code not in taken:
                 region_name[(cc, code)] = names[0]
+                region_type[(cc, code)] = types.get(names[0], "")
     for (cc, code), rname in region_name.items():
         members = by_admin1[(cc, code)]
         lat = statistics.median(b.lat[p] for p in members)
@@ -310,17 +348,24 @@ def build_gazetteer() -> Gazetteer:
         pop = sum(b.population[p] for p in members)
         rid = b.add(rname, cc, lat, lon, pop, KIND_ADMIN1)
         b.admin1[rid] = rname
-        b.key(rname, rid)
+        if not b.wordlike(rname):  # not "Central", "Eastern", "Lakes"
+            b.key(rname, rid)
+        kind_word = region_type.get((cc, code), "")
+        if kind_word in ("State", "Province", "Region", "Governorate", "County", "District"):
+            b.keys[f"{rname} {kind_word}"].append(rid)  # "Delta State", "Eastern Province"
         for p in members:
             b.admin1[p] = rname
             b.admin1_place[p] = rid
+    for alias, (cc, name) in CITY_ALIASES.items():
+        pid = biggest.get((cc, name))
+        if pid is not None:
+            b.keys[alias].append(pid)  # no word filter: "LA" is meant
     for rname, (cc, lat, lon) in REGIONS.items():
         if cc in country_place:
             rid = b.add(rname, cc, lat, lon, 1_000_000, KIND_ADMIN1)
             b.admin1[rid] = rname
             b.key(rname, rid)
 
-    guards = json.loads(_data_file("geo_guards.json") or b"{}")
     automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
     key_kind = bytearray()
     key_start = array("l", [0])
@@ -349,6 +394,7 @@ def build_gazetteer() -> Gazetteer:
         kind=b.kind,
         country_place=country_place,
         capital=capital,
+        city_state=city_state,
         common_words=frozenset(guards.get("common", ())),
         person_names=frozenset(guards.get("person", ())),
         lower_words=frozenset(guards.get("lower", ())),

@@ -22,20 +22,32 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, Gazetteer
+from newsalert.geo.distance import haversine_km
+from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
 from newsalert.geo.mentions import Found
 
 # candidate scores (log10 population is 0-7)
+POPULATION_WEIGHT = 1.5
+UNKNOWN_POPULATION = 1_000
+SMALL_WORDLIKE_POP = 100_000  # "Split", "Mobile": a word unless the text says place
 COUNTRY_PRIOR = 4.0
-ADMIN1_PRIOR = 2.5
-CONTEXT_COUNTRY = 4.0  # the candidate's country is named elsewhere in the item
-CONTEXT_DEMONYM = 2.0  # ... or its demonym is used
+ADMIN1_PRIOR = -0.5  # a region's population is a sum over its towns: discount it
+CONTEXT_COUNTRY = 3.0  # the candidate's country is named elsewhere in the item
+CONTEXT_DEMONYM = 1.5  # ... or its demonym is used
+CONTEXT_PLACE = 1.5  # ... or a large place (CONTEXT_PLACE_MIN_POP) resolved there
+CONTEXT_PLACE_MIN_POP = 50_000
 CONTEXT_ADMIN1 = 3.0  # the candidate's region is named elsewhere
 FEED_COUNTRY = 2.5  # the feed's home country
 QUALIFIED = 8.0  # "Mobile, Alabama": the next mention contains this candidate
+CAPITAL_PRIOR = 0.5  # a national capital is the one news means
+PRIMARY_NAME = 1.5  # the text uses the place's own name, not an alternate or old one
 # event weights
-W_TITLE, W_LEAD, W_LOCATIVE, W_DATELINE = 1.5, 0.5, 1.5, 4.0
-W_SPEAKER, W_DEMONYM = 0.3, 0.3
+W_TITLE, W_LEAD, W_LOCATIVE, W_DATELINE = 1.5, 0.5, 1.5, 1.0
+W_SPEAKER, W_DEMONYM, W_BORDER, W_BACKER = 0.6, 0.3, 0.3, 0.1
+W_SPECIFIC = 0.5  # a town or region says more about where than a country does
+CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
+NAMESAKE_CITY_MIN_POP = 200_000  # "New York", "Washington": the city, not the region
+QUALIFIER_MAX_KM = 50.0  # "Royston, Glasgow": a Royston this far from Glasgow is another
 
 
 CALENDAR = frozenset(w for w in (*calendar.month_name, *calendar.day_name) if w)
@@ -59,9 +71,16 @@ def _guarded(g: Gazetteer, m: Found, places: list[int]) -> str | None:
         return "month or weekday"
     if m.speaker and not has_country and not any(p in g.capital for p in places):
         return "a person speaking"
-    strong = m.locative or m.dateline or m.qualified_by >= 0
+    strong = m.locative or m.dateline or m.qualified_by >= 0 or m.qualifies
     if m.text in g.common_words and not strong and not has_country:
         return "common word"
+    if (
+        not strong
+        and not has_country
+        and m.text.lower() in g.lower_words
+        and all(g.population[p] < SMALL_WORDLIKE_POP for p in places)
+    ):
+        return "small place named like a word"
     if m.text in g.person_names and not has_country and not strong:
         return "person's name"
     return None
@@ -75,13 +94,19 @@ def _score(
     feed_country: str | None,
     qualifier: set[str] | None,
     qualifier_admin1: set[int] | None,
+    text: str = "",
 ) -> float:
     kind = g.kind[p]
-    score = math.log10(g.population[p] + 10)
+    # GeoNames' population 0 means unknown (London boroughs have it), not empty
+    score = POPULATION_WEIGHT * math.log10(max(g.population[p], UNKNOWN_POPULATION))
     if kind == KIND_COUNTRY:
         score += COUNTRY_PRIOR
     elif kind == KIND_ADMIN1:
         score += ADMIN1_PRIOR
+    if p in g.capital:
+        score += CAPITAL_PRIOR
+    if text and (g.name[p] == text or fold(g.name[p]) == text):
+        score += PRIMARY_NAME
     cc = g.country[p]
     score += context_countries.get(cc, 0.0)
     if kind == KIND_PLACE and g.admin1_place[p] in context_admin1:
@@ -101,7 +126,7 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
     kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps) is None]
     if not kept:
         return []
-    # explicit evidence: unambiguous country names and demonyms
+    # context: country names and demonyms first, then what the first pass chose
     choice: list[int] = []
     for _ in range(2):
         context: dict[str, float] = defaultdict(float)
@@ -114,7 +139,14 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
             else:
                 continue
             cc = g.country[p]
-            bonus = CONTEXT_DEMONYM if m.demonym else CONTEXT_COUNTRY
+            if m.demonym:
+                bonus = CONTEXT_DEMONYM
+            elif g.kind[p] != KIND_PLACE:
+                bonus = CONTEXT_COUNTRY
+            elif g.population[p] >= CONTEXT_PLACE_MIN_POP:
+                bonus = CONTEXT_PLACE
+            else:
+                continue
             context[cc] = max(context[cc], bonus)
             if g.kind[p] == KIND_ADMIN1:
                 admin1.add(p)
@@ -136,27 +168,64 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
                     qualifier_admin1 = {x for x in qps if g.kind[x] == KIND_ADMIN1}
             best = max(
                 ps,
-                key=lambda p, own=own, qa=qualifier, qb=qualifier_admin1: _score(
-                    g, p, own, admin1 - {p}, feed_country, qa, qb
+                key=lambda p, own=own, qa=qualifier, qb=qualifier_admin1, t=m.text: _score(
+                    g, p, own, admin1 - {p}, feed_country, qa, qb, t
                 ),
             )
-            new_choice.append(best)
+            new_choice.append(_prefer_namesake_city(g, best, ps))
         choice = new_choice
     out = []
+    index = {id(m): i for i, (m, _) in enumerate(kept)}
     for (m, _), p in zip(kept, choice, strict=True):
-        if m.speaker or (m.possessive and p in g.capital):
-            # a government speaking: the country, weakly
-            p = g.country_place.get(g.country[p], p) if (g.kind[p] == KIND_COUNTRY or p in g.capital) else p
+        if (m.speaker or m.possessive) and p in g.capital:
+            p = g.country_place.get(g.country[p], p)  # "Washington said": the government
+        q = index.get(id(found[m.qualified_by])) if m.qualified_by >= 0 else None
+        if q is not None and _far_from_qualifier(g, p, choice[q]):
+            continue  # "Royston, Glasgow": a neighbourhood we only know elsewhere
+        if (
+            m.qualifies
+            and out
+            and out[-1].mention.qualified_by >= 0
+            and found[out[-1].mention.qualified_by] is m
+            and g.country[out[-1].place] != g.country[p]
+        ):
+            continue  # "Sevenoaks, Kent": a Kent elsewhere qualifies nothing
         out.append(Resolved(m, p, _weight(g, m, p)))
     return out
 
 
+def _far_from_qualifier(g: Gazetteer, p: int, q: int) -> bool:
+    if g.kind[p] != KIND_PLACE or g.kind[q] != KIND_PLACE:
+        return False
+    return haversine_km(g.lat[p], g.lon[p], g.lat[q], g.lon[q]) > QUALIFIER_MAX_KM
+
+
+def _prefer_namesake_city(g: Gazetteer, best: int, candidates: list[int]) -> int:
+    """"New York", "Washington": a big city of the same name beats the region."""
+    if g.kind[best] != KIND_ADMIN1:
+        return best
+    cities = [
+        p
+        for p in candidates
+        if g.kind[p] == KIND_PLACE
+        and g.country[p] == g.country[best]
+        and g.population[p] >= NAMESAKE_CITY_MIN_POP
+    ]
+    return max(cities, key=lambda p: g.population[p]) if cities else best
+
+
 def _weight(g: Gazetteer, m: Found, p: int) -> float:
-    if m.demonym or (m.attributive and g.kind[p] == KIND_COUNTRY):
+    if m.backer:
+        return W_BACKER
+    if m.demonym or (m.attributive and not m.locative and g.kind[p] == KIND_COUNTRY):
         return W_DEMONYM
-    if m.speaker or (m.possessive and g.kind[p] == KIND_COUNTRY):
+    if m.border:
+        return W_BORDER
+    if m.actor and g.kind[p] == KIND_COUNTRY:
         return W_SPEAKER
-    w = 1.0
+    if m.speaker or (m.possessive and p in g.capital):
+        return W_SPEAKER
+    w = 1.0 if g.kind[p] == KIND_COUNTRY else 1.0 + W_SPECIFIC
     if m.field == "title":
         w += W_TITLE
     elif m.in_lead:
@@ -210,6 +279,9 @@ def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
                 clues.append("after in/near/at")
             return Choice(best, f"'{m.text}' ({', '.join(clues)}); {detail}")
     country = g.country_place.get(cc)
+    city_state = g.city_state.get(cc)
+    if city_state is not None:
+        country = city_state
     clue = next(r.mention for r in resolved if g.country[r.place] == cc)
     kind_note = "demonym" if clue.demonym else ("speaker" if clue.speaker else clue.field)
     return Choice(country, f"country only: '{clue.text}' ({kind_note}); {detail}")
