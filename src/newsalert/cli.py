@@ -287,8 +287,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from newsalert.geo import load_geoparser
+
     loaded = _load(args)
     scorer = _scorer(loaded)
+    geo = load_geoparser(loaded.data_dir / "cache")
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     batch: list[tuple[dict[str, Any], Item]] = []
     bad = 0
@@ -306,9 +309,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                 continue
             batch.append((record, _item_from(record)))
             if len(batch) >= 2000:
-                _emit(scorer, batch)
+                _emit(scorer, geo, batch)
                 batch = []
-        _emit(scorer, batch)
+        _emit(scorer, geo, batch)
     return EXIT_FAIL if bad else EXIT_OK
 
 
@@ -323,19 +326,29 @@ def _item_from(record: dict[str, Any]) -> Item:
     )
 
 
-def _emit(scorer: Any, batch: list[tuple[dict[str, Any], Item]]) -> None:
+def _emit(scorer: Any, geo: Any, batch: list[tuple[dict[str, Any], Item]]) -> None:
     if not batch:
         return
     scores = scorer.score_batch([item for _, item in batch], explain_relevant=False)
+    # a line's "country" (ISO alpha-2) stands in for its feed's home country
+    places = geo.locate_many(
+        (item.title, item.summary, None, _country_of(record)) for record, item in batch
+    )
     out = sys.stdout
-    for (record, _), score in zip(batch, scores, strict=True):
+    for (record, _), score, place in zip(batch, scores, places, strict=True):
         record.update(
             score=score.score,
             relevant=score.relevant,
             category=score.category,
             reasons=[r.label for r in score.reasons],
+            **place.as_dict(),
         )
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _country_of(record: dict[str, Any]) -> str | None:
+    value = record.get("country")
+    return value if isinstance(value, str) and len(value) == 2 and value.isalpha() else None
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -205,7 +205,7 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
         m.possessive = after.startswith(("'s", "’s", " 's", " ’s"))
         nm = NEXT.match(after.lstrip(" ")[2:] if m.possessive else after)
         next_gap, next_word = (nm.group(1), nm.group(2)) if nm else ("", "")
-        if not m.possessive and _speaks(after):
+        if not m.possessive and not m.locative and _speaks(after):
             m.speaker = True
         elif (
             m.sentence_start

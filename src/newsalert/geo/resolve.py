@@ -37,6 +37,7 @@ CONTEXT_DEMONYM = 1.5  # ... or its demonym is used
 CONTEXT_PLACE = 1.5  # ... or a large place (CONTEXT_PLACE_MIN_POP) resolved there
 CONTEXT_PLACE_MIN_POP = 50_000
 CONTEXT_ADMIN1 = 3.0  # the candidate's region is named elsewhere
+CONTEXT_TOWN_IN_REGION = 4.0  # a region that holds a town the item names ("Atlanta ... Georgia")
 FEED_COUNTRY = 2.5  # the feed's home country
 QUALIFIED = 8.0  # "Mobile, Alabama": the next mention contains this candidate
 CAPITAL_PRIOR = 0.5  # a national capital is the one news means
@@ -131,6 +132,7 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
     for _ in range(2):
         context: dict[str, float] = defaultdict(float)
         admin1: set[int] = set()
+        towns_in: set[int] = {g.admin1_place[c] for c in choice if g.kind[c] == KIND_PLACE}
         for idx, (m, ps) in enumerate(kept):
             if choice:
                 p = choice[idx]
@@ -170,7 +172,8 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
                 ps,
                 key=lambda p, own=own, qa=qualifier, qb=qualifier_admin1, t=m.text: _score(
                     g, p, own, admin1 - {p}, feed_country, qa, qb, t
-                ),
+                )
+                + (CONTEXT_TOWN_IN_REGION if p in towns_in else 0.0),
             )
             new_choice.append(_prefer_namesake_city(g, best, ps))
         choice = new_choice
