@@ -21,6 +21,7 @@ Three tables, each with a peer run side by side:
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import gzip
 import json
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src")]
 
 from newsalert.geo import Geoparser, load_geoparser  # noqa: E402
-from newsalert.geo.evaluate import load_rows, score  # noqa: E402
+from newsalert.geo.evaluate import load_rows, score, text_names_country  # noqa: E402
 from newsalert.geo.gazetteer import build_gazetteer, load_gazetteer  # noqa: E402
 from newsalert.geo.mentions import find_mentions  # noqa: E402
 from newsalert.geo.model import Location  # noqa: E402
@@ -110,12 +111,15 @@ def main() -> int:
     naive = naive_locator(gp)
     for split in ("tune", "heldout", None):
         part = [r for r in rows if split is None or r["split"] == split]
-        ours = score(lambda t, s: gp.locate(t, s).where, part).as_dict()
-        peer = score(naive, part).as_dict()
+        named = functools.partial(text_names_country, gp.gazetteer)
+        ours = score(lambda t, s: gp.locate(t, s).where, part, named).as_dict()
+        peer = score(naive, part, named).as_dict()
         label = split or "all"
         for key, name in (
             ("country_accuracy", f"country right (of {ours['with_country']})"),
             ("wrong_country", "wrong country given"),
+            ("country_accuracy_named", f"  text names it (of {ours['named']})"),
+            ("wrong_country_named", "  wrong, text names it"),
             ("place_within_25km", f"town within 25 km (of {ours['with_place']})"),
             ("spurious", f"located, text says none (of {ours['unlocated_items']})"),
         ):
