@@ -83,7 +83,7 @@ DEMONYMS: dict[str, str] = {
     "Turkish": "TR", "Turk": "TR", "Turkmen": "TM", "Ugandan": "UG", "Ukrainian": "UA",
     "Uruguayan": "UY", "Uzbek": "UZ", "Venezuelan": "VE", "Vietnamese": "VN",
     "Yemeni": "YE", "Zambian": "ZM", "Zimbabwean": "ZW", "Kashmiri": "IN",
-    "Chechen": "RU", "Kurdish": "IQ", "Rohingya": "MM", "Tigrayan": "ET",
+    "Chechen": "RU", "Kurdish": "IQ", "Rohingya": "MM", "Tigrayan": "ET", "Cornish": "GB",
 }
 
 # name -> (ISO alpha-2, latitude, longitude): regions news English names that
@@ -117,7 +117,19 @@ NAME_SUFFIXES = frozenset({
     "Capitals", "Nationals", "Mariners", "Pirates", "Giants", "Senators", "Blues",
     "Convention", "Protocol", "Accord", "Accords", "Agreement", "Consensus", "Declaration",
     "Open", "Masters", "Marathon", "Motor", "Motors", "Airlines", "Airways",
+    "Prize", "Award", "Awards", "Cup", "Trophy", "Festival",
 })
+
+# AP style abbreviations of US states ("PUNTA GORDA, Fla. -") -> ISO 3166-2:US code
+US_STATE_ABBREVIATIONS: dict[str, str] = {
+    "Ala.": "AL", "Ariz.": "AZ", "Ark.": "AR", "Calif.": "CA", "Colo.": "CO", "Conn.": "CT",
+    "Del.": "DE", "Fla.": "FL", "Ga.": "GA", "Ill.": "IL", "Ind.": "IN", "Kan.": "KS",
+    "Ky.": "KY", "La.": "LA", "Md.": "MD", "Mass.": "MA", "Mich.": "MI", "Minn.": "MN",
+    "Miss.": "MS", "Mo.": "MO", "Mont.": "MT", "Neb.": "NE", "Nev.": "NV", "N.H.": "NH",
+    "N.J.": "NJ", "N.M.": "NM", "N.Y.": "NY", "N.C.": "NC", "N.D.": "ND", "Okla.": "OK",
+    "Ore.": "OR", "Pa.": "PA", "R.I.": "RI", "S.C.": "SC", "S.D.": "SD", "Tenn.": "TN",
+    "Vt.": "VT", "Va.": "VA", "Wash.": "WA", "W.Va.": "WV", "Wis.": "WI", "Wyo.": "WY",
+}
 
 # "the X said": X used for its government or its people, not a place.
 SPEECH_VERBS = frozenset({

@@ -43,11 +43,12 @@ from newsalert.geo.aliases import (
     DEMONYMS,
     REGIONS,
     SUBDIVISION_WORDS,
+    US_STATE_ABBREVIATIONS,
 )
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 6  # bump when the build below changes what it produces
+BUILD_VERSION = 9  # bump when the build below changes what it produces
 KIND_PLACE, KIND_ADMIN1, KIND_COUNTRY = 0, 1, 2
 KEY_NAME, KEY_DEMONYM = 0, 1
 # Alternate names (exonyms, transliterations) only for places big enough to have
@@ -95,6 +96,7 @@ class Gazetteer:
     lon: array
     population: array
     kind: bytearray
+    coarse: bytearray  # 1: a region whose coordinates are only its country's
     country_place: dict[str, int]
     capital: dict[int, str]  # capital city's place id -> its country
     city_state: dict[str, int]  # country -> its capital, where they are one (Hong Kong)
@@ -164,6 +166,7 @@ class _Builder:
         self.lon = array("d")
         self.population = array("q")
         self.kind = bytearray()
+        self.coarse = bytearray()
         self.keys: dict[str, list[int]] = defaultdict(list)
         self.demonym_keys: set[str] = set()
         self.lower_words: frozenset[str] = frozenset()
@@ -183,6 +186,7 @@ class _Builder:
         self.lon.append(lon)
         self.population.append(pop)
         self.kind.append(kind)
+        self.coarse.append(0)
         return pid
 
     def key(self, text: str, pid: int, alternate: bool = False) -> None:
@@ -311,6 +315,7 @@ def build_gazetteer() -> Gazetteer:
             iso_by_country[sub.country_code].append(sub)
     region_name: dict[tuple[str, str], str] = {}
     region_type: dict[tuple[str, str], str] = {}
+    unmapped: list[tuple[str, str, str]] = []  # ISO regions with no GeoNames code found
     for cc, code in by_admin1:
         if cc == "US" and code in us_states:
             region_name[(cc, code)] = us_states[code]["name"]
@@ -336,11 +341,14 @@ def build_gazetteer() -> Gazetteer:
             top = max(b.population[p] for p in by_admin1[(cc, code)])
             if b.population[namesake] * 5 >= top:
                 claims[code].append(short)
+        mapped: set[str] = set()
         for code, names in claims.items():
             # a code claimed by several ISO regions is a bigger unit (the West Bank)
             if len(names) == 1 and code not in taken:
                 region_name[(cc, code)] = names[0]
                 region_type[(cc, code)] = types.get(names[0], "")
+                mapped.add(names[0])
+        unmapped.extend((cc, name, types[name]) for name in types if name not in mapped)
     for (cc, code), rname in region_name.items():
         members = by_admin1[(cc, code)]
         lat = statistics.median(b.lat[p] for p in members)
@@ -356,6 +364,26 @@ def build_gazetteer() -> Gazetteer:
         for p in members:
             b.admin1[p] = rname
             b.admin1_place[p] = rid
+    # ISO regions whose GeoNames code is unknown ("Borno"): named, country-level coordinates
+    for cc, rname, kind_word in unmapped:
+        cp = country_place.get(cc)
+        towns = b.keys.get(rname, []) + b.keys.get(fold(rname), [])
+        if cp is None or b.wordlike(rname) or any(b.country[t] == cc for t in towns):
+            continue  # a namesake town ("Ramallah", "Jenin") says more than a point-less region
+        rid = b.add(rname, cc, b.lat[cp], b.lon[cp], 1_000_000, KIND_ADMIN1)
+        b.admin1[rid] = rname
+        b.coarse[rid] = 1
+        b.key(rname, rid)
+        if kind_word in ("State", "Province", "Region", "Governorate", "County", "District"):
+            b.keys[f"{rname} {kind_word}"].append(rid)
+    us_regions = {
+        code: rid for rid in range(len(b.name))
+        if b.kind[rid] == KIND_ADMIN1 and b.country[rid] == "US"
+        for code, state in us_states.items() if state["name"] == b.name[rid]
+    }
+    for abbreviation, code in US_STATE_ABBREVIATIONS.items():
+        if code in us_regions:
+            b.keys[abbreviation].append(us_regions[code])
     for alias, (cc, name) in CITY_ALIASES.items():
         pid = biggest.get((cc, name))
         if pid is not None:
@@ -392,6 +420,7 @@ def build_gazetteer() -> Gazetteer:
         lon=b.lon,
         population=b.population,
         kind=b.kind,
+        coarse=b.coarse,
         country_place=country_place,
         capital=capital,
         city_state=city_state,

@@ -41,7 +41,8 @@ class Geoparser:
             admin1=g.admin1[place],
             lat=g.lat[place],
             lon=g.lon[place],
-            precision=PRECISION.get(kind, "place"),  # type: ignore[arg-type]
+            # a region known only by name carries its country's point: say so
+            precision="country" if g.coarse[place] else PRECISION.get(kind, "place"),  # type: ignore[arg-type]
         )
 
     def locate(

@@ -61,7 +61,11 @@ class Resolved:
     weight: float
 
 
-def _guarded(g: Gazetteer, m: Found, places: list[int]) -> str | None:
+def _is_region_key(g: Gazetteer, key_id: int) -> bool:
+    return any(g.kind[p] != KIND_PLACE for p in g.places_of(key_id))
+
+
+def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> str | None:
     """Why this mention is not a place here, or None."""
     if m.demonym:
         return None
@@ -72,7 +76,10 @@ def _guarded(g: Gazetteer, m: Found, places: list[int]) -> str | None:
         return "month or weekday"
     if m.speaker and not has_country and not any(p in g.capital for p in places):
         return "a person speaking"
-    strong = m.locative or m.dateline or m.qualified_by >= 0 or m.qualifies
+    # "Mobile, Alabama": either side of a qualifier; only a country or region qualifies
+    qualifier = m.qualifies and any(g.kind[p] != KIND_PLACE for p in places)
+    qualified = m.qualified_by >= 0 and _is_region_key(g, found[m.qualified_by].key_id)
+    strong = m.locative or m.dateline or qualified or qualifier
     if m.text in g.common_words and not strong and not has_country:
         return "common word"
     if (
@@ -124,7 +131,7 @@ def _score(
 def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[Resolved]:
     """Pick one place per kept mention (guarded mentions are dropped)."""
     kept = [(m, g.places_of(m.key_id)) for m in found]
-    kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps) is None]
+    kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps, found) is None]
     if not kept:
         return []
     # context: country names and demonyms first, then what the first pass chose
