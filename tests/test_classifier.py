@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import logging
 import math
 import os
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -465,3 +468,35 @@ def test_evaluate_small_labelled_file(full: Classifier, tmp_path: Path) -> None:
         assert any("matplotlib" in note for note in report.notes)
     else:
         assert (out / "pr_curve.png").exists() and (out / "calibration.png").exists()
+
+
+class _Terminal(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_first_training_says_so_on_a_terminal_only(
+    tty: bool, subsets: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first poll trains for about a minute: a terminal is told what is happening (and how
+    long it took); a supervisor's stderr gets nothing but the log."""
+    monkeypatch.setattr(classifier, "packaged_data", lambda: subsets[1])
+    err = _Terminal(tty)
+    monkeypatch.setattr(sys, "stderr", err)
+    load_or_train(None, tmp_path)
+    out = err.getvalue()
+    if tty:
+        assert "training the relevance model once" in out
+        assert re.search(r"model trained in \d+\.\d s", out)
+        assert "training [" in out  # the bar
+    else:
+        assert out == ""
+    err.seek(0)
+    err.truncate()
+    load_or_train(None, tmp_path)  # kept: nothing to say the second time
+    assert err.getvalue() == ""

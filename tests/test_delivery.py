@@ -169,7 +169,7 @@ def test_email_end_to_end(smtp_server: SMTPServer, notifier: Notifier) -> None:
         "Reuters",
         "2023-09-29 14:05 UTC",
         "armed_conflict",
-        'include "armed attack" (title) +0.40',
+        'rule include "armed attack" (title); word: troops',
         LINK,
         "Fighting <b>erupted</b> & spread.",
     ):
@@ -267,13 +267,13 @@ def test_slack_exact_payload(notifier: Notifier) -> None:
                 "text": (
                     "*Troops cross border*\n"
                     "*HIGH 0.93* · armed_conflict · Reuters · 2023-09-29 14:05 UTC\n"
-                    'Why: include "armed attack" (title) +0.40; term "troops" +0.12\n'
+                    'Why: rule include "armed attack" (title); word: troops\n'
                     "<https://news.example.org/story?id=1&amp;lang=en|Open article>\n"
                     "ref: item 7 · newsalert feedback 7 yes|no\n"
                     "\n"
                     "Fighting &lt;b&gt;erupted&lt;/b&gt; &amp; spread."
                 ),
-                "color": "#3AA3E3",
+                "color": "#A32037",  # a HIGH alert: apprise colours "failure" red
             }
         ],
     }
@@ -401,7 +401,7 @@ def test_telegram_exact_payload(notifier: Notifier) -> None:
             "<b>HIGH 0.93 armed_conflict</b>\r\n"
             "<b>&lt;script&gt;alert(1)&lt;/script&gt;</b>\r\n"
             "Reuters · 2023-09-29 14:05 UTC\r\n"
-            '<i>Why:</i> include "armed attack" (title) +0.40; term "troops" +0.12\r\n'
+            '<i>Why:</i> rule include "armed attack" (title); word: troops\r\n'
             '<a href="https://news.example.org/story?id=1&amp;lang=en">Open article</a>\r\n'
             "ref: item 7 · newsalert feedback 7 yes|no\r\n"
             "\r\n"
@@ -420,7 +420,7 @@ def test_telegram_long_summary_fits_4096_and_keeps_link(notifier: Notifier) -> N
     assert len(text) <= 4096
     assert len(text) > 3500
     assert '<a href="https://news.example.org/story?id=1&amp;lang=en">Open article</a>' in text
-    assert 'term "troops" +0.12' in text
+    assert "word: troops" in text
     assert text.endswith("…")
     assert "<i>continued" not in text
     assert set(re.findall(r"<(/?[a-z]+)", text)) <= {"b", "/b", "i", "/i", "a", "/a"}

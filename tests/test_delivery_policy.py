@@ -9,6 +9,7 @@ import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -16,6 +17,7 @@ import requests
 
 from newsalert.cli import main
 from newsalert.config import SubscriberConfig, load_config
+from newsalert.delivery import Notifier
 from newsalert.holds import next_digest, quiet_until, release_time
 from newsalert.models import Alert
 from newsalert.pipeline import Pipeline
@@ -26,7 +28,7 @@ from newsalert.ratelimit import (
     StoreRateLimiter,
     rate_buckets,
 )
-from newsalert.render import render_digest
+from newsalert.render import channel_family, render, render_digest
 from newsalert.store import Store
 from tests.fakeapi import api_response
 from tests.feedserver import FeedServer, Request, Response
@@ -388,8 +390,47 @@ def test_send_test_reports_each_target(
     assert out[0].startswith("ok      mailto://127.0.0.1:")
     assert out[1].startswith("FAILED  mailto://127.0.0.1:1") and "Connection refused" in out[1]
     [message] = smtp_server.messages
-    assert "test alert" in message["Subject"]
+    # plainly a test, in the subject and the body, and no severity that could alarm anyone
+    assert message["Subject"].startswith("[newsalert] TEST: ")
+    assert "not an incident" in message["Subject"]
+    body = message.get_body(("plain",)).get_content()
+    assert "This is a TEST message" in body and "HIGH" not in body + message["Subject"]
     assert main(["--config", str(config), "send-test", "nobody"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("score", "expected"), [(0.95, "failure"), (0.75, "warning"), (0.55, "info")]
+)
+def test_webhooks_are_told_how_serious_an_alert_is(
+    score: float, expected: str, feed_server: FeedServer
+) -> None:
+    """apprise's notify type follows the severity: a JSON webhook gets "type": "failure" for a
+    HIGH alert (it said "info" for everything), so services that route by type work."""
+    posted: list[dict] = []
+
+    def hook(h: Any) -> None:
+        posted.append(json.loads(h.rfile.read(int(h.headers["Content-Length"]))))
+        h.send_response(200)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    feed_server.raw("/hook", hook)
+    url = feed_server.url("/hook").replace("http://", "json://")
+    alert = Alert(
+        item_id=3,
+        title="Gunmen attack police station",
+        source="wire",
+        published=None,
+        score=score,
+        category="armed_conflict",
+        reasons=(),
+        link=None,
+        summary="Three officers were killed.",
+    )
+    Notifier(timeout=5).send(url, render(alert, channel_family(url)))
+    [payload] = posted
+    assert payload["type"] == expected
+    assert "Gunmen attack police station" in payload["title"] + payload["message"]
 
 
 INCIDENT_LINK = "https://news.example.org/inc-"

@@ -174,3 +174,37 @@ def test_cli_writes_json_lines_to_stderr(
     # httpx logs every request at INFO: a line per poll, kept out
     assert not [r for r in lines if r["logger"].startswith(("httpx", "httpcore"))], lines
     assert PASSWORD not in done.stderr and PASSWORD not in done.stdout
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_celery_per_task_lines_are_debug_detail(level: int) -> None:
+    """Celery's received/succeeded lines and beat's ticks show only when DEBUG is on, as DEBUG."""
+    from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
+
+    logs.quiet_chatty_libraries()
+    logs.quiet_chatty_libraries()  # idempotent: one filter per logger
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        context = {"name": "newsalert.tick", "id": "1", "runtime": 0.01, "return_value": None}
+        logging.getLogger("celery.worker.strategy").info(LOG_RECEIVED, context)
+        logging.getLogger("celery.app.trace").info(LOG_SUCCESS, context)
+        logging.getLogger("celery.beat").info("Scheduler: Sending due task %s (%s)", "t", "x")
+        logging.getLogger("celery.app.trace").info("Task %s[%s] retry: %s", "n", "1", "later")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    lines = stream.getvalue().splitlines()
+    assert len(logging.getLogger("celery.app.trace").filters) == 1
+    assert "INFO celery.app.trace Task n[1] retry: later" in lines  # not per-task chatter
+    chatter = [line for line in lines if "retry" not in line]
+    if level == logging.INFO:
+        assert chatter == []
+    else:
+        assert [line.split()[0] for line in chatter] == ["DEBUG"] * 3
+        assert "Task newsalert.tick[1] received" in chatter[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import textwrap
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -518,3 +519,24 @@ def test_an_item_that_fails_scoring_does_not_hold_up_its_batch(
     assert (totals["unscored"], totals["failing"]) == (2, 1)
     pipeline.close()
     pipeline.store.close()
+
+
+def test_run_once_reports_the_time_it_took(
+    tmp_path: Path, model_dir: Path, feed_server: FeedServer, classifier: object
+) -> None:
+    """The summary's elapsed time is the poll's wall time (a loop variable once overwrote the
+    timer, and `poll --once` printed the machine's uptime)."""
+    feed_server.route("/business", body=BUSINESS)
+    config = write_config(
+        tmp_path,
+        model_dir,
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        {"business": feed_server.url("/business"), "also": feed_server.url("/business")},
+        NO_MAIL,
+    )
+    pipeline = open_pipeline(config)
+    before = time.perf_counter()
+    summary = pipeline.run_once()
+    took = time.perf_counter() - before
+    pipeline.close()
+    assert 0 < summary.elapsed <= took

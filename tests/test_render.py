@@ -101,7 +101,14 @@ def test_email_has_html_body_text_alternative_and_subject() -> None:
     assert message.body_format == "html"
     assert message.title == "[newsalert] HIGH 0.93 armed_conflict: Troops cross border"
     assert message.attach_text is not None
-    for needle in ("Reuters", "2023-09-29 14:05 UTC", "0.93", "armed_conflict", "+0.40", "troops"):
+    for needle in (
+        "Reuters",
+        "2023-09-29 14:05 UTC",
+        "0.93",
+        "armed_conflict",
+        "rule include",
+        "troops",
+    ):
         assert needle in message.body
         assert needle in message.attach_text
     assert f'<a href="{LINK.replace("&", "&amp;")}">' in message.body
@@ -134,11 +141,22 @@ def test_reasons_are_compact_rules_first_then_top_positive_terms() -> None:
     )
     text = render(make_alert(reasons=reasons), "text").body
     why = next(line for line in text.splitlines() if line.startswith("Why: "))
-    assert why == (
-        'Why: include "shelling" (summary) +0.30; term "strong" +0.20; '
-        'term "medium" +0.10; term "small" +0.05 (+1 more)'
-    )
+    # the rules that fired, then the words that counted: no weights (a rule's boost is a
+    # probability, a word's a log-odds weight), no model jargon; `explain` has the arithmetic
+    assert why == 'Why: rule include "shelling" (summary); words: strong, medium, small (+1 more)'
     assert "Why:" not in render(make_alert(reasons=()), "text").body
+    cues = (
+        Reason("rule", 'boost "Kosovo" (title)', 0.05),
+        Reason("rule", 'include "troops" (title)', 0.5),
+        Reason("model", '"[violence] words"', 3.66),
+        Reason("model", '"police"', 1.2),
+    )
+    why = next(
+        line
+        for line in render(make_alert(reasons=cues), "text").body.splitlines()
+        if line.startswith("Why: ")
+    )
+    assert why == 'Why: rules: boost "Kosovo" (title), include "troops" (title); word: police'
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -346,7 +364,7 @@ def test_long_summary_is_cut_and_keeps_link_and_reasons(family: str) -> None:
     message = render(make_alert(summary=summary), family)
     assert len(message.body) <= BODY_LIMITS[family]
     assert "news.example.org/story" in message.body
-    assert "+0.40" in message.body
+    assert "rule include" in message.body and "troops" in message.body
     assert ELLIPSIS in message.body
     kept = re.findall(r"word\d+", message.body)
     assert kept and kept[-1] in summary.split()  # whole words only

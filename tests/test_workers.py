@@ -511,10 +511,10 @@ class Processes:
         ]  # fmt: skip
         return self.start(name, argv, {"NEWSALERT_CONFIG": str(config), **broker.env})
 
-    def beat(self, name: str, config: Path, broker: Broker) -> Proc:
+    def beat(self, name: str, config: Path, broker: Broker, *, level: str = "INFO") -> Proc:
         schedule = self.tmp_path / f"{name}-schedule"
         argv = [
-            PYTHON, "-m", "celery", "-A", "workers.app", "beat", "--loglevel=INFO",
+            PYTHON, "-m", "celery", "-A", "workers.app", "beat", f"--loglevel={level}",
             f"--schedule={schedule}",
         ]  # fmt: skip
         return self.start(name, argv, {"NEWSALERT_CONFIG": str(config), **broker.env})
@@ -806,6 +806,9 @@ def test_run_polls_on_schedule_delivers_once_and_picks_up_new_feeds(
     # SIGTERM: a warm shutdown, exit code 0
     service.signal(signal.SIGTERM)
     assert service.popen.wait(20) == 0, service.log()[-3000:]
+    # at INFO a task is not worth two lines (nor a beat tick one): idle must be quiet
+    chatter = re.findall(r"Task \S+ received|Task \S+ succeeded|Sending due task", service.log())
+    assert chatter == [], chatter[:5]
     if broker == "embedded":
         broker_dir = setup.config.parent / "data" / "broker"
         assert (broker_dir / "queue").is_dir() and (broker_dir / "control").is_dir()
@@ -1240,7 +1243,8 @@ def test_schedule_per_feed_backoff_cache_and_two_beats(
     )  # fmt: skip
     worker = procs.worker("worker", setup.config, redis_broker)
     worker.wait_log(r"ready\.", 20, procs)
-    beats = [procs.beat(f"beat-{i}", setup.config, redis_broker) for i in (1, 2)]
+    # the ticks are DEBUG detail since the idle service went quiet at INFO
+    beats = [procs.beat(f"beat-{i}", setup.config, redis_broker, level="DEBUG") for i in (1, 2)]
     wait_for(lambda: feeds.count("/every2") >= 1, 20, "the first poll", procs=procs)
     time.sleep(11)
 

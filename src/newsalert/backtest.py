@@ -6,10 +6,15 @@ since the items were first scored. The model is shared (one batched prediction
 per item) unless the two configs name different model files.
 
 Alerts are compared per subscriber: an item a subscriber would now receive and
-did not before is *gained*, the reverse *lost*. Quiet hours and digests change
-when an alert goes out, not whether, so they play no part. Where items carry a
-label (operator feedback on stored items, or ``label`` in a JSON lines file),
-precision and recall are given for each config.
+did not before is *gained*, the reverse *lost*. Alerts are counted as the pipeline
+sends them: each config's relevant items go through the real story clusterer in the
+order they arrived, so a report merged into a story alerts once (its first report for
+the subscriber), and a later report counts only when the pipeline would send it as an
+update (stories.py: ``route_story``); items of a file carry no arrival time and arrive
+together, in file order, so they make no updates. Quiet hours and digests change when
+an alert goes out, not whether, so they play no part. Where items carry a label
+(operator feedback on stored items, or ``label`` in a JSON lines file), precision and
+recall are given for each config.
 
 Pure: plain data in, plain data out; the CLI loads items and models.
 """
@@ -22,17 +27,19 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import select
 
-from newsalert.config import LoadedConfig, RulesConfig, SubscriberConfig
+from newsalert import stories
+from newsalert.config import LoadedConfig, RulesConfig, StoriesConfig, SubscriberConfig
 from newsalert.models import Item, Prediction
 from newsalert.routing import Route
 from newsalert.rules import RuleHit, RuleSet, keyword_matcher
 from newsalert.scoring import Model, Scorer
+from newsalert.store import PlannedDelivery
 
 BATCH = 2000
 SHARED_MODEL = "managed"
@@ -48,6 +55,7 @@ class Case:
     id: int
     item: Item
     label: int | None = None
+    fetched: datetime | None = None  # when it arrived (stored items): story updates need it
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -79,6 +87,7 @@ def stored_cases(store: Any, since: datetime | None = None) -> list[Case]:
             items.c.link,
             items.c.language,
             items.c.published_at,
+            items.c.fetched_at,
             feeds.c.name,
         )
         .join(feeds, feeds.c.id == items.c.feed_id)
@@ -103,6 +112,7 @@ def stored_cases(store: Any, since: datetime | None = None) -> list[Case]:
                 guid=r.guid,
             ),
             labels.get(r.id),
+            r.fetched_at,
         )
         for r in rows
     ]
@@ -155,6 +165,7 @@ class Variant:
     subscribers: tuple[SubscriberConfig, ...]
     model_key: str = SHARED_MODEL
     rules_config: RulesConfig | None = None  # equal on both sides: rules matched once
+    stories: StoriesConfig = field(default_factory=StoriesConfig)  # merging and updates
 
     @classmethod
     def from_config(cls, name: str, loaded: LoadedConfig) -> Variant:
@@ -165,6 +176,7 @@ class Variant:
             subscribers=loaded.subscribers,
             model_key=model_key(loaded),
             rules_config=loaded.rules,
+            stories=loaded.config.stories,
         )
 
 
@@ -253,7 +265,10 @@ class Outcome:
 
     name: str
     relevant: set[int] = field(default_factory=set)
-    alerts: dict[str, set[int]] = field(default_factory=dict)  # subscriber -> item ids
+    # subscriber -> item ids the pipeline would send: first alerts of stories and updates
+    alerts: dict[str, set[int]] = field(default_factory=dict)
+    updates: dict[str, set[int]] = field(default_factory=dict)  # those of them updates
+    routed: dict[str, set[int]] = field(default_factory=dict)  # passing the filters
     scores: dict[int, float] = field(default_factory=dict)
     vetoed: set[int] = field(default_factory=set)  # an exclude rule fired
     quality: Quality | None = None
@@ -268,6 +283,8 @@ class SubscriberDiff:
     gained: tuple[int, ...]  # item ids, ascending
     lost: tuple[int, ...]
     presence: str = "both"  # "both", "added" (only in the proposed config), "removed"
+    updates: tuple[int, int] = (0, 0)  # of the alerts, story updates: current, proposed
+    merged: tuple[int, int] = (0, 0)  # reports wanted but merged into a story, sent no more
 
 
 @dataclass
@@ -306,6 +323,10 @@ class BacktestResult:
                 "relevant": len(o.relevant),
                 "quality": o.quality.to_dict() if o.quality else None,
                 "alerts": {s: len(ids) for s, ids in sorted(o.alerts.items())},
+                "updates": {s: len(ids) for s, ids in sorted(o.updates.items())},
+                "merged": {
+                    s: len(ids - o.alerts.get(s, set())) for s, ids in sorted(o.routed.items())
+                },
                 "subscriber_quality": {
                     s: q.to_dict() if q else None for s, q in sorted(o.subscriber_quality.items())
                 },
@@ -328,6 +349,7 @@ class BacktestResult:
             "source": self.source,
             "items": self.items,
             "labelled": self.labelled,
+            "counting": COUNTING,
             "model_shared": self.model_shared,
             "elapsed_seconds": round(self.elapsed, 3),
             "items_per_second": round(self.rate, 1) if self.elapsed > 0 else None,
@@ -341,6 +363,8 @@ class BacktestResult:
                     "presence": d.presence,
                     "before": d.before,
                     "after": d.after,
+                    "updates": list(d.updates),
+                    "merged": list(d.merged),
                     "gained": listed(d.gained),
                     "lost": listed(d.lost),
                 }
@@ -375,7 +399,8 @@ def run(
         [Route(sub, (), keyword_matcher(sub.keywords)) for sub in v.subscribers] for v in sides
     ]
     for outcome, side_routes in zip(outcomes, routes, strict=True):
-        outcome.alerts = {r.subscriber.name: set() for r in side_routes}
+        outcome.routed = {r.subscriber.name: set() for r in side_routes}
+    wanted: tuple[list[_Wanted], list[_Wanted]] = ([], [])  # relevant items, arrival order
     done = 0
     same_rules = (
         current.rules_config is not None
@@ -387,7 +412,9 @@ def run(
         texts = [(i.title, i.summary) for i in items]
         predictions = {key: models[key].predict(texts) for key in {v.model_key for v in sides}}
         shared = _MatchOnce(current.rules) if same_rules else None
-        for variant, outcome, side_routes in zip(sides, outcomes, routes, strict=True):
+        for variant, outcome, side_routes, found in zip(
+            sides, outcomes, routes, wanted, strict=True
+        ):
             model = models[variant.model_key]
             scorer = Scorer(
                 shared or variant.rules,  # type: ignore[arg-type]
@@ -402,17 +429,22 @@ def run(
                 if not score.relevant:
                     continue
                 outcome.relevant.add(case.id)
-                for route in side_routes:
-                    if route.wants(case.item, score):
-                        outcome.alerts[route.subscriber.name].add(case.id)
+                names = tuple(r.subscriber.name for r in side_routes if r.wants(case.item, score))
+                for name in names:
+                    outcome.routed[name].add(case.id)
+                found.append(_Wanted(case, score.score, score.category, names))
         done += len(batch)
         if progress is not None:
             progress(done, len(cases))
 
+    for variant, outcome, found in zip(sides, outcomes, wanted, strict=True):
+        outcome.alerts, outcome.updates = as_sent(found, variant.stories, list(outcome.routed))
     labels = {c.id: c.label for c in cases if c.label is not None}
     for outcome in outcomes:
         outcome.quality = quality(outcome.relevant, labels)
-        outcome.subscriber_quality = {s: quality(ids, labels) for s, ids in outcome.alerts.items()}
+        # of the items the subscriber's filters let through: a report merged into a story
+        # the subscriber was told of is no miss
+        outcome.subscriber_quality = {s: quality(ids, labels) for s, ids in outcome.routed.items()}
     before, after = outcomes
     names = list(before.alerts) + [s for s in after.alerts if s not in before.alerts]
     diffs = []
@@ -432,6 +464,8 @@ def run(
                 tuple(sorted(new - old)),
                 tuple(sorted(old - new)),
                 presence,
+                (len(before.updates.get(name, ())), len(after.updates.get(name, ()))),
+                (_merged(before, name), _merged(after, name)),
             )
         )
     return BacktestResult(
@@ -445,6 +479,97 @@ def run(
         elapsed=time.perf_counter() - started,
         source=source,
     )
+
+
+def _merged(outcome: Outcome, subscriber: str) -> int:
+    return len(outcome.routed.get(subscriber, set()) - outcome.alerts.get(subscriber, set()))
+
+
+# --- stories: what the pipeline sends -------------------------------------------------------
+
+COUNTING = (
+    "alerts counted as the pipeline sends them: reports merged into a story count once, "
+    "later reports only as the updates it would send"
+)
+_NO_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # items of a file: all arrive at once
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """A relevant item of one side, with the subscribers whose filters it passes."""
+
+    case: Case
+    score: float
+    category: str
+    subscribers: tuple[str, ...]
+
+
+def story_rules(config: StoriesConfig) -> tuple[stories.Settings, stories.UpdatePolicy]:
+    """The clusterer's settings and the update policy of a ``stories`` config section, as
+    the pipeline builds them (``StoryDesk.from_config``)."""
+    settings = stories.Settings(
+        window=timedelta(hours=config.window_hours),
+        similarity=config.similarity,
+        duplicate_similarity=config.duplicate_similarity,
+    )
+    policy = stories.UpdatePolicy(
+        interval=timedelta(minutes=config.update_interval_minutes),
+        score_margin=config.update_score_margin,
+        new_terms=config.update_new_terms,
+        milestones=tuple(sorted(config.update_source_milestones)),
+    )
+    return settings, policy
+
+
+def as_sent(
+    wanted: Sequence[_Wanted], config: StoriesConfig, subscribers: Sequence[str]
+) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    """Per subscriber, the items the pipeline would send (first alerts and updates), and
+    which of them are updates: the relevant items clustered into stories in the order they
+    arrived (as the pipeline orders a poll's batch: by time seen, then id), each one's
+    deliveries filtered by ``route_story`` with what the subscriber was told so far."""
+    sent: dict[str, set[int]] = {s: set() for s in subscribers}
+    updates: dict[str, set[int]] = {s: set() for s in subscribers}
+    if not config.enabled or not any(w.subscribers for w in wanted):
+        for w in wanted:
+            for name in w.subscribers:
+                sent[name].add(w.case.id)
+        return sent, updates
+    settings, policy = story_rules(config)
+    clusterer, index = stories.Clusterer(settings), stories.MemoryIndex()
+    told: dict[int, dict[str, stories.Notice]] = {}
+
+    def seen(w: _Wanted) -> tuple[datetime, datetime, int]:
+        now = w.case.fetched or _NO_TIME
+        return now, stories.item_time(w.case.item.published, now, settings.window), w.case.id
+
+    ordered = sorted(wanted, key=seen)
+    for batch in _batches(ordered, BATCH):
+        incoming = [
+            stories.Incoming(
+                item_id=w.case.id,
+                feed=w.case.item.feed,
+                title=w.case.item.title,
+                summary=w.case.item.summary,
+                link=w.case.item.link,
+                time=seen(w)[1],
+                score=w.score,
+                category=w.category,
+            )
+            for w in batch
+        ]
+        assignments, changes = clusterer.assign(incoming, index)
+        index.apply(changes)
+        for a, w in zip(assignments, batch, strict=True):
+            planned = [PlannedDelivery(name, "", "") for name in w.subscribers]
+            notices = told.setdefault(a.story_id, {})
+            keep, news = stories.route_story(a, w.score, planned, notices, seen(w)[0], policy)
+            notices.update(news)
+            for plan in keep:
+                sent[plan.subscriber].add(w.case.id)
+                if plan.kind == stories.UPDATE:
+                    updates[plan.subscriber].add(w.case.id)
+    return sent, updates
 
 
 # --- report -------------------------------------------------------------------------------
@@ -466,6 +591,7 @@ def format_report(result: BacktestResult, *, limit: int = 20) -> str:
         f"backtest: {result.items} items ({result.labelled} labelled){' from ' + result.source if result.source else ''}; "
         f"model {'shared' if result.model_shared else 'differs between the configs'}; "
         f"both scored in {result.elapsed:.2f}s ({result.rate:,.0f} items/s)",
+        COUNTING,
         "",
         f"{'':18}{'current':>10}{'proposed':>10}",
         f"{'relevant':18}{len(cur.relevant):>10}{len(new.relevant):>10}"
@@ -489,6 +615,11 @@ def format_report(result: BacktestResult, *, limit: int = 20) -> str:
             f"subscriber {d.subscriber}{note}: {d.before} -> {d.after} alerts "
             f"(+{len(d.gained)} gained, -{len(d.lost)} lost)",
         ]
+        if any(d.updates) or any(d.merged):
+            lines.append(
+                f"  of them story updates {d.updates[0]} -> {d.updates[1]}; "
+                f"reports merged into a story, not sent: {d.merged[0]} -> {d.merged[1]}"
+            )
         qc = cur.subscriber_quality.get(d.subscriber)
         qn = new.subscriber_quality.get(d.subscriber)
         if qc or qn:

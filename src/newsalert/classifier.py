@@ -1262,7 +1262,22 @@ def load_or_train(model_path: Path | None, data_dir: Path) -> Classifier:
             log.info(
                 "training the default model in %s (%s); this takes a moment", model_dir, problem
             )
-            train(model_dir)
+            # the first poll or run trains for about a minute: on a terminal say so, with a
+            # bar, rather than sit silent; under a supervisor the log line above is enough
+            tty = sys.stderr.isatty()
+            if tty:
+                sys.stderr.write(
+                    f"newsalert: training the relevance model once ({problem}); it is kept in "
+                    f"{model_dir} and reused after this\n"
+                )
+                sys.stderr.flush()
+            started = time.perf_counter()
+            train(model_dir, progress=tty)
+            took = time.perf_counter() - started
+            log.info("trained the default model in %.1f s", took)
+            if tty:
+                sys.stderr.write(f"newsalert: model trained in {took:.1f} s\n")
+                sys.stderr.flush()
             return load(joblib_path)
     except OSError as exc:
         raise ModelError(

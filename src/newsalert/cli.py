@@ -83,6 +83,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=48.0, help="seen in the last HOURS (48)")
     p.add_argument("--limit", type=int, default=50, help="at most this many stories (50)")
 
+    p = sub.add_parser(
+        "items", help="recent scored items: score, category, story, and who was alerted"
+    )
+    p.add_argument("--hours", type=float, default=24.0, help="fetched in the last HOURS (24)")
+    p.add_argument("--min-score", type=float, metavar="S", help="only items scoring S or more")
+    p.add_argument("--feed", metavar="NAME", help="only this feed")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--relevant", dest="relevant", action="store_const", const=True, help="only relevant"
+    )
+    which.add_argument(
+        "--not-relevant",
+        dest="relevant",
+        action="store_const",
+        const=False,
+        help="only items scored not relevant (the place to look for misses)",
+    )
+    p.add_argument("--limit", type=int, default=100, help="at most this many items (100)")
+    p.add_argument("--json", action="store_true", help="print the items as JSON")
+
     p = sub.add_parser("deliveries", help="list deliveries or replay dead ones")
     p.add_argument("action", choices=("list", "replay"), nargs="?", default="list")
     p.add_argument(
@@ -120,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model": cmd_model,
         "feeds": cmd_feeds,
         "stories": cmd_stories,
+        "items": cmd_items,
         "deliveries": cmd_deliveries,
         "send-test": cmd_send_test,
         "backtest": cmd_backtest,
@@ -471,6 +492,99 @@ def cmd_stories(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_items(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from newsalert.listings import recent_items
+    from newsalert.store import utcnow
+
+    if not 0 < args.hours <= 24 * 365 or args.limit < 1:
+        print("error: --hours must be above 0 (at most 8760), --limit at least 1", file=sys.stderr)
+        return EXIT_CONFIG
+    loaded = _load(args)
+    store = _store(loaded)
+    if args.feed and args.feed not in {f.name for f in loaded.feeds}:
+        known = {s.name for s in store.feed_states()}
+        if args.feed not in known:
+            names = ", ".join(f.name for f in loaded.feeds)
+            print(f"error: no feed named {args.feed!r}; configured: {names}", file=sys.stderr)
+            return EXIT_CONFIG
+    rows, matching = recent_items(
+        store,
+        utcnow() - timedelta(hours=args.hours),
+        min_score=args.min_score,
+        feed=args.feed,
+        relevant=args.relevant,
+        limit=args.limit,
+    )
+    if args.json:  # ASCII: feed text cannot reach the terminal as control or bidi characters
+        print(json.dumps([_item_json(r) for r in rows], indent=2, ensure_ascii=True))
+        return EXIT_OK
+    if not rows:
+        print(f"no scored items matching in the last {args.hours:g} hours")
+        return EXIT_OK
+    _table(
+        (
+            (
+                r.id,
+                _when(r.fetched_at),
+                _terminal(r.feed, 20),
+                f"{r.score:.2f}",
+                "yes" if r.relevant else "no",
+                r.category if r.relevant else "-",
+                f"{r.story_id} {r.story_kind}" if r.story_id is not None else "-",
+                _alerted(r.alerted) or "-",
+                _terminal(r.title, 80),
+            )
+            for r in rows
+        ),
+        (
+            "id",
+            "fetched (UTC)",
+            "feed",
+            "score",
+            "relevant",
+            "category",
+            "story",
+            "alerted",
+            "title",
+        ),
+    )
+    shown = f"; the newest {len(rows)} shown (--limit)" if len(rows) < matching else ""
+    print(f"\n{matching} item(s) in the last {args.hours:g} hours{shown}")
+    return EXIT_OK
+
+
+def _terminal(text: str | None, width: int) -> str:
+    """Feed text for a terminal: one line, no control or bidi characters (render.clean)."""
+    from newsalert.render import clean, cut
+
+    return cut(clean(text, single_line=True), width)
+
+
+def _alerted(alerted: dict[str, str]) -> str:
+    """ "desk, ops (dead)": who was alerted, with the status where it is not sent."""
+    return ", ".join(
+        name if status == "sent" else f"{name} ({status})" for name, status in alerted.items()
+    )
+
+
+def _item_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "fetched_at": row.fetched_at.isoformat(),
+        "published_at": row.published_at.isoformat() if row.published_at else None,
+        "feed": row.feed,
+        "title": row.title,
+        "link": row.link,
+        "score": round(row.score, 4),
+        "relevant": row.relevant,
+        "category": row.category,
+        "story": {"id": row.story_id, "kind": row.story_kind} if row.story_id is not None else None,
+        "alerted": row.alerted,
+    }
+
+
 def cmd_deliveries(args: argparse.Namespace) -> int:
     from newsalert.store import utcnow
 
@@ -482,43 +596,59 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
             f"{n} dead deliveries queued again; `newsalert poll --once` or the service sends them"
         )
         return EXIT_OK
-    status = None if args.status == "ambiguous" else args.status
-    rows = [
-        d
-        for d in store.list_deliveries(status, args.limit)
-        if args.status != "ambiguous" or d.ambiguous
-    ]
+    from newsalert.listings import list_deliveries
+
+    rows, matching = list_deliveries(store, args.status, args.limit)
+    if args.status and not rows:
+        print(f"no {args.status} deliveries")
+        return EXIT_OK
     _table(
         (
             (
                 d.id,
                 d.item_id if d.notice_id is None else f"feed notice {d.notice_id}",
                 d.subscriber,
-                d.target_label,
+                _short_target(d.target_label),
                 d.status + (" (ambiguous)" if d.ambiguous else ""),
                 d.attempts,
                 _when(d.next_attempt_at)
                 if d.status in ("pending", "held", "failed")
                 else _when(d.sent_at),
-                (d.last_error or "")[:80],
+                _target_error(d.target_label, d.last_error or "")[:80],
             )
             for d in rows
         ),
         ("id", "item", "subscriber", "target", "status", "tries", "when (UTC)", "last error"),
     )
+    shown = f" (the newest {len(rows)} shown)" if len(rows) < matching else ""
+    if args.status:  # the footer counts what the table lists, not every status
+        print(f"\n{args.status}: {matching}{shown}")
+        return EXIT_OK
     counts = store.delivery_counts()
     print(
-        "\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+        "\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + shown
         if counts
         else "\nno deliveries"
     )
     return EXIT_OK
 
 
+def _short_target(label: str) -> str:
+    """A target as operators read it: apprise's privacy URL (secrets masked) without the
+    ``?...`` settings it lists after it (overflow, retry, format...), which only repeat
+    what every target has."""
+    return label.split("?", 1)[0].rstrip("/") or label
+
+
+def _target_error(label: str, error: str) -> str:
+    """A delivery error without the target's privacy URL it starts with (shown beside it)."""
+    return error.removeprefix(f"{label}: ")
+
+
 def cmd_send_test(args: argparse.Namespace) -> int:
     from newsalert.delivery import Notifier
     from newsalert.errors import DeliveryError
-    from newsalert.models import Alert, Reason
+    from newsalert.models import Alert
     from newsalert.pipeline import build_targets
     from newsalert.render import channel_family, render
 
@@ -531,15 +661,19 @@ def cmd_send_test(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     alert = Alert(
         item_id=0,
-        title="newsalert test alert: delivery works",
-        source="newsalert",
+        title="newsalert delivery check, not an incident",
+        source="newsalert send-test",
         published=datetime.now(UTC),
-        score=1.0,
-        category="other_security",
-        reasons=(Reason("rule", "send-test", 0.0),),
+        score=0.0,
+        category="test",
+        reasons=(),
         link=None,
-        summary=f"A test alert sent by `newsalert send-test {args.name}`. No action needed.",
+        summary=(
+            f"This is a TEST message sent by `newsalert send-test {args.name}` to check that "
+            "alerts reach this target. It is not an incident. No action needed."
+        ),
         subscriber=args.name,
+        test=True,
     )
     notifier = Notifier(timeout=loaded.config.delivery.timeout)
     failed = 0
@@ -549,10 +683,10 @@ def cmd_send_test(args: argparse.Namespace) -> int:
             notifier.send(
                 target.url, render(alert, channel_family(target.url), templates=templates)
             )
-            print(f"ok      {target.label}")
+            print(f"ok      {_short_target(target.label)}")
         except DeliveryError as exc:
             failed += 1
-            print(f"FAILED  {target.label}: {exc}")
+            print(f"FAILED  {_short_target(target.label)}: {_target_error(target.label, str(exc))}")
     return EXIT_FAIL if failed else EXIT_OK
 
 

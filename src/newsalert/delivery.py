@@ -60,7 +60,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
 import requests
-from apprise import NotifyFormat, OverflowMode
+from apprise import NotifyFormat, NotifyType, OverflowMode
 from apprise.exception import AppriseImproperlyConfigured
 
 from newsalert.errors import PermanentDeliveryError, TransientDeliveryError
@@ -72,6 +72,7 @@ _T = TypeVar("_T")
 __all__ = ["Notifier", "privacy_url", "target_id", "validate_url"]
 
 _FORMATS = {"text": NotifyFormat.TEXT, "html": NotifyFormat.HTML, "markdown": NotifyFormat.MARKDOWN}
+_NOTIFY_TYPES = {t.value: t for t in NotifyType}
 # 4xx answers that will not change on retry; 408/425/429 (and anything else) are transient.
 _PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 410, 413, 422})
 _MAX_RETRY_AFTER = 86_400.0
@@ -140,7 +141,12 @@ class Notifier:
         _install_recorder()
         with _recording(kind, replies) as seen:
             try:
-                ok = plugin.notify(body=message.body, title=message.title, body_format=body_format)
+                ok = plugin.notify(
+                    body=message.body,
+                    title=message.title,
+                    body_format=body_format,
+                    notify_type=_NOTIFY_TYPES.get(message.notify_type, NotifyType.INFO),
+                )
             except AppriseImproperlyConfigured as exc:  # e.g. an empty message: will not change
                 detail = _redact(str(exc))
                 raise PermanentDeliveryError(

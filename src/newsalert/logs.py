@@ -100,10 +100,37 @@ def formatter(fmt: str) -> logging.Formatter:
 # of polls a second, real work); the pipeline logs what matters about each feed itself
 CHATTY = ("httpx", "httpcore")
 
+# Celery writes two INFO lines per task (received, succeeded) and beat one per tick: about
+# 234 lines a minute from an idle `newsalert run`. They are per-task detail, so DEBUG.
+PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.beat")
+_BEAT_TICK = "Scheduler: Sending due task %s (%s)"
+
+
+class PerTaskAtDebug(logging.Filter):
+    """Turn Celery's per-task INFO lines into DEBUG ones (kept only when DEBUG is on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
+        except ImportError:  # pragma: no cover - celery is a dependency
+            LOG_RECEIVED = LOG_SUCCESS = ""
+        self.templates = frozenset({LOG_RECEIVED, LOG_SUCCESS, _BEAT_TICK} - {""})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or record.msg not in self.templates:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
 
 def quiet_chatty_libraries() -> None:
     for name in CHATTY:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in PER_TASK_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, PerTaskAtDebug) for f in logger.filters):
+            logger.addFilter(PerTaskAtDebug())
 
 
 def setup(

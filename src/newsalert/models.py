@@ -113,6 +113,7 @@ class Alert:
     subscriber: str = ""
     # set when the alert is an update on a story the subscriber was told of: what it adds
     update: tuple[str, ...] | None = None
+    test: bool = False  # `newsalert send-test`: says TEST where an alert shows its severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,9 @@ class Message:
     # several chats, a JSON object by chat): Telegram replies to it, Slack bot tokens thread
     # under it; other services ignore it
     reply_to: str | None = None
+    # apprise's notify type (info / warning / failure): services that colour or route by
+    # type (JSON and form webhooks, Discord, Teams...) see how serious an alert is
+    notify_type: str = "info"
 
 
 @dataclass(frozen=True, slots=True)

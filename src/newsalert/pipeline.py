@@ -356,7 +356,15 @@ class Pipeline:
             moved_to=moved,
             warning=warning,
         )
-        log.info("feed %s: %d entries, %d new", name, len(found), len(ids), extra={"feed": name})
+        # a poll that found nothing new is routine: idle feeds stay quiet at INFO
+        log.log(
+            logging.INFO if ids else logging.DEBUG,
+            "feed %s: %d entries, %d new",
+            name,
+            len(found),
+            len(ids),
+            extra={"feed": name},
+        )
         return FeedOutcome(name, "ok", tuple(ids), len(found), next_poll_at=next_poll), record
 
     def _store_items(
@@ -863,8 +871,8 @@ class Pipeline:
         summary = PollSummary()
         names = [feed] if feed else [f.name for f in self.loaded.feeds]
         size = self.loaded.config.fetch.batch
-        for start in range(0, len(names), size):
-            summary.feeds.extend(self.poll_feeds(names[start : start + size]))
+        for first in range(0, len(names), size):
+            summary.feeds.extend(self.poll_feeds(names[first : first + size]))
         scored = self.score_pending()
         summary.scored, summary.relevant = scored.scored, scored.relevant
         summary.unscored, summary.model_error = scored.pending, scored.error

@@ -110,6 +110,15 @@ def severity(score: float) -> str:
     return "LOW"
 
 
+# apprise's notify types by severity: the JSON/form webhooks send it as "type", and
+# Discord, Teams, Slack attachments and the like colour the message by it
+NOTIFY_TYPES = {"HIGH": "failure", "MEDIUM": "warning", "LOW": "info", "TEST": "info"}
+
+
+def notify_type(score: float) -> str:
+    return NOTIFY_TYPES[severity(score)]
+
+
 def render(
     alert: Alert,
     family: str,
@@ -131,7 +140,9 @@ def render(
     custom = (templates or {}).get(family)
     if custom:
         formatter = _template_formatter(family, custom)
-    message = _fit(formatter, measure, parts, budget)
+    message = replace(
+        _fit(formatter, measure, parts, budget), notify_type=NOTIFY_TYPES[parts.severity]
+    )
     if family == "telegram":  # the headline is in the body; apprise would prepend a title
         return message
     subject = (templates or {}).get("subject")
@@ -238,7 +249,7 @@ class _Parts:
     category: str
     source: str
     time: str  # "2023-09-29 14:05 UTC"
-    reasons: tuple[str, ...]
+    reasons: tuple[tuple[str, str], ...]  # ("rule" or "word", text)
     more_reasons: int  # how many were left out
     link: str | None
     summary: str  # clean, may hold newlines
@@ -246,6 +257,8 @@ class _Parts:
 
     @property
     def headline(self) -> str:
+        if self.severity == "TEST":  # `send-test`: no score or category to alarm anyone
+            return "TEST"
         return f"{self.severity} {self.score} {self.category}"
 
     @property
@@ -262,7 +275,7 @@ def _parts(alert: Alert) -> _Parts:
         title = cut(f"Update: {title}" + (f" ({changes})" if changes else ""), MAX_TITLE + 100)
     return _Parts(
         title=title,
-        severity=severity(alert.score),
+        severity="TEST" if alert.test else severity(alert.score),
         score=f"{alert.score:.2f}",
         category=clean(alert.category, single_line=True) or "none",
         source=clean(alert.source, single_line=True) or "unknown source",
@@ -275,24 +288,44 @@ def _parts(alert: Alert) -> _Parts:
     )
 
 
-def _reasons(reasons: tuple[Reason, ...]) -> tuple[tuple[str, ...], int]:
-    """Rule hits first (as given), then the strongest positive model terms."""
+_TERM_LABEL = re.compile(r'^(?:term )?"(.+)"$')
+
+
+def _reasons(reasons: tuple[Reason, ...]) -> tuple[tuple[tuple[str, str], ...], int]:
+    """(kind, text) of the rules that fired (as given), then the words that pushed the model
+    up most. No weights: a rule's boost is a probability and a word's a log-odds weight, and
+    side by side they read as one unit; ``newsalert explain`` shows the arithmetic. Model
+    features that are not words a reader can find in the text (cue-group counts such as
+    ``[violence] words``) are left out here."""
     rules = [r for r in reasons if r.kind == "rule"]
-    terms = sorted(
-        (r for r in reasons if r.kind != "rule" and r.weight > 0), key=lambda r: -r.weight
-    )
-    picked = rules[:MAX_RULE_REASONS] + terms[:MAX_MODEL_REASONS]
+    words: list[str] = []
+    positive = (r for r in reasons if r.kind != "rule" and r.weight > 0)
+    for r in sorted(positive, key=lambda r: -r.weight):
+        found = _TERM_LABEL.match(r.label.strip())
+        word = found.group(1) if found else r.label
+        if "[" not in word and word not in words:
+            words.append(word)
+    picked = [("rule", r.label) for r in rules[:MAX_RULE_REASONS]]
+    picked += [("word", w) for w in words[:MAX_MODEL_REASONS]]
     texts = tuple(
-        f"{cut(clean(r.label, single_line=True), MAX_REASON_LABEL)} {r.weight:+.2f}" for r in picked
+        (kind, cut(clean(text, single_line=True), MAX_REASON_LABEL)) for kind, text in picked
     )
-    return texts, len(rules) + len(terms) - len(picked)
+    return texts, len(rules) + len(words) - len(picked)
 
 
 def _why(parts: _Parts) -> str:
+    """'rule include "armed attack" (title); words: troops, border (+1 more)'."""
     if not parts.reasons:
         return ""
+    rules = [text for kind, text in parts.reasons if kind == "rule"]
+    words = [text for kind, text in parts.reasons if kind == "word"]
+    said = []
+    if rules:
+        said.append(("rule " if len(rules) == 1 else "rules: ") + ", ".join(rules))
+    if words:
+        said.append(("word: " if len(words) == 1 else "words: ") + ", ".join(words))
     more = f" (+{parts.more_reasons} more)" if parts.more_reasons else ""
-    return "; ".join(parts.reasons) + more
+    return "; ".join(said) + more
 
 
 def _title_line(family: str, parts: _Parts, limit: int) -> str:
@@ -671,6 +704,7 @@ def render_digest_parts(
             body_format=fmt,
             attach_text=text,
             extra={"family": family, "digest": "yes"},
+            notify_type=notify_type(max(a.score for a in listed)) if listed else "info",
         )
         messages.append((message, listed))
     return messages
@@ -792,6 +826,7 @@ def render_update(update: StoryUpdate, family: str) -> Message:
     limit = BODY_LIMITS[family]
     while True:
         message = _UPDATE_FORMATS[family](story, headline, changes, sources, facts, link, summary)
+        message = replace(message, notify_type=notify_type(a.score))
         measure = {"slack": _measure_slack, "telegram": _measure_telegram}.get(family, _measure_len)
         if measure(message) <= limit or not (summary or link):
             break
