@@ -123,7 +123,9 @@ def main() -> int:
             ("place_within_25km", f"town within 25 km (of {ours['with_place']})"),
             ("spurious", f"located, text says none (of {ours['unlocated_items']})"),
         ):
-            print(f"{label:<9} {len(part):>5}  {name:<32} {pct(ours[key]):>13} {pct(peer[key]):>11}")
+            print(
+                f"{label:<9} {len(part):>5}  {name:<32} {pct(ours[key]):>13} {pct(peer[key]):>11}"
+            )
             label = ""
 
     items = corpus(args.items)

@@ -114,6 +114,10 @@ class Alert:
     # set when the alert is an update on a story the subscriber was told of: what it adds
     update: tuple[str, ...] | None = None
     test: bool = False  # `newsalert send-test`: says TEST where an alert shows its severity
+    # where the event happened ("Banjska, Kosovo (8 km from mitrovica-office)") and an
+    # OpenStreetMap link to it; "" and None when the text names no place
+    where: str = ""
+    map_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,7 @@ MAX_REASON_LABEL = 80
 ELLIPSIS = "…"
 ZWSP = "\u200b"
 LINK_LABEL = "Open article"
+MAP_LABEL = "Map (OpenStreetMap)"
 
 
 def channel_family(url: str) -> str:
@@ -171,6 +172,8 @@ TEMPLATE_FIELDS = (
     "link",
     "summary",
     "ref",
+    "where",
+    "map",
 )
 _BODY_FORMATS = {"email": "html", "slack": "markdown", "telegram": "html", "text": "text"}
 
@@ -212,6 +215,8 @@ def _values(
         "link": (link_escape or escape)(p.link or ""),
         "summary": escape(p.summary),
         "ref": escape(p.ref_line or ""),
+        "where": escape(p.where),
+        "map": (link_escape or escape)(p.map_url or ""),
     }
 
 
@@ -254,6 +259,8 @@ class _Parts:
     link: str | None
     summary: str  # clean, may hold newlines
     ref: int | None = None  # the stored item's id, for `newsalert feedback`
+    where: str = ""  # clean, one line: "Banjska, Kosovo (8 km from mitrovica-office)"
+    map_url: str | None = None  # OpenStreetMap, through safe_link
 
     @property
     def headline(self) -> str:
@@ -285,6 +292,8 @@ def _parts(alert: Alert) -> _Parts:
         link=safe_link(alert.link),
         summary=clean(alert.summary),
         ref=alert.item_id if alert.item_id > 0 else None,
+        where=clean(alert.where, single_line=True),
+        map_url=safe_link(alert.map_url),
     )
 
 
@@ -440,6 +449,8 @@ def _format_email(p: _Parts) -> Message:
         ("Source", p.source),
         ("Time", p.time),
     ]
+    if p.where:
+        rows.append(("Where", p.where))
     if why:
         rows.append(("Why", why))
     facts = "<br>".join(f"<b>{k}:</b> {e(v)}" for k, v in rows)
@@ -449,6 +460,8 @@ def _format_email(p: _Parts) -> Message:
     out.append(f"<p>{facts}</p>")
     if p.link:
         out.append(f'<p><a href="{e(p.link)}">{e(p.link)}</a></p>')
+    if p.map_url:
+        out.append(f'<p><a href="{e(p.map_url)}">{MAP_LABEL}</a></p>')
     if p.ref_line:
         out.append(f"<p><small>{e(p.ref_line)}</small></p>")
     if p.summary:
@@ -459,6 +472,8 @@ def _format_email(p: _Parts) -> Message:
     text = [*([p.title, ""] if p.title else []), *(f"{k}: {v}" for k, v in rows)]
     if p.link:
         text.append(f"Link: {p.link}")
+    if p.map_url:
+        text.append(f"Map: {p.map_url}")
     if p.ref_line:
         text.append(p.ref_line)
     if p.summary:
@@ -510,6 +525,10 @@ def _format_slack(p: _Parts) -> Message:
     lines = [f"**{s(p.title)}**"] if p.title else []
     lines.append(f"**{p.severity} {p.score}** · {s(p.category)} · {s(p.source)} · {p.time}")
     why = _why(p)
+    if p.where:
+        lines.append(
+            f"Where: {s(p.where)}" + (f" · [{MAP_LABEL}](<{p.map_url}>)" if p.map_url else "")
+        )
     if why:
         lines.append(f"Why: {s(why)}")
     if p.link:
@@ -541,6 +560,9 @@ def _format_telegram(p: _Parts) -> Message:
     if p.title:
         lines.append(f"<b>{e(p.title)}</b>")
     lines.append(f"{e(p.source)} · {p.time}")
+    if p.where:
+        link = f' · <a href="{e(p.map_url)}">{MAP_LABEL}</a>' if p.map_url else ""
+        lines.append(f"<i>Where:</i> {e(p.where)}{link}")
     why = _why(p)
     if why:
         lines.append(f"<i>Why:</i> {e(why)}")
@@ -571,11 +593,15 @@ def _format_text(p: _Parts) -> Message:
     d = text_defuse
     lines = [d(p.title)] if p.title else []
     lines.append(f"{p.severity} {p.score} · {p.category} · {p.source} · {p.time}")
+    if p.where:
+        lines.append(f"Where: {d(p.where)}")
     why = _why(p)
     if why:
         lines.append(f"Why: {why}")
     if p.link:
         lines.append(f"Link: {p.link}")
+    if p.map_url:
+        lines.append(f"Map: {p.map_url}")
     if p.ref_line:
         lines.append(p.ref_line)
     if p.summary:

@@ -197,7 +197,9 @@ class _Builder:
             if variant in self.not_places:
                 continue
             if self.wordlike(variant):
-                floor = WORDLIKE_PHRASE_MIN_POPULATION if " " in variant else WORDLIKE_MIN_POPULATION
+                floor = (
+                    WORDLIKE_PHRASE_MIN_POPULATION if " " in variant else WORDLIKE_MIN_POPULATION
+                )
                 if alternate or self.population[pid] < floor:
                     continue
             places = self.keys[variant]
@@ -218,7 +220,14 @@ def _supplement() -> Iterable[tuple[str, str, float, float, int, list[str]]]:
         if not line.strip() or line.startswith("#"):
             continue
         name, cc, lat, lon, pop, alternates = (line.split("\t") + [""] * 6)[:6]
-        yield name, cc, float(lat), float(lon), int(pop or 0), [a for a in alternates.split(",") if a]
+        yield (
+            name,
+            cc,
+            float(lat),
+            float(lon),
+            int(pop or 0),
+            [a for a in alternates.split(",") if a],
+        )
 
 
 def _strip_type(name: str) -> str:
@@ -237,7 +246,9 @@ def build_gazetteer() -> Gazetteer:
     b.not_places = frozenset(
         {c["name"] for c in continents.values()} | {"Middle East", "Latin America", "Balkans"}
     )
-    countries = {cc: c for cc, c in _load_json("countries.json").items() if cc not in SKIPPED_COUNTRIES}
+    countries = {
+        cc: c for cc, c in _load_json("countries.json").items() if cc not in SKIPPED_COUNTRIES
+    }
     cities = _load_json("cities500.json")
 
     # populated places
@@ -249,7 +260,9 @@ def build_gazetteer() -> Gazetteer:
         if cc not in countries:
             continue
         pop = int(city["population"] or 0)
-        pid = b.add(city["name"], cc, float(city["latitude"]), float(city["longitude"]), pop, KIND_PLACE)
+        pid = b.add(
+            city["name"], cc, float(city["latitude"]), float(city["longitude"]), pop, KIND_PLACE
+        )
         b.key(city["name"], pid)
         if pop >= ALTERNATES_MIN_POPULATION:
             for alt in city["alternatenames"]:
@@ -278,7 +291,9 @@ def build_gazetteer() -> Gazetteer:
         members = by_country.get(cc, [])
         lat = statistics.median(b.lat[p] for p in members) if members else 0.0
         lon = statistics.median(b.lon[p] for p in members) if members else 0.0
-        pid = b.add(c["name"].removeprefix("The "), cc, lat, lon, int(c["population"] or 0), KIND_COUNTRY)
+        pid = b.add(
+            c["name"].removeprefix("The "), cc, lat, lon, int(c["population"] or 0), KIND_COUNTRY
+        )
         country_place[cc] = pid
         b.key(c["name"], pid)
         b.key(c["name"].removeprefix("The "), pid)
@@ -377,9 +392,11 @@ def build_gazetteer() -> Gazetteer:
         if kind_word in ("State", "Province", "Region", "Governorate", "County", "District"):
             b.keys[f"{rname} {kind_word}"].append(rid)
     us_regions = {
-        code: rid for rid in range(len(b.name))
+        code: rid
+        for rid in range(len(b.name))
         if b.kind[rid] == KIND_ADMIN1 and b.country[rid] == "US"
-        for code, state in us_states.items() if state["name"] == b.name[rid]
+        for code, state in us_states.items()
+        if state["name"] == b.name[rid]
     }
     for abbreviation, code in US_STATE_ABBREVIATIONS.items():
         if code in us_regions:

@@ -13,7 +13,13 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, Gazetteer, load_gazetteer
+from newsalert.geo.gazetteer import (
+    KIND_ADMIN1,
+    KIND_COUNTRY,
+    KIND_PLACE,
+    Gazetteer,
+    load_gazetteer,
+)
 from newsalert.geo.mentions import find_mentions
 from newsalert.geo.model import GeoResult, Location, Mention
 from newsalert.geo.resolve import choose_event, resolve
@@ -76,6 +82,20 @@ class Geoparser:
             why=choice.why,
             mentions=mentions,
         )
+
+    def country_at(self, lat: float, lon: float) -> str | None:
+        """The country of the populated place nearest to a point (a zone's centre)."""
+        import numpy as np
+
+        g = self.gazetteer
+        lats = np.frombuffer(g.lat, dtype=np.float64)
+        lons = np.frombuffer(g.lon, dtype=np.float64)
+        places = np.frombuffer(bytes(g.kind), dtype=np.uint8) == KIND_PLACE
+        # equirectangular distance is enough to rank neighbours
+        d = (lats - lat) ** 2 + ((lons - lon) * np.cos(np.radians(lat))) ** 2
+        d[~places] = np.inf
+        best = int(np.argmin(d))
+        return g.country[best] if np.isfinite(d[best]) else None
 
     def locate_many(
         self, items: Iterable[tuple[str | None, str | None, str | None, str | None]]

@@ -32,12 +32,47 @@ from collections import Counter
 from collections.abc import Iterable
 
 TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]")
-TITLES = frozenset({
-    "Mr", "Mrs", "Ms", "Miss", "Dr", "President", "Senator", "Sen", "Gov", "Governor", "Rep",
-    "Judge", "Coach", "Minister", "Secretary", "General", "Gen", "Prince", "Princess", "King",
-    "Queen", "Pope", "Sir", "Lord", "Lady", "Chancellor", "Premier", "Mayor", "Captain",
-    "Sheikh", "Archbishop", "Bishop", "Father", "Rev", "Officer", "Sergeant", "Colonel",
-})
+TITLES = frozenset(
+    {
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Miss",
+        "Dr",
+        "President",
+        "Senator",
+        "Sen",
+        "Gov",
+        "Governor",
+        "Rep",
+        "Judge",
+        "Coach",
+        "Minister",
+        "Secretary",
+        "General",
+        "Gen",
+        "Prince",
+        "Princess",
+        "King",
+        "Queen",
+        "Pope",
+        "Sir",
+        "Lord",
+        "Lady",
+        "Chancellor",
+        "Premier",
+        "Mayor",
+        "Captain",
+        "Sheikh",
+        "Archbishop",
+        "Bishop",
+        "Father",
+        "Rev",
+        "Officer",
+        "Sergeant",
+        "Colonel",
+    }
+)
 LOWER_MIN = 3
 COMMON_MIN = 5  # lowercase occurrences before a name can be called a common word
 # lowercase uses x this >= capitalised mid-sentence uses: a common word (headlines and

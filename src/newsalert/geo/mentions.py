@@ -40,25 +40,105 @@ TARGET_BEFORE = re.compile(
     r"\b(?:attacks?|strikes?|raids?|assault|bombing|shelling|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?$",
     re.I,
 )
-BACKER_WORDS = frozenset({"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"})
-PREPOSITIONS = frozenset({
-    "in", "on", "at", "to", "of", "for", "with", "from", "by", "near", "and", "or", "as",
-})
+BACKER_WORDS = frozenset(
+    {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
+)
+PREPOSITIONS = frozenset(
+    {
+        "in",
+        "on",
+        "at",
+        "to",
+        "of",
+        "for",
+        "with",
+        "from",
+        "by",
+        "near",
+        "and",
+        "or",
+        "as",
+    }
+)
 UNKNOWN_PLACE_BEFORE = re.compile(
     r"\b(?:in|at|near|outside|on|from)\s+(?:the\s+)?(?:[A-Z][\w'’.\-]*\s+){0,4}[A-Z][\w'’.\-]*,\s*$"
 )
-PARTICLES = frozenset({"Au", "Aux", "De", "Del", "Des", "Du", "La", "Le", "Les", "El", "Al", "Of", "Es", "Sur"})
+PARTICLES = frozenset(
+    {"Au", "Aux", "De", "Del", "Des", "Du", "La", "Le", "Les", "El", "Al", "Of", "Es", "Sur"}
+)
 ARTICLE_PREFIX = re.compile(r"\b(?:al|el|Al|El|ul|ad|as|ash|ar|an|at)[-‑]$")
-BORDER_BEFORE = re.compile(r"\b(?:border|borders|frontier)\s+(?:with|of)\s+(?:the\s+)?$|\bbordering\s+$", re.I)
+BORDER_BEFORE = re.compile(
+    r"\b(?:border|borders|frontier)\s+(?:with|of)\s+(?:the\s+)?$|\bbordering\s+$", re.I
+)
 BORDER_AFTER = re.compile(r"^(?:'s|’s)?\s*(?:border|frontier)\b", re.I)
-FUNCTION_WORDS = frozenset({
-    "and", "or", "but", "nor", "in", "on", "at", "to", "of", "for", "with", "from", "by",
-    "after", "before", "as", "since", "until", "over", "under", "into", "during", "amid",
-    "against", "about", "than", "that", "which", "who", "where", "when", "while", "if",
-    "because", "though", "although", "is", "are", "was", "were", "be", "been", "has",
-    "have", "had", "will", "would", "can", "could", "may", "might", "must", "should",
-    "shall", "do", "does", "did", "not", "also", "still", "now", "then", "again", "too",
-})
+FUNCTION_WORDS = frozenset(
+    {
+        "and",
+        "or",
+        "but",
+        "nor",
+        "in",
+        "on",
+        "at",
+        "to",
+        "of",
+        "for",
+        "with",
+        "from",
+        "by",
+        "after",
+        "before",
+        "as",
+        "since",
+        "until",
+        "over",
+        "under",
+        "into",
+        "during",
+        "amid",
+        "against",
+        "about",
+        "than",
+        "that",
+        "which",
+        "who",
+        "where",
+        "when",
+        "while",
+        "if",
+        "because",
+        "though",
+        "although",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "should",
+        "shall",
+        "do",
+        "does",
+        "did",
+        "not",
+        "also",
+        "still",
+        "now",
+        "then",
+        "again",
+        "too",
+    }
+)
 SENTENCE_END = frozenset(".!?:;\"'“‘(\n")
 
 
@@ -227,7 +307,11 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             m.attributive = True
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
-        if next_word in FACILITY_WORDS and next_gap == " " and m.text.lower() in gazetteer.lower_words:
+        if (
+            next_word in FACILITY_WORDS
+            and next_gap == " "
+            and m.text.lower() in gazetteer.lower_words
+        ):
             m.name_part = True  # "Central Station", "Bay Area"
         if not m.locative and UNKNOWN_PLACE_BEFORE.search(before):
             m.locative = True  # "in Parliament Square, London"

@@ -121,8 +121,10 @@ def _score(
         score += CONTEXT_ADMIN1
     if feed_country and cc == feed_country:
         score += FEED_COUNTRY
-    if qualifier is not None and kind != KIND_COUNTRY and (
-        cc in qualifier or (qualifier_admin1 and g.admin1_place[p] in qualifier_admin1)
+    if (
+        qualifier is not None
+        and kind != KIND_COUNTRY
+        and (cc in qualifier or (qualifier_admin1 and g.admin1_place[p] in qualifier_admin1))
     ):
         score += QUALIFIED
     return score
@@ -177,10 +179,10 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
                     qualifier_admin1 = {x for x in qps if g.kind[x] == KIND_ADMIN1}
             best = max(
                 ps,
-                key=lambda p, own=own, qa=qualifier, qb=qualifier_admin1, t=m.text: _score(
-                    g, p, own, admin1 - {p}, feed_country, qa, qb, t
-                )
-                + (CONTEXT_TOWN_IN_REGION if p in towns_in else 0.0),
+                key=lambda p, own=own, qa=qualifier, qb=qualifier_admin1, t=m.text: (
+                    _score(g, p, own, admin1 - {p}, feed_country, qa, qb, t)
+                    + (CONTEXT_TOWN_IN_REGION if p in towns_in else 0.0)
+                ),
             )
             new_choice.append(_prefer_namesake_city(g, best, ps))
         choice = new_choice
@@ -211,7 +213,7 @@ def _far_from_qualifier(g: Gazetteer, p: int, q: int) -> bool:
 
 
 def _prefer_namesake_city(g: Gazetteer, best: int, candidates: list[int]) -> int:
-    """"New York", "Washington": a big city of the same name beats the region."""
+    """ "New York", "Washington": a big city of the same name beats the region."""
     if g.kind[best] != KIND_ADMIN1:
         return best
     cities = [
