@@ -461,7 +461,7 @@ def _format_email(p: _Parts) -> Message:
     if p.link:
         out.append(f'<p><a href="{e(p.link)}">{e(p.link)}</a></p>')
     if p.map_url:
-        out.append(f'<p><a href="{e(p.map_url)}">{MAP_LABEL}</a></p>')
+        out.append(f'<p>{MAP_LABEL}: <a href="{e(p.map_url)}">{e(p.map_url)}</a></p>')
     if p.ref_line:
         out.append(f"<p><small>{e(p.ref_line)}</small></p>")
     if p.summary:
