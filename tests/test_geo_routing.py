@@ -224,3 +224,43 @@ def test_the_where_line_is_escaped_and_present_in_every_channel() -> None:
     slack = bodies["slack"]
     assert "<!channel>" not in slack and "[x](http://evil.example)" not in slack
     assert "*bold*" not in slack
+
+
+def test_backtest_shows_what_a_place_filter_would_cost(
+    tmp_path: Path, model_dir: Path, classifier: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(
+        "\n".join(json.dumps({"title": t, "summary": s, "label": 1}) for _, t, s in ITEMS),
+        encoding="utf-8",
+    )
+    configs = []
+    for name, extra in (("a", ""), ("b", "    countries: [XK]\n    unlocated: false\n")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(
+            textwrap.dedent(
+                f"""\
+                storage:
+                  data_dir: {model_dir}
+                  database_url: sqlite:///{tmp_path / "db"}
+                rules:
+                  include:
+                    - name: gunmen
+                      terms: [gunmen]
+                subscribers:
+                  - name: desk
+                    urls: ["json://127.0.0.1:9"]
+                """
+            )
+            + extra,
+            encoding="utf-8",
+        )
+        configs.append(str(path))
+    args = ["--config", configs[0], "backtest", "--config", configs[1], "--data", str(data)]
+    assert main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # (the two police-station reports are one story for the clusterer: two alerts before)
+    assert result["current"]["alerts"]["desk"] >= 2
+    assert result["proposed"]["alerts"] == {"desk": 1}  # Banjska only

@@ -393,7 +393,31 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print("terms     (contribution to the model's log-odds)")
     for reason in terms:
         print(f"  {reason.weight:+.3f}  {reason.label}")
+    _explain_place(loaded, item)
     return EXIT_OK
+
+
+def _explain_place(loaded: LoadedConfig, item: Item) -> None:
+    """Where the event happened, how that was chosen, and which place filters it passes."""
+    from newsalert.geo import load_geoparser
+    from newsalert.geo.filters import GeoFilter, describe, map_link
+    from newsalert.geo.geoparser import default_cache_dir
+
+    geo = load_geoparser(default_cache_dir())
+    country = next((f.country for f in loaded.feeds if f.name == item.feed), None)
+    result = geo.locate(item.title, item.summary, item.link, country)
+    where = result.where
+    print(f"where     {describe(where) + '  ' + map_link(where) if where else 'nowhere named'}")
+    print(f"          {result.why}")
+    if result.places:
+        print("places    " + "; ".join(f"{p.place} ({p.country})" for p in result.places))
+    for sub in loaded.subscribers:
+        if sub.countries or sub.near:
+            verdict = GeoFilter(sub, geo.country_at).check(where, 1.0, "")
+            hit = f" ({verdict.zone.zone})" if verdict.zone else ""
+            print(
+                f"  {sub.name}: {'passes' if verdict.passes else 'filtered out'}: {verdict.why}{hit}"
+            )
 
 
 def cmd_model(args: argparse.Namespace) -> int:
