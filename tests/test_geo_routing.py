@@ -61,6 +61,7 @@ def test_subscribers_get_the_incidents_in_their_places_with_where_and_a_map(
     feed_server: FeedServer,
     smtp_server: SMTPServer,
     classifier: object,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     feed_server.route("/desk", body=rss(), headers={"Content-Type": "application/rss+xml"})
     config = tmp_path / "newsalert.yaml"
@@ -112,6 +113,12 @@ def test_subscribers_get_the_incidents_in_their_places_with_where_and_a_map(
     [unlocated] = [m for m in mitrovica if m.split("\n")[0] == "Gunmen attack police station"]
     assert "Where:" not in unlocated and "openstreetmap" not in unlocated
     assert "Where: Marseille" in marseille[0]
+
+    capsys.readouterr()
+    assert main(["--config", str(config), "stories", "--hours", "100000"]) == 0
+    stories = capsys.readouterr().out
+    assert "where: Banjska, Kosovo (1 of 1 reports in XK, 1 at Banjska)" in stories
+    assert "[Banjska, XK]" in stories
 
     store = Store(f"sqlite:///{tmp_path / 'db'}", create=False)
     try:
@@ -264,3 +271,13 @@ def test_backtest_shows_what_a_place_filter_would_cost(
     # (the two police-station reports are one story for the clusterer: two alerts before)
     assert result["current"]["alerts"]["desk"] >= 2
     assert result["proposed"]["alerts"] == {"desk": 1}  # Banjska only
+
+
+def test_a_story_is_where_most_of_its_reports_place_it() -> None:
+    from newsalert.geo.combine import story_location
+
+    where, why = story_location([None, KOSOVO, BANJSKA, BELGRADE, BANJSKA])
+    assert where == BANJSKA
+    assert why == "3 of 5 reports in XK, 2 at Banjska"
+    assert story_location([None, None]) == (None, "none of 2 reports names a place")
+    assert story_location([KOSOVO])[0] == KOSOVO

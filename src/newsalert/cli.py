@@ -499,7 +499,14 @@ def cmd_stories(args: argparse.Namespace) -> int:
     if not found:
         print(f"no stories in the last {args.hours:g} hours")
         return EXIT_OK
+    from newsalert.geo.combine import story_location
+    from newsalert.geo.filters import describe
+    from newsalert.geo.records import locations_of
+
     members = index.members([s.id for s in found])
+    places = locations_of(
+        index.store.engine, [row.item_id for rows in members.values() for row in rows]
+    )
     for story in found:
         print(
             f"story {story.id}  {_when(story.first_seen)} .. {_when(story.last_seen)}  "
@@ -508,9 +515,14 @@ def cmd_stories(args: argparse.Namespace) -> int:
         )
         print(f"  {story.title[:160]}")
         print(f"  sources: {', '.join(story.sources)}")
-        for row in members.get(story.id, []):
+        rows = members.get(story.id, [])
+        where, why = story_location([places.get(r.item_id, (None, ""))[0] for r in rows])
+        print(f"  where: {describe(where) if where else 'nowhere named'} ({why})")
+        for row in rows:
+            at = places.get(row.item_id, (None, ""))[0]
             print(
                 f"    {row.kind:<9} {_when(row.seen_at)}  {row.feed:<20} {(row.title or '')[:90]}"
+                + (f"  [{at.place}, {at.country}]" if at else "")
             )
         print()
     return EXIT_OK

@@ -45,7 +45,8 @@ class GeoFilter:
         self.unlocated = subscriber.unlocated
         self.active = bool(self.countries or self.zones)
         self._country_at = country_at
-        self._zone_country: dict[str, str | None] | None = None  # on first need: loads the gazetteer
+        # filled on first need: it loads the gazetteer
+        self._zone_country: dict[str, str | None] | None = None
 
     def check(self, where: Location | None, score: float, category: str) -> Verdict:
         if not self.active:
