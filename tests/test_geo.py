@@ -13,15 +13,16 @@ from newsalert.geo import Geoparser, load_geoparser
 from newsalert.geo.distance import haversine_km
 from newsalert.geo.evaluate import load_rows, score
 from newsalert.geo.gazetteer import fingerprint
+from newsalert.geo.geoparser import default_cache_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 BANJSKA = (42.9686, 20.7647)  # GeoNames: Banjska / Banjskë, Zvečan municipality, Kosovo
 
 
 @pytest.fixture(scope="session")
-def geo(model_dir: Path) -> Geoparser:
-    # cached beside the session's model: built once (about 20 s), then unpickled
-    return load_geoparser(model_dir / "cache")
+def geo() -> Geoparser:
+    # the user's cache, as the pipeline uses it: built once (about 20 s), then unpickled
+    return load_geoparser(default_cache_dir())
 
 
 def seed() -> tuple[str, str]:
@@ -106,8 +107,8 @@ def test_feed_country_breaks_a_tie_toward_home(geo: Geoparser) -> None:
     assert (au.country, gb.country) == ("AU", "GB")
 
 
-def test_the_gazetteer_is_cached_and_keyed_by_what_it_is_built_from(model_dir: Path) -> None:
-    cached = list((model_dir / "cache").glob("gazetteer-*.pickle"))
+def test_the_gazetteer_is_cached_and_keyed_by_what_it_is_built_from(geo: Geoparser) -> None:
+    cached = list(default_cache_dir().glob("gazetteer-*.pickle"))
     assert [p.name for p in cached if fingerprint() in p.name]
 
 

@@ -309,10 +309,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from newsalert.geo import load_geoparser
+    from newsalert.geo.geoparser import default_cache_dir
 
     loaded = _load(args)
     scorer = _scorer(loaded)
-    geo = load_geoparser(loaded.data_dir / "cache")
+    geo = load_geoparser(default_cache_dir())
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     batch: list[tuple[dict[str, Any], Item]] = []
     bad = 0

@@ -144,8 +144,12 @@ def load_gazetteer(cache_dir: Path | None) -> Gazetteer:
     except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
         log.warning("rebuilding the gazetteer: cached copy %s unreadable (%s)", path, exc)
     gazetteer = build_gazetteer()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".gazetteer-")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".gazetteer-")
+    except OSError as exc:  # a read-only home: work on, rebuild next start
+        log.warning("gazetteer not cached (%s): set XDG_CACHE_HOME to a writable place", exc)
+        return gazetteer
     try:
         with os.fdopen(fd, "wb") as f:
             pickle.dump(gazetteer, f, protocol=pickle.HIGHEST_PROTOCOL)
