@@ -231,6 +231,14 @@ def test_the_where_line_is_escaped_and_present_in_every_channel() -> None:
     slack = bodies["slack"]
     assert "<!channel>" not in slack and "[x](http://evil.example)" not in slack
     assert "*bold*" not in slack
+    # digests too: one line per alert, with where and the map
+    from newsalert.render import render_digest
+
+    for family in ("email", "slack", "telegram", "text"):
+        body = "".join(m.body for m in render_digest([alert], family))
+        assert "Town" in body and "openstreetmap.org/?mlat=1.0000" in body, family
+        if family != "text":  # plain text is shown as it is: no markup to inject
+            assert "<b>Town</b>" not in body and "<!channel>" not in body, family
 
 
 def test_backtest_shows_what_a_place_filter_would_cost(

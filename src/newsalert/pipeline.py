@@ -818,7 +818,8 @@ class Pipeline:
         by_id = {s.id: s for s in self.store.get_items([r.item_id for r in rows])}
         held = [r for r in rows if r.item_id in by_id]
         alerts = [
-            self.stories.digest_alert(r, alert_for(by_id[r.item_id], subscriber)) for r in held
+            self.stories.digest_alert(r, self.with_place(alert_for(by_id[r.item_id], subscriber)))
+            for r in held
         ]
         if len(alerts) == 1:  # sent as it would have been at once (a story update answers)
             message = render(alerts[0], family, templates=self.templates)

@@ -747,7 +747,10 @@ def _digest_email_line(p: _Parts) -> str:
     title = e(p.title or "(no title)")
     linked = f'{title} (<a href="{e(p.link)}">{e(_link_label(p.link))}</a>)' if p.link else title
     ref = f", ref {p.ref}" if p.ref else ""
-    return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time}{ref})</small></li>"
+    where = f", {e(p.where)}" if p.where else ""
+    if p.where and p.map_url:
+        where += f' (<a href="{e(p.map_url)}">map</a>)'
+    return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time}{where}{ref})</small></li>"
 
 
 def _digest_slack_line(p: _Parts) -> str:
@@ -755,7 +758,10 @@ def _digest_slack_line(p: _Parts) -> str:
     title = s(p.title or "(no title)")
     linked = f"{title} ([{s(_link_label(p.link))}](<{p.link}>))" if p.link else title
     ref = f" · ref {p.ref}" if p.ref else ""
-    return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}{ref}"
+    where = f" · {s(p.where)}" if p.where else ""
+    if p.where and p.map_url:
+        where += f" ([map](<{p.map_url}>))"
+    return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}{where}{ref}"
 
 
 def _digest_telegram_line(p: _Parts) -> str:
@@ -763,16 +769,22 @@ def _digest_telegram_line(p: _Parts) -> str:
     title = e(p.title or "(no title)")
     linked = f'{title} (<a href="{e(p.link)}">{e(_link_label(p.link))}</a>)' if p.link else title
     ref = f" · ref {p.ref}" if p.ref else ""
-    return (
-        f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}{ref}"
-    )
+    where = f" · {e(p.where)}" if p.where else ""
+    if p.where and p.map_url:
+        where += f' (<a href="{e(p.map_url)}">map</a>)'
+    return f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}{where}{ref}"
 
 
 def _digest_text_line(p: _Parts) -> str:
     link = f"\n  {p.link}" if p.link else ""
     ref = f" · ref {p.ref}" if p.ref else ""
     title = text_defuse(p.title or "(no title)")
-    return f"- {p.severity} {p.score} {p.category}: {title} · {p.source} · {p.time}{ref}{link}"
+    where = f" · {text_defuse(p.where)}" if p.where else ""
+    if p.where and p.map_url:
+        link += f"\n  map: {p.map_url}"
+    return (
+        f"- {p.severity} {p.score} {p.category}: {title} · {p.source} · {p.time}{where}{ref}{link}"
+    )
 
 
 def _wrap_email(header: str, lines: list[str]) -> tuple[str, str | None]:
