@@ -118,8 +118,8 @@ def test_accuracy_on_the_labelled_set_does_not_regress(geo: Geoparser) -> None:
     rows = load_rows(ROOT / "data" / "geo_eval.jsonl")
     result = score(lambda t, s: geo.locate(t, s).where, rows).as_dict()
     assert result["items"] >= 500
-    assert result["country_accuracy"] >= 0.87
-    assert result["wrong_country"] <= 0.075
+    assert result["country_accuracy"] >= 0.89
+    assert result["wrong_country"] <= 0.07
     assert result["place_within_25km"] >= 0.88
 
 

@@ -40,6 +40,16 @@ TARGET_BEFORE = re.compile(
     r"\b(?:attacks?|strikes?|raids?|assault|bombing|shelling|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?$",
     re.I,
 )
+# an incident word a few words before "in/near/at X"
+INCIDENT_BEFORE = re.compile(
+    r"\b(?:attack(?:s|ed)?|clash(?:es|ed)?|shoot(?:ing|ings)?|shot|bomb(?:ing|ings|s|ed)?|"
+    r"explosions?|blasts?|killed|killings?|fighting|raids?|ambush(?:ed)?|riots?|rioting|"
+    r"violence|incidents?|strikes?|struck|offensive|assault|siege|massacre|hostages?|"
+    r"kidnapp(?:ed|ing)|abducted|stabb(?:ed|ing)|gunfire|shelling|looting|unrest)\b"
+    r"(?:\W+\w+){0,4}?\W+(?:in|near|at|outside|on|against)\s+(?:the\s+)?"
+    r"(?:\w+\s+){0,2}$",
+    re.I,
+)
 BACKER_WORDS = frozenset(
     {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
 )
@@ -154,6 +164,7 @@ class Found:
     demonym: bool
     dateline: bool = False
     locative: bool = False
+    incident: bool = False  # "the attack in Banjska": the event's own place
     border: bool = False  # "the border with Kosovo", "the Cameroon border": not the place
     qualifies: bool = False  # right after "X, ": the qualifier in "Mobile, Alabama"
     backer: bool = False  # "Russia-backed", "US-led": a sponsor, not the place
@@ -317,6 +328,8 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             m.locative = True  # "in Parliament Square, London"
         if not m.locative and TARGET_BEFORE.search(before):
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
+        if m.locative and INCIDENT_BEFORE.search(before):
+            m.incident = True
         # a capitalised word that is neither a common word nor a place right
         # before or after the name makes it part of a person's name
         if (

@@ -45,6 +45,7 @@ PRIMARY_NAME = 1.5  # the text uses the place's own name, not an alternate or ol
 # event weights
 W_TITLE, W_LEAD, W_LOCATIVE, W_DATELINE = 1.5, 0.5, 1.5, 1.0
 W_SPEAKER, W_DEMONYM, W_BORDER, W_BACKER = 0.6, 0.3, 0.3, 0.1
+W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
 W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
 NAMESAKE_CITY_MIN_POP = 200_000  # "New York", "Washington": the city, not the region
@@ -235,6 +236,8 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_BORDER
     if m.actor and g.kind[p] == KIND_COUNTRY:
         return W_SPEAKER
+    if p in g.capital and not (m.locative or m.dateline or m.qualified_by >= 0 or m.qualifies):
+        return W_SPEAKER  # "sanctions on Belgrade", "talks with Pristina": the government
     if m.speaker or (m.possessive and p in g.capital):
         return W_SPEAKER
     w = 1.0 if g.kind[p] == KIND_COUNTRY else 1.0 + W_SPECIFIC
@@ -244,6 +247,8 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         w += W_LEAD
     if m.locative:
         w += W_LOCATIVE
+    if m.incident:
+        w += W_INCIDENT
     if m.dateline:
         w += W_DATELINE
     return w
