@@ -27,6 +27,8 @@ from celery import Celery, Task, shared_task, signals
 
 from newsalert.config import LoadedConfig, config_path, load_config
 from newsalert.errors import TransientError, first_line, is_transient
+from newsalert.geo import shared_geoparser
+from newsalert.geo.geoparser import default_cache_dir
 from newsalert.pipeline import Pipeline, build_pipeline, build_targets, default_model_loader
 from newsalert.promote import model_stamp
 from newsalert.reload import ConfigWatcher
@@ -135,6 +137,7 @@ def preload_model(sender: Any = None, **_: Any) -> None:
         model.explain("warm-up", "")
         _PRELOADED[_model_key(loaded)] = (model, stamp)
         build_targets(loaded)  # loads apprise's plugins here, once, for the whole pool
+        shared_geoparser(default_cache_dir())  # the gazetteer (~95 MB), shared the same way
     except Exception as exc:
         log.warning("model not preloaded, pool processes will load it: %s", exc)
         return

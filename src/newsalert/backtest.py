@@ -35,6 +35,9 @@ from sqlalchemy import select
 
 from newsalert import stories
 from newsalert.config import LoadedConfig, RulesConfig, StoriesConfig, SubscriberConfig
+from newsalert.geo import shared_geoparser
+from newsalert.geo.filters import GeoFilter
+from newsalert.geo.geoparser import default_cache_dir
 from newsalert.models import Item, Prediction
 from newsalert.routing import Route
 from newsalert.rules import RuleHit, RuleSet, keyword_matcher
@@ -395,8 +398,20 @@ def run(
     started = time.perf_counter()
     sides = (current, proposed)
     outcomes = (Outcome(current.name), Outcome(proposed.name))
+    geo = None  # loaded only when a subscriber filters by place
+    if any(sub.countries or sub.near for v in sides for sub in v.subscribers):
+        geo = shared_geoparser(default_cache_dir())
     routes = [
-        [Route(sub, (), keyword_matcher(sub.keywords)) for sub in v.subscribers] for v in sides
+        [
+            Route(
+                sub,
+                (),
+                keyword_matcher(sub.keywords),
+                GeoFilter(sub, geo.country_at) if geo and (sub.countries or sub.near) else None,
+            )
+            for sub in v.subscribers
+        ]
+        for v in sides
     ]
     for outcome, side_routes in zip(outcomes, routes, strict=True):
         outcome.routed = {r.subscriber.name: set() for r in side_routes}
@@ -411,6 +426,12 @@ def run(
         items = [c.item for c in batch]
         texts = [(i.title, i.summary) for i in items]
         predictions = {key: models[key].predict(texts) for key in {v.model_key for v in sides}}
+        places = (
+            [r.where for r in geo.locate_many((i.title, i.summary, i.link, None) for i in items)]
+            if geo
+            else [None] * len(items)
+        )
+        where_of = {c.id: w for c, w in zip(batch, places, strict=True)}
         shared = _MatchOnce(current.rules) if same_rules else None
         for variant, outcome, side_routes, found in zip(
             sides, outcomes, routes, wanted, strict=True
@@ -429,7 +450,10 @@ def run(
                 if not score.relevant:
                     continue
                 outcome.relevant.add(case.id)
-                names = tuple(r.subscriber.name for r in side_routes if r.wants(case.item, score))
+                where = where_of[case.id]
+                names = tuple(
+                    r.subscriber.name for r in side_routes if r.wants(case.item, score, where)
+                )
                 for name in names:
                     outcome.routed[name].add(case.id)
                 found.append(_Wanted(case, score.score, score.category, names))

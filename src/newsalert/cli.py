@@ -319,8 +319,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from newsalert.geo import load_geoparser
+    from newsalert.geo.geoparser import default_cache_dir
+
     loaded = _load(args)
     scorer = _scorer(loaded)
+    geo = load_geoparser(default_cache_dir())
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     batch: list[tuple[dict[str, Any], Item]] = []
     bad = 0
@@ -338,9 +342,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                 continue
             batch.append((record, _item_from(record)))
             if len(batch) >= 2000:
-                _emit(scorer, batch)
+                _emit(scorer, geo, batch)
                 batch = []
-        _emit(scorer, batch)
+        _emit(scorer, geo, batch)
     return EXIT_FAIL if bad else EXIT_OK
 
 
@@ -355,19 +359,29 @@ def _item_from(record: dict[str, Any]) -> Item:
     )
 
 
-def _emit(scorer: Any, batch: list[tuple[dict[str, Any], Item]]) -> None:
+def _emit(scorer: Any, geo: Any, batch: list[tuple[dict[str, Any], Item]]) -> None:
     if not batch:
         return
     scores = scorer.score_batch([item for _, item in batch], explain_relevant=False)
+    # a line's "country" (ISO alpha-2) stands in for its feed's home country
+    places = geo.locate_many(
+        (item.title, item.summary, None, _country_of(record)) for record, item in batch
+    )
     out = sys.stdout
-    for (record, _), score in zip(batch, scores, strict=True):
+    for (record, _), score, place in zip(batch, scores, places, strict=True):
         record.update(
             score=score.score,
             relevant=score.relevant,
             category=score.category,
             reasons=[r.label for r in score.reasons],
+            **place.as_dict(),
         )
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _country_of(record: dict[str, Any]) -> str | None:
+    value = record.get("country")
+    return value if isinstance(value, str) and len(value) == 2 and value.isalpha() else None
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -391,7 +405,31 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print("terms     (contribution to the model's log-odds)")
     for reason in terms:
         print(f"  {reason.weight:+.3f}  {reason.label}")
+    _explain_place(loaded, item)
     return EXIT_OK
+
+
+def _explain_place(loaded: LoadedConfig, item: Item) -> None:
+    """Where the event happened, how that was chosen, and which place filters it passes."""
+    from newsalert.geo import load_geoparser
+    from newsalert.geo.filters import GeoFilter, describe, map_link
+    from newsalert.geo.geoparser import default_cache_dir
+
+    geo = load_geoparser(default_cache_dir())
+    country = next((f.country for f in loaded.feeds if f.name == item.feed), None)
+    result = geo.locate(item.title, item.summary, item.link, country)
+    where = result.where
+    print(f"where     {describe(where) + '  ' + map_link(where) if where else 'nowhere named'}")
+    print(f"          {result.why}")
+    if result.places:
+        print("places    " + "; ".join(f"{p.place} ({p.country})" for p in result.places))
+    for sub in loaded.subscribers:
+        if sub.countries or sub.near:
+            verdict = GeoFilter(sub, geo.country_at).check(where, 1.0, "")
+            hit = f" ({verdict.zone.zone})" if verdict.zone else ""
+            print(
+                f"  {sub.name}: {'passes' if verdict.passes else 'filtered out'}: {verdict.why}{hit}"
+            )
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -524,7 +562,14 @@ def cmd_stories(args: argparse.Namespace) -> int:
     if not found:
         print(f"no stories in the last {args.hours:g} hours")
         return EXIT_OK
+    from newsalert.geo.combine import story_location
+    from newsalert.geo.filters import describe
+    from newsalert.geo.records import locations_of
+
     members = index.members([s.id for s in found])
+    places = locations_of(
+        index.store.engine, [row.item_id for rows in members.values() for row in rows]
+    )
     for story in found:
         print(
             f"story {story.id}  {_when(story.first_seen)} .. {_when(story.last_seen)}  "
@@ -533,9 +578,14 @@ def cmd_stories(args: argparse.Namespace) -> int:
         )
         print(f"  {story.title[:160]}")
         print(f"  sources: {', '.join(story.sources)}")
-        for row in members.get(story.id, []):
+        rows = members.get(story.id, [])
+        where, why = story_location([places.get(r.item_id, (None, ""))[0] for r in rows])
+        print(f"  where: {describe(where) if where else 'nowhere named'} ({why})")
+        for row in rows:
+            at = places.get(row.item_id, (None, ""))[0]
             print(
                 f"    {row.kind:<9} {_when(row.seen_at)}  {row.feed:<20} {(row.title or '')[:90]}"
+                + (f"  [{at.place}, {at.country}]" if at else "")
             )
         print()
     return EXIT_OK

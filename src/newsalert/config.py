@@ -59,6 +59,19 @@ class _Strict(BaseModel):
 MIN_INTERVAL = 30  # seconds; lower it with fetch.min_interval (tests, own feeds)
 
 
+def _country_code(value: str) -> str:
+    """ISO 3166-1 alpha-2 (``XK`` for Kosovo, as GeoNames has it), upper case."""
+    import pycountry
+
+    code = value.strip().upper()
+    if code != "XK" and (len(code) != 2 or pycountry.countries.get(alpha_2=code) is None):
+        raise ValueError(
+            f"{value!r} is not an ISO 3166-1 alpha-2 country code; "
+            "write two letters, e.g. RS for Serbia, XK for Kosovo, US, GB"
+        )
+    return code
+
+
 class FeedConfig(_Strict):
     name: Annotated[str, Field(pattern=_NAME)]
     url: str
@@ -66,6 +79,12 @@ class FeedConfig(_Strict):
     allow_private: bool = False
     enabled: bool = True
     tags: tuple[str, ...] = ()
+    country: str | None = None  # the feed's home country: a tie-breaker for place names
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return None if value is None else _country_code(value)
 
     @field_validator("interval")
     @classmethod
@@ -355,6 +374,31 @@ class WebConfig(_Strict):
 _QUIET = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})(?:\s+(\S+))?$")
 
 
+class ZoneConfig(_Strict):
+    """A watch zone: alerts for events within ``radius_km`` of a point."""
+
+    name: Annotated[str, Field(pattern=_NAME)]
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    radius_km: Annotated[float, Field(gt=0, le=20_000)]
+    categories: tuple[str, ...] = ()
+    min_score: Annotated[float, Field(ge=0, le=1)] | None = None
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _known(value)
+
+
+def _known(value: tuple[str, ...]) -> tuple[str, ...]:
+    from newsalert.models import CATEGORIES
+
+    unknown = [c for c in value if c not in CATEGORIES]
+    if unknown:
+        raise ValueError(f"unknown categories {unknown}; choose from {list(CATEGORIES)}")
+    return value
+
+
 class SubscriberConfig(_Strict):
     name: Annotated[str, Field(pattern=_NAME)]
     urls: Annotated[tuple[str, ...], Field(min_length=1)]
@@ -368,6 +412,22 @@ class SubscriberConfig(_Strict):
     timezone: str = "UTC"  # for digest_time, and quiet_hours without a zone of their own
     break_through: Annotated[float, Field(ge=0, le=1)] | None = None
     rate_limit: Annotated[float, Field(gt=0)] | None = None  # messages/s per target
+    countries: tuple[str, ...] = ()  # ISO alpha-2: events in these countries
+    near: tuple[ZoneConfig, ...] = ()  # or within one of these zones
+    unlocated: bool = True  # with countries/near: items the text gives no place for pass
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_country_code(c) for c in value)
+
+    @model_validator(mode="after")
+    def _zone_names_unique(self) -> SubscriberConfig:
+        names = [z.name for z in self.near]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"zone names must be unique; repeated: {dupes}")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -383,12 +443,7 @@ class SubscriberConfig(_Strict):
     @field_validator("categories")
     @classmethod
     def _known_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from newsalert.models import CATEGORIES
-
-        unknown = [c for c in value if c not in CATEGORIES]
-        if unknown:
-            raise ValueError(f"unknown categories {unknown}; choose from {list(CATEGORIES)}")
-        return value
+        return _known(value)
 
     @field_validator("quiet_hours")
     @classmethod
@@ -687,6 +742,8 @@ def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Co
 
 # hints for value errors, by key without list indices
 _KEY_HINTS: dict[str, str] = {
+    "feeds.country": "ISO 3166-1 alpha-2, e.g. country: RS (Kosovo is XK)",
+    "subscribers.countries": "ISO 3166-1 alpha-2 codes, e.g. countries: [XK, RS]",
     "feeds.url": "give the feed's http:// or https:// URL; local files and other schemes "
     "are never read",
 }

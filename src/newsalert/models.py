@@ -116,6 +116,10 @@ class Alert:
     test: bool = False  # `newsalert send-test`: says TEST where an alert shows its severity
     # one-click feedback links, (words, url), when the console is configured (feedback_links)
     actions: tuple[tuple[str, str], ...] = ()
+    # where the event happened ("Banjska, Kosovo (8 km from mitrovica-office)") and an
+    # OpenStreetMap link to it; "" and None when the text names no place
+    where: str = ""
+    map_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

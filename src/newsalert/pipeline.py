@@ -26,6 +26,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import Connection
+
 from newsalert import answers, health, holds
 from newsalert.config import LoadedConfig
 from newsalert.delivery import Notifier, privacy_url, target_id
@@ -43,6 +45,10 @@ from newsalert.errors import (
 )
 from newsalert.feedback_links import LinkSigner
 from newsalert.fetch import AddressPolicy, Fetcher, FetchLimits
+from newsalert.geo import Geoparser, shared_geoparser
+from newsalert.geo.filters import describe, map_link, nearest_zone
+from newsalert.geo.geoparser import default_cache_dir
+from newsalert.geo.records import locations_of, write_locations
 from newsalert.metrics import add_counts, ensure_schema, poll_counts
 from newsalert.models import Alert, FetchResult, Item, Message
 from newsalert.normalize import normalize
@@ -203,7 +209,13 @@ class Pipeline:
         self.store = store
         self.fetcher = fetcher or fetcher_for(loaded)
         self.notifier = notifier or Notifier(timeout=loaded.config.delivery.timeout)
-        self.router = Router(loaded.subscribers, build_targets(loaded))
+        self._geo: Geoparser | None = None
+        self.router = Router(
+            loaded.subscribers,
+            build_targets(loaded),
+            country_at=lambda lat, lon: self.geoparser().country_at(lat, lon),
+        )
+        self.feed_country = {f.name: f.country for f in loaded.feeds}
         self.stories = StoryDesk.from_config(store, loaded.config.stories)
         self.rules = RuleSet(loaded.rules, {f.name: frozenset(f.tags) for f in loaded.feeds})
         self._model_loader = model_loader or default_model_loader(loaded)
@@ -235,6 +247,12 @@ class Pipeline:
             self._scorer = Scorer(self.rules, model, self.loaded.config.model.threshold)
             self._model_stamp = stamp if stamp is not None else model_stamp(self.loaded)
         return self._scorer
+
+    def geoparser(self) -> Geoparser:
+        """The process-wide geoparser (loaded once; a worker loads it before forking)."""
+        if self._geo is None:
+            self._geo = shared_geoparser(default_cache_dir())
+        return self._geo
 
     # --- stage 1: fetch and store --------------------------------------------
 
@@ -521,9 +539,16 @@ class Pipeline:
 
     def _score_batch(self, stored: list[StoredItem], scorer: Scorer) -> ScoreOutcome:
         scores = scorer.score_batch([s.item for s in stored])
+        # where each event happened, with the feed's home country as a tie-breaker
+        results = self.geoparser().locate_many(
+            (s.item.title, s.item.summary, s.item.link, self.feed_country.get(s.item.feed))
+            for s in stored
+        )
+        located = {s.id: r for s, r in zip(stored, results, strict=True)}
         now = self.clock()
         routed = [
-            self.router.route(s.item, score, now) for s, score in zip(stored, scores, strict=True)
+            self.router.route(s.item, score, now, located[s.id].where)
+            for s, score in zip(stored, scores, strict=True)
         ]
         # stories: a near-duplicate never alerts; a later report of a story alerted
         # already becomes an update only when it adds something (see stories.py).
@@ -541,7 +566,12 @@ class Pipeline:
                 (s.id, score, planned)
                 for s, score, planned in zip(stored, scores, plan.deliveries, strict=True)
             ]
-            created = self.store.save_scores(rows, now, also=plan.write)
+
+            def also(conn: Connection, saved: set[int]) -> None:
+                plan.write(conn, saved)
+                write_locations(conn, located, saved)
+
+            created = self.store.save_scores(rows, now, also=also)
         return ScoreOutcome(
             scored=len(stored),
             relevant=sum(1 for sc in scores if sc.relevant),
@@ -646,6 +676,15 @@ class Pipeline:
         # a story update is rendered anew: it carries the answers too ("Mute this story")
         return out if out.body == message.body else with_feedback(out, family, alert.actions)
 
+    def with_place(self, alert: Alert) -> Alert:
+        """The alert with where its event happened, measured from the subscriber's zones."""
+        where, _ = locations_of(self.store.engine, [alert.item_id]).get(alert.item_id, (None, ""))
+        if where is None:
+            return alert
+        sub = self.router.subscriber(alert.subscriber)
+        hit = nearest_zone(sub.near, where) if sub else None
+        return replace(alert, where=describe(where, hit), map_url=map_link(where))
+
     def send_digests(self) -> dict[str, int]:
         """Send every held group whose time has come as one digest per target."""
         counts: dict[str, int] = {}
@@ -697,7 +736,7 @@ class Pipeline:
         return held, render_digest_parts(alerts, family, period=period)
 
     def _alert(self, stored: StoredItem, subscriber: str) -> Alert:
-        alert = alert_for(stored, subscriber)
+        alert = self.with_place(alert_for(stored, subscriber))
         return self.links.with_actions(alert) if self.links else alert
 
     def _after_send(self, mark: Callable[..., None], *args: Any, **kwargs: Any) -> None:

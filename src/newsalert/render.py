@@ -55,6 +55,7 @@ MAX_REASON_LABEL = 80
 ELLIPSIS = "…"
 ZWSP = "\u200b"
 LINK_LABEL = "Open article"
+MAP_LABEL = "Map (OpenStreetMap)"
 
 
 def severity(score: float) -> str:
@@ -127,6 +128,8 @@ TEMPLATE_FIELDS = (
     "summary",
     "ref",
     "feedback",
+    "where",
+    "map",
 )
 _BODY_FORMATS = {"email": "html", "slack": "markdown", "telegram": "html", "text": "text"}
 
@@ -169,6 +172,8 @@ def _values(
         "summary": escape(p.summary),
         "ref": escape(p.ref_line or ""),
         "feedback": "",  # filled per family by _template_formatter
+        "where": escape(p.where),
+        "map": (link_escape or escape)(p.map_url or ""),
     }
 
 
@@ -217,6 +222,8 @@ class _Parts:
     summary: str  # clean, may hold newlines
     ref: int | None = None  # the stored item's id, for `newsalert feedback`
     actions: tuple[tuple[str, str], ...] = ()  # feedback links: (words, url)
+    where: str = ""  # clean, one line: "Banjska, Kosovo (8 km from mitrovica-office)"
+    map_url: str | None = None  # OpenStreetMap, through safe_link
 
     @property
     def headline(self) -> str:
@@ -253,6 +260,8 @@ def _parts(alert: Alert) -> _Parts:
             for words, url in alert.actions
             if (safe := safe_link(url))
         ),
+        where=clean(alert.where, single_line=True),
+        map_url=safe_link(alert.map_url),
     )
 
 
@@ -408,6 +417,8 @@ def _format_email(p: _Parts) -> Message:
         ("Source", p.source),
         ("Time", p.time),
     ]
+    if p.where:
+        rows.append(("Where", p.where))
     if why:
         rows.append(("Why", why))
     facts = "<br>".join(f"<b>{k}:</b> {e(v)}" for k, v in rows)
@@ -417,6 +428,8 @@ def _format_email(p: _Parts) -> Message:
     out.append(f"<p>{facts}</p>")
     if p.link:
         out.append(f'<p><a href="{e(p.link)}">{e(p.link)}</a></p>')
+    if p.map_url:
+        out.append(f'<p>{MAP_LABEL}: <a href="{e(p.map_url)}">{e(p.map_url)}</a></p>')
     if p.ref_line:
         out.append(f"<p><small>{e(p.ref_line)}</small></p>")
     if p.actions:
@@ -429,6 +442,8 @@ def _format_email(p: _Parts) -> Message:
     text = [*([p.title, ""] if p.title else []), *(f"{k}: {v}" for k, v in rows)]
     if p.link:
         text.append(f"Link: {p.link}")
+    if p.map_url:
+        text.append(f"Map: {p.map_url}")
     if p.ref_line:
         text.append(p.ref_line)
     if p.actions:
@@ -482,6 +497,10 @@ def _format_slack(p: _Parts) -> Message:
     lines = [f"**{s(p.title)}**"] if p.title else []
     lines.append(f"**{p.severity} {p.score}** · {s(p.category)} · {s(p.source)} · {p.time}")
     why = _why(p)
+    if p.where:
+        lines.append(
+            f"Where: {s(p.where)}" + (f" · [{MAP_LABEL}](<{p.map_url}>)" if p.map_url else "")
+        )
     if why:
         lines.append(f"Why: {s(why)}")
     if p.link:
@@ -515,6 +534,9 @@ def _format_telegram(p: _Parts) -> Message:
     if p.title:
         lines.append(f"<b>{e(p.title)}</b>")
     lines.append(f"{e(p.source)} · {p.time}")
+    if p.where:
+        link = f' · <a href="{e(p.map_url)}">{MAP_LABEL}</a>' if p.map_url else ""
+        lines.append(f"<i>Where:</i> {e(p.where)}{link}")
     why = _why(p)
     if why:
         lines.append(f"<i>Why:</i> {e(why)}")
@@ -546,11 +568,15 @@ def _format_text(p: _Parts) -> Message:
     d = text_defuse
     lines = [d(p.title)] if p.title else []
     lines.append(f"{p.severity} {p.score} · {p.category} · {p.source} · {p.time}")
+    if p.where:
+        lines.append(f"Where: {d(p.where)}")
     why = _why(p)
     if why:
         lines.append(f"Why: {why}")
     if p.link:
         lines.append(f"Link: {p.link}")
+    if p.map_url:
+        lines.append(f"Map: {p.map_url}")
     if p.ref_line:
         lines.append(p.ref_line)
     if p.actions:
@@ -745,8 +771,11 @@ def _digest_email_line(p: _Parts) -> str:
     title = e(p.title or "(no title)")
     linked = f'{title} (<a href="{e(p.link)}">{e(_link_label(p.link))}</a>)' if p.link else title
     ref = f", ref {p.ref}" if p.ref else ""
+    where = f", {e(p.where)}" if p.where else ""
+    if p.where and p.map_url:
+        where += f' (<a href="{e(p.map_url)}">map</a>)'
     answers = f" <small>{_email_feedback(p.actions)}</small>" if p.actions else ""
-    return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time}{ref})</small>{answers}</li>"
+    return f"<li><b>{p.severity} {p.score}</b> {e(p.category)}: {linked} <small>({e(p.source)}, {p.time}{where}{ref})</small>{answers}</li>"
 
 
 def _digest_slack_line(p: _Parts) -> str:
@@ -754,8 +783,11 @@ def _digest_slack_line(p: _Parts) -> str:
     title = s(p.title or "(no title)")
     linked = f"{title} ([{s(_link_label(p.link))}](<{p.link}>))" if p.link else title
     ref = f" · ref {p.ref}" if p.ref else ""
+    where = f" · {s(p.where)}" if p.where else ""
+    if p.where and p.map_url:
+        where += f" ([map](<{p.map_url}>))"
     answers = f" · {_slack_feedback(p.actions)}" if p.actions else ""
-    return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}{ref}{answers}"
+    return f"- **{p.severity} {p.score}** {s(p.category)}: {linked} · {s(p.source)} · {p.time}{where}{ref}{answers}"
 
 
 def _digest_telegram_line(p: _Parts) -> str:
@@ -763,16 +795,24 @@ def _digest_telegram_line(p: _Parts) -> str:
     title = e(p.title or "(no title)")
     linked = f'{title} (<a href="{e(p.link)}">{e(_link_label(p.link))}</a>)' if p.link else title
     ref = f" · ref {p.ref}" if p.ref else ""
+    where = f" · {e(p.where)}" if p.where else ""
+    if p.where and p.map_url:
+        where += f' (<a href="{e(p.map_url)}">map</a>)'
     answers = f"\n  {_telegram_feedback(p.actions)}" if p.actions else ""
-    return f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}{ref}{answers}"
+    return f"• <b>{p.severity} {p.score}</b> {e(p.category)}: {linked} · {e(p.source)} · {p.time}{where}{ref}{answers}"
 
 
 def _digest_text_line(p: _Parts) -> str:
     link = f"\n  {p.link}" if p.link else ""
     ref = f" · ref {p.ref}" if p.ref else ""
     title = text_defuse(p.title or "(no title)")
+    where = f" · {text_defuse(p.where)}" if p.where else ""
+    if p.where and p.map_url:
+        link += f"\n  map: {p.map_url}"
     answers = "".join(f"\n  {words}: {url}" for words, url in p.actions)
-    return f"- {p.severity} {p.score} {p.category}: {title} · {p.source} · {p.time}{ref}{link}{answers}"
+    return (
+        f"- {p.severity} {p.score} {p.category}: {title} · {p.source} · {p.time}{where}{ref}{link}{answers}"
+    )
 
 
 def _wrap_email(header: str, lines: list[str]) -> tuple[str, str | None]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from newsalert.config import SubscriberConfig
+from newsalert.geo.filters import CountryAt, GeoFilter
+from newsalert.geo.model import Location
 from newsalert.holds import release_time
 from newsalert.models import Alert, Item, PlannedDelivery, Score, StoredItem
 from newsalert.rules import keyword_matcher
@@ -27,8 +29,9 @@ class Route:
     subscriber: SubscriberConfig
     targets: tuple[Target, ...]
     keywords: re.Pattern[str] | None
+    places: GeoFilter | None = None
 
-    def wants(self, item: Item, score: Score) -> bool:
+    def wants(self, item: Item, score: Score, where: Location | None = None) -> bool:
         sub = self.subscriber
         if not score.relevant or score.score < sub.min_score:
             return False
@@ -36,23 +39,43 @@ class Route:
             return False
         if sub.feeds and item.feed not in sub.feeds:
             return False
+        if (
+            self.places is not None
+            and not self.places.check(where, score.score, score.category).passes
+        ):
+            return False
         return not (self.keywords and not self.keywords.search(f"{item.title}\n{item.summary}"))
 
 
 class Router:
     def __init__(
-        self, subscribers: tuple[SubscriberConfig, ...], targets: dict[str, tuple[Target, ...]]
+        self,
+        subscribers: tuple[SubscriberConfig, ...],
+        targets: dict[str, tuple[Target, ...]],
+        country_at: CountryAt | None = None,
     ) -> None:
         self.routes = tuple(
-            Route(sub, targets.get(sub.name, ()), keyword_matcher(sub.keywords))
+            Route(
+                sub,
+                targets.get(sub.name, ()),
+                keyword_matcher(sub.keywords),
+                GeoFilter(sub, country_at) if (sub.countries or sub.near) else None,
+            )
             for sub in subscribers
         )
 
-    def route(self, item: Item, score: Score, now: datetime) -> list[PlannedDelivery]:
+    @property
+    def needs_places(self) -> bool:
+        """Whether any subscriber filters by place (else locating can wait)."""
+        return any(r.places is not None for r in self.routes)
+
+    def route(
+        self, item: Item, score: Score, now: datetime, where: Location | None = None
+    ) -> list[PlannedDelivery]:
         """Deliveries for every subscriber who wants the item; held ones carry their time."""
         planned = []
         for route in self.routes:
-            if route.wants(item, score):
+            if route.wants(item, score, where):
                 hold = release_time(route.subscriber, score.score, now)
                 planned.extend(
                     PlannedDelivery(t.subscriber, t.target_id, t.label, hold) for t in route.targets

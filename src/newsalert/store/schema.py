@@ -148,6 +148,15 @@ items = Table(
     # times scoring failed on this item alone (a bug it triggers): the sweep takes such
     # items after the others, so a pile of them never holds up new items
     Column("score_failures", Integer, nullable=False, default=0),
+    # where the reported event happened (newsalert.geo), set with the score; NULL: nowhere
+    Column("geo_place", Text),
+    Column("geo_country", String(2)),
+    Column("geo_admin1", Text),
+    Column("geo_lat", Float),
+    Column("geo_lon", Float),
+    Column("geo_precision", String(8)),
+    Column("geo_places", Text),  # JSON list of every place named, as geo.Location dicts
+    Column("geo_why", Text),
     UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     Index("ix_items_unscored", "scored_at"),
 )

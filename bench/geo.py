@@ -1,0 +1,186 @@
+"""Geoparsing: accuracy on the labelled set, speed on one core, load time and memory.
+
+Usage (from the repository root; under a minute once the gazetteer is cached)::
+
+    PYTHONPATH=src .venv/bin/python bench/geo.py
+    PYTHONPATH=src .venv/bin/python bench/geo.py --cold     # also time a build from scratch
+
+Three tables, each with a peer run side by side:
+
+1. **Accuracy** on ``data/geo_eval.jsonl`` (see data/README.md), split into the part
+   the rules were tuned on and the held-out part never looked at while tuning. The
+   peer is the naive geoparser (same gazetteer, same whole-word matching): the first
+   place named, its most populous candidate, no guards, no event weighting.
+2. **Speed**: items per second on one core, ``locate_many`` over ``--items`` items of
+   the packaged training corpus, against the peer.
+3. **Cost of loading**, in a fresh process as a worker has: wall time to load the
+   cached gazetteer (and to build it with ``--cold``); RSS and PSS it adds; and what a
+   forked child that then geoparses 2,000 items had to copy (private pages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src")]
+
+from newsalert.geo import Geoparser, load_geoparser  # noqa: E402
+from newsalert.geo.evaluate import load_rows, score, text_names_country  # noqa: E402
+from newsalert.geo.gazetteer import build_gazetteer, load_gazetteer  # noqa: E402
+from newsalert.geo.mentions import find_mentions  # noqa: E402
+from newsalert.geo.model import Location  # noqa: E402
+
+
+def memory_kb() -> dict[str, int]:
+    """RSS, PSS and private pages of this process (Linux smaps_rollup), in kB."""
+    out = {}
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if parts[0] in ("Rss:", "Pss:", "Private_Clean:", "Private_Dirty:"):
+                out[parts[0][:-1]] = int(parts[1])
+    return out
+
+
+def naive_locator(gp: Geoparser):  # type: ignore[no-untyped-def]
+    g = gp.gazetteer
+
+    def locate(title: str, summary: str) -> Location | None:
+        found = find_mentions(g, title, summary)
+        if not found:
+            return None
+        places = g.places_of(found[0].key_id)
+        return gp.location(max(places, key=lambda p: g.population[p]))
+
+    return locate
+
+
+def corpus(n: int) -> list[tuple[str, str, None, None]]:
+    path = ROOT / "src" / "newsalert" / "data" / "train.jsonl.gz"
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            rows.append((r.get("title") or "", r.get("summary") or "", None, None))
+    while len(rows) < n:
+        rows = rows + rows
+    return rows[:n]
+
+
+def measure_load(cache: Path) -> int:
+    """In a fresh process: load time, memory added, and what a forked child copies."""
+    import newsalert.geo.mentions  # noqa: F401  (imports are not the gazetteer's cost)
+
+    items = corpus(2000)
+    gc.collect()
+    before = memory_kb()
+    t0 = time.perf_counter()
+    gp = load_geoparser(cache)
+    load_s = time.perf_counter() - t0
+    gc.collect()
+    after = memory_kb()
+    print(f"{'warm load (cached)':<34} {load_s:>8.2f} s")
+    print(f"{'RSS added by loading':<34} {(after['Rss'] - before['Rss']) / 1024:>8.1f} MB")
+    print(f"{'PSS added by loading':<34} {(after['Pss'] - before['Pss']) / 1024:>8.1f} MB")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: geoparse, then report what it had to copy
+        os.close(read)
+        base = memory_kb()
+        gp.locate_many(items)
+        now = memory_kb()
+        os.write(write, json.dumps([base, now]).encode())
+        os._exit(0)
+    os.close(write)
+    data = b""
+    while chunk := os.read(read, 65536):
+        data += chunk
+    os.waitpid(pid, 0)
+    base, now = json.loads(data)
+    print(f"{'forked child: PSS':<34} {now['Pss'] / 1024:>8.1f} MB")
+    copied = (now["Private_Dirty"] - base["Private_Dirty"]) / 1024
+    print(f"{'forked child: pages it copied':<34} {copied:>8.1f} MB  (after 2,000 items)")
+    return 0
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--cold", action="store_true", help="also time a build from scratch")
+    parser.add_argument("--cache", type=Path, default=None, help="gazetteer cache dir")
+    parser.add_argument("--measure-load", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    cache = args.cache or Path(tempfile.gettempdir()) / "newsalert-geo-bench"
+
+    if args.measure_load:
+        return measure_load(cache)
+    load_gazetteer(cache)  # make sure the cache exists before timing the warm load
+    gp = load_geoparser(cache)
+    build_s = None
+    if args.cold:
+        t0 = time.perf_counter()
+        build_gazetteer()
+        build_s = time.perf_counter() - t0
+
+    rows = load_rows(ROOT / "data" / "geo_eval.jsonl")
+    print("\n1. Accuracy on data/geo_eval.jsonl (country of the event; town within 25 km)\n")
+    head = f"{'split':<9} {'items':>5}  {'metric':<32} {'newsalert.geo':>13} {'naive peer':>11}"
+    print(head)
+    print("-" * len(head))
+    naive = naive_locator(gp)
+    for split in ("tune", "heldout", None):
+        part = [r for r in rows if split is None or r["split"] == split]
+        named = functools.partial(text_names_country, gp.gazetteer)
+        ours = score(lambda t, s: gp.locate(t, s).where, part, named).as_dict()
+        peer = score(naive, part, named).as_dict()
+        label = split or "all"
+        for key, name in (
+            ("country_accuracy", f"country right (of {ours['with_country']})"),
+            ("wrong_country", "wrong country given"),
+            ("country_accuracy_named", f"  text names it (of {ours['named']})"),
+            ("wrong_country_named", "  wrong, text names it"),
+            ("place_within_25km", f"town within 25 km (of {ours['with_place']})"),
+            ("spurious", f"located, text says none (of {ours['unlocated_items']})"),
+        ):
+            print(
+                f"{label:<9} {len(part):>5}  {name:<32} {pct(ours[key]):>13} {pct(peer[key]):>11}"
+            )
+            label = ""
+
+    items = corpus(args.items)
+    print(f"\n2. Speed on one core ({len(items):,} items of the packaged corpus)\n")
+    t0 = time.perf_counter()
+    gp.locate_many(items)
+    ours_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for t, s, _, _ in items:
+        naive(t, s)
+    peer_s = time.perf_counter() - t0
+    print(f"{'':<24} {'newsalert.geo':>13} {'naive peer':>11}")
+    print(f"{'items/s':<24} {len(items) / ours_s:>13,.0f} {len(items) / peer_s:>11,.0f}")
+
+    print("\n3. Cost of loading (the worker loads once, before it forks; a fresh process)\n")
+    if build_s is not None:
+        print(f"{'cold build (no cache)':<34} {build_s:>8.2f} s")
+    sys.stdout.flush()
+    subprocess.run([sys.executable, __file__, "--measure-load", "--cache", str(cache)], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The geoparser's public face: where did an item's event happen, offline.
+
+``load_geoparser(cache_dir)`` builds or loads the gazetteer (see
+:mod:`newsalert.geo.gazetteer`); ``shared_geoparser(cache_dir)`` is the one
+process-wide cache (``functools.cache``), so a worker loads it once before it
+forks and its children share the pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from newsalert.geo.gazetteer import (
+    KIND_ADMIN1,
+    KIND_COUNTRY,
+    KIND_PLACE,
+    Gazetteer,
+    load_gazetteer,
+)
+from newsalert.geo.mentions import find_mentions
+from newsalert.geo.model import GeoResult, Location, Mention
+from newsalert.geo.resolve import choose_event, resolve
+
+PRECISION = {KIND_COUNTRY: "country", KIND_ADMIN1: "admin1"}
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "newsalert"
+
+
+class Geoparser:
+    """Finds the places an item names and the one where its event happened."""
+
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self.gazetteer = gazetteer
+
+    def location(self, place: int) -> Location:
+        g = self.gazetteer
+        kind = g.kind[place]
+        return Location(
+            place=g.name[place],
+            country=g.country[place],
+            admin1=g.admin1[place],
+            lat=g.lat[place],
+            lon=g.lon[place],
+            # a region known only by name carries its country's point: say so
+            precision="country" if g.coarse[place] else PRECISION.get(kind, "place"),  # type: ignore[arg-type]
+        )
+
+    def locate(
+        self,
+        title: str | None,
+        summary: str | None,
+        link: str | None = None,
+        feed_country: str | None = None,
+    ) -> GeoResult:
+        """Locate one item. ``feed_country`` (ISO alpha-2) breaks ties toward home.
+
+        ``link`` is accepted for the callers' convenience and not used yet:
+        URL paths name sections more often than places.
+        """
+        del link
+        g = self.gazetteer
+        found = find_mentions(g, title or "", summary or "")
+        resolved = resolve(g, found, (feed_country or "").upper() or None)
+        choice = choose_event(g, resolved)
+        seen: dict[int, None] = {}
+        for r in resolved:
+            if not r.mention.demonym:
+                seen.setdefault(r.place, None)
+        mentions = tuple(
+            Mention(r.mention.text, r.mention.field, r.mention.start, r.mention.end)
+            for r in resolved
+        )
+        return GeoResult(
+            where=self.location(choice.place) if choice.place is not None else None,
+            places=tuple(self.location(p) for p in seen),
+            why=choice.why,
+            mentions=mentions,
+        )
+
+    def country_at(self, lat: float, lon: float) -> str | None:
+        """The country of the populated place nearest to a point (a zone's centre)."""
+        import numpy as np
+
+        g = self.gazetteer
+        lats = np.frombuffer(g.lat, dtype=np.float64)
+        lons = np.frombuffer(g.lon, dtype=np.float64)
+        places = np.frombuffer(bytes(g.kind), dtype=np.uint8) == KIND_PLACE
+        # equirectangular distance is enough to rank neighbours
+        d = (lats - lat) ** 2 + ((lons - lon) * np.cos(np.radians(lat))) ** 2
+        d[~places] = np.inf
+        best = int(np.argmin(d))
+        return g.country[best] if np.isfinite(d[best]) else None
+
+    def locate_many(
+        self, items: Iterable[tuple[str | None, str | None, str | None, str | None]]
+    ) -> list[GeoResult]:
+        """Locate ``(title, summary, link, feed_country)`` tuples in order."""
+        return [self.locate(t, s, link, fc) for t, s, link, fc in items]
+
+
+def load_geoparser(cache_dir: Path | None = None) -> Geoparser:
+    """A geoparser over the gazetteer cached in ``cache_dir`` (built on first use)."""
+    return Geoparser(load_gazetteer(cache_dir if cache_dir is not None else default_cache_dir()))
+
+
+@functools.cache
+def shared_geoparser(cache_dir: Path | None = None) -> Geoparser:
+    """The process-wide geoparser: load it before forking workers."""
+    return load_geoparser(cache_dir)

@@ -1,0 +1,390 @@
+"""Find place-name mentions in an item's text and describe their context.
+
+One Aho-Corasick pass over the title and the summary finds every gazetteer key;
+only whole words are kept (no "Assad" in "ambassador"), case-sensitively (a place
+name is capitalised in mixed-case text), longest match first. Each mention then
+gets the context the resolver needs: the word before and after, whether it is
+governed by "in/near/at", is a dateline, a speaker ("Washington said"), part of
+a person's or an organisation's name ("Paris Hilton", "Washington Post").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from newsalert.geo.aliases import (
+    AUXILIARIES,
+    DIRECTION_WORDS,
+    FACILITY_WORDS,
+    LOCATIVE_WORDS,
+    NAME_SUFFIXES,
+    PLACE_NOUNS,
+    PLACE_PREFIXES,
+    SPEECH_VERBS,
+)
+from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, Gazetteer
+
+# "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -"
+DATELINE = re.compile(
+    r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
+    r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3})?"
+    r"\s*(?:\([^)]{1,40}\))?\s*(?:-|--|—|–)\s"
+)
+# "By Mark Ledsom BASEL (Reuters) -"
+AGENCY_DATELINE = re.compile(
+    r"(?<![A-Za-z])(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})(?:,[^()]{0,40})?"
+    r"\s*\((?:Reuters|AP|AFP|UPI|dpa|DPA|AFX|CP|Xinhua|IANS|PTI)\)"
+)
+TARGET_BEFORE = re.compile(
+    r"\b(?:attacks?|strikes?|raids?|assault|bombing|shelling|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?$",
+    re.I,
+)
+# an incident word a few words before "in/near/at X"
+INCIDENT_BEFORE = re.compile(
+    r"\b(?:attack(?:s|ed)?|clash(?:es|ed)?|shoot(?:ing|ings)?|shot|bomb(?:ing|ings|s|ed)?|"
+    r"explosions?|blasts?|killed|killings?|fighting|raids?|ambush(?:ed)?|riots?|rioting|"
+    r"violence|incidents?|strikes?|struck|offensive|assault|siege|massacre|hostages?|"
+    r"kidnapp(?:ed|ing)|abducted|stabb(?:ed|ing)|gunfire|shelling|looting|unrest)\b"
+    r"(?:\W+\w+){0,4}?\W+(?:in|near|at|outside|on|against)\s+(?:the\s+)?"
+    r"(?:\w+\s+){0,2}$",
+    re.I,
+)
+BACKER_WORDS = frozenset(
+    {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
+)
+PREPOSITIONS = frozenset(
+    {
+        "in",
+        "on",
+        "at",
+        "to",
+        "of",
+        "for",
+        "with",
+        "from",
+        "by",
+        "near",
+        "and",
+        "or",
+        "as",
+    }
+)
+UNKNOWN_PLACE_BEFORE = re.compile(
+    r"\b(?:in|at|near|outside|on|from)\s+(?:the\s+)?(?:[A-Z][\w'’.\-]*\s+){0,4}[A-Z][\w'’.\-]*,\s*$"
+)
+PARTICLES = frozenset(
+    {"Au", "Aux", "De", "Del", "Des", "Du", "La", "Le", "Les", "El", "Al", "Of", "Es", "Sur"}
+)
+ARTICLE_PREFIX = re.compile(r"\b(?:al|el|Al|El|ul|ad|as|ash|ar|an|at)[-‑]$")
+BORDER_BEFORE = re.compile(
+    r"\b(?:border|borders|frontier)\s+(?:with|of)\s+(?:the\s+)?$|\bbordering\s+$", re.I
+)
+BORDER_AFTER = re.compile(r"^(?:'s|’s)?\s*(?:border|frontier)\b", re.I)
+FUNCTION_WORDS = frozenset(
+    {
+        "and",
+        "or",
+        "but",
+        "nor",
+        "in",
+        "on",
+        "at",
+        "to",
+        "of",
+        "for",
+        "with",
+        "from",
+        "by",
+        "after",
+        "before",
+        "as",
+        "since",
+        "until",
+        "over",
+        "under",
+        "into",
+        "during",
+        "amid",
+        "against",
+        "about",
+        "than",
+        "that",
+        "which",
+        "who",
+        "where",
+        "when",
+        "while",
+        "if",
+        "because",
+        "though",
+        "although",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "should",
+        "shall",
+        "do",
+        "does",
+        "did",
+        "not",
+        "also",
+        "still",
+        "now",
+        "then",
+        "again",
+        "too",
+    }
+)
+SENTENCE_END = frozenset(".!?:;\"'“‘(\n")
+
+
+@dataclass(slots=True)
+class Found:
+    """One mention and its context (mutable while the resolver works on it)."""
+
+    key_id: int
+    text: str
+    field: str  # "title" or "summary"
+    start: int  # in the combined text
+    end: int
+    demonym: bool
+    dateline: bool = False
+    locative: bool = False
+    incident: bool = False  # "the attack in Banjska": the event's own place
+    border: bool = False  # "the border with Kosovo", "the Cameroon border": not the place
+    qualifies: bool = False  # right after "X, ": the qualifier in "Mobile, Alabama"
+    backer: bool = False  # "Russia-backed", "US-led": a sponsor, not the place
+    actor: bool = False  # "Syria has offered": a country acting, as a subject
+    speaker: bool = False
+    possessive: bool = False
+    sentence_start: bool = False
+    in_lead: bool = False
+    name_part: bool = False
+    attributive: bool = False  # "US officials", "Kosovo police": an actor, not a place
+    qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum()
+
+
+def prepare(title: str, summary: str) -> tuple[str, int, tuple[int, int] | None]:
+    """Combine the fields into one text (title, newline, summary).
+
+    An all-capitals title and a dateline are title-cased (same length, so spans
+    hold) so that their place names match the mixed-case keys.
+    """
+    title = " ".join(title.split())
+    summary = " ".join(summary.split())
+    if title and not any(ch.islower() for ch in title):
+        title = title.title()
+    dateline = None
+    m = DATELINE.match(summary) or AGENCY_DATELINE.search(summary[:120])
+    if m:
+        start, end = m.span("place")
+        summary = summary[:start] + _dateline_case(summary[start:end]) + summary[end:]
+        dateline = (start, end)
+    offset = len(title) + 1
+    if dateline is not None:
+        dateline = (dateline[0] + offset, dateline[1] + offset)
+    return f"{title}\n{summary}", offset, dateline
+
+
+def _dateline_case(text: str) -> str:
+    """``PORT-AU-PRINCE`` -> ``Port-au-Prince``: title case, particles lowercased."""
+    titled = text.title()
+    return re.sub(
+        r"(?<=[-\s])([A-Z][a-z]{1,2})(?=[-\s])",
+        lambda m: m.group(1).lower() if m.group(1) in PARTICLES else m.group(1),
+        titled,
+    )
+
+
+def find_mentions(gazetteer: Gazetteer, title: str, summary: str) -> list[Found]:
+    """Every whole-word gazetteer key in the item, longest first, with its context."""
+    text, offset, dateline = prepare(title, summary)
+    hits: list[tuple[int, int, int]] = []
+    key_len = gazetteer.key_len
+    for end, kid in gazetteer.automaton.iter(text):
+        start = end - key_len[kid] + 1
+        if start > 0 and _is_word_char(text[start - 1]):
+            continue
+        if end + 1 < len(text) and _is_word_char(text[end + 1]):
+            continue
+        if start > 1 and text[start - 1] in "-‑" and text[start - 2].isalpha():
+            # "Faber-Castell", "al-Shabab": part of a compound name, unless the
+            # prefix is a lowercase one ("pro-Russian", "anti-Serbian") or a
+            # country pair ("India-China border", handled as countries)
+            word = re.search(r"([A-Za-z]+)[-‑]$", text[max(0, start - 30) : start])
+            compound = word and (
+                word.group(1)[0].isupper() or ARTICLE_PREFIX.search(text[max(0, start - 6) : start])
+            )
+            if compound and not _country_only(gazetteer, kid):
+                continue
+        hits.append((start, end + 1, kid))
+    hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
+    found: list[Found] = []
+    last_end = -1
+    for start, end, kid in hits:
+        if start < last_end:
+            continue  # inside a longer name already taken ("New York" over "York")
+        last_end = end
+        found.append(
+            Found(
+                key_id=kid,
+                text=text[start:end],
+                field="title" if start < offset else "summary",
+                start=start,
+                end=end,
+                demonym=gazetteer.key_kind[kid] == KEY_DEMONYM,
+                dateline=dateline is not None and dateline[0] <= start < dateline[1],
+            )
+        )
+    _describe(gazetteer, text, offset, found)
+    return found
+
+
+PREV = re.compile(r"([^\W\d_][\w'\-]*)(\W*)$")
+NEXT = re.compile(r"(\W*)([^\W\d_][\w'\-]*)")
+
+
+def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) -> None:
+    lead_end = _lead_end(text, offset)
+    starts = {m.start for m in found}
+    ends = {m.end for m in found}
+    for i, m in enumerate(found):
+        field_start = 0 if m.field == "title" else offset
+        before = text[max(field_start, m.start - 60) : m.start]
+        after = text[m.end : m.end + 60].split("\n", 1)[0]
+        m.sentence_start = _starts_sentence(text, m.start, field_start)
+        m.in_lead = m.field == "summary" and m.start < lead_end
+        prev_word, prev_gap, prev_start = "", "", m.start
+        pm = PREV.search(before)
+        if pm:
+            prev_word, prev_gap = pm.group(1), pm.group(2)
+            prev_start = m.start - len(before) + pm.start(1)
+        low = prev_word.lower()
+        if low == "the" and pm:
+            # "in the Gaza Strip": the word before the article decides
+            pm2 = PREV.search(before[: pm.start(1)])
+            low = pm2.group(1).lower() if pm2 and pm2.group(2) == " " else ""
+        if low in DIRECTION_WORDS or (low in LOCATIVE_WORDS and prev_gap.strip() == ""):
+            m.locative = True
+        elif low == "of" and pm:
+            # "the town of Beatrice", "north of Baghdad", "outside of Washington"
+            pm2 = PREV.search(before[: pm.start(1)])
+            word2 = pm2.group(1).lower() if pm2 else ""
+            if word2 in PLACE_NOUNS or word2 in DIRECTION_WORDS or word2 in LOCATIVE_WORDS:
+                m.locative = True
+        if BORDER_BEFORE.search(before) or BORDER_AFTER.match(after):
+            m.border = True
+            m.locative = False
+        m.possessive = after.startswith(("'s", "’s", " 's", " ’s"))
+        nm = NEXT.match(after.lstrip(" ")[2:] if m.possessive else after)
+        next_gap, next_word = (nm.group(1), nm.group(2)) if nm else ("", "")
+        if not m.possessive and not m.locative and _speaks(after):
+            m.speaker = True
+        elif (
+            m.sentence_start
+            and not m.possessive
+            and next_gap == " "
+            and next_word.islower()
+            and next_word not in PREPOSITIONS
+        ):
+            m.actor = True
+        elif next_gap == "-" and next_word.islower():
+            m.attributive = True  # "Russia-backed", "US-led"
+            m.backer = next_word in BACKER_WORDS
+        elif (
+            next_gap == " "
+            and next_word.lower() not in FUNCTION_WORDS
+            and m.end + 1 not in starts
+            and not m.locative
+        ):
+            m.attributive = True
+        if next_word in NAME_SUFFIXES and next_gap == " ":
+            m.name_part = True
+        if (
+            next_word in FACILITY_WORDS
+            and next_gap == " "
+            and m.text.lower() in gazetteer.lower_words
+        ):
+            m.name_part = True  # "Central Station", "Bay Area"
+        if not m.locative and UNKNOWN_PLACE_BEFORE.search(before):
+            m.locative = True  # "in Parliament Square, London"
+        if not m.locative and TARGET_BEFORE.search(before):
+            m.locative = True  # "attacks on Saudi oil facilities": the target is the place
+        if m.locative and INCIDENT_BEFORE.search(before):
+            m.incident = True
+        # a capitalised word that is neither a common word nor a place right
+        # before or after the name makes it part of a person's name
+        if (
+            prev_gap == " "
+            and prev_word[:1].isupper()
+            and not prev_word.endswith(("'s", "’s"))
+            and prev_word.rstrip(".") not in PLACE_PREFIXES
+            and prev_word.lower() not in gazetteer.lower_words
+            and prev_start not in ends
+            and not m.demonym
+        ):
+            m.name_part = True
+        if (
+            not m.possessive
+            and next_gap == " "
+            and next_word[:1].isupper()
+            and not next_word.isupper()
+            and next_word.lower() not in gazetteer.lower_words
+            and not m.demonym
+        ):
+            m.name_part = True
+            if m.end + 1 in starts:
+                found[i + 1].name_part = True  # "Jordan Henderson": both are names
+        if i + 1 < len(found) and text[m.end : found[i + 1].start].strip() == ",":
+            m.qualified_by = i + 1
+            found[i + 1].qualifies = True
+
+
+SPEAKS = re.compile(r"^\s+(?:(\w+)\s+)?(\w+)")
+
+
+def _speaks(after: str) -> bool:
+    """``Jordan said``, ``Serbia has denied``: the name is a government speaking."""
+    m = SPEAKS.match(after)
+    if not m:
+        return False
+    first, second = (m.group(1) or "").lower(), m.group(2).lower()
+    if not first:
+        return second in SPEECH_VERBS
+    return first in SPEECH_VERBS or (first in AUXILIARIES and second in SPEECH_VERBS)
+
+
+def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:
+    return all(gazetteer.kind[p] == KIND_COUNTRY for p in gazetteer.places_of(key_id))
+
+
+def _starts_sentence(text: str, pos: int, field_start: int) -> bool:
+    stripped = text[field_start:pos].rstrip(" \"'“‘")
+    return not stripped or stripped[-1] in SENTENCE_END
+
+
+def _lead_end(text: str, offset: int) -> int:
+    m = re.search(r"[.!?](\s|$)", text[offset:])
+    return offset + (m.end() if m else len(text) - offset)
+
+
+def is_country_key(gazetteer: Gazetteer, key_id: int) -> bool:
+    return any(gazetteer.kind[p] == KIND_COUNTRY for p in gazetteer.places_of(key_id))

@@ -1,0 +1,304 @@
+"""Disambiguate mentions and choose where the reported event happened.
+
+Each mention has candidate places (GeoNames has 40 places called "Jordan"). A
+candidate's score is the field's usual evidence: its population (prior), being a
+country or region rather than a village of the same name, its country or region
+named elsewhere in the item, the feed's home country, and a qualifier right after
+it ("Mobile, Alabama"). Two passes: the second sees the countries the first
+found for the other mentions.
+
+The event location is not every place mentioned. Mentions weigh more in the
+title, in the lead sentence, after "in/near/at", in a dateline; less as a speaker
+("Washington said": a government, so a country at most) or as a demonym
+("Serbian troops": evidence for a country, never a town). The country with the
+most weight wins; inside it, the most specific place with the most weight
+(a town beats the country that contains it).
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from newsalert.geo.distance import haversine_km
+from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
+from newsalert.geo.mentions import Found
+
+# candidate scores (log10 population is 0-7)
+POPULATION_WEIGHT = 1.5
+UNKNOWN_POPULATION = 1_000
+SMALL_WORDLIKE_POP = 100_000  # "Split", "Mobile": a word unless the text says place
+COUNTRY_PRIOR = 4.0
+ADMIN1_PRIOR = -0.5  # a region's population is a sum over its towns: discount it
+CONTEXT_COUNTRY = 3.0  # the candidate's country is named elsewhere in the item
+CONTEXT_DEMONYM = 1.5  # ... or its demonym is used
+CONTEXT_PLACE = 1.5  # ... or a large place (CONTEXT_PLACE_MIN_POP) resolved there
+CONTEXT_PLACE_MIN_POP = 50_000
+CONTEXT_ADMIN1 = 3.0  # the candidate's region is named elsewhere
+CONTEXT_TOWN_IN_REGION = 4.0  # a region that holds a town the item names ("Atlanta ... Georgia")
+FEED_COUNTRY = 3.5  # the feed's home country: local feeds mean the local Perth
+QUALIFIED = 8.0  # "Mobile, Alabama": the next mention contains this candidate
+CAPITAL_PRIOR = 0.5  # a national capital is the one news means
+PRIMARY_NAME = 1.5  # the text uses the place's own name, not an alternate or old one
+# event weights
+W_TITLE, W_LEAD, W_LOCATIVE, W_DATELINE = 1.5, 0.5, 1.5, 1.0
+W_SPEAKER, W_DEMONYM, W_BORDER, W_BACKER = 0.6, 0.3, 0.3, 0.1
+W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
+W_SPECIFIC = 0.5  # a town or region says more about where than a country does
+CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
+NAMESAKE_CITY_MIN_POP = 200_000  # "New York", "Washington": the city, not the region
+QUALIFIER_MAX_KM = 50.0  # "Royston, Glasgow": a Royston this far from Glasgow is another
+
+
+CALENDAR = frozenset(w for w in (*calendar.month_name, *calendar.day_name) if w)
+
+
+@dataclass(slots=True)
+class Resolved:
+    mention: Found
+    place: int  # place id in the gazetteer
+    weight: float
+
+
+def _is_region_key(g: Gazetteer, key_id: int) -> bool:
+    return any(g.kind[p] != KIND_PLACE for p in g.places_of(key_id))
+
+
+def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> str | None:
+    """Why this mention is not a place here, or None."""
+    if m.demonym:
+        return None
+    has_country = any(g.kind[p] == KIND_COUNTRY for p in places)
+    if m.name_part and not m.dateline:
+        return "part of a name"
+    if m.text in CALENDAR and not m.dateline:
+        return "month or weekday"
+    if m.speaker and not has_country and not any(p in g.capital for p in places):
+        return "a person speaking"
+    # "Mobile, Alabama": either side of a qualifier; only a country or region qualifies
+    qualifier = m.qualifies and any(g.kind[p] != KIND_PLACE for p in places)
+    qualified = m.qualified_by >= 0 and _is_region_key(g, found[m.qualified_by].key_id)
+    strong = m.locative or m.dateline or qualified or qualifier
+    if m.text in g.common_words and not strong and not has_country:
+        return "common word"
+    if (
+        not strong
+        and not has_country
+        and m.text.lower() in g.lower_words
+        and all(g.population[p] < SMALL_WORDLIKE_POP for p in places)
+    ):
+        return "small place named like a word"
+    if m.text in g.person_names and not has_country and not strong:
+        return "person's name"
+    return None
+
+
+def _score(
+    g: Gazetteer,
+    p: int,
+    context_countries: dict[str, float],
+    context_admin1: set[int],
+    feed_country: str | None,
+    qualifier: set[str] | None,
+    qualifier_admin1: set[int] | None,
+    text: str = "",
+) -> float:
+    kind = g.kind[p]
+    # GeoNames' population 0 means unknown (London boroughs have it), not empty
+    score = POPULATION_WEIGHT * math.log10(max(g.population[p], UNKNOWN_POPULATION))
+    if kind == KIND_COUNTRY:
+        score += COUNTRY_PRIOR
+    elif kind == KIND_ADMIN1:
+        score += ADMIN1_PRIOR
+    if p in g.capital:
+        score += CAPITAL_PRIOR
+    if text and (g.name[p] == text or fold(g.name[p]) == text):
+        score += PRIMARY_NAME
+    cc = g.country[p]
+    score += context_countries.get(cc, 0.0)
+    if kind == KIND_PLACE and g.admin1_place[p] in context_admin1:
+        score += CONTEXT_ADMIN1
+    if feed_country and cc == feed_country:
+        score += FEED_COUNTRY
+    if (
+        qualifier is not None
+        and kind != KIND_COUNTRY
+        and (cc in qualifier or (qualifier_admin1 and g.admin1_place[p] in qualifier_admin1))
+    ):
+        score += QUALIFIED
+    return score
+
+
+def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[Resolved]:
+    """Pick one place per kept mention (guarded mentions are dropped)."""
+    kept = [(m, g.places_of(m.key_id)) for m in found]
+    kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps, found) is None]
+    if not kept:
+        return []
+    # context: country names and demonyms first, then what the first pass chose
+    choice: list[int] = []
+    for _ in range(2):
+        context: dict[str, float] = defaultdict(float)
+        admin1: set[int] = set()
+        towns_in: set[int] = {g.admin1_place[c] for c in choice if g.kind[c] == KIND_PLACE}
+        for idx, (m, ps) in enumerate(kept):
+            if choice:
+                p = choice[idx]
+            elif all(g.kind[q] == KIND_COUNTRY for q in ps):
+                p = ps[0]
+            else:
+                continue
+            cc = g.country[p]
+            if m.demonym:
+                bonus = CONTEXT_DEMONYM
+            elif g.kind[p] != KIND_PLACE:
+                bonus = CONTEXT_COUNTRY
+            elif g.population[p] >= CONTEXT_PLACE_MIN_POP:
+                bonus = CONTEXT_PLACE
+            else:
+                continue
+            context[cc] = max(context[cc], bonus)
+            if g.kind[p] == KIND_ADMIN1:
+                admin1.add(p)
+        new_choice = []
+        for idx, (m, ps) in enumerate(kept):
+            own = dict(context)
+            if choice:
+                # a mention is not its own context
+                own_cc = g.country[choice[idx]]
+                if sum(1 for j, c in enumerate(choice) if j != idx and g.country[c] == own_cc) == 0:
+                    own.pop(own_cc, None)
+            qualifier = qualifier_admin1 = None
+            q = m.qualified_by
+            if q >= 0:
+                target = next((k for k, (mm, _) in enumerate(kept) if mm is found[q]), None)
+                if target is not None:
+                    qps = kept[target][1]
+                    qualifier = {g.country[x] for x in qps if g.kind[x] == KIND_COUNTRY}
+                    qualifier_admin1 = {x for x in qps if g.kind[x] == KIND_ADMIN1}
+            best = max(
+                ps,
+                key=lambda p, own=own, qa=qualifier, qb=qualifier_admin1, t=m.text: (
+                    _score(g, p, own, admin1 - {p}, feed_country, qa, qb, t)
+                    + (CONTEXT_TOWN_IN_REGION if p in towns_in else 0.0)
+                ),
+            )
+            new_choice.append(_prefer_namesake_city(g, best, ps))
+        choice = new_choice
+    out = []
+    index = {id(m): i for i, (m, _) in enumerate(kept)}
+    for (m, _), p in zip(kept, choice, strict=True):
+        if (m.speaker or m.possessive) and p in g.capital:
+            p = g.country_place.get(g.country[p], p)  # "Washington said": the government
+        q = index.get(id(found[m.qualified_by])) if m.qualified_by >= 0 else None
+        if q is not None and _far_from_qualifier(g, p, choice[q]):
+            continue  # "Royston, Glasgow": a neighbourhood we only know elsewhere
+        if (
+            m.qualifies
+            and out
+            and out[-1].mention.qualified_by >= 0
+            and found[out[-1].mention.qualified_by] is m
+            and g.country[out[-1].place] != g.country[p]
+        ):
+            continue  # "Sevenoaks, Kent": a Kent elsewhere qualifies nothing
+        out.append(Resolved(m, p, _weight(g, m, p)))
+    return out
+
+
+def _far_from_qualifier(g: Gazetteer, p: int, q: int) -> bool:
+    if g.kind[p] != KIND_PLACE or g.kind[q] != KIND_PLACE:
+        return False
+    return haversine_km(g.lat[p], g.lon[p], g.lat[q], g.lon[q]) > QUALIFIER_MAX_KM
+
+
+def _prefer_namesake_city(g: Gazetteer, best: int, candidates: list[int]) -> int:
+    """ "New York", "Washington": a big city of the same name beats the region."""
+    if g.kind[best] != KIND_ADMIN1:
+        return best
+    cities = [
+        p
+        for p in candidates
+        if g.kind[p] == KIND_PLACE
+        and g.country[p] == g.country[best]
+        and g.population[p] >= NAMESAKE_CITY_MIN_POP
+    ]
+    return max(cities, key=lambda p: g.population[p]) if cities else best
+
+
+def _weight(g: Gazetteer, m: Found, p: int) -> float:
+    if m.backer:
+        return W_BACKER
+    if m.demonym or (m.attributive and not m.locative and g.kind[p] == KIND_COUNTRY):
+        return W_DEMONYM
+    if m.border:
+        return W_BORDER
+    if m.actor and g.kind[p] == KIND_COUNTRY:
+        return W_SPEAKER
+    if p in g.capital and not (m.locative or m.dateline or m.qualified_by >= 0 or m.qualifies):
+        return W_SPEAKER  # "sanctions on Belgrade", "talks with Pristina": the government
+    if m.speaker or (m.possessive and p in g.capital):
+        return W_SPEAKER
+    w = 1.0 if g.kind[p] == KIND_COUNTRY else 1.0 + W_SPECIFIC
+    if m.field == "title":
+        w += W_TITLE
+    elif m.in_lead:
+        w += W_LEAD
+    if m.locative:
+        w += W_LOCATIVE
+    if m.incident:
+        w += W_INCIDENT
+    if m.dateline:
+        w += W_DATELINE
+    return w
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    place: int | None
+    why: str
+
+
+def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
+    """The place where the reported event happened, and why."""
+    if not resolved:
+        return Choice(None, "no place named")
+    by_country: dict[str, float] = defaultdict(float)
+    first: dict[str, int] = {}
+    for i, r in enumerate(resolved):
+        cc = g.country[r.place]
+        by_country[cc] += r.weight
+        first.setdefault(cc, i)
+    cc = max(by_country, key=lambda c: (by_country[c], -first[c]))
+    # the most specific place in that country that the text places things at
+    per_place: dict[int, float] = defaultdict(float)
+    order: dict[int, int] = {}
+    for i, r in enumerate(resolved):
+        if g.country[r.place] != cc or r.mention.demonym or r.mention.speaker:
+            continue
+        per_place[r.place] += r.weight
+        order.setdefault(r.place, i)
+    detail = f"{cc} weighs {by_country[cc]:.1f}" + (
+        f" against {', '.join(f'{c} {w:.1f}' for c, w in sorted(by_country.items(), key=lambda x: -x[1]) if c != cc)}"
+        if len(by_country) > 1
+        else ""
+    )
+    for kind in (KIND_PLACE, KIND_ADMIN1):
+        cands = [p for p in per_place if g.kind[p] == kind]
+        if cands:
+            best = max(cands, key=lambda p: (per_place[p], -order[p]))
+            m = resolved[order[best]].mention
+            clues = [m.field]
+            if m.dateline:
+                clues.append("dateline")
+            if m.locative:
+                clues.append("after in/near/at")
+            return Choice(best, f"'{m.text}' ({', '.join(clues)}); {detail}")
+    country = g.country_place.get(cc)
+    city_state = g.city_state.get(cc)
+    if city_state is not None:
+        country = city_state
+    clue = next(r.mention for r in resolved if g.country[r.place] == cc)
+    kind_note = "demonym" if clue.demonym else ("speaker" if clue.speaker else clue.field)
+    return Choice(country, f"country only: '{clue.text}' ({kind_note}); {detail}")
