@@ -19,6 +19,7 @@ Rows:
   received, and PSS is measured again after that busy run.
 * poll --once: ``newsalert poll --once`` as a process (model load included) with default
   routing (the model decides what is relevant): items per second, e-mails sent.
+* baseline-embedded / baseline-redis: the same run on ``--baseline``'s code (before/after).
 * per e-mail: ``Notifier.send`` to the loopback server without and with the connection
   pool (``--project``'s own code): where the time of one e-mail goes.
 
@@ -335,6 +336,9 @@ def main() -> int:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--r2e", type=Path, default=ROOT / ".venv-r2e", help="rss2email's venv")
     parser.add_argument("--project", type=Path, default=ROOT, help="the newsalert tree to run")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout for the baseline-embedded/-redis rows"
+    )
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds idle before PSS")
     parser.add_argument("--timeout", type=float, default=300.0, help="per phase")
@@ -365,6 +369,13 @@ def main() -> int:
                 rows.append(
                     service_row("newsalert run, Redis", feeds, smtp, work / row, args, args.redis)
                 )
+            elif row in ("baseline-embedded", "baseline-redis"):
+                if args.baseline is None:
+                    parser.error(f"{row} needs --baseline")
+                base = argparse.Namespace(**{**vars(args), "project": args.baseline.resolve()})
+                broker = args.redis if row == "baseline-redis" else None
+                name = f"baseline run, {row.split('-')[1]}"
+                rows.append(service_row(name, feeds, smtp, work / row, base, broker))
             elif row == "poll-once":
                 rows.append(poll_once_row(feeds, smtp, work / row, args))
             elif row == "per-email":
