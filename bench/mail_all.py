@@ -20,6 +20,8 @@ Rows:
 * poll --once: ``newsalert poll --once`` as a process (model load included) with default
   routing (the model decides what is relevant): items per second, e-mails sent.
 * baseline-embedded / baseline-redis: the same run on ``--baseline``'s code (before/after).
+* breakdown: ``deliver_due`` in this process (``--feeds`` / 5 feeds), timed by step, with
+  and without the batch's shared connections.
 * per e-mail: ``Notifier.send`` to the loopback server without and with the connection
   pool (``--project``'s own code): where the time of one e-mail goes.
 
@@ -34,6 +36,7 @@ import json
 import os
 import shutil
 import signal
+import smtplib
 import subprocess
 import sys
 import tempfile
@@ -41,6 +44,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -296,6 +300,81 @@ def per_email(smtp: SMTPServer, args: argparse.Namespace) -> list[tuple[str, flo
     return list(json.loads(done.stdout.strip().splitlines()[-1]).items())
 
 
+def breakdown(
+    smtp: SMTPServer, work: Path, args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """Where a delivery's time goes: ``deliver_due`` in this process over ``--feeds`` / 5
+    feeds, every item alerting, with and without the batch's shared connections (ms per
+    delivery, wall clock, by step)."""
+    from apprise.plugins.email.smtp import AppriseSMTPController
+
+    import newsalert.pipeline as pipeline_module
+    from newsalert.config import load_config
+    from newsalert.pipeline import Pipeline
+    from newsalert.store import Store
+
+    n_feeds = max(1, args.feeds // 5)
+    out: dict[str, dict[str, float]] = {}
+    for label, pooled in (("a connection per e-mail", False), ("shared per batch", True)):
+        feeds = Feeds(n_feeds, args.items)
+        feeds.arm()
+        config = write_config(work / label.replace(" ", "-"), feeds, smtp, mail_all=True)
+        loaded = load_config(config)
+        pipeline = Pipeline(loaded, Store(loaded.database_url))
+        pipeline.scorer()
+        pipeline.poll_feeds([f"f{k}" for k in range(n_feeds)])
+        pipeline.score_pending()
+        spent: dict[str, float] = {}
+
+        def timed(owner: Any, name: str, step: str, spent: dict[str, float] = spent) -> None:
+            real = getattr(owner, name)
+
+            def wrapper(*a: Any, **kw: Any) -> Any:
+                t = time.perf_counter()
+                try:
+                    return real(*a, **kw)
+                finally:
+                    spent[step] = spent.get(step, 0.0) + time.perf_counter() - t
+
+            setattr(owner, name, wrapper)
+
+        timed(pipeline.store, "lease_delivery", "lease")
+        timed(pipeline, "_take_token", "rate-limit token")
+        timed(pipeline, "_message", "render")
+        timed(pipeline.notifier, "send", "apprise send (all)")
+        timed(pipeline.store, "mark_sent", "mark sent")
+        saved = (AppriseSMTPController.__enter__, smtplib.SMTP.sendmail)
+        timed(AppriseSMTPController, "__enter__", "  SMTP connect (or NOOP)")
+        timed(smtplib.SMTP, "sendmail", "  SMTP sendmail")
+        real_pool = pipeline_module.connection_pool
+        if not pooled:
+            pipeline_module.connection_pool = contextlib.nullcontext  # type: ignore[assignment]
+        try:
+            smtp.clear()
+            t = time.perf_counter()
+            counts = pipeline.deliver_due(100_000)
+            total = time.perf_counter() - t
+        finally:
+            pipeline_module.connection_pool = real_pool  # type: ignore[assignment]
+            AppriseSMTPController.__enter__, smtplib.SMTP.sendmail = saved  # type: ignore[method-assign]
+            pipeline.close()
+            feeds.close()
+        sent = max(1, counts.get("sent", 0))
+        rows = {k: v * 1000 / sent for k, v in spent.items()}
+        rows["  apprise: parse URL, build message"] = rows["apprise send (all)"] - sum(
+            v for k, v in rows.items() if k.startswith("  ")
+        )
+        rows["other"] = total * 1000 / sent - sum(
+            v for k, v in rows.items() if not k.startswith("  ") and k != "other"
+        )
+        rows["total"] = total * 1000 / sent
+        order = ["lease", "rate-limit token", "render", "apprise send (all)",
+                 "  SMTP connect (or NOOP)", "  SMTP sendmail",
+                 "  apprise: parse URL, build message", "mark sent", "other", "total"]  # fmt: skip
+        out[label] = {step: rows.get(step, 0.0) for step in order}
+    return out
+
+
 def print_table(rows: list[Row], per: list[tuple[str, float]], args: argparse.Namespace) -> None:
     print(f"\n{args.feeds} loopback feeds x {args.items} items, pool of {args.concurrency}, "
           f"{os.cpu_count()} CPUs, code of {args.project}\n")  # fmt: skip
@@ -314,6 +393,12 @@ def print_table(rows: list[Row], per: list[tuple[str, float]], args: argparse.Na
                 if values:
                     each = " ".join(f"{v:.0f}" for v in values)
                     print(f"  {r.name:<24} {label:<16} total {sum(values):>5.0f}  [{each}]")
+    if BREAKDOWN:
+        labels = list(BREAKDOWN)
+        print("\nwhere a delivery's time goes (deliver_due in-process), ms per delivery")
+        print(f"  {'step':<36}" + "".join(f"{label:>26}" for label in labels))
+        for step in BREAKDOWN[labels[0]]:
+            print(f"  {step:<36}" + "".join(f"{BREAKDOWN[x].get(step, 0):>26.2f}" for x in labels))
     if per:
         print("\none e-mail through Notifier.send to the loopback server, ms")
         for label, ms in per:
@@ -323,6 +408,7 @@ def print_table(rows: list[Row], per: list[tuple[str, float]], args: argparse.Na
             print(f"  {r.name}: {r.note}")
 
 
+BREAKDOWN: dict[str, dict[str, float]] = {}
 MODEL = ROOT / ".pytest_cache" / "d" / "newsalert-data" / "model" / "model.joblib"
 
 
@@ -332,7 +418,7 @@ def main() -> int:
     parser.add_argument("--feeds", type=int, default=100)
     parser.add_argument("--items", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--rows", default="rss2email,embedded,redis,poll-once,per-email")
+    parser.add_argument("--rows", default="rss2email,embedded,redis,poll-once,breakdown,per-email")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--r2e", type=Path, default=ROOT / ".venv-r2e", help="rss2email's venv")
     parser.add_argument("--project", type=Path, default=ROOT, help="the newsalert tree to run")
@@ -378,6 +464,8 @@ def main() -> int:
                 rows.append(service_row(name, feeds, smtp, work / row, base, broker))
             elif row == "poll-once":
                 rows.append(poll_once_row(feeds, smtp, work / row, args))
+            elif row == "breakdown":
+                BREAKDOWN.update(breakdown(smtp, work / row, args))
             elif row == "per-email":
                 per = per_email(smtp, args)
             else:
