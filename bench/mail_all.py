@@ -6,7 +6,8 @@ Usage (from the repository root; a few minutes at the defaults)::
     .venv/bin/python bench/mail_all.py --rows rss2email,embedded --feeds 20 --items 10
     .venv/bin/python bench/mail_all.py --project /path/to/other/checkout  # before/after
 
-``--feeds`` loopback feeds with ``--items`` fresh items each; one loopback SMTP server.
+``--feeds`` loopback feeds with ``--items`` fresh items each (a poll with the feed's ETag
+gets 304, as from real feeds); one loopback SMTP server.
 Rows:
 
 * rss2email 3.14 (its own venv, ``--r2e``; made with pip on first use): ``r2e run`` once,
@@ -77,13 +78,19 @@ class Feeds:
             self._route(k, feed_body(k, items))
 
     def _route(self, k: int, body: bytes) -> None:
+        # each state has its ETag: a feed polled again answers 304, as real feeds do
+        empty_tag, full_tag = '"empty"', f'"full-{k}"'
+
         def handler(request: Request) -> Response:
+            etag = full_tag if self.armed else empty_tag
+            if request.headers.get("if-none-match") == etag:
+                return Response(304, b"", {"ETag": etag})
             if not self.armed:
-                return Response(200, EMPTY, {"Content-Type": "application/rss+xml"})
+                return Response(200, EMPTY, {"Content-Type": "application/rss+xml", "ETag": etag})
             with self.lock:
                 if self.first_full is None:
                     self.first_full = time.monotonic()
-            return Response(200, body, {"Content-Type": "application/rss+xml"})
+            return Response(200, body, {"Content-Type": "application/rss+xml", "ETag": etag})
 
         self.server.handler(f"/feed/{k}", handler)
 
