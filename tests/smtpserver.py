@@ -29,6 +29,7 @@ that log in filter it (see tests/test_delivery.py).
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -52,6 +53,7 @@ class Envelope:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    peer: Any = None  # the client's (host, port): one per connection
 
 
 class _Controller(Controller):
@@ -75,6 +77,8 @@ class SMTPServer:
         self._refusal: tuple[str, str] | None = None  # (stage, SMTP reply)
         self._credentials: tuple[str, str] | None = None
         self._controller: _Controller | None = None
+        self.hang_up_after: int | None = None  # close the connection after this many messages
+        self.hang_up_in_data = False  # close the next connection at DATA, nothing accepted
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -139,6 +143,12 @@ class SMTPServer:
         query = urlencode({"from": sender, "to": to, "mode": "insecure", **params}, safe="@")
         return f"mailto://{auth}{self.host}:{self.port}?{query}"
 
+    @property
+    def connections(self) -> int:
+        """How many client connections delivered the messages received so far."""
+        with self._lock:
+            return len({e.peer for e in self.envelopes})
+
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
@@ -160,13 +170,22 @@ class SMTPServer:
         refusal = self._refusal
         if refusal is not None and refusal[0] == "data":
             return refusal[1]
+        if self.hang_up_in_data:
+            self.hang_up_in_data = False
+            server.transport.close()
+            return "421 4.3.0 closing"
         data = envelope.original_content or envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8")
         message = email.message_from_bytes(data, policy=email.policy.default)
         with self._lock:
-            self.envelopes.append(Envelope(envelope.mail_from, list(envelope.rcpt_tos), data))
+            self.envelopes.append(
+                Envelope(envelope.mail_from, list(envelope.rcpt_tos), data, session.peer)
+            )
             self.messages.append(message)  # type: ignore[arg-type]
+            hang_up = self.hang_up_after is not None and len(self.messages) == self.hang_up_after
+        if hang_up:  # as a server that times out an idle client: after answering
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)
         return "250 Message accepted for delivery"
 
     def _authenticate(

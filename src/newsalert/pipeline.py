@@ -31,6 +31,7 @@ from sqlalchemy import Connection
 from newsalert import answers, health, holds
 from newsalert.config import LoadedConfig
 from newsalert.delivery import Notifier, privacy_url, target_id
+from newsalert.delivery_pool import connection_pool
 from newsalert.errors import (
     FeedGone,
     FeedRejected,
@@ -810,9 +811,10 @@ class Pipeline:
 
     def deliver_due(self, limit: int = 500) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for delivery_id in self.store.due_delivery_ids(self.clock(), limit):
-            status = self.deliver(delivery_id)
-            counts[status] = counts.get(status, 0) + 1
+        with connection_pool():  # one SMTP connection per server for the whole batch
+            for delivery_id in self.store.due_delivery_ids(self.clock(), limit):
+                status = self.deliver(delivery_id)
+                counts[status] = counts.get(status, 0) + 1
         return counts
 
     # --- the whole thing, once ------------------------------------------------

@@ -1,0 +1,497 @@
+"""Alert storms: e-mail every item, newsalert side by side with rss2email, in one run.
+
+Usage (from the repository root; a few minutes at the defaults)::
+
+    .venv/bin/python bench/mail_all.py
+    .venv/bin/python bench/mail_all.py --rows rss2email,embedded --feeds 20 --items 10
+    .venv/bin/python bench/mail_all.py --project /path/to/other/checkout  # before/after
+
+``--feeds`` loopback feeds with ``--items`` fresh items each (a poll with the feed's ETag
+gets 304, as from real feeds); one loopback SMTP server.
+Rows:
+
+* rss2email 3.14 (its own venv, ``--r2e``; made with pip on first use): ``r2e run`` once,
+  one process, feeds in sequence, an e-mail per item over SMTP. Time includes start-up.
+* newsalert embedded / Redis: ``newsalert run`` (``--concurrency`` pool processes) with
+  an include rule that every item matches (every item alerts), stories off and the e-mail
+  rate limit lifted as for a local relay. The feeds first serve no items, so the worker
+  is measured idle (per-process PSS) once the model is preloaded; then they serve the
+  items: the time is from the first request that gets items until the last e-mail is
+  received, and PSS is measured again after that busy run.
+* poll --once: ``newsalert poll --once`` as a process (model load included) with default
+  routing (the model decides what is relevant): items per second, e-mails sent.
+* baseline-embedded / baseline-redis: the same run on ``--baseline``'s code (before/after).
+* breakdown: ``deliver_due`` in this process (``--feeds`` / 5 feeds), timed by step, with
+  and without the batch's shared connections.
+* per e-mail: ``Notifier.send`` to the loopback server without and with the connection
+  pool (``--project``'s own code): where the time of one e-mail goes.
+
+Everything talks to 127.0.0.1 only; every loop is bounded by ``--timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from bench.throughput import (  # noqa: E402
+    REDIS_PREFIX,
+    clean_redis,
+    feed_body,
+    process_tree,
+    pss_kib,
+)
+from tests.feedserver import FeedServer, Request, Response  # noqa: E402
+from tests.smtpserver import SMTPServer  # noqa: E402
+
+EMPTY = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Bench</title></channel></rss>'
+
+
+class Feeds:
+    """``n`` loopback feeds that serve no items until :meth:`arm`, then ``items`` each."""
+
+    def __init__(self, n: int, items: int) -> None:
+        self.server = FeedServer()
+        self.n = n
+        self.armed = False
+        self.first_full: float | None = None
+        self.lock = threading.Lock()
+        for k in range(n):
+            self._route(k, feed_body(k, items))
+
+    def _route(self, k: int, body: bytes) -> None:
+        # each state has its ETag: a feed polled again answers 304, as real feeds do
+        empty_tag, full_tag = '"empty"', f'"full-{k}"'
+
+        def handler(request: Request) -> Response:
+            etag = full_tag if self.armed else empty_tag
+            if request.headers.get("if-none-match") == etag:
+                return Response(304, b"", {"ETag": etag})
+            if not self.armed:
+                return Response(200, EMPTY, {"Content-Type": "application/rss+xml", "ETag": etag})
+            with self.lock:
+                if self.first_full is None:
+                    self.first_full = time.monotonic()
+            return Response(200, body, {"Content-Type": "application/rss+xml", "ETag": etag})
+
+        self.server.handler(f"/feed/{k}", handler)
+
+    def url(self, k: int) -> str:
+        return self.server.url(f"/feed/{k}")
+
+    def arm(self, on: bool = True) -> None:
+        with self.lock:
+            self.armed, self.first_full = on, None
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@dataclass
+class Row:
+    name: str
+    seconds: float
+    items: int
+    emails: int
+    pss_idle: list[float] = field(default_factory=list)  # MiB per process
+    pss_busy: list[float] = field(default_factory=list)
+    note: str = ""
+
+
+def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def pss_list(root: int) -> list[float]:
+    return [pss_kib(p) / 1024 for p in sorted(process_tree(root))]
+
+
+def write_config(work: Path, feeds: Feeds, smtp: SMTPServer, *, mail_all: bool) -> Path:
+    config: dict = {
+        "storage": {
+            "data_dir": str(work / "data"),
+            "database_url": f"sqlite:///{work / 'store.db'}",
+        },
+        "model": {"path": str(MODEL)},
+        "fetch": {"min_interval": 1, "deadline": 20},
+        "delivery": {"rate_limits": {"email": 100000}},  # lifted, as for a local relay
+        "stories": {"enabled": False},
+        "subscribers": [{"name": "desk", "urls": [smtp.url()]}],
+        "feeds": [
+            {"name": f"f{k}", "url": feeds.url(k), "interval": 1, "allow_private": True}
+            for k in range(feeds.n)
+        ],
+    }
+    if mail_all:  # every bench item says "officials": every item alerts
+        config["rules"] = {"include": [{"name": "every-item", "terms": ["officials"]}]}
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "newsalert.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def environment(project: Path, config: Path, broker: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSALERT_")} | {
+        "NEWSALERT_CONFIG": str(config),
+        "PYTHONPATH": f"{project / 'src'}{os.pathsep}{project}",
+        "C_FORCE_ROOT": "1",
+    }
+    if broker:
+        env["NEWSALERT_BROKER_URL"] = broker
+        clean_redis(broker)
+        env["NEWSALERT_BROKER_TRANSPORT_OPTIONS"] = json.dumps({"global_keyprefix": REDIS_PREFIX})
+    return env
+
+
+_RUN = (
+    "import sys\n"
+    "from workers.service import run_service\n"
+    "sys.exit(run_service(None, concurrency={concurrency}))\n"
+)
+
+
+def service_row(
+    name: str,
+    feeds: Feeds,
+    smtp: SMTPServer,
+    work: Path,
+    args: argparse.Namespace,
+    broker: str | None,
+) -> Row:
+    config = write_config(work, feeds, smtp, mail_all=True)
+    env = environment(args.project, config, broker)
+    feeds.arm(False)
+    smtp.clear()
+    log_path = work / "service.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUN.format(concurrency=args.concurrency)],
+        cwd=args.project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    total = feeds.n * args.items
+    try:
+        _wait(lambda: b"ready." in log_path.read_bytes(), args.timeout, "the worker")
+        time.sleep(args.idle)  # polling empty feeds: the worker as it sits idle
+        idle = pss_list(proc.pid)
+        feeds.arm()
+        _wait(lambda: len(smtp.messages) >= total, args.timeout, f"{total} e-mails")
+        start = feeds.first_full or time.monotonic()
+        seconds = time.monotonic() - start
+        time.sleep(2)
+        busy = pss_list(proc.pid)
+        emails = len(smtp.messages)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        feeds.arm(False)
+    return Row(name, seconds, total, emails, idle, busy)
+
+
+def poll_once_row(feeds: Feeds, smtp: SMTPServer, work: Path, args: argparse.Namespace) -> Row:
+    config = write_config(work, feeds, smtp, mail_all=False)
+    env = environment(args.project, config, None)
+    feeds.arm()
+    smtp.clear()
+    start = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "newsalert.cli", "--config", str(config), "poll", "--once"],
+        cwd=args.project, env=env, check=True, timeout=args.timeout,
+        stdout=(work / "poll.log").open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    seconds = time.monotonic() - start
+    feeds.arm(False)
+    return Row("newsalert poll --once", seconds, feeds.n * args.items, len(smtp.messages),
+               note="default routing: the model picks the relevant items; model load included")  # fmt: skip
+
+
+def ensure_r2e(path: Path) -> Path:
+    r2e = path / "bin" / "r2e"
+    if not r2e.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(path / "bin" / "pip"), "install", "-q", "rss2email==3.14"], check=True)
+    return r2e
+
+
+def rss2email_row(feeds: Feeds, smtp: SMTPServer, work: Path, args: argparse.Namespace) -> Row:
+    r2e = ensure_r2e(args.r2e)
+    work.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "[DEFAULT]", "from = bench@example.org", "to = desk@example.org",
+        "email-protocol = smtp", f"smtp-server = 127.0.0.1:{smtp.port}", "smtp-auth = False",
+        "smtp-ssl = False", "feed-timeout = 20", "html-mail = False", "",
+    ]  # fmt: skip
+    for k in range(feeds.n):
+        lines += [f"[feed.f{k}]", f"url = {feeds.url(k)}", ""]
+    cfg = work / "rss2email.cfg"
+    cfg.write_text("\n".join(lines), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("http_proxy", "https_proxy")}
+    env |= {"HOME": str(work), "XDG_CONFIG_HOME": str(work), "XDG_DATA_HOME": str(work)}
+    feeds.arm()
+    smtp.clear()
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [str(r2e), "-c", str(cfg), "-d", str(work / "r2e.json"), "run"],
+        env=env, stdout=subprocess.DEVNULL, stderr=(work / "r2e.log").open("ab"),
+    )  # fmt: skip
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, pss_kib(proc.pid) / 1024)
+        if time.monotonic() - start > args.timeout:
+            proc.kill()
+            raise TimeoutError("rss2email took too long")
+        time.sleep(0.05)
+    seconds = time.monotonic() - start
+    feeds.arm(False)
+    return Row("rss2email 3.14", seconds, feeds.n * args.items, len(smtp.messages),
+               pss_busy=[peak], note="one process, feeds in sequence; start-up included")  # fmt: skip
+
+
+def per_email(smtp: SMTPServer, args: argparse.Namespace) -> list[tuple[str, float]]:
+    """ms per e-mail through Notifier.send, without and with the pool (in a subprocess
+    on ``--project``'s code, so a before/after compares the same measurement)."""
+    code = (
+        "import json, sys, time\n"
+        "from newsalert.delivery import Notifier\n"
+        "from newsalert.models import Message\n"
+        "url, n = sys.argv[1], int(sys.argv[2])\n"
+        "m = Message(title='t', body='b', body_format='text')\n"
+        "notifier = Notifier(timeout=5)\n"
+        "notifier.send(url, m)\n"
+        "out = {}\n"
+        "t = time.perf_counter()\n"
+        "for _ in range(n): notifier.send(url, m)\n"
+        "out['a connection per e-mail'] = (time.perf_counter() - t) / n * 1000\n"
+        "try:\n"
+        "    from newsalert.delivery_pool import connection_pool\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "else:\n"
+        "    t = time.perf_counter()\n"
+        "    with connection_pool():\n"
+        "        for _ in range(n): notifier.send(url, m)\n"
+        "    out['pooled, one batch'] = (time.perf_counter() - t) / n * 1000\n"
+        "print(json.dumps(out))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{args.project / 'src'}{os.pathsep}{args.project}"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, smtp.url(), "200"],
+        env=env, check=True, capture_output=True, text=True, timeout=args.timeout,
+    )  # fmt: skip
+    return list(json.loads(done.stdout.strip().splitlines()[-1]).items())
+
+
+def breakdown(
+    smtp: SMTPServer, work: Path, args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """Where a delivery's time goes: ``deliver_due`` in this process over ``--feeds`` / 5
+    feeds, every item alerting, with and without the batch's shared connections (ms per
+    delivery, wall clock, by step)."""
+    from apprise.plugins.email.smtp import AppriseSMTPController
+
+    import newsalert.pipeline as pipeline_module
+    from newsalert.config import load_config
+    from newsalert.pipeline import Pipeline
+    from newsalert.store import Store
+
+    n_feeds = max(1, args.feeds // 5)
+    out: dict[str, dict[str, float]] = {}
+    for label, pooled in (("a connection per e-mail", False), ("shared per batch", True)):
+        feeds = Feeds(n_feeds, args.items)
+        feeds.arm()
+        config = write_config(work / label.replace(" ", "-"), feeds, smtp, mail_all=True)
+        loaded = load_config(config)
+        pipeline = Pipeline(loaded, Store(loaded.database_url))
+        pipeline.scorer()
+        pipeline.poll_feeds([f"f{k}" for k in range(n_feeds)])
+        pipeline.score_pending()
+        spent: dict[str, float] = {}
+
+        def timed(owner: Any, name: str, step: str, spent: dict[str, float] = spent) -> None:
+            real = getattr(owner, name)
+
+            def wrapper(*a: Any, **kw: Any) -> Any:
+                t = time.perf_counter()
+                try:
+                    return real(*a, **kw)
+                finally:
+                    spent[step] = spent.get(step, 0.0) + time.perf_counter() - t
+
+            setattr(owner, name, wrapper)
+
+        timed(pipeline.store, "lease_delivery", "lease")
+        timed(pipeline, "_take_token", "rate-limit token")
+        timed(pipeline, "_message", "render")
+        timed(pipeline.notifier, "send", "apprise send (all)")
+        timed(pipeline.store, "mark_sent", "mark sent")
+        saved = (AppriseSMTPController.__enter__, smtplib.SMTP.sendmail)
+        timed(AppriseSMTPController, "__enter__", "  SMTP connect (or NOOP)")
+        timed(smtplib.SMTP, "sendmail", "  SMTP sendmail")
+        real_pool = pipeline_module.connection_pool
+        if not pooled:
+            pipeline_module.connection_pool = contextlib.nullcontext  # type: ignore[assignment]
+        try:
+            smtp.clear()
+            t = time.perf_counter()
+            counts = pipeline.deliver_due(100_000)
+            total = time.perf_counter() - t
+        finally:
+            pipeline_module.connection_pool = real_pool  # type: ignore[assignment]
+            AppriseSMTPController.__enter__, smtplib.SMTP.sendmail = saved  # type: ignore[method-assign]
+            pipeline.close()
+            feeds.close()
+        sent = max(1, counts.get("sent", 0))
+        rows = {k: v * 1000 / sent for k, v in spent.items()}
+        rows["  apprise: parse URL, build message"] = rows["apprise send (all)"] - sum(
+            v for k, v in rows.items() if k.startswith("  ")
+        )
+        rows["other"] = total * 1000 / sent - sum(
+            v for k, v in rows.items() if not k.startswith("  ") and k != "other"
+        )
+        rows["total"] = total * 1000 / sent
+        order = ["lease", "rate-limit token", "render", "apprise send (all)",
+                 "  SMTP connect (or NOOP)", "  SMTP sendmail",
+                 "  apprise: parse URL, build message", "mark sent", "other", "total"]  # fmt: skip
+        out[label] = {step: rows.get(step, 0.0) for step in order}
+    return out
+
+
+def print_table(rows: list[Row], per: list[tuple[str, float]], args: argparse.Namespace) -> None:
+    print(f"\n{args.feeds} loopback feeds x {args.items} items, pool of {args.concurrency}, "
+          f"{os.cpu_count()} CPUs, code of {args.project}\n")  # fmt: skip
+    peer = next((r for r in rows if r.name.startswith("rss2email")), None)
+    head = f"{'row':<26}{'items':>7}{'e-mails':>9}{'seconds':>9}{'items/s':>9}{'x rss2email':>12}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        rate = r.items / r.seconds
+        vs = f"{rate / (peer.items / peer.seconds):.2f}x" if peer else "-"
+        print(f"{r.name:<26}{r.items:>7}{r.emails:>9}{r.seconds:>9.1f}{rate:>9.0f}{vs:>12}")
+    print("\nmemory, PSS MiB per process (main process first)")
+    for r in rows:
+        if r.pss_idle or r.pss_busy:
+            for label, values in (("idle", r.pss_idle), ("after the storm", r.pss_busy)):
+                if values:
+                    each = " ".join(f"{v:.0f}" for v in values)
+                    print(f"  {r.name:<24} {label:<16} total {sum(values):>5.0f}  [{each}]")
+    if BREAKDOWN:
+        labels = list(BREAKDOWN)
+        print("\nwhere a delivery's time goes (deliver_due in-process), ms per delivery")
+        print(f"  {'step':<36}" + "".join(f"{label:>26}" for label in labels))
+        for step in BREAKDOWN[labels[0]]:
+            print(f"  {step:<36}" + "".join(f"{BREAKDOWN[x].get(step, 0):>26.2f}" for x in labels))
+    if per:
+        print("\none e-mail through Notifier.send to the loopback server, ms")
+        for label, ms in per:
+            print(f"  {label:<26}{ms:>7.2f}")
+    for r in rows:
+        if r.note:
+            print(f"  {r.name}: {r.note}")
+
+
+BREAKDOWN: dict[str, dict[str, float]] = {}
+MODEL = ROOT / ".pytest_cache" / "d" / "newsalert-data" / "model" / "model.joblib"
+
+
+def main() -> int:
+    global MODEL
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=100)
+    parser.add_argument("--items", type=int, default=30)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--rows", default="rss2email,embedded,redis,poll-once,breakdown,per-email")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
+    parser.add_argument("--r2e", type=Path, default=ROOT / ".venv-r2e", help="rss2email's venv")
+    parser.add_argument("--project", type=Path, default=ROOT, help="the newsalert tree to run")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout for the baseline-embedded/-redis rows"
+    )
+    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds idle before PSS")
+    parser.add_argument("--timeout", type=float, default=300.0, help="per phase")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    args = parser.parse_args()
+    args.project = args.project.resolve()
+    MODEL = args.model
+    if not MODEL.exists():
+        from newsalert.classifier import load_or_train
+
+        load_or_train(None, MODEL.parent.parent)
+    work = Path(tempfile.mkdtemp(prefix="newsalert-mail-all-"))
+    feeds = Feeds(args.feeds, args.items)
+    smtp = SMTPServer()
+    smtp.start()
+    rows: list[Row] = []
+    per: list[tuple[str, float]] = []
+    try:
+        for row in [r.strip() for r in args.rows.split(",") if r.strip()]:
+            print(f"running {row} ...", file=sys.stderr, flush=True)
+            if row == "rss2email":
+                rows.append(rss2email_row(feeds, smtp, work / row, args))
+            elif row == "embedded":
+                rows.append(
+                    service_row("newsalert run, embedded", feeds, smtp, work / row, args, None)
+                )
+            elif row == "redis":
+                rows.append(
+                    service_row("newsalert run, Redis", feeds, smtp, work / row, args, args.redis)
+                )
+            elif row in ("baseline-embedded", "baseline-redis"):
+                if args.baseline is None:
+                    parser.error(f"{row} needs --baseline")
+                base = argparse.Namespace(**{**vars(args), "project": args.baseline.resolve()})
+                broker = args.redis if row == "baseline-redis" else None
+                name = f"baseline run, {row.split('-')[1]}"
+                rows.append(service_row(name, feeds, smtp, work / row, base, broker))
+            elif row == "poll-once":
+                rows.append(poll_once_row(feeds, smtp, work / row, args))
+            elif row == "breakdown":
+                BREAKDOWN.update(breakdown(smtp, work / row, args))
+            elif row == "per-email":
+                per = per_email(smtp, args)
+            else:
+                parser.error(f"unknown row {row!r}")
+            if rows:
+                r = rows[-1]
+                print(f"  {r.name}: {r.emails} e-mails in {r.seconds:.1f}s", file=sys.stderr)
+    finally:
+        smtp.stop()
+        feeds.close()
+        with contextlib.suppress(Exception):
+            clean_redis(args.redis)
+        if args.keep:
+            print(f"work dir kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print_table(rows, per, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

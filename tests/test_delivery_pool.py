@@ -1,0 +1,283 @@
+"""Connections shared by one batch of deliveries (newsalert.delivery_pool), against a real
+SMTP server on loopback: one connection per server, every delivery still sent and marked
+on its own, nothing lost or sent twice when the server drops the connection."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+import textwrap
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from newsalert.config import load_config
+from newsalert.delivery import Notifier
+from newsalert.delivery_pool import connection_pool
+from newsalert.errors import TransientDeliveryError
+from newsalert.models import Message
+from newsalert.pipeline import Pipeline
+from newsalert.store import Store
+from tests.feedserver import FeedServer
+from tests.smtpserver import SMTPServer, _Controller
+from tests.test_pipeline import BALKANS
+
+MESSAGE = Message(
+    title="Armed attack in Banjska", body="Police station attacked.", body_format="text"
+)
+
+
+def recipients(n: int) -> list[str]:
+    return [f"duty{k}@example.org" for k in range(n)]
+
+
+def test_sends_in_a_pool_share_one_connection_per_server(smtp_server: SMTPServer) -> None:
+    other = SMTPServer()
+    other.start()
+    try:
+        notifier = Notifier(timeout=5)
+        with connection_pool() as pool:
+            for to in recipients(4):
+                notifier.send(smtp_server.url(to=to), MESSAGE)
+                notifier.send(other.url(to=to), MESSAGE)
+        assert [e.rcpt_tos for e in smtp_server.envelopes] == [[to] for to in recipients(4)]
+        assert len(other.envelopes) == 4
+        assert smtp_server.connections == 1 and other.connections == 1
+        assert pool.opened == 2 and pool.reused == 6
+    finally:
+        other.stop()
+
+
+def test_without_a_pool_each_send_has_its_own_connection(smtp_server: SMTPServer) -> None:
+    notifier = Notifier(timeout=5)
+    for to in recipients(3):
+        notifier.send(smtp_server.url(to=to), MESSAGE)
+    assert smtp_server.connections == 3
+
+
+def test_different_credentials_never_share_a_connection(smtp_server: SMTPServer) -> None:
+    notifier = Notifier(timeout=5)
+    with connection_pool() as pool:
+        notifier.send(smtp_server.url(user="alerts", password="one"), MESSAGE)
+        notifier.send(smtp_server.url(user="alerts", password="two"), MESSAGE)
+        notifier.send(smtp_server.url(user="alerts", password="one"), MESSAGE)
+    assert pool.opened == 2
+    assert smtp_server.logins == ["alerts", "alerts"]
+    assert smtp_server.connections == 2
+
+
+def test_a_connection_closed_by_the_server_while_idle_is_replaced_before_sending(
+    smtp_server: SMTPServer,
+) -> None:
+    smtp_server.hang_up_after = 2  # closes the first connection after its second message
+    notifier = Notifier(timeout=5)
+    with connection_pool() as pool:
+        for to in recipients(4):
+            notifier.send(smtp_server.url(to=to), MESSAGE)
+            threading.Event().wait(0.15)  # the server's close lands while the pool holds it
+    assert [e.rcpt_tos for e in smtp_server.envelopes] == [[to] for to in recipients(4)]
+    assert smtp_server.connections == 2 and pool.opened == 2
+
+
+def test_a_send_that_fails_on_a_pooled_connection_drops_it(smtp_server: SMTPServer) -> None:
+    notifier = Notifier(timeout=5)
+    with connection_pool() as pool:
+        notifier.send(smtp_server.url(to="a@example.org"), MESSAGE)
+        smtp_server.hang_up_in_data = True
+        with pytest.raises(TransientDeliveryError):
+            notifier.send(smtp_server.url(to="b@example.org"), MESSAGE)
+        smtp_server.refuse(550, stage="rcpt")  # a refusal leaves the session unusable to us
+        with pytest.raises(TransientDeliveryError):
+            notifier.send(smtp_server.url(to="c@example.org"), MESSAGE)
+        smtp_server.accept()
+        notifier.send(smtp_server.url(to="d@example.org"), MESSAGE)
+    assert [e.rcpt_tos for e in smtp_server.envelopes] == [["a@example.org"], ["d@example.org"]]
+    assert pool.opened == 3  # a fresh connection after each failure
+
+
+def test_a_connection_carries_a_bounded_number_of_messages(smtp_server: SMTPServer) -> None:
+    notifier = Notifier(timeout=5)
+    with connection_pool(max_messages=2) as pool:
+        for to in recipients(5):
+            notifier.send(smtp_server.url(to=to), MESSAGE)
+    assert pool.opened == 3 and smtp_server.connections == 3
+
+
+# --- a batch of deliveries through the pipeline ----------------------------------------------
+
+
+def write_config(
+    tmp_path: Path, model_dir: Path, database_url: str, feed: str, urls: list[str]
+) -> Path:
+    quoted = ", ".join(f'"{u}"' for u in urls)
+    text = textwrap.dedent(
+        f"""\
+        storage:
+          data_dir: {model_dir}
+          database_url: {database_url}
+        delivery:
+          backoff_base: 60
+          rate_limits: {{email: 1000}}
+        subscribers:
+          - name: duty-desk
+            urls: [{quoted}]
+        feeds:
+          - name: balkans
+            url: {feed}
+            allow_private: true
+        """
+    )
+    path = tmp_path / "newsalert.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_batch_uses_one_connection_and_marks_every_delivery_on_its_own(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    feed_server.route("/balkans", body=BALKANS)
+    urls = [smtp_server.url(to=to) for to in recipients(4)]
+    config = write_config(tmp_path, model_dir, database_url, feed_server.url("/balkans"), urls)
+    now = [datetime(2026, 1, 1, 12, 0, tzinfo=UTC)]
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
+    original = smtp_server.handle_DATA
+    calls = [0]
+
+    async def second_drops(server: Any, session: Any, envelope: Any) -> str:
+        calls[0] += 1
+        if calls[0] == 3:  # the third message is cut off in DATA: never accepted
+            smtp_server.hang_up_in_data = True
+        return await original(server, session, envelope)
+
+    smtp_server.handle_DATA = second_drops  # type: ignore[method-assign]
+    summary = pipeline.run_once()
+    assert summary.deliveries_created == 4
+    assert summary.delivered == {"sent": 3, "failed": 1}
+    deliveries = pipeline.store.list_deliveries()
+    assert sorted(d.status for d in deliveries) == ["failed", "sent", "sent", "sent"]
+    [failed] = [d for d in deliveries if d.status == "failed"]
+    assert failed.attempts == 1
+    assert len(smtp_server.envelopes) == 3
+    assert smtp_server.connections == 2  # the first until it dropped, then a fresh one
+    now[0] += timedelta(minutes=5)  # past the backoff: retried, sent once
+    assert pipeline.deliver_due() == {"sent": 1}
+    rcpts = sorted(to for e in smtp_server.envelopes for to in e.rcpt_tos)
+    assert rcpts == sorted(recipients(4))  # each once: nothing lost, nothing twice
+    assert all(d.status == "sent" for d in pipeline.store.list_deliveries())
+    pipeline.close()
+
+
+# --- TLS: one context, one handshake per connection ------------------------------------------
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.peers: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.peers.append(session.peer)
+        return "250 OK"
+
+
+@pytest.fixture
+def starttls_port(tmp_path: Path) -> Iterator[tuple[int, _Collect]]:
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    handler = _Collect()
+    controller = _Controller(
+        handler, hostname="127.0.0.1", port=0, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        yield controller.port, handler
+    finally:
+        controller.stop()
+
+
+def test_starttls_sends_share_the_tls_context_and_the_connection(
+    starttls_port: tuple[int, _Collect], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, handler = starttls_port
+    url = f"mailtos://127.0.0.1:{port}?from=a@example.org&to=b@example.org&mode=starttls&verify=no"
+    Notifier(timeout=5).send(url, MESSAGE)  # the shared context exists from here on
+    made: list[object] = []
+    real = ssl.SSLContext.__new__
+
+    def counting(cls: type, *args: Any, **kwargs: Any) -> Any:
+        made.append(cls)
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "__new__", counting)
+    Notifier(timeout=5).send(url, MESSAGE)  # without a pool: a new connection, same context
+    with connection_pool() as pool:
+        for _ in range(3):
+            Notifier(timeout=5).send(url, MESSAGE)
+    assert made == []
+    assert len(handler.peers) == 5
+    assert len(set(handler.peers)) == 3 and pool.opened == 1
+
+
+# --- webhooks: keep-alive to the same host ---------------------------------------------------
+
+
+class _Hook(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    peers: ClassVar[list[Any]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).peers.append(self.client_address)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.send_header("Set-Cookie", "session=abc; Path=/")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_webhook_sends_in_a_pool_reuse_the_connection_and_keep_no_cookies() -> None:
+    _Hook.peers = []
+    cookies: list[str | None] = []
+
+    class Hook(_Hook):
+        def do_POST(self) -> None:
+            cookies.append(self.headers.get("Cookie"))
+            super().do_POST()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"json://127.0.0.1:{server.server_port}/hook"
+        with connection_pool():
+            for _ in range(3):
+                Notifier(timeout=5).send(url, MESSAGE)
+        Notifier(timeout=5).send(url, MESSAGE)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(_Hook.peers) == 4
+    assert len(set(_Hook.peers)) == 2  # the pool's connection, then one without the pool
+    assert cookies == [None] * 4
