@@ -1407,12 +1407,19 @@ def test_docker_compose_wires_the_services_the_code_expects(tmp_path: Path) -> N
         "NEWSALERT_DATA_DIR",
         "NEWSALERT_BROKER_URL",
         "NEWSALERT_DATABASE_URL",
+        "NEWSALERT_DATABASE_PASSWORD",
     }
     from newsalert import config as config_module
 
     read_by_code = {
         getattr(config_module, n)
-        for n in ("ENV_CONFIG", "ENV_DATA_DIR", "ENV_BROKER_URL", "ENV_DATABASE_URL")
+        for n in (
+            "ENV_CONFIG",
+            "ENV_DATA_DIR",
+            "ENV_BROKER_URL",
+            "ENV_DATABASE_URL",
+            "ENV_DATABASE_PASSWORD",
+        )
     }
     assert read_by_code == known_env
     declared_volumes = set(compose.get("volumes") or {})
