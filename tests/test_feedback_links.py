@@ -89,6 +89,25 @@ def test_email_slack_text_show_each_answer_by_name() -> None:
     assert "Relevant" not in render(make_alert(), "email").body
 
 
+def test_wrong_place_is_offered_only_where_the_alert_says_where() -> None:
+    located = signer().with_actions(
+        make_alert(subscriber="duty-desk", where="Banjska, Kosovo"), now=NOW
+    )
+    words = [w for w, _ in located.actions]
+    assert words == ["Relevant", "Not relevant", "Duplicate", "Wrong place", "Mute this story"]
+    url = dict(located.actions)["Wrong place"]
+    claim = signer().verify(url.rsplit("/", 1)[1], now=NOW)
+    assert (claim.action, claim.subscriber, claim.item_id) == ("wrong_place", "duty-desk", 7)
+    for family in ("email", "slack", "text"):
+        assert url in render(located, family).body
+    telegram = render(located, "telegram")
+    assert ("Wrong place", url) in telegram.buttons
+    [digest] = render_digest([located, _alert()], "email")  # type: ignore[list-item]
+    assert f'<a href="{url}">Wrong place</a>' in digest.body
+    # unlocated: not offered anywhere
+    assert "Wrong place" not in [w for w, _ in _alert().actions]  # type: ignore[attr-defined]
+
+
 def test_telegram_gets_url_buttons_in_the_exact_payload() -> None:
     message = render(_alert(), "telegram")  # type: ignore[arg-type]
     assert "/feedback/" not in message.body  # buttons, not links in the text

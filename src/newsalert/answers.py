@@ -31,7 +31,7 @@ ACTIONS: dict[str, str] = {
     "wrong_place": "Wrong place",
     "mute": "Mute this story",
 }
-# offered in alerts ("wrong_place" once items carry a location)
+# offered in alerts; "wrong_place" too when the alert has a location (feedback_links)
 OFFERED: tuple[str, ...] = ("relevant", "not_relevant", "duplicate", "mute")
 LABELS = {"relevant": 1, "not_relevant": 0}
 

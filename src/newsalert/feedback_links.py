@@ -60,16 +60,19 @@ class LinkSigner:
         return f"{self.base_url}{PATH}{self.token(subscriber, item_id, action, now)}"
 
     def actions(
-        self, subscriber: str, item_id: int, now: float | None = None
+        self, subscriber: str, item_id: int, now: float | None = None, *, located: bool = False
     ) -> tuple[tuple[str, str], ...]:
-        """(words, url) for every answer offered in alerts."""
-        return tuple((ACTIONS[a], self.url(subscriber, item_id, a, now)) for a in OFFERED)
+        """(words, url) for every answer offered in alerts ("Wrong place" only when the
+        alert says where the event happened: there is no place to call wrong otherwise)."""
+        offered = (*OFFERED[:-1], "wrong_place", OFFERED[-1]) if located else OFFERED
+        return tuple((ACTIONS[a], self.url(subscriber, item_id, a, now)) for a in offered)
 
     def with_actions(self, alert: Alert, now: float | None = None) -> Alert:
         """``alert`` carrying its subscriber's feedback links (unchanged without both)."""
         if not alert.subscriber or alert.item_id <= 0:
             return alert
-        return replace(alert, actions=self.actions(alert.subscriber, alert.item_id, now))
+        actions = self.actions(alert.subscriber, alert.item_id, now, located=bool(alert.where))
+        return replace(alert, actions=actions)
 
     def verify(self, token: str, now: float | None = None) -> Claim:
         """The claim of a valid token; BadToken ("tampered" or "expired") otherwise."""
