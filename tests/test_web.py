@@ -43,12 +43,40 @@ def _confirm_field(page: str) -> str:
 def test_every_answer_is_a_link_in_the_email_named_exactly(console: Console) -> None:
     html = console.mail.get_body(("html",)).get_content()
     urls = set()
-    for words in ("Relevant", "Not relevant", "Duplicate", "Mute this story"):
+    for words in ("Relevant", "Not relevant", "Duplicate", "Wrong place", "Mute this story"):
         url = link(console.mail, words)
         assert url.startswith(console.url + "/feedback/")
         urls.add(url)
-    assert len(urls) == 4
-    assert "Wrong place" not in html  # offered once items carry a location
+    assert len(urls) == 5
+    assert "Where:" in html  # the item is located, so "Wrong place" is offered
+
+
+def test_wrong_place_is_recorded_without_touching_the_label(console: Console) -> None:
+    url = link(console.mail, "Wrong place")
+    with console.client() as client:
+        page = client.get(url)
+        assert "Confirm: Wrong place" in page.text
+        done = client.post(url, data={"confirm": _confirm_field(page.text)})
+        assert done.status_code == 200 and "Recorded" in done.text
+    [answer] = answers.recent(console.store)
+    assert (answer.action, answer.given_by) == ("wrong_place", "subscriber:duty-desk")
+    assert feedback.labels(console.store) == {}
+
+
+def test_country_filter(console: Console) -> None:
+    from sqlalchemy import select
+
+    from newsalert.store import items
+
+    with console.store.engine.connect() as conn:
+        [(item_id, country)] = conn.execute(select(items.c.id, items.c.geo_country)).all()
+    assert country
+    with console.client() as client:
+        console.login(client)
+        same = client.get("/", params={"country": country.lower()}).text
+        other = client.get("/", params={"country": "ZZ"}).text
+    assert f'href="/items/{item_id}"' in same
+    assert f'href="/items/{item_id}"' not in other and "match these filters" in other
 
 
 def test_not_relevant_link_records_only_on_confirm(

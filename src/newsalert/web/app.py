@@ -262,6 +262,7 @@ class Console:
             subscriber=q.get("subscriber") or None,
             category=q.get("category") or None,
             feed=q.get("feed") or None,
+            country=(q.get("country") or "").strip().upper()[:2] or None,
         )
         rows = queries.alerts(self.store, filters, before=_int(q.get("before")))
         older = None

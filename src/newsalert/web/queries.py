@@ -74,6 +74,7 @@ class Filters:
     subscriber: str | None = None
     category: str | None = None
     feed: str | None = None
+    country: str | None = None  # ISO alpha-2, as stored in items.geo_country
 
 
 def alerts(
@@ -103,6 +104,8 @@ def alerts(
         query = query.where(items.c.category == filters.category)
     if filters.feed:
         query = query.where(feeds.c.name == filters.feed)
+    if filters.country:
+        query = query.where(items.c.geo_country == filters.country.upper())
     if before is not None:
         query = query.where(items.c.id < before)
     with store.engine.connect() as conn:
