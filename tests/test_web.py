@@ -329,3 +329,24 @@ def test_repeated_failed_logins_are_refused_for_a_while(console: Console) -> Non
             data={"token": token, "user": "ops", "password": "correct horse battery staple"},
         )
         assert answer.status_code == 429 and "Too many failed attempts" in answer.text
+
+
+def test_item_page_shows_where_with_an_openstreetmap_link(console: Console) -> None:
+    from sqlalchemy import update
+
+    from newsalert.store import items
+
+    item_id = _item_id(console)
+    with console.client() as client:
+        console.login(client)
+        page = client.get(f"/items/{item_id}").text
+        assert "https://www.openstreetmap.org/?mlat=" in page and "precision" in page
+        assert "No location recorded." not in page
+        # a hostile place name and why stay text
+        with console.store.engine.begin() as conn:
+            conn.execute(
+                update(items).values(geo_place="<b>x</b>", geo_why='<script>alert(1)</script>"')
+            )
+        page = client.get(f"/items/{item_id}").text
+    assert "<script>alert" not in page and "<b>x</b>" not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page

@@ -20,6 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newsalert import answers
 from newsalert.feedback import item_feedback
+from newsalert.geo.filters import map_link
+from newsalert.geo.model import Location
 from newsalert.store import (
     Delivery,
     Store,
@@ -219,6 +221,18 @@ class ItemPage:
     answers: tuple[answers.Answer, ...]
     label: int | None
     extra: dict[str, Any] = field(default_factory=dict)
+    location: Location | None = None
+    location_why: str = ""
+    places: tuple[dict[str, Any], ...] = ()  # the other places the text mentions
+    map_url: str = ""
+
+
+def _places(raw: str | None) -> tuple[dict[str, Any], ...]:
+    try:
+        found = json.loads(raw or "[]")
+    except ValueError:
+        return ()
+    return tuple(p for p in found if isinstance(p, dict)) if isinstance(found, list) else ()
 
 
 def item_page(store: Store, item_id: int) -> ItemPage | None:
@@ -270,6 +284,16 @@ def item_page(store: Store, item_id: int) -> ItemPage | None:
         label = conn.execute(
             select(item_feedback.c.label).where(item_feedback.c.item_id == item_id)
         ).scalar()
+    where = None
+    if row.geo_country is not None and row.geo_lat is not None and row.geo_lon is not None:
+        where = Location(
+            place=row.geo_place or row.geo_country,
+            country=row.geo_country,
+            admin1=row.geo_admin1,
+            lat=row.geo_lat,
+            lon=row.geo_lon,
+            precision=row.geo_precision or "country",
+        )
     return ItemPage(
         id=row.id,
         feed=row.feed,
@@ -290,6 +314,10 @@ def item_page(store: Store, item_id: int) -> ItemPage | None:
         deliveries=sent,
         answers=tuple(answers.for_item(store, item_id)),
         label=None if label is None else int(label),
+        location=where,
+        location_why=row.geo_why or "",
+        places=_places(row.geo_places),
+        map_url=map_link(where) if where else "",
     )
 
 
