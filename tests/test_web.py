@@ -350,3 +350,20 @@ def test_item_page_shows_where_with_an_openstreetmap_link(console: Console) -> N
         page = client.get(f"/items/{item_id}").text
     assert "<script>alert" not in page and "<b>x</b>" not in page
     assert "&lt;b&gt;x&lt;/b&gt;" in page
+
+
+def test_map_plots_located_items_as_links(console: Console) -> None:
+    from sqlalchemy import update
+
+    from newsalert.store import items
+
+    item_id = _item_id(console)
+    with console.store.engine.begin() as conn:
+        conn.execute(update(items).values(geo_place="<i>Banjska</i>", geo_lat=42.98, geo_lon=20.78))
+    with console.client() as client:
+        console.login(client)
+        page = client.get("/map").text
+    assert f'<a href="/items/{item_id}"><circle cx="200.78" cy="47.02"' in page
+    assert "<title>&lt;i&gt;Banjska&lt;/i&gt;" in page and "<i>Banjska" not in page
+    svg = page.split("<svg", 1)[1].split("</svg>")[0]
+    assert "<script" not in page and "href=\"http" not in svg and "<image" not in svg

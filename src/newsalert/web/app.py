@@ -309,6 +309,10 @@ class Console:
             "stories.html", request, session, rows=rows, category=category, categories=CATEGORIES
         )
 
+    def map(self, request: Request, form: FormData | None, session: Session) -> Response:
+        points = queries.located(self.store)
+        return self.page("map.html", request, session, points=points)
+
     def feeds(self, request: Request, form: FormData | None, session: Session) -> Response:
         from newsalert.health import duration
 
@@ -393,6 +397,7 @@ def create_app(
         Route("/", op(console.alerts), methods=["GET"]),
         Route("/items/{item_id}", op(console.item), methods=["GET", "POST"]),
         Route("/stories", op(console.stories), methods=["GET"]),
+        Route("/map", op(console.map), methods=["GET"]),
         Route("/feeds", op(console.feeds), methods=["GET"]),
         Route("/deliveries", op(console.deliveries), methods=["GET", "POST"]),
         Route("/feedback", op(console.received), methods=["GET"]),

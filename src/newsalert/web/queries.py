@@ -235,6 +235,55 @@ def _places(raw: str | None) -> tuple[dict[str, Any], ...]:
     return tuple(p for p in found if isinstance(p, dict)) if isinstance(found, list) else ()
 
 
+@dataclass(frozen=True, slots=True)
+class MapPoint:
+    """A located item on the console's map, at equirectangular x/y (0-360, 0-180)."""
+
+    id: int
+    title: str
+    place: str
+    country: str
+    lat: float
+    lon: float
+
+    @property
+    def x(self) -> float:
+        return round(self.lon + 180.0, 2)
+
+    @property
+    def y(self) -> float:
+        return round(90.0 - self.lat, 2)
+
+
+def located(store: Store, *, limit: int = 200) -> list[MapPoint]:
+    """The most recent scored items that have a location, newest first."""
+    query = (
+        select(
+            items.c.id,
+            items.c.title,
+            items.c.geo_place,
+            items.c.geo_country,
+            items.c.geo_lat,
+            items.c.geo_lon,
+        )
+        .where(items.c.geo_lat.is_not(None), items.c.geo_lon.is_not(None))
+        .order_by(items.c.id.desc())
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        return [
+            MapPoint(
+                r.id,
+                r.title,
+                r.geo_place or r.geo_country or "",
+                r.geo_country or "",
+                max(-90.0, min(90.0, r.geo_lat)),
+                max(-180.0, min(180.0, r.geo_lon)),
+            )
+            for r in conn.execute(query)
+        ]
+
+
 def item_page(store: Store, item_id: int) -> ItemPage | None:
     from newsalert.store import _delivery
 
