@@ -366,4 +366,4 @@ def test_map_plots_located_items_as_links(console: Console) -> None:
     assert f'<a href="/items/{item_id}"><circle cx="200.78" cy="47.02"' in page
     assert "<title>&lt;i&gt;Banjska&lt;/i&gt;" in page and "<i>Banjska" not in page
     svg = page.split("<svg", 1)[1].split("</svg>")[0]
-    assert "<script" not in page and "href=\"http" not in svg and "<image" not in svg
+    assert "<script" not in page and 'href="http' not in svg and "<image" not in svg

@@ -121,4 +121,9 @@ def test_browser_login_item_feedback_link_and_refusals(
     for name in ("feeds", "stories", "feedback"):
         page.goto(f"{url}/{name}")  # type: ignore[attr-defined]
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
-    assert len(list(shots.glob("*.png"))) == 10
+    page.goto(f"{url}/map")  # type: ignore[attr-defined]
+    dots = page.locator("main svg a circle").count()  # type: ignore[attr-defined]
+    assert dots == page.locator("main ul li a").count()  # type: ignore[attr-defined]
+    assert page.locator("main svg line").count() > 10  # type: ignore[attr-defined]
+    page.screenshot(path=str(shots / "map.png"), full_page=True)  # type: ignore[attr-defined]
+    assert len(list(shots.glob("*.png"))) == 11
