@@ -176,6 +176,9 @@ def test_login_then_pages_and_csrf(console: Console) -> None:
         page = client.get(f"/items/{item_id}")
         assert "Withdraw" in page.text or "withdraw" in page.text
         assert "duty-desk" in page.text  # its delivery
+        # its target as the CLI shows it: masked, without apprise's ?settings
+        assert "mailto://" in page.text and "overflow=" not in page.text
+        assert "overflow=" not in client.get("/deliveries").text
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]  # type: ignore[index]
         # a form without the session's token (a cross-site POST) is refused
         refused = client.post(f"/items/{item_id}", data={"action": "relevant"})

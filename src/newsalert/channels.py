@@ -159,3 +159,10 @@ def check_template(template: str) -> str | None:
     from newsalert.render import check_template
 
     return check_template(template)
+
+
+def short_label(label: str) -> str:
+    """A target as operators read it: apprise's privacy URL (secrets masked) without the
+    ``?...`` settings it lists after it (overflow, retry, format...), which only repeat
+    what every target has. The CLI and the console show targets this way."""
+    return label.split("?", 1)[0].rstrip("/") or label

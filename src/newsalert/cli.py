@@ -733,10 +733,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
 
 def _short_target(label: str) -> str:
-    """A target as operators read it: apprise's privacy URL (secrets masked) without the
-    ``?...`` settings it lists after it (overflow, retry, format...), which only repeat
-    what every target has."""
-    return label.split("?", 1)[0].rstrip("/") or label
+    from newsalert.channels import short_label
+
+    return short_label(label)
 
 
 def _target_error(label: str, error: str) -> str:

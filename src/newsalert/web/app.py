@@ -33,6 +33,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from newsalert import answers, feedback
+from newsalert.channels import short_label
 from newsalert.config import LoadedConfig
 from newsalert.errors import BadToken, StoreError
 from newsalert.feedback_links import PATH, LinkSigner
@@ -64,6 +65,7 @@ def _environment() -> jinja2.Environment:
     env.filters["t"] = lambda text: clean(text or "", single_line=True)
     env.filters["p"] = lambda text: clean(text or "")
     env.filters["href"] = safe_link
+    env.filters["target"] = short_label  # masked, without the ?settings, as the CLI shows it
     env.filters["when"] = _when
     env.filters["score"] = lambda v: "-" if v is None else f"{v:.2f}"
     env.filters["severity"] = lambda v: "" if v is None else severity(v)
