@@ -10,6 +10,7 @@ a person's or an organisation's name ("Paris Hilton", "Washington Post").
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 
@@ -49,6 +50,38 @@ INCIDENT_BEFORE = re.compile(
     r"(?:\W+\w+){0,4}?\W+(?:in|near|at|outside|on|against)\s+(?:the\s+)?"
     r"(?:\w+\s+){0,2}$",
     re.I,
+)
+# words after which a country is the subject of a clause ("whether Serbia is preparing")
+CLAUSE_OPENERS = frozenset(
+    {"that", "whether", "if", "because", "while", "although", "though", "unless", "and", "but"}
+)
+# "to/from/via X": a destination or origin, not an addressee ("flights to China to resume")
+DESTINATION_WORDS = frozenset({"to", "from", "via", "into", "toward", "towards"})
+# "asks Serbia to withdraw": the country addressed is asked to act, so it is a government
+OBJECT_TO_VERB = re.compile(
+    r"^\s+to\s+(?!the\b|a\b|an\b|its\b|their\b|his\b|her\b|this\b|that\b|be\b)[a-z]+\b"
+)
+OFFICE_WORDS = frozenset(
+    {
+        "president",
+        "pm",
+        "premier",
+        "prime",
+        "minister",
+        "foreign",
+        "defence",
+        "defense",
+        "chancellor",
+        "king",
+        "queen",
+        "prince",
+        "ambassador",
+        "envoy",
+        "secretary",
+        "leader",
+        "diplomat",
+        "diplomats",
+    }
 )
 BACKER_WORDS = frozenset(
     {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
@@ -149,6 +182,7 @@ FUNCTION_WORDS = frozenset(
         "too",
     }
 )
+CALENDAR_WORDS = frozenset(w for w in (*calendar.month_name, *calendar.day_name) if w)
 SENTENCE_END = frozenset(".!?:;\"'“‘(\n")
 
 
@@ -174,6 +208,7 @@ class Found:
     sentence_start: bool = False
     in_lead: bool = False
     name_part: bool = False
+    office: bool = False  # "Turkish President", "Iraq PM": a person's nationality
     attributive: bool = False  # "US officials", "Kosovo police": an actor, not a place
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
@@ -264,6 +299,8 @@ NEXT = re.compile(r"(\W*)([^\W\d_][\w'\-]*)")
 
 def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) -> None:
     lead_end = _lead_end(text, offset)
+    headline = _is_headline(text[: offset - 1])
+    people: set[str] = set()  # surnames seen after a first name ("John Kirby")
     starts = {m.start for m in found}
     ends = {m.end for m in found}
     for i, m in enumerate(found):
@@ -296,16 +333,27 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
         m.possessive = after.startswith(("'s", "’s", " 's", " ’s"))
         nm = NEXT.match(after.lstrip(" ")[2:] if m.possessive else after)
         next_gap, next_word = (nm.group(1), nm.group(2)) if nm else ("", "")
+        # in a headline ("Taiwan Invites China To Air Talks") case says nothing
+        next_low = next_word.lower() if headline and m.field == "title" else next_word
         if not m.possessive and not m.locative and _speaks(after):
             m.speaker = True
         elif (
-            m.sentence_start
+            (m.sentence_start or (low in CLAUSE_OPENERS and prev_gap == " "))
             and not m.possessive
+            and not m.locative
             and next_gap == " "
-            and next_word.islower()
-            and next_word not in PREPOSITIONS
+            and next_low.islower()
+            and next_low not in PREPOSITIONS
         ):
-            m.actor = True
+            m.actor = True  # "Syria has offered", "... that Serbia is preparing"
+        elif (
+            not m.locative
+            and not m.possessive
+            and low not in DESTINATION_WORDS
+            and is_country_key(gazetteer, m.key_id)
+            and OBJECT_TO_VERB.match(after if not headline or m.field != "title" else after.lower())
+        ):
+            m.actor = True  # "asks Serbia to withdraw", "invited China to send": addressed
         elif next_gap == "-" and next_word.islower():
             m.attributive = True  # "Russia-backed", "US-led"
             m.backer = next_word in BACKER_WORDS
@@ -316,6 +364,9 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             and not m.locative
         ):
             m.attributive = True
+            # "Turkish President Erdogan blamed ...", "Iraq PM to address US Congress":
+            # the person's nationality, who travels and speaks, not the event's place
+            m.office = next_word.lower() in OFFICE_WORDS and not m.possessive
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
         if (
@@ -324,6 +375,19 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             and m.text.lower() in gazetteer.lower_words
         ):
             m.name_part = True  # "Central Station", "Bay Area"
+        if (
+            m.locative
+            and not m.demonym
+            and next_gap == " "
+            and next_word[:1].isupper()
+            and not (headline and m.field == "title")
+            and next_word.lower() in gazetteer.lower_words
+            and next_word not in CALENDAR_WORDS
+            and is_country_key(gazetteer, m.key_id)
+        ):
+            # "at the US National Security Council": an institution's name, not a place
+            m.locative = False
+            m.attributive = True
         if not m.locative and UNKNOWN_PLACE_BEFORE.search(before):
             m.locative = True  # "in Parliament Square, London"
         if not m.locative and TARGET_BEFORE.search(before):
@@ -342,6 +406,7 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             and not m.demonym
         ):
             m.name_part = True
+            people.add(m.text)
         if (
             not m.possessive
             and next_gap == " "
@@ -356,6 +421,18 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
         if i + 1 < len(found) and text[m.end : found[i + 1].start].strip() == ",":
             m.qualified_by = i + 1
             found[i + 1].qualifies = True
+    if people:
+        # one sense per item: once "John Kirby", every "Kirby" is the man, not
+        # a town ("Kirby was asked"; "Sharon Predicts ..." after "Ariel Sharon")
+        for m in found:
+            if m.text in people and not _country_only(gazetteer, m.key_id):
+                m.name_part = True
+
+
+def _is_headline(title: str) -> bool:
+    """Title Case ("Taiwan Invites China To Air Talks"), where capitals mark no name."""
+    words = [w for w in title.split() if len(w) > 3 and w[0].isalpha()]
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.75 * len(words)
 
 
 SPEAKS = re.compile(r"^\s+(?:(\w+)\s+)?(\w+)")
