@@ -103,6 +103,15 @@ COUNTRY_ALIASES: dict[str, str] = {
     "Czechia": "CZ",
     "Kyrgyz Republic": "KG",
     "Slovak Republic": "SK",
+    # headline abbreviations
+    "E. Guinea": "GQ",
+    "Eq. Guinea": "GQ",
+    "N. Korea": "KP",
+    "S. Korea": "KR",
+    "S. Africa": "ZA",
+    "S. Sudan": "SS",
+    "N. Ireland": "GB",
+    "N. Macedonia": "MK",
 }
 
 # demonym or adjective -> ISO 3166-1 alpha-2 (plural forms are added by code)
@@ -631,8 +640,6 @@ LOCATIVE_WORDS = frozenset(
         "throughout",
         "around",
         "off",
-        "towards",
-        "toward",
         "within",
         "nearby",
         "occupied",

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import ahocorasick
 
+from newsalert.geo import aliases
 from newsalert.geo.aliases import (
     CITY_ALIASES,
     COUNTRY_ALIASES,
@@ -128,6 +129,9 @@ def fingerprint() -> str:
     digest = hashlib.sha256(f"{BUILD_VERSION};{_package_versions()}".encode())
     for name in ("geo_guards.json", "geo_supplement.tsv"):
         digest.update(_data_file(name))
+    # the hand tables are code, not data files: an edited alias must not be
+    # served from a stale cache
+    digest.update(Path(aliases.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -110,6 +110,13 @@ PARTICLES = frozenset(
     {"Au", "Aux", "De", "Del", "Des", "Du", "La", "Le", "Les", "El", "Al", "Of", "Es", "Sur"}
 )
 ARTICLE_PREFIX = re.compile(r"\b(?:al|el|Al|El|ul|ad|as|ash|ar|an|at)[-‑]$")
+PLACE_NOUN_BEFORE = re.compile(
+    r"\b(?:in|at|near|outside|inside)\s+(?:the\s+)?(?:[\w'’\-]+\s+){0,3}?(?:"
+    + "|".join(sorted(PLACE_NOUNS))
+    + r"),?\s+$",
+    re.I,
+)
+ORG_OF_AFTER = re.compile(r"^ of [A-Z][a-z]")
 BORDER_BEFORE = re.compile(
     r"\b(?:border|borders|frontier)\s+(?:with|of)\s+(?:the\s+)?$|\bbordering\s+$", re.I
 )
@@ -327,6 +334,8 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             word2 = pm2.group(1).lower() if pm2 else ""
             if word2 in PLACE_NOUNS or word2 in DIRECTION_WORDS or word2 in LOCATIVE_WORDS:
                 m.locative = True
+        if not m.locative and PLACE_NOUN_BEFORE.search(before):
+            m.locative = True  # "in the Ukrainian capital Kiev", "at the village Banjska"
         if BORDER_BEFORE.search(before) or BORDER_AFTER.match(after):
             m.border = True
             m.locative = False
@@ -367,6 +376,13 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             # "Turkish President Erdogan blamed ...", "Iraq PM to address US Congress":
             # the person's nationality, who travels and speaks, not the event's place
             m.office = next_word.lower() in OFFICE_WORDS and not m.possessive
+        if (
+            not m.locative
+            and ORG_OF_AFTER.match(after)
+            and m.end + 4 not in starts
+            and not is_country_key(gazetteer, m.key_id)
+        ):
+            m.name_part = True  # "Commonwealth of Independent States": a body's name
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
         if (
