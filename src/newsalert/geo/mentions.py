@@ -117,6 +117,11 @@ PLACE_NOUN_BEFORE = re.compile(
     re.I,
 )
 ORG_OF_AFTER = re.compile(r"^ of [A-Z][a-z]")
+POSSESSOR_SPEAKS = re.compile(
+    r"^\s?['’]s(?:\s+[\w\-]+){1,4}?\s+(?:"
+    + "|".join(sorted(SPEECH_VERBS))
+    + r")\b"
+)
 BORDER_BEFORE = re.compile(
     r"\b(?:border|borders|frontier)\s+(?:with|of)\s+(?:the\s+)?$|\bbordering\s+$", re.I
 )
@@ -371,6 +376,7 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             and next_word.lower() not in FUNCTION_WORDS
             and m.end + 1 not in starts
             and not m.locative
+            and not m.possessive
         ):
             m.attributive = True
             # "Turkish President Erdogan blamed ...", "Iraq PM to address US Congress":
@@ -383,6 +389,16 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             and not is_country_key(gazetteer, m.key_id)
         ):
             m.name_part = True  # "Commonwealth of Independent States": a body's name
+        if m.possessive and is_country_key(gazetteer, m.key_id):
+            if (
+                next_word[:1].isupper()
+                and not (headline and m.field == "title")
+                and next_word.lower() not in gazetteer.lower_words
+                and m.end + 3 not in starts
+            ):
+                m.office = True  # "Pakistan's Musharraf": whose man, not where he is
+            elif POSSESSOR_SPEAKS.match(after):
+                m.speaker = True  # "South Korea's Unification Ministry said"
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
         if (

@@ -192,7 +192,8 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
     out = []
     index = {id(m): i for i, (m, _) in enumerate(kept)}
     for (m, _), p in zip(kept, choice, strict=True):
-        if (m.speaker or m.possessive) and p in g.capital:
+        government = (m.speaker or m.possessive) and p in g.capital
+        if government:
             p = g.country_place.get(g.country[p], p)  # "Washington said": the government
         q = index.get(id(found[m.qualified_by])) if m.qualified_by >= 0 else None
         if q is not None and _far_from_qualifier(g, p, choice[q]):
@@ -205,7 +206,8 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
             and g.country[out[-1].place] != g.country[p]
         ):
             continue  # "Sevenoaks, Kent": a Kent elsewhere qualifies nothing
-        out.append(Resolved(m, p, _weight(g, m, p)))
+        # "Washington's concern" is the government's, however placed in the text
+        out.append(Resolved(m, p, W_SPEAKER if government else _weight(g, m, p)))
     return out
 
 
