@@ -118,9 +118,7 @@ PLACE_NOUN_BEFORE = re.compile(
 )
 ORG_OF_AFTER = re.compile(r"^ of [A-Z][a-z]")
 POSSESSOR_SPEAKS = re.compile(
-    r"^\s?['’]s(?:\s+[\w\-]+){1,4}?\s+(?:"
-    + "|".join(sorted(SPEECH_VERBS))
-    + r")\b"
+    r"^\s?['’]s(?:\s+[\w\-]+){1,4}?\s+(?:" + "|".join(sorted(SPEECH_VERBS)) + r")\b"
 )
 BORDER_BEFORE = re.compile(
     r"\b(?:border|borders|frontier)\s+(?:with|of)\s+(?:the\s+)?$|\bbordering\s+$", re.I
@@ -417,9 +415,10 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             and next_word not in CALENDAR_WORDS
             and is_country_key(gazetteer, m.key_id)
         ):
-            # "at the US National Security Council": an institution's name, not a place
+            # "a coordinator at the US National Security Council": an institution's
+            # name, whose staff, not a place
             m.locative = False
-            m.attributive = True
+            m.attributive = m.office = True
         if not m.locative and UNKNOWN_PLACE_BEFORE.search(before):
             m.locative = True  # "in Parliament Square, London"
         if not m.locative and TARGET_BEFORE.search(before):

@@ -44,9 +44,11 @@ CAPITAL_PRIOR = 0.5  # a national capital is the one news means
 PRIMARY_NAME = 1.5  # the text uses the place's own name, not an alternate or old one
 # event weights
 W_TITLE, W_LEAD, W_LOCATIVE, W_DATELINE = 1.5, 0.5, 1.5, 1.0
-W_SPEAKER, W_DEMONYM, W_BORDER, W_BACKER = 0.4, 0.3, 0.3, 0.1
+W_SPEAKER, W_DEMONYM, W_BORDER, W_BACKER = 0.3, 0.3, 0.3, 0.1
 W_OFFICE = 0.15  # "Turkish President": whose official, not where
-W_ACTOR = 0.6  # "Serbia has withdrawn", "asks Serbia to withdraw": acts, nearer the event than a voice
+W_ACTOR = (
+    0.6  # "Serbia has withdrawn", "asks Serbia to withdraw": acts, nearer the event than a voice
+)
 W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
 W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
