@@ -411,3 +411,21 @@ def test_clean_keeps_text_but_not_controls() -> None:
 def test_render_is_pure() -> None:
     alert = make_alert()
     assert render(alert, "slack") == render(replace(alert), "slack")
+
+
+@pytest.mark.parametrize("family", ["email", "slack", "telegram", "text"])
+def test_story_updates_say_where_as_first_alerts_do(family: str) -> None:
+    placed = make_alert(
+        where="Banjska, Kosovo (8 km from mitrovica-office)",
+        map_url="https://www.openstreetmap.org/?mlat=42.9686&mlon=20.7647",
+    )
+    first = render(placed, family).body
+    update = render_update(StoryUpdate(placed, 1, "Police post attack", ("a", "b"), 2, ()), family)
+    for body in (first, update.body):
+        assert "Banjska, Kosovo (8 km from mitrovica-office)" in body
+        assert "openstreetmap.org/?mlat=42.9686" in body
+    if family == "email":
+        assert "Where: Banjska" in (update.attach_text or "")
+    # a report that names no place gets no Where line
+    bare = render_update(StoryUpdate(make_alert(), 1, "Police post attack", ("a",), 1, ()), family)
+    assert "Where" not in bare.body and "openstreetmap" not in bare.body

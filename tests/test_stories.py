@@ -237,6 +237,9 @@ def test_five_feeds_one_incident_two_alerts_then_updates_by_the_rules(
     assert "now 5 sources" in text and "arrested" in text
     assert TOLL[0] in text and "https://news.example.org/local-e-1" in text
     assert "wire-a, wire-b, wire-c, local-d, local-e" in text
+    # the update says where, as the first alert did
+    assert "Where: Zvečan, Kosovo" in text
+    assert "Where: Zvečan, Kosovo" in zvecan.get_body(("plain",)).get_content()
 
     # 07:20 wire-a edits its article under a new guid: a near-duplicate, never an alert
     now[0] = T0 + timedelta(minutes=80)

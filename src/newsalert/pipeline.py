@@ -673,7 +673,7 @@ class Pipeline:
         stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
         alert = self._alert(stored, delivery.subscriber)
         message = render(alert, family, templates=self.templates)
-        out = self.stories.decorate(delivery, stored, family, message)
+        out = self.stories.decorate(delivery, stored, family, message, alert)
         # a story update is rendered anew: it carries the answers too ("Mute this story")
         return out if out.body == message.body else with_feedback(out, family, alert.actions)
 
@@ -730,7 +730,9 @@ class Pipeline:
         ]
         if len(alerts) == 1:  # sent as it would have been at once (a story update answers)
             message = render(alerts[0], family, templates=self.templates)
-            message = self.stories.decorate(held[0], by_id[held[0].item_id], family, message)
+            message = self.stories.decorate(
+                held[0], by_id[held[0].item_id], family, message, alerts[0]
+            )
             return held, [(message, alerts)]
         sub = self.router.subscriber(subscriber)
         period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"

@@ -810,9 +810,7 @@ def _digest_text_line(p: _Parts) -> str:
     if p.where and p.map_url:
         link += f"\n  map: {p.map_url}"
     answers = "".join(f"\n  {words}: {url}" for words, url in p.actions)
-    return (
-        f"- {p.severity} {p.score} {p.category}: {title} · {p.source} · {p.time}{where}{ref}{link}{answers}"
-    )
+    return f"- {p.severity} {p.score} {p.category}: {title} · {p.source} · {p.time}{where}{ref}{link}{answers}"
 
 
 def _wrap_email(header: str, lines: list[str]) -> tuple[str, str | None]:
@@ -858,6 +856,13 @@ _DIGEST: dict[
 
 # --- story updates (stories.py) ----------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class _Where:
+    text: str  # "" when the report names no place
+    map_url: str | None
+
+
 UPDATE_SUMMARY = 600  # an update is short: what is new, not the whole article
 UPDATE_SOURCES = 8  # feeds named in an update; the rest are counted
 
@@ -888,10 +893,14 @@ def render_update(update: StoryUpdate, family: str) -> Message:
         f"{clean(a.source, single_line=True) or 'unknown source'} · {format_time(a.published)}"
     )
     link = safe_link(a.link)
+    # the same "Where:" line a first alert has (the story may have moved since)
+    where = _Where(clean(a.where, single_line=True), safe_link(a.map_url))
     summary = cut(clean(a.summary), UPDATE_SUMMARY)
     limit = BODY_LIMITS[family]
     while True:
-        message = _UPDATE_FORMATS[family](story, headline, changes, sources, facts, link, summary)
+        message = _UPDATE_FORMATS[family](
+            story, headline, changes, sources, facts, link, summary, where
+        )
         message = replace(message, notify_type=notify_type(a.score))
         measure = {"slack": _measure_slack, "telegram": _measure_telegram}.get(family, _measure_len)
         if measure(message) <= limit or not (summary or link):
@@ -921,6 +930,7 @@ def _update_email(
     facts: str,
     link: str | None,
     summary: str,
+    where: _Where,
 ) -> Message:
     e = html.escape
     out = ['<div style="font-family:sans-serif">', f"<p><b>Update:</b> {e(story)}</p>"]
@@ -928,6 +938,11 @@ def _update_email(
         out.append(f"<p><b>What is new:</b> {e(changes)}</p>")
     out.append(f"<h3>{e(headline)}</h3>")
     out.append(f"<p>{e(facts)}<br>{e(sources)}</p>")
+    if where.text:
+        place = f"<b>Where:</b> {e(where.text)}"
+        if where.map_url:
+            place += f' (<a href="{e(where.map_url)}">{MAP_LABEL}</a>)'
+        out.append(f"<p>{place}</p>")
     if link:
         out.append(f'<p><a href="{e(link)}">{e(link)}</a></p>')
     if summary:
@@ -937,6 +952,8 @@ def _update_email(
     if changes:
         text.append(f"What is new: {changes}")
     text += ["", headline, facts, sources]
+    if where.text:
+        text.append(f"Where: {where.text}")
     if link:
         text.append(f"Link: {link}")
     if summary:
@@ -958,6 +975,7 @@ def _update_slack(
     facts: str,
     link: str | None,
     summary: str,
+    where: _Where,
 ) -> Message:
     s = slack_escape
     lines = [f"**Update:** {s(story)}"]
@@ -965,6 +983,11 @@ def _update_slack(
         lines.append(f"What is new: {s(changes)}")
     lines.append(f"**{s(headline)}**")
     lines.append(f"{s(facts)} · {s(sources)}")
+    if where.text:
+        lines.append(
+            f"Where: {s(where.text)}"
+            + (f" · [{MAP_LABEL}](<{where.map_url}>)" if where.map_url else "")
+        )
     if link:
         lines.append(f"[{LINK_LABEL}](<{link}>)")
     if summary:
@@ -982,6 +1005,7 @@ def _update_telegram(
     facts: str,
     link: str | None,
     summary: str,
+    where: _Where,
 ) -> Message:
     e = html.escape
     lines = [f"<b>Update:</b> {e(story)}"]
@@ -989,6 +1013,9 @@ def _update_telegram(
         lines.append(f"<i>What is new:</i> {e(changes)}")
     lines.append(f"<b>{e(headline)}</b>")
     lines.append(f"{e(facts)}\n{e(sources)}")
+    if where.text:
+        place = f' · <a href="{e(where.map_url)}">{MAP_LABEL}</a>' if where.map_url else ""
+        lines.append(f"<i>Where:</i> {e(where.text)}{place}")
     if link:
         lines.append(f'<a href="{e(link)}">{LINK_LABEL}</a>')
     if summary:
@@ -1006,14 +1033,19 @@ def _update_text(
     facts: str,
     link: str | None,
     summary: str,
+    where: _Where,
 ) -> Message:
     d = text_defuse
     lines = [f"Update: {d(story)}"]
     if changes:
         lines.append(f"What is new: {d(changes)}")
     lines += [d(headline), facts, sources]
+    if where.text:
+        lines.append(f"Where: {d(where.text)}")
     if link:
         lines.append(f"Link: {link}")
+    if where.text and where.map_url:
+        lines.append(f"Map: {where.map_url}")
     if summary:
         lines += ["", d(summary)]
     return Message(title="", body="\n".join(lines), body_format="text", extra={"family": "text"})

@@ -225,10 +225,18 @@ class StoryDesk:
         return replace(alert, update=link[2])
 
     def decorate(
-        self, delivery: Delivery, stored: StoredItem, family: str, message: Message
+        self,
+        delivery: Delivery,
+        stored: StoredItem,
+        family: str,
+        message: Message,
+        alert: Alert | None = None,
     ) -> Message:
         """The message for a story delivery: an update message, and e-mail thread headers
-        or, elsewhere, ``reply_to`` the first alert's remote id (when the service gave one)."""
+        or, elsewhere, ``reply_to`` the first alert's remote id (when the service gave one).
+
+        ``alert`` is the report as the first alert would show it (with its place); without
+        it the update is built from the stored item alone."""
         if not self.enabled or delivery.item_id is None:
             return message
         link = self.index.delivery_story(delivery.id)
@@ -253,7 +261,7 @@ class StoryDesk:
                 except Exception:  # the first item is gone: a subject of our own
                     subject = None
         update = StoryUpdate(
-            alert=alert_for(stored, delivery.subscriber),
+            alert=alert if alert is not None else alert_for(stored, delivery.subscriber),
             story_id=story_id,
             story_title=story.title,
             sources=tuple(story.sources),
