@@ -231,6 +231,7 @@ def test_items_lists_scores_stories_and_who_was_alerted(
         "category",
         "story",
         "alerted",
+        "where",
         "title",
     ]
     assert lines[-2:] == ["", "4 item(s) in the last 24 hours"]
@@ -241,7 +242,9 @@ def test_items_lists_scores_stories_and_who_was_alerted(
     assert f" {ids['wire-a']} duplicate  - " in rows[ids["wire-b"]]  # merged: no alert
     assert " everything, somalia-desk (pending) " in rows[ids["mogadishu"]]
     zoo = re.split(r"\s{2,}", rows[ids["zoo"]])  # no category, story nor alert
-    assert zoo[4:8] == ["no", "-", "-", "-"] and zoo[8].endswith("a giraffe calf is born")
+    assert zoo[4:8] == ["no", "-", "-", "-"] and zoo[9].endswith("a giraffe calf is born")
+    # where each event happened, as alerts say it
+    assert "  Mogadishu, Somalia  " in rows[ids["mogadishu"]]
 
     assert main([*items_cmd, "--not-relevant"]) == 0
     out = capsys.readouterr().out
@@ -263,3 +266,5 @@ def test_items_lists_scores_stories_and_who_was_alerted(
     assert data[ids["wire-b"]]["story"] == {"id": ids["wire-a"], "kind": "duplicate"}
     assert data[ids["wire-b"]]["alerted"] == {}
     assert data[ids["mogadishu"]]["alerted"] == {"everything": "sent", "somalia-desk": "pending"}
+    assert data[ids["mogadishu"]]["where"]["country"] == "SO"
+    assert data[ids["mogadishu"]]["where"]["place"] == "Mogadishu"

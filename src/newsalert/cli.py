@@ -594,6 +594,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
 def cmd_items(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
+    from newsalert.geo.filters import describe
     from newsalert.listings import recent_items
     from newsalert.store import utcnow
 
@@ -633,6 +634,7 @@ def cmd_items(args: argparse.Namespace) -> int:
                 r.category if r.relevant else "-",
                 f"{r.story_id} {r.story_kind}" if r.story_id is not None else "-",
                 _alerted(r.alerted) or "-",
+                _terminal(describe(r.where), 30) if r.where else "-",
                 _terminal(r.title, 80),
             )
             for r in rows
@@ -646,6 +648,7 @@ def cmd_items(args: argparse.Namespace) -> int:
             "category",
             "story",
             "alerted",
+            "where",
             "title",
         ),
     )
@@ -681,6 +684,7 @@ def _item_json(row: Any) -> dict[str, Any]:
         "category": row.category,
         "story": {"id": row.story_id, "kind": row.story_kind} if row.story_id is not None else None,
         "alerted": row.alerted,
+        "where": row.where.as_dict() if row.where else None,
     }
 
 

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from newsalert.geo.model import Location
+from newsalert.geo.records import locations_of
 from newsalert.store import (
     Delivery,
     Store,
@@ -59,6 +61,7 @@ class ItemRow:
     story_kind: str | None  # new, duplicate, related
     # subscriber -> the best status of its deliveries of the item (sent before the others)
     alerted: dict[str, str]
+    where: Location | None = None  # where its event happened (None: names no place)
 
 
 _STATUS_RANK = {"sent": 0, "sending": 1, "pending": 2, "held": 3, "failed": 4, "dead": 5}
@@ -117,6 +120,7 @@ def recent_items(
                 best = alerted[item_id].get(subscriber)
                 if best is None or _STATUS_RANK.get(status, 9) < _STATUS_RANK.get(best, 9):
                     alerted[item_id][subscriber] = status
+    places = locations_of(store.engine, ids)
     return [
         ItemRow(
             id=r.id,
@@ -131,6 +135,7 @@ def recent_items(
             story_id=r.story_id,
             story_kind=r.kind,
             alerted=dict(alerted.get(r.id, {})),
+            where=places.get(r.id, (None, ""))[0],
         )
         for r in rows
     ], int(total or 0)
