@@ -379,7 +379,7 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             m.attributive = True
             # "Turkish President Erdogan blamed ...", "Iraq PM to address US Congress":
             # the person's nationality, who travels and speaks, not the event's place
-            m.office = next_word.lower() in OFFICE_WORDS and not m.possessive
+            m.office = next_word.lower() in OFFICE_WORDS
         if (
             not m.locative
             and ORG_OF_AFTER.match(after)
