@@ -85,6 +85,27 @@ def test_a_connection_closed_by_the_server_while_idle_is_replaced_before_sending
     assert smtp_server.connections == 2 and pool.opened == 2
 
 
+def test_a_connection_handed_back_moments_ago_is_reused_without_noop(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import smtplib
+
+    import newsalert.delivery_pool as delivery_pool
+
+    noops: list[int] = []
+    real_noop = smtplib.SMTP.noop
+    monkeypatch.setattr(smtplib.SMTP, "noop", lambda self: noops.append(1) or real_noop(self))
+    notifier = Notifier(timeout=5)
+    with connection_pool() as pool:
+        for to in recipients(3):
+            notifier.send(smtp_server.url(to=to), MESSAGE)
+        assert noops == [] and pool.reused == 2
+        monkeypatch.setattr(delivery_pool, "QUIET_REUSE", 0.0)  # idle "long": checked again
+        notifier.send(smtp_server.url(to="d@example.org"), MESSAGE)
+        assert noops == [1] and pool.reused == 3
+    assert smtp_server.connections == 1 and len(smtp_server.envelopes) == 4
+
+
 def test_a_send_that_fails_on_a_pooled_connection_drops_it(smtp_server: SMTPServer) -> None:
     notifier = Notifier(timeout=5)
     with connection_pool() as pool:
