@@ -20,11 +20,17 @@ Rows:
   received, and PSS is measured again after that busy run.
 * poll --once: ``newsalert poll --once`` as a process (model load included) with default
   routing (the model decides what is relevant): items per second, e-mails sent.
-* baseline-embedded / baseline-redis: the same run on ``--baseline``'s code (before/after).
+* baseline-embedded / baseline-redis / baseline-poll-once: the same run on ``--baseline``'s
+  code (before/after).
 * breakdown: ``deliver_due`` in this process (``--feeds`` / 5 feeds), timed by step, with
   and without the batch's shared connections.
 * per e-mail: ``Notifier.send`` to the loopback server without and with the connection
   pool (``--project``'s own code): where the time of one e-mail goes.
+
+Each row also gives the CPU its processes used per item (the worker's whole process tree,
+rss2email's process, ``poll --once``'s) and the CPU of this process, which runs the feeds
+and the SMTP server for every row (``server CPU``): on 2 cores, CPU is what the rows share.
+``--profile DIR`` samples the service rows with py-spy (collapsed stacks).
 
 Everything talks to 127.0.0.1 only; every loop is bounded by ``--timeout``.
 """
@@ -43,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -530,6 +536,12 @@ def main() -> int:
                 rows.append(service_row(name, feeds, smtp, work / row, base, broker))
             elif row == "poll-once":
                 rows.append(poll_once_row(feeds, smtp, work / row, args))
+            elif row == "baseline-poll-once":
+                if args.baseline is None:
+                    parser.error(f"{row} needs --baseline")
+                base = argparse.Namespace(**{**vars(args), "project": args.baseline.resolve()})
+                found = poll_once_row(feeds, smtp, work / row, base)
+                rows.append(replace(found, name="baseline poll --once"))
             elif row == "breakdown":
                 BREAKDOWN.update(breakdown(smtp, work / row, args))
             elif row == "per-email":

@@ -200,6 +200,48 @@ def test_a_batch_uses_one_connection_and_marks_every_delivery_on_its_own(
     pipeline.close()
 
 
+def test_a_batch_leases_each_delivery_only_when_its_turn_comes(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    feed_server.route("/balkans", body=BALKANS)
+    urls = [smtp_server.url(to=to) for to in recipients(4)]
+    config = write_config(tmp_path, model_dir, database_url, feed_server.url("/balkans"), urls)
+    now = [datetime(2026, 1, 1, 12, 0, tzinfo=UTC)]
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
+    pipeline.poll_feeds(["balkans"])
+    pipeline.score_pending()
+    ids = pipeline.store.due_delivery_ids(now[0])
+    assert len(ids) == 4
+    other = pipeline.store.lease_delivery(ids[0], now[0], loaded.config.delivery.lease)
+    assert other is not None  # another sender has this one
+    original = smtp_server.handle_DATA
+    seen: list[list[str]] = []
+
+    async def look(server: Any, session: Any, envelope: Any) -> str:
+        # while one is being sent, the ones after it are not leased yet: a worker killed
+        # here leaves only this one to be taken back as ambiguous
+        status = {d.id: d.status for d in pipeline.store.get_deliveries(ids)}
+        seen.append([status[i] for i in ids[1:]])
+        return await original(server, session, envelope)
+
+    smtp_server.handle_DATA = look  # type: ignore[method-assign]
+    assert pipeline.deliver_many(ids) == {"skipped": 1, "sent": 3}
+    assert seen[0] == ["sending", "pending", "pending"]
+    assert seen[2] == ["sent", "sent", "sending"]
+    by_id = {d.id: d for d in pipeline.store.list_deliveries()}
+    assert [by_id[i].status for i in ids] == ["sending", "sent", "sent", "sent"]
+    assert not any(d.ambiguous for d in by_id.values())
+    assert len(smtp_server.envelopes) == 3
+    assert pipeline.deliver_many(ids) == {"skipped": 4}  # a redelivered batch sends nothing
+    pipeline.close()
+
+
 # --- TLS: one context, one handshake per connection ------------------------------------------
 
 
