@@ -20,11 +20,17 @@ Rows:
   received, and PSS is measured again after that busy run.
 * poll --once: ``newsalert poll --once`` as a process (model load included) with default
   routing (the model decides what is relevant): items per second, e-mails sent.
-* baseline-embedded / baseline-redis: the same run on ``--baseline``'s code (before/after).
+* baseline-embedded / baseline-redis / baseline-poll-once: the same run on ``--baseline``'s
+  code (before/after).
 * breakdown: ``deliver_due`` in this process (``--feeds`` / 5 feeds), timed by step, with
   and without the batch's shared connections.
 * per e-mail: ``Notifier.send`` to the loopback server without and with the connection
   pool (``--project``'s own code): where the time of one e-mail goes.
+
+Each row also gives the CPU its processes used per item (the worker's whole process tree,
+rss2email's process, ``poll --once``'s) and the CPU of this process, which runs the feeds
+and the SMTP server for every row (``server CPU``): on 2 cores, CPU is what the rows share.
+``--profile DIR`` samples the service rows with py-spy (collapsed stacks).
 
 Everything talks to 127.0.0.1 only; every loop is bounded by ``--timeout``.
 """
@@ -43,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +120,8 @@ class Row:
     pss_idle: list[float] = field(default_factory=list)  # MiB per process
     pss_busy: list[float] = field(default_factory=list)
     note: str = ""
+    cpu: float = 0.0  # CPU seconds of the row's processes during the run
+    server_cpu: float = 0.0  # CPU seconds of this process (the loopback feeds and SMTP server)
 
 
 def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -122,6 +130,22 @@ def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(0.05)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system CPU time of ``pids`` (ended processes count as 0: compare live trees)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
 
 
 def pss_list(root: int) -> list[float]:
@@ -195,10 +219,17 @@ def service_row(
         _wait(lambda: b"ready." in log_path.read_bytes(), args.timeout, "the worker")
         time.sleep(args.idle)  # polling empty feeds: the worker as it sits idle
         idle = pss_list(proc.pid)
+        spy = _profiler(proc.pid, name, args)
+        tree = process_tree(proc.pid)
+        cpu0, server0 = cpu_seconds(tree), own_cpu()
         feeds.arm()
         _wait(lambda: len(smtp.messages) >= total, args.timeout, f"{total} e-mails")
         start = feeds.first_full or time.monotonic()
         seconds = time.monotonic() - start
+        cpu, server_cpu = cpu_seconds(tree) - cpu0, own_cpu() - server0
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         time.sleep(2)
         busy = pss_list(proc.pid)
         emails = len(smtp.messages)
@@ -211,7 +242,24 @@ def service_row(
             proc.wait()
         log.close()
         feeds.arm(False)
-    return Row(name, seconds, total, emails, idle, busy)
+    return Row(name, seconds, total, emails, idle, busy, cpu=cpu, server_cpu=server_cpu)
+
+
+def _profiler(pid: int, name: str, args: argparse.Namespace) -> subprocess.Popen | None:
+    """``--profile DIR``: py-spy samples the worker and its pool during the storm (collapsed
+    stacks, one file per row; sampling slows the run, so its time is not a figure)."""
+    if args.profile is None:
+        return None
+    args.profile.mkdir(parents=True, exist_ok=True)
+    out = args.profile / (name.replace(" ", "-").replace(",", "") + ".txt")
+    exe = Path(sys.executable).with_name("py-spy")
+    spy = subprocess.Popen(
+        [str(exe) if exe.exists() else "py-spy", "record", "--subprocesses", "--nonblocking", "--rate", "50", "--format",
+         "raw", "--pid", str(pid), "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.0)  # attached before the feeds serve items
+    return spy
 
 
 def poll_once_row(feeds: Feeds, smtp: SMTPServer, work: Path, args: argparse.Namespace) -> Row:
@@ -219,16 +267,20 @@ def poll_once_row(feeds: Feeds, smtp: SMTPServer, work: Path, args: argparse.Nam
     env = environment(args.project, config, None)
     feeds.arm()
     smtp.clear()
-    start = time.monotonic()
+    start, server0 = time.monotonic(), own_cpu()
+    children0 = os.times().children_user + os.times().children_system
     subprocess.run(
         [sys.executable, "-m", "newsalert.cli", "--config", str(config), "poll", "--once"],
         cwd=args.project, env=env, check=True, timeout=args.timeout,
         stdout=(work / "poll.log").open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     seconds = time.monotonic() - start
+    server_cpu = own_cpu() - server0
+    cpu = os.times().children_user + os.times().children_system - children0
     feeds.arm(False)
     return Row("newsalert poll --once", seconds, feeds.n * args.items, len(smtp.messages),
-               note="default routing: the model picks the relevant items; model load included")  # fmt: skip
+               note="default routing: the model picks the relevant items; model load included",
+               cpu=cpu, server_cpu=server_cpu)  # fmt: skip
 
 
 def ensure_r2e(path: Path) -> Path:
@@ -260,7 +312,8 @@ def rss2email_row(feeds: Feeds, smtp: SMTPServer, work: Path, args: argparse.Nam
         [str(r2e), "-c", str(cfg), "-d", str(work / "r2e.json"), "run"],
         env=env, stdout=subprocess.DEVNULL, stderr=(work / "r2e.log").open("ab"),
     )  # fmt: skip
-    peak = 0.0
+    peak, server0 = 0.0, own_cpu()
+    children0 = os.times().children_user + os.times().children_system
     while proc.poll() is None:
         peak = max(peak, pss_kib(proc.pid) / 1024)
         if time.monotonic() - start > args.timeout:
@@ -268,9 +321,12 @@ def rss2email_row(feeds: Feeds, smtp: SMTPServer, work: Path, args: argparse.Nam
             raise TimeoutError("rss2email took too long")
         time.sleep(0.05)
     seconds = time.monotonic() - start
+    server_cpu = own_cpu() - server0
+    cpu = os.times().children_user + os.times().children_system - children0  # reaped above
     feeds.arm(False)
     return Row("rss2email 3.14", seconds, feeds.n * args.items, len(smtp.messages),
-               pss_busy=[peak], note="one process, feeds in sequence; start-up included")  # fmt: skip
+               pss_busy=[peak], note="one process, feeds in sequence; start-up included",
+               cpu=cpu, server_cpu=server_cpu)  # fmt: skip
 
 
 def per_email(smtp: SMTPServer, args: argparse.Namespace) -> list[tuple[str, float]]:
@@ -386,13 +442,19 @@ def print_table(rows: list[Row], per: list[tuple[str, float]], args: argparse.Na
     print(f"\n{args.feeds} loopback feeds x {args.items} items, pool of {args.concurrency}, "
           f"{os.cpu_count()} CPUs, code of {args.project}\n")  # fmt: skip
     peer = next((r for r in rows if r.name.startswith("rss2email")), None)
-    head = f"{'row':<26}{'items':>7}{'e-mails':>9}{'seconds':>9}{'items/s':>9}{'x rss2email':>12}"
+    head = (
+        f"{'row':<26}{'items':>7}{'e-mails':>9}{'seconds':>9}{'items/s':>9}{'x rss2email':>12}"
+        f"{'CPU ms/item':>12}{'server CPU':>11}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         rate = r.items / r.seconds
         vs = f"{rate / (peer.items / peer.seconds):.2f}x" if peer else "-"
-        print(f"{r.name:<26}{r.items:>7}{r.emails:>9}{r.seconds:>9.1f}{rate:>9.0f}{vs:>12}")
+        print(
+            f"{r.name:<26}{r.items:>7}{r.emails:>9}{r.seconds:>9.1f}{rate:>9.0f}{vs:>12}"
+            f"{r.cpu * 1000 / r.items:>12.2f}{r.server_cpu:>10.1f}s"
+        )
     print("\nmemory, PSS MiB per process (main process first)")
     for r in rows:
         if r.pss_idle or r.pss_busy:
@@ -436,6 +498,9 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds idle before PSS")
     parser.add_argument("--timeout", type=float, default=300.0, help="per phase")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the service rows into this folder (needs py-spy)"
+    )
     args = parser.parse_args()
     args.project = args.project.resolve()
     MODEL = args.model
@@ -471,6 +536,12 @@ def main() -> int:
                 rows.append(service_row(name, feeds, smtp, work / row, base, broker))
             elif row == "poll-once":
                 rows.append(poll_once_row(feeds, smtp, work / row, args))
+            elif row == "baseline-poll-once":
+                if args.baseline is None:
+                    parser.error(f"{row} needs --baseline")
+                base = argparse.Namespace(**{**vars(args), "project": args.baseline.resolve()})
+                found = poll_once_row(feeds, smtp, work / row, base)
+                rows.append(replace(found, name="baseline poll --once"))
             elif row == "breakdown":
                 BREAKDOWN.update(breakdown(smtp, work / row, args))
             elif row == "per-email":

@@ -278,6 +278,14 @@ def test_explain_signed_terms(full: Classifier) -> None:
     assert full.explain(*ATTACK, top=0).terms == ()
 
 
+def test_explain_many_is_each_item_explained_alone(full: Classifier) -> None:
+    texts = [ATTACK, SPORTS, ("", ""), ATTACK]
+    together = full.explain_many(texts, top=6)
+    assert together == [full.explain(*pair, top=6) for pair in texts]
+    assert together[0].terms and together[0] == together[3]
+    assert full.explain_many([], top=6) == []
+
+
 # --- training ------------------------------------------------------------------
 
 

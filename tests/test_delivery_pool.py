@@ -85,6 +85,27 @@ def test_a_connection_closed_by_the_server_while_idle_is_replaced_before_sending
     assert smtp_server.connections == 2 and pool.opened == 2
 
 
+def test_a_connection_handed_back_moments_ago_is_reused_without_noop(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import smtplib
+
+    import newsalert.delivery_pool as delivery_pool
+
+    noops: list[int] = []
+    real_noop = smtplib.SMTP.noop
+    monkeypatch.setattr(smtplib.SMTP, "noop", lambda self: noops.append(1) or real_noop(self))
+    notifier = Notifier(timeout=5)
+    with connection_pool() as pool:
+        for to in recipients(3):
+            notifier.send(smtp_server.url(to=to), MESSAGE)
+        assert noops == [] and pool.reused == 2
+        monkeypatch.setattr(delivery_pool, "QUIET_REUSE", 0.0)  # idle "long": checked again
+        notifier.send(smtp_server.url(to="d@example.org"), MESSAGE)
+        assert noops == [1] and pool.reused == 3
+    assert smtp_server.connections == 1 and len(smtp_server.envelopes) == 4
+
+
 def test_a_send_that_fails_on_a_pooled_connection_drops_it(smtp_server: SMTPServer) -> None:
     notifier = Notifier(timeout=5)
     with connection_pool() as pool:
@@ -176,6 +197,48 @@ def test_a_batch_uses_one_connection_and_marks_every_delivery_on_its_own(
     rcpts = sorted(to for e in smtp_server.envelopes for to in e.rcpt_tos)
     assert rcpts == sorted(recipients(4))  # each once: nothing lost, nothing twice
     assert all(d.status == "sent" for d in pipeline.store.list_deliveries())
+    pipeline.close()
+
+
+def test_a_batch_leases_each_delivery_only_when_its_turn_comes(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    feed_server.route("/balkans", body=BALKANS)
+    urls = [smtp_server.url(to=to) for to in recipients(4)]
+    config = write_config(tmp_path, model_dir, database_url, feed_server.url("/balkans"), urls)
+    now = [datetime(2026, 1, 1, 12, 0, tzinfo=UTC)]
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
+    pipeline.poll_feeds(["balkans"])
+    pipeline.score_pending()
+    ids = pipeline.store.due_delivery_ids(now[0])
+    assert len(ids) == 4
+    other = pipeline.store.lease_delivery(ids[0], now[0], loaded.config.delivery.lease)
+    assert other is not None  # another sender has this one
+    original = smtp_server.handle_DATA
+    seen: list[list[str]] = []
+
+    async def look(server: Any, session: Any, envelope: Any) -> str:
+        # while one is being sent, the ones after it are not leased yet: a worker killed
+        # here leaves only this one to be taken back as ambiguous
+        status = {d.id: d.status for d in pipeline.store.get_deliveries(ids)}
+        seen.append([status[i] for i in ids[1:]])
+        return await original(server, session, envelope)
+
+    smtp_server.handle_DATA = look  # type: ignore[method-assign]
+    assert pipeline.deliver_many(ids) == {"skipped": 1, "sent": 3}
+    assert seen[0] == ["sending", "pending", "pending"]
+    assert seen[2] == ["sent", "sent", "sending"]
+    by_id = {d.id: d for d in pipeline.store.list_deliveries()}
+    assert [by_id[i].status for i in ids] == ["sending", "sent", "sent", "sent"]
+    assert not any(d.ambiguous for d in by_id.values())
+    assert len(smtp_server.envelopes) == 3
+    assert pipeline.deliver_many(ids) == {"skipped": 4}  # a redelivered batch sends nothing
     pipeline.close()
 
 

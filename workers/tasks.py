@@ -26,7 +26,6 @@ from typing import Any
 from celery import Celery, Task, shared_task, signals
 
 from newsalert.config import LoadedConfig, config_path, load_config
-from newsalert.delivery_pool import connection_pool
 from newsalert.errors import TransientError, first_line, is_transient
 from newsalert.geo import shared_geoparser
 from newsalert.geo.geoparser import default_cache_dir
@@ -301,12 +300,8 @@ def deliver_batch(self: PipelineTask, delivery_ids: Sequence[int]) -> dict[str, 
     """Send a batch of deliveries; each is leased in the store, so a redelivered
     batch skips what was already sent. A failed send is rescheduled by the store
     (backoff with jitter, Retry-After) and picked up by the sweep."""
-    with transient_as_retry(), connection_pool():
-        counts: dict[str, int] = {}
-        for delivery_id in delivery_ids:
-            status = self.pipeline.deliver(int(delivery_id))
-            counts[status] = counts.get(status, 0) + 1
-        return counts
+    with transient_as_retry():
+        return self.pipeline.deliver_many([int(i) for i in delivery_ids])
 
 
 def _dispatch_deliveries(ids: Sequence[int]) -> None:

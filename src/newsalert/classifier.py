@@ -595,15 +595,25 @@ class Classifier:
         ``logit(probability)``. Character n-grams are credited to the words
         they came from and merged with those words' own features.
         """
-        x = self._vectorize([(title, summary)])
-        logit = float(self._logits(x)[0])
-        category = self._categories[int(self._category_index(x)[0])]
-        terms = self._contributions(x, compose_text(title, summary))
-        return Prediction(
-            probability=float(_sigmoid(np.array([logit]))[0]),
-            category=category,
-            terms=_pick_terms(terms, top),
-        )
+        return self.explain_many([(title, summary)], top)[0]
+
+    def explain_many(self, texts: Sequence[tuple[str, str]], top: int = 8) -> list[Prediction]:
+        """``explain`` of many items with one vectorize and one product: the same
+        predictions, for the cost of a batch (explaining items one by one cost about
+        5 ms each, mostly vectorizing a batch of one)."""
+        if len(texts) == 0:
+            return []
+        x = self._vectorize(texts)
+        probs = _sigmoid(self._logits(x))
+        cats = self._category_index(x)
+        return [
+            Prediction(
+                probability=float(probs[k]),
+                category=self._categories[int(cats[k])],
+                terms=_pick_terms(self._contributions(x.getrow(k), compose_text(*pair)), top),
+            )
+            for k, pair in enumerate(texts)
+        ]
 
     def _feature_names(self) -> np.ndarray:
         """Word n-gram and cue names (char n-grams are shown through their words)."""

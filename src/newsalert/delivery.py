@@ -44,6 +44,8 @@ hides, and, while a URL is being parsed, every fragment of it.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import hashlib
 import json
 import logging
@@ -301,15 +303,36 @@ def _instantiate(url: str, *, quiet: bool = False) -> Any:
     error: str | None = None
     with _capture_warnings(warnings):
         try:
-            plugin = apprise.Apprise.instantiate(url, asset=_ASSET, suppress_exceptions=False)
+            parsed = _parsed(url)
+            plugin = apprise.Apprise.instantiate(
+                copy.deepcopy(parsed) if parsed is not None else url,
+                asset=_ASSET,
+                suppress_exceptions=False,
+            )
         except Exception as exc:  # the plugin's own validation (AppriseImproperlyConfigured, ...)
             error = _redact(str(exc)) or type(exc).__name__
     if plugin is not None:
-        _register_secrets(url, plugin)
+        if url not in _REGISTERED:
+            _register_secrets(url, plugin)
+            _REGISTERED.add(url)
         return plugin
     if quiet:
         return None
     raise PermanentDeliveryError(_explain(url, error, warnings))
+
+
+# URLs whose secrets are registered already (the same URL always gives the same secrets)
+_REGISTERED: set[str] = set()
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(url: str) -> dict[str, Any] | None:
+    """apprise's parse of ``url`` (what ``Apprise.instantiate`` does first), once per URL:
+    a plugin is still built fresh for every send, from a copy. None: not parsed (the
+    caller lets ``instantiate`` parse it, and report why)."""
+    from apprise.plugins import url_to_dict
+
+    return url_to_dict(url, secure_logging=_ASSET.secure_logging)
 
 
 def _explain(url: str, error: str | None, warnings: list[str]) -> str:

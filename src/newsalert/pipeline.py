@@ -76,6 +76,8 @@ from newsalert.stories import StoryDesk
 
 log = logging.getLogger(__name__)
 
+# deliveries whose items deliver_due reads together (a worker's deliver_batch is as big)
+DELIVERY_READ_BATCH = 20
 _NO_TARGET = "target no longer in the config (subscriber or URL removed, or its variable unset)"
 
 
@@ -603,6 +605,37 @@ class Pipeline:
         )
         if delivery is None:
             return "skipped"  # not due, already sent, or another worker has it
+        return self._deliver_leased(delivery, now, None)
+
+    def deliver_many(self, delivery_ids: Sequence[int]) -> dict[str, int]:
+        """Send a batch of deliveries, each to its one target, on the batch's shared
+        connections; how many ended in which status.
+
+        The batch's items and places are read together up front (two queries, not two
+        per delivery). Each delivery is then leased just before its send (one statement
+        when it is plainly due), sent and marked on its own under that lease, exactly as
+        :meth:`deliver` does: a worker killed mid-batch leaves at most the one being sent
+        ambiguous, never the rest of the batch. What is not plainly due (sent already,
+        another sender's, or whose sender died: taken back and flagged ambiguous) goes
+        through :meth:`deliver`.
+        """
+        settings = self.loaded.config.delivery
+        ids = list(dict.fromkeys(int(i) for i in delivery_ids))
+        counts: dict[str, int] = {}
+        with connection_pool():
+            batch = _Prefetched.read(self, self.store.get_deliveries(ids))
+            for delivery_id in ids:
+                now = self.clock()
+                leased = self.store.lease_deliveries([delivery_id], now, settings.lease)
+                if leased:
+                    status = self._deliver_leased(leased[0], now, batch)
+                else:
+                    status = self.deliver(delivery_id)
+                counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def _deliver_leased(self, delivery: Delivery, now: datetime, batch: _Prefetched | None) -> str:
+        delivery_id = delivery.id
         lease = delivery.lease_until  # every mark below only while this lease holds
         target = self.router.target(delivery.subscriber, delivery.target_id)
         if target is None:
@@ -627,7 +660,7 @@ class Pipeline:
             "subscriber": delivery.subscriber,
         }
         try:
-            message = self._message(delivery, target)
+            message = self._message(delivery, target, batch)
         except Exception as exc:
             if is_transient(exc):
                 # nothing was sent: given back (if the database lets us) rather than left
@@ -666,20 +699,28 @@ class Pipeline:
         log.info("delivery %s: %s sent to %s", delivery_id, what, target.label, extra=ids)
         return SENT
 
-    def _message(self, delivery: Delivery, target: Target) -> Message:
+    def _message(
+        self, delivery: Delivery, target: Target, batch: _Prefetched | None = None
+    ) -> Message:
         family = channel_family(target.url)
         if delivery.notice_id is not None:  # a feed-health notice for an operator
             return health.render_notice(self.store.get_notice(delivery.notice_id), family)
-        stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
-        alert = self._alert(stored, delivery.subscriber)
+        stored = batch.items.get(delivery.item_id) if batch else None  # type: ignore[arg-type]
+        if stored is None:
+            stored = self.store.get_item(delivery.item_id)  # type: ignore[arg-type]
+            batch = None  # read after the batch was: its place too
+        alert = self._alert(stored, delivery.subscriber, batch.places if batch else None)
         message = render(alert, family, templates=self.templates)
         out = self.stories.decorate(delivery, stored, family, message, alert)
         # a story update is rendered anew: it carries the answers too ("Mute this story")
         return out if out.body == message.body else with_feedback(out, family, alert.actions)
 
-    def with_place(self, alert: Alert) -> Alert:
-        """The alert with where its event happened, measured from the subscriber's zones."""
-        where, _ = locations_of(self.store.engine, [alert.item_id]).get(alert.item_id, (None, ""))
+    def with_place(self, alert: Alert, places: Places | None = None) -> Alert:
+        """The alert with where its event happened, measured from the subscriber's zones
+        (``places``: the batch's, read together, else read now)."""
+        if places is None:
+            places = locations_of(self.store.engine, [alert.item_id])
+        where, _ = places.get(alert.item_id, (None, ""))
         if where is None:
             return alert
         sub = self.router.subscriber(alert.subscriber)
@@ -738,8 +779,8 @@ class Pipeline:
         period = f"{sub.digest} digest" if sub and sub.digest else "held during quiet hours"
         return held, render_digest_parts(alerts, family, period=period)
 
-    def _alert(self, stored: StoredItem, subscriber: str) -> Alert:
-        alert = self.with_place(alert_for(stored, subscriber))
+    def _alert(self, stored: StoredItem, subscriber: str, places: Places | None = None) -> Alert:
+        alert = self.with_place(alert_for(stored, subscriber), places)
         return self.links.with_actions(alert) if self.links else alert
 
     def _after_send(self, mark: Callable[..., None], *args: Any, **kwargs: Any) -> None:
@@ -813,10 +854,10 @@ class Pipeline:
 
     def deliver_due(self, limit: int = 500) -> dict[str, int]:
         counts: dict[str, int] = {}
-        with connection_pool():  # one SMTP connection per server for the whole batch
-            for delivery_id in self.store.due_delivery_ids(self.clock(), limit):
-                status = self.deliver(delivery_id)
-                counts[status] = counts.get(status, 0) + 1
+        due = self.store.due_delivery_ids(self.clock(), limit)
+        for start in range(0, len(due), DELIVERY_READ_BATCH):
+            for status, n in self.deliver_many(due[start : start + DELIVERY_READ_BATCH]).items():
+                counts[status] = counts.get(status, 0) + n
         return counts
 
     # --- the whole thing, once ------------------------------------------------
@@ -849,6 +890,25 @@ __all__ = [
     "ScoreOutcome",
     "alert_for",
 ]
+
+
+Places = dict[int, tuple[Any, str]]  # item id: (where, why), as geo.records.locations_of
+
+
+@dataclass
+class _Prefetched:
+    """A batch's items and their places, read in two queries instead of two per delivery."""
+
+    items: dict[int, StoredItem]
+    places: Places
+
+    @classmethod
+    def read(cls, pipeline: Pipeline, rows: Sequence[Delivery]) -> _Prefetched:
+        ids = sorted({r.item_id for r in rows if r.item_id is not None and r.notice_id is None})
+        if not ids:
+            return cls({}, {})
+        items = {s.id: s for s in pipeline.store.get_items(ids)}
+        return cls(items, locations_of(pipeline.store.engine, ids))
 
 
 class _DigestSend:

@@ -34,15 +34,22 @@ class Scorer:
     def score_batch(self, items: Sequence[Item], *, explain_relevant: bool = True) -> list[Score]:
         """Score many items with one model call; relevant ones get model terms as reasons."""
         predictions = self.model.predict([(i.title, i.summary) for i in items])
+        hits = [self.rules.match(i) for i in items]
         scores = [
-            self._combine(i, p, self.rules.match(i))
-            for i, p in zip(items, predictions, strict=True)
+            self._combine(i, p, h) for i, p, h in zip(items, predictions, hits, strict=True)
         ]
         if explain_relevant:
-            # term reasons cost a second pass; only items that will alert need them
-            scores = [
-                self.explain(i) if s.relevant else s for i, s in zip(items, scores, strict=True)
-            ]
+            # term reasons cost a second pass; only items that will alert need them,
+            # explained together (one vectorize) when the model can
+            chosen = [k for k, s in enumerate(scores) if s.relevant]
+            many = getattr(self.model, "explain_many", None)
+            if many is not None and chosen:
+                explained = many([(items[k].title, items[k].summary) for k in chosen], 6)
+                for k, prediction in zip(chosen, explained, strict=True):
+                    scores[k] = self._combine(items[k], prediction, hits[k])
+            else:
+                for k in chosen:
+                    scores[k] = self.explain(items[k])
         return scores
 
     def explain(self, item: Item, top: int = 6) -> Score:

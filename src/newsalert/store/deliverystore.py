@@ -127,6 +127,40 @@ class DeliveryStore(StoreBase):
             row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
         return replace(_delivery(row), taken_back=taken_back)
 
+    def get_deliveries(self, ids: Sequence[int]) -> list[Delivery]:
+        """The rows of ``ids`` as they are now, by id (no lease taken)."""
+        if not ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries).where(deliveries.c.id.in_(list(ids))).order_by(deliveries.c.id)
+            )
+            return [_delivery(r) for r in rows]
+
+    def lease_deliveries(self, ids: Sequence[int], now: datetime, lease: float) -> list[Delivery]:
+        """Take the plainly due ones of ``ids`` for sending in one statement: pending or
+        failed rows whose time has come, under a lease until ``now + lease``, as
+        :meth:`lease_delivery` would take them. Rows whose lease expired (a sender died) are
+        left to :meth:`lease_delivery`, which counts that attempt and flags them ambiguous.
+        A row two senders race for goes to one of them (the update re-checks its status).
+        A sender leases each delivery just before sending it: a lease taken back from a
+        dead sender means "may have been sent"."""
+        if not ids:
+            return []
+        until = now + timedelta(seconds=lease)
+        with self.begin() as conn:
+            rows = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_(list(ids)),
+                    deliveries.c.status.in_(RETRYABLE),
+                    deliveries.c.next_attempt_at <= now,
+                )
+                .values(status=SENDING, lease_until=until)
+                .returning(*deliveries.c)
+            ).all()
+        return [_delivery(r) for r in rows]
+
     def due_digest_groups(self, now: datetime) -> dict[tuple[str, str], list[int]]:
         """Held deliveries whose time has come, grouped per (subscriber, target)."""
         groups: dict[tuple[str, str], list[int]] = {}
