@@ -19,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sklearn
 
@@ -430,6 +431,58 @@ def test_load_or_train_rebuilds_stale_default(
 
 
 # --- evaluation ----------------------------------------------------------------
+
+
+def test_evaluate_weighted_stream_sample(full: Classifier, tmp_path: Path) -> None:
+    """A stratified sample's precision and recall count each item ``weight`` times."""
+
+    def item(title: str, label: int | str, weight: float, stratum: str, cat: str = "none") -> dict:
+        return {"title": title, "summary": "", "label": label, "category": cat,
+                "weight": weight, "stratum": stratum}  # fmt: skip
+
+    items = [
+        item("Suicide bomber kills 20 at a market in Baghdad", 1, 1.0, "flag", "terrorism"),
+        item("Gunmen kidnapped two aid workers near the border", 1, 1.0, "flag", "kidnapping"),
+        item("Hackers breached the ministry's network with ransomware", 1, 2.0, "flag", "cyber"),
+        item("Rebels shelled the town overnight, killing five civilians", 1, 3.0, "flag",
+             "armed_conflict"),
+        item("The Lakers beat the Celtics 102-99 in overtime", 0, 40.0, "other"),
+        item("Stocks rose as oil prices fell on Tuesday", 0, 40.0, "other"),
+        item("Riot police fired tear gas at protesters who torched cars", 1, 25.0, "kw",
+             "civil_unrest"),
+        item("Mortar fire hit the airport and killed three guards", 0, 30.0, "kw"),  # mislabelled
+        item("Old bomb hoax suspect sentenced", "gray", 99.0, "kw"),  # not 0/1: ignored
+    ]
+    path = _write_jsonl(tmp_path / "stream.jsonl", items)
+    report = evaluate(full, path)
+    probs = full.probabilities([(i["title"], "") for i in items])
+    flagged = probs >= full.threshold
+    w = np.array([i["weight"] for i in items])
+    lab = np.array([i["label"] if i["label"] in (0, 1) else -1 for i in items])
+    tp = w[flagged & (lab == 1)].sum()
+    fp = w[flagged & (lab == 0)].sum()
+    assert flagged[[0, 1, 3, 6, 7]].all() and not flagged[[4, 5]].any()  # clear-cut items
+    assert report.weighted is not None
+    assert report.weighted.items == 8 and report.weighted.stream_items == 142.0
+    assert report.weighted.stream_positives == 32.0
+    assert report.weighted.precision == pytest.approx(tp / (tp + fp))
+    assert report.weighted.recall == pytest.approx(tp / 32.0)
+    # unweighted, the one false alert is 1 in 7; weighted, it is 30 stream items
+    assert report.weighted.precision < report.precision
+    assert report.weighted.by_stratum["kw"].n == 3
+    assert report.category_n == 5
+    assert report.category_confusion["terrorism"] == {"terrorism": 1}
+    assert "weighted (a stratified sample of 142 stream items, 32 relevant)" in report.format()
+    assert "category accuracy on 5 labelled positives" in report.format()
+
+    items[2].pop("weight")
+    _write_jsonl(path, items)
+    with pytest.raises(ModelError, match=r"item 3 has no weight but others do"):
+        evaluate(full, path)
+    items[2]["weight"] = -1
+    _write_jsonl(path, items)
+    with pytest.raises(ModelError, match=r"item 3: weight must be a positive number"):
+        evaluate(full, path)
 
 
 def test_evaluate_small_labelled_file(full: Classifier, tmp_path: Path) -> None:

@@ -1325,6 +1325,19 @@ class CalibrationBin:
     fraction_relevant: float
 
 
+@dataclass(frozen=True)
+class WeightedMetrics:
+    """Metrics of a stratified sample, each item counted ``weight`` times."""
+
+    items: int
+    stream_items: float  # the sum of the labelled items' weights
+    stream_positives: float
+    precision: float
+    recall: float
+    f1: float
+    by_stratum: dict[str, GroupRate]
+
+
 @dataclass
 class EvaluationReport:
     """Quality of a model on labelled data, at its threshold and across thresholds."""
@@ -1343,6 +1356,12 @@ class EvaluationReport:
     by_orig_label: dict[str, GroupRate]
     calibration: list[CalibrationBin]
     hard_negative_rate: float | None = None  # flagged share of HARD_NEGATIVE_LABELS items
+    # a stratified sample (items carry ``weight``: how many stream items each stands for)
+    weighted: WeightedMetrics | None = None
+    # predicted vs labelled category on the labelled positives that name one
+    category_accuracy: float | None = None
+    category_n: int = 0
+    category_confusion: dict[str, dict[str, int]] = field(default_factory=dict)
     unlabelled: int = 0
     plots: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -1363,6 +1382,24 @@ class EvaluationReport:
                 f"hard negatives ({', '.join(HARD_NEGATIVE_LABELS)}) flagged: "
                 f"{f(self.hard_negative_rate)}"
             )
+        if self.weighted is not None:
+            w = self.weighted
+            lines.append(
+                f"weighted (a stratified sample of {w.stream_items:.0f} stream items, "
+                f"{w.stream_positives:.0f} relevant): precision {f(w.precision)}  "
+                f"recall {f(w.recall)}  F1 {f(w.f1)}"
+            )
+        if self.category_n:
+            lines.append(
+                f"category accuracy on {self.category_n} labelled positives: "
+                f"{f(self.category_accuracy)}"
+            )
+            for want, got in sorted(self.category_confusion.items()):
+                wrong = ", ".join(f"{k} {v}" for k, v in sorted(got.items()) if k != want)
+                lines.append(
+                    f"  {want}: {got.get(want, 0)}/{sum(got.values())} right"
+                    + (f" (as {wrong})" if wrong else "")
+                )
         lines += ["", "threshold  precision  recall  F1     flagged"]
         lines += [
             f"  {r.threshold:.1f}      {f(r.precision)}      {f(r.recall)}   {f(r.f1)}  "
@@ -1383,6 +1420,14 @@ class EvaluationReport:
             for b in self.calibration
             if b.n
         ]
+        if self.weighted is not None:
+            strata = self.weighted.by_stratum
+            width = max([len("stratum"), *(len(k) for k in strata)])
+            lines += ["", f"{'stratum':<{width}}  items  relevant  flagged  rate"]
+            lines += [
+                f"{k:<{width}}  {g.n:5d}  {g.positives:8d}  {g.flagged:7d}  {f(g.rate)}"
+                for k, g in sorted(strata.items())
+            ]
         if self.plots:
             lines += ["", "plots: " + ", ".join(self.plots)]
         lines += [f"note: {n}" for n in self.notes]
@@ -1463,6 +1508,21 @@ def evaluate(
     positive = labels == 1
     orig = [str(i.get("orig_label", "?")) for i in items]
     hard = np.array([o in HARD_NEGATIVE_LABELS for o in orig]) & (labels == 0)
+    weighted = _weighted_metrics(items, labels, flagged, paths)
+    want = [(n, i.get("category")) for n, i in enumerate(items) if labels[n] == 1]
+    want = [(n, c) for n, c in want if c in CATEGORIES]
+    confusion: dict[str, dict[str, int]] = {}
+    if want:
+        got = classifier.predict(
+            [
+                (str(items[n].get("title") or ""), str(items[n].get("summary") or ""))
+                for n, _ in want
+            ]
+        )
+        for (_, c), g in zip(want, got, strict=True):
+            row = confusion.setdefault(c, {})
+            row[g.category] = row.get(g.category, 0) + 1
+    right = sum(row.get(c, 0) for c, row in confusion.items())
     report = EvaluationReport(
         data=", ".join(str(p) for p in paths),
         n=int(labelled.sum()),
@@ -1478,6 +1538,10 @@ def evaluate(
         by_orig_label=_group_rates(orig, flagged, positive),
         calibration=_reliability(y, p),
         hard_negative_rate=float(flagged[hard].mean()) if hard.any() else None,
+        weighted=weighted,
+        category_accuracy=right / len(want) if want else None,
+        category_n=len(want),
+        category_confusion=confusion,
         unlabelled=int((~labelled).sum()),
     )
     if out_dir is not None:
@@ -1489,6 +1553,51 @@ def evaluate(
         )
         (out_dir / "report.txt").write_text(report.format() + "\n", encoding="utf-8")
     return report
+
+
+def _weighted_metrics(
+    items: list[dict[str, Any]], labels: np.ndarray, flagged: np.ndarray, paths: list[Path]
+) -> WeightedMetrics | None:
+    """Precision and recall of a stratified sample, each item standing for ``weight`` items.
+
+    An unweighted count over a sample drawn mostly from flagged items overstates
+    recall: the rare positives among the unflagged stream each stand for many.
+    Every item must carry a positive ``weight``, or none may.
+    """
+    present = ["weight" in i for i in items]
+    if not any(present):
+        return None
+    where = ", ".join(map(str, paths))
+    if not all(present):
+        n = present.index(False) + 1
+        raise ModelError(
+            f"{where}: item {n} has no weight but others do: give every item of a stratified "
+            "sample its weight (how many stream items it stands for), or none"
+        )
+    w = []
+    for n, item in enumerate(items, 1):
+        value = item["weight"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ModelError(f"{where}: item {n}: weight must be a positive number, got {value!r}")
+        w.append(float(value))
+    weights = np.array(w)
+    lab = labels >= 0
+    tp = float(weights[lab & flagged & (labels == 1)].sum())
+    fp = float(weights[lab & flagged & (labels == 0)].sum())
+    pos = float(weights[lab & (labels == 1)].sum())
+    precision = tp / (tp + fp) if tp + fp else float("nan")
+    recall = tp / pos if pos else float("nan")
+    f1 = 2 * precision * recall / (precision + recall) if tp else float("nan")
+    strata = [str(i.get("stratum", "?")) for i in items]
+    return WeightedMetrics(
+        items=int(lab.sum()),
+        stream_items=float(weights[lab].sum()),
+        stream_positives=pos,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        by_stratum=_group_rates(strata, flagged, labels == 1),
+    )
 
 
 def _plots(report: EvaluationReport, y: np.ndarray, p: np.ndarray, out_dir: Path) -> None:
