@@ -27,10 +27,11 @@ from pathlib import Path
 from newsalert import classifier
 
 
-def _items(n: int) -> list[tuple[str, str]]:
+def _items(n: int) -> list[tuple[str, str, str | None]]:
+    """``n`` packaged items, the real feed items (with links) first, as a feed gives them."""
     raw = gzip.decompress(classifier.packaged_data().read_bytes()).decode("utf-8")
-    items = [json.loads(line) for line in raw.splitlines()[:n]]
-    return [(i.get("title") or "", i.get("summary") or "") for i in items]
+    items = [json.loads(line) for line in raw.splitlines()[::-1][:n]]
+    return [(i.get("title") or "", i.get("summary") or "", i.get("link")) for i in items]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"predict, one item per call: {(time.perf_counter() - started) / 200 * 1e3:.2f} ms")
         started = time.perf_counter()
         for pair in pairs[:200]:
-            model.explain(*pair)
+            model.explain(pair[0], pair[1], link=pair[2])
         print(f"explain, one item: {(time.perf_counter() - started) / 200 * 1e3:.2f} ms")
         print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -149,6 +149,50 @@ def test_talk_about_violence_is_not_an_incident(full: Classifier) -> None:
         assert p.probability >= full.threshold, (text, p)
 
 
+def test_feed_kinds_and_categories(full: Classifier) -> None:
+    """The link and the title's form weigh in, and a desk's categories come out right.
+
+    Hand-written items (not from any data set) for what issue 20 names: commentary
+    and videos about an incident are not the incident; a ransomware attack is
+    ``cyber``; troops massed on a border is a military build-up.
+    """
+    riot = "Police fire tear gas at protesters as Minneapolis erupts"
+    plain, opinion, video = full.predict(
+        [
+            (riot, "", "https://example.com/2020/05/29/us/minneapolis-protests.html"),
+            (riot, "", "https://example.com/2020/05/29/opinion/minneapolis-protests.html"),
+            (riot, "", "https://example.com/videos/us/2020/05/29/minneapolis-protests.html"),
+        ]
+    )
+    assert plain.probability >= full.threshold, plain
+
+    def logit(p: float) -> float:
+        return math.log(p / (1 - p))
+
+    # an op-ed or a video under the same words weighs clearly less (log-odds)
+    assert logit(plain.probability) - logit(opinion.probability) > 1.0, (plain, opinion)
+    assert logit(plain.probability) - logit(video.probability) > 0.5, (plain, video)
+    explained = full.explain(riot, "", link="https://example.com/2020/05/29/opinion/x.html")
+    assert dict(explained.terms)["[link:opinion]"] < 0, explained.terms
+    # the 3-tuple without a link is the 2-tuple
+    assert full.predict([(riot, "", None)]) == full.predict([(riot, "")])
+    cyber, posture, explainer = full.predict(
+        [
+            (
+                "Hospital chain hit by ransomware attack",
+                "Hackers encrypted patient records and demanded a ransom; surgeries were "
+                "postponed.",
+            ),
+            ("Serbia masses troops on the Kosovo border", ""),
+            ("How can police brutality be brought to an end? | Inside Story", ""),
+        ]
+    )
+    assert cyber.probability >= full.threshold and cyber.category == "cyber", cyber
+    assert posture.probability >= full.threshold, posture
+    assert posture.category == "military_posture", posture
+    assert explainer.probability < full.threshold, explainer
+
+
 def test_cue_features() -> None:
     cues = classifier._CueFeatures().fit([])
     groups = list(classifier._CUE_GROUPS)
@@ -191,6 +235,11 @@ def test_full_model_metadata(full: Classifier, managed: tuple[Path, Classifier])
     assert cv["f1"] > 0.8 and cv["pr_auc"] > 0.9  # out-of-fold, on train only
     assert meta["model"]["features"]["cues"] == len(classifier._cue_names())
     assert meta["model"]["source_weights"] == classifier.SOURCE_WEIGHTS
+    assert meta["model"]["kinds"]["names"] == list(classifier.KIND_NAMES)
+    # the real feed items train, gray ones (ambiguous) are left out of the package
+    by_source = {f["name"]: f for f in meta["data"]["files"]}
+    assert by_source["train.jsonl.gz"]["items"] == meta["data"]["n_items"]
+    assert sum(i.get("source") == "rss_2020" for i in _packaged_items()) > 6000
     # every item with a title also trains as its summary alone (feeds without headlines)
     titled = [i for i in _packaged_items() if i.get("title") and i.get("summary")]
     assert meta["model"]["summary_only_copies"] == len(titled) > 7000
@@ -444,12 +493,22 @@ def test_evaluate_weighted_stream_sample(full: Classifier, tmp_path: Path) -> No
         item("Suicide bomber kills 20 at a market in Baghdad", 1, 1.0, "flag", "terrorism"),
         item("Gunmen kidnapped two aid workers near the border", 1, 1.0, "flag", "kidnapping"),
         item("Hackers breached the ministry's network with ransomware", 1, 2.0, "flag", "cyber"),
-        item("Rebels shelled the town overnight, killing five civilians", 1, 3.0, "flag",
-             "armed_conflict"),
+        item(
+            "Rebels shelled the town overnight, killing five civilians",
+            1,
+            3.0,
+            "flag",
+            "armed_conflict",
+        ),
         item("The Lakers beat the Celtics 102-99 in overtime", 0, 40.0, "other"),
         item("Stocks rose as oil prices fell on Tuesday", 0, 40.0, "other"),
-        item("Riot police fired tear gas at protesters who torched cars", 1, 25.0, "kw",
-             "civil_unrest"),
+        item(
+            "Riot police fired tear gas at protesters who torched cars",
+            1,
+            25.0,
+            "kw",
+            "civil_unrest",
+        ),
         item("Mortar fire hit the airport and killed three guards", 0, 30.0, "kw"),  # mislabelled
         item("Old bomb hoax suspect sentenced", "gray", 99.0, "kw"),  # not 0/1: ignored
     ]

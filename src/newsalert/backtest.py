@@ -195,12 +195,14 @@ class _Fixed:
         self._predictions = predictions
         self.threshold = threshold
 
-    def predict(self, texts: Sequence[tuple[str, str]]) -> list[Prediction]:
+    def predict(self, texts: Sequence[tuple[str, str, str | None]]) -> list[Prediction]:
         if len(texts) != len(self._predictions):
             raise ValueError("batch size changed between predict and score")
         return self._predictions
 
-    def explain(self, title: str, summary: str, top: int = 8) -> Prediction:
+    def explain(
+        self, title: str, summary: str, top: int = 8, link: str | None = None
+    ) -> Prediction:
         raise NotImplementedError("backtests do not explain")
 
 
@@ -424,7 +426,7 @@ def run(
     )
     for batch in _batches(cases, batch_size):
         items = [c.item for c in batch]
-        texts = [(i.title, i.summary) for i in items]
+        texts = [(i.title, i.summary, i.link) for i in items]
         predictions = {key: models[key].predict(texts) for key in {v.model_key for v in sides}}
         places = (
             [r.where for r in geo.locate_many((i.title, i.summary, i.link, None) for i in items)]

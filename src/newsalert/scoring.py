@@ -20,9 +20,11 @@ from newsalert.rules import RuleHit, RuleSet
 class Model(Protocol):
     threshold: float
 
-    def predict(self, texts: Sequence[tuple[str, str]]) -> list[Prediction]: ...
+    def predict(self, texts: Sequence[tuple[str, str, str | None]]) -> list[Prediction]: ...
 
-    def explain(self, title: str, summary: str, top: int = 8) -> Prediction: ...
+    def explain(
+        self, title: str, summary: str, top: int = 8, link: str | None = None
+    ) -> Prediction: ...
 
 
 class Scorer:
@@ -33,18 +35,18 @@ class Scorer:
 
     def score_batch(self, items: Sequence[Item], *, explain_relevant: bool = True) -> list[Score]:
         """Score many items with one model call; relevant ones get model terms as reasons."""
-        predictions = self.model.predict([(i.title, i.summary) for i in items])
+        predictions = self.model.predict([(i.title, i.summary, i.link) for i in items])
         hits = [self.rules.match(i) for i in items]
-        scores = [
-            self._combine(i, p, h) for i, p, h in zip(items, predictions, hits, strict=True)
-        ]
+        scores = [self._combine(i, p, h) for i, p, h in zip(items, predictions, hits, strict=True)]
         if explain_relevant:
             # term reasons cost a second pass; only items that will alert need them,
             # explained together (one vectorize) when the model can
             chosen = [k for k, s in enumerate(scores) if s.relevant]
             many = getattr(self.model, "explain_many", None)
             if many is not None and chosen:
-                explained = many([(items[k].title, items[k].summary) for k in chosen], 6)
+                explained = many(
+                    [(items[k].title, items[k].summary, items[k].link) for k in chosen], 6
+                )
                 for k, prediction in zip(chosen, explained, strict=True):
                     scores[k] = self._combine(items[k], prediction, hits[k])
             else:
@@ -53,7 +55,7 @@ class Scorer:
         return scores
 
     def explain(self, item: Item, top: int = 6) -> Score:
-        prediction = self.model.explain(item.title, item.summary, top=top)
+        prediction = self.model.explain(item.title, item.summary, top=top, link=item.link)
         return self._combine(item, prediction, self.rules.match(item))
 
     def _combine(self, item: Item, prediction: Prediction, hits: list[RuleHit]) -> Score:
