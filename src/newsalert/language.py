@@ -39,6 +39,20 @@ def _words_of(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+def _markers(text: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Whole words, and stems written with a trailing "-"."""
+    words = text.split()
+    return (
+        frozenset(w for w in words if not w.endswith("-")),
+        tuple(w[:-1] for w in words if w.endswith("-")),
+    )
+
+
+def _count(words: set[str], markers: tuple[frozenset[str], tuple[str, ...]]) -> int:
+    exact, stems = markers
+    return sum(1 for w in words if w in exact or (stems and w.startswith(stems)))
+
+
 # Function words that are not also common words of the other languages here: no "a",
 # "in", "to", "on", "an", "die", "was", "will", "as", "do", "me", "can", "her", "at",
 # "over", "is", "per", "also" (German, Dutch, Italian, Portuguese, Albanian, Serbian,
@@ -98,35 +112,29 @@ _LETTER_CLUES = (
 )
 _WORD = re.compile(r"[^\W\d_]+")
 
-# Serbian, Croatian and Bosnian: words one of them writes and the others do not.
-# Serbian (in Serbia) is ekavian: "pre", "vreme" where the others write "prije", "vrijeme".
-_SERBIAN = _words_of(
-    """pre posle vreme gde deca dece svet sveta mesto mesta mesec meseca sever
-    severu severno cena cene uvek reč reči vesti pretnja pretnje predsednik predsednika
-    predsednica bezbednost bezbednosti saopštio saopštila saopštenje saopstio saopstila
-    opština opštine opštini opstina izveštaj lekar lekari reka reke istorija avgust
-    avgusta deo"""
+# Serbian, Croatian and Bosnian: words one of them writes and the others do not ("stem-"
+# matches any ending). Serbian in Serbia is ekavian ("pre", "vreme"), the others are
+# ijekavian ("prije", "vrijeme"); Serbian and Bosnian share eastern words ("hiljada",
+# "uhapšen") where Croatian has its own ("tisuća", "uhićen").
+_SERBIAN = _markers(
+    """pre posle vreme gde deca dece deci svet- mest- mesec- sever- cena cene ceni uvek
+    reč- vest- pretnj- predsedn- bezbedn- saopšt- saopst- opštin- opstin- izvešt- lekar-
+    reka reke avgust- deo istorij-"""
 )
-_CROATIAN = _words_of(
-    """tko tisuća tisuće tjedan tjedna tjedno vlak zrak priopćio priopćila priopćenje
-    glasnogovornik glasnogovornica milijuna milijun obitelj obitelji izvješće izvješću
-    veleposlanik zrakoplov nogomet sveučilište povijest siječnja veljače ožujka travnja
-    svibnja lipnja srpnja kolovoza rujna listopada studenoga studenog prosinca"""
+_CROATIAN = _markers(
+    """tko tisuć- tjed- vlak- zrak- priopć- glasnogovorn- milijun- obitelj- izvješ-
+    veleposlan- nogomet- sveučiliš- povijes- uhić- tijekom vojarn- siječ- veljač- ožuj-
+    travanj travnja svibanj svibnja lipanj lipnja srpanj srpnja kolovoz- rujan rujna
+    listopad- prosin-"""
 )
-_BOSNIAN = _words_of(
-    """saopćio saopćila saopćenje historija historije historijski lahko sedmica
-    sedmice bezbjednost bezbjednosti"""
+_BOSNIAN = _markers("saopć- historij- bezbjedn- lahk-")
+_IJEKAVIAN = _markers(  # Croatian and Bosnian (and Montenegrin) alike
+    """prije poslije vrijeme gdje djec- svijet- mjest- mjesec- sjever- cijen- uvijek riječ-
+    vijest- prijetnj- predsjedn- rijek- dio ozlijeđ- povrijeđ- dijel- tijel-"""
 )
-_IJEKAVIAN = _words_of(  # Croatian and Bosnian (and Montenegrin) alike
-    """prije poslije vrijeme gdje djeca djece svijet svijeta mjesto mjesta
-    mjesec mjeseca sjever sjeveru sjeverno cijena cijene uvijek riječ riječi vijesti
-    prijetnja prijetnje predsjednik predsjednika predsjednica izvještaj rijeka rijeke
-    dio"""
-)
-_EASTERN = _words_of(  # Serbian and Bosnian alike, not Croatian
-    """hiljada hiljade miliona milion porodica porodice ambasador ambasadora fudbal šta
-    januar januara februar februara marta aprila juna jula septembar septembra oktobar
-    oktobra novembar novembra decembar decembra"""
+_EASTERN = _markers(  # Serbian and Bosnian alike, not Croatian
+    """hiljad- milion- porodic- ambasad- fudbal- šta uhapš- tokom sedmic- januar- februar-
+    mart marta jun juna jul jula septemb- oktob- novemb- decemb-"""
 )
 FAMILY = ("sr", "hr", "bs")
 # close relatives langid splits its probability among
@@ -146,11 +154,11 @@ def _words(text: str) -> list[str]:
 def serbo_croatian(words: Iterable[str]) -> str | None:
     """Serbian, Croatian or Bosnian from telling words; None when none tells."""
     seen = set(words)
-    serbian = len(seen & _SERBIAN)
-    croatian = len(seen & _CROATIAN)
-    bosnian = len(seen & _BOSNIAN)
-    ijekavian = len(seen & _IJEKAVIAN)
-    eastern = len(seen & _EASTERN)
+    serbian = _count(seen, _SERBIAN)
+    croatian = _count(seen, _CROATIAN)
+    bosnian = _count(seen, _BOSNIAN)
+    ijekavian = _count(seen, _IJEKAVIAN)
+    eastern = _count(seen, _EASTERN)
     if serbian > ijekavian + croatian + bosnian:
         return "sr"
     if croatian > bosnian + eastern:

@@ -56,10 +56,10 @@ class Scorer:
             f"{item.title}\n{item.summary}", self.feed_languages.get(item.feed)
         )
         # a feed's own tag that agrees is kept: it may say more ("en-GB", "sr-Latn")
-        declared = (item.language or "").lower().replace("_", "-")
-        if declared.split("-")[0] != found.code.lower():
-            item = replace(item, language=found.code)
-        return item, found
+        tag = item.language or ""
+        if tag and tag.lower().replace("_", "-").split("-")[0] == found.code.lower():
+            return item, replace(found, code=tag)
+        return replace(item, language=found.code), found
 
     def score_batch(self, items: Sequence[Item], *, explain_relevant: bool = True) -> list[Score]:
         """Score many items with one model call; relevant ones get model terms as reasons."""
