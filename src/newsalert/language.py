@@ -257,7 +257,22 @@ def load_detector() -> LanguageDetector:
     """A detector with py3langid's shipped model (nothing is downloaded)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    return LanguageDetector(LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False))
+    full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    wanted = {*LATIN, *(code for codes in SCRIPTS.values() for code in codes)}
+    full.set_languages(sorted(wanted & set(full.labels)))
+    # a model of those languages alone: their columns are copied and the full table
+    # (142 languages, 28 MB) let go; a language's scores do not depend on the others
+    return LanguageDetector(
+        LanguageIdentifier(
+            full.nb_ptc,
+            full.nb_pc,
+            full.nb_classes,
+            full.tk_nextmove,
+            full.tk_output,
+            norm_probs=False,
+            tk_row=full.tk_row,
+        )
+    )
 
 
 @functools.cache
