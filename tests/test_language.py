@@ -129,7 +129,7 @@ def rules(**config: object) -> RuleSet:
 
 def test_a_serbian_item_is_scored_by_rules_only(classifier: Any) -> None:
     scorer = Scorer(rules(), classifier)
-    [score] = scorer.score_batch([item(SERBIAN, SERBIAN_SUMMARY)])
+    [score] = scorer.score_batch([item(SERBIAN, SERBIAN_SUMMARY)])  # no English item to ask of
     assert score.model_probability is None and score.score == 0.0 and not score.relevant
     assert score.language is not None and score.language.code == "sr"
     [reason] = score.reasons

@@ -68,9 +68,10 @@ class Scorer:
         languages = [lang for _, lang in judged]
         english = [k for k, lang in enumerate(languages) if lang.english]
         predictions = [NOT_ENGLISH] * len(items)
-        asked = self.model.predict([(items[k].title, items[k].summary) for k in english])
-        for k, prediction in zip(english, asked, strict=True):
-            predictions[k] = prediction
+        if english:
+            asked = self.model.predict([(items[k].title, items[k].summary) for k in english])
+            for k, prediction in zip(english, asked, strict=True):
+                predictions[k] = prediction
         hits = [self.rules.match(i) for i in items]
         scores = [
             self._combine(i, p, h, lang)
