@@ -293,3 +293,50 @@ def test_the_worker_preloads_the_detector_before_forking(
     finally:
         gc.unfreeze()  # preload_model freezes the heap for the pool; not this test process's
     assert loaded == ["geoparser", "detector"]
+
+
+def test_score_and_explain_show_the_language(
+    tmp_path: Path, model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from newsalert.cli import main
+
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            storage: {{data_dir: {model_dir}}}
+            rules:
+              include:
+                - {{name: napad, terms: [napad], languages: [sr, hr, bs]}}
+            feeds:
+              - {{name: rts, url: "http://127.0.0.1:9/feed", allow_private: true, language: sr}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(
+        "\n".join(
+            json.dumps(r, ensure_ascii=False)
+            for r in (
+                {"title": SERBIAN, "summary": SERBIAN_SUMMARY},
+                {"title": "Serbia masses troops on the Kosovo border", "summary": ""},
+                {"title": "Serbia masses troops on the Kosovo border", "feed": "rts"},
+            )
+        ),
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "score", str(lines)]) == 0
+    serbian, english, declared = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert serbian["language"]["code"] == "sr" and serbian["language"]["method"] == "langid"
+    assert serbian["relevant"] and serbian["reasons"][0].startswith("language: sr (not English")
+    assert english["language"]["code"] == "en"
+    assert declared["language"] == {"code": "sr", "confidence": 1.0, "method": "feed"}
+
+    assert main(["--config", str(config), "explain", SERBIAN]) == 0
+    out = capsys.readouterr().out
+    assert "language  sr (langid " in out and "not English, rules only" in out
+    assert "model     not asked (it reads English only)" in out
+    assert main(["--config", str(config), "explain", "Serbia masses troops on the border"]) == 0
+    out = capsys.readouterr().out
+    assert "language  en (" in out and "model     0." in out
