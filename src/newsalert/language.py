@@ -11,8 +11,9 @@ The first step that decides wins:
    language uses, else from py3langid over that script's languages.
 4. ``langid``: py3langid over the Latin-script languages common in news. A foreign
    language must reach 0.80, else the text stays English: a headline of names is not
-   Albanian because the names are. Serbian, Croatian and Bosnian are one family to
-   langid (it splits its probability among them); a few telling words choose within it.
+   Albanian because the names are. langid splits its probability among close relatives,
+   so they count together; Serbian, Croatian and Bosnian are one family to it, and a
+   few telling words choose within it.
 
 The feed's own ``xml:lang`` / ``<language>`` is not trusted to decide: publishing
 systems fill in their default (WordPress: ``en-US``) whatever the text is.
@@ -167,9 +168,7 @@ def serbo_croatian(words: Iterable[str]) -> str | None:
         return "bs"
     if eastern and not ijekavian:
         return "sr"
-    if ijekavian and not eastern:
-        return "hr" if croatian else None  # Croatian or Bosnian: langid chooses
-    return None
+    return None  # nothing, or ijekavian alone (Croatian or Bosnian): langid chooses
 
 
 class LanguageDetector:
