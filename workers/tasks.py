@@ -29,6 +29,7 @@ from newsalert.config import LoadedConfig, config_path, load_config
 from newsalert.errors import TransientError, first_line, is_transient
 from newsalert.geo import shared_geoparser
 from newsalert.geo.geoparser import default_cache_dir
+from newsalert.language import shared_detector
 from newsalert.pipeline import Pipeline, build_pipeline, build_targets, default_model_loader
 from newsalert.promote import model_stamp
 from newsalert.reload import ConfigWatcher
@@ -138,6 +139,7 @@ def preload_model(sender: Any = None, **_: Any) -> None:
         _PRELOADED[_model_key(loaded)] = (model, stamp)
         build_targets(loaded)  # loads apprise's plugins here, once, for the whole pool
         shared_geoparser(default_cache_dir())  # the gazetteer (~95 MB), shared the same way
+        shared_detector()  # py3langid's model (about 0.5 s to load), shared the same way
     except Exception as exc:
         log.warning("model not preloaded, pool processes will load it: %s", exc)
         return

@@ -169,6 +169,8 @@ class Variant:
     model_key: str = SHARED_MODEL
     rules_config: RulesConfig | None = None  # equal on both sides: rules matched once
     stories: StoriesConfig = field(default_factory=StoriesConfig)  # merging and updates
+    # feed name -> the language its operator declared (feeds.language)
+    languages: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, name: str, loaded: LoadedConfig) -> Variant:
@@ -180,6 +182,7 @@ class Variant:
             model_key=model_key(loaded),
             rules_config=loaded.rules,
             stories=loaded.config.stories,
+            languages={f.name: f.language for f in loaded.feeds},
         )
 
 
@@ -191,14 +194,18 @@ def model_key(loaded: LoadedConfig) -> str:
 class _Fixed:
     """A Model whose predictions for this batch are already known (computed once, shared)."""
 
-    def __init__(self, predictions: list[Prediction], threshold: float) -> None:
-        self._predictions = predictions
+    def __init__(
+        self,
+        texts: Sequence[tuple[str, str, str | None]],
+        predictions: list[Prediction],
+        threshold: float,
+    ) -> None:
+        # by text: the scorer asks for its English items only (newsalert.language)
+        self._predictions = dict(zip(texts, predictions, strict=True))
         self.threshold = threshold
 
     def predict(self, texts: Sequence[tuple[str, str, str | None]]) -> list[Prediction]:
-        if len(texts) != len(self._predictions):
-            raise ValueError("batch size changed between predict and score")
-        return self._predictions
+        return [self._predictions[t] for t in texts]
 
     def explain(
         self, title: str, summary: str, top: int = 8, link: str | None = None
@@ -211,13 +218,13 @@ class _MatchOnce:
 
     def __init__(self, rules: RuleSet) -> None:
         self._rules = rules
-        self._hits: dict[int, list[RuleHit]] = {}
+        self._hits: dict[Item, list[RuleHit]] = {}
 
     def match(self, item: Item) -> list[RuleHit]:
-        key = id(item)  # the batch's items outlive the cache (one batch)
-        if key not in self._hits:
-            self._hits[key] = self._rules.match(item)
-        return self._hits[key]
+        # by value: the scorer hands each side a copy carrying the detected language
+        if item not in self._hits:
+            self._hits[item] = self._rules.match(item)
+        return self._hits[item]
 
 
 # --- results ------------------------------------------------------------------------------
@@ -441,8 +448,9 @@ def run(
             model = models[variant.model_key]
             scorer = Scorer(
                 shared or variant.rules,  # type: ignore[arg-type]
-                _Fixed(predictions[variant.model_key], model.threshold),
+                _Fixed(texts, predictions[variant.model_key], model.threshold),
                 variant.threshold,
+                feed_languages=variant.languages,
             )
             scores = scorer.score_batch(items, explain_relevant=False)
             for case, score in zip(batch, scores, strict=True):

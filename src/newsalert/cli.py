@@ -202,7 +202,12 @@ def _scorer(loaded: LoadedConfig) -> Any:
 
     model = load_or_train(loaded.model_path, loaded.data_dir)
     feed_tags = {f.name: frozenset(f.tags) for f in loaded.feeds}
-    return Scorer(RuleSet(loaded.rules, feed_tags), model, loaded.config.model.threshold)
+    return Scorer(
+        RuleSet(loaded.rules, feed_tags),
+        model,
+        loaded.config.model.threshold,
+        feed_languages={f.name: f.language for f in loaded.feeds},
+    )
 
 
 def _table(
@@ -374,9 +379,16 @@ def _emit(scorer: Any, geo: Any, batch: list[tuple[dict[str, Any], Item]]) -> No
             relevant=score.relevant,
             category=score.category,
             reasons=[r.label for r in score.reasons],
+            language=_language_dict(score.language),
             **place.as_dict(),
         )
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _language_dict(language: Any) -> dict[str, Any] | None:
+    if language is None:
+        return None
+    return {"code": language.code, "confidence": language.confidence, "method": language.method}
 
 
 def _country_of(record: dict[str, Any]) -> str | None:
@@ -397,7 +409,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     score = scorer.explain(item, top=10)
     print(f"score     {score.score:.3f}  ({'relevant' if score.relevant else 'not relevant'})")
     print(f"category  {score.category}")
-    print(f"model     {score.model_probability:.3f} (calibrated probability)")
+    if score.language is not None:
+        lang = score.language
+        said = f"{lang.code} ({lang.method} {lang.confidence:.2f})"
+        print(f"language  {said}" + ("" if lang.english else ": not English, rules only"))
+    if score.model_probability is None:
+        print("model     not asked (it reads English only)")
+    else:
+        print(f"model     {score.model_probability:.3f} (calibrated probability)")
     print(f"how       {score.arithmetic}")
     rules = [r for r in score.reasons if r.kind == "rule"]
     terms = [r for r in score.reasons if r.kind == "model"]
@@ -466,7 +485,11 @@ def _model_gate(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         _print_gates([gate])
         print(
             f"candidate {gate.id} "
-            + ("passed: `newsalert model promote` puts it in place" if gate.passed else "did not pass")
+            + (
+                "passed: `newsalert model promote` puts it in place"
+                if gate.passed
+                else "did not pass"
+            )
         )
         return EXIT_OK
     gates = promote.candidates(loaded)

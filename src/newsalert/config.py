@@ -80,11 +80,21 @@ class FeedConfig(_Strict):
     enabled: bool = True
     tags: tuple[str, ...] = ()
     country: str | None = None  # the feed's home country: a tie-breaker for place names
+    language: str | None = None  # the items' language, when the operator knows it better
 
     @field_validator("country")
     @classmethod
     def _country(cls, value: str | None) -> str | None:
         return None if value is None else _country_code(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and not _LANGUAGE.match(value):
+            raise ValueError(
+                f"language {value!r} is not a language code; use codes like en, sr or sr-Latn"
+            )
+        return value
 
     @field_validator("interval")
     @classmethod

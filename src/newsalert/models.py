@@ -69,10 +69,23 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Language:
+    """The language an item was judged in (newsalert.language) and what decided it."""
+
+    code: str  # ISO 639-1 ("en", "sr"), or the feed's declared tag ("sr-Latn")
+    confidence: float  # 1.0 for "feed" and "words"; a probability for "script" and "langid"
+    method: str  # "feed", "words", "script", "langid" or "default" (no letters: English)
+
+    @property
+    def english(self) -> bool:
+        return self.code.lower() == "en" or self.code.lower().startswith(("en-", "en_"))
+
+
+@dataclass(frozen=True, slots=True)
 class Reason:
     """One contribution to a score, shown to operators and in alerts."""
 
-    kind: str  # "rule" or "model"
+    kind: str  # "rule", "model" or "language" (not English: rules only)
     label: str  # human-readable: 'include "armed attack" (title)' or 'term "troops"'
     weight: float  # signed contribution to the score
 
@@ -95,6 +108,7 @@ class Score:
     reasons: tuple[Reason, ...] = ()
     vetoed: bool = False  # an exclude rule fired
     arithmetic: str = ""  # how rules and model combined, for ``explain``
+    language: Language | None = None  # what the item was judged in (None: not detected)
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,7 +247,12 @@ class Pipeline:
         stamp = model_stamp(self.loaded)
         if self._scorer is None or stamp != self._model_stamp:
             model = self._model_loader()
-            self._scorer = Scorer(self.rules, model, self.loaded.config.model.threshold)
+            self._scorer = Scorer(
+                self.rules,
+                model,
+                self.loaded.config.model.threshold,
+                feed_languages={f.name: f.language for f in self.loaded.feeds},
+            )
             self._model_stamp = stamp if stamp is not None else model_stamp(self.loaded)
         return self._scorer
 

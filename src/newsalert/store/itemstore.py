@@ -179,6 +179,7 @@ class ItemStore(StoreBase):
                         relevant=score.relevant,
                         category=score.category,
                         reasons=json.dumps([[r.kind, r.label, r.weight] for r in score.reasons]),
+                        **_language_values(score),
                     )
                 )
                 if done.rowcount != 1:
@@ -220,6 +221,13 @@ class ItemStore(StoreBase):
     def count_items(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+
+def _language_values(score: Score) -> dict[str, str]:
+    """The language an item was scored in, when the scorer detected one."""
+    if score.language is None:
+        return {}
+    return {"language": score.language.code[:35], "language_method": score.language.method}
 
 
 def _stored_item(row: Any) -> StoredItem:

@@ -135,7 +135,9 @@ items = Table(
     Column("summary", Text, nullable=False),
     Column("content", Text),  # full text when the feed carries it; rules may match it
     Column("link", Text),
-    Column("language", String(35)),
+    Column("language", String(35)),  # the feed's tag; once scored, the one judged in
+    # what decided it (newsalert.language): feed, words, script, langid or default
+    Column("language_method", String(8)),
     Column("published_at", UTCDateTime),
     Column("fetched_at", UTCDateTime, nullable=False),
     # filled by the scoring stage; NULL means "not scored yet" (kept, retried)
