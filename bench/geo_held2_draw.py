@@ -1,7 +1,7 @@
 """Draw the items of ``data/geo_eval.jsonl``'s ``held2`` split (see data/README.md).
 
 Stratified random draw (seed 17) from ``../shared/data/stream_train.jsonl``: items
-with a summary of 20-600 characters whose title is not already in the labelled set;
+with a summary of 20-600 characters whose title is not in the labelled set's other splits;
 75 incidents or gray items (at most 10 an outlet) and 140 others (at most 15 an
 outlet), then 35 more of any kind from Al Jazeera English and the Wall Street
 Journal's world news (to widen the regions), shuffled. Prints one JSON object a line (id, title, summary, outlet), to be
@@ -25,7 +25,8 @@ WORLD = ("Al Jazeera English (YouTube channel Atom feed)", "Wall Street Journal 
 def main() -> int:
     src = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared/data/stream_train.jsonl"
     with open(ROOT / "data/geo_eval.jsonl", encoding="utf-8") as f:
-        seen = {json.loads(line)["title"] for line in f}
+        labelled = [json.loads(line) for line in f]
+    seen = {r["title"] for r in labelled if r["split"] != "held2"}
     with open(src, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     rows = [r for r in rows if r["title"] not in seen and 20 <= len(r.get("summary") or "") <= 600]
