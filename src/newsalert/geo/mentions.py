@@ -123,6 +123,19 @@ POSSESSOR_SPEAKS = re.compile(
 BORDER_BEFORE = re.compile(
     r"\b(?:border|borders|frontier)\s+(?:with|of)\s+(?:the\s+)?$|\bbordering\s+$", re.I
 )
+# "more deaths than the U.S.", "surpasses that of Italy": a yardstick, not the place
+COMPARED_BEFORE = re.compile(
+    r"\b(?:than|that\s+of|those\s+of|compared\s+(?:with|to)|relative\s+to)\s+(?:the\s+)?$",
+    re.I,
+)
+# "an ex-president living in exile in Britain", "based in London", "avoid deportation
+# to the United States": where someone lives or is sent, not where the event happened
+ELSEWHERE_BEFORE = re.compile(
+    r"\b(?:based|living|lives|lived|exiled?|headquartered|residing|resident|"
+    r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion))\s+(?:back\s+)?(?:in|to)\s+"
+    r"(?:the\s+)?$",
+    re.I,
+)
 BORDER_AFTER = re.compile(r"^(?:'s|’s)?\s*(?:border|frontier)\b", re.I)
 FUNCTION_WORDS = frozenset(
     {
@@ -220,6 +233,8 @@ class Found:
     name_part: bool = False
     office: bool = False  # "Turkish President", "Iraq PM": a person's nationality
     attributive: bool = False  # "US officials", "Kosovo police": an actor, not a place
+    compared: bool = False  # "more deaths than the U.S.": a yardstick
+    elsewhere: bool = False  # "living in exile in Britain", "deportation to the US"
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -339,6 +354,12 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
                 m.locative = True
         if not m.locative and PLACE_NOUN_BEFORE.search(before):
             m.locative = True  # "in the Ukrainian capital Kiev", "at the village Banjska"
+        if COMPARED_BEFORE.search(before):
+            m.compared = True
+            m.locative = False
+        elif ELSEWHERE_BEFORE.search(before):
+            m.elsewhere = True
+            m.locative = False
         if BORDER_BEFORE.search(before) or BORDER_AFTER.match(after):
             m.border = True
             m.locative = False

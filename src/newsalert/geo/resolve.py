@@ -49,6 +49,13 @@ W_OFFICE = 0.15  # "Turkish President": whose official, not where
 W_ACTOR = (
     0.6  # "Serbia has withdrawn", "asks Serbia to withdraw": acts, nearer the event than a voice
 )
+W_COMPARED = 0.1  # "more deaths than the U.S.": the yardstick, not the place
+W_ELSEWHERE = 0.3  # "living in exile in Britain": a person's home or destination
+# a dateline is where the report was filed: when the lead sentence puts its events in
+# another country and names the dateline's own country as no more than a voice
+# ("SEOUL (Reuters) - North Korea has been selling ..., South Korea's ministry said"),
+# the dateline weighs as a voice does
+W_DATELINE_AWAY = 0.3
 W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
 W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
@@ -206,11 +213,39 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
             and out[-1].mention.qualified_by >= 0
             and found[out[-1].mention.qualified_by] is m
             and g.country[out[-1].place] != g.country[p]
+            and g.kind[out[-1].place] != KIND_COUNTRY  # "Israel, Egypt": a list
         ):
             continue  # "Sevenoaks, Kent": a Kent elsewhere qualifies nothing
         # "Washington's concern" is the government's, however placed in the text
         out.append(Resolved(m, p, W_SPEAKER if government else _weight(g, m, p)))
+    _filed_from_elsewhere(g, out)
     return out
+
+
+def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
+    """A dateline abroad: the report's place, not the event's (see W_DATELINE_AWAY)."""
+    dateline = next((r for r in out if r.mention.dateline), None)
+    if dateline is None:
+        return
+    home = g.country[dateline.place]
+    placed_home = placed_away = False
+    for r in out:
+        if r is dateline:
+            continue
+        m = r.mention
+        if g.country[r.place] == home:
+            # the title naming the home country in any way, or the text placing
+            # something there, keeps the dateline
+            placed_home = placed_home or m.field == "title" or r.weight >= 1.0
+        elif (
+            (m.in_lead or m.field == "title")
+            and g.kind[r.place] == KIND_COUNTRY
+            and r.weight >= 1.0  # voices, demonyms, nationalities place nothing
+            and not m.possessive  # "Britain's world number four": whose, not where
+        ):
+            placed_away = True  # "North Korea has been selling ..."
+    if placed_away and not placed_home:
+        dateline.weight = W_DATELINE_AWAY
 
 
 def _far_from_qualifier(g: Gazetteer, p: int, q: int) -> bool:
@@ -236,6 +271,10 @@ def _prefer_namesake_city(g: Gazetteer, best: int, candidates: list[int]) -> int
 def _weight(g: Gazetteer, m: Found, p: int) -> float:
     if m.backer:
         return W_BACKER
+    if m.compared:
+        return W_COMPARED
+    if m.elsewhere:
+        return W_ELSEWHERE
     if m.office and (m.demonym or g.kind[p] == KIND_COUNTRY):
         return W_OFFICE
     if m.demonym or (m.attributive and not m.locative and g.kind[p] == KIND_COUNTRY):
