@@ -163,6 +163,46 @@ def test_a_dateline_abroad_is_where_the_report_was_filed(geo: Geoparser) -> None
     assert basel is not None and basel.country == "CH"
 
 
+def test_where_the_reporter_stands_is_a_dateline_not_the_event(geo: Geoparser) -> None:
+    # the title names the event's country; the reporter is across the border
+    story = geo.locate(
+        "Bolivia braces for protests",
+        "Supporters of the former president plan marches. "
+        "Al Jazeera's Teresa Bo reports from Salta, Argentina.",
+    ).where
+    assert story is not None and story.country == "BO", story
+    # a possessor's region is a place, not a person ("Pakistan's Musharraf" is)
+    karen = geo.locate(
+        "Refugees stranded",
+        "Thousands have fled the fighting in Myanmar's Karen state. "
+        "Al Jazeera's Scott Heidler reports from Mae Sot, Thailand.",
+    ).where
+    assert karen is not None and karen.country == "MM", karen
+    # alone, the reporter's place still says where
+    alone = geo.locate("Floods", "Al Jazeera's reporter has more from Dhaka.").where
+    assert alone is not None and alone.country == "BD"
+
+
+def test_a_headline_topic_label_is_the_story_place(geo: Geoparser) -> None:
+    label = geo.locate(
+        "Libya conflict: Russia and Turkey risk Syria repeat",
+        "Gen Haftar's forces have been beaten back but that does not mean peace is at hand.",
+    ).where
+    assert label is not None and label.country == "LY", label
+
+
+def test_surnames_and_compound_names_are_not_places(geo: Geoparser) -> None:
+    # "O'Sullivan" is not Sullivan, "St George-Illawarra" not St George
+    assert geo.locate("Recruitment boss", "Peter O'Sullivan is working his magic.").where is None
+    assert (
+        geo.locate("Warriors win", "The Warriors beat the St George-Illawarra Dragons.").where
+        is None
+    )
+    # two places joined by a hyphen are still places
+    pair = geo.locate("", "Fighting continued along the Armenia-Azerbaijan frontier.").where
+    assert pair is not None and pair.country in {"AM", "AZ"}
+
+
 def test_a_surname_once_seen_with_a_first_name_is_a_person_throughout(geo: Geoparser) -> None:
     # "Kirby" is a town in England and in the US; after "John Kirby" it is the man
     result = geo.locate(

@@ -56,6 +56,10 @@ W_ELSEWHERE = 0.3  # "living in exile in Britain": a person's home or destinatio
 # ("SEOUL (Reuters) - North Korea has been selling ..., South Korea's ministry said"),
 # the dateline weighs as a voice does
 W_DATELINE_AWAY = 0.3
+# "reports from Bangkok": a dateline in other words, weighed as one abroad; the
+# country that qualifies it ("from Mae Sot, Thailand") only repeats it
+W_REPORTER, W_REPORTER_QUALIFIER = W_DATELINE_AWAY, 0.1
+W_TOPIC = 1.0  # "Libya conflict: ...": added to the title's weight
 W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
 W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
@@ -275,6 +279,8 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_COMPARED
     if m.elsewhere:
         return W_ELSEWHERE
+    if m.reporter:
+        return W_REPORTER_QUALIFIER if m.qualifies else W_REPORTER
     if m.office and (m.demonym or g.kind[p] == KIND_COUNTRY):
         return W_OFFICE
     if m.demonym or (m.attributive and not m.locative and g.kind[p] == KIND_COUNTRY):
@@ -298,6 +304,8 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         w += W_INCIDENT
     if m.dateline:
         w += W_DATELINE
+    if m.topic:
+        w += W_TOPIC
     return w
 
 
