@@ -203,6 +203,20 @@ def test_surnames_and_compound_names_are_not_places(geo: Geoparser) -> None:
     assert pair is not None and pair.country in {"AM", "AZ"}
 
 
+def test_a_tiny_village_named_bare_is_a_word_not_a_place(geo: Geoparser) -> None:
+    # Virgin (Utah) and Supreme (Louisiana) have about 1,000 people each
+    assert geo.locate("Virgin Orbit rocket cuts short its test flight", "").where is None
+    court = geo.locate(
+        "",
+        "Opposition supporters clashed with police in the Maldives after the Supreme "
+        "Court ordered the release of prisoners.",
+    ).where
+    assert court is not None and court.country == "MV", court
+    # after "in", in a dateline or with a qualifier, a village is a place
+    village = geo.locate("", "Two people were killed in an attack in Banjska on Sunday.").where
+    assert village is not None and village.place == "Banjska"
+
+
 def test_a_surname_once_seen_with_a_first_name_is_a_person_throughout(geo: Geoparser) -> None:
     # "Kirby" is a town in England and in the US; after "John Kirby" it is the man
     result = geo.locate(

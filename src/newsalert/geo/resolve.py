@@ -29,7 +29,10 @@ from newsalert.geo.mentions import Found
 # candidate scores (log10 population is 0-7)
 POPULATION_WEIGHT = 1.5
 UNKNOWN_POPULATION = 1_000
-SMALL_WORDLIKE_POP = 100_000  # "Split", "Mobile": a word unless the text says place
+SMALL_WORDLIKE_POP = 100_000
+# a village this small named bare (no in/at, dateline or qualifier) is a word or a
+# name far more often than a news event's place ("Supreme Court", "Virgin Orbit")
+BARE_SMALL_MAX_POP = 5_000  # "Split", "Mobile": a word unless the text says place
 COUNTRY_PRIOR = 4.0
 ADMIN1_PRIOR = -0.5  # a region's population is a sum over its towns: discount it
 CONTEXT_COUNTRY = 3.0  # the candidate's country is named elsewhere in the item
@@ -107,6 +110,13 @@ def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> s
         return "small place named like a word"
     if m.text in g.person_names and not has_country and not strong:
         return "person's name"
+    if (
+        not strong
+        and not has_country
+        and not m.possessive
+        and all(g.kind[p] == KIND_PLACE and g.population[p] < BARE_SMALL_MAX_POP for p in places)
+    ):
+        return "small place named bare"
     return None
 
 
