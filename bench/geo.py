@@ -8,7 +8,8 @@ Usage (from the repository root; under a minute once the gazetteer is cached)::
 Three tables, each with a peer run side by side:
 
 1. **Accuracy** on ``data/geo_eval.jsonl`` (see data/README.md), split into the part
-   the rules were tuned on and the held-out part never looked at while tuning. The
+   the rules were tuned on (``tune``), the held-out part never looked at while tuning
+   (``heldout``) and the second held-out part labelled later (``held2``), then all. The
    peer is the naive geoparser (same gazetteer, same whole-word matching): the first
    place named, its most populous candidate, no guards, no event weighting.
 2. **Speed**: items per second on one core, ``locate_many`` over ``--items`` items of
@@ -114,6 +115,17 @@ def measure_load(cache: Path) -> int:
     return 0
 
 
+SPLITS = ("tune", "heldout", "held2", None)  # None: all of them
+METRICS = (
+    ("country_accuracy", "country right (of {with_country})"),
+    ("wrong_country", "wrong country given"),
+    ("country_accuracy_named", "  text names it (of {named})"),
+    ("wrong_country_named", "  wrong, text names it"),
+    ("place_within_25km", "town within 25 km (of {with_place})"),
+    ("spurious", "located, text says none (of {unlocated_items})"),
+)
+
+
 def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -123,6 +135,13 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--cold", action="store_true", help="also time a build from scratch")
     parser.add_argument("--cache", type=Path, default=None, help="gazetteer cache dir")
+    parser.add_argument(
+        "--misses",
+        action="append",
+        default=[],
+        metavar="SPLIT",
+        help="list the items of SPLIT the geoparser gets wrong (repeatable)",
+    )
     parser.add_argument("--measure-load", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cache = args.cache or Path(tempfile.gettempdir()) / "newsalert-geo-bench"
@@ -143,24 +162,30 @@ def main() -> int:
     print(head)
     print("-" * len(head))
     naive = naive_locator(gp)
-    for split in ("tune", "heldout", None):
+    named = functools.partial(text_names_country, gp.gazetteer)
+    columns = {}
+    for split in SPLITS:
         part = [r for r in rows if split is None or r["split"] == split]
-        named = functools.partial(text_names_country, gp.gazetteer)
-        ours = score(lambda t, s: gp.locate(t, s).where, part, named).as_dict()
+        result = score(lambda t, s: gp.locate(t, s).where, part, named)
+        ours = columns[split or "all"] = result.as_dict()
         peer = score(naive, part, named).as_dict()
         label = split or "all"
-        for key, name in (
-            ("country_accuracy", f"country right (of {ours['with_country']})"),
-            ("wrong_country", "wrong country given"),
-            ("country_accuracy_named", f"  text names it (of {ours['named']})"),
-            ("wrong_country_named", "  wrong, text names it"),
-            ("place_within_25km", f"town within 25 km (of {ours['with_place']})"),
-            ("spurious", f"located, text says none (of {ours['unlocated_items']})"),
-        ):
+        for key, name in METRICS:
+            name = name.format(**ours)
             print(
                 f"{label:<9} {len(part):>5}  {name:<32} {pct(ours[key]):>13} {pct(peer[key]):>11}"
             )
             label = ""
+        if split is not None and split in args.misses:
+            for miss in result.misses:
+                got = miss["got"]
+                got = (got.country, got.place, got.precision) if got else None
+                print(f"{'':<9} miss {miss['id']}: truth {miss['truth']}, got {got}")
+    print(f"\nnewsalert.geo by split, one column each\n\n{'metric':<32}", end="")
+    print("".join(f" {name:>9}" for name in columns))
+    for key, name in METRICS:
+        print(f"{name.split(' (')[0]:<32}", end="")
+        print("".join(f" {pct(c[key]):>9}" for c in columns.values()))
 
     items = corpus(args.items)
     print(f"\n2. Speed on one core ({len(items):,} items of the packaged corpus)\n")

@@ -102,6 +102,121 @@ def test_actors_voices_and_officials_are_not_the_event_place(geo: Geoparser) -> 
     assert offered is not None and offered.country == "LB"
 
 
+def test_a_country_named_as_a_yardstick_is_not_the_place(geo: Geoparser) -> None:
+    # "more deaths than the U.S.": the comparison's other side is not where it happened
+    toll = geo.locate(
+        "Peru's daily death toll surpasses that of U.S.",
+        "Peru reported more deaths in one day than the United States.",
+    ).where
+    assert toll is not None and toll.country == "PE", toll
+    compared = geo.locate("", "Chile has tested more people per head compared with Germany.").where
+    assert compared is not None and compared.country == "CL"
+
+
+def test_where_someone_lives_or_is_sent_is_not_the_event_place(geo: Geoparser) -> None:
+    # a home or a destination weighs no more than a demonym ("Bolivian police")
+    exile = geo.locate(
+        "",
+        "Bolivian opposition supporters clashed with police after a court freed a former "
+        "president living in exile in Argentina.",
+    ).where
+    assert exile is not None and exile.country == "BO", exile
+    deport = geo.locate(
+        "",
+        "The engagement could win him sympathy among Japanese officials and help him "
+        "avoid deportation to the United States.",
+    ).where
+    assert deport is not None and deport.country == "JP", deport
+    based = geo.locate("", "A Nigerian journalist based in London was arrested on Monday.").where
+    assert based is not None and based.country == "NG", based
+
+
+def test_a_dateline_abroad_is_where_the_report_was_filed(geo: Geoparser) -> None:
+    # filed in Seoul about North Korea, Seoul's ministry only speaking
+    filed = geo.locate(
+        "",
+        "SEOUL (Reuters) - North Korea has executed a senior official, South Korea's "
+        "spy agency said on Friday.",
+    ).where
+    assert filed is not None and filed.country == "KP", filed
+    # "WASHINGTON (AP) - Iran ...": the same, from the US capital
+    iran = geo.locate(
+        "", "WASHINGTON (AP) — Iran has seized a foreign tanker, US officials said on Monday."
+    ).where
+    assert iran is not None and iran.country == "IR"
+    # the dateline stays when the title names its country, or the text places things there
+    swap = geo.locate(
+        "Israel, Egypt in prisoner swap",
+        "CAIRO (Reuters) - Israel released six Egyptian students on Sunday, Egyptian "
+        "security sources said.",
+    ).where
+    assert swap is not None and swap.country == "EG"
+    home = geo.locate(
+        "", "BAGHDAD (Reuters) - Iraq said on Monday that a bomb killed five people in Mosul."
+    ).where
+    assert home is not None and home.country == "IQ"
+    # a possessor is whose, not where: the dateline keeps the match in Basel
+    basel = geo.locate(
+        "Henman sails at the Swiss Indoors",
+        "BASEL (Reuters) - Britain's world number four Tim Henman won his opening match.",
+    ).where
+    assert basel is not None and basel.country == "CH"
+
+
+def test_where_the_reporter_stands_is_a_dateline_not_the_event(geo: Geoparser) -> None:
+    # the title names the event's country; the reporter is across the border
+    story = geo.locate(
+        "Bolivia braces for protests",
+        "Supporters of the former president plan marches. "
+        "Al Jazeera's Teresa Bo reports from Salta, Argentina.",
+    ).where
+    assert story is not None and story.country == "BO", story
+    # a possessor's region is a place, not a person ("Pakistan's Musharraf" is)
+    karen = geo.locate(
+        "Refugees stranded",
+        "Thousands have fled the fighting in Myanmar's Karen state. "
+        "Al Jazeera's Scott Heidler reports from Mae Sot, Thailand.",
+    ).where
+    assert karen is not None and karen.country == "MM", karen
+    # alone, the reporter's place still says where
+    alone = geo.locate("Floods", "Al Jazeera's reporter has more from Dhaka.").where
+    assert alone is not None and alone.country == "BD"
+
+
+def test_a_headline_topic_label_is_the_story_place(geo: Geoparser) -> None:
+    label = geo.locate(
+        "Libya conflict: Russia and Turkey risk Syria repeat",
+        "Gen Haftar's forces have been beaten back but that does not mean peace is at hand.",
+    ).where
+    assert label is not None and label.country == "LY", label
+
+
+def test_surnames_and_compound_names_are_not_places(geo: Geoparser) -> None:
+    # "O'Sullivan" is not Sullivan, "St George-Illawarra" not St George
+    assert geo.locate("Recruitment boss", "Peter O'Sullivan is working his magic.").where is None
+    assert (
+        geo.locate("Warriors win", "The Warriors beat the St George-Illawarra Dragons.").where
+        is None
+    )
+    # two places joined by a hyphen are still places
+    pair = geo.locate("", "Fighting continued along the Armenia-Azerbaijan frontier.").where
+    assert pair is not None and pair.country in {"AM", "AZ"}
+
+
+def test_a_tiny_village_named_bare_is_a_word_not_a_place(geo: Geoparser) -> None:
+    # Virgin (Utah) and Supreme (Louisiana) have about 1,000 people each
+    assert geo.locate("Virgin Orbit rocket cuts short its test flight", "").where is None
+    court = geo.locate(
+        "",
+        "Opposition supporters clashed with police in the Maldives after the Supreme "
+        "Court ordered the release of prisoners.",
+    ).where
+    assert court is not None and court.country == "MV", court
+    # after "in", in a dateline or with a qualifier, a village is a place
+    village = geo.locate("", "Two people were killed in an attack in Banjska on Sunday.").where
+    assert village is not None and village.place == "Banjska"
+
+
 def test_a_surname_once_seen_with_a_first_name_is_a_person_throughout(geo: Geoparser) -> None:
     # "Kirby" is a town in England and in the US; after "John Kirby" it is the man
     result = geo.locate(
@@ -195,11 +310,20 @@ def test_accuracy_on_the_labelled_set_does_not_regress(geo: Geoparser) -> None:
     # A regression guard, not an independent measurement: the set is ours and part of
     # it was used to tune the rules (bench/geo.py reports the held-out part apart).
     rows = load_rows(ROOT / "data" / "geo_eval.jsonl")
-    result = score(lambda t, s: geo.locate(t, s).where, rows).as_dict()
+    first = [r for r in rows if r["split"] in ("tune", "heldout")]
+    result = score(lambda t, s: geo.locate(t, s).where, first).as_dict()
     assert result["items"] >= 500
     assert result["country_accuracy"] >= 0.91
-    assert result["wrong_country"] <= 0.055
+    assert result["wrong_country"] <= 0.05
     assert result["place_within_25km"] >= 0.92
+    # held2 (labelled later; far more items a reader places by inference, "Trump
+    # tells governors", so a lower share right): guard the wrong-country rate
+    held2 = score(
+        lambda t, s: geo.locate(t, s).where, [r for r in rows if r["split"] == "held2"]
+    ).as_dict()
+    assert held2["items"] >= 200
+    assert held2["wrong_country"] <= 0.06
+    assert held2["place_within_25km"] >= 0.85
 
 
 def test_score_command_adds_where_and_places(

@@ -123,6 +123,32 @@ POSSESSOR_SPEAKS = re.compile(
 BORDER_BEFORE = re.compile(
     r"\b(?:border|borders|frontier)\s+(?:with|of)\s+(?:the\s+)?$|\bbordering\s+$", re.I
 )
+# "more deaths than the U.S.", "surpasses that of Italy": a yardstick, not the place
+COMPARED_BEFORE = re.compile(
+    r"\b(?:than|that\s+of|those\s+of|compared\s+(?:with|to)|relative\s+to)\s+(?:the\s+)?$",
+    re.I,
+)
+# "an ex-president living in exile in Britain", "based in London", "avoid deportation
+# to the United States": where someone lives or is sent, not where the event happened
+ELSEWHERE_BEFORE = re.compile(
+    r"\b(?:based|living|lives|lived|exiled?|headquartered|residing|resident|"
+    r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion))\s+(?:back\s+)?(?:in|to)\s+"
+    r"(?:the\s+)?$",
+    re.I,
+)
+# "Al Jazeera's Scott Heidler reports from Bangkok", "has more from Mexico City": where
+# the reporter stands, as a dateline is, not necessarily where the event happened
+REPORTER_BEFORE = re.compile(
+    r"\b(?:reports?|reporting|has\s+more|filed|writes)\s+from\s+"
+    r"(?:the\s+)?(?:(?:[A-Z][\w'’.\-]*\s+){0,4}[A-Z][\w'’.\-]*,\s*)?$"
+)
+# "Libya conflict: Russia and Turkey ...", "Hong Kong protests: ...": a headline's
+# topic label, the story's place (a word or two after the name, then a colon)
+TOPIC_AFTER = re.compile(r"^\s+(?:[a-z][\w'’\-]*\s+){0,2}[a-z][\w'’\-]*\s*:")
+REGION_AFTER_POSSESSOR = re.compile(
+    r"^\s?['’]s\s+(?:[A-Z][\w'’\-]*\s+){1,2}(?:state|province|region|district|county|"
+    r"prefecture|governorate|territory)\b"
+)
 BORDER_AFTER = re.compile(r"^(?:'s|’s)?\s*(?:border|frontier)\b", re.I)
 FUNCTION_WORDS = frozenset(
     {
@@ -220,6 +246,10 @@ class Found:
     name_part: bool = False
     office: bool = False  # "Turkish President", "Iraq PM": a person's nationality
     attributive: bool = False  # "US officials", "Kosovo police": an actor, not a place
+    compared: bool = False  # "more deaths than the U.S.": a yardstick
+    elsewhere: bool = False  # "living in exile in Britain", "deportation to the US"
+    reporter: bool = False  # "reports from Bangkok": where the reporter stands
+    topic: bool = False  # "Libya conflict: ...": the headline's topic label
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -270,6 +300,13 @@ def find_mentions(gazetteer: Gazetteer, title: str, summary: str) -> list[Found]
             continue
         if end + 1 < len(text) and _is_word_char(text[end + 1]):
             continue
+        if (
+            start > 1
+            and text[start - 1] in "'’"
+            and text[start - 2] in "OD"
+            and (start == 2 or not _is_word_char(text[start - 3]))
+        ):
+            continue  # "O'Sullivan", "D'Angelo": a surname, not Sullivan or Angelo
         if start > 1 and text[start - 1] in "-‑" and text[start - 2].isalpha():
             # "Faber-Castell", "al-Shabab": part of a compound name, unless the
             # prefix is a lowercase one ("pro-Russian", "anti-Serbian") or a
@@ -339,6 +376,15 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
                 m.locative = True
         if not m.locative and PLACE_NOUN_BEFORE.search(before):
             m.locative = True  # "in the Ukrainian capital Kiev", "at the village Banjska"
+        if REPORTER_BEFORE.search(before):
+            m.reporter = True
+            m.locative = False
+        if COMPARED_BEFORE.search(before):
+            m.compared = True
+            m.locative = False
+        elif ELSEWHERE_BEFORE.search(before):
+            m.elsewhere = True
+            m.locative = False
         if BORDER_BEFORE.search(before) or BORDER_AFTER.match(after):
             m.border = True
             m.locative = False
@@ -390,6 +436,7 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
         if m.possessive and is_country_key(gazetteer, m.key_id):
             if (
                 next_word[:1].isupper()
+                and not REGION_AFTER_POSSESSOR.match(after)  # "Myanmar's Karen state"
                 and not (headline and m.field == "title")
                 and next_word.lower() not in gazetteer.lower_words
                 and m.end + 3 not in starts
@@ -397,6 +444,13 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
                 m.office = True  # "Pakistan's Musharraf": whose man, not where he is
             elif POSSESSOR_SPEAKS.match(after):
                 m.speaker = True  # "South Korea's Unification Ministry said"
+        if (
+            next_gap in ("-", "‑")
+            and next_word[:1].isupper()
+            and m.end + 1 not in starts
+            and not _country_only(gazetteer, m.key_id)
+        ):
+            m.name_part = True  # "St George-Illawarra Dragons": a compound name
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
         if (
@@ -419,6 +473,14 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             # name, whose staff, not a place
             m.locative = False
             m.attributive = m.office = True
+        if (
+            m.field == "title"
+            and not text[: m.start].strip()
+            and not m.possessive
+            and TOPIC_AFTER.match(after)
+        ):
+            m.topic = True
+            m.attributive = m.office = m.actor = m.speaker = False
         if not m.locative and UNKNOWN_PLACE_BEFORE.search(before):
             m.locative = True  # "in Parliament Square, London"
         if not m.locative and TARGET_BEFORE.search(before):

@@ -29,7 +29,10 @@ from newsalert.geo.mentions import Found
 # candidate scores (log10 population is 0-7)
 POPULATION_WEIGHT = 1.5
 UNKNOWN_POPULATION = 1_000
-SMALL_WORDLIKE_POP = 100_000  # "Split", "Mobile": a word unless the text says place
+SMALL_WORDLIKE_POP = 100_000
+# a village this small named bare (no in/at, dateline or qualifier) is a word or a
+# name far more often than a news event's place ("Supreme Court", "Virgin Orbit")
+BARE_SMALL_MAX_POP = 5_000  # "Split", "Mobile": a word unless the text says place
 COUNTRY_PRIOR = 4.0
 ADMIN1_PRIOR = -0.5  # a region's population is a sum over its towns: discount it
 CONTEXT_COUNTRY = 3.0  # the candidate's country is named elsewhere in the item
@@ -49,6 +52,17 @@ W_OFFICE = 0.15  # "Turkish President": whose official, not where
 W_ACTOR = (
     0.6  # "Serbia has withdrawn", "asks Serbia to withdraw": acts, nearer the event than a voice
 )
+W_COMPARED = 0.1  # "more deaths than the U.S.": the yardstick, not the place
+W_ELSEWHERE = 0.3  # "living in exile in Britain": a person's home or destination
+# a dateline is where the report was filed: when the lead sentence puts its events in
+# another country and names the dateline's own country as no more than a voice
+# ("SEOUL (Reuters) - North Korea has been selling ..., South Korea's ministry said"),
+# the dateline weighs as a voice does
+W_DATELINE_AWAY = 0.3
+# "reports from Bangkok": a dateline in other words, weighed as one abroad; the
+# country that qualifies it ("from Mae Sot, Thailand") only repeats it
+W_REPORTER, W_REPORTER_QUALIFIER = W_DATELINE_AWAY, 0.1
+W_TOPIC = 1.0  # "Libya conflict: ...": added to the title's weight
 W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
 W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
@@ -96,6 +110,13 @@ def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> s
         return "small place named like a word"
     if m.text in g.person_names and not has_country and not strong:
         return "person's name"
+    if (
+        not strong
+        and not has_country
+        and not m.possessive
+        and all(g.kind[p] == KIND_PLACE and g.population[p] < BARE_SMALL_MAX_POP for p in places)
+    ):
+        return "small place named bare"
     return None
 
 
@@ -206,11 +227,39 @@ def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[
             and out[-1].mention.qualified_by >= 0
             and found[out[-1].mention.qualified_by] is m
             and g.country[out[-1].place] != g.country[p]
+            and g.kind[out[-1].place] != KIND_COUNTRY  # "Israel, Egypt": a list
         ):
             continue  # "Sevenoaks, Kent": a Kent elsewhere qualifies nothing
         # "Washington's concern" is the government's, however placed in the text
         out.append(Resolved(m, p, W_SPEAKER if government else _weight(g, m, p)))
+    _filed_from_elsewhere(g, out)
     return out
+
+
+def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
+    """A dateline abroad: the report's place, not the event's (see W_DATELINE_AWAY)."""
+    dateline = next((r for r in out if r.mention.dateline), None)
+    if dateline is None:
+        return
+    home = g.country[dateline.place]
+    placed_home = placed_away = False
+    for r in out:
+        if r is dateline:
+            continue
+        m = r.mention
+        if g.country[r.place] == home:
+            # the title naming the home country in any way, or the text placing
+            # something there, keeps the dateline
+            placed_home = placed_home or m.field == "title" or r.weight >= 1.0
+        elif (
+            (m.in_lead or m.field == "title")
+            and g.kind[r.place] == KIND_COUNTRY
+            and r.weight >= 1.0  # voices, demonyms, nationalities place nothing
+            and not m.possessive  # "Britain's world number four": whose, not where
+        ):
+            placed_away = True  # "North Korea has been selling ..."
+    if placed_away and not placed_home:
+        dateline.weight = W_DATELINE_AWAY
 
 
 def _far_from_qualifier(g: Gazetteer, p: int, q: int) -> bool:
@@ -236,6 +285,12 @@ def _prefer_namesake_city(g: Gazetteer, best: int, candidates: list[int]) -> int
 def _weight(g: Gazetteer, m: Found, p: int) -> float:
     if m.backer:
         return W_BACKER
+    if m.compared:
+        return W_COMPARED
+    if m.elsewhere:
+        return W_ELSEWHERE
+    if m.reporter:
+        return W_REPORTER_QUALIFIER if m.qualifies else W_REPORTER
     if m.office and (m.demonym or g.kind[p] == KIND_COUNTRY):
         return W_OFFICE
     if m.demonym or (m.attributive and not m.locative and g.kind[p] == KIND_COUNTRY):
@@ -259,6 +314,8 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         w += W_INCIDENT
     if m.dateline:
         w += W_DATELINE
+    if m.topic:
+        w += W_TOPIC
     return w
 
 
