@@ -159,6 +159,19 @@ def test_reasons_are_compact_rules_first_then_top_positive_terms() -> None:
     assert why == 'Why: rules: boost "Kosovo" (title), include "troops" (title); word: police'
 
 
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_an_item_not_in_english_says_it_was_judged_by_rules(family: str) -> None:
+    reasons = (
+        Reason("language", "language: sr (not English, langid 1.00): rules only", 0.0),
+        Reason("rule", 'include "napad" (title)', 0.5),
+    )
+    body = render(make_alert(reasons=reasons), family).body
+    assert 'include "napad" (title); language: sr (not English, langid 1.00): rules only' in (
+        body.replace("&quot;", '"')
+    ), body
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_carries_the_essentials(family: str) -> None:
     message = render(make_alert(), family)

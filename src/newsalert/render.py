@@ -216,7 +216,7 @@ class _Parts:
     category: str
     source: str
     time: str  # "2023-09-29 14:05 UTC"
-    reasons: tuple[tuple[str, str], ...]  # ("rule" or "word", text)
+    reasons: tuple[tuple[str, str], ...]  # ("rule", "word" or "language", text)
     more_reasons: int  # how many were left out
     link: str | None
     summary: str  # clean, may hold newlines
@@ -284,10 +284,13 @@ def _reasons(reasons: tuple[Reason, ...]) -> tuple[tuple[tuple[str, str], ...], 
             words.append(word)
     picked = [("rule", r.label) for r in rules[:MAX_RULE_REASONS]]
     picked += [("word", w) for w in words[:MAX_MODEL_REASONS]]
+    # an item not in English was judged by rules alone: the reader should know why
+    picked += [("language", r.label) for r in reasons if r.kind == "language"][:1]
     texts = tuple(
         (kind, cut(clean(text, single_line=True), MAX_REASON_LABEL)) for kind, text in picked
     )
-    return texts, len(rules) + len(words) - len(picked)
+    languages = sum(kind == "language" for kind, _ in picked)
+    return texts, len(rules) + len(words) - (len(picked) - languages)
 
 
 def _why(parts: _Parts) -> str:
@@ -301,6 +304,7 @@ def _why(parts: _Parts) -> str:
         said.append(("rule " if len(rules) == 1 else "rules: ") + ", ".join(rules))
     if words:
         said.append(("word: " if len(words) == 1 else "words: ") + ", ".join(words))
+    said += [text for kind, text in parts.reasons if kind == "language"]
     more = f" (+{parts.more_reasons} more)" if parts.more_reasons else ""
     return "; ".join(said) + more
 
