@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from newsalert.kinds import KIND_NAMES, kind_features
@@ -61,3 +64,30 @@ def test_every_signal_is_a_model_column() -> None:
 @pytest.mark.parametrize("link", ["http://[::1", "not a url", "", "https://"])
 def test_malformed_links_say_nothing(link: str) -> None:
     assert {n for n in kind_features("", "", link) if n.startswith("link:")} == set()
+
+
+def test_score_command_reads_the_link(
+    tmp_path: Path, model_dir: Path, classifier: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`newsalert score` takes a line's link, so an op-ed scores as a feed's op-ed would."""
+    from newsalert.cli import main
+
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(f"storage: {{data_dir: {model_dir}}}\n", encoding="utf-8")
+    riot = {"title": "Police fire tear gas at protesters in Minneapolis", "summary": ""}
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(
+        "\n".join(
+            json.dumps(dict(riot, **extra))
+            for extra in (
+                {},
+                {"link": "https://example.com/2020/05/29/opinion/minneapolis.html"},
+                {"link": "javascript:alert(1)"},  # not http(s): no link at all
+            )
+        ),
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "score", str(lines)]) == 0
+    plain, opinion, bogus = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert opinion["score"] < plain["score"], (plain, opinion)
+    assert bogus["score"] == plain["score"]

@@ -16,6 +16,7 @@ from newsalert import __version__
 from newsalert.config import ENV_CONFIG, LoadedConfig, load_config
 from newsalert.errors import ConfigError, ModelError, NewsalertError, StoreError
 from newsalert.models import Item
+from newsalert.normalize import canonical_link
 
 log = logging.getLogger("newsalert")
 
@@ -359,7 +360,8 @@ def _item_from(record: dict[str, Any]) -> Item:
         feed=str(record.get("feed") or record.get("source") or "-"),
         title=str(record.get("title") or ""),
         summary=str(record.get("summary") or ""),
-        link=None,
+        # the link tells the item's kind (/opinion/, /videos/): scored as a feed's would be
+        link=canonical_link(record["link"]) if isinstance(record.get("link"), str) else None,
         published=None,
     )
 
