@@ -173,7 +173,7 @@ def test_feed_kinds_and_categories(full: Classifier) -> None:
     assert logit(plain.probability) - logit(opinion.probability) > 1.0, (plain, opinion)
     assert logit(plain.probability) - logit(video.probability) > 0.5, (plain, video)
     explained = full.explain(riot, "", link="https://example.com/2020/05/29/opinion/x.html")
-    assert dict(explained.terms)["[link:opinion]"] < 0, explained.terms
+    assert dict(explained.terms)["[kind:opinion]"] < 0, explained.terms
     # the 3-tuple without a link is the 2-tuple
     assert full.predict([(riot, "", None)]) == full.predict([(riot, "")])
     cyber, posture, explainer = full.predict(

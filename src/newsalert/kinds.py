@@ -90,14 +90,22 @@ _PHRASES: dict[str, str] = {
 # quotation marks, and a straight apostrophe used as a quote (not inside a word)
 _QUOTE = re.compile(r"[\"“”‘’]|(?<!\w)'|'(?!\w)")
 
+# An item's kind, said by its link or its title alike ("Opinion:" and /opinion/ are one
+# signal with one weight: the title forms alone are too rare to learn a weight of their own).
+_KINDS = frozenset(_SECTIONS.values()) | frozenset(_SLUG_WORDS.values()) | {"video"}
+
+
+def _name(kind: str) -> str:
+    """``kind:opinion`` for an item's kind; ``title:question`` for a form only titles have."""
+    return f"kind:{kind}" if kind in _KINDS else f"title:{kind}"
+
+
 KIND_NAMES: tuple[str, ...] = tuple(
     sorted(
-        {"link:video"}
-        | {f"link:{k}" for k in _SECTIONS.values()}
-        | {f"link:{k}" for k in _SLUG_WORDS.values()}
-        | {f"title:{k}" for k in _PREFIX_KINDS.values()}
+        {_name(k) for k in _KINDS}
+        | {_name(k) for k in _PREFIX_KINDS.values()}
+        | {_name(k) for k in _PHRASES.values()}
         | {"title:labelled", "title:question", "title:pipe", "title:quote"}
-        | {f"title:{k}" for k in _PHRASES.values()}
     )
 )
 """Every feature name ``kind_features`` can return, in a fixed order (the model's columns)."""
@@ -114,15 +122,15 @@ def kind_features(title: str | None, summary: str | None, link: str | None) -> s
             parts, host = None, ""
         if parts is not None:
             if host.endswith("youtube.com") or host == "youtu.be":
-                found.add("link:video")
+                found.add("kind:video")
             segments = [s.lower() for s in parts.path.split("/") if s]
             for s in segments[:-1] if len(segments) > 1 else segments:
                 kind = _SECTIONS.get(s)
                 if kind:
-                    found.add(f"link:{kind}")
+                    found.add(f"kind:{kind}")
             if segments:
                 words = set(_WORD.findall(segments[-1]))
-                found.update(f"link:{k}" for w, k in _SLUG_WORDS.items() if w in words)
+                found.update(f"kind:{k}" for w, k in _SLUG_WORDS.items() if w in words)
     title = (title or "").strip()
     if title:
         lower = title.lower()
@@ -132,10 +140,10 @@ def kind_features(title: str | None, summary: str | None, link: str | None) -> s
             found.add("title:pipe")
         m = _PREFIX.match(title)
         if m:
-            found.add(f"title:{_PREFIX_KINDS.get(m.group(1).lower(), 'labelled')}")
+            found.add(_name(_PREFIX_KINDS.get(m.group(1).lower(), "labelled")))
         if _QUOTE.search(title):
             found.add("title:quote")
         for phrase, kind in _PHRASES.items():
             if lower.startswith(phrase) if phrase.endswith(" ") else phrase in lower:
-                found.add(f"title:{kind}")
+                found.add(_name(kind))
     return found
