@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
 import platform
 from typing import Any
 
@@ -64,6 +65,8 @@ def test_term_index_lookup_and_names() -> None:
         TermIndex({"a": 0, "b": 2})
     empty = TermIndex({})
     assert empty.lookup(["a"]).tolist() == [-1]
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(index)  # its hashes are only valid in this process and its forks
 
 
 def test_term_index_resalts_on_a_hash_collision(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ only if its 64-bit hash equals one of theirs, a chance of about 10^-14 per term 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +61,12 @@ class TermIndex:
             return np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms))
         salt = self._salt
         return np.fromiter((hash((salt, t)) for t in terms), dtype=np.int64, count=len(terms))
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "a TermIndex holds this interpreter's str hashes (salted per process start) "
+            "and cannot be pickled: build it again from the vocabulary where it is used"
+        )
 
     def __len__(self) -> int:
         return self.size
