@@ -25,6 +25,7 @@ from typing import Any
 
 from celery import Celery, Task, shared_task, signals
 
+from newsalert import memory
 from newsalert.config import LoadedConfig, config_path, load_config
 from newsalert.errors import TransientError, first_line, is_transient
 from newsalert.geo import shared_geoparser
@@ -144,8 +145,16 @@ def preload_model(sender: Any = None, **_: Any) -> None:
         log.warning("model not preloaded, pool processes will load it: %s", exc)
         return
     gc.collect()
+    memory.trim()  # the garbage of loading, given back rather than inherited by the pool
     gc.freeze()
     log.info("model preloaded for the pool in %.1fs", time.perf_counter() - started)
+
+
+@signals.task_postrun.connect
+def give_back_memory(**_: Any) -> None:
+    """After a task, in the process that ran it: return freed heap pages to the system,
+    at most once per ``memory.MIN_INTERVAL`` seconds (``newsalert.memory``)."""
+    memory.maybe_trim()
 
 
 def runtime(app: Celery) -> Runtime:

@@ -101,6 +101,7 @@ from newsalert import __version__
 from newsalert.errors import ModelError
 from newsalert.kinds import KIND_NAMES, kind_features
 from newsalert.models import CATEGORIES, Prediction
+from newsalert.termindex import TermIndex
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -136,7 +137,6 @@ Informational: a loaded model carries its own threshold in its metadata
 HARD_NEGATIVE_LABELS: tuple[str, ...] = ("DIPLO", "AGREEMENT", "PEACE_PROTEST")
 """``orig_label`` values of the evaluation set's hard negatives (talk, not incidents)."""
 
-_GRAM_CACHE_SIZE = 200_000  # distinct words whose char n-grams are cached
 MAX_CHARS = 5000  # longer texts are cut: bounds predict time on full-article inputs
 N_FOLDS = 5
 RELEVANCE_C = 16.0  # chosen by 5-fold CV on the training data (F1 / PR-AUC plateau 8-64)
@@ -488,16 +488,29 @@ class Classifier:
         self._cat_coef = np.asarray(cat["coef"], dtype=np.float64)
         self._cat_intercept = np.asarray(cat["intercept"], dtype=np.float64)
         self._categories: list[str] = list(payload["categories"])
-        self._names: np.ndarray | None = None
-        char = self._vectorizer.transformer_list[1][1]
-        self._char_vocab: dict[str, int] = char.vocabulary_
-        self._n_char = len(self._char_vocab)
+        word, char = (t for _, t in self._vectorizer.transformer_list[:2])
         self._others = [t for _, t in self._vectorizer.transformer_list[2:]]  # cue features
+        # the vocabularies as arrays (see newsalert.termindex): the fitted vectorizers'
+        # dicts of str are dropped, with the vectorizers when the fast paths apply
+        self._word_index = TermIndex(word.vocabulary_, keep_names=True)
+        self._char_index = TermIndex(char.vocabulary_)
+        if self._n_word != len(self._word_index):
+            raise ValueError(f"n_word {self._n_word} but {len(self._word_index)} word terms")
+        self._n_char = len(self._char_index)
+        self._other_names = tuple(str(n) for t in self._others for n in t.get_feature_names_out())
+        self._n_features = (
+            self._n_word + self._n_char + len(self._other_names) + len(self._kind_names)
+        )
+        self._word_range: tuple[int, int] = tuple(word.ngram_range)
+        self._word_preprocess = word.build_preprocessor()
+        self._word_tokenize = word.build_tokenizer()
+        self._word_idf = np.array(word.idf_)
         self._char_range: tuple[int, int] = tuple(char.ngram_range)
         self._char_preprocess = char.build_preprocessor()
         self._char_idf = np.asarray(char.idf_, dtype=np.float32)
-        self._gram_cache: dict[str, tuple[int, ...]] = {}
-        self._fast_char = _fast_char_supported(char)
+        self._fast = _fast_word_supported(word) and _fast_char_supported(char)
+        if self._fast:
+            self._vectorizer = None  # what it held is in the arrays above
 
     def __repr__(self) -> str:
         return f"Classifier({str(self.path)!r}, threshold={self.threshold:.3f})"
@@ -527,53 +540,71 @@ class Classifier:
         return _kind_matrix(kinds, self._kind_index, self._kind_scale)
 
     def _transform(self, docs: list[str]) -> sp.csr_matrix:
-        """The FeatureUnion's ``transform``, with a faster exact path for the char part."""
-        if not self._fast_char:
+        """The FeatureUnion's ``transform``: computed from the arrays, the same numbers."""
+        if not self._fast:
             return self._vectorizer.transform(docs).tocsr()
-        word, char = (t for _, t in self._vectorizer.transformer_list[:2])
-        blocks = [word.transform(docs), self._char_tfidf(char, docs)]
+        blocks = [self._word_tfidf(docs), self._char_tfidf(docs)]
         blocks += [t.transform(docs) for t in self._others]
         return sp.hstack(blocks, format="csr")
 
-    def _word_grams(self, word: str) -> tuple[int, ...]:
-        """Vocabulary indices of one (preprocessed) word's char_wb n-grams, cached.
-
-        ``char_wb`` n-grams never cross whitespace, so a document's char
-        features are the sum of its words' and each distinct word is analysed
-        once per process instead of once per occurrence (3x faster predict).
-        """
-        grams = self._gram_cache.get(word)
-        if grams is None:
-            if len(self._gram_cache) >= _GRAM_CACHE_SIZE:
-                self._gram_cache.clear()
-            get = self._char_vocab.get
-            lo, hi = self._char_range
-            grams = tuple(j for g in _wb_ngrams(word, lo, hi) if (j := get(g)) is not None)
-            self._gram_cache[word] = grams
-        return grams
-
-    def _char_tfidf(self, char: TfidfVectorizer, docs: list[str]) -> sp.csr_matrix:
-        preprocess = self._char_preprocess
-        indices: list[int] = []
-        extend = indices.extend
+    def _word_tfidf(self, docs: list[str]) -> sp.csr_matrix:
+        """scikit-learn's word TF-IDF ``transform``, exactly, with ``TermIndex`` lookups."""
+        preprocess, tokenize = self._word_preprocess, self._word_tokenize
+        lo, hi = self._word_range
+        grams: list[str] = []
         indptr = [0]
         for doc in docs:
-            for word in preprocess(doc).split():
-                extend(self._word_grams(word))
-            indptr.append(len(indices))
-        x = sp.csr_matrix(
-            (
-                np.ones(len(indices), dtype=np.float32),
-                np.asarray(indices, dtype=np.int32),
-                np.asarray(indptr, dtype=np.int64),
-            ),
-            shape=(len(docs), len(self._char_vocab)),
+            grams.extend(_word_ngrams(tokenize(preprocess(doc)), lo, hi))
+            indptr.append(len(grams))
+        cols = self._word_index.lookup(grams)
+        return _tfidf(cols, np.asarray(indptr, dtype=np.int64), self._n_word, self._word_idf)
+
+    def _char_grams(self, word: str) -> np.ndarray:
+        """Columns of one (preprocessed) word's char_wb n-grams in the vocabulary."""
+        lo, hi = self._char_range
+        cols = self._char_index.lookup(_wb_ngrams(word, lo, hi))
+        return cols[cols >= 0]
+
+    def _char_tfidf(self, docs: list[str]) -> sp.csr_matrix:
+        """scikit-learn's ``char_wb`` TF-IDF ``transform``, exactly.
+
+        ``char_wb`` n-grams never cross whitespace, so a document's char counts are the
+        sum of its words': the n-grams of each distinct word of the batch are made and
+        looked up once (a batch's words repeat a lot), and a (documents x words) count
+        matrix times a (words x n-grams) one gives the counts. Nothing is kept between
+        calls: a per-process cache grew private memory in every pool process.
+        """
+        preprocess = self._char_preprocess
+        slots: dict[str, int] = {}
+        doc_words: list[int] = []
+        doc_ptr = [0]
+        for doc in docs:
+            doc_words.extend(slots.setdefault(w, len(slots)) for w in preprocess(doc).split())
+            doc_ptr.append(len(doc_words))
+        lo, hi = self._char_range
+        grams: list[str] = []
+        word_ptr = [0]
+        for w in slots:
+            grams.extend(_wb_ngrams(w, lo, hi))
+            word_ptr.append(len(grams))
+        cols = self._char_index.lookup(grams)
+        keep = cols >= 0
+        kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        by_word = sp.csr_matrix(
+            (np.ones(int(kept[-1]), dtype=np.float32), cols[keep], kept[word_ptr]),
+            shape=(len(slots), self._n_char),
         )
-        x.sum_duplicates()  # counts, sorted indices
-        np.log(x.data, out=x.data)  # sublinear tf: 1 + log(count)
-        x.data += 1.0
-        x.data *= self._char_idf[x.indices]
-        return normalize(x, norm="l2", copy=False)
+        by_doc = sp.csr_matrix(
+            (
+                np.ones(len(doc_words), dtype=np.float32),
+                np.asarray(doc_words, dtype=np.int32),
+                np.asarray(doc_ptr, dtype=np.int64),
+            ),
+            shape=(len(docs), len(slots)),
+        )
+        x = sp.csr_matrix(by_doc @ by_word)  # counts (small integers: exact in float32)
+        x.sort_indices()
+        return _sublinear_tfidf(x, self._char_idf)
 
     def _logits(self, x: sp.csr_matrix) -> np.ndarray:
         decision = x @ self._coef + self._intercept
@@ -646,36 +677,32 @@ class Classifier:
             for k, entry in enumerate(texts)
         ]
 
-    def _feature_names(self) -> np.ndarray:
-        """Word n-gram, cue and kind names (char n-grams are shown through their words)."""
-        if self._names is None:
-            word = self._vectorizer.transformer_list[0][1]
-            others = [t.get_feature_names_out() for t in self._others]
-            kinds = np.asarray([f"[{name}]" for name in self._kind_names], dtype=object)
-            self._names = np.concatenate([word.get_feature_names_out(), *others, kinds]).astype(
-                object
-            )
-        return self._names
+    def _feature_name(self, j: int) -> str:
+        """A word n-gram's, cue's or kind's name by column (char n-grams have none here:
+        they are shown through their words). Made on demand, from one buffer."""
+        if j < self._n_word:
+            return self._word_index.name(j)
+        j -= self._n_word + self._n_char
+        if j < len(self._other_names):
+            return self._other_names[j]
+        return f"[{self._kind_names[j - len(self._other_names)]}]"
 
     def _contributions(self, x: sp.csr_matrix, text: str) -> dict[str, float]:
         row = x.getrow(0)
         idx, values = row.indices, row.data.astype(np.float64)
         contrib = self._slope * values * self._coef[idx]
-        names = self._feature_names()
         terms: dict[str, float] = defaultdict(float)
         char_contrib: dict[int, float] = {}
         n_word, n_char = self._n_word, self._n_char
         for j, c in zip(idx, contrib, strict=True):
-            if j < n_word:
-                terms[str(names[j])] += float(c)
-            elif j < n_word + n_char:
+            if n_word <= j < n_word + n_char:
                 char_contrib[int(j) - n_word] = float(c)
-            else:  # cue and kind features follow the char block; their names the words'
-                terms[str(names[j - n_char])] += float(c)
+            else:  # word n-grams, then (after the char block) cue and kind features
+                terms[self._feature_name(int(j))] += float(c)
         if char_contrib:
             # credit each char n-gram to the words it occurs in, by occurrence share
             words = Counter(self._char_preprocess(text).split())
-            grams = {w: Counter(self._word_grams(w)) for w in words}
+            grams = {w: Counter(self._char_grams(w).tolist()) for w in words}
             totals: Counter[int] = Counter()
             for w, k in words.items():
                 for j, n in grams[w].items():
@@ -704,6 +731,38 @@ def _wb_ngrams(word: str, lo: int, hi: int) -> list[str]:
     return out
 
 
+def _word_ngrams(tokens: list[str], lo: int, hi: int) -> list[str]:
+    """scikit-learn's word n-grams of a token list, without stop words (same order)."""
+    if hi == 1:
+        return tokens
+    out = list(tokens) if lo == 1 else []
+    n_tokens = len(tokens)
+    join = " ".join
+    for n in range(max(lo, 2), min(hi + 1, n_tokens + 1)):
+        out.extend([join(tokens[i : i + n]) for i in range(n_tokens - n + 1)])
+    return out
+
+
+def _tfidf(cols: np.ndarray, indptr: np.ndarray, n_cols: int, idf: np.ndarray) -> sp.csr_matrix:
+    """Rows of looked-up columns (-1: not in the vocabulary) to sublinear TF-IDF."""
+    keep = cols >= 0
+    kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    x = sp.csr_matrix(
+        (np.ones(int(kept[-1]), dtype=np.float32), cols[keep], kept[indptr]),
+        shape=(len(indptr) - 1, n_cols),
+    )
+    x.sum_duplicates()  # counts, sorted indices (as CountVectorizer makes them)
+    return _sublinear_tfidf(x, idf)
+
+
+def _sublinear_tfidf(x: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """``TfidfTransformer.transform`` (sublinear tf, idf, l2) of a float32 count matrix."""
+    np.log(x.data, out=x.data)  # sublinear tf: 1 + log(count)
+    x.data += 1.0
+    x.data *= idf[x.indices]
+    return normalize(x, norm="l2", copy=False)
+
+
 def _kind_matrix(kinds: list[set[str]], index: dict[str, int], scale: float) -> sp.csr_matrix:
     """The kind block: one column per known kind name, ``scale`` where present."""
     cols = [sorted(j for name in found if (j := index.get(name)) is not None) for found in kinds]
@@ -712,6 +771,23 @@ def _kind_matrix(kinds: list[set[str]], index: dict[str, int], scale: float) -> 
     return sp.csr_matrix(
         (np.full(len(indices), scale, dtype=np.float32), indices, indptr),
         shape=(len(kinds), len(index)),
+    )
+
+
+def _fast_word_supported(vec: TfidfVectorizer) -> bool:
+    """True when ``Classifier._word_tfidf`` computes exactly what ``vec.transform`` does."""
+    return (
+        vec.analyzer == "word"
+        and vec.input == "content"
+        and vec.preprocessor is None
+        and vec.tokenizer is None
+        and vec.stop_words is None
+        and vec.token_pattern is not None
+        and not vec.binary
+        and vec.use_idf
+        and vec.sublinear_tf
+        and vec.norm == "l2"
+        and np.dtype(vec.dtype) == np.float32
     )
 
 
@@ -1254,8 +1330,7 @@ def load(path: Path) -> Classifier:
         raise ModelError(f"model file {model_path} is not a newsalert model; {_FIX}")
     try:
         classifier = Classifier(payload, metadata, model_path)
-        n_features = sum(len(t.vocabulary_) for _, t in classifier._vectorizer.transformer_list)
-        n_features += len(classifier._kind_names)
+        n_features = classifier._n_features
         if n_features != classifier._coef.shape[0]:
             raise ValueError(f"{n_features} features but {classifier._coef.shape[0]} weights")
         # this code's feature extraction must produce the columns the weights expect

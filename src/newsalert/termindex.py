@@ -1,0 +1,93 @@
+"""A fitted vectorizer's vocabulary as a few numpy arrays instead of a dict of str.
+
+A ``TfidfVectorizer``'s ``vocabulary_`` (100,000 word n-grams, 100,000 char n-grams in the
+model) is a Python dict of str: about 20 MB per vocabulary of small objects, and every lookup
+changes the reference counts of the objects it touches, so after the worker's pool forks
+each process ends up copying the pages it looked at. ``TermIndex`` keeps the same mapping as
+a sorted array of 64-bit hashes of the terms and the column of each (``np.searchsorted``
+finds a batch of terms at once), and the terms' names, when kept, in one UTF-8 buffer with
+offsets: a handful of objects whose pages no lookup writes to.
+
+The hash is Python's ``hash`` of the str (64-bit SipHash, salted per interpreter): the index
+is built in the process that uses it (or its forked children, which share the salt), never
+stored. Terms of the vocabulary never share a hash (checked: the index re-salts when they do,
+which is about a one in 10^9 chance); a term outside the vocabulary is taken for one inside it
+only if its 64-bit hash equals one of theirs, a chance of about 10^-14 per term looked up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["TermIndex"]
+
+
+class TermIndex:
+    """``term -> column`` for a fixed vocabulary, in arrays (see the module's docstring)."""
+
+    __slots__ = ("_cols", "_hashes", "_names", "_offsets", "_salt", "size")
+
+    def __init__(self, vocabulary: Mapping[str, int], keep_names: bool = False) -> None:
+        terms = list(vocabulary)
+        cols = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(terms))
+        self.size = len(terms)
+        if self.size and sorted(cols.tolist()) != list(range(self.size)):
+            raise ValueError("a vocabulary's columns must be 0..n-1")
+        self._salt = 0
+        while True:
+            hashes = self._hash(terms)
+            order = np.argsort(hashes, kind="stable")
+            hashes = hashes[order]
+            if self.size < 2 or not (hashes[1:] == hashes[:-1]).any():
+                break
+            self._salt += 1  # two terms share a hash: hash them again with a salt
+        self._hashes = hashes
+        self._cols = cols[order].astype(np.int32)
+        self._names: bytes | None = None
+        self._offsets: np.ndarray | None = None
+        if keep_names:
+            by_col = [""] * self.size
+            for term, j in zip(terms, cols.tolist(), strict=True):
+                by_col[j] = term
+            encoded = [t.encode("utf-8", "surrogatepass") for t in by_col]
+            self._offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int64)
+            self._names = b"".join(encoded)
+
+    def _hash(self, terms: Sequence[str]) -> np.ndarray:
+        if self._salt == 0:
+            return np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms))
+        salt = self._salt
+        return np.fromiter((hash((salt, t)) for t in terms), dtype=np.int64, count=len(terms))
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "a TermIndex holds this interpreter's str hashes (salted per process start) "
+            "and cannot be pickled: build it again from the vocabulary where it is used"
+        )
+
+    def __len__(self) -> int:
+        return self.size
+
+    def lookup(self, terms: Sequence[str]) -> np.ndarray:
+        """The column of each term, -1 for a term outside the vocabulary (int32)."""
+        if not terms or not self.size:
+            return np.full(len(terms), -1, dtype=np.int32)
+        wanted = self._hash(terms)
+        pos = np.searchsorted(self._hashes, wanted)
+        pos[pos == self.size] = 0
+        found = self._hashes[pos] == wanted
+        return np.where(found, self._cols[pos], -1).astype(np.int32, copy=False)
+
+    def name(self, j: int) -> str:
+        """The term of column ``j`` (only when built with ``keep_names``)."""
+        if self._names is None or self._offsets is None:
+            raise LookupError("this index keeps no names")
+        start, end = int(self._offsets[j]), int(self._offsets[j + 1])
+        return self._names[start:end].decode("utf-8", "surrogatepass")
+
+    def names(self) -> list[str]:
+        """Every term, in column order (a new list: for tests and tools, not hot paths)."""
+        return [self.name(j) for j in range(self.size)]

@@ -1,0 +1,187 @@
+"""Worker memory: the arrays that replace the vectorizers' vocabularies (exactly the same
+features and names as scikit-learn's), and the malloc_trim hook."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+import platform
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from newsalert import classifier as clf
+from newsalert import memory
+from newsalert.kinds import kind_features
+from newsalert.termindex import TermIndex
+
+EDGE_DOCS = [
+    "Café bombing in Zürich: 3 killed\u00a0— police",
+    "a b c  x\ty\nz " + "supercalifragilistic" * 3,
+    "",
+    "   ",
+    "ÉMEUTES À PARIS: des centaines d'arrestations",
+    "İstanbul'da saldırı",
+    "ﬁre at the ﬂat (ligatures), ２０ killed, ｆｕｌｌｗｉｄｔｈ",
+    "emoji 🔥🔥 fire \ud83d\udca5 and a lone surrogate \udc80",
+    "x" * 3000,
+]
+
+
+def _items(n: int) -> list[tuple[str, str, str | None]]:
+    raw = gzip.decompress(clf.packaged_data().read_bytes()).decode("utf-8")
+    rows = [json.loads(line) for line in raw.splitlines()]
+    step = max(1, len(rows) // n)
+    out = [(r.get("title") or "", r.get("summary") or "", r.get("link")) for r in rows[::step]]
+    return out[:n]
+
+
+@pytest.fixture(scope="module")
+def reference(classifier: Any) -> Any:
+    """The fitted FeatureUnion as stored in the model file (the classifier dropped its own)."""
+    return joblib.load(classifier.path)["vectorizer"]
+
+
+# --- TermIndex ---------------------------------------------------------------------------
+
+
+def test_term_index_lookup_and_names() -> None:
+    vocab = {"fire": 2, "the fire": 0, "café": 1, "": 3, "\udc80x": 4}
+    index = TermIndex(vocab, keep_names=True)
+    assert len(index) == 5
+    got = index.lookup(["café", "nope", "fire", "the fire", "", "\udc80x", "Fire"])
+    assert got.dtype == np.int32
+    assert got.tolist() == [1, -1, 2, 0, 3, 4, -1]
+    assert index.lookup([]).tolist() == []
+    assert index.names() == ["the fire", "café", "fire", "", "\udc80x"]
+    assert [index.name(j) for j in (1, 4)] == ["café", "\udc80x"]
+    with pytest.raises(LookupError):
+        TermIndex(vocab).name(0)
+    with pytest.raises(ValueError):
+        TermIndex({"a": 0, "b": 2})
+    empty = TermIndex({})
+    assert empty.lookup(["a"]).tolist() == [-1]
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(index)  # its hashes are only valid in this process and its forks
+
+
+def test_term_index_resalts_on_a_hash_collision(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = TermIndex._hash
+
+    def colliding(self: TermIndex, terms: Any) -> np.ndarray:
+        if self._salt == 0:  # every term the same hash: the index must salt and rehash
+            return np.zeros(len(terms), dtype=np.int64)
+        return real(self, terms)
+
+    monkeypatch.setattr(TermIndex, "_hash", colliding)
+    index = TermIndex({"a": 0, "b": 1, "c": 2})
+    assert index._salt == 1
+    assert index.lookup(["c", "a", "z", "b"]).tolist() == [2, 0, -1, 1]
+
+
+# --- the classifier's features: exactly scikit-learn's ------------------------------------
+
+
+def test_transform_identical_to_sklearn(classifier: Any, reference: Any) -> None:
+    docs = [clf.compose_text(t, s) for t, s, _ in _items(3000)] + EDGE_DOCS
+    ours = classifier._transform(docs)
+    theirs = sp.csr_matrix(reference.transform(docs))
+    theirs.sort_indices()
+    assert ours.shape == theirs.shape
+    assert np.array_equal(ours.indptr, theirs.indptr)
+    assert np.array_equal(ours.indices, theirs.indices)
+    assert ours.dtype == theirs.dtype
+    assert np.array_equal(ours.data, theirs.data)  # bit for bit
+    # one document at a time (a batch of one dedupes nothing) gives the same rows
+    for k in (0, 1, len(docs) - 2):
+        assert (classifier._transform([docs[k]]) != ours.getrow(k)).nnz == 0
+
+
+def test_probabilities_identical_to_sklearn_features(classifier: Any, reference: Any) -> None:
+    texts = _items(2000) + [(d, "", None) for d in EDGE_DOCS]
+    docs = [clf.compose_text(t, s) for t, s, _ in texts]
+    kinds = classifier._kinds([kind_features(*t) for t in texts])
+    x = sp.hstack([reference.transform(docs), kinds], format="csr")
+    expected = clf._sigmoid(classifier._logits(x))
+    assert np.array_equal(classifier.probabilities(texts), expected)
+
+
+def test_feature_names_identical_to_sklearn(classifier: Any, reference: Any) -> None:
+    word = reference.transformer_list[0][1].get_feature_names_out()
+    assert classifier._word_index.names() == list(word)
+    cues = list(reference.transformer_list[2][1].get_feature_names_out())
+    n_word, n_char = classifier._n_word, classifier._n_char
+    assert [classifier._feature_name(n_word + n_char + j) for j in range(len(cues))] == cues
+    kind0 = classifier._feature_name(n_word + n_char + len(cues))
+    assert kind0 == f"[{classifier._kind_names[0]}]"
+    # explain names terms by those names
+    prediction = classifier.explain("Gunmen attack a police station, 12 killed", "", top=50)
+    assert prediction.terms
+    known = set(word) | set(cues) | {f"[{k}]" for k in classifier._kind_names}
+    words = {"gunmen", "attack", "police", "station", "12", "killed", "a"}
+    assert all(t in known or t.lower() in words for t, _ in prediction.terms)
+
+
+def test_no_vocabulary_dicts_or_caches_kept(classifier: Any) -> None:
+    assert classifier._vectorizer is None
+    assert not hasattr(classifier, "_gram_cache")
+    assert not any(isinstance(v, dict) and len(v) > 1000 for v in vars(classifier).values())
+
+
+# --- malloc_trim ---------------------------------------------------------------------------
+
+
+class _FakeTrim:
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, pad: int) -> int:
+        self.calls.append(pad)
+        return 1
+
+
+def test_trim_calls_malloc_trim(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _FakeTrim()
+    monkeypatch.setattr(memory, "_malloc_trim", fake)
+    assert memory.trim() is True
+    assert fake.calls == [0]
+    monkeypatch.setattr(memory, "_malloc_trim", None)  # not glibc: nothing to do
+    assert memory.trim() is False
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_real_malloc_trim_found_on_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "_malloc_trim", memory._UNSET)
+    assert memory._load() is not None
+    assert memory.trim() in (True, False)
+
+
+def test_maybe_trim_is_throttled(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _FakeTrim()
+    monkeypatch.setattr(memory, "_malloc_trim", fake)
+    monkeypatch.setattr(memory, "_last", {})
+    assert memory.maybe_trim(now=100.0) is False  # the first call starts the clock
+    assert memory.maybe_trim(now=110.0) is False
+    assert memory.maybe_trim(now=100.0 + memory.MIN_INTERVAL) is True
+    assert memory.maybe_trim(now=140.0) is False
+    assert memory.maybe_trim(now=200.0) is True
+    assert fake.calls == [0, 0]
+
+
+def test_task_postrun_signal_trims(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery import signals
+
+    from workers import tasks
+
+    fake = _FakeTrim()
+    monkeypatch.setattr(memory, "_malloc_trim", fake)
+    monkeypatch.setattr(memory, "_last", {})
+    clock = iter([1000.0, 1001.0, 1000.0 + 2 * memory.MIN_INTERVAL])
+    monkeypatch.setattr(memory.time, "monotonic", lambda: next(clock))
+    for _ in range(3):
+        signals.task_postrun.send(sender=tasks, task_id="t", task=None, args=(), kwargs={})
+    assert fake.calls == [0]
