@@ -421,6 +421,22 @@ def test_load_other_sklearn_version(small_copy: Path) -> None:
     assert str(model_path) in message and "0.0.1" in message and FIX in message
 
 
+def test_load_refuses_other_kind_features(small_copy: Path) -> None:
+    """A model whose kind columns carry names this code no longer finds is refused (the
+    managed one is then rebuilt), not run half-blind."""
+    model_path, meta_path = model_files(small_copy)
+    payload = joblib.load(model_path)
+    names = list(payload["kind"]["names"])
+    names[names.index("kind:opinion")] = "link:opinion"  # a renamed signal
+    payload["kind"]["names"] = names
+    joblib.dump(payload, model_path)
+    meta = json.loads(meta_path.read_text())
+    meta["model_sha256"] = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="kind features"):
+        load(model_path)
+
+
 def test_load_missing_or_garbled_metadata(small_copy: Path) -> None:
     model_path, meta_path = model_files(small_copy)
     meta_path.write_text("{not json")

@@ -1337,6 +1337,10 @@ def load(path: Path) -> Classifier:
         n_made = classifier._vectorize([("probe", "", None)]).shape[1]
         if n_made != n_features:
             raise ValueError(f"this newsalert makes {n_made} features, the model has {n_features}")
+        # kind signals are named by newsalert.kinds: a model trained on other names would
+        # silently never see some of them
+        if set(classifier._kind_names) != set(KIND_NAMES):
+            raise ValueError("its kind features are not the ones this newsalert finds")
     except Exception as exc:
         raise ModelError(f"model file {model_path} is inconsistent ({exc}); {_FIX}") from exc
     return classifier
