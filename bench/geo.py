@@ -26,7 +26,6 @@ import functools
 import gc
 import gzip
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,22 +35,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src")]
 
+from procmem import in_child, memory_kb  # noqa: E402  (bench/, the script's directory)
+
 from newsalert.geo import Geoparser, load_geoparser  # noqa: E402
 from newsalert.geo.evaluate import load_rows, score, text_names_country  # noqa: E402
 from newsalert.geo.gazetteer import build_gazetteer, load_gazetteer  # noqa: E402
 from newsalert.geo.mentions import find_mentions  # noqa: E402
 from newsalert.geo.model import Location  # noqa: E402
-
-
-def memory_kb() -> dict[str, int]:
-    """RSS, PSS and private pages of this process (Linux smaps_rollup), in kB."""
-    out = {}
-    with open("/proc/self/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if parts[0] in ("Rss:", "Pss:", "Private_Clean:", "Private_Dirty:"):
-                out[parts[0][:-1]] = int(parts[1])
-    return out
 
 
 def naive_locator(gp: Geoparser):  # type: ignore[no-untyped-def]
@@ -94,21 +84,7 @@ def measure_load(cache: Path) -> int:
     print(f"{'warm load (cached)':<34} {load_s:>8.2f} s")
     print(f"{'RSS added by loading':<34} {(after['Rss'] - before['Rss']) / 1024:>8.1f} MB")
     print(f"{'PSS added by loading':<34} {(after['Pss'] - before['Pss']) / 1024:>8.1f} MB")
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: geoparse, then report what it had to copy
-        os.close(read)
-        base = memory_kb()
-        gp.locate_many(items)
-        now = memory_kb()
-        os.write(write, json.dumps([base, now]).encode())
-        os._exit(0)
-    os.close(write)
-    data = b""
-    while chunk := os.read(read, 65536):
-        data += chunk
-    os.waitpid(pid, 0)
-    base, now = json.loads(data)
+    base, now = in_child(lambda: gp.locate_many(items))
     print(f"{'forked child: PSS':<34} {now['Pss'] / 1024:>8.1f} MB")
     copied = (now["Private_Dirty"] - base["Private_Dirty"]) / 1024
     print(f"{'forked child: pages it copied':<34} {copied:>8.1f} MB  (after 2,000 items)")

@@ -20,7 +20,6 @@ import argparse
 import collections
 import gc
 import json
-import os
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src")]
 
+from procmem import in_child, memory_kb  # noqa: E402  (bench/, the script's directory)
+
 from newsalert.language import load_detector  # noqa: E402
 
 DEFAULT_DATA = (
@@ -36,17 +37,6 @@ DEFAULT_DATA = (
     ROOT.parent / "shared" / "data" / "train.jsonl",
     ROOT / "data" / "dev.jsonl",
 )
-
-
-def memory_kb() -> dict[str, int]:
-    """RSS and PSS of this process (Linux smaps_rollup), in kB."""
-    out = {}
-    with open("/proc/self/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if parts[0] in ("Rss:", "Pss:", "Private_Dirty:"):
-                out[parts[0][:-1]] = int(parts[1])
-    return out
 
 
 def measure_load() -> int:
@@ -67,21 +57,8 @@ def measure_load() -> int:
         f"{r.get('title') or ''}\n{r.get('summary') or ''}"
         for r in _rows(ROOT / "data" / "dev.jsonl")
     ]
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # a pool process: detect, then report the pages it had to copy
-        os.close(read)
-        base = memory_kb()
-        for text in texts * 5:
-            detector.detect(text)
-        os.write(write, json.dumps([base, memory_kb()]).encode())
-        os._exit(0)
-    os.close(write)
-    data = b""
-    while chunk := os.read(read, 65536):
-        data += chunk
-    os.waitpid(pid, 0)
-    base, now = json.loads(data)
+    # a pool process: detect, then report the pages it had to copy
+    base, now = in_child(lambda: [detector.detect(text) for text in texts * 5])
     copied = (now["Private_Dirty"] - base["Private_Dirty"]) / 1024
     print(
         f"{'forked child: pages it copied':<34} {copied:>8.1f} MB  (after {len(texts) * 5:,} items)"
