@@ -131,9 +131,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture(scope="session")
-def model_dir(request: pytest.FixtureRequest) -> Path:
-    """Where the session's managed model lives; kept in pytest's cache between runs."""
-    return Path(request.config.cache.mkdir("newsalert-data"))
+def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's managed model lives: kept in pytest's cache between runs, or
+    trained once for the session when the cache plugin is off (``-p no:cacheprovider``)."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return tmp_path_factory.mktemp("newsalert-data")
+    return Path(cache.mkdir("newsalert-data"))
 
 
 @pytest.fixture(scope="session")
