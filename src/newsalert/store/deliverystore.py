@@ -80,6 +80,8 @@ _MARK_SENT_FENCED = (
     .values(**_SENT_VALUES)
 )
 
+_SENT_MESSAGE = insert(sent_messages)
+
 
 class DeliveryStore(StoreBase):
     """The delivery reads and writes of :class:`~newsalert.store.Store`."""
@@ -292,24 +294,19 @@ class DeliveryStore(StoreBase):
         *,
         lease: datetime | None = None,
     ) -> None:
-        """Sent; ``remote_id`` is the service's id of the message, when it gave one."""
-        if not remote_id:  # the common case, on a statement built once
-            params: dict[str, Any] = {"b_id": delivery_id, "b_sent_at": now}
-            with self.begin() as conn:
-                if lease is None:
-                    conn.execute(_MARK_SENT, params)
-                else:
-                    conn.execute(_MARK_SENT_FENCED, {**params, "b_lease": lease})
-            return
-        self._finish(
-            [delivery_id],
-            lease=lease,
-            remote_ids={delivery_id: remote_id} if remote_id else None,
-            status=SENT,
-            sent_at=now,
-            attempts=deliveries.c.attempts + 1,
-            last_error=None,
-        )
+        """Sent; ``remote_id`` is the service's id of the message, when it gave one.
+        On statements built once: this runs once per alert sent."""
+        params: dict[str, Any] = {"b_id": delivery_id, "b_sent_at": now}
+        with self.begin() as conn:
+            if lease is None:
+                done = conn.execute(_MARK_SENT, params)
+            else:
+                done = conn.execute(_MARK_SENT_FENCED, {**params, "b_lease": lease})
+            # only when this sender still held it: a lease taken back is the other's to
+            # write; a cut id would name another message: one too long is dropped
+            limit = sent_messages.c.remote_id.type.length or 0
+            if done.rowcount == 1 and remote_id and len(remote_id) <= limit:
+                conn.execute(_SENT_MESSAGE, {"delivery_id": delivery_id, "remote_id": remote_id})
 
     def mark_group_sent(
         self,
