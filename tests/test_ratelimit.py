@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 import uuid
+from typing import Any
 
 import pytest
 
@@ -171,3 +172,36 @@ def test_redis_bucket_keys_expire() -> None:
         limiter.close()
         client.delete(prefix + "k")
         client.close()
+
+
+def _limiters(tmp_path: Any) -> list[Any]:
+    from newsalert.ratelimit import MemoryRateLimiter
+
+    return [
+        MemoryRateLimiter(),
+        StoreRateLimiter(Store(f"sqlite:///{tmp_path}/r.db")),
+        RedisRateLimiter(REDIS_URL, prefix=f"newsalert-test:{uuid.uuid4().hex}:"),
+    ]
+
+
+def test_tokens_taken_for_a_batch_keep_the_buckets_pace(tmp_path: Any) -> None:
+    """``acquire_many`` takes at once only the tokens a bucket earns within the horizon,
+    says when each may be spent (as one sender taking them one by one would get them),
+    and leaves the bucket owing them: the next sender waits as long."""
+    for limiter in _limiters(tmp_path):
+        fast = Bucket(f"fast-{uuid.uuid4().hex}", 100.0)  # burst 1
+        spend, wait = limiter.acquire_many([fast], 20, 0.05)
+        assert wait == 0 and len(spend) == 6  # the one held + 5 earned in 50 ms
+        assert spend[0] == 0
+        assert spend[1:] == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05], abs=2e-3)
+        assert 0.02 < limiter.acquire([fast]) <= 0.06  # owed, not free (less what passed)
+        slow = Bucket(f"slow-{uuid.uuid4().hex}", 1.0)
+        assert limiter.acquire_many([slow], 20, 0.05) == ([0.0], 0.0)  # one at a time
+        spend, wait = limiter.acquire_many([slow], 20, 0.05)
+        assert spend == [] and 0.5 < wait <= 1.0
+        # several buckets (a Telegram chat and its bot): the tightest decides
+        chat, bot = Bucket(f"c-{uuid.uuid4().hex}", 1000.0), Bucket(f"b-{uuid.uuid4().hex}", 40.0)
+        spend, wait = limiter.acquire_many([chat, bot], 20, 0.05)
+        assert len(spend) == 3 and spend[-1] == pytest.approx(0.05, abs=2e-3)
+        if hasattr(limiter, "client"):
+            limiter.close()

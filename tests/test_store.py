@@ -220,3 +220,36 @@ def test_a_delivery_whose_senders_keep_dying_ends_dead_not_in_a_loop(store: Stor
     assert (row.status, row.attempts) == (DEAD, 3)
     assert row.last_error is not None and "attempt 3 of 3" in row.last_error
     assert store.due_delivery_ids(at + timedelta(days=1)) == []
+
+
+def test_a_mark_and_the_next_lease_in_one_commit_stay_fenced(store: Store) -> None:
+    """A batch marks a delivery sent and leases the next in one transaction
+    (``Store.together``): the mark is still fenced by its own lease (a sender whose lease
+    was taken back changes nothing), and the two commit together or not at all."""
+    fid = store.feed_state("f").id
+    iids = store.add_items(fid, [item("a"), item("b"), item("c")], T0)
+    plan = [PlannedDelivery("desk", "t1", "x")]
+    d1, d2, d3 = store.save_scores([(i, relevant(), plan) for i in iids], T0)
+    [a] = store.lease_deliveries([d1], T0, 60)  # slow sender A
+    later = T0 + timedelta(seconds=61)
+    b = store.lease_delivery(d1, later, lease=60)  # B takes it back (A is presumed dead)
+    assert b is not None and b.ambiguous
+    with store.together():  # A's late mark of d1, with its lease of d2
+        store.mark_sent(d1, later, remote_id="<a@x>", lease=a.lease_until)
+        [nxt] = store.lease_deliveries([d2], later, 60)
+    rows = {d.id: d for d in store.list_deliveries()}
+    assert (rows[d1].status, rows[d1].lease_until) == (SENDING, b.lease_until)  # B's still
+    assert rows[d2].status == SENDING and nxt.lease_until == rows[d2].lease_until
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sent_messages").scalar_one() == 0
+    # B's mark under its own lease stands, with its message id
+    store.mark_sent(d1, later, remote_id="<b@x>", lease=b.lease_until)
+    assert {d.id: d.status for d in store.list_deliveries()}[d1] == SENT
+    # a failure inside the block: neither the mark nor the next lease is kept
+    with pytest.raises(RuntimeError), store.together():
+        store.mark_sent(d2, later, lease=nxt.lease_until)
+        store.lease_deliveries([d3], later, 60)
+        raise RuntimeError("the database went away")
+    rows = {d.id: d for d in store.list_deliveries()}
+    assert (rows[d2].status, rows[d3].status) == (SENDING, PENDING)
+    assert store.lease_deliveries([d3], later, 60)[0].id == d3

@@ -79,8 +79,8 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -661,21 +661,34 @@ class Classifier:
         """``explain`` of many items with one vectorize and one product: the same
         predictions, for the cost of a batch (explaining items one by one cost about
         5 ms each, mostly vectorizing a batch of one)."""
+        return self.predict_and_explain(texts, lambda found: range(len(found)), top)
+
+    def predict_and_explain(
+        self,
+        texts: Sequence[Text],
+        choose: Callable[[list[Prediction]], Iterable[int]],
+        top: int = 8,
+    ) -> list[Prediction]:
+        """``predict`` of every item, then ``explain`` of those ``choose`` picks from the
+        predictions (their indexes), on the one matrix: the items that will alert are not
+        vectorized twice. The others keep empty ``terms``."""
         if len(texts) == 0:
             return []
         x = self._vectorize(texts)
         probs = _sigmoid(self._logits(x))
         cats = self._category_index(x)
-        return [
-            Prediction(
-                probability=float(probs[k]),
-                category=self._categories[int(cats[k])],
-                terms=_pick_terms(
-                    self._contributions(x.getrow(k), compose_text(entry[0], entry[1])), top
-                ),
-            )
-            for k, entry in enumerate(texts)
+        names = self._categories
+        found = [
+            Prediction(probability=float(p), category=names[int(c)])
+            for p, c in zip(probs, cats, strict=True)
         ]
+        grams: dict[str, Counter[int]] = {}  # a word's char n-grams, once per call
+        for k in choose(list(found)):
+            text = compose_text(texts[k][0], texts[k][1])
+            found[k] = replace(
+                found[k], terms=_pick_terms(self._contributions(x.getrow(k), text, grams), top)
+            )
+        return found
 
     def _feature_name(self, j: int) -> str:
         """A word n-gram's, cue's or kind's name by column (char n-grams have none here:
@@ -687,7 +700,9 @@ class Classifier:
             return self._other_names[j]
         return f"[{self._kind_names[j - len(self._other_names)]}]"
 
-    def _contributions(self, x: sp.csr_matrix, text: str) -> dict[str, float]:
+    def _contributions(
+        self, x: sp.csr_matrix, text: str, grams_of: dict[str, Counter[int]] | None = None
+    ) -> dict[str, float]:
         row = x.getrow(0)
         idx, values = row.indices, row.data.astype(np.float64)
         contrib = self._slope * values * self._coef[idx]
@@ -702,7 +717,13 @@ class Classifier:
         if char_contrib:
             # credit each char n-gram to the words it occurs in, by occurrence share
             words = Counter(self._char_preprocess(text).split())
-            grams = {w: Counter(self._char_grams(w).tolist()) for w in words}
+            known = {} if grams_of is None else grams_of
+            grams = {}
+            for w in words:
+                found = known.get(w)
+                if found is None:
+                    found = known[w] = Counter(self._char_grams(w).tolist())
+                grams[w] = found
             totals: Counter[int] = Counter()
             for w, k in words.items():
                 for j, n in grams[w].items():

@@ -18,8 +18,9 @@ import contextlib
 import hashlib
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -78,6 +79,8 @@ log = logging.getLogger(__name__)
 
 # deliveries whose items deliver_due reads together (a worker's deliver_batch is as big)
 DELIVERY_READ_BATCH = 20
+# rate-limit tokens a bucket earns within this many seconds are taken at once for a batch
+TOKEN_HORIZON = 0.05
 _NO_TARGET = "target no longer in the config (subscriber or URL removed, or its variable unset)"
 
 
@@ -228,6 +231,7 @@ class Pipeline:
         self.templates = loaded.config.templates.model_dump()
         self.links = LinkSigner.from_config(loaded)  # feedback links in alerts, or None
         self._model_stamp: tuple[int, int] | None = None
+        self._tokens = threading.local()  # .batch: the _BatchTokens of deliver_many
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -617,29 +621,82 @@ class Pipeline:
         connections; how many ended in which status.
 
         The batch's items and places are read together up front (two queries, not two
-        per delivery). Each delivery is then leased just before its send (one statement
-        when it is plainly due), sent and marked on its own under that lease, exactly as
-        :meth:`deliver` does: a worker killed mid-batch leaves at most the one being sent
-        ambiguous, never the rest of the batch. What is not plainly due (sent already,
-        another sender's, or whose sender died: taken back and flagged ambiguous) goes
-        through :meth:`deliver`.
+        per delivery). Each delivery is then leased just before its send, sent and
+        marked on its own under that lease, exactly as :meth:`deliver` does: a worker
+        killed mid-batch leaves at most the one being sent ambiguous, never the rest of
+        the batch. A delivery that was sent is marked in the same transaction that
+        leases the next one (one commit between two sends, not two: the lease is taken
+        at the same moment as before). What is not plainly due (sent already, another
+        sender's, or whose sender died: taken back and flagged ambiguous) goes through
+        :meth:`deliver`. The rate-limit tokens of a target are taken for several of the
+        batch's deliveries at once when its bucket earns them within
+        ``TOKEN_HORIZON`` (see ``ratelimit.grant``), and spent at the bucket's pace.
         """
         settings = self.loaded.config.delivery
         ids = list(dict.fromkeys(int(i) for i in delivery_ids))
         counts: dict[str, int] = {}
-        with connection_pool():
-            batch = _Prefetched.read(self, self.store.get_deliveries(ids))
-            for delivery_id in ids:
-                now = self.clock()
-                leased = self.store.lease_deliveries([delivery_id], now, settings.lease)
-                if leased:
-                    status = self._deliver_leased(leased[0], now, batch)
+        with connection_pool(), self._batch_tokens(self.store.get_deliveries(ids)) as rows:
+            batch = _Prefetched.read(self, rows)
+            ahead: tuple[list[Delivery], datetime] | None = None  # leased by the last mark
+            for k, delivery_id in enumerate(ids):
+                if ahead is None:
+                    now = self.clock()
+                    leased = self.store.lease_deliveries([delivery_id], now, settings.lease)
                 else:
+                    leased, now = ahead
+                ahead = None
+                if not leased:
                     status = self.deliver(delivery_id)
+                    counts[status] = counts.get(status, 0) + 1
+                    continue
+                after = ids[k + 1] if k + 1 < len(ids) else None
+                taken: list[tuple[list[Delivery], datetime]] = []
+
+                def mark_and_lease_next(
+                    delivery_id: int,
+                    when: datetime,
+                    remote_id: str | None = None,
+                    *,
+                    lease: datetime | None = None,
+                    after: int | None = after,
+                    taken: list[tuple[list[Delivery], datetime]] = taken,
+                ) -> None:
+                    with self.store.together():  # one commit, or none (tried again)
+                        self.store.mark_sent(delivery_id, when, remote_id, lease=lease)
+                        nxt = (
+                            self.store.lease_deliveries([after], when, settings.lease)
+                            if after is not None
+                            else []
+                        )
+                    taken[:] = [(nxt, when)]
+
+                status = self._deliver_leased(leased[0], now, batch, mark=mark_and_lease_next)
+                if taken and after is not None:
+                    ahead = taken[0]
                 counts[status] = counts.get(status, 0) + 1
         return counts
 
-    def _deliver_leased(self, delivery: Delivery, now: datetime, batch: _Prefetched | None) -> str:
+    @contextlib.contextmanager
+    def _batch_tokens(self, rows: list[Delivery]) -> Iterator[list[Delivery]]:
+        """Within a batch: how many of its deliveries go to each target (how many tokens
+        are worth taking at once), and the tokens taken ahead, by target."""
+        want: dict[tuple[str, str], int] = {}
+        for r in rows:
+            want[(r.subscriber, r.target_id)] = want.get((r.subscriber, r.target_id), 0) + 1
+        self._tokens.batch = _BatchTokens(want)
+        try:
+            yield rows
+        finally:
+            self._tokens.batch = None
+
+    def _deliver_leased(
+        self,
+        delivery: Delivery,
+        now: datetime,
+        batch: _Prefetched | None,
+        *,
+        mark: Callable[..., None] | None = None,
+    ) -> str:
         delivery_id = delivery.id
         lease = delivery.lease_until  # every mark below only while this lease holds
         target = self.router.target(delivery.subscriber, delivery.target_id)
@@ -698,7 +755,11 @@ class Pipeline:
                 delivery_id, str(exc), retry_at=None, now=now, lease=lease
             )
         self._after_send(
-            self.store.mark_sent, delivery_id, self.clock(), remote_id=remote_id, lease=lease
+            mark or self.store.mark_sent,
+            delivery_id,
+            self.clock(),
+            remote_id=remote_id,
+            lease=lease,
         )
         what = f"item {delivery.item_id}" if delivery.notice_id is None else "feed notice"
         log.info("delivery %s: %s sent to %s", delivery_id, what, target.label, extra=ids)
@@ -810,6 +871,9 @@ class Pipeline:
                 # the service asked every sender to wait: pause the bucket for all workers
                 for bucket in self._buckets(target)[:1]:
                     self.limiter.pause(bucket.key, exc.retry_after)
+                batch: _BatchTokens | None = getattr(self._tokens, "batch", None)
+                if batch is not None:  # and spend none taken ahead
+                    batch.ahead.pop((target.subscriber, target.target_id), None)
             raise
         return remote_id if isinstance(remote_id, str) else None
 
@@ -836,9 +900,27 @@ class Pipeline:
         """Wait for the target's rate limits; short waits in-process, long ones deferred."""
         budget = self.loaded.config.delivery.max_inline_wait
         waited = 0.0
+        batch: _BatchTokens | None = getattr(self._tokens, "batch", None)
+        key = (target.subscriber, target.target_id)
+        if batch is not None:
+            left = batch.want.get(key, 1)
+            batch.want[key] = left - 1
+            ahead = batch.ahead.get(key)
+            if ahead:  # taken with an earlier delivery of the batch: spent at its time
+                self._wait_until(ahead.pop(0))
+                return
         while True:
             try:
-                wait = self.limiter.acquire(self._buckets(target))
+                many = getattr(self.limiter, "acquire_many", None)
+                if batch is not None and many is not None:
+                    spend, wait = many(self._buckets(target), max(1, left), TOKEN_HORIZON)
+                    if spend:
+                        start = time.monotonic()
+                        batch.ahead[key] = [start + d for d in spend[1:]]
+                        self._wait_until(start + spend[0])
+                        return
+                else:
+                    wait = self.limiter.acquire(self._buckets(target))
             except Exception as exc:  # the limiter's backend is down: try again later
                 log.warning("rate limiter unavailable (%s); deferring %s", exc, target.label)
                 if may_defer:
@@ -850,6 +932,11 @@ class Pipeline:
                 raise _Throttled(wait)
             self.sleep(wait)
             waited += wait
+
+    def _wait_until(self, when: float) -> None:
+        wait = when - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """Exponential backoff with full jitter, never sooner than the server asked."""
@@ -914,6 +1001,15 @@ class _Prefetched:
             return cls({}, {})
         items = {s.id: s for s in pipeline.store.get_items(ids)}
         return cls(items, locations_of(pipeline.store.engine, ids))
+
+
+@dataclass
+class _BatchTokens:
+    """A delivery batch's rate-limit tokens: how many deliveries are left per target, and
+    the tokens taken ahead for them (``time.monotonic()`` at which each may be spent)."""
+
+    want: dict[tuple[str, str], int]
+    ahead: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
 
 class _DigestSend:

@@ -40,6 +40,41 @@ class RateLimiter(Protocol):
     def pause(self, key: str, seconds: float) -> None: ...
 
 
+class BatchRateLimiter(RateLimiter, Protocol):
+    def acquire_many(
+        self, buckets: Sequence[Bucket], want: int, horizon: float
+    ) -> tuple[list[float], float]:
+        """Take up to ``want`` tokens from every bucket at once (see :func:`grant`): the
+        delays, from now, at which the tokens taken may be spent (empty: none taken),
+        and the wait when none could be taken."""
+        ...
+
+
+def grant(
+    levels: Sequence[tuple[float, Bucket]], want: int, horizon: float
+) -> tuple[int, list[float]]:
+    """How many tokens a sender may take at once from buckets at these levels (each at
+    least 1), and when each may be spent: the tokens a bucket will have earned within
+    ``horizon`` seconds, at most ``want``. Token ``j`` may be spent ``(j + 1 - level) /
+    rate`` seconds from now, when a sender taking them one by one would have got it: the
+    buckets' pace is kept, only the round trips are saved. The bucket goes below zero
+    by what was taken ahead, so other senders wait for it as they would for a token
+    spent. Tokens left unspent (a batch that ends early) are lost, never given back:
+    a slower rate, never a faster one."""
+    n = max(1, want)
+    for level, bucket in levels:
+        n = min(n, max(1, int(level + bucket.rate * horizon)))
+    return n, spend_times(levels, n)
+
+
+def spend_times(levels: Sequence[tuple[float, Bucket]], n: int) -> list[float]:
+    """When each of ``n`` tokens taken at once from buckets at these levels may be spent."""
+    return [
+        max((max(0.0, (j + 1 - level) / bucket.rate) for level, bucket in levels), default=0.0)
+        for j in range(n)
+    ]
+
+
 def _refill(tokens: float, updated: float, now: float, bucket: Bucket) -> float:
     # a paused bucket holds a negative balance and an ``updated`` in the future
     if now <= updated:
@@ -60,6 +95,12 @@ class MemoryRateLimiter:
         self._clock = clock
 
     def acquire(self, buckets: Sequence[Bucket]) -> float:
+        offsets, wait = self.acquire_many(buckets, 1, 0.0)
+        return 0.0 if offsets else wait
+
+    def acquire_many(
+        self, buckets: Sequence[Bucket], want: int, horizon: float
+    ) -> tuple[list[float], float]:
         with self._lock:
             now = self._clock()
             levels = []
@@ -69,10 +110,11 @@ class MemoryRateLimiter:
             wait = max((_wait(t, b) for t, b in zip(levels, buckets, strict=True)), default=0.0)
             wait = max([wait, *(self._paused(b.key, now) for b in buckets)])
             if wait > 0:
-                return wait
+                return [], wait
+            n, offsets = grant(list(zip(levels, buckets, strict=True)), want, horizon)
             for t, b in zip(levels, buckets, strict=True):
-                self._state[b.key] = (t - 1.0, now)
-            return 0.0
+                self._state[b.key] = (t - n, now)
+            return offsets, 0.0
 
     def _paused(self, key: str, now: float) -> float:
         _, updated = self._state.get(key, (0.0, now))
@@ -113,6 +155,7 @@ class StoreRateLimiter:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.engine = store.engine
         self._clock = clock
+        self._known: set[str] = set()  # bucket rows known to exist
         _limits_metadata.create_all(self.engine)
 
     def _rows(self, conn: Any, keys: list[str]) -> dict[str, tuple[float, float]]:
@@ -141,24 +184,37 @@ class StoreRateLimiter:
                         pass
 
     def acquire(self, buckets: Sequence[Bucket]) -> float:
+        offsets, wait = self.acquire_many(buckets, 1, 0.0)
+        return 0.0 if offsets else wait
+
+    def acquire_many(
+        self, buckets: Sequence[Bucket], want: int, horizon: float
+    ) -> tuple[list[float], float]:
         by_key = {b.key: b for b in buckets}
         keys = sorted(by_key)  # one lock order for every process: no deadlock
-        self._ensure(keys, by_key, self._clock())
         for _ in range(_ATTEMPTS):
+            if not self._known.issuperset(keys):  # rows are not deleted: made once
+                self._ensure(keys, by_key, self._clock())
+                self._known.update(keys)
             try:
-                return self._acquire(keys, by_key)
+                return self._acquire(keys, by_key, want, horizon)
             except _TakenMeanwhile:
                 continue
         # lost every time to other processes: they are spending these buckets now
-        return min(1.0 / b.rate for b in buckets)
+        return [], min(1.0 / b.rate for b in buckets)
 
-    def _acquire(self, keys: list[str], by_key: dict[str, Bucket]) -> float:
+    def _acquire(
+        self, keys: list[str], by_key: dict[str, Bucket], want: int, horizon: float
+    ) -> tuple[list[float], float]:
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "sqlite":
                 # the driver opens no transaction for a SELECT: without this, two
                 # processes read one token and both spend it
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             rows = self._rows(conn, keys)
+            if len(rows) != len(keys):  # a row gone (a database swapped under us)
+                self._known.difference_update(keys)
+                raise _TakenMeanwhile
             now = self._clock()
             wait = 0.0
             levels = {}
@@ -168,16 +224,17 @@ class StoreRateLimiter:
                 levels[key] = level
                 wait = max(wait, _wait(level, by_key[key]), max(0.0, updated - now))
             if wait > 0:
-                return wait
+                return [], wait
+            n, offsets = grant([(levels[k], by_key[k]) for k in keys], want, horizon)
             for key in keys:
                 taken = conn.execute(
                     update(rate_buckets)
                     .where(rate_buckets.c.key == key, rate_buckets.c.updated == rows[key][1])
-                    .values(tokens=levels[key] - 1.0, updated=now)
+                    .values(tokens=levels[key] - n, updated=now)
                 )
                 if taken.rowcount != 1:
                     raise _TakenMeanwhile  # rolls back the buckets updated so far
-        return 0.0
+        return offsets, 0.0
 
     def pause(self, key: str, seconds: float) -> None:
         now = self._clock()
@@ -201,15 +258,19 @@ if not now then
 end
 """
 
-# KEYS: bucket keys; ARGV: now (or empty), then rate and burst per key. Atomic in Redis.
+# KEYS: bucket keys; ARGV: now (or empty), how many tokens are wanted, the horizon in
+# seconds, then rate and burst per key. Atomic in Redis. Returns the wait (none taken) or
+# "0", how many were taken, and each bucket's level before (as ``grant`` counts them).
 _ACQUIRE = (
     _NOW
     + """
+local want = tonumber(ARGV[2])
+local horizon = tonumber(ARGV[3])
 local wait = 0
 local levels = {}
 for i, key in ipairs(KEYS) do
-  local rate = tonumber(ARGV[2 * i])
-  local burst = tonumber(ARGV[2 * i + 1])
+  local rate = tonumber(ARGV[2 * i + 2])
+  local burst = tonumber(ARGV[2 * i + 3])
   local state = redis.call('HMGET', key, 'tokens', 'updated')
   local tokens = tonumber(state[1]) or burst
   local updated = tonumber(state[2]) or now
@@ -218,13 +279,20 @@ for i, key in ipairs(KEYS) do
   if updated > now then wait = math.max(wait, updated - now) end
   if tokens < 1 then wait = math.max(wait, (1 - tokens) / rate) end
 end
-if wait > 0 then return tostring(wait) end
+if wait > 0 then return {tostring(wait), '0'} end
+local n = math.max(1, want)
 for i, key in ipairs(KEYS) do
-  local rate = tonumber(ARGV[2 * i])
-  redis.call('HSET', key, 'tokens', levels[i] - 1, 'updated', now)
-  redis.call('EXPIRE', key, math.ceil(3600 + 10 / rate))
+  local rate = tonumber(ARGV[2 * i + 2])
+  n = math.min(n, math.max(1, math.floor(levels[i] + rate * horizon)))
 end
-return '0'
+local out = {'0', tostring(n)}
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i + 2])
+  redis.call('HSET', key, 'tokens', levels[i] - n, 'updated', now)
+  redis.call('EXPIRE', key, math.ceil(3600 + (10 + n) / rate))
+  out[i + 2] = tostring(levels[i])
+end
+return out
 """
 )
 
@@ -265,12 +333,21 @@ class RedisRateLimiter:
         return "" if self._clock is None else self._clock()
 
     def acquire(self, buckets: Sequence[Bucket]) -> float:
+        offsets, wait = self.acquire_many(buckets, 1, 0.0)
+        return 0.0 if offsets else wait
+
+    def acquire_many(
+        self, buckets: Sequence[Bucket], want: int, horizon: float
+    ) -> tuple[list[float], float]:
         ordered = sorted(buckets, key=lambda b: b.key)
-        args: list[float | str] = [self._now()]
+        args: list[float | str] = [self._now(), max(1, want), horizon]
         for b in ordered:
             args += [b.rate, b.burst]
-        result = self._script(keys=[self.prefix + b.key for b in ordered], args=args)
-        return float(result)
+        wait, n, *levels = self._script(keys=[self.prefix + b.key for b in ordered], args=args)
+        if int(n) == 0:
+            return [], float(wait)
+        taken = [(float(level), b) for level, b in zip(levels, ordered, strict=True)]
+        return spend_times(taken, int(n)), 0.0
 
     def pause(self, key: str, seconds: float) -> None:
         self._pause(keys=[self.prefix + key], args=[self._now(), seconds])

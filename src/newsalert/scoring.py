@@ -70,13 +70,30 @@ class Scorer:
         languages = [lang for _, lang in judged]
         english = [k for k, lang in enumerate(languages) if lang.english]
         predictions = [NOT_ENGLISH] * len(items)
+        hits = [self.rules.match(i) for i in items]
+        both = getattr(self.model, "predict_and_explain", None)
+        if explain_relevant and both is not None and english:
+            # one vectorize: the items found relevant are explained on the same matrix
+            def relevant(asked: list[Prediction]) -> list[int]:
+                return [
+                    j
+                    for j, (k, prediction) in enumerate(zip(english, asked, strict=True))
+                    if self._combine(items[k], prediction, hits[k], languages[k]).relevant
+                ]
+
+            texts = [(items[k].title, items[k].summary, items[k].link) for k in english]
+            for k, prediction in zip(english, both(texts, relevant, 6), strict=True):
+                predictions[k] = prediction
+            return [
+                self._combine(i, p, h, lang)
+                for i, p, h, lang in zip(items, predictions, hits, languages, strict=True)
+            ]
         if english:
             asked = self.model.predict(
                 [(items[k].title, items[k].summary, items[k].link) for k in english]
             )
             for k, prediction in zip(english, asked, strict=True):
                 predictions[k] = prediction
-        hits = [self.rules.match(i) for i in items]
         scores = [
             self._combine(i, p, h, lang)
             for i, p, h, lang in zip(items, predictions, hits, languages, strict=True)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    bindparam,
     func,
     insert,
     select,
@@ -38,6 +39,24 @@ from newsalert.store.schema import (
     feeds,
     items,
 )
+
+
+def _score_statement(*, language: bool) -> Any:
+    values = {
+        name: bindparam(f"b_{name}", type_=items.c[name].type)
+        for name in ("scored_at", "score", "model_probability", "relevant", "category", "reasons")
+        + (("language", "language_method") if language else ())
+    }
+    return (
+        update(items)
+        .where(items.c.id == bindparam("b_id"), items.c.scored_at.is_(None))
+        .values(**values)
+    )
+
+
+# an item's score, on statements built once (building one costs more than running it)
+_SAVE_SCORE = _score_statement(language=False)
+_SAVE_SCORE_LANGUAGE = _score_statement(language=True)
 
 
 class ItemStore(StoreBase):
@@ -168,66 +187,101 @@ class ItemStore(StoreBase):
         created: list[int] = []
         saved: set[int] = set()
         with self.begin() as conn:
+            wanted: list[tuple[int, PlannedDelivery]] = []
             for item_id, score, planned in scored:
-                done = conn.execute(
-                    update(items)
-                    .where(items.c.id == item_id, items.c.scored_at.is_(None))
-                    .values(
-                        scored_at=now,
-                        score=score.score,
-                        model_probability=score.model_probability,
-                        relevant=score.relevant,
-                        category=score.category,
-                        reasons=json.dumps([[r.kind, r.label, r.weight] for r in score.reasons]),
-                        **_language_values(score),
-                    )
-                )
+                values = {
+                    "b_id": item_id,
+                    "b_scored_at": now,
+                    "b_score": score.score,
+                    "b_model_probability": score.model_probability,
+                    "b_relevant": score.relevant,
+                    "b_category": score.category,
+                    "b_reasons": json.dumps([[r.kind, r.label, r.weight] for r in score.reasons]),
+                }
+                if score.language is not None:
+                    values["b_language"] = score.language.code[:35]
+                    values["b_language_method"] = score.language.method
+                    done = conn.execute(_SAVE_SCORE_LANGUAGE, values)
+                else:
+                    done = conn.execute(_SAVE_SCORE, values)
                 if done.rowcount != 1:
                     continue
                 saved.add(item_id)
-                for plan in planned:
-                    try:
-                        with conn.begin_nested():
-                            result = conn.execute(
-                                insert(deliveries).values(
-                                    item_id=item_id,
-                                    subscriber=plan.subscriber,
-                                    target_id=plan.target_id,
-                                    target_label=plan.target_label,
-                                    status=HELD if plan.hold_until else PENDING,
-                                    attempts=0,
-                                    ambiguous=False,
-                                    created_at=now,
-                                    next_attempt_at=plan.hold_until or now,
-                                )
-                            )
-                            delivery_id = int(result.inserted_primary_key[0])
-                            if plan.story_id is not None:
-                                conn.execute(
-                                    insert(delivery_stories).values(
-                                        delivery_id=delivery_id,
-                                        story_id=plan.story_id,
-                                        kind=plan.kind,
-                                        changes=json.dumps(list(plan.changes)),
-                                    )
-                                )
-                        created.append(delivery_id)
-                    except IntegrityError:
-                        continue
+                wanted += ((item_id, plan) for plan in planned)
+            if wanted:
+                created = self._insert_deliveries(conn, wanted, now)
             if also is not None:
                 also(conn, saved)
+        return created
+
+    def _insert_deliveries(
+        self, conn: Connection, wanted: list[tuple[int, PlannedDelivery]], now: datetime
+    ) -> list[int]:
+        """Insert the planned deliveries (with their story links); the ids of those made,
+        in the order planned. One already there (unique per subscriber, target and item)
+        is skipped: one statement with ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
+        rows = [
+            {
+                "item_id": item_id,
+                "subscriber": plan.subscriber,
+                "target_id": plan.target_id,
+                "target_label": plan.target_label,
+                "status": HELD if plan.hold_until else PENDING,
+                "attempts": 0,
+                "ambiguous": False,
+                "created_at": now,
+                "next_attempt_at": plan.hold_until or now,
+            }
+            for item_id, plan in wanted
+        ]
+        made: dict[tuple[int, str, str], int] = {}
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
+            stmt = (
+                module.insert(deliveries)
+                .on_conflict_do_nothing()
+                .returning(
+                    deliveries.c.id,
+                    deliveries.c.item_id,
+                    deliveries.c.subscriber,
+                    deliveries.c.target_id,
+                )
+            )
+            for row in conn.execute(stmt, rows):
+                made[(row.item_id, row.subscriber, row.target_id)] = int(row.id)
+        else:
+            for row in rows:  # other databases: a savepoint per row
+                try:
+                    with conn.begin_nested():
+                        found = conn.execute(insert(deliveries).values(**row))
+                        key = (row["item_id"], row["subscriber"], row["target_id"])
+                        made[key] = int(found.inserted_primary_key[0])
+                except IntegrityError:
+                    continue
+        created: list[int] = []
+        links = []
+        for item_id, plan in wanted:
+            delivery_id = made.get((item_id, plan.subscriber, plan.target_id))
+            if delivery_id is None:
+                continue
+            created.append(delivery_id)
+            if plan.story_id is not None:
+                links.append(
+                    {
+                        "delivery_id": delivery_id,
+                        "story_id": plan.story_id,
+                        "kind": plan.kind,
+                        "changes": json.dumps(list(plan.changes)),
+                    }
+                )
+        if links:
+            conn.execute(insert(delivery_stories), links)
         return created
 
     def count_items(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
-
-
-def _language_values(score: Score) -> dict[str, str]:
-    """The language an item was scored in, when the scorer detected one."""
-    if score.language is None:
-        return {}
-    return {"language": score.language.code[:35], "language_method": score.language.method}
 
 
 def _stored_item(row: Any) -> StoredItem:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -423,8 +424,36 @@ class StoreBase:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
+        """A transaction; inside :meth:`together` (on this thread), that one."""
+        shared = getattr(self._together, "conn", None)
+        if shared is not None:
+            yield shared
+            return
         with self.engine.begin() as conn:
             yield conn
+
+    @property
+    def _together(self) -> threading.local:
+        found = self.__dict__.get("_together_local")
+        if found is None:
+            found = self.__dict__.setdefault("_together_local", threading.local())
+        return found
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Run the writes made on this thread inside the block in one transaction: all
+        of them commit together, or none (a sender marks one delivery sent and leases
+        the next in one commit instead of two). Nested: the outer one decides."""
+        local = self._together
+        if getattr(local, "conn", None) is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            local.conn = conn
+            try:
+                yield
+            finally:
+                local.conn = None
 
 
 def _add_column_ddl(column: Column[Any], dialect: Any) -> str | None:
