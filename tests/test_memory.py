@@ -292,3 +292,42 @@ def test_task_postrun_signal_trims(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(3):
         signals.task_postrun.send(sender=tasks, task_id="t", task=None, args=(), kwargs={})
     assert fake.calls == [0]
+
+
+# --- the gazetteer's names ------------------------------------------------------------------
+
+
+def _whole_word_names(keys: list[str], text: str) -> set[tuple[int, int, int]]:
+    """Every key that is a whole word of ``text``, the slow way (what the automaton found)."""
+    ids = {k: j for j, k in enumerate(keys)}
+    n = len(text)
+    return {
+        (s, e, ids[text[s:e]])
+        for s in range(n)
+        if s == 0 or not text[s - 1].isalnum()
+        for e in range(s + 1, n + 1)
+        if (e == n or not text[e].isalnum()) and text[s:e] in ids
+    }
+
+
+def test_key_index_finds_every_whole_word_name() -> None:
+    import random
+
+    from newsalert.geo.keyindex import KeyIndex
+
+    keys = [
+        "Paris", "New York", "New York City", "York", "Port-au-Prince", "Port", "St. Louis",
+        "U.S.", "'Ali", "Ali", "al-Raqqa", "1ra", "Île-de-France", "Zürich", "São Paulo", "L.A.",
+        "D.C.", "Washington, D.C.", "İstanbul", "Ras al Khaimah", "Ras",
+    ]  # fmt: skip
+    index = pickle.loads(pickle.dumps(KeyIndex(keys)))  # as the cached gazetteer has it
+    assert len(index) == len(keys) and list(index.items()) == [(k, j) for j, k in enumerate(keys)]
+    rnd = random.Random(0)
+    glue = [" ", "-", "'", ".", ", ", "x", "", "_", "\n", "é", " in "]
+    texts = ["", "P", "Paris", "Parisian", "New York-New York", "_Paris_", "a'Ali 'Ali", "al-Raqqa"]
+    texts += [
+        "".join(rnd.choice(keys) + rnd.choice(glue) for _ in range(rnd.randint(1, 12)))
+        for _ in range(3000)
+    ]
+    for text in texts:
+        assert sorted(index.find(text)) == sorted(_whole_word_names(keys, text)), text
