@@ -58,6 +58,14 @@ threshold, seed, the sha256 of ``model.joblib``). ``load`` refuses a model built
 by another scikit-learn version or model format, a torn or edited pair, an
 unreadable file, or one whose features this code no longer makes.
 Loading unpickles: only load model files this program wrote.
+
+``model.runtime.npz`` beside them holds the same model as plain arrays (vocabularies as
+UTF-8 buffers, idf, weights, the cue words; no pickle), keyed by ``model.joblib``'s
+sha256: ``train`` writes it, ``load`` writes it the first time it reads a model file
+without it, and otherwise loads it instead of unpickling. ``Classifier`` then computes
+the features and products with numpy alone (``newsalert.sparserows``), the same floats
+bit for bit as the vectorizers and SciPy: a worker has no scikit-learn, SciPy or joblib
+in memory. They are imported only to train, evaluate, or make the arrays once.
 """
 
 from __future__ import annotations
@@ -496,6 +504,7 @@ def __getattr__(name: str) -> Any:  # PEP 562: `classifier._CueFeatures`, and un
 
 # --- the model -----------------------------------------------------------------
 
+BATCH = 1000  # items vectorised at once by predict and probabilities (bounds temporaries)
 RUNTIME_VERSION = 1  # the arrays file's layout (bump when `_runtime_arrays` changes)
 
 
@@ -807,6 +816,16 @@ class Classifier:
         scores = sparserows.select_matmul(x, self._cat_pos, self._cat_coef) + self._cat_intercept
         return logits, scores.argmax(axis=1)
 
+    def _batched_scores(self, texts: Sequence[Text]) -> tuple[np.ndarray, np.ndarray]:
+        """``_scores`` of ``BATCH`` items at a time: rows are scored independently, so the
+        numbers are the same, and a large call's temporaries stay those of one batch."""
+        parts = [
+            self._scores(self._vectorize(texts[k : k + BATCH])) for k in range(0, len(texts), BATCH)
+        ]
+        if not parts:
+            return np.zeros(0), np.zeros(0, dtype=int)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
     def _logits(self, x: sparserows.Rows) -> np.ndarray:
         return self._scores(x)[0]
 
@@ -814,7 +833,7 @@ class Classifier:
         """Calibrated P(relevant) for (title, summary[, link]) tuples, as one array."""
         if len(texts) == 0:
             return np.zeros(0)
-        return _sigmoid(self._logits(self._vectorize(texts)))
+        return _sigmoid(self._batched_scores(texts)[0])
 
     def predict(self, texts: Sequence[Text]) -> list[Prediction]:
         """One Prediction per (title, summary[, link]); one vectorize + one product for all.
@@ -828,7 +847,7 @@ class Classifier:
         """
         if len(texts) == 0:
             return []
-        logits, cats = self._scores(self._vectorize(texts))
+        logits, cats = self._batched_scores(texts)
         probs = _sigmoid(logits)
         names = self._categories
         return [
