@@ -271,13 +271,13 @@ def test_predict_is_batched_one_prediction_per_input(
     full: Classifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = full._transform
+    real = full._features
 
     def spy(docs: list[str]):  # type: ignore[no-untyped-def]
         calls.append(len(docs))
         return real(docs)
 
-    monkeypatch.setattr(full, "_transform", spy)
+    monkeypatch.setattr(full, "_features", spy)
     texts = [SPORTS, ATTACK, ("", ""), ("Only a title", ""), ("", "only a summary")] * 40
     predictions = full.predict(texts)
     assert calls == [len(texts)]

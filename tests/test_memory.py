@@ -4,9 +4,14 @@ features and names as scikit-learn's), and the malloc_trim hook."""
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import pickle
 import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -15,7 +20,7 @@ import pytest
 import scipy.sparse as sp
 
 from newsalert import classifier as clf
-from newsalert import memory
+from newsalert import memory, sparserows
 from newsalert.kinds import kind_features
 from newsalert.termindex import TermIndex
 
@@ -102,12 +107,51 @@ def test_transform_identical_to_sklearn(classifier: Any, reference: Any) -> None
 
 
 def test_probabilities_identical_to_sklearn_features(classifier: Any, reference: Any) -> None:
-    texts = _items(2000) + [(d, "", None) for d in EDGE_DOCS]
+    """Scoring with numpy alone gives SciPy's products of scikit-learn's features, bit for
+    bit: the probabilities, and the categories (an argmax of ``x[:, cols] @ W.T``)."""
+    texts = _items(3000) + [(d, "", None) for d in EDGE_DOCS]
+    texts += [("", d, "https://example.test/opinion/x") for d in EDGE_DOCS]
     docs = [clf.compose_text(t, s) for t, s, _ in texts]
-    kinds = classifier._kinds([kind_features(*t) for t in texts])
+    kinds = classifier._kinds([kind_features(*t) for t in texts]).to_scipy()
     x = sp.hstack([reference.transform(docs), kinds], format="csr")
-    expected = clf._sigmoid(classifier._logits(x))
+    decision = x @ classifier._coef + classifier._intercept
+    expected = clf._sigmoid(classifier._slope * decision + classifier._offset)
     assert np.array_equal(classifier.probabilities(texts), expected)
+    scores = x[:, classifier._cat_cols] @ classifier._cat_coef.T + classifier._cat_intercept
+    categories = [classifier.categories[k] for k in np.asarray(scores).argmax(axis=1)]
+    predictions = classifier.predict(texts)
+    assert [p.probability for p in predictions] == expected.tolist()
+    assert [p.category for p in predictions] == categories
+    # one item at a time (explain's path) gives the same numbers
+    for k in (0, 1, 2, len(texts) - 3):
+        one = classifier.explain(*texts[k][:2], link=texts[k][2])
+        assert (one.probability, one.category) == (expected[k], categories[k])
+
+
+def test_row_sums_add_in_order() -> None:
+    """``sparserows.row_sums`` adds each row left to right, as SciPy's C loop does (numpy's
+    ``sum`` adds pairwise and differs in the last bits)."""
+    import functools
+    import operator
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 400, 60)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    values = rng.standard_normal(int(indptr[-1])) * 10.0 ** rng.integers(-8, 8, int(indptr[-1]))
+    expected = [
+        functools.reduce(operator.add, values[a:b].tolist(), 0.0)
+        for a, b in itertools.pairwise(indptr.tolist())
+    ]
+    assert sparserows.row_sums(values, indptr).tolist() == expected
+    x = sparserows.Rows(indptr, rng.integers(0, 50, len(values)), values.astype(np.float32), 50)
+    w = rng.standard_normal(50)
+    assert np.array_equal(sparserows.matvec(x, w), x.to_scipy() @ w)
+    cols = np.array([3, 7, 11, 40, 2])
+    positions = np.full(50, -1)
+    positions[cols] = np.arange(len(cols))
+    weights = rng.standard_normal((4, len(cols)))
+    got = sparserows.select_matmul(x, positions, weights)
+    assert np.array_equal(got, np.asarray(x.to_scipy()[:, cols] @ weights.T))
 
 
 def test_feature_names_identical_to_sklearn(classifier: Any, reference: Any) -> None:
@@ -130,6 +174,69 @@ def test_no_vocabulary_dicts_or_caches_kept(classifier: Any) -> None:
     assert classifier._vectorizer is None
     assert not hasattr(classifier, "_gram_cache")
     assert not any(isinstance(v, dict) and len(v) > 1000 for v in vars(classifier).values())
+
+
+def test_scoring_imports_no_sklearn_or_scipy(classifier: Any) -> None:
+    """A worker loads the model's arrays (``model.runtime.npz``): no unpickling, and no
+    scikit-learn or SciPy in its memory (about 85 MB of heap)."""
+    assert clf.runtime_file(classifier.path).is_file()
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from newsalert import classifier, pipeline\n"
+        f"m = classifier.load(Path({str(classifier.path)!r}))\n"
+        "m.predict([('Gunmen attack a police station', 'Twelve killed.', None)])\n"
+        "m.explain('Gunmen attack a police station', 'Twelve killed.')\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('sklearn', 'scipy', 'joblib'))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_runtime_arrays_made_on_first_load_and_refreshed(classifier: Any, tmp_path: Path) -> None:
+    model_path = tmp_path / "model.joblib"
+    shutil.copy(classifier.path, model_path)
+    shutil.copy(classifier.path.with_name("model.json"), tmp_path / "model.json")
+    runtime = clf.runtime_file(model_path)
+    assert runtime == tmp_path / "model.runtime.npz" and not runtime.exists()
+    texts = _items(300)
+    expected = classifier.predict(texts)
+    first = clf.load(model_path)  # from the model file: the arrays are written beside it
+    assert runtime.is_file()
+    assert first.predict(texts) == expected
+    again = clf.load(model_path)  # from the arrays
+    assert again.predict(texts) == expected
+    assert again.explain(*texts[0][:2]) == classifier.explain(*texts[0][:2])
+    # arrays of another model file (its sha256 differs), or damaged ones: made again
+    with np.load(runtime) as found:
+        arrays = {k: found[k] for k in found.files}
+    arrays["model_sha256"] = np.array("0" * 64)
+    arrays["coef"] = arrays["coef"] * 0
+    np.savez(runtime, **arrays)
+    assert clf.load(model_path).predict(texts) == expected
+    runtime.write_bytes(b"not an npz")
+    assert clf.load(model_path).predict(texts) == expected
+    with np.load(runtime) as found:
+        assert str(found["model_sha256"]) == first.metadata["model_sha256"]
+
+
+def test_runtime_arrays_in_a_read_only_folder(
+    classifier: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the arrays cannot be written, the model file is read as before (a log line)."""
+    shutil.copy(classifier.path, tmp_path / "model.joblib")
+    shutil.copy(classifier.path.with_name("model.json"), tmp_path / "model.json")
+
+    def read_only(path: Path, *_: Any) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(clf, "_write_runtime", read_only)
+    model = clf.load(tmp_path / "model.joblib")
+    assert not clf.runtime_file(tmp_path / "model.joblib").exists()
+    assert model.predict(_items(20)) == classifier.predict(_items(20))
 
 
 # --- malloc_trim ---------------------------------------------------------------------------
@@ -185,3 +292,42 @@ def test_task_postrun_signal_trims(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(3):
         signals.task_postrun.send(sender=tasks, task_id="t", task=None, args=(), kwargs={})
     assert fake.calls == [0]
+
+
+# --- the gazetteer's names ------------------------------------------------------------------
+
+
+def _whole_word_names(keys: list[str], text: str) -> set[tuple[int, int, int]]:
+    """Every key that is a whole word of ``text``, the slow way (what the automaton found)."""
+    ids = {k: j for j, k in enumerate(keys)}
+    n = len(text)
+    return {
+        (s, e, ids[text[s:e]])
+        for s in range(n)
+        if s == 0 or not text[s - 1].isalnum()
+        for e in range(s + 1, n + 1)
+        if (e == n or not text[e].isalnum()) and text[s:e] in ids
+    }
+
+
+def test_key_index_finds_every_whole_word_name() -> None:
+    import random
+
+    from newsalert.geo.keyindex import KeyIndex
+
+    keys = [
+        "Paris", "New York", "New York City", "York", "Port-au-Prince", "Port", "St. Louis",
+        "U.S.", "'Ali", "Ali", "al-Raqqa", "1ra", "Île-de-France", "Zürich", "São Paulo", "L.A.",
+        "D.C.", "Washington, D.C.", "İstanbul", "Ras al Khaimah", "Ras",
+    ]  # fmt: skip
+    index = pickle.loads(pickle.dumps(KeyIndex(keys)))  # as the cached gazetteer has it
+    assert len(index) == len(keys) and list(index.items()) == [(k, j) for j, k in enumerate(keys)]
+    rnd = random.Random(0)
+    glue = [" ", "-", "'", ".", ", ", "x", "", "_", "\n", "é", " in "]
+    texts = ["", "P", "Paris", "Parisian", "New York-New York", "_Paris_", "a'Ali 'Ali", "al-Raqqa"]
+    texts += [
+        "".join(rnd.choice(keys) + rnd.choice(glue) for _ in range(rnd.randint(1, 12)))
+        for _ in range(3000)
+    ]
+    for text in texts:
+        assert sorted(index.find(text)) == sorted(_whole_word_names(keys, text)), text

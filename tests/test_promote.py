@@ -91,6 +91,14 @@ def test_promote_replaces_the_running_files_only_when_passed(setup: tuple[Path, 
     done = promote.promote(loaded, _gate(candidate, passed=True))
     assert done.promoted_at is not None
     assert running_meta.read_bytes() == (candidate / "model.json").read_bytes()
+    # the candidate's scoring arrays come along (a worker loads them, not the pickle)
+    from newsalert import classifier
+
+    arrays = classifier.runtime_file(running_meta.with_name("model.joblib"))
+    if classifier.runtime_file(candidate / "model.joblib").is_file():
+        assert (
+            arrays.read_bytes() == classifier.runtime_file(candidate / "model.joblib").read_bytes()
+        )
     assert promote.model_stamp(loaded) != before
     [listed] = promote.candidates(loaded)
     assert listed.promoted_at == done.promoted_at

@@ -144,6 +144,17 @@ def preload_model(sender: Any = None, **_: Any) -> None:
     except Exception as exc:
         log.warning("model not preloaded, pool processes will load it: %s", exc)
         return
+    # a pipeline built once here and dropped: what its first build imports, compiles and
+    # caches for good (modules, regexes, schemas) is then made once and shared, where
+    # each pool process copied it (about 6 MiB each); its store is closed before the fork
+    warm = Runtime(app.conf.get("newsalert_config_path"))
+    try:
+        warm.pipeline()
+    except Exception as exc:  # the pool builds its own anyway and reports what fails
+        log.debug("pipeline not warmed before the fork: %s", exc)
+    finally:
+        warm.close()
+    memory.limit_arenas()  # inherited by the pool: fewer glibc arenas for its threads
     gc.collect()
     memory.trim()  # the garbage of loading, given back rather than inherited by the pool
     gc.freeze()

@@ -58,17 +58,28 @@ threshold, seed, the sha256 of ``model.joblib``). ``load`` refuses a model built
 by another scikit-learn version or model format, a torn or edited pair, an
 unreadable file, or one whose features this code no longer makes.
 Loading unpickles: only load model files this program wrote.
+
+``model.runtime.npz`` beside them holds the same model as plain arrays (vocabularies as
+UTF-8 buffers, idf, weights, the cue words; no pickle), keyed by ``model.joblib``'s
+sha256: ``train`` writes it, ``load`` writes it the first time it reads a model file
+without it, and otherwise loads it instead of unpickling. ``Classifier`` then computes
+the features and products with numpy alone (``newsalert.sparserows``), the same floats
+bit for bit as the vectorizers and SciPy: a worker has no scikit-learn, SciPy or joblib
+in memory. They are imported only to train, evaluate, or make the arrays once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import gzip
 import hashlib
 import html
+import importlib.metadata
 import importlib.resources
 import io
+import itertools
 import json
 import logging
 import math
@@ -78,30 +89,26 @@ import re
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import joblib
 import numpy as np
-import scipy
-import scipy.sparse as sp
-import sklearn
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, f1_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import FeatureUnion
-from sklearn.preprocessing import normalize
 
-from newsalert import __version__
+from newsalert import __version__, sparserows
 from newsalert.errors import ModelError
 from newsalert.kinds import KIND_NAMES, kind_features
 from newsalert.models import CATEGORIES, Prediction
 from newsalert.termindex import TermIndex
+
+if TYPE_CHECKING:  # scikit-learn and SciPy are imported only to train and evaluate
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -386,131 +393,313 @@ def _cue_names() -> list[str]:
     )
 
 
-class _CueFeatures(BaseEstimator, TransformerMixin):
-    """Counts of cue-word groups (log-scaled), their interactions and presence flags.
+def _cue_counts(docs: Iterable[str], index: dict[str, int]) -> np.ndarray:
+    """How many words of each cue group each document has (float32, one row each)."""
+    groups = len(_CUE_GROUPS)
+    rows = []
+    negation = _CUE_GROUPS.index("negation")
+    for doc in docs:
+        row = [0] * groups
+        tokens = _CUE_TOKEN.findall(doc.lower())
+        prev = ""
+        for tok in tokens:
+            g = index.get(tok)
+            if g is None and tok.endswith("n't"):
+                g = negation
+            if g is not None:
+                row[g] += 1
+            if prev:
+                g2 = index.get(f"{prev}_{tok}")
+                if g2 is not None:
+                    row[g2] += 1
+            prev = tok
+        rows.append(row)
+    return np.asarray(rows, dtype=np.float32).reshape(-1, groups)
 
-    ``fit`` learns nothing from the data: it copies the word lists into the
-    instance, so a saved model keeps the lists it was trained with even if this
-    module's lists change. ``vocabulary_`` names the columns so the model's
-    consistency check and ``explain`` treat them like other features.
-    """
 
-    def __init__(self, scale: float = CUE_SCALE) -> None:
-        self.scale = scale
-        self.vocabulary_ = {name: j for j, name in enumerate(_cue_names())}
+def _cue_dense(docs: Iterable[str], index: dict[str, int], scale: float) -> np.ndarray:
+    """The cue features of each document as one dense float32 row (see ``_CueFeatures``)."""
+    groups = len(_CUE_GROUPS)
+    a = np.log1p(_cue_counts(docs, index))
+    v, r, m, c, p, k, n, h, past = (a[:, j] for j in range(groups))
+    none = (v == 0).astype(np.float32)
+    inter = np.stack(
+        [
+            v * c,
+            v * p,
+            v * n,
+            v * h,
+            v * past,
+            none * c,
+            none * p,
+            k * p,
+            none * r,
+            r * c,
+            m * c,
+        ],
+        1,
+    )
+    dense = np.hstack([a, inter, (a > 0).astype(np.float32)]) * scale
+    return dense.astype(np.float32)
 
-    def fit(self, docs: Iterable[str], y: Any = None) -> _CueFeatures:
-        self.index_ = dict(_CUE_INDEX)
-        return self
 
-    def fit_transform(self, docs: Iterable[str], y: Any = None) -> sp.csr_matrix:
-        return self.fit(docs).transform(docs)
+def _cue_class() -> type:
+    """``_CueFeatures``, a scikit-learn transformer: defined on first use, so that loading
+    a model to score imports no scikit-learn (``classifier._CueFeatures`` still finds it,
+    and so does unpickling a model file)."""
+    found = globals().get("_CueFeatures")
+    if found is not None:
+        return found
+    import scipy.sparse as sp
+    from sklearn.base import BaseEstimator, TransformerMixin
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        return np.asarray(_cue_names(), dtype=object)
+    class _CueFeatures(BaseEstimator, TransformerMixin):
+        """Counts of cue-word groups (log-scaled), their interactions and presence flags.
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {"scale": self.scale}
+        ``fit`` learns nothing from the data: it copies the word lists into the
+        instance, so a saved model keeps the lists it was trained with even if this
+        module's lists change. ``vocabulary_`` names the columns so the model's
+        consistency check and ``explain`` treat them like other features.
+        """
 
-    def set_params(self, **params: Any) -> _CueFeatures:
-        self.scale = params.get("scale", self.scale)
-        return self
+        def __init__(self, scale: float = CUE_SCALE) -> None:
+            self.scale = scale
+            self.vocabulary_ = {name: j for j, name in enumerate(_cue_names())}
 
-    def counts(self, docs: Iterable[str]) -> np.ndarray:
-        groups = len(_CUE_GROUPS)
-        rows = []
-        index: dict[str, int] = getattr(self, "index_", _CUE_INDEX)
-        negation = _CUE_GROUPS.index("negation")
-        for doc in docs:
-            row = [0] * groups
-            tokens = _CUE_TOKEN.findall(doc.lower())
-            prev = ""
-            for tok in tokens:
-                g = index.get(tok)
-                if g is None and tok.endswith("n't"):
-                    g = negation
-                if g is not None:
-                    row[g] += 1
-                if prev:
-                    g2 = index.get(f"{prev}_{tok}")
-                    if g2 is not None:
-                        row[g2] += 1
-                prev = tok
-            rows.append(row)
-        return np.asarray(rows, dtype=np.float32).reshape(-1, groups)
+        def fit(self, docs: Iterable[str], y: Any = None) -> Any:
+            self.index_ = dict(_CUE_INDEX)
+            return self
 
-    def transform(self, docs: Iterable[str]) -> sp.csr_matrix:
-        a = np.log1p(self.counts(docs))
-        v, r, m, c, p, k, n, h, past = (a[:, j] for j in range(len(_CUE_GROUPS)))
-        none = (v == 0).astype(np.float32)
-        inter = np.stack(
-            [
-                v * c,
-                v * p,
-                v * n,
-                v * h,
-                v * past,
-                none * c,
-                none * p,
-                k * p,
-                none * r,
-                r * c,
-                m * c,
-            ],
-            1,
-        )
-        dense = np.hstack([a, inter, (a > 0).astype(np.float32)]) * self.scale
-        return sp.csr_matrix(dense.astype(np.float32))
+        def fit_transform(self, docs: Iterable[str], y: Any = None) -> Any:
+            return self.fit(docs).transform(docs)
+
+        def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+            return np.asarray(_cue_names(), dtype=object)
+
+        def get_params(self, deep: bool = True) -> dict[str, Any]:
+            return {"scale": self.scale}
+
+        def set_params(self, **params: Any) -> Any:
+            self.scale = params.get("scale", self.scale)
+            return self
+
+        def counts(self, docs: Iterable[str]) -> np.ndarray:
+            return _cue_counts(docs, getattr(self, "index_", _CUE_INDEX))
+
+        def transform(self, docs: Iterable[str]) -> Any:
+            index: dict[str, int] = getattr(self, "index_", _CUE_INDEX)
+            return sp.csr_matrix(_cue_dense(docs, index, self.scale))
+
+    _CueFeatures.__qualname__ = "_CueFeatures"
+    _CueFeatures.__module__ = __name__
+    globals()["_CueFeatures"] = _CueFeatures
+    return _CueFeatures
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: `classifier._CueFeatures`, and unpickling
+    if name == "_CueFeatures":
+        return _cue_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- the model -----------------------------------------------------------------
 
+BATCH = 1000  # items vectorised at once by predict and probabilities (bounds temporaries)
+RUNTIME_VERSION = 1  # the arrays file's layout (bump when `_runtime_arrays` changes)
+
+
+def _strip_accents_unicode(s: str) -> str:
+    """scikit-learn's ``strip_accents_unicode``, the same function."""
+    try:
+        s.encode("ASCII", errors="strict")
+        return s
+    except UnicodeEncodeError:
+        normalized = unicodedata.normalize("NFKD", s)
+        return "".join([c for c in normalized if not unicodedata.combining(c)])
+
+
+def _strip_accents_ascii(s: str) -> str:
+    """scikit-learn's ``strip_accents_ascii``, the same function."""
+    nkfd_form = unicodedata.normalize("NFKD", s)
+    return nkfd_form.encode("ASCII", "ignore").decode("ASCII")
+
+
+_ACCENTS: dict[str, Any] = {
+    "": None,
+    "unicode": _strip_accents_unicode,
+    "ascii": _strip_accents_ascii,
+}
+
+
+def _preprocess(doc: str, accent_function: Any = None, lower: bool = False) -> str:
+    """scikit-learn's ``_preprocess``: lowercase, then strip accents."""
+    if lower:
+        doc = doc.lower()
+    if accent_function is not None:
+        doc = accent_function(doc)
+    return doc
+
+
+def _preprocessor(strip_accents: str, lowercase: bool) -> Any:
+    return functools.partial(
+        _preprocess, accent_function=_ACCENTS[strip_accents], lower=bool(lowercase)
+    )
+
+
+def _pack_strings(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as one UTF-8 buffer (uint8) and offsets (no object arrays: no pickle)."""
+    encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
+    offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int64)
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets
+
+
+def _unpack_strings(buffer: np.ndarray, offsets: np.ndarray) -> list[str]:
+    raw = buffer.tobytes()
+    ends = offsets.tolist()
+    return [raw[a:b].decode("utf-8", "surrogatepass") for a, b in itertools.pairwise(ends)]
+
+
+def _vocabulary_terms(vocabulary: dict[str, int]) -> list[str]:
+    terms = [""] * len(vocabulary)
+    for term, j in vocabulary.items():
+        terms[j] = term
+    return terms
+
+
+def _runtime_arrays(payload: dict[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
+    """A model payload (scikit-learn objects) as plain arrays, and whether they are all
+    scoring needs (True when the features are ones this module computes itself; False:
+    the fitted vectorizer must be kept, and the arrays hold only the rest)."""
+    vectorizer = payload["vectorizer"]
+    rel, cat = payload["relevance"], payload["category"]
+    arrays: dict[str, np.ndarray] = {
+        "runtime_version": np.array(RUNTIME_VERSION),
+        "n_word": np.array(int(payload["n_word"])),
+        "kind_names": np.array([str(n) for n in payload["kind"]["names"]], dtype=str),
+        "kind_scale": np.array(float(payload["kind"]["scale"])),
+        "coef": np.asarray(rel["coef"], dtype=np.float64),
+        "intercept": np.array(float(rel["intercept"])),
+        "platt_slope": np.array(float(rel["platt_slope"])),
+        "platt_offset": np.array(float(rel["platt_offset"])),
+        "cat_cols": np.asarray(cat["columns"]),
+        "cat_coef": np.asarray(cat["coef"], dtype=np.float64),
+        "cat_intercept": np.asarray(cat["intercept"], dtype=np.float64),
+        "categories": np.array([str(c) for c in payload["categories"]], dtype=str),
+    }
+    transformers = [t for _, t in vectorizer.transformer_list]
+    word, char, others = transformers[0], transformers[1], transformers[2:]
+    fast = (
+        _fast_word_supported(word)
+        and _fast_char_supported(char)
+        and len(others) == 1
+        and type(others[0]).__name__ == "_CueFeatures"
+        and all(v.strip_accents in (None, "unicode", "ascii") for v in (word, char))
+        and re.compile(word.token_pattern).groups <= 1
+    )
+    if not fast:
+        return arrays, False
+    cues = others[0]
+    cue_index: dict[str, int] = getattr(cues, "index_", _CUE_INDEX)
+    for prefix, vec in (("word", word), ("char", char)):
+        buffer, offsets = _pack_strings(_vocabulary_terms(vec.vocabulary_))
+        arrays[f"{prefix}_terms"] = buffer
+        arrays[f"{prefix}_offsets"] = offsets
+        arrays[f"{prefix}_idf"] = np.array(vec.idf_)
+        arrays[f"{prefix}_range"] = np.asarray(vec.ngram_range, dtype=np.int64)
+        arrays[f"{prefix}_strip_accents"] = np.array(vec.strip_accents or "")
+        arrays[f"{prefix}_lowercase"] = np.array(bool(vec.lowercase))
+    arrays["word_token_pattern"] = np.array(word.token_pattern)
+    arrays["cue_names"] = np.array([str(n) for n in cues.get_feature_names_out()], dtype=str)
+    arrays["cue_scale"] = np.array(float(cues.scale))
+    arrays["cue_words"] = np.array(list(cue_index), dtype=str)
+    arrays["cue_groups"] = np.array(list(cue_index.values()), dtype=np.int64)
+    return arrays, True
+
 
 class Classifier:
-    """A loaded model: batched calibrated probabilities, categories and explanations."""
+    """A loaded model: batched calibrated probabilities, categories and explanations.
 
-    def __init__(self, payload: dict[str, Any], metadata: dict[str, Any], path: Path) -> None:
+    Built from plain arrays (``_runtime_arrays``): scoring and explaining use numpy
+    alone, and compute exactly the floats that scikit-learn's vectorizers and SciPy's
+    products give (``newsalert.sparserows``). Only a model whose features this module
+    cannot compute itself keeps its fitted scikit-learn vectorizer (``vectorizer``).
+    """
+
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        metadata: dict[str, Any],
+        path: Path,
+        vectorizer: Any = None,
+    ) -> None:
         self.path = Path(path)
         self.metadata = metadata
         self.threshold = float(metadata["threshold"])
-        self._vectorizer: FeatureUnion = payload["vectorizer"]
-        self._n_word = int(payload["n_word"])
-        self._kind_names: tuple[str, ...] = tuple(payload["kind"]["names"])
+        self._vectorizer = vectorizer  # None: the features are computed from the arrays
+        self._n_word = int(arrays["n_word"])
+        self._kind_names: tuple[str, ...] = tuple(str(n) for n in arrays["kind_names"])
         self._kind_index = {name: j for j, name in enumerate(self._kind_names)}
-        self._kind_scale = float(payload["kind"]["scale"])
-        rel = payload["relevance"]
-        self._coef = np.asarray(rel["coef"], dtype=np.float64)
-        self._intercept = float(rel["intercept"])
-        self._slope = float(rel["platt_slope"])  # calibrated logit = slope * decision + offset
-        self._offset = float(rel["platt_offset"])
-        cat = payload["category"]
-        self._cat_cols = np.asarray(cat["columns"])
-        self._cat_coef = np.asarray(cat["coef"], dtype=np.float64)
-        self._cat_intercept = np.asarray(cat["intercept"], dtype=np.float64)
-        self._categories: list[str] = list(payload["categories"])
-        word, char = (t for _, t in self._vectorizer.transformer_list[:2])
-        self._others = [t for _, t in self._vectorizer.transformer_list[2:]]  # cue features
-        # the vocabularies as arrays (see newsalert.termindex): the fitted vectorizers'
-        # dicts of str are dropped, with the vectorizers when the fast paths apply
+        self._kind_scale = float(arrays["kind_scale"])
+        self._coef = np.asarray(arrays["coef"], dtype=np.float64)
+        self._intercept = float(arrays["intercept"])
+        self._slope = float(arrays["platt_slope"])  # calibrated logit = slope * decision + offset
+        self._offset = float(arrays["platt_offset"])
+        self._cat_cols = np.asarray(arrays["cat_cols"])
+        self._cat_coef = np.ascontiguousarray(arrays["cat_coef"], dtype=np.float64)
+        self._cat_intercept = np.asarray(arrays["cat_intercept"], dtype=np.float64)
+        self._categories: list[str] = [str(c) for c in arrays["categories"]]
+        if vectorizer is not None:
+            self._init_from_vectorizer(vectorizer)
+        else:
+            self._init_from_arrays(arrays)
+        self._n_features = (
+            self._n_word + self._n_char + len(self._other_names) + len(self._kind_names)
+        )
+        # each feature column's position among the category model's columns, or -1
+        self._cat_pos = np.full(self._n_features, -1, dtype=np.int64)
+        if len(self._cat_cols) and self._cat_cols.max() < self._n_features:
+            self._cat_pos[self._cat_cols] = np.arange(len(self._cat_cols))
+
+    def _init_from_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        # the vocabularies as arrays (see newsalert.termindex): a few objects, not 200,000 str
+        words = _unpack_strings(arrays["word_terms"], arrays["word_offsets"])
+        self._word_index = TermIndex(
+            dict(zip(words, range(len(words)), strict=True)), keep_names=True
+        )
+        chars = _unpack_strings(arrays["char_terms"], arrays["char_offsets"])
+        self._char_index = TermIndex(dict(zip(chars, range(len(chars)), strict=True)))
+        del words, chars
+        if self._n_word != len(self._word_index):
+            raise ValueError(f"n_word {self._n_word} but {len(self._word_index)} word terms")
+        self._n_char = len(self._char_index)
+        self._other_names = tuple(str(n) for n in arrays["cue_names"])
+        self._cue_scale = float(arrays["cue_scale"])
+        self._cue_index = {
+            str(w): int(g) for w, g in zip(arrays["cue_words"], arrays["cue_groups"], strict=True)
+        }
+        self._word_range: tuple[int, int] = tuple(int(n) for n in arrays["word_range"])
+        self._word_preprocess = _preprocessor(
+            str(arrays["word_strip_accents"]), bool(arrays["word_lowercase"])
+        )
+        self._word_tokenize = re.compile(str(arrays["word_token_pattern"])).findall
+        self._word_idf = np.array(arrays["word_idf"])
+        self._char_range: tuple[int, int] = tuple(int(n) for n in arrays["char_range"])
+        self._char_preprocess = _preprocessor(
+            str(arrays["char_strip_accents"]), bool(arrays["char_lowercase"])
+        )
+        self._char_idf = np.asarray(arrays["char_idf"], dtype=np.float32)
+
+    def _init_from_vectorizer(self, vectorizer: Any) -> None:
+        word, char = (t for _, t in vectorizer.transformer_list[:2])
+        others = [t for _, t in vectorizer.transformer_list[2:]]
         self._word_index = TermIndex(word.vocabulary_, keep_names=True)
         self._char_index = TermIndex(char.vocabulary_)
         if self._n_word != len(self._word_index):
             raise ValueError(f"n_word {self._n_word} but {len(self._word_index)} word terms")
         self._n_char = len(self._char_index)
-        self._other_names = tuple(str(n) for t in self._others for n in t.get_feature_names_out())
-        self._n_features = (
-            self._n_word + self._n_char + len(self._other_names) + len(self._kind_names)
-        )
-        self._word_range: tuple[int, int] = tuple(word.ngram_range)
-        self._word_preprocess = word.build_preprocessor()
-        self._word_tokenize = word.build_tokenizer()
-        self._word_idf = np.array(word.idf_)
-        self._char_range: tuple[int, int] = tuple(char.ngram_range)
+        self._other_names = tuple(str(n) for t in others for n in t.get_feature_names_out())
+        self._char_range = tuple(char.ngram_range)
         self._char_preprocess = char.build_preprocessor()
-        self._char_idf = np.asarray(char.idf_, dtype=np.float32)
-        self._fast = _fast_word_supported(word) and _fast_char_supported(char)
-        if self._fast:
-            self._vectorizer = None  # what it held is in the arrays above
 
     def __repr__(self) -> str:
         return f"Classifier({str(self.path)!r}, threshold={self.threshold:.3f})"
@@ -526,7 +715,7 @@ class Classifier:
 
     # -- scoring --
 
-    def _vectorize(self, texts: Sequence[Text]) -> sp.csr_matrix:
+    def _vectorize(self, texts: Sequence[Text]) -> sparserows.Rows:
         docs, kinds = [], []
         for entry in texts:
             if isinstance(entry, str) or len(entry) not in (2, 3):
@@ -534,30 +723,41 @@ class Classifier:
             title, summary = entry[0], entry[1]
             docs.append(compose_text(title, summary))
             kinds.append(kind_features(title, summary, entry[2] if len(entry) == 3 else None))
-        return sp.hstack([self._transform(docs), self._kinds(kinds)], format="csr")
+        return sparserows.hstack([self._features(docs), self._kinds(kinds)])
 
-    def _kinds(self, kinds: list[set[str]]) -> sp.csr_matrix:
-        return _kind_matrix(kinds, self._kind_index, self._kind_scale)
+    def _kinds(self, kinds: list[set[str]]) -> sparserows.Rows:
+        return _kind_rows(kinds, self._kind_index, self._kind_scale)
 
-    def _transform(self, docs: list[str]) -> sp.csr_matrix:
+    def _features(self, docs: list[str]) -> sparserows.Rows:
         """The FeatureUnion's ``transform``: computed from the arrays, the same numbers."""
-        if not self._fast:
-            return self._vectorizer.transform(docs).tocsr()
-        blocks = [self._word_tfidf(docs), self._char_tfidf(docs)]
-        blocks += [t.transform(docs) for t in self._others]
-        return sp.hstack(blocks, format="csr")
+        if self._vectorizer is not None:
+            x = self._vectorizer.transform(docs).tocsr()
+            x.sort_indices()
+            return sparserows.Rows(x.indptr, x.indices, x.data, x.shape[1])
+        dense = _cue_dense(docs, self._cue_index, self._cue_scale)
+        return sparserows.hstack(
+            [self._word_tfidf(docs), self._char_tfidf(docs), sparserows.from_dense(dense)]
+        )
 
-    def _word_tfidf(self, docs: list[str]) -> sp.csr_matrix:
+    def _transform(self, docs: list[str]) -> Any:
+        """``_features`` as a ``scipy.sparse.csr_matrix`` (for tests and tools: imports SciPy)."""
+        return self._features(docs).to_scipy()
+
+    def _word_tfidf(self, docs: list[str]) -> sparserows.Rows:
         """scikit-learn's word TF-IDF ``transform``, exactly, with ``TermIndex`` lookups."""
         preprocess, tokenize = self._word_preprocess, self._word_tokenize
         lo, hi = self._word_range
         grams: list[str] = []
-        indptr = [0]
+        lengths = []
         for doc in docs:
-            grams.extend(_word_ngrams(tokenize(preprocess(doc)), lo, hi))
-            indptr.append(len(grams))
+            made = _word_ngrams(tokenize(preprocess(doc)), lo, hi)
+            grams.extend(made)
+            lengths.append(len(made))
         cols = self._word_index.lookup(grams)
-        return _tfidf(cols, np.asarray(indptr, dtype=np.int64), self._n_word, self._word_idf)
+        rows = np.repeat(np.arange(len(docs)), lengths)
+        keep = cols >= 0
+        x = sparserows.from_counts(rows[keep], cols[keep], len(docs), self._n_word)
+        return _sublinear_tfidf(x, self._word_idf)
 
     def _char_grams(self, word: str) -> np.ndarray:
         """Columns of one (preprocessed) word's char_wb n-grams in the vocabulary."""
@@ -565,62 +765,75 @@ class Classifier:
         cols = self._char_index.lookup(_wb_ngrams(word, lo, hi))
         return cols[cols >= 0]
 
-    def _char_tfidf(self, docs: list[str]) -> sp.csr_matrix:
+    def _char_tfidf(self, docs: list[str]) -> sparserows.Rows:
         """scikit-learn's ``char_wb`` TF-IDF ``transform``, exactly.
 
         ``char_wb`` n-grams never cross whitespace, so a document's char counts are the
         sum of its words': the n-grams of each distinct word of the batch are made and
-        looked up once (a batch's words repeat a lot), and a (documents x words) count
-        matrix times a (words x n-grams) one gives the counts. Nothing is kept between
-        calls: a per-process cache grew private memory in every pool process.
+        looked up once (a batch's words repeat a lot), then each occurrence of a word
+        adds its n-grams' columns to its document. Nothing is kept between calls: a
+        per-process cache grew private memory in every pool process.
         """
         preprocess = self._char_preprocess
         slots: dict[str, int] = {}
         doc_words: list[int] = []
-        doc_ptr = [0]
+        doc_lengths = []
         for doc in docs:
-            doc_words.extend(slots.setdefault(w, len(slots)) for w in preprocess(doc).split())
-            doc_ptr.append(len(doc_words))
+            words = preprocess(doc).split()
+            doc_words.extend(slots.setdefault(w, len(slots)) for w in words)
+            doc_lengths.append(len(words))
         lo, hi = self._char_range
         grams: list[str] = []
-        word_ptr = [0]
+        word_lengths = []
         for w in slots:
-            grams.extend(_wb_ngrams(w, lo, hi))
-            word_ptr.append(len(grams))
+            made = _wb_ngrams(w, lo, hi)
+            grams.extend(made)
+            word_lengths.append(len(made))
         cols = self._char_index.lookup(grams)
         keep = cols >= 0
-        kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-        by_word = sp.csr_matrix(
-            (np.ones(int(kept[-1]), dtype=np.float32), cols[keep], kept[word_ptr]),
-            shape=(len(slots), self._n_char),
-        )
-        by_doc = sp.csr_matrix(
-            (
-                np.ones(len(doc_words), dtype=np.float32),
-                np.asarray(doc_words, dtype=np.int32),
-                np.asarray(doc_ptr, dtype=np.int64),
-            ),
-            shape=(len(docs), len(slots)),
-        )
-        x = sp.csr_matrix(by_doc @ by_word)  # counts (small integers: exact in float32)
-        x.sort_indices()
+        kept_cols = cols[keep]
+        # per distinct word: where its known n-grams start in kept_cols, and how many
+        word_of_gram = np.repeat(np.arange(len(slots)), word_lengths)
+        kept_per_word = np.bincount(word_of_gram[keep], minlength=len(slots))
+        word_start = np.concatenate([[0], np.cumsum(kept_per_word)[:-1]]).astype(np.int64)
+        occ = np.asarray(doc_words, dtype=np.int64)  # one entry per word occurrence
+        occ_doc = np.repeat(np.arange(len(docs)), doc_lengths)
+        n_per_occ = kept_per_word[occ] if len(occ) else np.zeros(0, dtype=np.int64)
+        total = int(n_per_occ.sum())
+        first = np.repeat(word_start[occ] - np.cumsum(n_per_occ) + n_per_occ, n_per_occ)
+        gather = first + np.arange(total)
+        rows = np.repeat(occ_doc, n_per_occ)
+        x = sparserows.from_counts(rows, kept_cols[gather], len(docs), self._n_char)
         return _sublinear_tfidf(x, self._char_idf)
 
-    def _logits(self, x: sp.csr_matrix) -> np.ndarray:
-        decision = x @ self._coef + self._intercept
-        return self._slope * decision + self._offset
-
-    def _category_index(self, x: sp.csr_matrix) -> np.ndarray:
+    def _scores(self, x: sparserows.Rows) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated logits and category indexes, from one pass over the rows."""
+        rows = sparserows.row_ids(x.indptr)
+        decision = sparserows.matvec(x, self._coef, rows) + self._intercept
+        logits = self._slope * decision + self._offset
         if self._cat_coef.shape[0] == 0:
-            return np.zeros(x.shape[0], dtype=int)
-        scores = x[:, self._cat_cols] @ self._cat_coef.T + self._cat_intercept
-        return np.asarray(scores).argmax(axis=1)
+            return logits, np.zeros(x.n_rows, dtype=int)
+        scores = sparserows.select_matmul(x, self._cat_pos, self._cat_coef) + self._cat_intercept
+        return logits, scores.argmax(axis=1)
+
+    def _batched_scores(self, texts: Sequence[Text]) -> tuple[np.ndarray, np.ndarray]:
+        """``_scores`` of ``BATCH`` items at a time: rows are scored independently, so the
+        numbers are the same, and a large call's temporaries stay those of one batch."""
+        parts = [
+            self._scores(self._vectorize(texts[k : k + BATCH])) for k in range(0, len(texts), BATCH)
+        ]
+        if not parts:
+            return np.zeros(0), np.zeros(0, dtype=int)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _logits(self, x: sparserows.Rows) -> np.ndarray:
+        return self._scores(x)[0]
 
     def probabilities(self, texts: Sequence[Text]) -> np.ndarray:
         """Calibrated P(relevant) for (title, summary[, link]) tuples, as one array."""
         if len(texts) == 0:
             return np.zeros(0)
-        return _sigmoid(self._logits(self._vectorize(texts)))
+        return _sigmoid(self._batched_scores(texts)[0])
 
     def predict(self, texts: Sequence[Text]) -> list[Prediction]:
         """One Prediction per (title, summary[, link]); one vectorize + one product for all.
@@ -634,9 +847,8 @@ class Classifier:
         """
         if len(texts) == 0:
             return []
-        x = self._vectorize(texts)
-        probs = _sigmoid(self._logits(x))
-        cats = self._category_index(x)
+        logits, cats = self._batched_scores(texts)
+        probs = _sigmoid(logits)
         names = self._categories
         return [
             Prediction(probability=float(p), category=names[c])
@@ -675,8 +887,8 @@ class Classifier:
         if len(texts) == 0:
             return []
         x = self._vectorize(texts)
-        probs = _sigmoid(self._logits(x))
-        cats = self._category_index(x)
+        logits, cats = self._scores(x)
+        probs = _sigmoid(logits)
         names = self._categories
         found = [
             Prediction(probability=float(p), category=names[int(c)])
@@ -686,7 +898,7 @@ class Classifier:
         for k in choose(list(found)):
             text = compose_text(texts[k][0], texts[k][1])
             found[k] = replace(
-                found[k], terms=_pick_terms(self._contributions(x.getrow(k), text, grams), top)
+                found[k], terms=_pick_terms(self._contributions(*x.row(k), text, grams), top)
             )
         return found
 
@@ -701,10 +913,13 @@ class Classifier:
         return f"[{self._kind_names[j - len(self._other_names)]}]"
 
     def _contributions(
-        self, x: sp.csr_matrix, text: str, grams_of: dict[str, Counter[int]] | None = None
+        self,
+        idx: np.ndarray,
+        data: np.ndarray,
+        text: str,
+        grams_of: dict[str, Counter[int]] | None = None,
     ) -> dict[str, float]:
-        row = x.getrow(0)
-        idx, values = row.indices, row.data.astype(np.float64)
+        values = data.astype(np.float64)
         contrib = self._slope * values * self._coef[idx]
         terms: dict[str, float] = defaultdict(float)
         char_contrib: dict[int, float] = {}
@@ -764,35 +979,27 @@ def _word_ngrams(tokens: list[str], lo: int, hi: int) -> list[str]:
     return out
 
 
-def _tfidf(cols: np.ndarray, indptr: np.ndarray, n_cols: int, idf: np.ndarray) -> sp.csr_matrix:
-    """Rows of looked-up columns (-1: not in the vocabulary) to sublinear TF-IDF."""
-    keep = cols >= 0
-    kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-    x = sp.csr_matrix(
-        (np.ones(int(kept[-1]), dtype=np.float32), cols[keep], kept[indptr]),
-        shape=(len(indptr) - 1, n_cols),
-    )
-    x.sum_duplicates()  # counts, sorted indices (as CountVectorizer makes them)
-    return _sublinear_tfidf(x, idf)
-
-
-def _sublinear_tfidf(x: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+def _sublinear_tfidf(x: sparserows.Rows, idf: np.ndarray) -> sparserows.Rows:
     """``TfidfTransformer.transform`` (sublinear tf, idf, l2) of a float32 count matrix."""
     np.log(x.data, out=x.data)  # sublinear tf: 1 + log(count)
     x.data += 1.0
     x.data *= idf[x.indices]
-    return normalize(x, norm="l2", copy=False)
+    return sparserows.l2_normalize(x)
 
 
-def _kind_matrix(kinds: list[set[str]], index: dict[str, int], scale: float) -> sp.csr_matrix:
+def _kind_rows(kinds: list[set[str]], index: dict[str, int], scale: float) -> sparserows.Rows:
     """The kind block: one column per known kind name, ``scale`` where present."""
     cols = [sorted(j for name in found if (j := index.get(name)) is not None) for found in kinds]
     indptr = np.cumsum([0, *(len(c) for c in cols)])
     indices = np.asarray([j for c in cols for j in c], dtype=np.int32)
-    return sp.csr_matrix(
-        (np.full(len(indices), scale, dtype=np.float32), indices, indptr),
-        shape=(len(kinds), len(index)),
+    return sparserows.Rows(
+        indptr, indices, np.full(len(indices), scale, dtype=np.float32), len(index)
     )
+
+
+def _kind_matrix(kinds: list[set[str]], index: dict[str, int], scale: float) -> Any:
+    """``_kind_rows`` as a ``scipy.sparse.csr_matrix`` (training)."""
+    return _kind_rows(kinds, index, scale).to_scipy()
 
 
 def _fast_word_supported(vec: TfidfVectorizer) -> bool:
@@ -867,6 +1074,10 @@ class _Progress:
 
 
 def _make_vectorizer() -> FeatureUnion:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    _CueFeatures = _cue_class()
     return FeatureUnion(
         [
             ("word", TfidfVectorizer(**WORD_PARAMS)),
@@ -877,12 +1088,16 @@ def _make_vectorizer() -> FeatureUnion:
 
 
 def _relevance_model(seed: int) -> LogisticRegression:
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(
         C=RELEVANCE_C, class_weight="balanced", solver="liblinear", max_iter=1000, random_state=seed
     )
 
 
 def _category_model() -> LogisticRegression:
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(
         C=CATEGORY_C, class_weight="balanced", solver="newton-cg", max_iter=1000
     )
@@ -890,6 +1105,8 @@ def _category_model() -> LogisticRegression:
 
 def _best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
     """Threshold on a 0.01 grid (0.05..0.95) that maximises F1; ties -> the middle one."""
+    from sklearn.metrics import f1_score
+
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     scores = np.array([f1_score(y, p >= t, zero_division=0.0) for t in grid])
     best = np.flatnonzero(scores >= scores.max() - 1e-12)
@@ -935,6 +1152,8 @@ def _threshold_analysis(
 
 
 def _binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+    from sklearn.metrics import average_precision_score, brier_score_loss
+
     flagged = p >= threshold
     tp = int((flagged & (y == 1)).sum())
     n_flagged, n_pos = int(flagged.sum()), int((y == 1).sum())
@@ -966,6 +1185,8 @@ def _platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     z = np.concatenate([decision, decision])[:, None]
     labels = np.concatenate([np.ones(len(y)), np.zeros(len(y))])
     weights = np.concatenate([targets, 1.0 - targets])
+    from sklearn.linear_model import LogisticRegression
+
     lr = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000)
     lr.fit(z, labels, sample_weight=weights)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
@@ -1024,6 +1245,9 @@ def train(
     (threshold, calibration) uses cross-validation on the training items only.
     Returns the metadata also written to model.json.
     """
+    import scipy.sparse as sp
+    from sklearn.model_selection import StratifiedKFold
+
     started = time.perf_counter()
     bar = _Progress(5 + N_FOLDS, progress)
     rows, data_info = _data_items(data, extra_items)
@@ -1168,6 +1392,9 @@ def _train_category(
     x: sp.csr_matrix, rows: list[_Row], seed: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Multinomial LR over the positive items' categories, on the columns they use."""
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold
+
     index = [i for i, r in enumerate(rows) if r[1] == 1 and r[2] is not None]
     labels = np.array([CATEGORIES.index(rows[i][2]) for i in index], dtype=int)
     present = sorted(set(labels.tolist()))
@@ -1213,6 +1440,10 @@ def _train_category(
 
 
 def _versions() -> dict[str, str]:
+    import joblib
+    import scipy
+    import sklearn
+
     return {
         "scikit-learn": sklearn.__version__,
         "numpy": np.__version__,
@@ -1247,10 +1478,15 @@ def _write_model(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path, meta_path = model_files(out_dir)
+    import joblib
+
     buffer = io.BytesIO()
     joblib.dump(payload, buffer, compress=3)
     blob = buffer.getvalue()
     metadata["model_sha256"] = hashlib.sha256(blob).hexdigest()
+    arrays, fast = _runtime_arrays(payload)
+    if fast:  # the arrays a worker scores with: no unpickling, no scikit-learn at load
+        _write_runtime(runtime_file(model_path), arrays, metadata["model_sha256"])
     metadata["model_bytes"] = len(blob)
     metadata["train_seconds"] = round(time.perf_counter() - started, 2)
     text = json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False) + "\n"
@@ -1310,9 +1546,22 @@ def _compatibility_problem(metadata: dict[str, Any]) -> str | None:
         )
     versions = metadata.get("versions")
     built = versions.get("scikit-learn") if isinstance(versions, dict) else None
-    if built != sklearn.__version__:
-        return f"built with scikit-learn {built}, installed is {sklearn.__version__}"
+    installed = _sklearn_version()
+    if built != installed:
+        return f"built with scikit-learn {built}, installed is {installed}"
     return None
+
+
+def _sklearn_version() -> str | None:
+    """The installed scikit-learn's version, read without importing it (scoring needs no
+    scikit-learn in memory; the model file was written by, and is read with, this one)."""
+    loaded = sys.modules.get("sklearn")
+    if loaded is not None:
+        return str(loaded.__version__)
+    try:
+        return importlib.metadata.version("scikit-learn")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def load(path: Path) -> Classifier:
@@ -1337,20 +1586,23 @@ def load(path: Path) -> Classifier:
             f"model file {model_path} does not match its metadata {meta_path.name} "
             f"(sha256 differs: corrupt, replaced or half-written); {_FIX}"
         )
+    runtime_path = runtime_file(model_path)
+    arrays = _read_runtime(runtime_path, metadata["model_sha256"])
+    vectorizer = None
+    if arrays is None:  # no arrays for this model file yet: unpickle it (scikit-learn) once
+        payload = _unpickle(model_path, blob)
+        arrays, fast = _runtime_arrays(payload)
+        if fast:
+            try:
+                _write_runtime(runtime_path, arrays, metadata["model_sha256"])
+            except OSError as exc:  # a read-only model folder: made again at each load
+                log.info("model arrays not saved to %s (%s)", runtime_path, exc)
+        else:
+            vectorizer = payload["vectorizer"]
+        del payload
+    del blob
     try:
-        payload = joblib.load(io.BytesIO(blob))
-    except Exception as exc:  # any unpickling failure: corrupt or foreign file
-        raise ModelError(
-            f"model file {model_path} is corrupt ({type(exc).__name__}: {exc}); {_FIX}"
-        ) from exc
-    if (
-        not isinstance(payload, dict)
-        or not payload.keys() >= _PAYLOAD_KEYS
-        or payload.get("format_version") != FORMAT_VERSION
-    ):
-        raise ModelError(f"model file {model_path} is not a newsalert model; {_FIX}")
-    try:
-        classifier = Classifier(payload, metadata, model_path)
+        classifier = Classifier(arrays, metadata, model_path, vectorizer=vectorizer)
         n_features = classifier._n_features
         if n_features != classifier._coef.shape[0]:
             raise ValueError(f"{n_features} features but {classifier._coef.shape[0]} weights")
@@ -1365,6 +1617,58 @@ def load(path: Path) -> Classifier:
     except Exception as exc:
         raise ModelError(f"model file {model_path} is inconsistent ({exc}); {_FIX}") from exc
     return classifier
+
+
+def _unpickle(model_path: Path, blob: bytes) -> dict[str, Any]:
+    import joblib
+
+    try:
+        payload = joblib.load(io.BytesIO(blob))
+    except Exception as exc:  # any unpickling failure: corrupt or foreign file
+        raise ModelError(
+            f"model file {model_path} is corrupt ({type(exc).__name__}: {exc}); {_FIX}"
+        ) from exc
+    if (
+        not isinstance(payload, dict)
+        or not payload.keys() >= _PAYLOAD_KEYS
+        or payload.get("format_version") != FORMAT_VERSION
+    ):
+        raise ModelError(f"model file {model_path} is not a newsalert model; {_FIX}")
+    return payload
+
+
+def runtime_file(model_path: Path) -> Path:
+    """The arrays that score with ``model_path``, beside it (``model.runtime.npz``).
+
+    Made from the model file the first time it is loaded (or by ``train``), keyed by the
+    model file's sha256: a worker then loads plain numpy arrays, with no unpickling and
+    no scikit-learn or SciPy in memory (about 85 MB of each process's heap, shared or
+    not). A stale or damaged one is ignored and made again."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".runtime.npz")
+
+
+def _read_runtime(path: Path, model_sha256: str) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as found:
+            arrays = {k: found[k] for k in found.files}
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # torn, foreign or unreadable: made again from the model file
+        log.info("model arrays %s not used (%s: %s)", path, type(exc).__name__, exc)
+        return None
+    if (
+        str(arrays.get("model_sha256", "")) != model_sha256
+        or int(arrays.get("runtime_version", -1)) != RUNTIME_VERSION
+    ):
+        return None
+    return arrays
+
+
+def _write_runtime(path: Path, arrays: dict[str, np.ndarray], model_sha256: str) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays, model_sha256=np.array(model_sha256))
+    _atomic_write(path, buffer.getvalue())
 
 
 @contextlib.contextmanager

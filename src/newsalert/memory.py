@@ -22,11 +22,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["MIN_INTERVAL", "maybe_trim", "trim"]
+__all__ = ["ARENAS", "MIN_INTERVAL", "limit_arenas", "maybe_trim", "trim"]
 
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 30.0  # seconds between two trims after tasks, per process
+ARENAS = 2  # glibc malloc arenas per process (its default: 8 per core)
+_M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 
 _lock = threading.Lock()
 _last: dict[int, float] = {}  # pid -> monotonic time of its last trim after a task
@@ -34,20 +36,48 @@ _UNSET: object = object()
 _malloc_trim: Any = _UNSET  # the function, None (not glibc), or _UNSET
 
 
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
 def _load() -> Callable[[int], int] | None:
     global _malloc_trim
     if _malloc_trim is _UNSET:
         found = None
-        if sys.platform.startswith("linux"):
+        libc = _libc()
+        if libc is not None:
             try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
                 found = libc.malloc_trim  # only glibc has it
                 found.argtypes = [ctypes.c_size_t]
                 found.restype = ctypes.c_int
-            except (OSError, AttributeError):
+            except AttributeError:
                 found = None
         _malloc_trim = found
     return _malloc_trim  # type: ignore[return-value]
+
+
+def limit_arenas(arenas: int = ARENAS) -> bool:
+    """At most ``arenas`` glibc malloc arenas in this process and the ones it forks
+    (``mallopt(M_ARENA_MAX)``, what ``MALLOC_ARENA_MAX`` sets at start). glibc gives each
+    thread that allocates at once its own arena, up to 8 per core: a pool process's fetch
+    threads then leave freed memory in several heaps that are each only partly trimmed.
+    An explicit ``MALLOC_ARENA_MAX`` in the environment is left alone. True when set."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None) if libc is not None else None
+    if mallopt is None:
+        return False
+    try:
+        return bool(mallopt(ctypes.c_int(_M_ARENA_MAX), ctypes.c_int(arenas)))
+    except Exception as exc:  # never fatal
+        log.debug("mallopt failed: %s", exc)
+        return False
 
 
 def trim() -> bool:

@@ -206,8 +206,11 @@ def promote(loaded: LoadedConfig, gate: Gate, *, now: datetime | None = None) ->
     source = Path(gate.path)
     targets = running_model_files(loaded)
     targets[0].parent.mkdir(parents=True, exist_ok=True)
-    pairs = zip(classifier.model_files(source), targets, strict=True)
-    for src, dst in pairs:  # the model first, its metadata last
+    pairs = list(zip(classifier.model_files(source), targets, strict=True))
+    arrays = classifier.runtime_file(classifier.model_files(source)[0])
+    if arrays.is_file():  # the arrays the workers score with (keyed by the model's sha256)
+        pairs.insert(0, (arrays, classifier.runtime_file(targets[0])))
+    for src, dst in pairs:  # the arrays and the model first, its metadata last
         tmp = dst.with_name(dst.name + ".promoting")
         shutil.copyfile(src, tmp)
         os.replace(tmp, dst)

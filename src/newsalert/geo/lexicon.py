@@ -151,7 +151,7 @@ def main(argv: list[str]) -> int:
     gazetteer = build_gazetteer()
     names = {
         key
-        for key, _kid in gazetteer.automaton.items()
+        for key, _kid in gazetteer.keys.items()
         if " " not in key and "-" not in key and key[:1].isupper()
     }
     guards = derive(_corpus(argv), names)

@@ -1,7 +1,7 @@
 """Find place-name mentions in an item's text and describe their context.
 
-One Aho-Corasick pass over the title and the summary finds every gazetteer key;
-only whole words are kept (no "Assad" in "ambassador"), case-sensitively (a place
+One pass over the title and the summary finds every gazetteer key that is a whole
+word (no "Assad" in "ambassador"; ``geo/keyindex.py``), case-sensitively (a place
 name is capitalised in mixed-case text), longest match first. Each mention then
 gets the context the resolver needs: the word before and after, whether it is
 governed by "in/near/at", is a dateline, a speaker ("Washington said"), part of
@@ -293,13 +293,8 @@ def find_mentions(gazetteer: Gazetteer, title: str, summary: str) -> list[Found]
     """Every whole-word gazetteer key in the item, longest first, with its context."""
     text, offset, dateline = prepare(title, summary)
     hits: list[tuple[int, int, int]] = []
-    key_len = gazetteer.key_len
-    for end, kid in gazetteer.automaton.iter(text):
-        start = end - key_len[kid] + 1
-        if start > 0 and _is_word_char(text[start - 1]):
-            continue
-        if end + 1 < len(text) and _is_word_char(text[end + 1]):
-            continue
+    for start, stop, kid in gazetteer.keys.find(text):  # whole words only
+        end = stop - 1
         if (
             start > 1
             and text[start - 1] in "'’"

@@ -1,0 +1,157 @@
+"""The gazetteer's place names as a few arrays: every whole-word name in a text.
+
+An Aho-Corasick automaton (``pyahocorasick``) over the 340,000 names held 1.6 million
+nodes, each its own small allocation: about 100 MB of the worker's heap. The geoparser
+only wants *whole-word* names, though: a name starts where the character before it is
+not a letter or digit, and ends where the character after it is not one. So the
+candidates are the text's substrings between such boundaries, and a name is found by
+walking from each boundary start to the next boundary end, then the one after, as long as
+what is between is the start of some name ("Port" and "Port-au" for "Port-au-Prince":
+its *boundary prefixes*). Names and prefixes are one ``TermIndex`` (sorted 64-bit hashes,
+``np.searchsorted``): about 15 MB, in a handful of objects whose pages no lookup writes to,
+so a forked pool shares them. A hit is checked against the name's own text, so a hash
+collision can never invent a place.
+
+The matches are exactly the automaton's matches that are whole words (the tests compare
+the geoparser's answers on the evaluation set).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from newsalert.termindex import TermIndex
+
+__all__ = ["KeyIndex"]
+
+_NOT_WORD = re.compile(r"[\W_]")  # not str.isalnum(): where a whole word may end or begin
+
+
+def _boundary_prefixes(key: str) -> Iterator[str]:
+    for i in range(1, len(key)):
+        if not key[i].isalnum():
+            yield key[:i]
+
+
+class KeyIndex:
+    """Key texts (id = position) and their boundary prefixes, for whole-word matching."""
+
+    def __init__(self, keys: Sequence[str], prefixes: Sequence[str] | None = None) -> None:
+        if prefixes is None:
+            found = {p for k in keys for p in _boundary_prefixes(k)}
+            prefixes = sorted(found)
+        self._n_keys = len(keys)
+        self._n_prefixes = len(prefixes)
+        encoded = [k.encode("utf-8", "surrogatepass") for k in keys]
+        self._key_offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int64)
+        self._key_buffer = b"".join(encoded)
+        encoded = [p.encode("utf-8", "surrogatepass") for p in prefixes]
+        self._prefix_offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int64)
+        self._prefix_buffer = b"".join(encoded)
+        del encoded
+        self._build(keys, prefixes)
+
+    def _build(self, keys: Sequence[str], prefixes: Sequence[str]) -> None:
+        # one index over names and prefixes: column j < n_keys is name j (maybe also a
+        # prefix); columns after are prefixes that are no name
+        terms: dict[str, int] = {k: j for j, k in enumerate(keys)}
+        is_prefix = np.zeros(len(keys) + len(prefixes), dtype=bool)
+        for p in prefixes:
+            j = terms.setdefault(p, len(terms))
+            is_prefix[j] = True
+        self._index = TermIndex(terms)
+        self._is_prefix = is_prefix[: len(terms)]
+        del terms
+        # where a name can start: a whole word beginning with a capital that begins some
+        # name, or one of the few first words of names that begin otherwise (275: "'Ali",
+        # "al", "1ra", ...); other words are never looked up
+        capitals = sorted({k[0] for k in keys if k and k[0].isupper()})
+        others = sorted({_first_word(k) for k in keys if k and not k[0].isupper()}, key=len)
+        alternatives = [f"[{''.join(re.escape(c) for c in capitals)}]"] if capitals else []
+        if others:
+            words = "|".join(re.escape(w) for w in reversed(others))  # longest first
+            alternatives.append(rf"(?:{words})(?=[\W_]|\Z)")
+        # zero-width (a lookahead): "'Ali" and the "Ali" inside it are both starts
+        self._starts = re.compile(rf"(?<![^\W_])(?=(?:{'|'.join(alternatives) or '(?!)'}))")
+
+    # pickled as the texts alone: the hashes are this interpreter's (see TermIndex)
+    def __reduce__(self) -> Any:
+        return (
+            _restore,
+            (
+                self._key_buffer,
+                self._key_offsets,
+                self._prefix_buffer,
+                self._prefix_offsets,
+            ),
+        )
+
+    def __len__(self) -> int:
+        return self._n_keys
+
+    def key(self, kid: int) -> str:
+        start, end = int(self._key_offsets[kid]), int(self._key_offsets[kid + 1])
+        return self._key_buffer[start:end].decode("utf-8", "surrogatepass")
+
+    def items(self) -> Iterator[tuple[str, int]]:
+        """Every (name, key id), as the automaton's ``items()`` gave them."""
+        for kid in range(self._n_keys):
+            yield self.key(kid), kid
+
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        """Every name that is a whole word of ``text``: (start, end, key id), end exclusive,
+        in no particular order."""
+        n = len(text)
+        if not n or not self._n_keys:
+            return []
+        bounds = [m.start() for m in _NOT_WORD.finditer(text)]
+        ends = [*bounds, n]  # a name ends before a non-word character, or at the end
+        live = [
+            (s, bisect_right(ends, s)) for s in (m.start() for m in self._starts.finditer(text))
+        ]
+        hits: list[tuple[int, int, int]] = []
+        lookup, is_prefix, n_keys = self._index.lookup, self._is_prefix, self._n_keys
+        while live:
+            subs = [text[s : ends[j]] for s, j in live]
+            cols = lookup(subs).tolist()
+            going = []
+            for (s, j), sub, col in zip(live, subs, cols, strict=True):
+                if col < 0:
+                    continue
+                if col < n_keys and self.key(col) == sub:
+                    hits.append((s, ends[j], col))
+                if is_prefix[col] and j + 1 < len(ends):
+                    going.append((s, j + 1))
+            live = going
+        return hits
+
+
+def _first_word(key: str) -> str:
+    """What of ``key`` lies before its first boundary (the whole key when none)."""
+    found = _NOT_WORD.search(key, 1)
+    return key[: found.start()] if found else key
+
+
+def _restore(
+    key_buffer: bytes, key_offsets: np.ndarray, prefix_buffer: bytes, prefix_offsets: np.ndarray
+) -> KeyIndex:
+    index = KeyIndex.__new__(KeyIndex)
+    index._n_keys = len(key_offsets) - 1
+    index._n_prefixes = len(prefix_offsets) - 1
+    index._key_buffer, index._key_offsets = key_buffer, key_offsets
+    index._prefix_buffer, index._prefix_offsets = prefix_buffer, prefix_offsets
+    keys = _split(key_buffer, key_offsets)
+    prefixes = _split(prefix_buffer, prefix_offsets)
+    index._build(keys, prefixes)
+    return index
+
+
+def _split(buffer: bytes, offsets: np.ndarray) -> list[str]:
+    ends = offsets.tolist()
+    return [buffer[a:b].decode("utf-8", "surrogatepass") for a, b in itertools.pairwise(ends)]
