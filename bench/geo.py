@@ -91,7 +91,7 @@ def measure_load(cache: Path) -> int:
     return 0
 
 
-SPLITS = ("tune", "heldout", "held2", None)  # None: all of them
+SPLITS = ("tune", "heldout", "held2", "held3", None)  # None: all of them
 METRICS = (
     ("country_accuracy", "country right (of {with_country})"),
     ("wrong_country", "wrong country given"),
