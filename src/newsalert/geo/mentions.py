@@ -128,6 +128,14 @@ COMPARED_BEFORE = re.compile(
     r"\b(?:than|that\s+of|those\s+of|compared\s+(?:with|to)|relative\s+to)\s+(?:the\s+)?$",
     re.I,
 )
+# "in talks with Australia, S. Korea", "ties with Egypt": the other party to talks
+# or a relation, a government, not where anything happened
+COUNTERPART_BEFORE = re.compile(
+    r"\b(?:talks?|talking|meetings?|meets?|met|deals?|agreements?|accords?|ties|relations|"
+    r"relationship|cooperation|treaty|pact|summit|negotiations?|dialogue)\s+with\s+"
+    r"(?:the\s+)?$",
+    re.I,
+)
 # "an ex-president living in exile in Britain", "based in London", "avoid deportation
 # to the United States": where someone lives or is sent, not where the event happened
 ELSEWHERE_BEFORE = re.compile(
@@ -266,6 +274,7 @@ class Found:
     elsewhere: bool = False  # "living in exile in Britain", "deportation to the US"
     reporter: bool = False  # "reports from Bangkok": where the reporter stands
     topic: bool = False  # "Libya conflict: ...": the headline's topic label
+    counterpart: bool = False  # "talks with Australia": the other party, a government
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -407,6 +416,12 @@ def _describe(
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
+        elif COUNTERPART_BEFORE.search(before) or (
+            i > 0
+            and found[i - 1].counterpart
+            and text[found[i - 1].end : m.start] in (", ", " and ")
+        ):
+            m.counterpart = True
         elif ELSEWHERE_BEFORE.search(before):
             m.elsewhere = True
             m.locative = False

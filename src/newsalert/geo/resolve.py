@@ -383,6 +383,8 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_SPEAKER  # "sanctions on Belgrade", "talks with Pristina": the government
     if m.speaker or (m.possessive and p in g.capital):
         return W_SPEAKER
+    if m.counterpart and g.kind[p] == KIND_COUNTRY:
+        return W_SPEAKER  # "in talks with Australia": the other government
     w = 1.0 if g.kind[p] == KIND_COUNTRY else 1.0 + W_SPECIFIC
     if m.field == "title":
         w += W_TITLE
