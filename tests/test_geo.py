@@ -403,6 +403,14 @@ def test_accuracy_on_the_labelled_set_does_not_regress(geo: Geoparser) -> None:
     assert held2["items"] >= 200
     assert held2["wrong_country"] <= 0.06
     assert held2["place_within_25km"] >= 0.85
+    # held3 (never looked at item by item; its figures read twice, README): a
+    # regression guard at its measured level, not a target
+    held3 = score(
+        lambda t, s: geo.locate(t, s).where, [r for r in rows if r["split"] == "held3"]
+    ).as_dict()
+    assert held3["items"] >= 150
+    assert held3["wrong_country"] <= 0.12
+    assert held3["place_within_25km"] >= 0.85
 
 
 def test_score_command_adds_where_and_places(

@@ -157,6 +157,7 @@ REGION_AFTER_POSSESSOR = re.compile(
     r"^\s?['’]s\s+(?:[A-Z][\w'’\-]*\s+){1,2}(?:state|province|region|district|county|"
     r"prefecture|governorate|territory)\b"
 )
+NAME_PARTICLES = frozenset({"von", "van", "zu", "bin", "ibn", "der", "den"})
 # "Diane von Furstenberg", "Osama bin Laden": a name's particle after a given name
 NAME_PARTICLE_BEFORE = re.compile(
     r"\b[A-Z][\w'’\-]*\s+(?:von|van|zu|bin|ibn)\s+(?:der\s+|den\s+)?$"
@@ -416,7 +417,10 @@ def _describe(
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
-        elif COUNTERPART_BEFORE.search(before) or (
+        elif (
+            before.rstrip().lower().endswith(("with", "with the"))
+            and COUNTERPART_BEFORE.search(before)
+        ) or (
             i > 0
             and found[i - 1].counterpart
             and text[found[i - 1].end : m.start] in (", ", " and ")
@@ -558,8 +562,12 @@ def _describe(
             and not m.demonym
             and pm is not None
             and (
-                NAME_PARTICLE_BEFORE.search(before)
-                or (prev_start not in ends and TITLE_NAME_BEFORE.search(before))
+                (prev_word in NAME_PARTICLES and NAME_PARTICLE_BEFORE.search(before))
+                or (
+                    prev_word[:1].isupper()
+                    and prev_start not in ends
+                    and TITLE_NAME_BEFORE.search(before)
+                )
             )
         ):
             m.name_part = True  # "Diane von Furstenberg", "Attorney General Bill Barr"
