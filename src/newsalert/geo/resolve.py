@@ -195,7 +195,7 @@ def country_languages() -> dict[str, frozenset[str]]:
 
 
 def foreign_places(g: Gazetteer, m: Found, places: list[int], language: str) -> list[int]:
-    """The candidates a text in ``language`` can mean by this name (see module doc).
+    """The candidates a text in ``language`` can mean by this name.
 
     Without English's guards, any capitalised word that is some village's name
     would be a place ("Policija" in a Serbian text is Police, Poland; "Sulm",
