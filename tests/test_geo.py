@@ -78,6 +78,85 @@ def test_seed_title_alone_is_the_border_not_the_voice(geo: Geoparser) -> None:
         assert {"RS", "XK", "US"} <= {p.country for p in result.places}
 
 
+def test_a_border_named_as_another_countrys_keeps_both_sides(geo: Geoparser) -> None:
+    # the troops are in Serbia, at Kosovo's border: a desk in Kosovo must hear of it
+    where = geo.locate("Serbia masses troops on the Kosovo border", "").where
+    assert where is not None and (where.country, where.across) == ("RS", "XK")
+    assert where.countries == ("RS", "XK")
+    # the seed title: whichever side is chosen, the other is kept across the border
+    title, _ = seed()
+    seed_where = geo.locate(title, "").where
+    assert seed_where is not None
+    assert {seed_where.country, seed_where.across} == {"RS", "XK"}
+    near = geo.locate(
+        "Gunmen kill 12 villagers in Niger near Mali border",
+        "Unidentified gunmen killed 12 villagers in the Tillaberi region of Niger.",
+    ).where
+    assert near is not None and (near.country, near.across) == ("NE", "ML")
+    # no other country named: the border's own country, nothing across
+    alone = geo.locate("Clashes on the Thai border", "Troops clashed on Monday.").where
+    assert alone is not None and (alone.country, alone.across) == ("TH", None)
+
+
+def test_items_not_in_english_are_read_without_englishs_guards(geo: Geoparser) -> None:
+    # a capitalised word at a sentence start is any word ("Policija" is Police, Poland;
+    # "Sulm", Albanian for "attack", a German village): only places the language names
+    sr = (
+        "Napad u Novom Sadu: policija uhapsila dvojicu osumnjičenih",
+        "Policija je u Novom Sadu uhapsila dvojicu muškaraca nakon napada na pumpu.",
+    )
+    assert geo.locate(*sr).where is not None  # read as English: Police, Poland
+    assert geo.locate(*sr, None, None, "sr").where is None
+    sq = geo.locate(
+        "Sulm në Banjskë",
+        "Një grup i armatosur sulmoi policinë e Kosovës në Banjskë afër Zveçanit.",
+        language="sq",
+    ).where
+    assert sq is not None and (sq.place, sq.country) == ("Banjska", "XK")
+    # German capitalises its nouns: "Polizei Berlin" is no person's name
+    de = geo.locate("Polizei Berlin meldet Schüsse", "", language="de").where
+    assert de is not None and de.country == "DE"
+    # big cities' names in other languages are kept ("Londres")
+    fr = geo.locate("Attentat à Londres", "Un homme a attaqué des passants jeudi.", language="fr")
+    assert fr.where is not None and fr.where.country == "GB"
+    # English (or not detected) is read as before
+    assert geo.locate(*sr, language="en").where == geo.locate(*sr).where
+
+
+def test_names_with_particles_titles_and_articles_are_people(geo: Geoparser) -> None:
+    barr = geo.locate(
+        "Trump signs executive order",
+        "Flanked by Attorney General Bill Barr, President Trump signed an order on Thursday.",
+    ).where
+    assert barr is None or barr.country != "FR"
+    dvf = geo.locate(
+        "Diane von Furstenberg's UK business goes into administration",
+        "The fashion designer Diane von Furstenberg, 73, revealed the news in a letter.",
+    ).where
+    assert dvf is not None and dvf.country == "GB"
+    wadi = geo.locate(
+        "",
+        "According to Lebanese media, Hezbollah fighters retook the crossings; Wadi "
+        "al-Khayl hilltops were among the crossings recaptured.",
+    ).where
+    assert wadi is not None and wadi.country == "LB"  # not Wadi, India
+
+
+def test_the_other_party_to_talks_is_not_the_place(geo: Geoparser) -> None:
+    talks = geo.locate(
+        "Singapore in talks with Australia, S. Korea on 'green lanes' for travel",
+        "Talks are under way with South Korea and Australia to establish green lanes.",
+    ).where
+    assert talks is not None and talks.country == "SG"
+    # a city-state's police act in it
+    hk = geo.locate(
+        "Police fire tear gas on pro-democracy protesters",
+        "Clashes between Hong Kong police and protesters rallying against China's "
+        "proposed security law for the city.",
+    ).where
+    assert hk is not None and hk.country == "HK"
+
+
 def test_actors_voices_and_officials_are_not_the_event_place(geo: Geoparser) -> None:
     # a country asked to act, or the subject of a clause, is a government
     asked = geo.locate(
@@ -324,6 +403,14 @@ def test_accuracy_on_the_labelled_set_does_not_regress(geo: Geoparser) -> None:
     assert held2["items"] >= 200
     assert held2["wrong_country"] <= 0.06
     assert held2["place_within_25km"] >= 0.85
+    # held3 (never looked at item by item; its figures read twice, README): a
+    # regression guard at its measured level, not a target
+    held3 = score(
+        lambda t, s: geo.locate(t, s).where, [r for r in rows if r["split"] == "held3"]
+    ).as_dict()
+    assert held3["items"] >= 150
+    assert held3["wrong_country"] <= 0.12
+    assert held3["place_within_25km"] >= 0.85
 
 
 def test_score_command_adds_where_and_places(

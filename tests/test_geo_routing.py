@@ -167,6 +167,20 @@ def test_zones_countries_and_unlocated_items() -> None:
     assert GeoFilter(sub()).check(None, 0.1, "none").passes
 
 
+def test_an_event_at_a_border_reaches_the_desks_of_both_sides() -> None:
+    # "Serbia masses troops on the Kosovo border": in Serbia, at Kosovo's border
+    serbia = Location("Serbia", "RS", None, 44.0, 20.9, "country", across="XK")
+    kosovo_desk = GeoFilter(sub(countries=["xk"]))
+    verdict = kosovo_desk.check(serbia, 0.9, "military_posture")
+    assert verdict.passes and "border with XK" in verdict.why
+    zone_only = GeoFilter(sub(near=[ZONE]), country_at=lambda lat, lon: "XK")
+    assert zone_only.check(serbia, 0.9, "military_posture").passes  # country only: may be near
+    assert GeoFilter(sub(countries=["rs"])).check(serbia, 0.9, "military_posture").passes
+    assert not GeoFilter(sub(countries=["fr"])).check(serbia, 0.9, "military_posture").passes
+    assert describe(serbia) == "Serbia, at the border with Kosovo"
+    assert serbia.as_dict()["across"] == "XK" and "across" not in BANJSKA.as_dict()
+
+
 def test_bad_place_settings_name_the_key_and_the_fix(tmp_path: Path) -> None:
     from newsalert.config import load_config
     from newsalert.errors import ConfigError

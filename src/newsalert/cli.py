@@ -426,11 +426,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print("terms     (contribution to the model's log-odds)")
     for reason in terms:
         print(f"  {reason.weight:+.3f}  {reason.label}")
-    _explain_place(loaded, item)
+    _explain_place(loaded, item, score.language.code if score.language else None)
     return EXIT_OK
 
 
-def _explain_place(loaded: LoadedConfig, item: Item) -> None:
+def _explain_place(loaded: LoadedConfig, item: Item, language: str | None = None) -> None:
     """Where the event happened, how that was chosen, and which place filters it passes."""
     from newsalert.geo import load_geoparser
     from newsalert.geo.filters import GeoFilter, describe, map_link
@@ -438,7 +438,7 @@ def _explain_place(loaded: LoadedConfig, item: Item) -> None:
 
     geo = load_geoparser(default_cache_dir())
     country = next((f.country for f in loaded.feeds if f.name == item.feed), None)
-    result = geo.locate(item.title, item.summary, item.link, country)
+    result = geo.locate(item.title, item.summary, item.link, country, language)
     where = result.where
     print(f"where     {describe(where) + '  ' + map_link(where) if where else 'nowhere named'}")
     print(f"          {result.why}")

@@ -551,10 +551,17 @@ class Pipeline:
 
     def _score_batch(self, stored: list[StoredItem], scorer: Scorer) -> ScoreOutcome:
         scores = scorer.score_batch([s.item for s in stored])
-        # where each event happened, with the feed's home country as a tie-breaker
+        # where each event happened, with the feed's home country as a tie-breaker,
+        # read in the language the item was judged in (English guards for English only)
         results = self.geoparser().locate_many(
-            (s.item.title, s.item.summary, s.item.link, self.feed_country.get(s.item.feed))
-            for s in stored
+            (
+                s.item.title,
+                s.item.summary,
+                s.item.link,
+                self.feed_country.get(s.item.feed),
+                score.language.code if score.language else None,
+            )
+            for s, score in zip(stored, scores, strict=True)
         )
         located = {s.id: r for s, r in zip(stored, results, strict=True)}
         now = self.clock()

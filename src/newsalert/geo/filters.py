@@ -6,7 +6,9 @@ centre (a town or region) and passing the zone's own ``categories`` and
 ``min_score``. An event located only to a country cannot be measured against a
 radius: it passes a zone that lies in that country (a missed incident is worse than
 an extra alert). An item whose text names no place passes when ``unlocated`` is
-true, the default, for the same reason.
+true, the default, for the same reason. An event at a border the text names as
+another country's (``Location.across``: "Serbia masses troops on the Kosovo
+border") passes that country's filters too.
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ class GeoFilter:
             return Verdict(True, hit, f"in zone {hit.zone}")
         if where.country in self.countries:
             return Verdict(True, nearest_zone(self.zones, where), f"in {where.country}")
+        if where.across and where.across in self.countries:
+            # "Serbia masses troops on the Kosovo border": Kosovo's desk hears of it
+            return Verdict(
+                True,
+                nearest_zone(self.zones, where),
+                f"in {where.country}, at the border with {where.across}",
+            )
         return Verdict(False, None, f"{where.country} is outside the subscriber's places")
 
     def _zone_hit(self, where: Location, score: float, category: str) -> ZoneHit | None:
@@ -75,7 +84,7 @@ class GeoFilter:
                     self._zone_country = {
                         z.name: (at(z.lat, z.lon) if at else None) for z in self.zones
                     }
-                if self._zone_country.get(zone.name) == where.country and best is None:
+                if self._zone_country.get(zone.name) in where.countries and best is None:
                     best = ZoneHit(zone.name, None)
                 continue
             km = haversine_km(where.lat, where.lon, zone.lat, zone.lon)
@@ -109,6 +118,8 @@ def describe(where: Location, hit: ZoneHit | None = None) -> str:
     if where.admin1 and where.admin1 not in parts and where.precision == "place":
         parts.append(where.admin1)
     text = ", ".join([*parts, name])
+    if where.across:
+        text += f", at the border with {country_name(where.across)}"
     if hit is not None and hit.km is not None:
         text += f" ({hit.km:.0f} km from {hit.zone})"
     elif hit is not None:

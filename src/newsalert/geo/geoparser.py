@@ -8,9 +8,10 @@ forks and its children share the pages.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from newsalert.geo.gazetteer import (
@@ -23,6 +24,12 @@ from newsalert.geo.gazetteer import (
 from newsalert.geo.mentions import find_mentions
 from newsalert.geo.model import GeoResult, Location, Mention
 from newsalert.geo.resolve import choose_event, resolve
+
+
+def is_english(language: str | None) -> bool:
+    """None (not detected) reads as English, as the scorer does."""
+    return not language or language.lower() == "en" or language.lower().startswith(("en-", "en_"))
+
 
 PRECISION = {KIND_COUNTRY: "country", KIND_ADMIN1: "admin1"}
 
@@ -57,16 +64,25 @@ class Geoparser:
         summary: str | None,
         link: str | None = None,
         feed_country: str | None = None,
+        language: str | None = None,
     ) -> GeoResult:
         """Locate one item. ``feed_country`` (ISO alpha-2) breaks ties toward home.
+
+        ``language`` is the item's (``newsalert.language``; None: English). The
+        guards read English (its common words, "in/at", capitalised names): an item
+        in another language is read without them, and keeps only the places its
+        language can name (see ``resolve.foreign_guard``).
 
         ``link`` is accepted for the callers' convenience and not used yet:
         URL paths name sections more often than places.
         """
         del link
         g = self.gazetteer
-        found = find_mentions(g, title or "", summary or "")
-        resolved = resolve(g, found, (feed_country or "").upper() or None)
+        english = is_english(language)
+        found = find_mentions(g, title or "", summary or "", english=english)
+        resolved = resolve(
+            g, found, (feed_country or "").upper() or None, None if english else language
+        )
         choice = choose_event(g, resolved)
         seen: dict[int, None] = {}
         for r in resolved:
@@ -76,8 +92,11 @@ class Geoparser:
             Mention(r.mention.text, r.mention.field, r.mention.start, r.mention.end)
             for r in resolved
         )
+        where = self.location(choice.place) if choice.place is not None else None
+        if where is not None and choice.across:
+            where = dataclasses.replace(where, across=choice.across)
         return GeoResult(
-            where=self.location(choice.place) if choice.place is not None else None,
+            where=where,
             places=tuple(self.location(p) for p in seen),
             why=choice.why,
             mentions=mentions,
@@ -97,11 +116,9 @@ class Geoparser:
         best = int(np.argmin(d))
         return g.country[best] if np.isfinite(d[best]) else None
 
-    def locate_many(
-        self, items: Iterable[tuple[str | None, str | None, str | None, str | None]]
-    ) -> list[GeoResult]:
-        """Locate ``(title, summary, link, feed_country)`` tuples in order."""
-        return [self.locate(t, s, link, fc) for t, s, link, fc in items]
+    def locate_many(self, items: Iterable[Sequence[str | None]]) -> list[GeoResult]:
+        """Locate ``(title, summary, link, feed_country[, language])`` tuples in order."""
+        return [self.locate(*item) for item in items]
 
 
 def load_geoparser(cache_dir: Path | None = None) -> Geoparser:

@@ -128,6 +128,14 @@ COMPARED_BEFORE = re.compile(
     r"\b(?:than|that\s+of|those\s+of|compared\s+(?:with|to)|relative\s+to)\s+(?:the\s+)?$",
     re.I,
 )
+# "in talks with Australia, S. Korea", "ties with Egypt": the other party to talks
+# or a relation, a government, not where anything happened
+COUNTERPART_BEFORE = re.compile(
+    r"\b(?:talks?|talking|meetings?|meets?|met|deals?|agreements?|accords?|ties|relations|"
+    r"relationship|cooperation|treaty|pact|summit|negotiations?|dialogue)\s+with\s+"
+    r"(?:the\s+)?$",
+    re.I,
+)
 # "an ex-president living in exile in Britain", "based in London", "avoid deportation
 # to the United States": where someone lives or is sent, not where the event happened
 ELSEWHERE_BEFORE = re.compile(
@@ -148,6 +156,23 @@ TOPIC_AFTER = re.compile(r"^\s+(?:[a-z][\w'’\-]*\s+){0,2}[a-z][\w'’\-]*\s*:"
 REGION_AFTER_POSSESSOR = re.compile(
     r"^\s?['’]s\s+(?:[A-Z][\w'’\-]*\s+){1,2}(?:state|province|region|district|county|"
     r"prefecture|governorate|territory)\b"
+)
+NAME_PARTICLES = frozenset({"von", "van", "zu", "bin", "ibn", "der", "den"})
+# "Diane von Furstenberg", "Osama bin Laden": a name's particle after a given name
+NAME_PARTICLE_BEFORE = re.compile(
+    r"\b[A-Z][\w'’\-]*\s+(?:von|van|zu|bin|ibn)\s+(?:der\s+|den\s+)?$"
+)
+# "Wadi al-Khayl", "Ras el-Tin": the first word of a longer Arabic name
+ARTICLE_NAME_AFTER = re.compile(r"^ (?:al|el|ad|ash|ar|as|an|at|az|ez|ul)[-‑][A-Z]")
+# "Attorney General Bill Barr", "Mayor London Breed": a title, a given name (which may
+# be a common word: "Bill", "Rose"), then the surname
+TITLE_NAME_BEFORE = re.compile(
+    r"\b(?:President|General|Minister|Secretary|Senator|Sen\.|Governor|Gov\.|Mayor|"
+    r"Judge|Justice|Rep\.|Representative|Chancellor|Ambassador|Commissioner|Chief|"
+    r"Sheriff|Detective|Officer|Sgt\.?|Sergeant|Captain|Capt\.|Colonel|Col\.|"
+    r"Lt\.|Lieutenant|Inspector|Constable|Professor|Prof\.|Dr\.?|Mr\.?|Mrs\.?|Ms\.?|"
+    r"Sir|Dame|Lord|Lady|Rev\.|Reverend|Bishop|Coach|Premier|Speaker|Prince|Princess)"
+    r"\s+[A-Z][a-z][\w'’\-]*\s+$"
 )
 BORDER_AFTER = re.compile(r"^(?:'s|’s)?\s*(?:border|frontier)\b", re.I)
 FUNCTION_WORDS = frozenset(
@@ -250,6 +275,7 @@ class Found:
     elsewhere: bool = False  # "living in exile in Britain", "deportation to the US"
     reporter: bool = False  # "reports from Bangkok": where the reporter stands
     topic: bool = False  # "Libya conflict: ...": the headline's topic label
+    counterpart: bool = False  # "talks with Australia": the other party, a government
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -289,8 +315,15 @@ def _dateline_case(text: str) -> str:
     )
 
 
-def find_mentions(gazetteer: Gazetteer, title: str, summary: str) -> list[Found]:
-    """Every whole-word gazetteer key in the item, longest first, with its context."""
+def find_mentions(
+    gazetteer: Gazetteer, title: str, summary: str, *, english: bool = True
+) -> list[Found]:
+    """Every whole-word gazetteer key in the item, longest first, with its context.
+
+    ``english``: the item is in English. Otherwise a capitalised word next to a name
+    says nothing about it (German capitalises every noun; a Serbian title its
+    first word), so those guards are left out.
+    """
     text, offset, dateline = prepare(title, summary)
     hits: list[tuple[int, int, int]] = []
     for start, stop, kid in gazetteer.keys.find(text):  # whole words only
@@ -331,7 +364,7 @@ def find_mentions(gazetteer: Gazetteer, title: str, summary: str) -> list[Found]
                 dateline=dateline is not None and dateline[0] <= start < dateline[1],
             )
         )
-    _describe(gazetteer, text, offset, found)
+    _describe(gazetteer, text, offset, found, english)
     return found
 
 
@@ -339,7 +372,9 @@ PREV = re.compile(r"([^\W\d_][\w'\-]*)(\W*)$")
 NEXT = re.compile(r"(\W*)([^\W\d_][\w'\-]*)")
 
 
-def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) -> None:
+def _describe(
+    gazetteer: Gazetteer, text: str, offset: int, found: list[Found], english: bool = True
+) -> None:
     lead_end = _lead_end(text, offset)
     headline = _is_headline(text[: offset - 1])
     people: set[str] = set()  # surnames seen after a first name ("John Kirby")
@@ -377,6 +412,15 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
+        elif (
+            before.rstrip().lower().endswith(("with", "with the"))
+            and COUNTERPART_BEFORE.search(before)
+        ) or (
+            i > 0
+            and found[i - 1].counterpart
+            and text[found[i - 1].end : m.start] in (", ", " and ")
+        ):
+            m.counterpart = True
         elif ELSEWHERE_BEFORE.search(before):
             m.elsewhere = True
             m.locative = False
@@ -485,7 +529,8 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
         # a capitalised word that is neither a common word nor a place right
         # before or after the name makes it part of a person's name
         if (
-            prev_gap == " "
+            english
+            and prev_gap == " "
             and prev_word[:1].isupper()
             and not prev_word.endswith(("'s", "’s"))
             and prev_word.rstrip(".") not in PLACE_PREFIXES
@@ -496,7 +541,8 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             m.name_part = True
             people.add(m.text)
         if (
-            not m.possessive
+            english
+            and not m.possessive
             and next_gap == " "
             and next_word[:1].isupper()
             and not next_word.isupper()
@@ -506,6 +552,23 @@ def _describe(gazetteer: Gazetteer, text: str, offset: int, found: list[Found]) 
             m.name_part = True
             if m.end + 1 in starts:
                 found[i + 1].name_part = True  # "Jordan Henderson": both are names
+        if (
+            english
+            and not m.demonym
+            and pm is not None
+            and (
+                (prev_word in NAME_PARTICLES and NAME_PARTICLE_BEFORE.search(before))
+                or (
+                    prev_word[:1].isupper()
+                    and prev_start not in ends
+                    and TITLE_NAME_BEFORE.search(before)
+                )
+            )
+        ):
+            m.name_part = True  # "Diane von Furstenberg", "Attorney General Bill Barr"
+            people.add(m.text)
+        if english and ARTICLE_NAME_AFTER.match(after) and not _country_only(gazetteer, m.key_id):
+            m.name_part = True  # "Wadi al-Khayl hilltops"
         if i + 1 < len(found) and text[m.end : found[i + 1].start].strip() == ",":
             m.qualified_by = i + 1
             found[i + 1].qualifies = True

@@ -10,7 +10,12 @@ Precision = Literal["place", "admin1", "country"]
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """A place on the map: ``country`` is ISO 3166-1 alpha-2 (``XK`` for Kosovo)."""
+    """A place on the map: ``country`` is ISO 3166-1 alpha-2 (``XK`` for Kosovo).
+
+    ``across`` is set when the event is at a border the text names as another
+    country's ("Serbia masses troops on the Kosovo border": ``RS``, across ``XK``):
+    the other side, which a desk there must hear about too.
+    """
 
     place: str
     country: str
@@ -18,9 +23,10 @@ class Location:
     lat: float
     lon: float
     precision: Precision
+    across: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "place": self.place,
             "country": self.country,
             "admin1": self.admin1,
@@ -28,6 +34,14 @@ class Location:
             "lon": round(self.lon, 4),
             "precision": self.precision,
         }
+        if self.across:
+            out["across"] = self.across
+        return out
+
+    @property
+    def countries(self) -> tuple[str, ...]:
+        """The event's country, and the one across the border it is at."""
+        return (self.country, self.across) if self.across else (self.country,)
 
 
 @dataclass(frozen=True, slots=True)

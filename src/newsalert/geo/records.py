@@ -21,6 +21,7 @@ def location_values(result: GeoResult) -> dict[str, Any]:
         "b_lat": where.lat if where else None,
         "b_lon": where.lon if where else None,
         "b_precision": where.precision if where else None,
+        "b_across": where.across if where else None,
         "b_places": json.dumps([p.as_dict() for p in result.places], ensure_ascii=False),
         "b_why": result.why,
     }
@@ -47,6 +48,7 @@ def write_locations(
             geo_lat=bindparam("b_lat"),
             geo_lon=bindparam("b_lon"),
             geo_precision=bindparam("b_precision"),
+            geo_across=bindparam("b_across"),
             geo_places=bindparam("b_places"),
             geo_why=bindparam("b_why"),
         )
@@ -64,6 +66,7 @@ def _location(row: Any) -> Location | None:
         lat=row.geo_lat,
         lon=row.geo_lon,
         precision=row.geo_precision or "country",
+        across=row.geo_across,
     )
 
 
@@ -80,6 +83,7 @@ def locations_of(engine: Engine, item_ids: Iterable[int]) -> dict[int, tuple[Loc
         items.c.geo_lat,
         items.c.geo_lon,
         items.c.geo_precision,
+        items.c.geo_across,
         items.c.geo_why,
     ).where(items.c.id.in_(ids))
     with engine.connect() as conn:

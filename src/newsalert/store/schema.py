@@ -158,6 +158,7 @@ items = Table(
     Column("geo_lat", Float),
     Column("geo_lon", Float),
     Column("geo_precision", String(8)),
+    Column("geo_across", String(2)),  # the country across the border the event is at
     Column("geo_places", Text),  # JSON list of every place named, as geo.Location dicts
     Column("geo_why", Text),
     UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),

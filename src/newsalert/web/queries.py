@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, exists, select
+from sqlalchemy import Index, exists, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -107,7 +107,9 @@ def alerts(
     if filters.feed:
         query = query.where(feeds.c.name == filters.feed)
     if filters.country:
-        query = query.where(items.c.geo_country == filters.country.upper())
+        country = filters.country.upper()
+        # an event at a border named as the country's ("on the Kosovo border") is its too
+        query = query.where(or_(items.c.geo_country == country, items.c.geo_across == country))
     if before is not None:
         query = query.where(items.c.id < before)
     with store.engine.connect() as conn:
@@ -342,6 +344,7 @@ def item_page(store: Store, item_id: int) -> ItemPage | None:
             lat=row.geo_lat,
             lon=row.geo_lon,
             precision=row.geo_precision or "country",
+            across=row.geo_across,
         )
     return ItemPage(
         id=row.id,
