@@ -191,6 +191,40 @@ def test_english_items_are_scored_as_before(classifier: Any) -> None:
         assert score.reasons == ()
 
 
+class _PlainModel:
+    """A model with only ``predict`` and ``explain`` (the ``Model`` protocol's minimum)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.threshold = model, model.threshold
+
+    def predict(self, texts: list) -> list:
+        return self.model.predict(texts)
+
+    def explain(self, title: str, summary: str, top: int = 8, link: str | None = None) -> Any:
+        return self.model.explain(title, summary, top=top, link=link)
+
+
+def test_a_plain_model_explains_relevant_items_detecting_each_language_once(
+    classifier: Any, detector: LanguageDetector
+) -> None:
+    calls: list[str] = []
+
+    class Counting(LanguageDetector):
+        def detect(self, text: str, declared: str | None = None) -> Language:
+            calls.append(text)
+            return detector.detect(text, declared)
+
+    counting = Counting.__new__(Counting)
+    counting.__dict__.update(detector.__dict__)
+    scorer = Scorer(rules(), _PlainModel(classifier), languages=counting)
+    items = [item("Gunmen kill five police officers in attack on border post"), item(SERBIAN)]
+    attack, serbian = scorer.score_batch(items)
+    assert len(calls) == 2  # once per item: explaining does not detect again
+    assert attack.relevant and any(r.kind == "model" for r in attack.reasons)
+    assert serbian.language is not None and serbian.language.code == "sr"
+    assert attack == scorer.explain(items[0], top=6)
+
+
 # --- the pipeline and the worker ----------------------------------------------------------
 
 

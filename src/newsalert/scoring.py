@@ -111,7 +111,9 @@ class Scorer:
                     scores[k] = self._combine(items[k], prediction, hits[k], languages[k])
             else:
                 for k in chosen:
-                    scores[k] = self.explain(items[k])
+                    i = items[k]
+                    prediction = self.model.explain(i.title, i.summary, top=6, link=i.link)
+                    scores[k] = self._combine(i, prediction, hits[k], languages[k])
         return scores
 
     def explain(self, item: Item, top: int = 6) -> Score:
