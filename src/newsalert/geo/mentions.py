@@ -83,6 +83,30 @@ OFFICE_WORDS = frozenset(
         "diplomats",
     }
 )
+# "the Hungarian parliament rejected ...", "a Canadian judge ruled", "Zimbabwean police
+# fired tear gas": a country's own institutions act at home, so their country is the
+# event's place however foreign the subject ("troops in Iraq")
+HOME_INSTITUTIONS = frozenset(
+    {
+        "parliament",
+        "parliamentary",
+        "court",
+        "courts",
+        "judge",
+        "judges",
+        "lawmakers",
+        "legislators",
+        "legislature",
+        "senate",
+        "senators",
+        "congress",
+        "cabinet",
+        "police",
+        "policemen",
+        "voters",
+        "prosecutors",
+    }
+)
 BACKER_WORDS = frozenset(
     {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
 )
@@ -138,6 +162,25 @@ COUNTERPART_BEFORE = re.compile(
 )
 # "an ex-president living in exile in Britain", "based in London", "avoid deportation
 # to the United States": where someone lives or is sent, not where the event happened
+# "Kim Jong Un's sister threatens South Korea", "Iran berates US", "fight against
+# U.S.": the country addressed by words or a lawsuit, not where anything happened
+# (the speaker is; "Israel strikes Syria" is a target, see TARGET_BEFORE)
+ADDRESSED_BEFORE = re.compile(
+    r"\b(?:threat(?:en|ens|ened)|warn(?:s|ed)?|admonish(?:es|ed)?|berat(?:e|es|ed)|"
+    r"slam(?:s|med)?|accus(?:e|es|ed)|blam(?:e|es|ed)|condemn(?:s|ed)?|"
+    r"critici[sz](?:e|es|ed)|rebuk(?:e|es|ed)|chid(?:e|es|ed)|scold(?:s|ed)?|"
+    r"denounc(?:e|es|ed)|lambast(?:s|ed)?|prais(?:e|es|ed)|thank(?:s|ed)?|"
+    r"su(?:e|es|ed)|(?:hurls?|hurled)\s+\w+\s+at|(?:lash(?:es|ed)?|hit(?:s)?)\s+out\s+at|"
+    r"(?:swipes?|jabs?|digs?|aim(?:s|ed)?|angry|furious|fires?\s+back)\s+at|"
+    r"(?:fight|battle|campaign|lawsuit|case|complaint|war\s+of\s+words)\s+against|"
+    r"support\s+for|solidarity\s+with)\s+(?:the\s+)?$",
+    re.I,
+)
+# "US $50 million", "NZ$3m", "HK$ 10": a currency, not a place
+CURRENCY_AFTER = re.compile(r"^\s?\$")
+# "World Bank's Neman: 'Critical time' ...": a headline's speaker, named before a quote
+# at the headline's start or after a possessive (not "... in Hong Kong: 'We've seen'")
+QUOTE_LABEL_AFTER = re.compile(r"^\s*:\s*['‘\"“]")
 ELSEWHERE_BEFORE = re.compile(
     r"\b(?:based|living|lives|lived|exiled?|headquartered|residing|resident|"
     r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion))\s+(?:back\s+)?(?:in|to)\s+"
@@ -276,6 +319,9 @@ class Found:
     reporter: bool = False  # "reports from Bangkok": where the reporter stands
     topic: bool = False  # "Libya conflict: ...": the headline's topic label
     counterpart: bool = False  # "talks with Australia": the other party, a government
+    addressed: bool = False  # "threatens South Korea", "fight against U.S.": words' target
+    currency: bool = False  # "US $50 million"
+    home: bool = False  # "the Hungarian parliament": an institution acting at home
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -424,6 +470,19 @@ def _describe(
         elif ELSEWHERE_BEFORE.search(before):
             m.elsewhere = True
             m.locative = False
+        elif ADDRESSED_BEFORE.search(before):
+            m.addressed = True  # "hurls abuse at Bush": an "at" that places nothing
+            m.locative = False
+        if CURRENCY_AFTER.match(after) and len(m.text) <= 3:
+            m.currency = True
+        if (
+            english
+            and m.field == "title"
+            and not m.locative
+            and (not text[: m.start].strip() or before.endswith(("'s ", "’s ")))
+            and QUOTE_LABEL_AFTER.match(after)
+        ):
+            m.name_part = True  # the speaker of a headline's quote, a person
         if BORDER_BEFORE.search(before) or BORDER_AFTER.match(after):
             m.border = True
             m.locative = False
@@ -432,6 +491,12 @@ def _describe(
         next_gap, next_word = (nm.group(1), nm.group(2)) if nm else ("", "")
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
+        if (
+            next_gap == " "
+            and next_word.lower() in HOME_INSTITUTIONS
+            and (m.demonym or is_country_key(gazetteer, m.key_id))
+        ):
+            m.home = True
         if not m.possessive and not m.locative and _speaks(after):
             m.speaker = True
         elif (
@@ -457,6 +522,7 @@ def _describe(
         elif (
             next_gap == " "
             and next_word.lower() not in FUNCTION_WORDS
+            and not _past_tense(next_word, headline and m.field == "title")
             and m.end + 1 not in starts
             and not m.locative
             and not m.possessive
@@ -578,6 +644,23 @@ def _describe(
         for m in found:
             if m.text in people and not _country_only(gazetteer, m.key_id):
                 m.name_part = True
+
+
+# "US armed forces", "UK based firms": -ed words that qualify a noun after a country
+PARTICIPLE_ADJECTIVES = frozenset({"armed", "based", "led", "backed", "owned", "linked", "allied"})
+
+
+def _past_tense(word: str, headline: bool) -> bool:
+    """``hurled`` in "North Korea hurled invective": a verb, so the country is the
+    subject, not an attribute as in "US officials" (lowercase -ed words only, and
+    in a Title Case headline any case)."""
+    low = word.lower()
+    return (
+        (headline or word.islower())
+        and len(low) > 4
+        and low.endswith("ed")
+        and low not in PARTICIPLE_ADJECTIVES
+    )
 
 
 def _is_headline(title: str) -> bool:
