@@ -106,7 +106,8 @@ def test_items_not_in_english_are_read_without_englishs_guards(geo: Geoparser) -
         "Policija je u Novom Sadu uhapsila dvojicu muškaraca nakon napada na pumpu.",
     )
     assert geo.locate(*sr).where is not None  # read as English: Police, Poland
-    assert geo.locate(*sr, None, None, "sr").where is None
+    novi_sad = geo.locate(*sr, None, None, "sr").where  # "u Novom Sadu": the locative
+    assert novi_sad is not None and (novi_sad.place, novi_sad.country) == ("Novi Sad", "RS")
     sq = geo.locate(
         "Sulm në Banjskë",
         "Një grup i armatosur sulmoi policinë e Kosovës në Banjskë afër Zveçanit.",
@@ -121,6 +122,23 @@ def test_items_not_in_english_are_read_without_englishs_guards(geo: Geoparser) -
     assert fr.where is not None and fr.where.country == "GB"
     # English (or not detected) is read as before
     assert geo.locate(*sr, language="en").where == geo.locate(*sr).where
+
+
+def test_case_forms_of_place_names_in_languages_that_inflect_them(geo: Geoparser) -> None:
+    mitrovica = geo.locate(
+        "Pucnjava u Mitrovici", "Policija je saopštila da je ranjen jedan muškarac.", language="sr"
+    ).where
+    assert mitrovica is not None and mitrovica.country == "XK"
+    zagreb = geo.locate("Eksplozija u Zagrebu", "Policija istražuje.", language="hr").where
+    assert zagreb is not None and (zagreb.place, zagreb.country) == ("Zagreb", "HR")
+    banjska = geo.locate(
+        "Napad na policiju kod Banjske", "Naoružana grupa napala je policiju.", language="sr"
+    ).where
+    assert banjska is not None and (banjska.place, banjska.country) == ("Banjska", "XK")
+    # a case form is looked up only for an item in that language
+    assert geo.locate("Eksplozija u Zagrebu", "", language="de").where is None
+    # and only kept where the language's guard keeps the place (no Romanian "Sadu")
+    assert geo.locate("Sadu", "", language="sr").where is None
 
 
 def test_names_with_particles_titles_and_articles_are_people(geo: Geoparser) -> None:

@@ -24,7 +24,7 @@ from newsalert.geo.aliases import (
     PLACE_PREFIXES,
     SPEECH_VERBS,
 )
-from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, Gazetteer
+from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, Gazetteer, fold
 
 # "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -"
 DATELINE = re.compile(
@@ -218,6 +218,10 @@ TITLE_NAME_BEFORE = re.compile(
     r"\s+[A-Z][a-z][\w'’\-]*\s+$"
 )
 BORDER_AFTER = re.compile(r"^(?:'s|’s)?\s*(?:border|frontier)\b", re.I)
+# "the Kenya-Somalia border": the first of a pair is a border too
+PAIR_BORDER_AFTER = re.compile(
+    r"^[-‑–/]\s?[A-Z][\w'’.]*(?:\s[A-Z][\w'’.]*)?\s+(?:border|frontier)\b", re.I
+)
 FUNCTION_WORDS = frozenset(
     {
         "and",
@@ -361,14 +365,102 @@ def _dateline_case(text: str) -> str:
     )
 
 
+# Case endings of languages that inflect place names, and what the name may end in
+# instead ("u Novom Sadu": Novi Sad; "u Mitrovici": Mitrovica; "afër Zveçanit":
+# Zveçan): Serbian, Croatian and Bosnian (locative, genitive, dative, instrumental of
+# nouns and adjectives), Albanian (definite and oblique endings). An inflected form is
+# looked up only where no name was found as written, and only a whole name of one or
+# two words that the language's guard (``resolve.foreign_places``) then keeps.
+INFLECTIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "bcs": (
+        ("oga", ("i", "o")),
+        ("ome", ("i", "o")),
+        ("om", ("", "o", "a", "i")),
+        ("em", ("", "o", "e")),
+        ("og", ("i", "o")),
+        ("oj", ("a", "i")),
+        ("im", ("i", "a")),
+        ("u", ("", "o", "a")),
+        ("a", ("", "o")),
+        ("e", ("a", "o")),
+        ("i", ("a", "")),
+    ),
+    "sq": (
+        ("it", ("", "ë")),
+        ("in", ("", "ë")),
+        ("ës", ("ë", "a")),
+        ("ën", ("ë",)),
+        ("i", ("", "ë")),
+        ("a", ("ë",)),
+        ("ë", ("",)),
+    ),
+}
+INFLECTING_LANGUAGES = {
+    "sr": "bcs",
+    "hr": "bcs",
+    "bs": "bcs",
+    "sh": "bcs",
+    "cnr": "bcs",
+    "sq": "sq",
+}
+CAPITALISED_WORD = re.compile(r"(?<![\w'’\-])[^\W\d_a-z][^\W\d_]{2,}(?![\w\-])")
+
+
+def _base_forms(word: str, table: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
+    out = []
+    for ending, bases in table:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            stem = word[: len(word) - len(ending)]
+            out.extend(stem + b for b in bases)
+    return out
+
+
+def _inflected_hits(
+    gazetteer: Gazetteer, text: str, hits: list[tuple[int, int, int]], language: str
+) -> list[tuple[int, int, int]]:
+    """Names written in a case form: (start, end, key id) of the base form's key."""
+    table = INFLECTIONS[INFLECTING_LANGUAGES[language]]
+    taken = [(s, e) for s, e, _ in hits]
+    words = list(CAPITALISED_WORD.finditer(text))
+    out: list[tuple[int, int, int]] = []
+    used_until = -1
+    for i, w in enumerate(words):
+        if w.start() < used_until:
+            continue
+        spans = []
+        if i + 1 < len(words) and text[w.end() : words[i + 1].start()] == " ":
+            # "Novom Sadu" (whose "Sadu" is a Romanian village, found as written)
+            nxt = words[i + 1]
+            firsts = [w.group(), *_base_forms(w.group(), table)]
+            seconds = _base_forms(nxt.group(), table)
+            spans.append((nxt.end(), [f"{a} {b}" for a in firsts for b in seconds]))
+        if not any(s < w.end() and w.start() < e for s, e in taken):
+            spans.append((w.end(), _base_forms(w.group(), table)))
+        for end, names in spans:
+            names = list(dict.fromkeys(n2 for n in names for n2 in (n, fold(n))))
+            kids = [k for k in gazetteer.keys.exact(names) if k >= 0]
+            if kids:
+                out.append((w.start(), end, kids[0]))
+                used_until = end
+                break
+    return out
+
+
 def find_mentions(
-    gazetteer: Gazetteer, title: str, summary: str, *, english: bool = True
+    gazetteer: Gazetteer,
+    title: str,
+    summary: str,
+    *,
+    english: bool = True,
+    language: str | None = None,
 ) -> list[Found]:
     """Every whole-word gazetteer key in the item, longest first, with its context.
 
     ``english``: the item is in English. Otherwise a capitalised word next to a name
     says nothing about it (German capitalises every noun; a Serbian title its
-    first word), so those guards are left out.
+    first word), so those guards are left out. ``language`` (an item not in
+    English): a language that inflects place names (INFLECTIONS) also has its names'
+    case forms found.
     """
     text, offset, dateline = prepare(title, summary)
     hits: list[tuple[int, int, int]] = []
@@ -392,6 +484,9 @@ def find_mentions(
             if compound and not _country_only(gazetteer, kid):
                 continue
         hits.append((start, end + 1, kid))
+    base = (language or "").lower().replace("_", "-").split("-")[0]
+    if not english and base in INFLECTING_LANGUAGES:
+        hits.extend(_inflected_hits(gazetteer, text, hits, base))
     hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
     found: list[Found] = []
     last_end = -1
@@ -483,7 +578,11 @@ def _describe(
             and QUOTE_LABEL_AFTER.match(after)
         ):
             m.name_part = True  # the speaker of a headline's quote, a person
-        if BORDER_BEFORE.search(before) or BORDER_AFTER.match(after):
+        if (
+            BORDER_BEFORE.search(before)
+            or BORDER_AFTER.match(after)
+            or PAIR_BORDER_AFTER.match(after)
+        ):
             m.border = True
             m.locative = False
         m.possessive = after.startswith(("'s", "’s", " 's", " ’s"))
