@@ -470,3 +470,50 @@ def test_score_command_adds_where_and_places(
     assert [p["country"] for p in baghdad["places"]] == ["IQ"]
     assert shares["where"] is None and shares["places"] == []
     assert perth["where"]["country"] == "GB"  # the line's country stands in for the feed's
+
+
+def test_whom_words_address_is_not_where_they_were_said(geo: Geoparser) -> None:
+    # "threatens South Korea": the target of words, not their place
+    kp = geo.locate(
+        "Pyongyang's envoy threatens South Korea over drills",
+        "The North Korean official admonished South Korea in a statement.",
+    ).where
+    assert kp is not None and kp.country == "KP"
+    # "hurls abuse at Bush": an "at" that places nothing (Būsh, Egypt)
+    bush = geo.locate(
+        "N.Korea Hurls Abuse at Bush",
+        "SEOUL (Reuters) - North Korea hurled insults at President Bush on Tuesday.",
+    ).where
+    # "North Korea hurled": a country and its verb, not an attribute ("US officials")
+    assert bush is not None and bush.country == "KP"
+
+
+def test_currencies_quote_speakers_and_home_institutions(geo: Geoparser) -> None:
+    haiti = geo.locate("", "Ousted leader accused of misusing US $50 million by Haitian officials.")
+    assert haiti.where is not None and haiti.where.country == "HT"  # "US $": a currency
+    assert geo.locate("Deal worth US$3 billion", "").where is None
+    # a headline's speaker before a quote is a person (Durham, North Carolina)
+    iraq = geo.locate(
+        "IMF's Durham: 'Critical time' as Iraq faces crises",
+        "Iraq is grappling with its worst fiscal crisis in decades.",
+    ).where
+    assert iraq is not None and iraq.country == "IQ"
+    # a parliament, court or police act at home, whatever country the decision is about
+    hu = geo.locate(
+        "", "The Hungarian parliament on Monday rejected a plan to keep 300 troops in Iraq."
+    ).where
+    assert hu is not None and hu.country == "HU"
+
+
+def test_a_lone_foreign_village_in_an_item_about_another_country(geo: Geoparser) -> None:
+    # the gazetteer knows Golweyn only as Golwayn, Ethiopia: the item is about Somalia
+    so = geo.locate(
+        "", "Fighters attacked a base in Golweyn village in the Lower Shabelle region of Somalia."
+    ).where
+    assert so is not None and so.country == "SO"
+    # a town the item places things in stays, next to a foreign demonym
+    holyoke = geo.locate("", "The Japanese pilots trained in Holyoke before the war.").where
+    assert holyoke is not None and (holyoke.place, holyoke.country) == ("Holyoke", "US")
+    # US states named with common words are keyed ("New Jersey": "jersey")
+    nj = geo.locate("", "Merck cut jobs in Whitehouse Station, New Jersey.").where
+    assert nj is not None and (nj.place, nj.country) == ("Whitehouse Station", "US")
