@@ -106,7 +106,8 @@ def test_items_not_in_english_are_read_without_englishs_guards(geo: Geoparser) -
         "Policija je u Novom Sadu uhapsila dvojicu muškaraca nakon napada na pumpu.",
     )
     assert geo.locate(*sr).where is not None  # read as English: Police, Poland
-    assert geo.locate(*sr, None, None, "sr").where is None
+    novi_sad = geo.locate(*sr, None, None, "sr").where  # "u Novom Sadu": the locative
+    assert novi_sad is not None and (novi_sad.place, novi_sad.country) == ("Novi Sad", "RS")
     sq = geo.locate(
         "Sulm në Banjskë",
         "Një grup i armatosur sulmoi policinë e Kosovës në Banjskë afër Zveçanit.",
@@ -121,6 +122,23 @@ def test_items_not_in_english_are_read_without_englishs_guards(geo: Geoparser) -
     assert fr.where is not None and fr.where.country == "GB"
     # English (or not detected) is read as before
     assert geo.locate(*sr, language="en").where == geo.locate(*sr).where
+
+
+def test_case_forms_of_place_names_in_languages_that_inflect_them(geo: Geoparser) -> None:
+    mitrovica = geo.locate(
+        "Pucnjava u Mitrovici", "Policija je saopštila da je ranjen jedan muškarac.", language="sr"
+    ).where
+    assert mitrovica is not None and mitrovica.country == "XK"
+    zagreb = geo.locate("Eksplozija u Zagrebu", "Policija istražuje.", language="hr").where
+    assert zagreb is not None and (zagreb.place, zagreb.country) == ("Zagreb", "HR")
+    banjska = geo.locate(
+        "Napad na policiju kod Banjske", "Naoružana grupa napala je policiju.", language="sr"
+    ).where
+    assert banjska is not None and (banjska.place, banjska.country) == ("Banjska", "XK")
+    # a case form is looked up only for an item in that language
+    assert geo.locate("Eksplozija u Zagrebu", "", language="de").where is None
+    # and only kept where the language's guard keeps the place (no Romanian "Sadu")
+    assert geo.locate("Sadu", "", language="sr").where is None
 
 
 def test_names_with_particles_titles_and_articles_are_people(geo: Geoparser) -> None:
@@ -452,3 +470,50 @@ def test_score_command_adds_where_and_places(
     assert [p["country"] for p in baghdad["places"]] == ["IQ"]
     assert shares["where"] is None and shares["places"] == []
     assert perth["where"]["country"] == "GB"  # the line's country stands in for the feed's
+
+
+def test_whom_words_address_is_not_where_they_were_said(geo: Geoparser) -> None:
+    # "threatens South Korea": the target of words, not their place
+    kp = geo.locate(
+        "Pyongyang's envoy threatens South Korea over drills",
+        "The North Korean official admonished South Korea in a statement.",
+    ).where
+    assert kp is not None and kp.country == "KP"
+    # "hurls abuse at Bush": an "at" that places nothing (Būsh, Egypt)
+    bush = geo.locate(
+        "N.Korea Hurls Abuse at Bush",
+        "SEOUL (Reuters) - North Korea hurled insults at President Bush on Tuesday.",
+    ).where
+    # "North Korea hurled": a country and its verb, not an attribute ("US officials")
+    assert bush is not None and bush.country == "KP"
+
+
+def test_currencies_quote_speakers_and_home_institutions(geo: Geoparser) -> None:
+    haiti = geo.locate("", "Ousted leader accused of misusing US $50 million by Haitian officials.")
+    assert haiti.where is not None and haiti.where.country == "HT"  # "US $": a currency
+    assert geo.locate("Deal worth US$3 billion", "").where is None
+    # a headline's speaker before a quote is a person (Durham, North Carolina)
+    iraq = geo.locate(
+        "IMF's Durham: 'Critical time' as Iraq faces crises",
+        "Iraq is grappling with its worst fiscal crisis in decades.",
+    ).where
+    assert iraq is not None and iraq.country == "IQ"
+    # a parliament, court or police act at home, whatever country the decision is about
+    hu = geo.locate(
+        "", "The Hungarian parliament on Monday rejected a plan to keep 300 troops in Iraq."
+    ).where
+    assert hu is not None and hu.country == "HU"
+
+
+def test_a_lone_foreign_village_in_an_item_about_another_country(geo: Geoparser) -> None:
+    # the gazetteer knows Golweyn only as Golwayn, Ethiopia: the item is about Somalia
+    so = geo.locate(
+        "", "Fighters attacked a base in Golweyn village in the Lower Shabelle region of Somalia."
+    ).where
+    assert so is not None and so.country == "SO"
+    # a town the item places things in stays, next to a foreign demonym
+    holyoke = geo.locate("", "The Japanese pilots trained in Holyoke before the war.").where
+    assert holyoke is not None and (holyoke.place, holyoke.country) == ("Holyoke", "US")
+    # US states named with common words are keyed ("New Jersey": "jersey")
+    nj = geo.locate("", "Merck cut jobs in Whitehouse Station, New Jersey.").where
+    assert nj is not None and (nj.place, nj.country) == ("Whitehouse Station", "US")

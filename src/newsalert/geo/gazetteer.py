@@ -48,7 +48,7 @@ from newsalert.geo.keyindex import KeyIndex
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 10  # bump when the build below changes what it produces
+BUILD_VERSION = 12  # bump when the build below changes what it produces
 KIND_PLACE, KIND_ADMIN1, KIND_COUNTRY = 0, 1, 2
 KEY_NAME, KEY_DEMONYM = 0, 1
 # Alternate names (exonyms, transliterations) only for places big enough to have
@@ -380,6 +380,9 @@ def build_gazetteer() -> Gazetteer:
         b.admin1[rid] = rname
         if not b.wordlike(rname):  # not "Central", "Eastern", "Lakes"
             b.key(rname, rid)
+        elif cc == "US" and " " in rname:
+            # a state's name is a name, whatever its words ("New Jersey": "jersey")
+            b.keys[rname].append(rid)
         kind_word = region_type.get((cc, code), "")
         if kind_word in ("State", "Province", "Region", "Governorate", "County", "District"):
             b.keys[f"{rname} {kind_word}"].append(rid)  # "Delta State", "Eastern Province"

@@ -79,7 +79,9 @@ class Geoparser:
         del link
         g = self.gazetteer
         english = is_english(language)
-        found = find_mentions(g, title or "", summary or "", english=english)
+        found = find_mentions(
+            g, title or "", summary or "", english=english, language=None if english else language
+        )
         resolved = resolve(
             g, found, (feed_country or "").upper() or None, None if english else language
         )

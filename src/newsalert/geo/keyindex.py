@@ -104,6 +104,16 @@ class KeyIndex:
         for kid in range(self._n_keys):
             yield self.key(kid), kid
 
+    def exact(self, names: Sequence[str]) -> list[int]:
+        """Each name's key id, or -1 when it is no key."""
+        if not names or not self._n_keys:
+            return [-1] * len(names)
+        cols = self._index.lookup(list(names)).tolist()
+        return [
+            col if 0 <= col < self._n_keys and self.key(col) == name else -1
+            for name, col in zip(names, cols, strict=True)
+        ]
+
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """Every name that is a whole word of ``text``: (start, end, key id), end exclusive,
         in no particular order."""

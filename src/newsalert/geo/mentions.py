@@ -24,7 +24,7 @@ from newsalert.geo.aliases import (
     PLACE_PREFIXES,
     SPEECH_VERBS,
 )
-from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, Gazetteer
+from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, Gazetteer, fold
 
 # "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -"
 DATELINE = re.compile(
@@ -83,6 +83,30 @@ OFFICE_WORDS = frozenset(
         "diplomats",
     }
 )
+# "the Hungarian parliament rejected ...", "a Canadian judge ruled", "Zimbabwean police
+# fired tear gas": a country's own institutions act at home, so their country is the
+# event's place however foreign the subject ("troops in Iraq")
+HOME_INSTITUTIONS = frozenset(
+    {
+        "parliament",
+        "parliamentary",
+        "court",
+        "courts",
+        "judge",
+        "judges",
+        "lawmakers",
+        "legislators",
+        "legislature",
+        "senate",
+        "senators",
+        "congress",
+        "cabinet",
+        "police",
+        "policemen",
+        "voters",
+        "prosecutors",
+    }
+)
 BACKER_WORDS = frozenset(
     {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
 )
@@ -138,6 +162,25 @@ COUNTERPART_BEFORE = re.compile(
 )
 # "an ex-president living in exile in Britain", "based in London", "avoid deportation
 # to the United States": where someone lives or is sent, not where the event happened
+# "Kim Jong Un's sister threatens South Korea", "Iran berates US", "fight against
+# U.S.": the country addressed by words or a lawsuit, not where anything happened
+# (the speaker is; "Israel strikes Syria" is a target, see TARGET_BEFORE)
+ADDRESSED_BEFORE = re.compile(
+    r"\b(?:threat(?:en|ens|ened)|warn(?:s|ed)?|admonish(?:es|ed)?|berat(?:e|es|ed)|"
+    r"slam(?:s|med)?|accus(?:e|es|ed)|blam(?:e|es|ed)|condemn(?:s|ed)?|"
+    r"critici[sz](?:e|es|ed)|rebuk(?:e|es|ed)|chid(?:e|es|ed)|scold(?:s|ed)?|"
+    r"denounc(?:e|es|ed)|lambast(?:s|ed)?|prais(?:e|es|ed)|thank(?:s|ed)?|"
+    r"su(?:e|es|ed)|(?:hurls?|hurled)\s+\w+\s+at|(?:lash(?:es|ed)?|hit(?:s)?)\s+out\s+at|"
+    r"(?:swipes?|jabs?|digs?|aim(?:s|ed)?|angry|furious|fires?\s+back)\s+at|"
+    r"(?:fight|battle|campaign|lawsuit|case|complaint|war\s+of\s+words)\s+against|"
+    r"support\s+for|solidarity\s+with)\s+(?:the\s+)?$",
+    re.I,
+)
+# "US $50 million", "NZ$3m", "HK$ 10": a currency, not a place
+CURRENCY_AFTER = re.compile(r"^\s?\$")
+# "World Bank's Neman: 'Critical time' ...": a headline's speaker, named before a quote
+# at the headline's start or after a possessive (not "... in Hong Kong: 'We've seen'")
+QUOTE_LABEL_AFTER = re.compile(r"^\s*:\s*['‘\"“]")
 ELSEWHERE_BEFORE = re.compile(
     r"\b(?:based|living|lives|lived|exiled?|headquartered|residing|resident|"
     r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion))\s+(?:back\s+)?(?:in|to)\s+"
@@ -175,6 +218,10 @@ TITLE_NAME_BEFORE = re.compile(
     r"\s+[A-Z][a-z][\w'’\-]*\s+$"
 )
 BORDER_AFTER = re.compile(r"^(?:'s|’s)?\s*(?:border|frontier)\b", re.I)
+# "the Kenya-Somalia border": the first of a pair is a border too
+PAIR_BORDER_AFTER = re.compile(
+    r"^[-‑–/]\s?[A-Z][\w'’.]*(?:\s[A-Z][\w'’.]*)?\s+(?:border|frontier)\b", re.I
+)
 FUNCTION_WORDS = frozenset(
     {
         "and",
@@ -276,6 +323,9 @@ class Found:
     reporter: bool = False  # "reports from Bangkok": where the reporter stands
     topic: bool = False  # "Libya conflict: ...": the headline's topic label
     counterpart: bool = False  # "talks with Australia": the other party, a government
+    addressed: bool = False  # "threatens South Korea", "fight against U.S.": words' target
+    currency: bool = False  # "US $50 million"
+    home: bool = False  # "the Hungarian parliament": an institution acting at home
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -315,14 +365,102 @@ def _dateline_case(text: str) -> str:
     )
 
 
+# Case endings of languages that inflect place names, and what the name may end in
+# instead ("u Novom Sadu": Novi Sad; "u Mitrovici": Mitrovica; "afër Zveçanit":
+# Zveçan): Serbian, Croatian and Bosnian (locative, genitive, dative, instrumental of
+# nouns and adjectives), Albanian (definite and oblique endings). An inflected form is
+# looked up only where no name was found as written, and only a whole name of one or
+# two words that the language's guard (``resolve.foreign_places``) then keeps.
+INFLECTIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "bcs": (
+        ("oga", ("i", "o")),
+        ("ome", ("i", "o")),
+        ("om", ("", "o", "a", "i")),
+        ("em", ("", "o", "e")),
+        ("og", ("i", "o")),
+        ("oj", ("a", "i")),
+        ("im", ("i", "a")),
+        ("u", ("", "o", "a")),
+        ("a", ("", "o")),
+        ("e", ("a", "o")),
+        ("i", ("a", "")),
+    ),
+    "sq": (
+        ("it", ("", "ë")),
+        ("in", ("", "ë")),
+        ("ës", ("ë", "a")),
+        ("ën", ("ë",)),
+        ("i", ("", "ë")),
+        ("a", ("ë",)),
+        ("ë", ("",)),
+    ),
+}
+INFLECTING_LANGUAGES = {
+    "sr": "bcs",
+    "hr": "bcs",
+    "bs": "bcs",
+    "sh": "bcs",
+    "cnr": "bcs",
+    "sq": "sq",
+}
+CAPITALISED_WORD = re.compile(r"(?<![\w'’\-])[^\W\d_a-z][^\W\d_]{2,}(?![\w\-])")
+
+
+def _base_forms(word: str, table: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
+    out = []
+    for ending, bases in table:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            stem = word[: len(word) - len(ending)]
+            out.extend(stem + b for b in bases)
+    return out
+
+
+def _inflected_hits(
+    gazetteer: Gazetteer, text: str, hits: list[tuple[int, int, int]], language: str
+) -> list[tuple[int, int, int]]:
+    """Names written in a case form: (start, end, key id) of the base form's key."""
+    table = INFLECTIONS[INFLECTING_LANGUAGES[language]]
+    taken = [(s, e) for s, e, _ in hits]
+    words = list(CAPITALISED_WORD.finditer(text))
+    out: list[tuple[int, int, int]] = []
+    used_until = -1
+    for i, w in enumerate(words):
+        if w.start() < used_until:
+            continue
+        spans = []
+        if i + 1 < len(words) and text[w.end() : words[i + 1].start()] == " ":
+            # "Novom Sadu" (whose "Sadu" is a Romanian village, found as written)
+            nxt = words[i + 1]
+            firsts = [w.group(), *_base_forms(w.group(), table)]
+            seconds = _base_forms(nxt.group(), table)
+            spans.append((nxt.end(), [f"{a} {b}" for a in firsts for b in seconds]))
+        if not any(s < w.end() and w.start() < e for s, e in taken):
+            spans.append((w.end(), _base_forms(w.group(), table)))
+        for end, names in spans:
+            names = list(dict.fromkeys(n2 for n in names for n2 in (n, fold(n))))
+            kids = [k for k in gazetteer.keys.exact(names) if k >= 0]
+            if kids:
+                out.append((w.start(), end, kids[0]))
+                used_until = end
+                break
+    return out
+
+
 def find_mentions(
-    gazetteer: Gazetteer, title: str, summary: str, *, english: bool = True
+    gazetteer: Gazetteer,
+    title: str,
+    summary: str,
+    *,
+    english: bool = True,
+    language: str | None = None,
 ) -> list[Found]:
     """Every whole-word gazetteer key in the item, longest first, with its context.
 
     ``english``: the item is in English. Otherwise a capitalised word next to a name
     says nothing about it (German capitalises every noun; a Serbian title its
-    first word), so those guards are left out.
+    first word), so those guards are left out. ``language`` (an item not in
+    English): a language that inflects place names (INFLECTIONS) also has its names'
+    case forms found.
     """
     text, offset, dateline = prepare(title, summary)
     hits: list[tuple[int, int, int]] = []
@@ -346,6 +484,9 @@ def find_mentions(
             if compound and not _country_only(gazetteer, kid):
                 continue
         hits.append((start, end + 1, kid))
+    base = (language or "").lower().replace("_", "-").split("-")[0]
+    if not english and base in INFLECTING_LANGUAGES:
+        hits.extend(_inflected_hits(gazetteer, text, hits, base))
     hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
     found: list[Found] = []
     last_end = -1
@@ -424,7 +565,24 @@ def _describe(
         elif ELSEWHERE_BEFORE.search(before):
             m.elsewhere = True
             m.locative = False
-        if BORDER_BEFORE.search(before) or BORDER_AFTER.match(after):
+        elif ADDRESSED_BEFORE.search(before):
+            m.addressed = True  # "hurls abuse at Bush": an "at" that places nothing
+            m.locative = False
+        if CURRENCY_AFTER.match(after) and len(m.text) <= 3:
+            m.currency = True
+        if (
+            english
+            and m.field == "title"
+            and not m.locative
+            and (not text[: m.start].strip() or before.endswith(("'s ", "’s ")))
+            and QUOTE_LABEL_AFTER.match(after)
+        ):
+            m.name_part = True  # the speaker of a headline's quote, a person
+        if (
+            BORDER_BEFORE.search(before)
+            or BORDER_AFTER.match(after)
+            or PAIR_BORDER_AFTER.match(after)
+        ):
             m.border = True
             m.locative = False
         m.possessive = after.startswith(("'s", "’s", " 's", " ’s"))
@@ -432,6 +590,12 @@ def _describe(
         next_gap, next_word = (nm.group(1), nm.group(2)) if nm else ("", "")
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
+        if (
+            next_gap == " "
+            and next_word.lower() in HOME_INSTITUTIONS
+            and (m.demonym or is_country_key(gazetteer, m.key_id))
+        ):
+            m.home = True
         if not m.possessive and not m.locative and _speaks(after):
             m.speaker = True
         elif (
@@ -457,6 +621,7 @@ def _describe(
         elif (
             next_gap == " "
             and next_word.lower() not in FUNCTION_WORDS
+            and not _past_tense(next_word, headline and m.field == "title")
             and m.end + 1 not in starts
             and not m.locative
             and not m.possessive
@@ -578,6 +743,23 @@ def _describe(
         for m in found:
             if m.text in people and not _country_only(gazetteer, m.key_id):
                 m.name_part = True
+
+
+# "US armed forces", "UK based firms": -ed words that qualify a noun after a country
+PARTICIPLE_ADJECTIVES = frozenset({"armed", "based", "led", "backed", "owned", "linked", "allied"})
+
+
+def _past_tense(word: str, headline: bool) -> bool:
+    """``hurled`` in "North Korea hurled invective": a verb, so the country is the
+    subject, not an attribute as in "US officials" (lowercase -ed words only, and
+    in a Title Case headline any case)."""
+    low = word.lower()
+    return (
+        (headline or word.islower())
+        and len(low) > 4
+        and low.endswith("ed")
+        and low not in PARTICIPLE_ADJECTIVES
+    )
 
 
 def _is_headline(title: str) -> bool:

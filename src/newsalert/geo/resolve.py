@@ -54,6 +54,9 @@ W_ACTOR = (
     0.6  # "Serbia has withdrawn", "asks Serbia to withdraw": acts, nearer the event than a voice
 )
 W_COMPARED = 0.1  # "more deaths than the U.S.": the yardstick, not the place
+# "threatens South Korea", "fight against U.S.": whom words or a lawsuit address says
+# nothing of where they were said; a fallback only when nothing else is named
+W_ADDRESSED = 0.05
 W_ELSEWHERE = 0.3  # "living in exile in Britain": a person's home or destination
 # a dateline is where the report was filed: when the lead sentence puts its events in
 # another country and names the dateline's own country as no more than a voice
@@ -92,6 +95,8 @@ def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> s
     has_country = any(g.kind[p] == KIND_COUNTRY for p in places)
     if m.name_part and not m.dateline:
         return "part of a name"
+    if m.currency:
+        return "a currency"
     if m.text in CALENDAR and not m.dateline:
         return "month or weekday"
     if m.speaker and not has_country and not any(p in g.capital for p in places):
@@ -129,6 +134,8 @@ def _foreign_guarded(g: Gazetteer, m: Found, places: list[int]) -> str | None:
         return None
     if m.name_part:
         return "part of a name"
+    if m.currency:
+        return "a currency"
     if m.text in g.person_names and not any(g.kind[p] == KIND_COUNTRY for p in places):
         return "person's name"
     return None
@@ -285,9 +292,12 @@ def resolve(
             )
             new_choice.append(_prefer_namesake_city(g, best, ps))
         choice = new_choice
+    lone = _lone_foreign_villages(g, kept, choice)
     out = []
     index = {id(m): i for i, (m, _) in enumerate(kept)}
-    for (m, _), p in zip(kept, choice, strict=True):
+    for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
+        if k in lone:
+            continue
         government = (m.speaker or m.possessive) and p in g.capital
         if government:
             p = g.country_place.get(g.country[p], p)  # "Washington said": the government
@@ -306,6 +316,47 @@ def resolve(
         # "Washington's concern" is the government's, however placed in the text
         out.append(Resolved(m, p, W_SPEAKER if government else _weight(g, m, p)))
     _filed_from_elsewhere(g, out)
+    return out
+
+
+def _lone_foreign_villages(
+    g: Gazetteer, kept: list[tuple[Found, list[int]]], choice: list[int]
+) -> set[int]:
+    """Small towns alone in their country while the item names another country.
+
+    "The first attack took place in Golweyn village" in a text about Somalia's Lower
+    Shabelle: the gazetteer has no Golweyn in Somalia, only Golwayn, Ethiopia, a
+    town of 20,000 that nothing else in the text points to. A town under
+    CONTEXT_PLACE_MIN_POP whose country nothing else in the item names (no country,
+    region, demonym or other place there), in an item that names another country
+    or region as a place (not only a demonym or an attribute: "Japanese kamikaze
+    pilots", "UK troops"), is more likely a place the gazetteer lacks, or spells otherwise, in
+    that country than a foreign town: it is left out. A dateline or a qualifier
+    ("Golwayn, Ethiopia") keeps it.
+    """
+    named = {
+        g.country[p]
+        for (m, _), p in zip(kept, choice, strict=True)
+        if not m.demonym and g.kind[p] != KIND_PLACE and _weight(g, m, p) >= 1.0
+    }
+    if not named:
+        return set()
+    per_country: dict[str, set[int]] = defaultdict(set)
+    for p in choice:
+        per_country[g.country[p]].add(p)
+    out = set()
+    for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
+        cc = g.country[p]
+        if (
+            g.kind[p] == KIND_PLACE
+            and g.population[p] < CONTEXT_PLACE_MIN_POP
+            and not m.dateline
+            and not m.demonym
+            and m.qualified_by < 0
+            and per_country[cc] == {p}
+            and named - {cc}
+        ):
+            out.add(k)
     return out
 
 
@@ -366,6 +417,9 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_REPORTER_QUALIFIER if m.qualifies else W_REPORTER
     if m.office and (m.demonym or g.kind[p] == KIND_COUNTRY):
         return W_OFFICE
+    if m.home and (m.demonym or g.kind[p] == KIND_COUNTRY):
+        # "the Hungarian parliament": acts at home, as placed there as "in Hungary"
+        return 1.0 + W_LOCATIVE + (W_TITLE if m.field == "title" else W_LEAD if m.in_lead else 0.0)
     if m.demonym or (
         m.attributive
         and not m.locative
@@ -385,6 +439,8 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_SPEAKER
     if m.counterpart and g.kind[p] == KIND_COUNTRY:
         return W_SPEAKER  # "in talks with Australia": the other government
+    if m.addressed and (g.kind[p] == KIND_COUNTRY or g.city_state.get(g.country[p]) == p):
+        return W_ADDRESSED  # "threatens South Korea": words' target; the speaker's is the place
     w = 1.0 if g.kind[p] == KIND_COUNTRY else 1.0 + W_SPECIFIC
     if m.field == "title":
         w += W_TITLE
