@@ -231,6 +231,7 @@ class Pipeline:
         self.templates = loaded.config.templates.model_dump()
         self.links = LinkSigner.from_config(loaded)  # feedback links in alerts, or None
         self._model_stamp: tuple[int, int] | None = None
+        self._warming: threading.Thread | None = None  # warm_up()'s loading thread
         self._tokens = threading.local()  # .batch: the _BatchTokens of deliver_many
         self.clock = clock
         self.sleep = sleep
@@ -246,7 +247,32 @@ class Pipeline:
 
     # --- scorer (lazy: loading or first-time training happens once, when needed) ---
 
+    def warm_up(self) -> None:
+        """Load the model, the language detector and the gazetteer on a thread of their
+        own, while the feeds are fetched and parsed (``poll --once``, which loads them
+        once, for one run): :meth:`scorer` and :meth:`geoparser` wait for it. A load
+        that fails there is tried again, and reported, by whoever asks for it."""
+        if self._warming is not None or self._scorer is not None:
+            return
+
+        def load() -> None:
+            for step in (self.scorer, self.geoparser):
+                try:
+                    step()
+                except Exception:  # raised again to the caller of scorer()/geoparser()
+                    log.debug("warm-up: %s failed", step.__name__, exc_info=True)
+
+        self._warming = threading.Thread(target=load, name="newsalert-warm-up", daemon=True)
+        self._warming.start()
+
+    def _warmed(self) -> None:
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
+            self._warming = None
+
     def scorer(self) -> Scorer:
+        self._warmed()
         # a promoted model (promote.py) replaces the files: picked up at the next batch
         stamp = model_stamp(self.loaded)
         if self._scorer is None or stamp != self._model_stamp:
@@ -262,6 +288,7 @@ class Pipeline:
 
     def geoparser(self) -> Geoparser:
         """The process-wide geoparser (loaded once; a worker loads it before forking)."""
+        self._warmed()
         if self._geo is None:
             self._geo = shared_geoparser(default_cache_dir())
         return self._geo
