@@ -58,6 +58,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from bench.steptimer import time_step  # noqa: E402
 from bench.throughput import (  # noqa: E402
     REDIS_PREFIX,
     clean_redis,
@@ -390,16 +391,7 @@ def breakdown(
         spent: dict[str, float] = {}
 
         def timed(owner: Any, name: str, step: str, spent: dict[str, float] = spent) -> None:
-            real = getattr(owner, name)
-
-            def wrapper(*a: Any, **kw: Any) -> Any:
-                t = time.perf_counter()
-                try:
-                    return real(*a, **kw)
-                finally:
-                    spent[step] = spent.get(step, 0.0) + time.perf_counter() - t
-
-            setattr(owner, name, wrapper)
+            time_step(owner, name, step, spent)
 
         timed(pipeline.store, "lease_delivery", "lease")
         timed(pipeline, "_take_token", "rate-limit token")
