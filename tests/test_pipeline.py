@@ -591,3 +591,34 @@ def test_warm_up_failure_is_reported_by_the_scorer_as_before(
     assert calls == ["newsalert-warm-up", "MainThread"]
     outcome = pipeline.score_items([1])  # nothing stored: nothing to score, no error
     assert outcome.error is None
+
+
+def test_run_once_warms_up_only_when_a_batch_brings_new_items(
+    tmp_path: Path,
+    model_dir: Path,
+    conditional_feed: FeedServer,
+    classifier: object,
+) -> None:
+    config = write_config(
+        tmp_path,
+        model_dir,
+        f"sqlite:///{tmp_path / 's.db'}",
+        {"balkans": conditional_feed.url("/balkans")},
+        NO_MAIL,
+    )
+    loads: list[str] = []
+
+    def loader() -> object:
+        loads.append(threading.current_thread().name)
+        return classifier
+
+    first = open_pipeline(config, model_loader=loader)
+    summary = first.run_once(warm_up=True)
+    assert summary.new_items == summary.scored > 0
+    assert loads == ["newsalert-warm-up"]  # loaded while polling, once
+    again = open_pipeline(config, model_loader=loader)
+    summary = again.run_once(warm_up=True)  # 304: nothing new, nothing to score
+    assert summary.new_items == 0
+    assert loads == ["newsalert-warm-up"]  # nothing loaded
+    first.close()
+    again.close()

@@ -159,7 +159,6 @@ def test_reasons_are_compact_rules_first_then_top_positive_terms() -> None:
     assert why == 'Why: rules: boost "Kosovo" (title), include "troops" (title); word: police'
 
 
-
 @pytest.mark.parametrize("family", FAMILIES)
 def test_an_item_not_in_english_says_it_was_judged_by_rules(family: str) -> None:
     reasons = (

@@ -293,9 +293,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
             print(f"error: no feed named {args.feed!r}; configured: {names}", file=sys.stderr)
             return EXIT_CONFIG
     pipeline = _pipeline(loaded)
-    pipeline.warm_up()  # model, language detector, gazetteer: loaded while the feeds are polled
     try:
-        summary = pipeline.run_once(args.feed)
+        summary = pipeline.run_once(args.feed, warm_up=True)
     finally:
         pipeline.close()
     _table(

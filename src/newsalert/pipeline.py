@@ -249,9 +249,10 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """Load the model, the language detector and the gazetteer on a thread of their
-        own, while the feeds are fetched and parsed (``poll --once``, which loads them
-        once, for one run): :meth:`scorer` and :meth:`geoparser` wait for it. A load
-        that fails there is tried again, and reported, by whoever asks for it."""
+        own, while feeds are still fetched (``poll --once``, which loads them once, for
+        one run; only fetching and other waits overlap it, as loading holds the GIL):
+        :meth:`scorer` and :meth:`geoparser` wait for it. A load that fails there is
+        tried again, and reported, by whoever asks for it."""
         if self._warming is not None or self._scorer is not None:
             return
 
@@ -988,13 +989,20 @@ class Pipeline:
 
     # --- the whole thing, once ------------------------------------------------
 
-    def run_once(self, feed: str | None = None) -> PollSummary:
+    def run_once(self, feed: str | None = None, *, warm_up: bool = False) -> PollSummary:
+        """Poll every feed (or ``feed``), score what is new, send what is due. ``warm_up``:
+        once a batch of feeds brought new items, the model, language detector and
+        gazetteer load on a thread while the other batches are fetched (a run that
+        finds nothing new loads none of them)."""
         start = time.perf_counter()
         summary = PollSummary()
         names = [feed] if feed else [f.name for f in self.loaded.feeds]
         size = self.loaded.config.fetch.batch
         for first in range(0, len(names), size):
-            summary.feeds.extend(self.poll_feeds(names[first : first + size]))
+            polled = self.poll_feeds(names[first : first + size])
+            summary.feeds.extend(polled)
+            if warm_up and any(o.new_item_ids for o in polled):
+                self.warm_up()
         scored = self.score_pending()
         summary.scored, summary.relevant = scored.scored, scored.relevant
         summary.unscored, summary.model_error = scored.pending, scored.error
