@@ -30,6 +30,9 @@ ap.add_argument("--redis")
 args = ap.parse_args()
 project = Path(args.project).resolve()
 sys.path[:0] = [str(project / "src"), str(project)]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # this checkout's helpers
+from steptimer import time_step  # noqa: E402
+
 MODEL = Path(__file__).resolve().parent.parent / ".pytest_cache/d/newsalert-data/model/model.joblib"
 
 
@@ -125,16 +128,7 @@ if __name__ == "__main__":
     spent = {}
 
     def timed(owner, name, step):
-        real = getattr(owner, name)
-
-        def wrapper(*a, **kw):
-            t = time.thread_time()
-            try:
-                return real(*a, **kw)
-            finally:
-                spent[step] = spent.get(step, 0.0) + time.thread_time() - t
-
-        setattr(owner, name, wrapper)
+        time_step(owner, name, step, spent, time.thread_time)
 
     import smtplib
 

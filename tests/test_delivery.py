@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from newsalert.delivery import Notifier, privacy_url, target_id, validate_url
 from newsalert.errors import PermanentDeliveryError, TransientDeliveryError
@@ -188,6 +190,70 @@ def test_email_header_injection_adds_no_header(smtp_server: SMTPServer, notifier
     assert smtp_server.envelopes[0].rcpt_tos == ["duty@example.org"]
     raw_headers = smtp_server.envelopes[0].data.split(b"\r\n\r\n", 1)[0]
     assert not re.search(rb"^(Bcc|X-Evil):", raw_headers, re.MULTILINE | re.IGNORECASE)
+
+
+_HEADER_TEXT = st.text(
+    alphabet=st.sampled_from(
+        [*"aZ09 ;,:.<>@=?\"'()[]\\-_", "\t", "\r", "\n", "\x00", "\x7f", "é", "–", "\u2028"]
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(_HEADER_TEXT, min_size=1, max_size=4),
+    charset=st.sampled_from([None, "us-ascii", "utf-8", "iso-8859-1"]),
+)
+def test_plain_headers_write_what_compat32_writes(values: list[str], charset: str | None) -> None:
+    """patches.PlainHeaders writes every header of apprise's messages byte for byte as the
+    email package's compat32 would: plain values as they are, anything else (CR/LF, control
+    characters, non-ASCII, an RFC 2047 charset) through the email package's own path."""
+    from email import policy as email_policy
+    from email.header import Header
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    from newsalert.patches import PLAIN_HEADERS
+
+    def build(policy: Any) -> MIMEMultipart:
+        base = MIMEMultipart("alternative", boundary="==b==", policy=policy)
+        base.attach(MIMEText("text é", "plain", "utf-8", policy=policy))
+        base.attach(MIMEText("<p>html</p>", "html", "utf-8", policy=policy))
+        for n, value in enumerate(values):
+            base[f"X-Str-{n}"] = value
+            try:
+                header = Header(value, charset)
+            except UnicodeError:  # not in that charset
+                continue
+            base[f"X-Header-{n}"] = header
+        return base
+
+    def flat(message: MIMEMultipart, how: str) -> str | bytes | type[Exception]:
+        try:
+            if how == "bytes":  # BytesGenerator: folds at 78
+                return bytes(message)
+            return message.as_string(**({"maxheaderlen": 78} if how == "78" else {}))
+        except Exception as exc:  # the email package refuses an embedded header
+            return type(exc)
+
+    for how in ("as_string", "78", "bytes"):
+        assert flat(build(PLAIN_HEADERS), how) == flat(build(email_policy.compat32), how)
+
+
+def test_apprise_builds_e_mails_on_plain_headers() -> None:
+    from apprise.plugins.email import base as apprise_email
+
+    from newsalert.patches import PlainHeaders
+
+    [message] = apprise_email.NotifyEmail.prepare_emails(
+        subject="Subject é", body="<p>x</p>", from_addr=("", "a@example.org"),
+        to=[("", "b@example.org")], headers={"In-Reply-To": "<a@b>"},
+    )  # fmt: skip
+    assert isinstance(apprise_email.MIMEText("x").policy, PlainHeaders)
+    assert isinstance(apprise_email.MIMEMultipart().policy, PlainHeaders)
+    assert "\nIn-Reply-To: <a@b>\n" in message.body
+    assert "\nSubject: =?utf-8?q?Subject_=C3=A9?=\n" in message.body
 
 
 def test_two_emails_in_a_row_do_not_wait_for_apprise_throttle(
@@ -625,6 +691,28 @@ def test_email_send_returns_the_message_id_of_each_e_mail_sent(
     assert len(pair) == 2 and len({m["Message-ID"] for m in smtp_server.messages}) == 3
     assert one == first["Message-ID"]
     assert two == f"{pair[0]['Message-ID']} {pair[1]['Message-ID']}"  # as In-Reply-To takes them
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Subject: a\nMessage-ID: <1@x>\n\nbody\n\nMessage-ID: <2@x>\n",
+        "Subject: a\nMessage-ID:\n <1@x>\n\nbody",  # folded
+        "Subject: a\n\nMessage-ID: <2@x>\n",  # only in the body: none
+        "Subject: a\r\nMessage-ID: <1@x>\r\n\r\nMessage-ID: <2@x>\n\n",  # CRLF: whole text
+        "Message-ID: <1@x>",  # no body
+        "",
+    ],
+)
+def test_message_id_is_read_from_the_header_block_as_from_the_whole_text(text: str) -> None:
+    from email.parser import HeaderParser
+
+    from newsalert.patches import header_block
+
+    whole = HeaderParser().parsestr(text)
+    head = HeaderParser().parsestr(header_block(text))
+    assert head.get("Message-ID") == whole.get("Message-ID")
+    assert head.items() == whole.items()
 
 
 # --- failures: 429, 5xx, 4xx, connection ----------------------------------------------------

@@ -22,6 +22,7 @@ import pytest
 
 from newsalert.cli import main
 from newsalert.config import load_config
+from newsalert.errors import ModelError
 from newsalert.models import Item
 from newsalert.pipeline import Pipeline
 from newsalert.store import Store
@@ -540,3 +541,84 @@ def test_run_once_reports_the_time_it_took(
     took = time.perf_counter() - before
     pipeline.close()
     assert 0 < summary.elapsed <= took
+
+
+ONE_FEED = {"quiet": "http://127.0.0.1:9/feed"}  # never polled here
+
+
+def test_warm_up_loads_model_and_gazetteer_on_a_thread_once(
+    tmp_path: Path, model_dir: Path, classifier: object
+) -> None:
+    """poll --once loads the model, the language detector and the gazetteer while the
+    feeds are polled: scorer() and geoparser() wait for that load, never load twice."""
+    config = write_config(tmp_path, model_dir, f"sqlite:///{tmp_path / 's.db'}", ONE_FEED, NO_MAIL)
+    loads: list[str] = []
+    release = threading.Event()
+
+    def loader() -> object:
+        loads.append(threading.current_thread().name)
+        assert release.wait(10)
+        return classifier
+
+    pipeline = open_pipeline(config, model_loader=loader)
+    pipeline.warm_up()
+    pipeline.warm_up()  # once
+    deadline = time.monotonic() + 10
+    while not loads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    scorer = pipeline.scorer()  # waits for the warm-up's load
+    assert loads == ["newsalert-warm-up"]
+    assert pipeline.scorer() is scorer
+    assert pipeline.geoparser() is pipeline.geoparser()
+    assert loads == ["newsalert-warm-up"]
+
+
+def test_warm_up_failure_is_reported_by_the_scorer_as_before(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    config = write_config(tmp_path, model_dir, f"sqlite:///{tmp_path / 's.db'}", ONE_FEED, NO_MAIL)
+    calls: list[str] = []
+
+    def broken() -> object:
+        calls.append(threading.current_thread().name)
+        raise ModelError("no model here")
+
+    pipeline = open_pipeline(config, model_loader=broken)
+    pipeline.warm_up()
+    with pytest.raises(ModelError, match="no model here"):
+        pipeline.scorer()
+    assert calls == ["newsalert-warm-up", "MainThread"]
+    outcome = pipeline.score_items([1])  # nothing stored: nothing to score, no error
+    assert outcome.error is None
+
+
+def test_run_once_warms_up_only_when_a_batch_brings_new_items(
+    tmp_path: Path,
+    model_dir: Path,
+    conditional_feed: FeedServer,
+    classifier: object,
+) -> None:
+    config = write_config(
+        tmp_path,
+        model_dir,
+        f"sqlite:///{tmp_path / 's.db'}",
+        {"balkans": conditional_feed.url("/balkans")},
+        NO_MAIL,
+    )
+    loads: list[str] = []
+
+    def loader() -> object:
+        loads.append(threading.current_thread().name)
+        return classifier
+
+    first = open_pipeline(config, model_loader=loader)
+    summary = first.run_once(warm_up=True)
+    assert summary.new_items == summary.scored > 0
+    assert loads == ["newsalert-warm-up"]  # loaded while polling, once
+    again = open_pipeline(config, model_loader=loader)
+    summary = again.run_once(warm_up=True)  # 304: nothing new, nothing to score
+    assert summary.new_items == 0
+    assert loads == ["newsalert-warm-up"]  # nothing loaded
+    first.close()
+    again.close()

@@ -294,7 +294,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
             return EXIT_CONFIG
     pipeline = _pipeline(loaded)
     try:
-        summary = pipeline.run_once(args.feed)
+        summary = pipeline.run_once(args.feed, warm_up=True)
     finally:
         pipeline.close()
     _table(

@@ -21,6 +21,15 @@ idempotent, and re-checked where a test (or other code) may have replaced the ta
    Message-ID apprise made for each e-mail the server accepted, so a story update can
    answer it. Proved by tests/test_delivery.py
    ``test_email_send_returns_the_message_id_of_each_e_mail_sent``.
+4. The MIME classes apprise 2.3's e-mail plugin builds its messages with
+   (``apprise.plugins.email.base.MIMEText`` / ``MIMEMultipart``): the same classes on a
+   policy (:class:`PlainHeaders`) that writes a header whose value is printable ASCII as
+   ``Name: value`` at once, instead of through ``email.header.Header.encode`` (with 3.,
+   a quarter of the CPU of building an e-mail: ``bench/email_build.py``). That is exactly what the email package writes for such a
+   value when it does not fold (``as_string()``, which apprise calls, never folds); every
+   other value (non-ASCII, control characters, CR/LF: the header-injection guard; an
+   RFC 2047 charset) and every folding generator take the email package's own path. Proved
+   byte for byte by tests/test_delivery.py ``test_plain_headers_write_what_compat32_writes``.
 
 The Celery layer's patches of kombu live in workers/compat.py (the core does not import
 kombu).
@@ -34,6 +43,10 @@ import ssl
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
+from email._policybase import Compat32
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.parser import HeaderParser
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -232,6 +245,14 @@ def share_smtp_tls_context() -> None:
 # accepted during a send, so that a story update can answer the e-mail the subscriber has.
 
 
+def header_block(message: str) -> str:
+    """The headers of ``message``: what a header parser reads before the first empty line
+    (the body, most of the text, is not fed to it). Cut at the first blank line when the
+    headers use plain LF (what apprise's ``as_string()`` writes); else the whole text."""
+    head, blank, _ = message.partition("\n\n")
+    return head + "\n" if blank and "\r" not in head else message
+
+
 def record_smtp_message_ids() -> None:
     try:
         from apprise.plugins.email.smtp import AppriseSMTPController
@@ -246,7 +267,7 @@ def record_smtp_message_ids() -> None:
         ok = sendmail(self, from_addr, to_addrs, message)
         seen = SEEN.get()
         if ok and seen is not None and isinstance(message, str):
-            found = HeaderParser().parsestr(message).get("Message-ID")
+            found = HeaderParser().parsestr(header_block(message)).get("Message-ID")
             if found:
                 seen.message_ids.append(" ".join(str(found).split()))
         return ok
@@ -255,7 +276,68 @@ def record_smtp_message_ids() -> None:
     AppriseSMTPController.sendmail = recorded  # type: ignore[method-assign]
 
 
+# --- 4. apprise's e-mail messages: headers that need no encoding written as they are ----------
+#
+# ``Message.as_string()`` flattens with ``max_line_length=0``: nothing is folded, and the
+# compat32 policy still runs every header through ``Header(value).encode()`` (splitting it
+# into words and joining them again), twelve to fifteen headers per e-mail.
+
+
+def _plain(value: Any) -> str | None:
+    """``value`` as written unchanged when not folded: printable ASCII (no CR, LF, tab or
+    other control character), as a str or a one-part Header that needs no RFC 2047
+    encoding; None for anything else."""
+    if type(value) is str:
+        text = value
+    elif type(value) is Header:
+        chunks = value._chunks  # [(text, Charset)]: one part, ASCII, not encoded
+        if len(chunks) != 1 or chunks[0][1].header_encoding is not None:
+            return None
+        text = chunks[0][0]
+    else:
+        return None
+    return text if text.isascii() and text.isprintable() else None
+
+
+class PlainHeaders(Compat32):
+    """compat32 (what apprise's MIME messages use), but a header that is not folded and
+    needs no encoding is written without the email package's header machinery: byte for
+    byte the same text."""
+
+    def fold(self, name: str, value: Any) -> str:
+        if not self.max_line_length:  # as_string(): no folding at all
+            text = _plain(value)
+            if text is not None:
+                return f"{name}: {text}{self.linesep}"
+        return super().fold(name, value)
+
+
+PLAIN_HEADERS = PlainHeaders()
+
+
+class _MIMEText(MIMEText):
+    def __init__(self, *args: Any, policy: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, policy=policy or PLAIN_HEADERS, **kwargs)
+
+
+class _MIMEMultipart(MIMEMultipart):
+    def __init__(self, *args: Any, policy: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, policy=policy or PLAIN_HEADERS, **kwargs)
+
+
+def plain_email_headers() -> None:
+    try:
+        from apprise.plugins.email import base as apprise_email
+    except ImportError:  # another apprise layout: the email package's own path
+        return
+    if getattr(apprise_email, "MIMEText", None) is MIMEText:
+        apprise_email.MIMEText = _MIMEText  # type: ignore[misc]
+    if getattr(apprise_email, "MIMEMultipart", None) is MIMEMultipart:
+        apprise_email.MIMEMultipart = _MIMEMultipart  # type: ignore[misc]
+
+
 def apply() -> None:
     """The patches made once, at import of ``delivery`` (1. is made by every send)."""
     share_smtp_tls_context()
     record_smtp_message_ids()
+    plain_email_headers()

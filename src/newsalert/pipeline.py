@@ -231,6 +231,7 @@ class Pipeline:
         self.templates = loaded.config.templates.model_dump()
         self.links = LinkSigner.from_config(loaded)  # feedback links in alerts, or None
         self._model_stamp: tuple[int, int] | None = None
+        self._warming: threading.Thread | None = None  # warm_up()'s loading thread
         self._tokens = threading.local()  # .batch: the _BatchTokens of deliver_many
         self.clock = clock
         self.sleep = sleep
@@ -246,7 +247,33 @@ class Pipeline:
 
     # --- scorer (lazy: loading or first-time training happens once, when needed) ---
 
+    def warm_up(self) -> None:
+        """Load the model, the language detector and the gazetteer on a thread of their
+        own, while feeds are still fetched (``poll --once``, which loads them once, for
+        one run; only fetching and other waits overlap it, as loading holds the GIL):
+        :meth:`scorer` and :meth:`geoparser` wait for it. A load that fails there is
+        tried again, and reported, by whoever asks for it."""
+        if self._warming is not None or self._scorer is not None:
+            return
+
+        def load() -> None:
+            for step in (self.scorer, self.geoparser):
+                try:
+                    step()
+                except Exception:  # raised again to the caller of scorer()/geoparser()
+                    log.debug("warm-up: %s failed", step.__name__, exc_info=True)
+
+        self._warming = threading.Thread(target=load, name="newsalert-warm-up", daemon=True)
+        self._warming.start()
+
+    def _warmed(self) -> None:
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
+            self._warming = None
+
     def scorer(self) -> Scorer:
+        self._warmed()
         # a promoted model (promote.py) replaces the files: picked up at the next batch
         stamp = model_stamp(self.loaded)
         if self._scorer is None or stamp != self._model_stamp:
@@ -262,6 +289,7 @@ class Pipeline:
 
     def geoparser(self) -> Geoparser:
         """The process-wide geoparser (loaded once; a worker loads it before forking)."""
+        self._warmed()
         if self._geo is None:
             self._geo = shared_geoparser(default_cache_dir())
         return self._geo
@@ -961,13 +989,20 @@ class Pipeline:
 
     # --- the whole thing, once ------------------------------------------------
 
-    def run_once(self, feed: str | None = None) -> PollSummary:
+    def run_once(self, feed: str | None = None, *, warm_up: bool = False) -> PollSummary:
+        """Poll every feed (or ``feed``), score what is new, send what is due. ``warm_up``:
+        once a batch of feeds brought new items, the model, language detector and
+        gazetteer load on a thread while the other batches are fetched (a run that
+        finds nothing new loads none of them)."""
         start = time.perf_counter()
         summary = PollSummary()
         names = [feed] if feed else [f.name for f in self.loaded.feeds]
         size = self.loaded.config.fetch.batch
         for first in range(0, len(names), size):
-            summary.feeds.extend(self.poll_feeds(names[first : first + size]))
+            polled = self.poll_feeds(names[first : first + size])
+            summary.feeds.extend(polled)
+            if warm_up and any(o.new_item_ids for o in polled):
+                self.warm_up()
         scored = self.score_pending()
         summary.scored, summary.relevant = scored.scored, scored.relevant
         summary.unscored, summary.model_error = scored.pending, scored.error
