@@ -30,7 +30,14 @@ from typing import Any
 
 from newsalert.models import Language
 
-__all__ = ["FOREIGN_MIN", "Language", "LanguageDetector", "load_detector", "shared_detector"]
+__all__ = [
+    "FOREIGN_MIN",
+    "Language",
+    "LanguageDetector",
+    "compact_identifier",
+    "load_detector",
+    "shared_detector",
+]
 
 FOREIGN_MIN = 0.80  # a Latin-script text is foreign only when langid is this sure
 MAX_CHARS = 1500  # the title and the start of the summary say which language it is
@@ -261,17 +268,39 @@ def load_detector() -> LanguageDetector:
     full.set_languages(sorted(wanted & set(full.labels)))
     # a model of those languages alone: their columns are copied and the full table
     # (142 languages, 28 MB) let go; a language's scores do not depend on the others
-    return LanguageDetector(
-        LanguageIdentifier(
-            full.nb_ptc,
-            full.nb_pc,
-            full.nb_classes,
-            full.tk_nextmove,
-            full.tk_output,
-            norm_probs=False,
-            tk_row=full.tk_row,
-        )
+    identifier = LanguageIdentifier(
+        full.nb_ptc,
+        full.nb_pc,
+        full.nb_classes,
+        full.tk_nextmove,
+        full.tk_output,
+        norm_probs=False,
+        tk_row=full.tk_row,
     )
+    del full
+    compact_identifier(identifier)
+    return LanguageDetector(identifier)
+
+
+def compact_identifier(identifier: Any) -> Any:
+    """py3langid keeps two per-state tables of its automaton as Python lists of int
+    (``tk_output``: the feature a state emits; ``_rowbase``: where its row of
+    transitions starts): 105,000 int objects each, about 8 MB. Every text walked reads
+    some of them, and a read writes the object's reference count, so each forked pool
+    process copies the pages of the states it walked through. The same numbers in
+    ``array`` buffers (int32, int64) are a few flat blocks that reads never write to:
+    indexing gives the same int, so the walk and its scores are the same (the tests
+    compare ``rank`` with py3langid's own identifier over a corpus). Returns
+    ``identifier``, changed in place; an identifier without those tables is left as is."""
+    from array import array
+
+    output = getattr(identifier, "tk_output", None)
+    rowbase = getattr(identifier, "_rowbase", None)
+    if isinstance(output, list):
+        identifier.tk_output = array("i", output)
+    if isinstance(rowbase, list):
+        identifier._rowbase = array("q", rowbase)
+    return identifier
 
 
 @functools.cache
