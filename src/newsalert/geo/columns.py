@@ -52,7 +52,7 @@ class PackedStrings(Sequence[str]):
         if isinstance(other, PackedStrings):
             return self._buffer == other._buffer and self._ends == other._ends
         if isinstance(other, (list, tuple)):
-            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
@@ -92,7 +92,7 @@ class Codes(Sequence[Any]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Codes, list, tuple)):
-            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
