@@ -197,3 +197,72 @@ def test_the_pool_inherits_the_loaded_config_and_the_checked_schema(
         assert runtime.pipeline().loaded is not loaded
     finally:
         runtime.close()
+
+
+_IMPORTS = """
+import sys
+import workers.tasks
+from kombu.transport import filesystem
+print(sorted({m.split(".")[0] for m in sys.modules} & {"redis", "uvicorn", "starlette"}))
+if "kombu.transport.redis" in sys.modules:
+    from kombu.transport import redis
+    print(getattr(redis.Channel._connparams, "_newsalert_patched", False))
+"""
+
+
+@pytest.mark.parametrize("broker", ["", "redis://127.0.0.1:6379/14"])
+def test_a_worker_imports_only_what_its_config_uses(tmp_path: Path, broker: str) -> None:
+    """No redis-py on the embedded broker, no uvicorn without ``web:``; on Redis, the
+    transport's patch (workers/compat.py) is applied before any connection."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(f"storage: {{data_dir: {tmp_path}}}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSALERT_")}
+    env |= {"NEWSALERT_CONFIG": str(config), "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    if broker:
+        env["NEWSALERT_BROKER_URL"] = broker
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORTS],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split()
+    if broker:
+        assert lines == ["['redis']", "True"]
+    else:
+        assert lines == ["[]"]
+
+
+def test_the_transition_table_is_a_file_mapping_checked_at_each_load(
+    identifiers: tuple[Any, Any], tmp_path: Path
+) -> None:
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    from newsalert.language import mapped_table
+
+    stock, compact = identifiers
+    assert isinstance(compact.tk_nextmove, memoryview)  # the user's cache, as the worker's
+    assert compact.tk_nextmove == memoryview(stock.tk_nextmove)
+    model = Path(MODEL_DIR) / MODEL_FILE
+    mapped = mapped_table(stock.tk_nextmove, tmp_path, model)
+    (written,) = tmp_path.glob("langid-nextmove-*.bin")
+    assert isinstance(mapped, memoryview) and mapped.tobytes() == stock.tk_nextmove.tobytes()
+    # a damaged file (same size, other bytes) is found and written again
+    raw = bytearray(written.read_bytes())
+    raw[12345] ^= 0xFF
+    written.write_bytes(bytes(raw))
+    again = mapped_table(stock.tk_nextmove, tmp_path, model)
+    assert again.tobytes() == stock.tk_nextmove.tobytes()
+    # where nothing can be written, the table stays in memory as it was
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert mapped_table(stock.tk_nextmove, blocked / "cache", model) is stock.tk_nextmove
+    detector = load_detector(cache_dir=None)
+    assert isinstance(detector._identifier.tk_nextmove, array)
