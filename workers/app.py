@@ -134,6 +134,7 @@ def celery_settings(loaded: LoadedConfig) -> dict[str, Any]:
         broker_url, transport_options = embedded_broker(loaded.data_dir)
         prefetch = EMBEDDED_PREFETCH
     if broker_url.startswith(("redis://", "rediss://", "redis+socket://", "sentinel://")):
+        compat.patch_kombu_redis_closed_client()  # before any connection (workers/compat.py)
         # Redis hands an unacked message to another consumer after the visibility
         # timeout: it must outlast any task's run time plus a retry countdown, or
         # work runs twice. It only delays recovery when a whole worker dies,

@@ -25,6 +25,7 @@ re-dispatches the work either way.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from time import monotonic
 from typing import Any
@@ -165,7 +166,11 @@ def patch_kombu_filesystem_atomic_bind() -> None:
 
 
 def apply() -> None:
-    patch_kombu_redis_closed_client()
+    # the Redis transport's patch waits for a Redis broker (``workers.app`` applies it
+    # then): importing redis-py and its asyncio client costs a worker on the embedded
+    # broker about 6 MiB for nothing. Patched now if something imported it already.
+    if "kombu.transport.redis" in sys.modules:
+        patch_kombu_redis_closed_client()
     patch_kombu_filesystem_atomic_put()
     patch_kombu_filesystem_atomic_bind()
     quiet_cancel_on_connection_loss_warning()

@@ -35,7 +35,7 @@ from newsalert.pipeline import Pipeline, build_pipeline, build_targets, default_
 from newsalert.promote import model_stamp
 from newsalert.reload import ConfigWatcher
 from newsalert.scoring import Model
-from newsalert.store import utcnow
+from newsalert.store import Store, utcnow
 from workers.app import DELIVERY_BATCH, TASK_RETRY_BACKOFF_MAX
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,8 @@ class Runtime:
     loaded model survives config reloads that do not move it.
     """
 
-    def __init__(self, path: str | None) -> None:
-        self.watcher = ConfigWatcher(path)
+    def __init__(self, path: str | None, watcher: ConfigWatcher | None = None) -> None:
+        self.watcher = watcher if watcher is not None else ConfigWatcher(path)
         self.pid = os.getpid()
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
@@ -71,7 +71,13 @@ class Runtime:
             return self._pipeline
 
     def _build(self, loaded: LoadedConfig) -> Pipeline:
-        return build_pipeline(loaded, model_loader=self._model_loader(loaded))
+        store = None
+        if loaded.database_url in _SCHEMA_CHECKED:
+            # the main process created and checked this store's tables before forking
+            # the pool: checking again in every pool process (create_all and the column
+            # check read the whole schema) costs each about 5 MiB of SQLAlchemy caches
+            store = Store(loaded.database_url, create=False)
+        return build_pipeline(loaded, store=store, model_loader=self._model_loader(loaded))
 
     def _model_loader(self, loaded: LoadedConfig) -> Callable[[], Model]:
         key = _model_key(loaded)
@@ -101,6 +107,12 @@ class Runtime:
 # process shares its pages (copy-on-write) instead of loading its own ~75 MiB copy
 # plus scikit-learn. A model, not a client: it holds no connection.
 _PRELOADED: dict[tuple[str, str], tuple[Model, Any]] = {}  # with its model_stamp
+# What else the main process leaves its pool, also read only after the fork: the config
+# watcher of its warm-up pipeline (the config already loaded and the files' stamps, so a
+# pool process loads the config again only when the files changed: about 4 MiB each
+# otherwise), and the database URLs whose schema it created and checked.
+_WARM_WATCHERS: dict[str | None, ConfigWatcher] = {}
+_SCHEMA_CHECKED: set[str] = set()
 
 
 def _model_key(loaded: LoadedConfig) -> tuple[str, str]:
@@ -147,9 +159,12 @@ def preload_model(sender: Any = None, **_: Any) -> None:
     # a pipeline built once here and dropped: what its first build imports, compiles and
     # caches for good (modules, regexes, schemas) is then made once and shared, where
     # each pool process copied it (about 6 MiB each); its store is closed before the fork
-    warm = Runtime(app.conf.get("newsalert_config_path"))
+    path = app.conf.get("newsalert_config_path")
+    warm = Runtime(path)
     try:
-        warm.pipeline()
+        warmed = warm.pipeline()
+        _WARM_WATCHERS[path] = warm.watcher
+        _SCHEMA_CHECKED.add(warmed.loaded.database_url)
     except Exception as exc:  # the pool builds its own anyway and reports what fails
         log.debug("pipeline not warmed before the fork: %s", exc)
     finally:
@@ -172,7 +187,8 @@ def runtime(app: Celery) -> Runtime:
     """The runtime of this process for ``app``; a forked child builds its own."""
     current: Runtime | None = getattr(app, "_newsalert_runtime", None)
     if current is None or current.pid != os.getpid():
-        current = Runtime(app.conf.get("newsalert_config_path"))
+        path = app.conf.get("newsalert_config_path")
+        current = Runtime(path, _WARM_WATCHERS.pop(path, None))
         app._newsalert_runtime = current
     return current
 

@@ -50,6 +50,7 @@ __all__ = [
     "FetchLimits",
     "Fetcher",
     "check_url",
+    "default_ssl_context",
     "is_public_address",
     "non_public_host",
     "parse_max_age",
@@ -591,6 +592,15 @@ def _seconds(digits: str) -> float | None:
 # --- the fetcher ----------------------------------------------------------------------
 
 
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CA bundle), made once per process and
+    shared by its fetchers. Loading the bundle costs about 3 MiB: a worker makes it
+    before forking its pool (its warm-up pipeline), so the pool processes share it instead
+    of each loading its own; a context is safe to use from several threads and fetchers."""
+    return httpx.create_ssl_context()
+
+
 class Fetcher:
     """Fetches feeds under :class:`FetchLimits` and the address policy.
 
@@ -612,7 +622,7 @@ class Fetcher:
         self.limits = limits
         self.allow_private_all = allow_private_all
         self._is_public: AddressPolicy = address_policy or is_public_address
-        ctx = ssl_context if ssl_context is not None else httpx.create_ssl_context()
+        ctx = ssl_context if ssl_context is not None else default_ssl_context()
         transport = httpx.HTTPTransport(verify=ctx, retries=0)
         # Same settings httpx would use, plus our backend; keep-alive off so every
         # request opens (and vets) a fresh connection within the current fetch.

@@ -49,10 +49,10 @@ class KeyIndex:
         self._n_keys = len(keys)
         self._n_prefixes = len(prefixes)
         encoded = [k.encode("utf-8", "surrogatepass") for k in keys]
-        self._key_offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int64)
+        self._key_offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int32)
         self._key_buffer = b"".join(encoded)
         encoded = [p.encode("utf-8", "surrogatepass") for p in prefixes]
-        self._prefix_offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int64)
+        self._prefix_offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int32)
         self._prefix_buffer = b"".join(encoded)
         del encoded
         self._build(keys, prefixes)

@@ -7,17 +7,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any
-
-import uvicorn
+from typing import TYPE_CHECKING, Any
 
 from newsalert.config import LoadedConfig
 from newsalert.store import Store
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 
 
 def _server(loaded: LoadedConfig, store: Store, host: str, port: int) -> uvicorn.Server:
+    # imported here: a worker without ``web:`` never loads uvicorn (about 2 MiB)
+    import uvicorn
+
     from newsalert.web.app import create_app
 
     config = uvicorn.Config(

@@ -1,0 +1,268 @@
+"""Worker memory, the parts a forked pool shares: py3langid's tables as arrays (the same
+scores as py3langid's own identifier), the gazetteer's text columns as flat buffers (read
+like the lists they replace), and what the worker's main process leaves its pool (the TLS
+context, the loaded config, the store's checked schema)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import pickle
+from array import array
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect
+
+from newsalert import fetch
+from newsalert.geo import load_geoparser
+from newsalert.geo.columns import Codes, PackedStrings
+from newsalert.geo.geoparser import default_cache_dir
+from newsalert.language import LATIN, SCRIPTS, LanguageDetector, compact_identifier, load_detector
+
+from .conftest import ROOT
+
+TEXTS = [
+    "",
+    "   ",
+    "1234 5678",
+    "Vucic meets Kurti in Brussels",
+    "ÉMEUTES À PARIS: des centaines d'arrestations",
+    "İstanbul'da saldırı: 3 kişi gözaltına alındı",
+    "Polizei nimmt nach Anschlag in Berlin mehrere Verdächtige fest",
+    "Вучић: Србија неће признати независност Косова",
+    "Президент заявил о новых санкциях против",
+    "الشرطة تعتقل مشتبها به في هجوم",
+    "Ο πρωθυπουργός ανακοίνωσε νέα μέτρα",
+    "emoji 🔥🔥 fire \ud83d\udca5 and a lone surrogate \udc80",
+    "ALL CAPS HEADLINE ABOUT A FLOOD",
+    "x" * 3000,
+    b"raw bytes: Policija saop\xc5\xa1tila",
+    b"broken utf-8 \xff\xfe tail \xc5",
+]
+
+
+def _corpus() -> list[Any]:
+    texts: list[Any] = list(TEXTS)
+    for line in (ROOT / "data" / "dev.jsonl").read_text("utf-8").splitlines():
+        row = json.loads(line)
+        title, summary = row.get("title") or "", row.get("summary") or ""
+        texts += [title, f"{title} {summary}"[:1500]]
+    for line in (ROOT / "tests" / "data" / "headlines.tsv").read_text("utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            texts.append(line.split("\t", 1)[1])
+    return texts
+
+
+def _stock_identifier() -> Any:
+    """py3langid's identifier as it comes (Python lists), restricted as load_detector does."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    wanted = {*LATIN, *(code for codes in SCRIPTS.values() for code in codes)}
+    full.set_languages(sorted(wanted & set(full.labels)))
+    return full
+
+
+@pytest.fixture(scope="module")
+def identifiers() -> tuple[Any, Any]:
+    return _stock_identifier(), load_detector()._identifier
+
+
+def test_compact_identifier_holds_its_tables_in_arrays(identifiers: tuple[Any, Any]) -> None:
+    stock, compact = identifiers
+    assert isinstance(stock.tk_output, list) and isinstance(stock._rowbase, list)
+    assert isinstance(compact.tk_output, array) and isinstance(compact._rowbase, array)
+    assert list(compact.tk_output) == stock.tk_output
+    assert list(compact._rowbase) == stock._rowbase
+    assert compact_identifier(compact) is compact  # arrays already: left as they are
+
+
+def test_compact_identifier_ranks_exactly_as_py3langid(identifiers: tuple[Any, Any]) -> None:
+    stock, compact = identifiers
+    texts = _corpus()
+    assert len(texts) > 800
+    for text in texts:
+        assert compact.rank(text) == stock.rank(text), text  # the same floats, same order
+        assert compact.classify(text) == stock.classify(text), text
+
+
+def test_detector_answers_as_with_py3langids_own_tables(identifiers: tuple[Any, Any]) -> None:
+    stock, compact = identifiers
+    before, after = LanguageDetector(stock), LanguageDetector(compact)
+    for text in _corpus():
+        if isinstance(text, str):
+            assert after.detect(text) == before.detect(text), text
+
+
+def test_packed_strings_read_like_the_list() -> None:
+    texts = ["Beograd", "", "Zvečan", "Ağrı", "北京", "\udc80 lone", "Port-au-Prince"]
+    column = PackedStrings(texts)
+    assert len(column) == len(texts)
+    assert list(column) == texts and column == texts
+    assert [column[i] for i in range(len(texts))] == texts
+    assert column[-1] == "Port-au-Prince" and column[1:3] == ["", "Zvečan"]
+    with pytest.raises(IndexError):
+        column[len(texts)]
+    with pytest.raises(IndexError):
+        column[-len(texts) - 1]
+    again = pickle.loads(pickle.dumps(column, protocol=pickle.HIGHEST_PROTOCOL))
+    assert isinstance(again, PackedStrings) and again == column and list(again) == texts
+    assert len(PackedStrings([])) == 0 and list(PackedStrings([])) == []
+
+
+def test_codes_read_like_the_list() -> None:
+    values = ["RS", "XK", None, "RS", "Central Serbia", None, "XK"]
+    column = Codes(values)
+    assert len(column) == len(values) and list(column) == values and column == values
+    assert [column[i] for i in range(len(values))] == values
+    assert column[-1] == "XK" and column[2] is None and column[1:4] == ["XK", None, "RS"]
+    assert column[0] is column[3]  # one object per distinct value
+    again = pickle.loads(pickle.dumps(column, protocol=pickle.HIGHEST_PROTOCOL))
+    assert isinstance(again, Codes) and list(again) == values
+
+
+def test_the_gazetteer_keeps_its_text_columns_packed() -> None:
+    g = load_geoparser(default_cache_dir()).gazetteer
+    assert isinstance(g.name, PackedStrings)
+    assert isinstance(g.country, Codes) and isinstance(g.admin1, Codes)
+    assert len(g.name) == len(g.country) == len(g.admin1) == len(g.lat)
+    for array_column in (g.key_start, g.key_places, g.admin1_place):
+        assert array_column.itemsize == 4
+    kid = next(
+        k for k, text in ((k, g.keys.key(k)) for k in range(len(g.keys))) if text == "Banjska"
+    )
+    places = g.places_of(kid)
+    assert any(g.name[p] == "Banjska" and g.country[p] == "XK" for p in places)
+
+
+def test_fetchers_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[object] = []
+    real = fetch.httpx.create_ssl_context
+
+    def counting() -> Any:
+        made.append(1)
+        return real()
+
+    fetch.default_ssl_context.cache_clear()
+    monkeypatch.setattr(fetch.httpx, "create_ssl_context", counting)
+    try:
+        with fetch.Fetcher(), fetch.Fetcher():
+            pass
+        assert len(made) == 1
+    finally:
+        fetch.default_ssl_context.cache_clear()
+
+
+def test_the_pool_inherits_the_loaded_config_and_the_checked_schema(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import workers.tasks as tasks
+
+    monkeypatch.setattr(tasks, "shared_geoparser", lambda *_: None)
+    monkeypatch.setattr(tasks, "_WARM_WATCHERS", {})
+    monkeypatch.setattr(tasks, "_SCHEMA_CHECKED", set())
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(f"storage: {{data_dir: {model_dir}}}\n", encoding="utf-8")
+    app = SimpleNamespace(conf={"newsalert_config_path": str(config)})
+    try:
+        tasks.preload_model(sender=SimpleNamespace(app=app))
+    finally:
+        gc.unfreeze()  # preload_model freezes the heap for the pool; not this test process's
+    watcher = tasks._WARM_WATCHERS[str(config)]
+    loaded = watcher.current()
+    assert {loaded.database_url} == tasks._SCHEMA_CHECKED
+
+    created: list[bool] = []
+    real_store = tasks.Store
+
+    def store(url: str, *, create: bool = True) -> Any:
+        created.append(create)
+        return real_store(url, create=create)
+
+    monkeypatch.setattr(tasks, "Store", store)
+    runtime = tasks.runtime(app)  # as a pool process's first task makes it
+    try:
+        assert runtime.watcher is watcher and str(config) not in tasks._WARM_WATCHERS
+        pipeline = runtime.pipeline()
+        assert pipeline.loaded is loaded  # not loaded again: the files did not change
+        assert created == [False]  # the main process created and checked the tables
+        assert inspect(pipeline.store.engine).has_table("items")
+        # a changed config is loaded again, as before
+        config.write_text(
+            f"storage: {{data_dir: {model_dir}}}\nfetch: {{min_interval: 5}}\n", encoding="utf-8"
+        )
+        assert runtime.pipeline().loaded is not loaded
+    finally:
+        runtime.close()
+
+
+_IMPORTS = """
+import sys
+import workers.tasks
+from kombu.transport import filesystem
+print(sorted({m.split(".")[0] for m in sys.modules} & {"redis", "uvicorn", "starlette"}))
+if "kombu.transport.redis" in sys.modules:
+    from kombu.transport import redis
+    print(getattr(redis.Channel._connparams, "_newsalert_patched", False))
+"""
+
+
+@pytest.mark.parametrize("broker", ["", "redis://127.0.0.1:6379/14"])
+def test_a_worker_imports_only_what_its_config_uses(tmp_path: Path, broker: str) -> None:
+    """No redis-py on the embedded broker, no uvicorn without ``web:``; on Redis, the
+    transport's patch (workers/compat.py) is applied before any connection."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(f"storage: {{data_dir: {tmp_path}}}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSALERT_")}
+    env |= {"NEWSALERT_CONFIG": str(config), "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    if broker:
+        env["NEWSALERT_BROKER_URL"] = broker
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORTS],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split()
+    if broker:
+        assert lines == ["['redis']", "True"]
+    else:
+        assert lines == ["[]"]
+
+
+def test_the_transition_table_is_a_file_mapping_checked_at_each_load(
+    identifiers: tuple[Any, Any], tmp_path: Path
+) -> None:
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    from newsalert.language import mapped_table
+
+    stock, compact = identifiers
+    assert isinstance(compact.tk_nextmove, memoryview)  # the user's cache, as the worker's
+    assert compact.tk_nextmove == memoryview(stock.tk_nextmove)
+    model = Path(MODEL_DIR) / MODEL_FILE
+    mapped = mapped_table(stock.tk_nextmove, tmp_path, model)
+    (written,) = tmp_path.glob("langid-nextmove-*.bin")
+    assert isinstance(mapped, memoryview) and mapped.tobytes() == stock.tk_nextmove.tobytes()
+    # a damaged file (same size, other bytes) is found and written again
+    raw = bytearray(written.read_bytes())
+    raw[12345] ^= 0xFF
+    written.write_bytes(bytes(raw))
+    again = mapped_table(stock.tk_nextmove, tmp_path, model)
+    assert again.tobytes() == stock.tk_nextmove.tobytes()
+    # where nothing can be written, the table stays in memory as it was
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert mapped_table(stock.tk_nextmove, blocked / "cache", model) is stock.tk_nextmove
+    detector = load_detector(cache_dir=None)
+    assert isinstance(detector._identifier.tk_nextmove, array)
