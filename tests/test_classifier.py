@@ -194,6 +194,34 @@ def test_feed_kinds_and_categories(full: Classifier) -> None:
     assert explainer.probability < full.threshold, explainer
 
 
+def test_no_cyber_category_without_computer_words(full: Classifier) -> None:
+    """A raid that "seized" weapons is not a computer attack (issue 20): with no word of a
+    computer attack the category is the best other one; a ransomware item stays cyber."""
+    raid = ("Masked attackers storm police station, seize weapons", "")
+    hack = ("Hackers breach ministry network, seize data", "")
+    for found in (full.predict([raid, hack]), [full.explain(*raid), full.explain(*hack)]):
+        assert found[0].category not in ("cyber", "none"), found[0]
+        assert found[1].category == "cyber", found[1]
+    # the guard moves the category only: the probability is the model's
+    assert full.predict([raid])[0].probability == full.probabilities([raid])[0]
+    # the raid's raw category argmax is what the guard corrects (the bug it fixes)
+    x = full._vectorize([raid])
+    _, raw = full._scores(x)
+    _, guarded = full._scores(x, np.array([True]))
+    assert full.categories[int(guarded[0])] != "cyber"
+    assert full.categories[int(raw[0])] in ("cyber", full.categories[int(guarded[0])])
+    assert not classifier.cyber_words(raid[0])
+    for text in ("DDoS knocks bank websites offline", "Ransomware hits hospital", "cyberattack"):
+        assert classifier.cyber_words(text), text
+    # every cyber item of the training data names one, so the guard never blocks them
+    cyber = [i for i in _packaged_items() if i.get("category") == "cyber"]
+    assert len(cyber) > 50
+    assert all(
+        classifier.cyber_words(classifier.compose_text(i.get("title"), i.get("summary")))
+        for i in cyber
+    )
+
+
 def test_cue_features() -> None:
     cues = classifier._CueFeatures().fit([])
     groups = list(classifier._CUE_GROUPS)

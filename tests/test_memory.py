@@ -118,7 +118,11 @@ def test_probabilities_identical_to_sklearn_features(classifier: Any, reference:
     expected = clf._sigmoid(classifier._slope * decision + classifier._offset)
     assert np.array_equal(classifier.probabilities(texts), expected)
     scores = x[:, classifier._cat_cols] @ classifier._cat_coef.T + classifier._cat_intercept
-    categories = [classifier.categories[k] for k in np.asarray(scores).argmax(axis=1)]
+    scores = np.asarray(scores)
+    # the category guard: no computer-attack words, never `cyber`
+    no_cyber = np.array([not clf.cyber_words(d) for d in docs])
+    scores[no_cyber, classifier.categories.index("cyber")] = -np.inf
+    categories = [classifier.categories[k] for k in scores.argmax(axis=1)]
     predictions = classifier.predict(texts)
     assert [p.probability for p in predictions] == expected.tolist()
     assert [p.category for p in predictions] == categories

@@ -303,6 +303,26 @@ def _training_rows(items: Iterable[dict[str, Any]], where: str) -> Iterator[_Row
         yield _Row(text, int(label), category, str(item.get("source") or "?"), alone, title, link)
 
 
+# --- category guard ------------------------------------------------------------
+
+# Words that say an item is about an attack on computers, networks or data: every
+# ``cyber`` item of the training data (87) has one. The category model learnt ``cyber``
+# from those few items and sometimes picks it for a raid ("masked attackers storm a
+# police station, seize weapons"); an item with none of these words is never ``cyber``.
+_CYBER_WORDS = re.compile(
+    r"cyber|hack|ransomware|malware|phishing|spyware|botnet|trojan|\bddos\b|"
+    r"denial.of.service|\bvirus|\bworms?\b|websites?\b|\bservers?\b|computer|\bonline\b|"
+    r"\binternet\b|encrypt|\bnetworks?\b|defac|software|\bbreach|\bit systems?\b|password|"
+    r"\bdata (?:leak|theft|stolen)|\bspam",
+    re.IGNORECASE,
+)
+
+
+def cyber_words(text: str) -> bool:
+    """Whether ``text`` names a computer attack's vocabulary (a ``cyber`` item must)."""
+    return _CYBER_WORDS.search(text) is not None
+
+
 # --- cue features --------------------------------------------------------------
 
 # Closed word lists that pool evidence the n-grams cannot share: a rare violent
@@ -648,6 +668,7 @@ class Classifier:
         self._cat_coef = np.ascontiguousarray(arrays["cat_coef"], dtype=np.float64)
         self._cat_intercept = np.asarray(arrays["cat_intercept"], dtype=np.float64)
         self._categories: list[str] = [str(c) for c in arrays["categories"]]
+        self._cyber = self._categories.index("cyber") if "cyber" in self._categories else None
         if vectorizer is not None:
             self._init_from_vectorizer(vectorizer)
         else:
@@ -716,6 +737,11 @@ class Classifier:
     # -- scoring --
 
     def _vectorize(self, texts: Sequence[Text]) -> sparserows.Rows:
+        return self._prepare(texts)[0]
+
+    def _prepare(self, texts: Sequence[Text]) -> tuple[sparserows.Rows, np.ndarray]:
+        """The feature rows of ``texts``, and which of them name no computer attack
+        (``cyber_words``): those are never given the category ``cyber``."""
         docs, kinds = [], []
         for entry in texts:
             if isinstance(entry, str) or len(entry) not in (2, 3):
@@ -723,7 +749,8 @@ class Classifier:
             title, summary = entry[0], entry[1]
             docs.append(compose_text(title, summary))
             kinds.append(kind_features(title, summary, entry[2] if len(entry) == 3 else None))
-        return sparserows.hstack([self._features(docs), self._kinds(kinds)])
+        no_cyber = np.array([not cyber_words(d) for d in docs], dtype=bool)
+        return sparserows.hstack([self._features(docs), self._kinds(kinds)]), no_cyber
 
     def _kinds(self, kinds: list[set[str]]) -> sparserows.Rows:
         return _kind_rows(kinds, self._kind_index, self._kind_scale)
@@ -806,21 +833,29 @@ class Classifier:
         x = sparserows.from_counts(rows, kept_cols[gather], len(docs), self._n_char)
         return _sublinear_tfidf(x, self._char_idf)
 
-    def _scores(self, x: sparserows.Rows) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated logits and category indexes, from one pass over the rows."""
+    def _scores(
+        self, x: sparserows.Rows, no_cyber: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated logits and category indexes, from one pass over the rows.
+
+        ``no_cyber`` marks rows whose text names no computer attack: their category is
+        the best one but ``cyber`` (the category model learnt ``cyber`` from items that
+        all say so, and otherwise picks it for a raid that "seized" or "stormed")."""
         rows = sparserows.row_ids(x.indptr)
         decision = sparserows.matvec(x, self._coef, rows) + self._intercept
         logits = self._slope * decision + self._offset
         if self._cat_coef.shape[0] == 0:
             return logits, np.zeros(x.n_rows, dtype=int)
         scores = sparserows.select_matmul(x, self._cat_pos, self._cat_coef) + self._cat_intercept
+        if no_cyber is not None and self._cyber is not None and no_cyber.any():
+            scores[no_cyber, self._cyber] = -np.inf
         return logits, scores.argmax(axis=1)
 
     def _batched_scores(self, texts: Sequence[Text]) -> tuple[np.ndarray, np.ndarray]:
         """``_scores`` of ``BATCH`` items at a time: rows are scored independently, so the
         numbers are the same, and a large call's temporaries stay those of one batch."""
         parts = [
-            self._scores(self._vectorize(texts[k : k + BATCH])) for k in range(0, len(texts), BATCH)
+            self._scores(*self._prepare(texts[k : k + BATCH])) for k in range(0, len(texts), BATCH)
         ]
         if not parts:
             return np.zeros(0), np.zeros(0, dtype=int)
@@ -886,8 +921,8 @@ class Classifier:
         vectorized twice. The others keep empty ``terms``."""
         if len(texts) == 0:
             return []
-        x = self._vectorize(texts)
-        logits, cats = self._scores(x)
+        x, no_cyber = self._prepare(texts)
+        logits, cats = self._scores(x, no_cyber)
         probs = _sigmoid(logits)
         names = self._categories
         found = [
