@@ -207,7 +207,7 @@ def test_no_cyber_category_without_computer_words(full: Classifier) -> None:
     # the raid's raw category argmax is what the guard corrects (the bug it fixes)
     x = full._vectorize([raid])
     _, raw = full._scores(x)
-    _, guarded = full._scores(x, np.array([True]))
+    _, guarded = full._scores(x, [classifier.compose_text(*raid)])
     assert full.categories[int(guarded[0])] != "cyber"
     assert full.categories[int(raw[0])] in ("cyber", full.categories[int(guarded[0])])
     assert not classifier.cyber_words(raid[0])
