@@ -517,3 +517,24 @@ def test_a_lone_foreign_village_in_an_item_about_another_country(geo: Geoparser)
     # US states named with common words are keyed ("New Jersey": "jersey")
     nj = geo.locate("", "Merck cut jobs in Whitehouse Station, New Jersey.").where
     assert nj is not None and (nj.place, nj.country) == ("Whitehouse Station", "US")
+
+
+def test_a_wire_dateline_with_a_double_dash_is_a_dateline() -> None:
+    """The Dow Jones wire writes "PERTH (Dow Jones)--Shares ...": no space after the dash."""
+    from newsalert.geo.mentions import prepare
+
+    for summary in (
+        "PERTH (Dow Jones)--Shares in the miner fell.",
+        "BRUSSELS--The Commission said on Monday.",
+        "KABUL, Afghanistan - A bomb exploded.",
+    ):
+        text, _, dateline = prepare("", summary)
+        assert dateline is not None, summary
+        assert text[dateline[0] : dateline[1]].split()[0].rstrip(",-") in (
+            "Perth",
+            "Brussels",
+            "Kabul",
+        )
+    # a hyphen inside a word is not one
+    for summary in ("ANTI-GOVERNMENT protesters marched.", "NATO-led troops arrived."):
+        assert prepare("", summary)[2] is None, summary

@@ -26,11 +26,12 @@ from newsalert.geo.aliases import (
 )
 from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, Gazetteer, fold
 
-# "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -"
+# "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -", and the
+# Dow Jones wire's "JAKARTA (Dow Jones)--Indonesia's ..." (a double dash needs no space)
 DATELINE = re.compile(
     r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
     r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3})?"
-    r"\s*(?:\([^)]{1,40}\))?\s*(?:-|--|—|–)\s"
+    r"\s*(?:\([^)]{1,40}\))?\s*(?:--(?=\S)|(?:-|--|—|–)\s)"
 )
 # "By Mark Ledsom BASEL (Reuters) -"
 AGENCY_DATELINE = re.compile(
