@@ -266,3 +266,30 @@ def test_the_transition_table_is_a_file_mapping_checked_at_each_load(
     assert mapped_table(stock.tk_nextmove, blocked / "cache", model) is stock.tk_nextmove
     detector = load_detector(cache_dir=None)
     assert isinstance(detector._identifier.tk_nextmove, array)
+
+
+def test_the_story_clusterer_s_frequencies_are_built_before_the_fork(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clusterer's corpus frequencies (17k texts) are made by the main process, so the
+    pool shares them instead of each process building its own at its first relevant item;
+    with stories off they are not built at all."""
+    import workers.tasks as tasks
+    from newsalert.stories import packaged_idf
+
+    monkeypatch.setattr(tasks, "shared_geoparser", lambda *_: None)
+    monkeypatch.setattr(tasks, "_WARM_WATCHERS", {})
+    monkeypatch.setattr(tasks, "_SCHEMA_CHECKED", set())
+    for stories, built in (("false", 0), ("true", 1)):
+        packaged_idf.cache_clear()
+        config = tmp_path / f"stories-{stories}.yaml"
+        config.write_text(
+            f"storage: {{data_dir: {model_dir}}}\nstories: {{enabled: {stories}}}\n",
+            encoding="utf-8",
+        )
+        app = SimpleNamespace(conf={"newsalert_config_path": str(config)})
+        try:
+            tasks.preload_model(sender=SimpleNamespace(app=app))
+        finally:
+            gc.unfreeze()  # preload_model freezes the heap for the pool; not this process's
+        assert packaged_idf.cache_info().currsize == built, stories

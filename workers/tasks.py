@@ -163,6 +163,11 @@ def preload_model(sender: Any = None, **_: Any) -> None:
     warm = Runtime(path)
     try:
         warmed = warm.pipeline()
+        if warmed.stories.enabled:
+            # the story clusterer's corpus frequencies (17k texts: about 5 MiB of dict and
+            # str) and its numpy.random import, built here once rather than in each pool
+            # process at its first relevant item
+            warmed.stories.clusterer  # noqa: B018
         _WARM_WATCHERS[path] = warm.watcher
         _SCHEMA_CHECKED.add(warmed.loaded.database_url)
     except Exception as exc:  # the pool builds its own anyway and reports what fails
