@@ -174,3 +174,18 @@ def install_fake_dns(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, list[st
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return table, lookups
+
+
+def preload_for_pool(config: Path) -> None:
+    """Run the worker's pre-fork warm-up (``workers.tasks.preload_model``) for ``config``,
+    then unfreeze the heap it froze for the pool (this is the test process, not a pool)."""
+    import gc
+    from types import SimpleNamespace
+
+    import workers.tasks as tasks
+
+    app = SimpleNamespace(conf={"newsalert_config_path": str(config)})
+    try:
+        tasks.preload_model(sender=SimpleNamespace(app=app))
+    finally:
+        gc.unfreeze()

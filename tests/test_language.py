@@ -9,11 +9,9 @@ language model is most tempted to call foreign).
 
 from __future__ import annotations
 
-import gc
 import json
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -28,7 +26,7 @@ from newsalert.scoring import Scorer
 from newsalert.store import Store
 from tests.feedserver import FeedServer
 
-from .conftest import ROOT
+from .conftest import ROOT, preload_for_pool
 
 HEADLINES = [
     tuple(line.split("\t"))
@@ -321,11 +319,7 @@ def test_the_worker_preloads_the_detector_before_forking(
     monkeypatch.setattr(tasks, "shared_geoparser", lambda *_: loaded.append("geoparser"))
     config = tmp_path / "newsalert.yaml"
     config.write_text(f"storage: {{data_dir: {model_dir}}}\n", encoding="utf-8")
-    app = SimpleNamespace(conf={"newsalert_config_path": str(config)})
-    try:
-        tasks.preload_model(sender=SimpleNamespace(app=app))
-    finally:
-        gc.unfreeze()  # preload_model freezes the heap for the pool; not this test process's
+    preload_for_pool(config)
     assert loaded == ["geoparser", "detector"]
 
 

@@ -5,7 +5,6 @@ context, the loaded config, the store's checked schema)."""
 
 from __future__ import annotations
 
-import gc
 import json
 import pickle
 from array import array
@@ -22,7 +21,7 @@ from newsalert.geo.columns import Codes, PackedStrings
 from newsalert.geo.geoparser import default_cache_dir
 from newsalert.language import LATIN, SCRIPTS, LanguageDetector, compact_identifier, load_detector
 
-from .conftest import ROOT
+from .conftest import ROOT, preload_for_pool
 
 TEXTS = [
     "",
@@ -166,11 +165,7 @@ def test_the_pool_inherits_the_loaded_config_and_the_checked_schema(
     monkeypatch.setattr(tasks, "_SCHEMA_CHECKED", set())
     config = tmp_path / "newsalert.yaml"
     config.write_text(f"storage: {{data_dir: {model_dir}}}\n", encoding="utf-8")
-    app = SimpleNamespace(conf={"newsalert_config_path": str(config)})
-    try:
-        tasks.preload_model(sender=SimpleNamespace(app=app))
-    finally:
-        gc.unfreeze()  # preload_model freezes the heap for the pool; not this test process's
+    preload_for_pool(config)
     watcher = tasks._WARM_WATCHERS[str(config)]
     loaded = watcher.current()
     assert {loaded.database_url} == tasks._SCHEMA_CHECKED
@@ -183,6 +178,7 @@ def test_the_pool_inherits_the_loaded_config_and_the_checked_schema(
         return real_store(url, create=create)
 
     monkeypatch.setattr(tasks, "Store", store)
+    app = SimpleNamespace(conf={"newsalert_config_path": str(config)})
     runtime = tasks.runtime(app)  # as a pool process's first task makes it
     try:
         assert runtime.watcher is watcher and str(config) not in tasks._WARM_WATCHERS
@@ -287,9 +283,5 @@ def test_the_story_clusterer_s_frequencies_are_built_before_the_fork(
             f"storage: {{data_dir: {model_dir}}}\nstories: {{enabled: {stories}}}\n",
             encoding="utf-8",
         )
-        app = SimpleNamespace(conf={"newsalert_config_path": str(config)})
-        try:
-            tasks.preload_model(sender=SimpleNamespace(app=app))
-        finally:
-            gc.unfreeze()  # preload_model freezes the heap for the pool; not this process's
+        preload_for_pool(config)
         assert packaged_idf.cache_info().currsize == built, stories

@@ -1,0 +1,161 @@
+"""Draw the items of a new part of ``data/geo_eval.jsonl`` (see data/README.md).
+
+Usage: ``python bench/geo_draw.py PART [SHARED_DATA_DIR]`` with PART ``held3`` or
+``held4`` (``bench/geo_held3_draw.py`` and ``bench/geo_held4_draw.py`` call this).
+
+A stratified random draw of items in no other part of the labelled set, from five
+sources of ``../shared/data/`` in this order (the counts are each part's, ``PARTS``):
+
+* items of ``stream_dev.jsonl`` (at most a few an outlet; a quota of incidents or gray
+  items first), summary of 20-600 characters;
+* CASE 2021 event snippets of ``dev.jsonl`` (at most a few an event type);
+* CAMEO sentences of ``train.jsonl`` (at most a few a quad class);
+* titled AG News World items of ``train.jsonl`` (held3: the AG test set; held4: the AG
+  train sample, which no earlier part drew from);
+* items of ``stream_train.jsonl`` from its seven outlets outside the US (a quota of
+  incidents or gray items first), summary of 20-600 characters.
+
+Prints one JSON object a line (id, title, summary, source, outlet), to be labelled by
+hand before the geoparser is run on them. The draw depends on the labelled set as it is
+when run: a part drawn again after it was added to ``data/geo_eval.jsonl`` gives other
+items.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORLD = (
+    "Al Jazeera English (YouTube channel Atom feed)",
+    "Wall Street Journal (World News)",
+    "BBC News (Home)",
+    "CNN International (App Intl Edition)",
+    "Sydney Morning Herald (latest)",
+    "New Zealand Herald (top stories)",
+    "The Straits Times (Singapore)",
+)
+
+
+@dataclass(frozen=True)
+class Part:
+    seed: int
+    prefix: str  # of the ids: k000, m000, ...
+    stream: tuple[int, int, int]  # items, at most per outlet, incidents or gray first
+    dev: tuple[int, int]  # items, at most per event type
+    cameo: tuple[int, int]  # items, at most per quad class
+    ag: tuple[str, int]  # AG source, items
+    world: tuple[int, int, int]  # items, at most per outlet, incidents or gray first
+    fresh_title: bool  # also leave out items whose title alone was drawn before
+
+
+PARTS = {
+    "held3": Part(
+        23, "k", (45, 6, 20), (45, 5), (35, 10), ("ag_news:test", 35), (35, 5, 15), False
+    ),
+    "held4": Part(
+        41, "m", (30, 4, 15), (35, 4), (30, 8), ("ag_news:train_sample", 30), (30, 5, 12), True
+    ),
+}
+
+
+def read(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def draw(part: Part, shared: Path) -> list[tuple[str, dict]]:
+    """(source file, item) pairs in draw order."""
+    labelled = read(ROOT / "data/geo_eval.jsonl")
+    seen = {((r["title"] or "").strip(), (r["summary"] or "").strip()) for r in labelled}
+    seen_summary = {(r["summary"] or "").strip() for r in labelled}
+    seen_title = {(r["title"] or "").strip() for r in labelled} - {""}
+
+    def fresh(r: dict) -> bool:
+        key = ((r.get("title") or "").strip(), (r.get("summary") or "").strip())
+        if part.fresh_title and key[0] in seen_title:
+            return False
+        return key not in seen and key[1] not in seen_summary
+
+    rng = random.Random(part.seed)
+    out: list[tuple[str, dict]] = []
+    incident: Callable[[dict], bool] = lambda r: r["label"] in (1, "gray")  # noqa: E731
+
+    def take(
+        rows: list[dict],
+        n: int,
+        group: Callable[[dict], Any],
+        cap: int,
+        name: str,
+        quota: int = 0,
+    ) -> None:
+        rows = [r for r in rows if fresh(r)]
+        rng.shuffle(rows)
+        per: Counter = Counter()
+        taken: set[int] = set()
+        # a first pass for incidents or gray items, up to ``quota``; then any kind up to n
+        for k, r in [(k, r) for k, r in enumerate(rows) if incident(r)] if quota else []:
+            if len(taken) >= quota:
+                break
+            if per[group(r)] < cap:
+                per[group(r)] += 1
+                taken.add(k)
+                out.append((name, r))
+        for k, r in enumerate(rows):
+            if len(taken) >= n:
+                break
+            if k in taken or per[group(r)] >= cap:
+                continue
+            per[group(r)] += 1
+            taken.add(k)
+            out.append((name, r))
+
+    def summary_ok(r: dict) -> bool:
+        return 20 <= len(r.get("summary") or "") <= 600
+
+    n, cap, quota = part.stream
+    stream = [r for r in read(shared / "stream_dev.jsonl") if summary_ok(r)]
+    take(stream, n, lambda r: r["outlet"], cap, "stream_dev", quota)
+    dev = [r for r in read(shared / "dev.jsonl") if r["source"].startswith("case2021")]
+    take(dev, part.dev[0], lambda r: r["orig_label"], part.dev[1], "dev")
+    train = read(shared / "train.jsonl")
+    cameo = [r for r in train if r["source"] == "conflibert_cameo"]
+    take(cameo, part.cameo[0], lambda r: r["orig_label"], part.cameo[1], "train")
+    source, n = part.ag
+    ag = [r for r in train if r["source"] == source and r["orig_label"] == "World"]
+    take(ag, n, lambda r: 0, n, "train")
+    n, cap, quota = part.world
+    world = [
+        r for r in read(shared / "stream_train.jsonl") if r["outlet"] in WORLD and summary_ok(r)
+    ]
+    take(world, n, lambda r: r["outlet"], cap, "stream_train", quota)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in PARTS:
+        print(f"usage: geo_draw.py {'|'.join(PARTS)} [SHARED_DATA_DIR]", file=sys.stderr)
+        return 2
+    part = PARTS[argv[0]]
+    shared = Path(argv[1]) if len(argv) > 1 else ROOT.parent / "shared/data"
+    for i, (source, r) in enumerate(draw(part, shared)):
+        item = {
+            "id": f"{part.prefix}{i:03d}",
+            "title": r.get("title") or "",
+            "summary": r.get("summary") or "",
+            "source": source,
+            "outlet": r.get("outlet"),
+        }
+        print(json.dumps(item, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
