@@ -109,26 +109,11 @@ class ItemStore(StoreBase):
         """Insert rows, skipping keys a concurrent poll of the same feed stored first."""
         if not rows:
             return []
-        dialect = self.engine.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            # one statement for the batch; ON CONFLICT covers the race with another poller
-            module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
-            stmt = (
-                module.insert(items)
-                .on_conflict_do_nothing(index_elements=["feed_id", "key"])
-                .returning(items.c.id)
-            )
-            return sorted(int(i) for i in conn.execute(stmt, rows).scalars())
-        ids = []
-        for row in rows:  # other databases: a savepoint per row
-            try:
-                with conn.begin_nested():
-                    ids.append(
-                        int(conn.execute(insert(items).values(**row)).inserted_primary_key[0])
-                    )
-            except IntegrityError:
-                continue
-        return ids
+        # ON CONFLICT covers the race with another poller of the same feed
+        made = _insert_skipping_conflicts(
+            conn, items, rows, [items.c.id], index_elements=["feed_id", "key"]
+        )
+        return sorted(int(i) for (i,) in made)
 
     def unscored_item_ids(self, limit: int = 1000) -> list[int]:
         """The oldest unscored items first, those that failed scoring before last."""
@@ -234,31 +219,13 @@ class ItemStore(StoreBase):
             }
             for item_id, plan in wanted
         ]
-        made: dict[tuple[int, str, str], int] = {}
-        dialect = self.engine.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
-            stmt = (
-                module.insert(deliveries)
-                .on_conflict_do_nothing()
-                .returning(
-                    deliveries.c.id,
-                    deliveries.c.item_id,
-                    deliveries.c.subscriber,
-                    deliveries.c.target_id,
-                )
+        c = deliveries.c
+        made = {
+            (item_id, subscriber, target_id): int(delivery_id)
+            for delivery_id, item_id, subscriber, target_id in _insert_skipping_conflicts(
+                conn, deliveries, rows, [c.id, c.item_id, c.subscriber, c.target_id]
             )
-            for row in conn.execute(stmt, rows):
-                made[(row.item_id, row.subscriber, row.target_id)] = int(row.id)
-        else:
-            for row in rows:  # other databases: a savepoint per row
-                try:
-                    with conn.begin_nested():
-                        found = conn.execute(insert(deliveries).values(**row))
-                        key = (row["item_id"], row["subscriber"], row["target_id"])
-                        made[key] = int(found.inserted_primary_key[0])
-                except IntegrityError:
-                    continue
+        }
         created: list[int] = []
         links = []
         for item_id, plan in wanted:
@@ -282,6 +249,38 @@ class ItemStore(StoreBase):
     def count_items(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+
+def _insert_skipping_conflicts(
+    conn: Connection,
+    table: Any,
+    rows: list[dict[str, Any]],
+    returning: list[Any],
+    *,
+    index_elements: list[str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows``, skipping those a unique constraint refuses (another worker's);
+    the ``returning`` columns of the rows inserted. SQLite and PostgreSQL: one
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` for the batch; other databases: a
+    savepoint per row (the primary key from the insert, the other columns from the row)."""
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
+        stmt = (
+            module.insert(table)
+            .on_conflict_do_nothing(index_elements=index_elements)
+            .returning(*returning)
+        )
+        return [tuple(row) for row in conn.execute(stmt, rows)]
+    made = []
+    for row in rows:
+        try:
+            with conn.begin_nested():
+                key = conn.execute(insert(table).values(**row)).inserted_primary_key[0]
+        except IntegrityError:
+            continue
+        made.append(tuple(key if col.primary_key else row[col.name] for col in returning))
+    return made
 
 
 def _stored_item(row: Any) -> StoredItem:
