@@ -78,7 +78,13 @@ class Language:
 
     @property
     def english(self) -> bool:
-        return self.code.lower() == "en" or self.code.lower().startswith(("en-", "en_"))
+        return is_english(self.code)
+
+
+def is_english(code: str | None) -> bool:
+    """Whether a language code or tag is English; None (not detected) reads as English,
+    as the scorer does."""
+    return not code or code.lower() == "en" or code.lower().startswith(("en-", "en_"))
 
 
 @dataclass(frozen=True, slots=True)

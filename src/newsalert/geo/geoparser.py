@@ -24,12 +24,7 @@ from newsalert.geo.gazetteer import (
 from newsalert.geo.mentions import find_mentions
 from newsalert.geo.model import GeoResult, Location, Mention
 from newsalert.geo.resolve import choose_event, resolve
-
-
-def is_english(language: str | None) -> bool:
-    """None (not detected) reads as English, as the scorer does."""
-    return not language or language.lower() == "en" or language.lower().startswith(("en-", "en_"))
-
+from newsalert.models import is_english
 
 PRECISION = {KIND_COUNTRY: "country", KIND_ADMIN1: "admin1"}
 
