@@ -271,16 +271,55 @@ def test_real_malloc_trim_found_on_glibc(monkeypatch: pytest.MonkeyPatch) -> Non
     assert memory.trim() in (True, False)
 
 
-def test_maybe_trim_is_throttled(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_maybe_trim_is_throttled_and_trims_after_the_last_of_a_burst(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     fake = _FakeTrim()
     monkeypatch.setattr(memory, "_malloc_trim", fake)
     monkeypatch.setattr(memory, "_last", {})
-    assert memory.maybe_trim(now=100.0) is False  # the first call starts the clock
-    assert memory.maybe_trim(now=110.0) is False
-    assert memory.maybe_trim(now=100.0 + memory.MIN_INTERVAL) is True
-    assert memory.maybe_trim(now=140.0) is False
-    assert memory.maybe_trim(now=200.0) is True
+    monkeypatch.setattr(memory, "_pending", {})
+    scheduled: list[tuple[float, Any]] = []
+
+    def timer(delay: float, function: Any) -> object:
+        scheduled.append((delay, function))
+        return object()
+
+    def maybe(now: float) -> bool:
+        return memory.maybe_trim(now=now, interval=30.0, timer=timer)
+
+    assert maybe(100.0) is False  # the first call starts the clock
+    assert scheduled == []
+    assert maybe(110.0) is False  # too soon: one trim is scheduled for t=130
+    assert maybe(120.0) is False  # ... and only one
+    assert [delay for delay, _ in scheduled] == [20.0]
+    assert fake.calls == []
+    scheduled[0][1]()  # the timer fires: the burst's memory is given back
+    assert fake.calls == [0]
+    assert maybe(memory.time.monotonic() + 1.0) is False  # the trailing trim counts as the last
+    assert len(scheduled) == 2
+    assert maybe(memory.time.monotonic() + 31.0) is True  # the interval is over: trims now
     assert fake.calls == [0, 0]
+
+
+def test_the_trailing_trim_runs_on_a_real_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    fake = _FakeTrim()
+    done = threading.Event()
+
+    def trimmed(pad: int) -> int:
+        fake(pad)
+        done.set()
+        return 1
+
+    monkeypatch.setattr(memory, "_malloc_trim", trimmed)
+    monkeypatch.setattr(memory, "_last", {})
+    monkeypatch.setattr(memory, "_pending", {})
+    assert memory.maybe_trim(interval=0.2) is False  # starts the clock
+    assert memory.maybe_trim(interval=0.2) is False  # too soon: scheduled
+    assert done.wait(5.0)
+    assert fake.calls == [0]
+    assert memory._pending == {}
 
 
 def test_task_postrun_signal_trims(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,11 +330,13 @@ def test_task_postrun_signal_trims(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = _FakeTrim()
     monkeypatch.setattr(memory, "_malloc_trim", fake)
     monkeypatch.setattr(memory, "_last", {})
-    clock = iter([1000.0, 1001.0, 1000.0 + 2 * memory.MIN_INTERVAL])
+    monkeypatch.setattr(memory, "_pending", {})
+    clock = iter([1000.0, 1000.0 + 2 * memory.MIN_INTERVAL])
     monkeypatch.setattr(memory.time, "monotonic", lambda: next(clock))
-    for _ in range(3):
+    for _ in range(2):
         signals.task_postrun.send(sender=tasks, task_id="t", task=None, args=(), kwargs={})
     assert fake.calls == [0]
+    assert memory._pending == {}  # nothing came too soon: no trailing trim scheduled
 
 
 # --- the gazetteer's names ------------------------------------------------------------------

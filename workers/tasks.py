@@ -184,7 +184,8 @@ def preload_model(sender: Any = None, **_: Any) -> None:
 @signals.task_postrun.connect
 def give_back_memory(**_: Any) -> None:
     """After a task, in the process that ran it: return freed heap pages to the system,
-    at most once per ``memory.MIN_INTERVAL`` seconds (``newsalert.memory``)."""
+    at most once per ``memory.MIN_INTERVAL`` seconds, and once more that long after the
+    last of a burst of tasks (``newsalert.memory``)."""
     memory.maybe_trim()
 
 
