@@ -285,3 +285,66 @@ def test_the_story_clusterer_s_frequencies_are_built_before_the_fork(
         )
         preload_for_pool(config)
         assert packaged_idf.cache_info().currsize == built, stories
+
+
+_DELIVERY_AFTER_WARM_UP = """
+import gc, json, sys
+from types import SimpleNamespace
+import workers.tasks as tasks
+tasks.shared_geoparser = lambda *_: None  # the gazetteer is not what this test is about
+app = SimpleNamespace(conf={"newsalert_config_path": sys.argv[1]})
+tasks.preload_model(sender=SimpleNamespace(app=app))
+frozen = gc.get_freeze_count()
+gc.unfreeze()
+before = set(sys.modules)
+from newsalert.delivery import Notifier
+from newsalert.delivery_pool import connection_pool
+from newsalert.models import Message
+html = "<p><b>Banjska</b>: armed men attack police</p><a href='https://example.org/x'>x</a>"
+with connection_pool():
+    for _ in range(2):  # the second on the batch's shared connection
+        Notifier(timeout=10).send(
+            sys.argv[2],
+            Message(title="Alert", body=html, body_format="html", attach_text="plain",
+                    headers={"In-Reply-To": "<a@example.org>"}),
+        )
+print(json.dumps({"frozen": frozen, "added": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_the_warm_up_leaves_the_pool_an_e_mail_path_it_need_not_import(
+    tmp_path: Path, model_dir: Path, smtp_server: Any
+) -> None:
+    """A pool process sends its first e-mail without importing anything (modules imported
+    after the fork are each pool process's own pages): apprise's plugins, the e-mail and
+    SMTP modules and the batch's connection pool are in memory before the fork (the app's
+    config check builds every target, the warm-up builds a pipeline), and the warm-up
+    freezes the heap it leaves the pool (``gc.freeze``; without the warm-up nothing is
+    frozen). Measured with ``bench/pool_memory.py``: in a storm a pool process imports
+    only feedparser's ``xml.sax.expatreader`` after the fork. Run in a fresh interpreter:
+    this test process has imported everything already."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(
+        f"storage: {{data_dir: {model_dir}}}\n"
+        f"subscribers: [{{name: desk, urls: [{json.dumps(smtp_server.url())}]}}]\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSALERT_")}
+    env |= {"NEWSALERT_CONFIG": str(config), "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    out = subprocess.run(
+        [sys.executable, "-c", _DELIVERY_AFTER_WARM_UP, str(config), smtp_server.url()],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(smtp_server.messages) == 2  # the e-mails went out
+    assert found["frozen"] > 10_000  # the warm-up froze the heap it leaves the pool
+    assert found["added"] == []
