@@ -6,8 +6,11 @@ Python heap's block count, optionally starts tracemalloc (``NEWSALERT_PROBE_TRAC
 frames), and on SIGWINCH writes ``folder/<pid>-<tag>.json`` (``tag`` read from
 ``folder/tag``): the modules imported since the fork, glibc's ``mallinfo2``, pymalloc's
 arenas (``sys._debugmallocstats``), threads, and tracemalloc's largest allocations made
-since the fork, by file and line and by package. The probe is a bench tool: the product
-never imports it.
+since the fork, by file and line and by package (a tag ending in "trimmed": after
+``malloc_trim(0)``). On SIGURG it writes which objects lie on the pages listed in
+``folder/pages-<pid>.json`` (``attribute``; it unfreezes the heap, so it comes last).
+SIGUSR1 is billiard's soft time limit in a pool process, hence these two signals. The probe
+is a bench tool: the product never imports it.
 """
 
 from __future__ import annotations
@@ -155,7 +158,7 @@ def install(folder: str) -> None:
         signal.signal(signal.SIGWINCH, lambda *_: _safe_report(path))
         signal.signal(signal.SIGURG, lambda *_: _safe_attribute(path))
 
-    # the main process answers SIGWINCH too (its modules, heap) once it runs
+    # the main process answers SIGWINCH too (its modules, heap), unless Celery takes it
     signal.signal(signal.SIGWINCH, lambda *_: _safe_report(path))
 
 
