@@ -290,7 +290,7 @@ def resolve(
                     + (CONTEXT_TOWN_IN_REGION if p in towns_in else 0.0)
                 ),
             )
-            new_choice.append(_prefer_namesake_city(g, best, ps))
+            new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
         choice = new_choice
     lone = _lone_foreign_villages(g, kept, choice)
     out = []
@@ -392,15 +392,30 @@ def _far_from_qualifier(g: Gazetteer, p: int, q: int) -> bool:
     return haversine_km(g.lat[p], g.lon[p], g.lat[q], g.lon[q]) > QUALIFIER_MAX_KM
 
 
-def _prefer_namesake_city(g: Gazetteer, best: int, candidates: list[int]) -> int:
-    """ "New York", "Washington": a big city of the same name beats the region."""
+def _prefer_namesake_city(
+    g: Gazetteer,
+    best: int,
+    candidates: list[int],
+    context: dict[str, float] | None = None,
+    text: str = "",
+) -> int:
+    """ "New York", "Washington": a big city of the same name beats the region.
+
+    A region known only by its name (``coarse``: ISO lists it, GeoNames' code for it
+    is unknown, so its population is a placeholder, not a measure) whose country
+    nothing else in the item names loses to a big city of that own name (not an
+    alternate: Bonn is "Bono" in Italian) in any country: "aid deliveries to Gaza" is the Palestinian city of 410,000, not
+    Mozambique's Gaza province, while "Ontario" stays the Canadian province (the
+    Ontario in California has 171,000 people).
+    """
     if g.kind[best] != KIND_ADMIN1:
         return best
+    foreign = bool(g.coarse[best]) and context is not None and g.country[best] not in context
     cities = [
         p
         for p in candidates
         if g.kind[p] == KIND_PLACE
-        and g.country[p] == g.country[best]
+        and (g.country[p] == g.country[best] or (foreign and g.name[p] == text))
         and g.population[p] >= NAMESAKE_CITY_MIN_POP
     ]
     return max(cities, key=lambda p: g.population[p]) if cities else best

@@ -1,0 +1,51 @@
+"""The geoparser's third round of issue 17: one real-looking sentence per rule's class,
+and the seed article still at Banjska, Kosovo (README, "Locations")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsalert.geo import Geoparser, load_geoparser
+from newsalert.geo.distance import haversine_km
+from newsalert.geo.geoparser import default_cache_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+BANJSKA = (42.9686, 20.7647)
+
+
+@pytest.fixture(scope="module")
+def geo() -> Geoparser:
+    return load_geoparser(default_cache_dir())
+
+
+def where(geo: Geoparser, title: str, summary: str = "") -> tuple[str | None, str | None]:
+    w = geo.locate(title, summary).where
+    return (w.country, w.place) if w else (None, None)
+
+
+def test_the_seed_article_is_still_at_banjska_kosovo(geo: Geoparser) -> None:
+    lines = (ROOT / "tests" / "data" / "banjska-kosovo-2023.txt").read_text().splitlines()
+    title = next(line for line in lines if line.startswith("The US asks Serbia"))
+    body = "\n".join(lines[lines.index(title) + 2 :])
+    w = geo.locate(title, body).where
+    assert w is not None and w.country == "XK" and w.place == "Banjska"
+    assert haversine_km(w.lat, w.lon, *BANJSKA) < 5
+
+
+def test_a_region_known_only_by_name_loses_to_a_big_city_of_that_name(geo: Geoparser) -> None:
+    # Gaza: Mozambique's province (placeholder population) against the city of 410,000
+    assert where(
+        geo,
+        "",
+        "The UN agency said it had suspended aid deliveries to Gaza after trucks of flour "
+        "were seized on Thursday.",
+    ) == ("PS", "Gaza")
+    # ... but Ontario stays the province (Ontario, California has 171,000 people)
+    assert (
+        where(geo, "Ontario orders schools closed", "Ontario's premier said on Monday.")[0] == "CA"
+    )
+    assert where(geo, "", "Police in Ontario arrested two men after a shooting.")[0] == "CA"
+    # and the province's own country keeps it: Gaza province, Mozambique
+    assert where(geo, "", "Floods hit Gaza province in southern Mozambique on Sunday.")[0] == "MZ"
