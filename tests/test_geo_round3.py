@@ -49,3 +49,24 @@ def test_a_region_known_only_by_name_loses_to_a_big_city_of_that_name(geo: Geopa
     assert where(geo, "", "Police in Ontario arrested two men after a shooting.")[0] == "CA"
     # and the province's own country keeps it: Gaza province, Mozambique
     assert where(geo, "", "Floods hit Gaza province in southern Mozambique on Sunday.")[0] == "MZ"
+
+
+def test_a_government_acting_on_foreigners_acts_at_home(geo: Geoparser) -> None:
+    assert (
+        where(
+            geo,
+            "U.S. to Expel Chinese Researchers Linked to China's Army Universities",
+            "The move is the latest effort by the administration to limit Chinese researchers.",
+        )[0]
+        == "US"
+    )
+    assert (
+        where(
+            geo,
+            "Japan to Deport Chess Champion Wanted in the United States",
+            "Japan issued a deportation order on Tuesday against the former champion.",
+        )[0]
+        == "JP"
+    )
+    # a country that is not the subject stays what it was: "Pakistan arrested" is PK
+    assert where(geo, "", "Police in Pakistan arrested three Indian fishermen.")[0] == "PK"

@@ -108,6 +108,17 @@ HOME_INSTITUTIONS = frozenset(
         "prosecutors",
     }
 )
+# "U.S. to expel Chinese students", "India extradited a top Pakistan militant", "Libya
+# freed 37 prisoners": a government acting on people in its hands acts at home, however
+# foreign the people (who are named by demonym, country or the place they came from)
+HOME_ACTION_AFTER = re.compile(
+    r"^\s+(?:(?:has|have|had|will|would|to|is\s+to|plans\s+to|is\s+set\s+to|moves\s+to|"
+    r"has\s+begun\s+to)\s+)?"
+    r"(?:expel(?:s|led)?|extradit(?:e|es|ed)|deport(?:s|ed)?|free(?:s|d)?|releas(?:e|es|ed)|"
+    r"arrest(?:s|ed)?|detain(?:s|ed)?|execut(?:e|es|ed)|jail(?:s|ed)?|imprison(?:s|ed)?|"
+    r"hang(?:s|ed)|sentenc(?:e|es|ed)|pardon(?:s|ed)?)\b",
+    re.I,
+)
 BACKER_WORDS = frozenset(
     {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
 )
@@ -597,6 +608,15 @@ def _describe(
             and (m.demonym or is_country_key(gazetteer, m.key_id))
         ):
             m.home = True
+        if (
+            not m.possessive
+            and not m.locative
+            and not m.demonym
+            and (m.sentence_start or (low in CLAUSE_OPENERS and prev_gap == " "))
+            and is_country_key(gazetteer, m.key_id)
+            and HOME_ACTION_AFTER.match(after)
+        ):
+            m.home = True  # "India extradited a top Pakistan militant": acts at home
         if not m.possessive and not m.locative and _speaks(after):
             m.speaker = True
         elif (
