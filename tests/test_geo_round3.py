@@ -70,3 +70,16 @@ def test_a_government_acting_on_foreigners_acts_at_home(geo: Geoparser) -> None:
     )
     # a country that is not the subject stays what it was: "Pakistan arrested" is PK
     assert where(geo, "", "Police in Pakistan arrested three Indian fishermen.")[0] == "PK"
+
+
+def test_living_freely_in_a_country_is_a_home_not_the_event(geo: Geoparser) -> None:
+    from newsalert.geo.mentions import find_mentions
+
+    found = find_mentions(
+        geo.gazetteer,
+        "",
+        "India extradited a top Pakistan militant after the United States said he was "
+        "living freely in Pakistan.",
+    )
+    last = [m for m in found if m.text == "Pakistan"][-1]
+    assert last.elsewhere and not last.locative

@@ -173,7 +173,8 @@ COUNTERPART_BEFORE = re.compile(
     re.I,
 )
 # "an ex-president living in exile in Britain", "based in London", "avoid deportation
-# to the United States": where someone lives or is sent, not where the event happened
+# to the United States", "he was living freely in Pakistan": where someone lives or is
+# sent, not where the event happened
 # "Kim Jong Un's sister threatens South Korea", "Iran berates US", "fight against
 # U.S.": the country addressed by words or a lawsuit, not where anything happened
 # (the speaker is; "Israel strikes Syria" is a target, see TARGET_BEFORE)
@@ -195,7 +196,8 @@ CURRENCY_AFTER = re.compile(r"^\s?\$")
 QUOTE_LABEL_AFTER = re.compile(r"^\s*:\s*['‘\"“]")
 ELSEWHERE_BEFORE = re.compile(
     r"\b(?:based|living|lives|lived|exiled?|headquartered|residing|resident|"
-    r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion))\s+(?:back\s+)?(?:in|to)\s+"
+    r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion))\s+(?:back\s+)?"
+    r"(?:[a-z]+ly\s+)?(?:in|to)\s+"  # "living freely in Pakistan"
     r"(?:the\s+)?$",
     re.I,
 )
