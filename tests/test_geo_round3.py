@@ -83,3 +83,14 @@ def test_living_freely_in_a_country_is_a_home_not_the_event(geo: Geoparser) -> N
     )
     last = [m for m in found if m.text == "Pakistan"][-1]
     assert last.elsewhere and not last.locative
+
+
+def test_county_before_a_name_is_a_british_or_irish_county(geo: Geoparser) -> None:
+    assert (
+        where(
+            geo, "", "Police in County Durham fined guests staying at a hotel despite the lockdown."
+        )[0]
+        == "GB"
+    )
+    # the US puts the word after the name
+    assert where(geo, "", "A fire in Durham County, North Carolina destroyed two homes.")[0] == "US"

@@ -214,6 +214,10 @@ REGION_AFTER_POSSESSOR = re.compile(
     r"^\s?['’]s\s+(?:[A-Z][\w'’\-]*\s+){1,2}(?:state|province|region|district|county|"
     r"prefecture|governorate|territory)\b"
 )
+# "County Durham", "County Cork", "Co. Antrim": the name after "County" is a county of
+# Ireland or the UK (the US puts the word after the name: "Orange County")
+COUNTY_BEFORE = re.compile(r"(?<![\w.])(?:County|Co\.)\s$")
+COUNTY_COUNTRIES = frozenset({"GB", "IE"})
 NAME_PARTICLES = frozenset({"von", "van", "zu", "bin", "ibn", "der", "den"})
 # "Diane von Furstenberg", "Osama bin Laden": a name's particle after a given name
 NAME_PARTICLE_BEFORE = re.compile(
@@ -340,6 +344,7 @@ class Found:
     addressed: bool = False  # "threatens South Korea", "fight against U.S.": words' target
     currency: bool = False  # "US $50 million"
     home: bool = False  # "the Hungarian parliament": an institution acting at home
+    county: bool = False  # "County Durham", "Co. Antrim": a British or Irish county
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -540,6 +545,7 @@ def _describe(
         before = text[max(field_start, m.start - 60) : m.start]
         after = text[m.end : m.end + 60].split("\n", 1)[0]
         m.sentence_start = _starts_sentence(text, m.start, field_start)
+        m.county = bool(COUNTY_BEFORE.search(before))
         m.in_lead = m.field == "summary" and m.start < lead_end
         prev_word, prev_gap, prev_start = "", "", m.start
         pm = PREV.search(before)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from newsalert.geo.distance import haversine_km
 from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
-from newsalert.geo.mentions import Found
+from newsalert.geo.mentions import COUNTY_COUNTRIES, Found
 
 # candidate scores (log10 population is 0-7)
 POPULATION_WEIGHT = 1.5
@@ -227,6 +227,14 @@ def foreign_places(g: Gazetteer, m: Found, places: list[int], language: str) -> 
     return out
 
 
+def _county_places(g: Gazetteer, m: Found, places: list[int]) -> list[int]:
+    """ "County Durham", "Co. Antrim": the candidates in Ireland and the UK, if any
+    (Durham, England of 48,000 people, not Durham, North Carolina)."""
+    if not m.county:
+        return places
+    return [p for p in places if g.country[p] in COUNTY_COUNTRIES] or places
+
+
 def resolve(
     g: Gazetteer, found: list[Found], feed_country: str | None, language: str | None = None
 ) -> list[Resolved]:
@@ -234,7 +242,7 @@ def resolve(
 
     ``language``: the item's, when it is not English (None: English).
     """
-    kept = [(m, g.places_of(m.key_id)) for m in found]
+    kept = [(m, _county_places(g, m, g.places_of(m.key_id))) for m in found]
     if language is not None:
         kept = [(m, foreign_places(g, m, ps, language)) for m, ps in kept]
         kept = [(m, ps) for m, ps in kept if ps and _foreign_guarded(g, m, ps) is None]
