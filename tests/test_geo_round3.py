@@ -94,3 +94,25 @@ def test_county_before_a_name_is_a_british_or_irish_county(geo: Geoparser) -> No
     )
     # the US puts the word after the name
     assert where(geo, "", "A fire in Durham County, North Carolina destroyed two homes.")[0] == "US"
+
+
+def test_a_government_ready_to_act_abroad_speaks_at_home(geo: Geoparser) -> None:
+    assert (
+        where(
+            geo,
+            "",
+            "Colombia is ready to contribute troops to the NATO-led security force in "
+            "Afghanistan, the defence minister said.",
+        )[0]
+        == "CO"
+    )
+    # a plain "will" is not a statement of readiness: the event's place still wins
+    assert (
+        where(
+            geo,
+            "",
+            "Israel will start demolishing the industrial zone in the northern Gaza Strip "
+            "before March, officials said.",
+        )[0]
+        == "PS"
+    )

@@ -119,6 +119,13 @@ HOME_ACTION_AFTER = re.compile(
     r"hang(?:s|ed)|sentenc(?:e|es|ed)|pardon(?:s|ed)?)\b",
     re.I,
 )
+# "Australia is willing to withdraw its troops from Iraq", "Colombia is ready to contribute
+# troops": a government's stated readiness is news made at home, whatever it offers to do
+# abroad (a plain "will" or "has agreed to" is not: "Israel will start liquidating the
+# Erez zone in Gaza", "Saudi Arabia has agreed to a ceasefire in Yemen")
+INTENT_AFTER = re.compile(
+    r"^\s+(?:is|was|are|were|remains)\s+(?:not\s+)?(?:willing|ready|prepared)\s+to\b"
+)
 BACKER_WORDS = frozenset(
     {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
 )
@@ -625,6 +632,15 @@ def _describe(
             and HOME_ACTION_AFTER.match(after)
         ):
             m.home = True  # "India extradited a top Pakistan militant": acts at home
+        elif (
+            not m.possessive
+            and not m.locative
+            and not m.demonym
+            and (m.sentence_start or (low in CLAUSE_OPENERS and prev_gap == " "))
+            and is_country_key(gazetteer, m.key_id)
+            and INTENT_AFTER.match(after)
+        ):
+            m.home = True  # "Australia is willing to withdraw its troops from Iraq"
         if not m.possessive and not m.locative and _speaks(after):
             m.speaker = True
         elif (
