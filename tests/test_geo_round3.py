@@ -116,3 +116,15 @@ def test_a_government_ready_to_act_abroad_speaks_at_home(geo: Geoparser) -> None
         )[0]
         == "PS"
     )
+
+
+def test_telling_reporters_somewhere_is_a_dateline_not_the_event(geo: Geoparser) -> None:
+    assert (
+        where(
+            geo,
+            "",
+            "The defence minister told reporters in Ankara that militants had emptied a "
+            "prison in northern Syria.",
+        )[0]
+        == "SY"
+    )

@@ -209,9 +209,12 @@ ELSEWHERE_BEFORE = re.compile(
     re.I,
 )
 # "Al Jazeera's Scott Heidler reports from Bangkok", "has more from Mexico City": where
-# the reporter stands, as a dateline is, not necessarily where the event happened
+# the reporter stands, as a dateline is, not necessarily where the event happened; and
+# "the minister told reporters in Ankara": where a speaker met the press, likewise
 REPORTER_BEFORE = re.compile(
-    r"\b(?:reports?|reporting|has\s+more|filed|writes)\s+from\s+"
+    r"\b(?:(?:told|telling)\s+(?:reporters|journalists|a\s+(?:news|press)\s+conference)"
+    r"\s+in\s+|"
+    r"(?:reports?|reporting|has\s+more|filed|writes)\s+from\s+)"
     r"(?:the\s+)?(?:(?:[A-Z][\w'’.\-]*\s+){0,4}[A-Z][\w'’.\-]*,\s*)?$"
 )
 # "Libya conflict: Russia and Turkey ...", "Hong Kong protests: ...": a headline's
