@@ -128,3 +128,16 @@ def test_telling_reporters_somewhere_is_a_dateline_not_the_event(geo: Geoparser)
         )[0]
         == "SY"
     )
+
+
+def test_the_other_party_to_communication_is_not_the_place(geo: Geoparser) -> None:
+    # Seoul's government is the other party; the decision is Pyongyang's
+    assert (
+        where(
+            geo,
+            "North Korea cuts hotline",
+            'North Korea has shut off all lines of communication with "enemy" South Korea, '
+            "state media said.",
+        )[0]
+        == "KP"
+    )

@@ -175,10 +175,13 @@ COMPARED_BEFORE = re.compile(
 # or a relation, a government, not where anything happened
 COUNTERPART_BEFORE = re.compile(
     r"\b(?:talks?|talking|meetings?|meets?|met|deals?|agreements?|accords?|ties|relations|"
-    r"relationship|cooperation|treaty|pact|summit|negotiations?|dialogue)\s+with\s+"
-    r"(?:the\s+)?$",
+    r"relationship|cooperation|treaty|pact|summit|negotiations?|dialogue|"
+    r"communications?|contacts?|hotlines?)\s+with\s+"
+    r"(?:the\s+)?(?:[\"'“‘][\w\-]+[\"'”’]\s+)?$",
     re.I,
 )
+# "communication with 'enemy' South Korea": a quoted word between a word and a name
+QUOTED_WORD_END = re.compile(r"\s*[\"'“‘][\w\-]+[\"'”’]$")
 # "an ex-president living in exile in Britain", "based in London", "avoid deportation
 # to the United States", "he was living freely in Pakistan": where someone lives or is
 # sent, not where the event happened
@@ -584,7 +587,7 @@ def _describe(
             m.compared = True
             m.locative = False
         elif (
-            before.rstrip().lower().endswith(("with", "with the"))
+            QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(("with", "with the"))
             and COUNTERPART_BEFORE.search(before)
         ) or (
             i > 0
