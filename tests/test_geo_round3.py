@@ -141,3 +141,24 @@ def test_the_other_party_to_communication_is_not_the_place(geo: Geoparser) -> No
         )[0]
         == "KP"
     )
+
+
+def test_a_seoul_dateline_on_the_north_korean_regime_is_north_korea(geo: Geoparser) -> None:
+    assert (
+        where(
+            geo,
+            "North Korea-watchers puzzle over Kim's new title",
+            "SEOUL - Analysts of the secretive North Korean regime are debating what the "
+            "leader's new title means.",
+        )[0]
+        == "KP"
+    )
+    # a Seoul dateline on Seoul's own news stays in South Korea
+    assert (
+        where(
+            geo,
+            "South Korea raises rates",
+            "SEOUL - South Korea's central bank raised its key rate on Thursday.",
+        )[0]
+        == "KR"
+    )

@@ -231,6 +231,11 @@ REGION_AFTER_POSSESSOR = re.compile(
 # Ireland or the UK (the US puts the word after the name: "Orange County")
 COUNTY_BEFORE = re.compile(r"(?<![\w.])(?:County|Co\.)\s$")
 COUNTY_COUNTRIES = frozenset({"GB", "IE"})
+# "the reclusive North Korean regime", "Iranian authorities": a demonym that names a
+# country's government, whose acts are at home
+REGIME_AFTER = re.compile(
+    r"^\s+(?:regime|government|authorities|leadership|state\s+media|state\s+television)\b"
+)
 NAME_PARTICLES = frozenset({"von", "van", "zu", "bin", "ibn", "der", "den"})
 # "Diane von Furstenberg", "Osama bin Laden": a name's particle after a given name
 NAME_PARTICLE_BEFORE = re.compile(
@@ -358,6 +363,7 @@ class Found:
     currency: bool = False  # "US $50 million"
     home: bool = False  # "the Hungarian parliament": an institution acting at home
     county: bool = False  # "County Durham", "Co. Antrim": a British or Irish county
+    regime: bool = False  # "the North Korean regime": a demonym naming a government
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -559,6 +565,7 @@ def _describe(
         after = text[m.end : m.end + 60].split("\n", 1)[0]
         m.sentence_start = _starts_sentence(text, m.start, field_start)
         m.county = bool(COUNTY_BEFORE.search(before))
+        m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.in_lead = m.field == "summary" and m.start < lead_end
         prev_word, prev_gap, prev_start = "", "", m.start
         pm = PREV.search(before)

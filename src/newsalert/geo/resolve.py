@@ -375,6 +375,7 @@ def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
         return
     home = g.country[dateline.place]
     placed_home = placed_away = False
+    titled = {g.country[r.place] for r in out if r.mention.field == "title"}
     for r in out:
         if r is dateline:
             continue
@@ -390,6 +391,10 @@ def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
             and not m.possessive  # "Britain's world number four": whose, not where
         ):
             placed_away = True  # "North Korea has been selling ..."
+        elif m.in_lead and m.regime and g.country[r.place] in titled:
+            # "North Korea-watchers ponder ..." / "SEOUL - Watchers of the reclusive
+            # North Korean regime ...": the title's country and its government in the lead
+            placed_away = True
     if placed_away and not placed_home:
         dateline.weight = W_DATELINE_AWAY
 
