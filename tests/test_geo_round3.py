@@ -162,3 +162,39 @@ def test_a_seoul_dateline_on_the_north_korean_regime_is_north_korea(geo: Geopars
         )[0]
         == "KR"
     )
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "language", "place"),
+    [
+        (
+            "Strzelanina w Gdańsku",
+            "Policja zatrzymała dwóch mężczyzn po strzelaninie w Gdańsku w nocy.",
+            "pl",
+            "Gdańsk",
+        ),
+        (
+            "Pożar w Krakowie",
+            "Strażacy przez całą noc gasili pożar kamienicy w Krakowie.",
+            "pl",
+            "Kraków",
+        ),
+        (
+            "Napad v Mariboru",
+            "Policija je v Mariboru prijela dva moška po napadu na bencinsko črpalko.",
+            "sl",
+            "Maribor",
+        ),
+        (
+            "Protest v Ljubljani",
+            "Več tisoč ljudi je v soboto protestiralo v Ljubljani.",
+            "sl",
+            "Ljubljana",
+        ),
+    ],
+)
+def test_polish_and_slovene_case_forms_are_matched(
+    geo: Geoparser, title: str, summary: str, language: str, place: str
+) -> None:
+    w = geo.locate(title, summary, None, None, language).where
+    assert w is not None and w.place == place

@@ -432,6 +432,32 @@ INFLECTIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("a", ("ë",)),
         ("ë", ("",)),
     ),
+    # Polish: "w Warszawie", "z Warszawy" (Warszawa), "w Krakowie", "do Krakowa"
+    # (Kraków), "w Gdańsku" (Gdańsk), "we Wrocławiu" (Wrocław), "w Gdyni" (Gdynia)
+    "pl": (
+        ("owie", ("ów", "owo")),
+        ("owa", ("ów",)),
+        ("wie", ("wa",)),
+        ("iu", ("",)),
+        ("ie", ("", "a")),
+        ("em", ("",)),
+        ("ą", ("a",)),
+        ("u", ("",)),
+        ("y", ("a",)),
+        ("i", ("a", "ia")),
+        ("a", ("",)),
+    ),
+    # Slovene: "v Ljubljani", "iz Ljubljane" (Ljubljana), "v Mariboru" (Maribor),
+    # "v Celju" (Celje)
+    "sl": (
+        ("ju", ("e",)),
+        ("om", ("",)),
+        ("i", ("a", "")),
+        ("e", ("a",)),
+        ("o", ("a",)),
+        ("u", ("",)),
+        ("a", ("",)),
+    ),
 }
 INFLECTING_LANGUAGES = {
     "sr": "bcs",
@@ -440,6 +466,8 @@ INFLECTING_LANGUAGES = {
     "sh": "bcs",
     "cnr": "bcs",
     "sq": "sq",
+    "pl": "pl",
+    "sl": "sl",
 }
 CAPITALISED_WORD = re.compile(r"(?<![\w'’\-])[^\W\d_a-z][^\W\d_]{2,}(?![\w\-])")
 
