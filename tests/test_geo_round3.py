@@ -198,3 +198,15 @@ def test_polish_and_slovene_case_forms_are_matched(
 ) -> None:
     w = geo.locate(title, summary, None, None, language).where
     assert w is not None and w.place == place
+
+
+def test_the_partner_one_works_with_is_not_the_place(geo: Geoparser) -> None:
+    assert (
+        where(
+            geo,
+            "",
+            "Japan's government has pledged to work with China on infrastructure projects "
+            "in other countries.",
+        )[0]
+        == "JP"
+    )

@@ -176,7 +176,8 @@ COMPARED_BEFORE = re.compile(
 COUNTERPART_BEFORE = re.compile(
     r"\b(?:talks?|talking|meetings?|meets?|met|deals?|agreements?|accords?|ties|relations|"
     r"relationship|cooperation|treaty|pact|summit|negotiations?|dialogue|"
-    r"communications?|contacts?|hotlines?)\s+with\s+"
+    r"communications?|contacts?|hotlines?|work|works|working|worked|cooperate[sd]?|"
+    r"cooperating|partner(?:s|ed|ing)?)\s+with\s+"
     r"(?:the\s+)?(?:[\"'“‘][\w\-]+[\"'”’]\s+)?$",
     re.I,
 )
