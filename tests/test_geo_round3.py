@@ -210,3 +210,24 @@ def test_the_partner_one_works_with_is_not_the_place(geo: Geoparser) -> None:
         )[0]
         == "JP"
     )
+
+
+def test_what_one_counters_is_not_the_place(geo: Geoparser) -> None:
+    assert (
+        where(
+            geo,
+            "Lebanese opposition unites",
+            "Lebanese opposition parties joined forces for the first time to counter Syria's "
+            "influence over Lebanese politics.",
+        )[0]
+        == "LB"
+    )
+    # a capital's government too: "counter Washington's charges"
+    assert (
+        where(
+            geo,
+            "",
+            "The Chinese telecom giant pivoted to counter Washington's charges with lawsuits.",
+        )[0]
+        == "CN"
+    )

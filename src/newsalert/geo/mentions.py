@@ -194,7 +194,7 @@ ADDRESSED_BEFORE = re.compile(
     r"slam(?:s|med)?|accus(?:e|es|ed)|blam(?:e|es|ed)|condemn(?:s|ed)?|"
     r"critici[sz](?:e|es|ed)|rebuk(?:e|es|ed)|chid(?:e|es|ed)|scold(?:s|ed)?|"
     r"denounc(?:e|es|ed)|lambast(?:s|ed)?|prais(?:e|es|ed)|thank(?:s|ed)?|"
-    r"su(?:e|es|ed)|(?:hurls?|hurled)\s+\w+\s+at|(?:lash(?:es|ed)?|hit(?:s)?)\s+out\s+at|"
+    r"su(?:e|es|ed)|counter(?:s|ed|ing)?|(?:hurls?|hurled)\s+\w+\s+at|(?:lash(?:es|ed)?|hit(?:s)?)\s+out\s+at|"
     r"(?:swipes?|jabs?|digs?|aim(?:s|ed)?|angry|furious|fires?\s+back)\s+at|"
     r"(?:fight|battle|campaign|lawsuit|case|complaint|war\s+of\s+words)\s+against|"
     r"support\s+for|solidarity\s+with)\s+(?:the\s+)?$",

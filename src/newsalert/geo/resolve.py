@@ -322,7 +322,9 @@ def resolve(
         ):
             continue  # "Sevenoaks, Kent": a Kent elsewhere qualifies nothing
         # "Washington's concern" is the government's, however placed in the text
-        out.append(Resolved(m, p, W_SPEAKER if government else _weight(g, m, p)))
+        # ... and "to counter Washington's charges" its words' target (W_ADDRESSED)
+        weight = _weight(g, m, p)
+        out.append(Resolved(m, p, min(W_SPEAKER, weight) if government else weight))
     _filed_from_elsewhere(g, out)
     return out
 
