@@ -231,3 +231,18 @@ def test_what_one_counters_is_not_the_place(geo: Geoparser) -> None:
         )[0]
         == "CN"
     )
+
+
+def test_a_travel_warnings_destination_is_not_the_place(geo: Geoparser) -> None:
+    assert (
+        where(
+            geo,
+            "Beijing Warns Students Not to Travel to Australia",
+            "The warning issued by China's education ministry cited racist incidents.",
+        )[0]
+        == "CN"
+    )
+    assert (
+        where(geo, "", "The foreign ministry in Tokyo advised against all travel to Haiti.")[0]
+        == "JP"
+    )

@@ -207,7 +207,10 @@ CURRENCY_AFTER = re.compile(r"^\s?\$")
 QUOTE_LABEL_AFTER = re.compile(r"^\s*:\s*['‘\"“]")
 ELSEWHERE_BEFORE = re.compile(
     r"\b(?:based|living|lives|lived|exiled?|headquartered|residing|resident|"
-    r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion))\s+(?:back\s+)?"
+    r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion)|"
+    # a travel warning's destination: "warns citizens not to travel to Australia"
+    r"(?:not\s+to|against(?:\s+all)?(?:\s+non-essential)?|avoid)\s+travel(?:l?ing)?)"
+    r"\s+(?:back\s+)?"
     r"(?:[a-z]+ly\s+)?(?:in|to)\s+"  # "living freely in Pakistan"
     r"(?:the\s+)?$",
     re.I,
