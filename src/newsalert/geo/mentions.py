@@ -108,6 +108,24 @@ HOME_INSTITUTIONS = frozenset(
         "prosecutors",
     }
 )
+# "U.S. to expel Chinese students", "India extradited a top Pakistan militant", "Libya
+# freed 37 prisoners": a government acting on people in its hands acts at home, however
+# foreign the people (who are named by demonym, country or the place they came from)
+HOME_ACTION_AFTER = re.compile(
+    r"^\s+(?:(?:has|have|had|will|would|to|is\s+to|plans\s+to|is\s+set\s+to|moves\s+to|"
+    r"has\s+begun\s+to)\s+)?"
+    r"(?:expel(?:s|led)?|extradit(?:e|es|ed)|deport(?:s|ed)?|free(?:s|d)?|releas(?:e|es|ed)|"
+    r"arrest(?:s|ed)?|detain(?:s|ed)?|execut(?:e|es|ed)|jail(?:s|ed)?|imprison(?:s|ed)?|"
+    r"hang(?:s|ed)|sentenc(?:e|es|ed)|pardon(?:s|ed)?)\b",
+    re.I,
+)
+# "Australia is willing to withdraw its troops from Iraq", "Colombia is ready to contribute
+# troops": a government's stated readiness is news made at home, whatever it offers to do
+# abroad (a plain "will" or "has agreed to" is not: "Israel will start liquidating the
+# Erez zone in Gaza", "Saudi Arabia has agreed to a ceasefire in Yemen")
+INTENT_AFTER = re.compile(
+    r"^\s+(?:is|was|are|were|remains)\s+(?:not\s+)?(?:willing|ready|prepared)\s+to\b"
+)
 BACKER_WORDS = frozenset(
     {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
 )
@@ -157,12 +175,17 @@ COMPARED_BEFORE = re.compile(
 # or a relation, a government, not where anything happened
 COUNTERPART_BEFORE = re.compile(
     r"\b(?:talks?|talking|meetings?|meets?|met|deals?|agreements?|accords?|ties|relations|"
-    r"relationship|cooperation|treaty|pact|summit|negotiations?|dialogue)\s+with\s+"
-    r"(?:the\s+)?$",
+    r"relationship|cooperation|treaty|pact|summit|negotiations?|dialogue|"
+    r"communications?|contacts?|hotlines?|work|works|working|worked|cooperate[sd]?|"
+    r"cooperating|partner(?:s|ed|ing)?)\s+with\s+"
+    r"(?:the\s+)?(?:[\"'“‘][\w\-]+[\"'”’]\s+)?$",
     re.I,
 )
+# "communication with 'enemy' South Korea": a quoted word between a word and a name
+QUOTED_WORD_END = re.compile(r"\s*[\"'“‘][\w\-]+[\"'”’]$")
 # "an ex-president living in exile in Britain", "based in London", "avoid deportation
-# to the United States": where someone lives or is sent, not where the event happened
+# to the United States", "he was living freely in Pakistan": where someone lives or is
+# sent, not where the event happened
 # "Kim Jong Un's sister threatens South Korea", "Iran berates US", "fight against
 # U.S.": the country addressed by words or a lawsuit, not where anything happened
 # (the speaker is; "Israel strikes Syria" is a target, see TARGET_BEFORE)
@@ -171,7 +194,7 @@ ADDRESSED_BEFORE = re.compile(
     r"slam(?:s|med)?|accus(?:e|es|ed)|blam(?:e|es|ed)|condemn(?:s|ed)?|"
     r"critici[sz](?:e|es|ed)|rebuk(?:e|es|ed)|chid(?:e|es|ed)|scold(?:s|ed)?|"
     r"denounc(?:e|es|ed)|lambast(?:s|ed)?|prais(?:e|es|ed)|thank(?:s|ed)?|"
-    r"su(?:e|es|ed)|(?:hurls?|hurled)\s+\w+\s+at|(?:lash(?:es|ed)?|hit(?:s)?)\s+out\s+at|"
+    r"su(?:e|es|ed)|counter(?:s|ed|ing)?|(?:hurls?|hurled)\s+\w+\s+at|(?:lash(?:es|ed)?|hit(?:s)?)\s+out\s+at|"
     r"(?:swipes?|jabs?|digs?|aim(?:s|ed)?|angry|furious|fires?\s+back)\s+at|"
     r"(?:fight|battle|campaign|lawsuit|case|complaint|war\s+of\s+words)\s+against|"
     r"support\s+for|solidarity\s+with)\s+(?:the\s+)?$",
@@ -184,14 +207,21 @@ CURRENCY_AFTER = re.compile(r"^\s?\$")
 QUOTE_LABEL_AFTER = re.compile(r"^\s*:\s*['‘\"“]")
 ELSEWHERE_BEFORE = re.compile(
     r"\b(?:based|living|lives|lived|exiled?|headquartered|residing|resident|"
-    r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion))\s+(?:back\s+)?(?:in|to)\s+"
+    r"deport(?:ed|ation)|extradit(?:ed|ion)|repatriat(?:ed|ion)|"
+    # a travel warning's destination: "warns citizens not to travel to Australia"
+    r"(?:not\s+to|against(?:\s+all)?(?:\s+non-essential)?|avoid)\s+travel(?:l?ing)?)"
+    r"\s+(?:back\s+)?"
+    r"(?:[a-z]+ly\s+)?(?:in|to)\s+"  # "living freely in Pakistan"
     r"(?:the\s+)?$",
     re.I,
 )
 # "Al Jazeera's Scott Heidler reports from Bangkok", "has more from Mexico City": where
-# the reporter stands, as a dateline is, not necessarily where the event happened
+# the reporter stands, as a dateline is, not necessarily where the event happened; and
+# "the minister told reporters in Ankara": where a speaker met the press, likewise
 REPORTER_BEFORE = re.compile(
-    r"\b(?:reports?|reporting|has\s+more|filed|writes)\s+from\s+"
+    r"\b(?:(?:told|telling)\s+(?:reporters|journalists|a\s+(?:news|press)\s+conference)"
+    r"\s+in\s+|"
+    r"(?:reports?|reporting|has\s+more|filed|writes)\s+from\s+)"
     r"(?:the\s+)?(?:(?:[A-Z][\w'’.\-]*\s+){0,4}[A-Z][\w'’.\-]*,\s*)?$"
 )
 # "Libya conflict: Russia and Turkey ...", "Hong Kong protests: ...": a headline's
@@ -200,6 +230,15 @@ TOPIC_AFTER = re.compile(r"^\s+(?:[a-z][\w'’\-]*\s+){0,2}[a-z][\w'’\-]*\s*:"
 REGION_AFTER_POSSESSOR = re.compile(
     r"^\s?['’]s\s+(?:[A-Z][\w'’\-]*\s+){1,2}(?:state|province|region|district|county|"
     r"prefecture|governorate|territory)\b"
+)
+# "County Durham", "County Cork", "Co. Antrim": the name after "County" is a county of
+# Ireland or the UK (the US puts the word after the name: "Orange County")
+COUNTY_BEFORE = re.compile(r"(?<![\w.])(?:County|Co\.)\s$")
+COUNTY_COUNTRIES = frozenset({"GB", "IE"})
+# "the reclusive North Korean regime", "Iranian authorities": a demonym that names a
+# country's government, whose acts are at home
+REGIME_AFTER = re.compile(
+    r"^\s+(?:regime|government|authorities|leadership|state\s+media|state\s+television)\b"
 )
 NAME_PARTICLES = frozenset({"von", "van", "zu", "bin", "ibn", "der", "den"})
 # "Diane von Furstenberg", "Osama bin Laden": a name's particle after a given name
@@ -327,6 +366,8 @@ class Found:
     addressed: bool = False  # "threatens South Korea", "fight against U.S.": words' target
     currency: bool = False  # "US $50 million"
     home: bool = False  # "the Hungarian parliament": an institution acting at home
+    county: bool = False  # "County Durham", "Co. Antrim": a British or Irish county
+    regime: bool = False  # "the North Korean regime": a demonym naming a government
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -395,6 +436,32 @@ INFLECTIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("a", ("ë",)),
         ("ë", ("",)),
     ),
+    # Polish: "w Warszawie", "z Warszawy" (Warszawa), "w Krakowie", "do Krakowa"
+    # (Kraków), "w Gdańsku" (Gdańsk), "we Wrocławiu" (Wrocław), "w Gdyni" (Gdynia)
+    "pl": (
+        ("owie", ("ów", "owo")),
+        ("owa", ("ów",)),
+        ("wie", ("wa",)),
+        ("iu", ("",)),
+        ("ie", ("", "a")),
+        ("em", ("",)),
+        ("ą", ("a",)),
+        ("u", ("",)),
+        ("y", ("a",)),
+        ("i", ("a", "ia")),
+        ("a", ("",)),
+    ),
+    # Slovene: "v Ljubljani", "iz Ljubljane" (Ljubljana), "v Mariboru" (Maribor),
+    # "v Celju" (Celje)
+    "sl": (
+        ("ju", ("e",)),
+        ("om", ("",)),
+        ("i", ("a", "")),
+        ("e", ("a",)),
+        ("o", ("a",)),
+        ("u", ("",)),
+        ("a", ("",)),
+    ),
 }
 INFLECTING_LANGUAGES = {
     "sr": "bcs",
@@ -403,6 +470,8 @@ INFLECTING_LANGUAGES = {
     "sh": "bcs",
     "cnr": "bcs",
     "sq": "sq",
+    "pl": "pl",
+    "sl": "sl",
 }
 CAPITALISED_WORD = re.compile(r"(?<![\w'’\-])[^\W\d_a-z][^\W\d_]{2,}(?![\w\-])")
 
@@ -527,6 +596,8 @@ def _describe(
         before = text[max(field_start, m.start - 60) : m.start]
         after = text[m.end : m.end + 60].split("\n", 1)[0]
         m.sentence_start = _starts_sentence(text, m.start, field_start)
+        m.county = bool(COUNTY_BEFORE.search(before))
+        m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.in_lead = m.field == "summary" and m.start < lead_end
         prev_word, prev_gap, prev_start = "", "", m.start
         pm = PREV.search(before)
@@ -555,7 +626,7 @@ def _describe(
             m.compared = True
             m.locative = False
         elif (
-            before.rstrip().lower().endswith(("with", "with the"))
+            QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(("with", "with the"))
             and COUNTERPART_BEFORE.search(before)
         ) or (
             i > 0
@@ -597,6 +668,24 @@ def _describe(
             and (m.demonym or is_country_key(gazetteer, m.key_id))
         ):
             m.home = True
+        if (
+            not m.possessive
+            and not m.locative
+            and not m.demonym
+            and (m.sentence_start or (low in CLAUSE_OPENERS and prev_gap == " "))
+            and is_country_key(gazetteer, m.key_id)
+            and HOME_ACTION_AFTER.match(after)
+        ):
+            m.home = True  # "India extradited a top Pakistan militant": acts at home
+        elif (
+            not m.possessive
+            and not m.locative
+            and not m.demonym
+            and (m.sentence_start or (low in CLAUSE_OPENERS and prev_gap == " "))
+            and is_country_key(gazetteer, m.key_id)
+            and INTENT_AFTER.match(after)
+        ):
+            m.home = True  # "Australia is willing to withdraw its troops from Iraq"
         if not m.possessive and not m.locative and _speaks(after):
             m.speaker = True
         elif (

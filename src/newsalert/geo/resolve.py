@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from newsalert.geo.distance import haversine_km
 from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
-from newsalert.geo.mentions import Found
+from newsalert.geo.mentions import COUNTY_COUNTRIES, Found
 
 # candidate scores (log10 population is 0-7)
 POPULATION_WEIGHT = 1.5
@@ -227,6 +227,14 @@ def foreign_places(g: Gazetteer, m: Found, places: list[int], language: str) -> 
     return out
 
 
+def _county_places(g: Gazetteer, m: Found, places: list[int]) -> list[int]:
+    """ "County Durham", "Co. Antrim": the candidates in Ireland and the UK, if any
+    (Durham, England of 48,000 people, not Durham, North Carolina)."""
+    if not m.county:
+        return places
+    return [p for p in places if g.country[p] in COUNTY_COUNTRIES] or places
+
+
 def resolve(
     g: Gazetteer, found: list[Found], feed_country: str | None, language: str | None = None
 ) -> list[Resolved]:
@@ -234,7 +242,7 @@ def resolve(
 
     ``language``: the item's, when it is not English (None: English).
     """
-    kept = [(m, g.places_of(m.key_id)) for m in found]
+    kept = [(m, _county_places(g, m, g.places_of(m.key_id))) for m in found]
     if language is not None:
         kept = [(m, foreign_places(g, m, ps, language)) for m, ps in kept]
         kept = [(m, ps) for m, ps in kept if ps and _foreign_guarded(g, m, ps) is None]
@@ -290,7 +298,7 @@ def resolve(
                     + (CONTEXT_TOWN_IN_REGION if p in towns_in else 0.0)
                 ),
             )
-            new_choice.append(_prefer_namesake_city(g, best, ps))
+            new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
         choice = new_choice
     lone = _lone_foreign_villages(g, kept, choice)
     out = []
@@ -314,7 +322,9 @@ def resolve(
         ):
             continue  # "Sevenoaks, Kent": a Kent elsewhere qualifies nothing
         # "Washington's concern" is the government's, however placed in the text
-        out.append(Resolved(m, p, W_SPEAKER if government else _weight(g, m, p)))
+        # ... and "to counter Washington's charges" its words' target (W_ADDRESSED)
+        weight = _weight(g, m, p)
+        out.append(Resolved(m, p, min(W_SPEAKER, weight) if government else weight))
     _filed_from_elsewhere(g, out)
     return out
 
@@ -367,6 +377,7 @@ def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
         return
     home = g.country[dateline.place]
     placed_home = placed_away = False
+    titled = {g.country[r.place] for r in out if r.mention.field == "title"}
     for r in out:
         if r is dateline:
             continue
@@ -382,6 +393,10 @@ def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
             and not m.possessive  # "Britain's world number four": whose, not where
         ):
             placed_away = True  # "North Korea has been selling ..."
+        elif m.in_lead and m.regime and g.country[r.place] in titled:
+            # "North Korea-watchers ponder ..." / "SEOUL - Watchers of the reclusive
+            # North Korean regime ...": the title's country and its government in the lead
+            placed_away = True
     if placed_away and not placed_home:
         dateline.weight = W_DATELINE_AWAY
 
@@ -392,15 +407,30 @@ def _far_from_qualifier(g: Gazetteer, p: int, q: int) -> bool:
     return haversine_km(g.lat[p], g.lon[p], g.lat[q], g.lon[q]) > QUALIFIER_MAX_KM
 
 
-def _prefer_namesake_city(g: Gazetteer, best: int, candidates: list[int]) -> int:
-    """ "New York", "Washington": a big city of the same name beats the region."""
+def _prefer_namesake_city(
+    g: Gazetteer,
+    best: int,
+    candidates: list[int],
+    context: dict[str, float] | None = None,
+    text: str = "",
+) -> int:
+    """ "New York", "Washington": a big city of the same name beats the region.
+
+    A region known only by its name (``coarse``: ISO lists it, GeoNames' code for it
+    is unknown, so its population is a placeholder, not a measure) whose country
+    nothing else in the item names loses to a big city of that own name (not an
+    alternate: Bonn is "Bono" in Italian) in any country: "aid deliveries to Gaza" is the Palestinian city of 410,000, not
+    Mozambique's Gaza province, while "Ontario" stays the Canadian province (the
+    Ontario in California has 171,000 people).
+    """
     if g.kind[best] != KIND_ADMIN1:
         return best
+    foreign = bool(g.coarse[best]) and context is not None and g.country[best] not in context
     cities = [
         p
         for p in candidates
         if g.kind[p] == KIND_PLACE
-        and g.country[p] == g.country[best]
+        and (g.country[p] == g.country[best] or (foreign and g.name[p] == text))
         and g.population[p] >= NAMESAKE_CITY_MIN_POP
     ]
     return max(cities, key=lambda p: g.population[p]) if cities else best
