@@ -17,8 +17,10 @@ item's out-of-fold probability, and reports
   POLITICS flagged.
 
 ``--dump`` writes one JSON line per training item (source, label, out-of-fold
-probability, text) for reading the errors. It never reads ``stream_dev.jsonl``:
-candidates are chosen on the training data and dev alone.
+probability, text) for reading the errors. Candidates are chosen on the training data
+and dev alone; ``--stream FILE --against MODEL_DIR`` scores a weighted feed sample
+(``stream_dev.jsonl``) with one candidate and the shipped model, with a paired bootstrap:
+run it once, for the final candidate, after the choice is made.
 
 A candidate replaces the cue block (``classifier._cue_dense``'s groups and products)
 through ``CANDIDATES``; ``baseline`` is the shipped recipe and must reproduce
