@@ -1,0 +1,474 @@
+"""Out-of-fold errors of the relevance recipe, per item, and candidate feature blocks.
+
+Usage (from the repository root; the word and character TF-IDF blocks are cached in
+``--cache``, so a second run costs only the five fold fits, about a minute)::
+
+    .venv/bin/python bench/relevance_oof.py [--cache DIR] [--dump FILE] [CANDIDATE ...]
+
+It rebuilds what ``classifier.train`` builds (the same features, folds, summary-only
+copies, sample weights, Platt calibration and F1-best threshold), keeps every training
+item's out-of-fold probability, and reports
+
+* **all**: out-of-fold F1 and PR-AUC on the whole training file;
+* **feed**: the same on the 6,366 real feed items (``rss_2020``), the part that looks
+  most like what the product scores, with precision and recall at the threshold;
+* **dev**: the averaged fold models (the shipped model) on ``data/dev.jsonl``: P, R,
+  F1, PR-AUC, and the hard negatives (DIPLO, AGREEMENT, PEACE_PROTEST) and HuffPost
+  POLITICS flagged.
+
+``--dump`` writes one JSON line per training item (source, label, out-of-fold
+probability, text) for reading the errors. Candidates are chosen on the training data
+and dev alone; ``--stream FILE --against MODEL_DIR`` scores a weighted feed sample
+(``stream_dev.jsonl``) with one candidate and the shipped model, with a paired bootstrap:
+run it once, for the final candidate, after the choice is made.
+
+A candidate replaces the cue block (``classifier._cue_dense``'s groups and products)
+through ``CANDIDATES``; ``baseline`` is the shipped recipe and must reproduce
+``model.json``'s ``cv`` metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import StratifiedKFold
+
+from newsalert import classifier as C
+from newsalert.kinds import KIND_NAMES, kind_features
+
+DEV = Path(__file__).resolve().parent.parent / "src/newsalert/data/dev.jsonl.gz"
+
+# Candidate word groups (from the labelling guide's clarifications, not from errors of
+# any evaluation file): a settlement ends or pauses violence (a surrender, a swap, a
+# pull-back, a truce taking effect); the aftermath of an old event is lawsuits, charges,
+# trials, inquiries, reforms, tributes; a single victim or suspect named by who they are
+# ("man", "wife", "teenager") is an individual crime rather than public danger.
+EXTRA_WORDS: dict[str, str] = {
+    "settlement": (
+        "surrender surrendered surrenders surrendering swap swaps swapped exchange exchanged "
+        "withdraw withdrew withdrawn withdrawal withdrawing disarm disarmed disarmament "
+        "demobilise demobilised demobilize demobilized amnesty handover reintegration "
+        "pull_back pulled_back pull_out pulled_out lay_down laid_down take_effect "
+        "took_effect takes_effect prisoner_swap"
+    ),
+    "aftermath": (
+        "lawsuit lawsuits sue sued sues suing lawyer lawyers attorney attorneys judge jury "
+        "indicted indictment plea pleaded pleads testify testified testimony inquest inquiry "
+        "hearing hearings reform reforms legislation bill compensation settlement funeral "
+        "funerals tribute tributes honour honor honoured honored mourn mourned mourning "
+        "eulogy blame blamed blames acquitted appeal appeals"
+    ),
+    "individual": (
+        "man woman boy girl teen teenager teenage wife husband mother father son daughter "
+        "baby toddler child girlfriend boyfriend grandmother grandfather pensioner neighbour "
+        "neighbor couple mum dad"
+    ),
+}
+
+EXTRA_SETS = {name: frozenset(words.split()) for name, words in EXTRA_WORDS.items()}
+
+
+def make_cues(groups: tuple[str, ...], products: tuple[tuple[str, str], ...]) -> Any:
+    """The shipped cue block plus ``groups`` of ``EXTRA_WORDS`` (log counts, presence)
+    and ``products`` of any two groups ("none" = no violence word)."""
+    names = list(C._CUE_GROUPS) + list(groups)
+    index = dict(C._CUE_INDEX)
+    for g, name in enumerate(groups, len(C._CUE_GROUPS)):
+        for w in EXTRA_WORDS[name].split():
+            index.setdefault(w, g)
+
+    def fn(docs: list[str]) -> np.ndarray:
+        base = C._cue_dense(docs, C._CUE_INDEX, C.CUE_SCALE)
+        counts = np.zeros((len(docs), len(names)), dtype=np.float32)
+        for k, doc in enumerate(docs):
+            prev = ""
+            for tok in C._CUE_TOKEN.findall(doc.lower()):
+                g = index.get(tok)
+                if g is not None and g >= len(C._CUE_GROUPS):
+                    counts[k, g] += 1
+                g2 = index.get(f"{prev}_{tok}") if prev else None
+                if g2 is not None and g2 >= len(C._CUE_GROUPS):
+                    counts[k, g2] += 1
+                prev = tok
+        a = np.log1p(counts)
+        a[:, : len(C._CUE_GROUPS)] = np.log1p(C._cue_counts(docs, C._CUE_INDEX))
+        col = {n: a[:, j] for j, n in enumerate(names)}
+        col["none"] = (col["violence"] == 0).astype(np.float32)
+        extra = [a[:, len(C._CUE_GROUPS) :], (a[:, len(C._CUE_GROUPS) :] > 0)]
+        extra += [np.stack([col[x] * col[y] for x, y in products], 1)] if products else []
+        return np.hstack([base, np.hstack(extra).astype(np.float32) * C.CUE_SCALE])
+
+    return fn
+
+
+_SAYS = frozenset(
+    [
+        "says",
+        "say",
+        "said",
+        "tells",
+        "told",
+        "urges",
+        "urged",
+        "calls",
+        "slams",
+        "condemns",
+        "condemned",
+        "vows",
+        "warns",
+        "warned",
+        "blasts",
+        "praises",
+        "criticises",
+        "criticizes",
+        "accuses",
+        "denies",
+        "insists",
+        "admits",
+    ]
+)
+
+
+def title_kinds(title: str) -> tuple[set[str], tuple[str, ...]]:
+    """What a title's words are about: an act, talk, the aftermath, a single person,
+    someone speaking; and the combinations a reader goes by."""
+    names = ("clause:act", "clause:talk_only", "clause:aftermath", "clause:individual",
+             "clause:says_no_act", "clause:actors_no_act")  # fmt: skip
+    if not title:
+        return set(), names
+    groups: set[str] = set()
+    toks = C._CUE_TOKEN.findall(title.lower())
+    prev = ""
+    for tok in toks:
+        for key in (tok, f"{prev}_{tok}" if prev else ""):
+            g = C._CUE_INDEX.get(key)
+            if g is not None:
+                groups.add(C._CUE_GROUPS[g])
+            for name, words in EXTRA_SETS.items():
+                if key in words:
+                    groups.add(name)
+        prev = tok
+    act = "violence" in groups
+    found = set()
+    if act:
+        found.add("clause:act")
+    if not act and groups & {"cooperation", "settlement"}:
+        found.add("clause:talk_only")
+    if "aftermath" in groups or "past" in groups:
+        found.add("clause:aftermath")
+    if act and "individual" in groups and "actors" not in groups:
+        found.add("clause:individual")
+    if not act and _SAYS.intersection(toks):
+        found.add("clause:says_no_act")
+    if not act and "actors" in groups:
+        found.add("clause:actors_no_act")
+    return found, names
+
+
+_LEAD_END = re.compile(
+    r"[.!?;:|](?:\s|$)|,\s|\s[-\u2013\u2014]\s|\s(?:after|despite|amid|following|over|as|"
+    r"in response to|in exchange for|to end|to protest|since|while)\s"
+)
+_LEAD_GROUPS = ("violence", "actors", "cooperation", "settlement", "aftermath", "protest",
+                "individual", "hedge", "past")  # fmt: skip
+
+
+def lead_clause(doc: str) -> str:
+    """A text's main clause: its first line (the title, when there is one) up to the
+    first sentence end, comma, dash or a word that starts a subordinate span ("after",
+    "despite", "in exchange for"): the event the item reports, not its context."""
+    first = doc.split("\n", 1)[0].lower()
+    m = _LEAD_END.search(first)
+    return first[: m.start()] if m else first
+
+
+def make_lead(base: Any = None) -> Any:
+    """The cue block (``base``, default the shipped one) plus the lead clause's groups:
+    presence of each of ``_LEAD_GROUPS`` in it, talk with no act, an act with a single
+    person and no armed actor, armed actors with no act."""
+    sets = {g: frozenset(C._CUE_WORDS[g].split()) if g in C._CUE_WORDS else EXTRA_SETS[g]
+            for g in _LEAD_GROUPS}  # fmt: skip
+
+    def fn(docs: list[str]) -> np.ndarray:
+        head = (base or cues)(docs)
+        rows = np.zeros((len(docs), len(_LEAD_GROUPS) + 3), dtype=np.float32)
+        for k, doc in enumerate(docs):
+            toks = C._CUE_TOKEN.findall(lead_clause(doc))
+            keys = set(toks) | {f"{a}_{b}" for a, b in itertools.pairwise(toks)}
+            has = [bool(keys & sets[g]) for g in _LEAD_GROUPS]
+            rows[k, : len(has)] = has
+            d = dict(zip(_LEAD_GROUPS, has, strict=False))
+            act = d["violence"]
+            rows[k, -3] = not act and (d["cooperation"] or d["settlement"])
+            rows[k, -2] = act and d["individual"] and not d["actors"]
+            rows[k, -1] = not act and d["actors"]
+        return np.hstack([head, rows * C.CUE_SCALE])
+
+    return fn
+
+
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "baseline": {},
+    "title clause": {"title": title_kinds},
+    "lead clause": {"cues": make_lead()},
+    "settle x actors+title": {
+        "title": title_kinds,
+        "cues": make_cues(
+            ("settlement", "aftermath"),
+            (
+                ("violence", "settlement"),
+                ("violence", "aftermath"),
+                ("actors", "settlement"),
+                ("none", "settlement"),
+                ("actors", "aftermath"),
+            ),
+        ),
+    },
+    "settle+after+title": {
+        "title": title_kinds,
+        "cues": make_cues(
+            ("settlement", "aftermath"), (("violence", "settlement"), ("violence", "aftermath"))
+        ),
+    },
+    "settle+after": {
+        "cues": make_cues(
+            ("settlement", "aftermath"), (("violence", "settlement"), ("violence", "aftermath"))
+        )
+    },
+    "settle+after+indiv": {
+        "cues": make_cues(
+            ("settlement", "aftermath", "individual"),
+            (("violence", "settlement"), ("violence", "aftermath"), ("violence", "individual")),
+        )
+    },
+}
+
+
+class Data:
+    """Training rows and dev items, and the cached word and char TF-IDF blocks."""
+
+    def __init__(self, cache: Path) -> None:
+        self.rows, _ = C._data_items(None, None)
+        self.y = np.array([r.label for r in self.rows])
+        self.source = np.array([r.source for r in self.rows])
+        self.copy_of = np.array([i for i, r in enumerate(self.rows) if r.summary_only], dtype=int)
+        with gzip.open(DEV, "rt", encoding="utf-8") as f:
+            self.dev = [json.loads(line) for line in f]
+        self.dev_docs = [C.compose_text(d.get("title"), d.get("summary")) for d in self.dev]
+        self.dev_y = np.array([d["label"] for d in self.dev])
+        cache.mkdir(parents=True, exist_ok=True)
+        key = C.packaged_data_sha256()[:12]
+        train_f, dev_f = cache / f"tfidf-{key}.npz", cache / f"tfidf-dev-{key}.npz"
+        if train_f.exists() and dev_f.exists():
+            self.tfidf, self.dev_tfidf = sp.load_npz(train_f), sp.load_npz(dev_f)
+        else:
+            from sklearn.pipeline import FeatureUnion
+
+            docs = self.docs
+            vec = FeatureUnion([(n, t) for n, t in C._make_vectorizer().transformer_list[:2]])
+            self.tfidf = vec.fit_transform(docs).tocsr()
+            self.dev_tfidf = vec.transform(self.dev_docs).tocsr()
+            sp.save_npz(train_f, self.tfidf)
+            sp.save_npz(dev_f, self.dev_tfidf)
+
+    @property
+    def docs(self) -> list[str]:
+        """Every training text, then the summary-only copies (as ``train`` stacks them)."""
+        return [r.text for r in self.rows] + [self.rows[i].summary_only or "" for i in self.copy_of]
+
+    def kinds(self, extra: Any = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The kind block; ``extra`` (title -> (names, all names)) adds title features."""
+        names = list(KIND_NAMES) + (list(extra("")[1]) if extra else [])
+        index = {name: j for j, name in enumerate(names)}
+
+        def kf(title: str | None, link: str | None) -> set[str]:
+            found = kind_features(title, "", link)
+            return found | extra(title or "")[0] if extra else found
+
+        train = [kf(r.title, r.link) for r in self.rows]
+        train += [kf("", self.rows[i].link) for i in self.copy_of]
+        dev = [kf(d.get("title"), d.get("link")) for d in self.dev]
+        return (
+            C._kind_matrix(train, index, C.KIND_SCALE),
+            C._kind_matrix(dev, index, C.KIND_SCALE),
+        )
+
+
+def cues(docs: list[str]) -> np.ndarray:
+    """The cue block the current ``classifier`` module makes."""
+    return C._cue_dense(docs, C._CUE_INDEX, C.CUE_SCALE)
+
+
+def run(
+    data: Data, cand: dict[str, Any], seed: int = 0, extra: list[dict] | None = None
+) -> dict[str, Any]:
+    """``train``'s relevance model for a candidate: out-of-fold and dev probabilities,
+    and with ``extra`` (feed items) the model's probabilities of those too."""
+    cue_fn = cand.get("cues", cues)
+    kinds, dev_kinds = data.kinds(cand.get("title"))
+    both = sp.hstack([data.tfidf, sp.csr_matrix(cue_fn(data.docs)), kinds], format="csr")
+    dev_x = sp.hstack(
+        [data.dev_tfidf, sp.csr_matrix(cue_fn(data.dev_docs)), dev_kinds], format="csr"
+    )
+    n = len(data.rows)
+    x, x_copies, y, copy_of = both[:n], both[n:], data.y, data.copy_of
+    weights = np.array([cand.get("weights", C.SOURCE_WEIGHTS).get(s, 1.0) for s in data.source])
+    copy_w = weights[copy_of] * np.array(
+        [cand.get("copy_factor", {}).get(s, 1.0) for s in data.source[copy_of]]
+    )
+    folds = StratifiedKFold(n_splits=C.N_FOLDS, shuffle=True, random_state=seed)
+    oof = np.zeros(n)
+    coefs, intercepts = [], []
+    for tr, te in folds.split(x, C._strata(y, data.source)):
+        with_copies = np.flatnonzero(np.isin(copy_of, tr))
+        model = C._relevance_model(seed)
+        if "C" in cand:
+            model.set_params(C=cand["C"])
+        model.fit(
+            sp.vstack([x[tr], x_copies[with_copies]]).tocsr(),
+            np.concatenate([y[tr], y[copy_of[with_copies]]]),
+            sample_weight=np.concatenate([weights[tr], copy_w[with_copies]]),
+        )
+        oof[te] = model.decision_function(x[te])
+        coefs.append(model.coef_[0])
+        intercepts.append(model.intercept_[0])
+    slope, offset = C._platt(oof, y)
+    p = C._sigmoid(slope * oof + offset)
+    threshold = C._best_f1_threshold(y, p)
+    coef, intercept = np.mean(coefs, axis=0), float(np.mean(intercepts))
+    dev_p = C._sigmoid(slope * (dev_x @ coef + intercept) + offset)
+    found = {"p": p, "threshold": threshold, "dev_p": np.asarray(dev_p).ravel()}
+    if extra is not None:  # refit the (deterministic) TF-IDF to transform new items
+        from sklearn.pipeline import FeatureUnion
+
+        vec = FeatureUnion([(n, t) for n, t in C._make_vectorizer().transformer_list[:2]])
+        vec.fit(data.docs)
+        docs = [C.compose_text(i.get("title"), i.get("summary")) for i in extra]
+        names = list(KIND_NAMES) + (list(cand["title"]("")[1]) if cand.get("title") else [])
+        index = {name: j for j, name in enumerate(names)}
+        found_kinds = [
+            kind_features(i.get("title"), "", i.get("link"))
+            | (cand["title"](i.get("title") or "")[0] if cand.get("title") else set())
+            for i in extra
+        ]
+        ex = sp.hstack(
+            [vec.transform(docs), sp.csr_matrix(cue_fn(docs)),
+             C._kind_matrix(found_kinds, index, C.KIND_SCALE)],
+            format="csr",
+        )  # fmt: skip
+        found["extra_p"] = np.asarray(C._sigmoid(slope * (ex @ coef + intercept) + offset))
+    return found
+
+
+def _prf(y: np.ndarray, p: np.ndarray, t: float) -> dict[str, float]:
+    f = p >= t
+    tp = float((f & (y == 1)).sum())
+    prec = tp / f.sum() if f.sum() else float("nan")
+    rec = tp / (y == 1).sum()
+    f1 = 2 * prec * rec / (prec + rec) if tp else 0.0
+    return {"P": prec, "R": rec, "F1": f1, "AP": float(average_precision_score(y, p))}
+
+
+def report(data: Data, out: dict[str, Any]) -> dict[str, Any]:
+    t, p = out["threshold"], out["p"]
+    feed = data.source == "rss_2020"
+    res: dict[str, Any] = {"t": t}
+    for name, mask in (("all", np.ones(len(p), bool)), ("feed", feed)):
+        m = _prf(data.y[mask], p[mask], t)
+        res.update({f"{name} {k}": v for k, v in m.items()})
+    res.update({f"dev {k}": v for k, v in _prf(data.dev_y, out["dev_p"], t).items()})
+    flagged = out["dev_p"] >= t
+    orig = np.array([d.get("orig_label") for d in data.dev])
+    for label in (*C.HARD_NEGATIVE_LABELS, "POLITICS"):
+        mask = (orig == label) & (data.dev_y == 0)
+        res[label] = f"{int(flagged[mask].sum())}/{int(mask.sum())}"
+    hard = np.isin(orig, C.HARD_NEGATIVE_LABELS) & (data.dev_y == 0)
+    res["hard"] = f"{int(flagged[hard].sum())}/{int(hard.sum())}"
+    return res
+
+
+def compare_stream(items: list[dict], out: dict[str, Any], against: Path) -> None:
+    """Weighted P/R/F1 of the candidate and the shipped model on a stream sample, and a
+    paired bootstrap of the difference (``relevance_compare``'s)."""
+    import relevance_compare as RC
+
+    y = np.array([i["label"] for i in items])
+    w = np.array([float(i.get("weight", 1.0)) for i in items])
+    model = C.load(against)
+    old = model.probabilities([C._entry(i) for i in items]) >= model.threshold
+    new = out["extra_p"] >= out["threshold"]
+    for name, f in (("shipped", old), ("candidate", new)):
+        print(name, "weighted P {:.3f} R {:.3f} F1 {:.3f}".format(*RC._weighted(y, f, w)))
+    RC.bootstrap(y, w, old, new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=["baseline"])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/newsalert-oof"))
+    parser.add_argument("--dump", type=Path, help="write per-item out-of-fold probabilities")
+    parser.add_argument(
+        "--stream",
+        type=Path,
+        help="ONCE, for the final candidate: score this weighted feed sample and compare it "
+        "with the model in --against (weighted P/R/F1, paired bootstrap)",
+    )
+    parser.add_argument("--against", type=Path, help="the shipped model's directory")
+    args = parser.parse_args(argv)
+    data = Data(args.cache)
+    stream = None
+    if args.stream:
+        stream = [json.loads(line) for line in args.stream.read_text().splitlines()]
+        stream = [i for i in stream if i.get("label") in (0, 1)]
+    for name in args.names:
+        started = time.perf_counter()
+        out = run(data, CANDIDATES[name], extra=stream)
+        if stream is not None:
+            compare_stream(stream, out, args.against)
+        res = report(data, out)
+        cells = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in res.items()]
+        print(f"{name}: " + " | ".join(cells) + f" | {time.perf_counter() - started:.0f}s")
+        if args.dump:
+            with open(args.dump.with_suffix(f".{name.replace(' ', '_')}.jsonl"), "w") as f:
+                for r, p in zip(data.rows, out["p"], strict=True):
+                    f.write(
+                        json.dumps(
+                            {
+                                "source": r.source,
+                                "y": r.label,
+                                "p": round(float(p), 4),
+                                "title": r.title,
+                                "link": r.link,
+                                "text": r.text,
+                            }
+                        )
+                        + "\n"
+                    )
+                for d, p in zip(data.dev, out["dev_p"], strict=True):
+                    f.write(
+                        json.dumps(
+                            {
+                                "source": "dev:" + str(d.get("orig_label")),
+                                "y": d["label"],
+                                "p": round(float(p), 4),
+                                "title": d.get("title"),
+                                "text": d.get("summary"),
+                            }
+                        )
+                        + "\n"
+                    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
