@@ -4,9 +4,10 @@ One concept: text -> a dense vector per text, batched, with numpy. ``wordllama``
 ``embed`` extra: ``pip install 'newsalert[embed]'``, MIT, no torch) ships 256-dimension
 token vectors distilled from LLaMA 2's embedding table, and that model's tokenizer,
 inside its wheel. Its embedding of a text is the average of its tokens' vectors, so
-only those two files are used here, read directly: the vectors with ``safetensors``
-(float16, 16 MB, kept as they are: a gathered row is widened to float32 per batch) and
-the tokenizer with ``tokenizers``. The ``wordllama`` package itself is never imported:
+only those two files are used here, read directly: the vectors as a read-only memory
+mapping of the ``.safetensors`` file (float16, 16 MB, as shipped: the rows a batch
+gathers are widened to float32; the pages are the page cache's, shared by every process
+and resident only once a token of theirs is seen) and the tokenizer with ``tokenizers``. The ``wordllama`` package itself is never imported:
 its ``WordLlama.load()`` looks for the tokenizer under a folder name the wheel does not
 have (``tokenizer/``, the file is in ``tokenizers/``) and so tries to download it from
 the network, and importing it sets up the root logger (``logging.basicConfig``).
@@ -23,6 +24,8 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ EMBEDDINGS: dict[str, dict[str, str]] = {
 
 INSTALL_HINT = "pip install 'newsalert[embed]'"
 MAX_TOKENS = 512  # a text's first tokens only: bounds time on full-article inputs
+CHUNK_TOKENS = 4096  # tokens pooled at once (4 MB of float32 rows at 256 dimensions)
 
 
 def _package_dir(package: str) -> Path | None:
@@ -60,7 +64,7 @@ def _package_dir(package: str) -> Path | None:
 
 def _needs(name: str) -> tuple[str, ...]:
     """The Python modules ``name``'s loading uses (the package's own dependencies)."""
-    return (EMBEDDINGS[name]["package"], "safetensors", "tokenizers")
+    return (EMBEDDINGS[name]["package"], "tokenizers")
 
 
 def available(name: str) -> bool:
@@ -89,8 +93,7 @@ class Embedder:
 
     def __init__(self, name: str, vectors: np.ndarray, tokenizer: Any, info: dict[str, Any]):
         self.name = name
-        self.vectors = vectors  # (vocabulary, dim), as shipped (float16)
-        self.vectors.flags.writeable = False
+        self.vectors = vectors  # (vocabulary, dim), as shipped (float16), read-only
         self._encode = tokenizer.encode
         self.info = info  # package version, files' sha256: recorded in model.json
 
@@ -117,13 +120,40 @@ class Embedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         ids, counts = self.token_ids(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        present = counts > 0
-        if ids.size:
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[present]
-            sums = np.add.reduceat(self.vectors[ids].astype(np.float32), starts, axis=0)
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            out[present] = sums / np.maximum(norms, 1e-12)
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        k = 0
+        while k < len(texts):  # a few thousand tokens at a time: small temporaries
+            j = max(k + 1, int(np.searchsorted(ends, starts[k] + CHUNK_TOKENS, side="right")))
+            present = counts[k:j] > 0
+            if present.any():
+                rows = self.vectors[ids[starts[k] : ends[j - 1]]].astype(np.float32)
+                sums = np.add.reduceat(rows, (starts[k:j] - starts[k])[present], axis=0)
+                norms = np.linalg.norm(sums, axis=1, keepdims=True)
+                out[k:j][present] = sums / np.maximum(norms, 1e-12)
+            k = j
         return out
+
+
+_SAFETENSORS_DTYPES = {"F16": np.float16, "F32": np.float32}
+
+
+def _map_tensor(path: Path, key: str) -> np.ndarray:
+    """One tensor of a ``.safetensors`` file as a read-only memory mapping (the format: an
+    8-byte little-endian header size, a JSON header giving each tensor's dtype, shape and
+    byte range, then the data)."""
+    with open(path, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        if size > 100_000_000:
+            raise ValueError(f"header of {size} bytes")
+        header = json.loads(f.read(size))
+    entry = header[key]
+    dtype = np.dtype(_SAFETENSORS_DTYPES[entry["dtype"]]).newbyteorder("<")
+    start, end = entry["data_offsets"]
+    shape = tuple(int(n) for n in entry["shape"])
+    if end - start != dtype.itemsize * int(np.prod(shape)):
+        raise ValueError(f"{key}: {end - start} bytes for shape {shape}")
+    return np.memmap(path, dtype=dtype, mode="r", offset=8 + size + start, shape=shape)
 
 
 def _sha256(path: Path) -> str:
@@ -147,12 +177,11 @@ def load(name: str) -> Embedder:
         raise ModelError(missing_message(name))
     root = _package_dir(spec["package"])
     assert root is not None  # available() checked it
-    from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
     weights, tokenizer_file = root / spec["weights"], root / spec["tokenizer"]
     try:
-        vectors = load_file(str(weights))[spec["tensor"]]
+        vectors = _map_tensor(weights, spec["tensor"])
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
     except Exception as exc:  # a damaged install
         raise ModelError(
