@@ -4,12 +4,15 @@ Usage (from the repository root; about a minute)::
 
     PYTHONPATH=src:. /work/venv/bin/python bench/classifier.py
     PYTHONPATH=src:. /work/venv/bin/python bench/classifier.py --model DIR --data data/dev.jsonl
+    PYTHONPATH=src:. /work/venv/bin/python bench/classifier.py --embedding wordllama  # the variant
 
 Without ``--model`` it trains a model from the packaged data into a temporary directory
 (timed: what the first use of a fresh install costs). It then measures batched predict
 speed on packaged items (with a cold and a warm char-n-gram cache), single-item
 ``explain`` latency, the process's peak RSS, and prints the evaluation summary of
-``--data`` (measuring only: nothing is chosen from it). Timings share the machine
+``--data`` (measuring only: nothing is chosen from it). ``--embedding NAME`` trains the
+``model.embedding`` variant instead (``pip install 'newsalert[embed]'``); the memory a
+load adds (resident set before and after ``load``) is printed for both. Timings share the machine
 with whatever else runs; run it on an idle machine for numbers worth comparing.
 """
 
@@ -34,26 +37,36 @@ def _items(n: int) -> list[tuple[str, str, str | None]]:
     return [(i.get("title") or "", i.get("summary") or "", i.get("link")) for i in items]
 
 
+def _rss_mb() -> float:
+    """This process's resident set now (Linux), in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="an existing model directory (skip training)")
     parser.add_argument("--data", type=Path, default=Path("data/dev.jsonl"))
     parser.add_argument("--items", type=int, default=10_000, help="items per predict batch")
+    parser.add_argument("--embedding", help="train the model.embedding variant (e.g. wordllama)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.model is None:
             started = time.perf_counter()
-            meta = classifier.train(Path(tmp), progress=sys.stderr.isatty())
+            meta = classifier.train(
+                Path(tmp), progress=sys.stderr.isatty(), embedding=args.embedding
+            )
             print(f"train: {time.perf_counter() - started:.1f} s (threshold {meta['threshold']})")
             model_dir = Path(tmp)
         else:
             model_dir = args.model
         model_path, _ = classifier.model_files(model_dir)
         print(f"model file: {model_path.stat().st_size / 1e6:.2f} MB")
+        before = _rss_mb()
         started = time.perf_counter()
         model = classifier.load(model_dir)
-        print(f"load: {time.perf_counter() - started:.2f} s")
+        print(f"load: {time.perf_counter() - started:.2f} s, RSS +{_rss_mb() - before:.0f} MB")
 
         pairs = _items(args.items)
         for label in ("first call", "second call"):  # no cache is kept between calls

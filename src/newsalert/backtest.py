@@ -187,8 +187,12 @@ class Variant:
 
 
 def model_key(loaded: LoadedConfig) -> str:
-    """Configs naming no model file share the managed one; else one model per file."""
-    return str(loaded.model_path) if loaded.model_path else SHARED_MODEL
+    """Configs naming no model file share the managed one (one per ``model.embedding``);
+    else one model per file."""
+    if loaded.model_path:
+        return str(loaded.model_path)
+    embedding = loaded.model_embedding
+    return SHARED_MODEL if embedding is None else f"{SHARED_MODEL}+{embedding}"
 
 
 class _Fixed:

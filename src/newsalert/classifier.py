@@ -156,6 +156,7 @@ contrast sets pair each incident with talk about it, both 3x; the real feed item
 reactions, videos and individual crimes in real feeds weigh against 15,000 AG items.
 Chosen by 5-fold CV on the real feed items' out-of-fold F1 (20 and 50 alike)."""
 KIND_SCALE = 1.0  # the binary kind features next to two unit-norm TF-IDF blocks
+EMBEDDING_SCALE = 0.3  # model.embedding: the standardised block's norm (chosen out of fold)
 WORD_PARAMS: dict[str, Any] = {
     "ngram_range": (1, 3),
     "sublinear_tf": True,
@@ -606,6 +607,10 @@ def _runtime_arrays(payload: dict[str, Any]) -> tuple[dict[str, np.ndarray], boo
         "cat_intercept": np.asarray(cat["intercept"], dtype=np.float64),
         "categories": np.array([str(c) for c in payload["categories"]], dtype=str),
     }
+    if payload.get("embedding"):  # the optional variant (model.embedding)
+        arrays["embedding_name"] = np.array(str(payload["embedding"]["name"]))
+        arrays["embedding_mean"] = np.asarray(payload["embedding"]["mean"], dtype=np.float32)
+        arrays["embedding_factor"] = np.asarray(payload["embedding"]["factor"], dtype=np.float32)
     transformers = [t for _, t in vectorizer.transformer_list]
     word, char, others = transformers[0], transformers[1], transformers[2:]
     fast = (
@@ -676,6 +681,9 @@ class Classifier:
         self._n_features = (
             self._n_word + self._n_char + len(self._other_names) + len(self._kind_names)
         )
+        self._embedder: Any = None  # model.embedding: dense columns after the kinds
+        if "embedding_name" in arrays:
+            self._init_embedding(arrays)
         # each feature column's position among the category model's columns, or -1
         self._cat_pos = np.full(self._n_features, -1, dtype=np.int64)
         if len(self._cat_cols) and self._cat_cols.max() < self._n_features:
@@ -709,6 +717,14 @@ class Classifier:
             str(arrays["char_strip_accents"]), bool(arrays["char_lowercase"])
         )
         self._char_idf = np.asarray(arrays["char_idf"], dtype=np.float32)
+
+    def _init_embedding(self, arrays: dict[str, np.ndarray]) -> None:
+        from newsalert import embedding
+
+        self._embedder = embedding.load(str(arrays["embedding_name"]))
+        self._embedding_mean = np.asarray(arrays["embedding_mean"], dtype=np.float32)
+        self._embedding_factor = np.asarray(arrays["embedding_factor"], dtype=np.float32)
+        self._n_features += self._embedder.dim
 
     def _init_from_vectorizer(self, vectorizer: Any) -> None:
         word, char = (t for _, t in vectorizer.transformer_list[:2])
@@ -748,7 +764,14 @@ class Classifier:
             title, summary = entry[0], entry[1]
             docs.append(compose_text(title, summary))
             kinds.append(kind_features(title, summary, entry[2] if len(entry) == 3 else None))
-        return sparserows.hstack([self._features(docs), self._kinds(kinds)]), docs
+        blocks = [self._features(docs), self._kinds(kinds)]
+        if self._embedder is not None:
+            blocks.append(sparserows.from_dense(self._embedding(docs)))
+        return sparserows.hstack(blocks), docs
+
+    def _embedding(self, docs: list[str]) -> np.ndarray:
+        """The embedding columns (``model.embedding``): standardised as in training."""
+        return (self._embedder.embed(docs) - self._embedding_mean) * self._embedding_factor
 
     def _kinds(self, kinds: list[set[str]]) -> sparserows.Rows:
         return _kind_rows(kinds, self._kind_index, self._kind_scale)
@@ -948,7 +971,10 @@ class Classifier:
         j -= self._n_word + self._n_char
         if j < len(self._other_names):
             return self._other_names[j]
-        return f"[{self._kind_names[j - len(self._other_names)]}]"
+        j -= len(self._other_names)
+        if j < len(self._kind_names):
+            return f"[{self._kind_names[j]}]"
+        return f"[{self._embedder.name} embedding]"  # its columns read as one term
 
     def _contributions(
         self,
@@ -1275,12 +1301,15 @@ def train(
     seed: int = 0,
     progress: bool = False,
     extra_items: Sequence[dict] | None = None,
+    embedding: str | None = None,
 ) -> dict:
     """Train on ``data`` (default: the packaged data) and write model.joblib + model.json.
 
     ``extra_items`` are more labelled items (dicts with title, summary, label
     and, for positives, category) appended to the data. Every choice made here
     (threshold, calibration) uses cross-validation on the training items only.
+    ``embedding`` (``model.embedding``, e.g. ``"wordllama"``) adds that text
+    embedding's columns to the features (``newsalert.embedding``).
     Returns the metadata also written to model.json.
     """
     import scipy.sparse as sp
@@ -1316,6 +1345,10 @@ def train(
     kinds = [kind_features(r.title, "", r.link) for r in rows]
     kinds += [kind_features("", "", rows[i].link) for i in copy_of]
     both = sp.hstack([both, _kind_matrix(kinds, kind_index, KIND_SCALE)], format="csr")
+    embedding_payload = None
+    if embedding is not None:
+        dense, embedding_payload = _embedding_block(embedding, texts + copies)
+        both = sp.hstack([both, sp.csr_matrix(dense)], format="csr")
     x, x_copies = both[: len(texts)], both[len(texts) :]
     bar.step("features")
 
@@ -1368,6 +1401,8 @@ def train(
         "category": cat_payload,
         "categories": list(CATEGORIES),
     }
+    if embedding_payload is not None:
+        payload["embedding"] = embedding_payload
     for _, vec in vectorizer.transformer_list:  # large and unused at predict time
         if hasattr(vec, "stop_words_"):
             vec.stop_words_ = None
@@ -1403,6 +1438,8 @@ def train(
         },
         "metrics": _jsonable(metrics),
     }
+    if embedding_payload is not None:
+        metadata["embedding"] = {**embedding_payload["info"], "scale": EMBEDDING_SCALE}
     _write_model(Path(out_dir), payload, metadata, started)
     bar.step("saved")
     log.info(
@@ -1415,6 +1452,21 @@ def train(
         out_dir,
     )
     return metadata
+
+
+def _embedding_block(name: str, docs: list[str]) -> tuple[np.ndarray, dict[str, Any]]:
+    """The embedding columns of the training texts, standardised (each dimension centred
+    and scaled to unit variance over the training texts, the block to an expected norm of
+    ``EMBEDDING_SCALE``, beside the unit-norm TF-IDF blocks), and what scoring needs."""
+    from newsalert import embedding
+
+    embedder = embedding.load(name)
+    raw = embedder.embed(docs)
+    mean = raw.mean(axis=0)
+    factor = EMBEDDING_SCALE / (np.maximum(raw.std(axis=0), 1e-6) * math.sqrt(embedder.dim))
+    mean, factor = mean.astype(np.float32), factor.astype(np.float32)
+    payload = {"name": name, "mean": mean, "factor": factor, "info": embedder.info}
+    return (raw - mean) * factor, payload
 
 
 def _strata(y: np.ndarray, sources: np.ndarray) -> np.ndarray:
@@ -1587,6 +1639,10 @@ def _compatibility_problem(metadata: dict[str, Any]) -> str | None:
     installed = _sklearn_version()
     if built != installed:
         return f"built with scikit-learn {built}, installed is {installed}"
+    if metadata.get("embedding"):  # model.embedding: its package must be here, same weights
+        from newsalert import embedding
+
+        return embedding.problem(metadata["embedding"])
     return None
 
 
@@ -1726,7 +1782,7 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def _managed_problem(model_path: Path, meta_path: Path) -> str | None:
+def _managed_problem(model_path: Path, meta_path: Path, embedding: str | None = None) -> str | None:
     """Why the managed model must be (re)built, or None when it is usable."""
     if not model_path.exists():
         return "no model yet"
@@ -1749,25 +1805,37 @@ def _managed_problem(model_path: Path, meta_path: Path) -> str | None:
         return "the packaged training data changed"
     if metadata.get("recipe", 1) != RECIPE:
         return "the training recipe changed"
+    built = metadata.get("embedding")
+    if (built.get("name") if isinstance(built, dict) else None) != embedding:
+        return f"model.embedding is now {embedding or 'none'}"
     return None
 
 
-def load_or_train(model_path: Path | None, data_dir: Path) -> Classifier:
+def managed_dir(data_dir: Path, embedding: str | None = None) -> Path:
+    """Where the managed model lives: ``data_dir/model``, or ``data_dir/model-<embedding>``
+    for the ``model.embedding`` variant (switching back and forth retrains neither)."""
+    return Path(data_dir) / ("model" if embedding is None else f"model-{embedding}")
+
+
+def load_or_train(
+    model_path: Path | None, data_dir: Path, embedding: str | None = None
+) -> Classifier:
     """The configured model, or the managed default kept up to date.
 
     ``model_path`` given: ``load`` it strictly (errors are the operator's to
     fix). ``None``: use ``data_dir/model/model.joblib``, training it from the
     packaged data first when it is missing, unreadable, built by another
-    scikit-learn version, or built from other data. Concurrent callers
+    scikit-learn version, built from other data, or with another ``embedding``
+    (``model.embedding``) than the one given. Concurrent callers
     serialise on a lock file; files are replaced atomically.
     """
     if model_path is not None:
         return load(Path(model_path))
-    model_dir = Path(data_dir) / "model"
+    model_dir = managed_dir(data_dir, embedding)
     joblib_path, meta_path = model_files(model_dir)
     try:
         with _locked(model_dir / ".lock"):
-            problem = _managed_problem(joblib_path, meta_path)
+            problem = _managed_problem(joblib_path, meta_path, embedding)
             if problem is None:
                 try:
                     return load(joblib_path)
@@ -1786,7 +1854,7 @@ def load_or_train(model_path: Path | None, data_dir: Path) -> Classifier:
                 )
                 sys.stderr.flush()
             started = time.perf_counter()
-            train(model_dir, progress=tty)
+            train(model_dir, progress=tty, embedding=embedding)
             took = time.perf_counter() - started
             log.info("trained the default model in %.1f s", took)
             if tty:

@@ -201,7 +201,7 @@ def _scorer(loaded: LoadedConfig) -> Any:
     from newsalert.rules import RuleSet
     from newsalert.scoring import Scorer
 
-    model = load_or_train(loaded.model_path, loaded.data_dir)
+    model = load_or_train(loaded.model_path, loaded.data_dir, loaded.model_embedding)
     feed_tags = {f.name: frozenset(f.tags) for f in loaded.feeds}
     return Scorer(
         RuleSet(loaded.rules, feed_tags),
@@ -463,17 +463,24 @@ def cmd_model(args: argparse.Namespace) -> int:
         return _model_gate(args, loaded)
     if args.model_command == "train":
         out = args.out or (
-            loaded.model_path.parent if loaded.model_path else loaded.data_dir / "model"
+            loaded.model_path.parent
+            if loaded.model_path
+            else classifier.managed_dir(loaded.data_dir, loaded.model_embedding)
         )
         data = [classifier.packaged_data(), *args.data] if args.data else None
         extra = _feedback_items(loaded, out) if args.with_feedback else None
         meta = classifier.train(
-            out, data, seed=args.seed, progress=sys.stderr.isatty(), extra_items=extra
+            out,
+            data,
+            seed=args.seed,
+            progress=sys.stderr.isatty(),
+            extra_items=extra,
+            embedding=loaded.model_embedding,
         )
         print(f"model written to {out}")
         print(json.dumps(meta.get("metrics", {}), indent=2))
         return EXIT_OK
-    model = classifier.load_or_train(loaded.model_path, loaded.data_dir)
+    model = classifier.load_or_train(loaded.model_path, loaded.data_dir, loaded.model_embedding)
     report = classifier.evaluate(model, args.data, args.out)
     print(report.format())
     return EXIT_OK
@@ -912,7 +919,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     for loaded in (current, proposed):
         key = backtest.model_key(loaded)
         if key not in models:
-            models[key] = load_or_train(loaded.model_path, current.data_dir)
+            models[key] = load_or_train(loaded.model_path, current.data_dir, loaded.model_embedding)
     result = backtest.run(
         cases,
         backtest.Variant.from_config("current", current),

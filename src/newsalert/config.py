@@ -236,6 +236,17 @@ class ModelConfig(_Strict):
     threshold: Annotated[float, Field(gt=0, lt=1)] | None = None  # None: the model's own
     # a scheduled candidate with the feedback, promoted only if it passes (promote.py)
     retrain: Literal["weekly"] | None = None
+    # the heavier variant: dense text embeddings beside the TF-IDF features (newsalert[embed])
+    embedding: Literal["wordllama"] | None = None
+
+    @field_validator("embedding")
+    @classmethod
+    def _embedding_installed(cls, value: str | None) -> str | None:
+        from newsalert import embedding
+
+        if value is not None and not embedding.available(value):
+            raise ValueError(embedding.missing_message(value))
+        return value
 
 
 class StorageConfig(_Strict):
@@ -549,6 +560,7 @@ class LoadedConfig:
         )
         self.broker_url = environ.get(ENV_BROKER_URL) or config.broker.url
         self.model_path = _resolve(base, config.model.path) if config.model.path else None
+        self.model_embedding = config.model.embedding  # the recipe variant to train
         self._feeds = {f.name: f for f in config.feeds}  # names are unique (validated)
 
     @property
@@ -754,6 +766,8 @@ def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Co
 _KEY_HINTS: dict[str, str] = {
     "feeds.country": "ISO 3166-1 alpha-2, e.g. country: RS (Kosovo is XK)",
     "subscribers.countries": "ISO 3166-1 alpha-2 codes, e.g. countries: [XK, RS]",
+    "model.embedding": "install it (pip install 'newsalert[embed]'), or remove model.embedding "
+    "for the default model",
     "feeds.url": "give the feed's http:// or https:// URL; local files and other schemes "
     "are never read",
 }

@@ -180,7 +180,7 @@ def default_model_loader(loaded: LoadedConfig) -> Callable[[], Model]:
     def load() -> Model:
         from newsalert.classifier import load_or_train
 
-        return load_or_train(loaded.model_path, loaded.data_dir)
+        return load_or_train(loaded.model_path, loaded.data_dir, loaded.model_embedding)
 
     return load
 

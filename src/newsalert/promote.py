@@ -90,7 +90,9 @@ def running_model_files(loaded: LoadedConfig) -> tuple[Path, Path]:
 
     path = loaded.model_path
     if path is None or path.is_dir():
-        return classifier.model_files(path or loaded.data_dir / "model")
+        return classifier.model_files(
+            path or classifier.managed_dir(loaded.data_dir, loaded.model_embedding)
+        )
     model, meta = classifier.model_files(path.parent)
     return path, meta if path.name == model.name else path.with_suffix(".json")
 
@@ -154,11 +156,14 @@ def train_candidate(
     holdout_path.write_text(
         "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in held), encoding="utf-8"
     )
-    classifier.train(out, None, seed=seed, extra_items=train_items)
+    classifier.train(
+        out, None, seed=seed, extra_items=train_items, embedding=loaded.model_embedding
+    )
     data = [EVAL_DATA, *([holdout_path] if held else [])]
     cand = classifier.evaluate(classifier.load(classifier.model_files(out)[0]), data)
     running = classifier.evaluate(
-        classifier.load_or_train(loaded.model_path, loaded.data_dir), data
+        classifier.load_or_train(loaded.model_path, loaded.data_dir, loaded.model_embedding),
+        data,
     )
     passed, reason, margins = decide(_scores(cand), _scores(running), cand.positives)
     gate = Gate(
