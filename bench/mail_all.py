@@ -65,6 +65,7 @@ from bench.throughput import (  # noqa: E402
     feed_body,
     process_tree,
     pss_kib,
+    stop_worker,
 )
 from tests.feedserver import FeedServer, Request, Response  # noqa: E402
 from tests.smtpserver import SMTPServer  # noqa: E402
@@ -235,12 +236,7 @@ def service_row(
         busy = pss_list(proc.pid)
         emails = len(smtp.messages)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_worker(proc)
         log.close()
         feeds.arm(False)
     return Row(name, seconds, total, emails, idle, busy, cpu=cpu, server_cpu=server_cpu)

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from bench.mail_all import MODEL, Feeds, _wait, environment, write_config  # noqa: E402
-from bench.throughput import process_tree  # noqa: E402
+from bench.throughput import process_tree, stop_worker  # noqa: E402
 from tests.smtpserver import SMTPServer  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -328,12 +328,7 @@ def main() -> int:
         if DIFF:
             attribution(folder)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_worker(proc)
         smtp.stop()
         feeds.close()
         if args.json:

@@ -152,6 +152,16 @@ def pss_kib(pid: int) -> int:
     return 0
 
 
+def stop_worker(proc: subprocess.Popen) -> None:
+    """SIGTERM (a warm shutdown), then the whole process group if it outlasts 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def process_tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -301,12 +311,7 @@ def newsalert_row(
         mem, nprocs = tree_pss_mib(proc.pid)
         emails = len(smtp.messages)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_worker(proc)
         log.close()
         store.close()
     return Row(
