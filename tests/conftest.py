@@ -141,10 +141,19 @@ def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="session")
-def classifier(model_dir: Path) -> object:
+def session_model(model_dir: Path) -> tuple[Path, object, bool]:
+    """The session's managed model, and whether this session trained it from an empty
+    data dir (a fresh clone, CI): then it is the full-data first training that
+    ``test_classifier``'s ``managed`` fixture needs, and one training serves both."""
     from newsalert.classifier import load_or_train
 
-    return load_or_train(None, model_dir)
+    trained_here = not (model_dir / "model").exists()
+    return model_dir, load_or_train(None, model_dir), trained_here
+
+
+@pytest.fixture(scope="session")
+def classifier(session_model: tuple[Path, object, bool]) -> object:
+    return session_model[1]
 
 
 def install_fake_dns(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, list[str]], list[str]]:

@@ -70,8 +70,15 @@ def _write_jsonl(path: Path, items: list[dict]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def managed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Classifier]:
-    """The real thing: no model yet, so load_or_train trains on the full packaged data."""
+def managed(
+    tmp_path_factory: pytest.TempPathFactory, session_model: tuple[Path, Classifier, bool]
+) -> tuple[Path, Classifier]:
+    """The real thing: no model yet, so load_or_train trains on the full packaged data.
+    When the session's model was trained that way in this session (a fresh clone), it is
+    that training; otherwise (the session's model came from pytest's cache) train anew."""
+    data_dir, model, trained_here = session_model
+    if trained_here:
+        return data_dir, model
     data_dir = tmp_path_factory.mktemp("var")
     assert not (data_dir / "model").exists()
     return data_dir, load_or_train(None, data_dir)
