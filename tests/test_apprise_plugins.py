@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import ROOT
 from .smtpserver import SMTPServer
 
@@ -133,14 +135,21 @@ def test_a_corrupt_cache_file_is_rebuilt(tmp_path: Path) -> None:
         assert json.loads(cached.read_text()) == good, corrupt
 
 
-def test_no_scheme_map_means_every_plugin(tmp_path: Path) -> None:
-    # the map cannot be built (no cache, the child fails): load all, deliver as before
-    code = (
-        "def fail(): raise RuntimeError('no child today')\napprise_plugins._build = fail\n" + CHECK
-    )
+@pytest.mark.parametrize(
+    "setup",
+    [
+        # the map cannot be built (no cache, the child fails)
+        "def fail(): raise RuntimeError('no child today')\napprise_plugins._build = fail\n",
+        # an apprise this was not written for
+        "import apprise\napprise.__version__ = '3.0.0'\n",
+    ],
+    ids=["no-map", "apprise-3"],
+)
+def test_when_in_doubt_every_plugin_is_loaded(tmp_path: Path, setup: str) -> None:
     mail = "mailto://127.0.0.1:2525?from=a@example.org&to=b@example.org"
-    found = run(code, tmp_path, mail)
-    assert found["results"][mail] is None and found["all"]
+    found = run(setup + CHECK, tmp_path, mail)
+    assert found["results"][mail] is None and found["all"]  # delivers as before
+    assert len(found["plugins"]) > FULL
     assert cache_files(tmp_path) == []
 
 
