@@ -1,4 +1,5 @@
-"""Send one rendered :class:`Message` to one apprise URL. The only module importing apprise.
+"""Send one rendered :class:`Message` to one apprise URL. The only module importing apprise
+(with ``apprise_plugins``, which loads only the plugins of the schemes in use).
 
 One target per call: every :meth:`Notifier.send` builds a fresh apprise plugin instance for
 its single URL, so a retry never re-sends to anybody else, and apprise's per-instance
@@ -50,6 +51,7 @@ import hashlib
 import json
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -63,6 +65,7 @@ from apprise import NotifyFormat, NotifyType, OverflowMode
 from apprise.exception import AppriseImproperlyConfigured
 
 from newsalert import patches
+from newsalert.apprise_plugins import ensure_url
 from newsalert.channels import REPLY_POSTS
 from newsalert.errors import PermanentDeliveryError, TransientDeliveryError
 from newsalert.models import Message
@@ -206,16 +209,19 @@ _SLACK_TS = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")  # what apprise's CHANN
 
 def _replies_kind(plugin: Any) -> tuple[str | None, int]:
     """Which service's message ids a send can return ("telegram", "slack" for a bot token,
-    "email"; None for webhooks and other services), and to how many chats or channels."""
-    from apprise.plugins.email import NotifyEmail
-    from apprise.plugins.slack import NotifySlack, SlackMode
-    from apprise.plugins.telegram import NotifyTelegram
+    "email"; None for webhooks and other services), and to how many chats or channels.
 
-    if isinstance(plugin, NotifyTelegram):
+    Asks only the plugin modules already imported (``sys.modules``): a plugin is an
+    instance of a class whose module is loaded, and importing the others here would undo
+    ``apprise_plugins`` (a process sending e-mail only imports the e-mail plugin)."""
+    telegram = sys.modules.get("apprise.plugins.telegram")
+    if telegram is not None and isinstance(plugin, telegram.NotifyTelegram):
         return "telegram", len(plugin.targets)
-    if isinstance(plugin, NotifySlack) and plugin.mode is SlackMode.BOT:
-        return "slack", len(plugin.channels)
-    if isinstance(plugin, NotifyEmail):
+    slack = sys.modules.get("apprise.plugins.slack")
+    if slack is not None and isinstance(plugin, slack.NotifySlack):
+        return ("slack", len(plugin.channels)) if plugin.mode is slack.SlackMode.BOT else (None, 0)
+    email = sys.modules.get("apprise.plugins.email")
+    if email is not None and isinstance(plugin, email.NotifyEmail):
         return "email", len(plugin.targets)
     return None, 0
 
@@ -298,6 +304,7 @@ def _instantiate(url: str, *, quiet: bool = False) -> Any:
         if quiet:
             return None
         raise PermanentDeliveryError("empty URL: expected an apprise URL such as mailto://...")
+    ensure_url(url)  # apprise's plugin for this scheme (only it, when that is safe)
     warnings: list[str] = []
     plugin = None
     error: str | None = None

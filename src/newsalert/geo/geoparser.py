@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from newsalert.cachedir import default_cache_dir
 from newsalert.geo.gazetteer import (
     KIND_ADMIN1,
     KIND_COUNTRY,
@@ -27,11 +27,6 @@ from newsalert.geo.resolve import choose_event, resolve
 from newsalert.models import is_english
 
 PRECISION = {KIND_COUNTRY: "country", KIND_ADMIN1: "admin1"}
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "newsalert"
 
 
 class Geoparser:
