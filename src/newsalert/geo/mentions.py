@@ -575,6 +575,10 @@ def find_mentions(
                 dateline=dateline is not None and dateline[0] <= start < dateline[1],
             )
         )
+    # the dateline is its last name, not a byline's ("By BRUCE MEYERSON NEW YORK (AP) --")
+    in_dateline = [m for m in found if m.dateline]
+    for m in in_dateline[:-1]:
+        m.dateline = False
     _describe(gazetteer, text, offset, found, english)
     return found
 

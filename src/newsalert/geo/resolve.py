@@ -71,7 +71,9 @@ W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
 W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
 NAMESAKE_CITY_MIN_POP = 200_000  # "New York", "Washington": the city, not the region
-QUALIFIER_MAX_KM = 50.0  # "Royston, Glasgow": a Royston this far from Glasgow is another
+QUALIFIER_MAX_KM = 50.0
+KNOWN_DATELINE_MIN_POP = 100_000  # a bare dateline's city of this size is the known one
+KNOWN_DATELINE_RATIO = 5  # ... when it is this many times the size of the one context picks  # "Royston, Glasgow": a Royston this far from Glasgow is another
 
 
 CALENDAR = frozenset(w for w in (*calendar.month_name, *calendar.day_name) if w)
@@ -298,6 +300,8 @@ def resolve(
                     + (CONTEXT_TOWN_IN_REGION if p in towns_in else 0.0)
                 ),
             )
+            if m.dateline and m.qualified_by < 0:
+                best = _known_dateline(g, best, ps, feed_country, m.text)
             new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
         choice = new_choice
     lone = _lone_foreign_villages(g, kept, choice)
@@ -327,6 +331,26 @@ def resolve(
         out.append(Resolved(m, p, min(W_SPEAKER, weight) if government else weight))
     _filed_from_elsewhere(g, out)
     return out
+
+
+def _known_dateline(
+    g: Gazetteer, best: int, ps: list[int], feed_country: str | None, text: str
+) -> int:
+    """A dateline with no qualifier names a city the wire takes as known: "GENEVA
+    (Reuters) -" is Geneva, Switzerland, not the Geneva of 20,000 in the US that the
+    item's "U.S." points to. The candidate scored without the item's context wins
+    when it is a city of KNOWN_DATELINE_MIN_POP and KNOWN_DATELINE_RATIO times the
+    size of the context's choice (a small town's dateline is a local paper's, and
+    "VICTORIA (CP) -" with a Canadian context stays in Canada)."""
+    known = max(ps, key=lambda p: _score(g, p, {}, set(), feed_country, None, None, text))
+    if (
+        g.kind[known] == KIND_PLACE
+        and text in (g.name[known], fold(g.name[known]))  # its own name, not an alternate
+        and g.population[known] >= KNOWN_DATELINE_MIN_POP
+        and g.population[known] >= KNOWN_DATELINE_RATIO * max(g.population[best], 1)
+    ):
+        return known
+    return best
 
 
 def _lone_foreign_villages(

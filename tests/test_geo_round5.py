@@ -1,0 +1,59 @@
+"""The geoparser's fifth round of issue 17 (wire datelines, small namesakes abroad,
+national institutions): one realistic sentence per rule, none of them a labelled item's
+(README, "Locations")."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsalert.geo import Geoparser, load_geoparser
+from newsalert.geo.geoparser import default_cache_dir
+
+
+@pytest.fixture(scope="module")
+def geo() -> Geoparser:
+    return load_geoparser(default_cache_dir())
+
+
+def where(geo: Geoparser, title: str, summary: str = "") -> tuple[str | None, str | None]:
+    w = geo.locate(title, summary).where
+    return (w.country, w.place) if w else (None, None)
+
+
+def test_a_bare_wire_dateline_is_the_known_city_not_a_namesake_the_context_favours(
+    geo: Geoparser,
+) -> None:
+    # "U.S." in the text once pulled the dateline to Geneva, Illinois
+    assert where(
+        geo,
+        "Iran nuclear talks resume",
+        "GENEVA (Reuters) - Iranian and U.S. negotiators resumed talks on Tuesday, "
+        "a U.S. official said, after a two-week pause.",
+    ) == ("CH", "Geneva")
+    assert where(
+        geo,
+        "U.S. relay team wins gold",
+        "ATHENS (AP) - The U.S. women's relay team won gold on Saturday at the Olympic stadium.",
+    ) == ("GR", "Athens")
+
+
+def test_a_small_towns_dateline_keeps_the_context(geo: Geoparser) -> None:
+    # "VICTORIA (CP) -" in a Canadian item: Victoria, British Columbia, not Hong Kong
+    assert (
+        where(
+            geo,
+            "",
+            "Canadian Press - VICTORIA (CP) - The Canadian province's government will hold "
+            "a byelection on Oct. 28.",
+        )[0]
+        == "CA"
+    )
+
+
+def test_a_byline_before_the_dateline_is_a_person(geo: Geoparser) -> None:
+    assert where(
+        geo,
+        "",
+        "By ELLEN PARKER HOUSTON (AP) -- Oil companies said on Tuesday they would raise "
+        "refinery output before the hurricane season.",
+    ) == ("US", "Houston")
