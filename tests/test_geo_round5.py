@@ -57,3 +57,13 @@ def test_a_byline_before_the_dateline_is_a_person(geo: Geoparser) -> None:
         "By ELLEN PARKER HOUSTON (AP) -- Oil companies said on Tuesday they would raise "
         "refinery output before the hurricane season.",
     ) == ("US", "Houston")
+
+
+def test_a_date_before_a_country_does_not_place_it(geo: Geoparser) -> None:
+    # "on Tuesday, U.S. officials": a weekday, not a place the gazetteer lacks
+    assert where(
+        geo,
+        "Diplomats meet on ceasefire",
+        "BEIRUT (AP) — Lebanese and Israeli officers met at the border on Tuesday, "
+        "U.S. officials said, and agreed to extend the truce.",
+    ) == ("LB", "Beirut")

@@ -779,7 +779,7 @@ def _describe(
         ):
             m.topic = True
             m.attributive = m.office = m.actor = m.speaker = False
-        if not m.locative and UNKNOWN_PLACE_BEFORE.search(before):
+        if not m.locative and _unknown_place_before(before):
             m.locative = True  # "in Parliament Square, London"
         if not m.locative and TARGET_BEFORE.search(before):
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
@@ -863,6 +863,19 @@ def _is_headline(title: str) -> bool:
 
 
 SPEAKS = re.compile(r"^\s+(?:(\w+)\s+)?(\w+)")
+
+
+# "on Tuesday, U.S. officials said", "in October, Russia ...": a date, not a place
+DATE_WORDS = CALENDAR_WORDS | {"Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept"}
+DATE_WORDS |= {"Oct", "Nov", "Dec", "Mon", "Tue", "Tues", "Wed", "Thu", "Thurs", "Fri"}
+
+
+def _unknown_place_before(before: str) -> bool:
+    """ "in Parliament Square, London": a place the gazetteer lacks, then this one."""
+    um = UNKNOWN_PLACE_BEFORE.search(before)
+    if not um:
+        return False
+    return not any(w.rstrip(".,") in DATE_WORDS for w in um.group(0).split()[1:])
 
 
 def _speaks(after: str) -> bool:
