@@ -67,3 +67,34 @@ def test_a_date_before_a_country_does_not_place_it(geo: Geoparser) -> None:
         "BEIRUT (AP) — Lebanese and Israeli officers met at the border on Tuesday, "
         "U.S. officials said, and agreed to extend the truce.",
     ) == ("LB", "Beirut")
+
+
+def test_a_dateline_keeps_its_place_when_the_lead_only_names_a_country_later(
+    geo: Geoparser,
+) -> None:
+    # the dateline abroad gives way to the lead's subject, not to any country it names
+    assert where(
+        geo,
+        "",
+        "TOKYO (Reuters) - Japanese shares rose on Monday as exporters gained on a weaker "
+        "yen and strong demand from the United States.",
+    ) == ("JP", "Tokyo")
+    assert (
+        where(
+            geo,
+            "",
+            "SEOUL (Reuters) - North Korea has test-fired two short-range missiles, South "
+            "Korea's military said on Sunday.",
+        )[0]
+        == "KP"
+    )
+    # a visit's destination is where the visitor is
+    assert (
+        where(
+            geo,
+            "",
+            "BERLIN (AFP) - Chancellor Angela Merkel said on Monday that the state visit she "
+            "was making to India would bring contracts for German firms.",
+        )[0]
+        == "IN"
+    )

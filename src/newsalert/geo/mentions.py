@@ -237,6 +237,8 @@ COUNTY_BEFORE = re.compile(r"(?<![\w.])(?:County|Co\.)\s$")
 COUNTY_COUNTRIES = frozenset({"GB", "IE"})
 # "the reclusive North Korean regime", "Iranian authorities": a demonym that names a
 # country's government, whose acts are at home
+# "a state visit he was currently making to China", "began his visit to China"
+VISIT_BEFORE = re.compile(r"\b(?:visit(?:s|ing)?|trip|tour)\b(?:\W+\w+){0,5}?\W+to\s+(?:the\s+)?$")
 REGIME_AFTER = re.compile(
     r"^\s+(?:regime|government|authorities|leadership|state\s+media|state\s+television)\b"
 )
@@ -368,6 +370,7 @@ class Found:
     home: bool = False  # "the Hungarian parliament": an institution acting at home
     county: bool = False  # "County Durham", "Co. Antrim": a British or Irish county
     regime: bool = False  # "the North Korean regime": a demonym naming a government
+    visited: bool = False  # "a state visit he was making to China": where the visitor is
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -602,6 +605,7 @@ def _describe(
         m.sentence_start = _starts_sentence(text, m.start, field_start)
         m.county = bool(COUNTY_BEFORE.search(before))
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
+        m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
         m.in_lead = m.field == "summary" and m.start < lead_end
         prev_word, prev_gap, prev_start = "", "", m.start
         pm = PREV.search(before)

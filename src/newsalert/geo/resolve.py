@@ -72,6 +72,8 @@ W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
 NAMESAKE_CITY_MIN_POP = 200_000  # "New York", "Washington": the city, not the region
 QUALIFIER_MAX_KM = 50.0
+# "SEOUL, Oct 10 (Reuters) - North Korea has": the lead's subject follows the dateline
+DATELINE_SUBJECT_CHARS = 60
 KNOWN_DATELINE_MIN_POP = 100_000  # a bare dateline's city of this size is the known one
 KNOWN_DATELINE_RATIO = 5  # ... when it is this many times the size of the one context picks  # "Royston, Glasgow": a Royston this far from Glasgow is another
 
@@ -415,6 +417,14 @@ def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
             and g.kind[r.place] == KIND_COUNTRY
             and r.weight >= 1.0  # voices, demonyms, nationalities place nothing
             and not m.possessive  # "Britain's world number four": whose, not where
+            # the lead's subject or a place it puts things in, not any country it
+            # names ("TOKYO (Reuters) - The dollar ... inflows to the United States")
+            and (
+                m.field == "title"
+                or m.locative
+                or m.visited
+                or m.start - dateline.mention.end <= DATELINE_SUBJECT_CHARS
+            )
         ):
             placed_away = True  # "North Korea has been selling ..."
         elif m.in_lead and m.regime and g.country[r.place] in titled:
