@@ -98,3 +98,10 @@ def test_a_dateline_keeps_its_place_when_the_lead_only_names_a_country_later(
         )[0]
         == "IN"
     )
+
+
+def test_indonesias_provinces_are_regions(geo: Geoparser) -> None:
+    # Bali was missing (Indonesia's ISO first level is its "geographical units"), so a
+    # Bāli of 300,000 in India was the only candidate
+    assert where(geo, "Tourist dies after scooter crash in Bali")[0] == "ID"
+    assert where(geo, "", "Two men were caned in Aceh on Friday for gambling.")[0] == "ID"
