@@ -105,3 +105,15 @@ def test_indonesias_provinces_are_regions(geo: Geoparser) -> None:
     # Bāli of 300,000 in India was the only candidate
     assert where(geo, "Tourist dies after scooter crash in Bali")[0] == "ID"
     assert where(geo, "", "Two men were caned in Aceh on Friday for gambling.")[0] == "ID"
+
+
+def test_a_small_town_abroad_named_bare_and_unsupported_is_a_name(geo: Geoparser) -> None:
+    # Sirius is a Russian town of 14,000; here a radio company
+    assert where(geo, "Sirius adds subscribers", "Sirius said it signed up more listeners.") == (
+        None,
+        None,
+    )
+    # a town's own police act there
+    assert where(geo, "", "Naroda Police arrested three men after the clash on Sunday.")[0] == "IN"
+    # "in" is evidence enough
+    assert where(geo, "", "Two people were hurt in a fire in Sirius on Sunday.")[0] == "RU"

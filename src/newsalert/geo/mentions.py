@@ -371,6 +371,7 @@ class Found:
     county: bool = False  # "County Durham", "Co. Antrim": a British or Irish county
     regime: bool = False  # "the North Korean regime": a demonym naming a government
     visited: bool = False  # "a state visit he was making to China": where the visitor is
+    institution: bool = False  # "Naroda Police": a home institution follows the name
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -670,11 +671,8 @@ def _describe(
         next_gap, next_word = (nm.group(1), nm.group(2)) if nm else ("", "")
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
-        if (
-            next_gap == " "
-            and next_word.lower() in HOME_INSTITUTIONS
-            and (m.demonym or is_country_key(gazetteer, m.key_id))
-        ):
+        m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
+        if m.institution and (m.demonym or is_country_key(gazetteer, m.key_id)):
             m.home = True
         if (
             not m.possessive

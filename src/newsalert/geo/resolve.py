@@ -34,6 +34,8 @@ SMALL_WORDLIKE_POP = 100_000
 # a village this small named bare (no in/at, dateline or qualifier) is a word or a
 # name far more often than a news event's place ("Supreme Court", "Virgin Orbit")
 BARE_SMALL_MAX_POP = 5_000  # "Split", "Mobile": a word unless the text says place
+# a town this small named bare, alone in its country, abroad ("Sirius said"): a name
+BARE_UNSUPPORTED_MAX_POP = 15_000
 COUNTRY_PRIOR = 4.0
 ADMIN1_PRIOR = -0.5  # a region's population is a sum over its towns: discount it
 CONTEXT_COUNTRY = 3.0  # the candidate's country is named elsewhere in the item
@@ -306,7 +308,9 @@ def resolve(
                 best = _known_dateline(g, best, ps, feed_country, m.text)
             new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
         choice = new_choice
-    lone = _lone_foreign_villages(g, kept, choice)
+    lone = _lone_foreign_villages(g, kept, choice) | _unsupported_small_towns(
+        g, kept, choice, feed_country
+    )
     out = []
     index = {id(m): i for i, (m, _) in enumerate(kept)}
     for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
@@ -353,6 +357,36 @@ def _known_dateline(
     ):
         return known
     return best
+
+
+def _unsupported_small_towns(
+    g: Gazetteer, kept: list[tuple[Found, list[int]]], choice: list[int], feed_country: str | None
+) -> set[int]:
+    """A small town named bare that nothing else in the item supports.
+
+    "Sirius said subscribers grew", "Delta pilots ratify": a town under
+    BARE_UNSUPPORTED_MAX_POP named without "in/at", a dateline or a qualifier, alone
+    in its country (no country, region, demonym or other place of it named) and not
+    in the feed's country, is a word or a name far more often than the event's place;
+    a town's own institution ("Naroda Police") keeps it. (25,000 turned a seen item
+    wrong: "Mascot Towers", a Sydney suburb of 16,000, with no feed country given.)
+    """
+    per_country: dict[str, set[int]] = defaultdict(set)
+    for p in choice:
+        per_country[g.country[p]].add(p)
+    out = set()
+    for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
+        cc = g.country[p]
+        if (
+            g.kind[p] == KIND_PLACE
+            and g.population[p] < BARE_UNSUPPORTED_MAX_POP
+            and not (m.dateline or m.locative or m.demonym or m.qualifies or m.institution)
+            and m.qualified_by < 0
+            and per_country[cc] == {p}
+            and cc != feed_country
+        ):
+            out.add(k)
+    return out
 
 
 def _lone_foreign_villages(
