@@ -117,3 +117,38 @@ def test_a_small_town_abroad_named_bare_and_unsupported_is_a_name(geo: Geoparser
     assert where(geo, "", "Naroda Police arrested three men after the clash on Sunday.")[0] == "IN"
     # "in" is evidence enough
     assert where(geo, "", "Two people were hurt in a fire in Sirius on Sunday.")[0] == "RU"
+
+
+def test_a_national_government_abroad_does_not_outweigh_the_place_named(
+    geo: Geoparser,
+) -> None:
+    assert (
+        where(
+            geo,
+            "Activists arrested",
+            "Police in Kowloon arrested six activists on Monday after the Chinese government "
+            "and Chinese officials condemned the protest.",
+        )[0]
+        == "HK"
+    )
+    assert (
+        where(
+            geo,
+            "Talks to resume",
+            "Peace talks between the Sudanese government and rebel groups will resume in the "
+            "Nigerian capital, Abuja, on Monday.",
+        )[0]
+        == "NG"
+    )
+
+
+def test_a_city_states_voice_is_at_home(geo: Geoparser) -> None:
+    assert (
+        where(
+            geo,
+            "Protests flare as Beijing's law looms",
+            "Hong Kong's leader said the security law written by the Chinese government "
+            "would be enforced from July.",
+        )[0]
+        == "HK"
+    )

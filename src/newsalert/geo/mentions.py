@@ -239,6 +239,10 @@ COUNTY_COUNTRIES = frozenset({"GB", "IE"})
 # country's government, whose acts are at home
 # "a state visit he was currently making to China", "began his visit to China"
 VISIT_BEFORE = re.compile(r"\b(?:visit(?:s|ing)?|trip|tour)\b(?:\W+\w+){0,5}?\W+to\s+(?:the\s+)?$")
+OFFICIALS_AFTER = re.compile(
+    r"^\s+(?:regime|government|authorities|leadership|officials|ministry|state\s+media|"
+    r"state\s+television)\b"
+)
 REGIME_AFTER = re.compile(
     r"^\s+(?:regime|government|authorities|leadership|state\s+media|state\s+television)\b"
 )
@@ -372,6 +376,7 @@ class Found:
     regime: bool = False  # "the North Korean regime": a demonym naming a government
     visited: bool = False  # "a state visit he was making to China": where the visitor is
     institution: bool = False  # "Naroda Police": a home institution follows the name
+    officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -606,6 +611,7 @@ def _describe(
         m.sentence_start = _starts_sentence(text, m.start, field_start)
         m.county = bool(COUNTY_BEFORE.search(before))
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
+        m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
         m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
         m.in_lead = m.field == "summary" and m.start < lead_end
         prev_word, prev_gap, prev_start = "", "", m.start

@@ -316,7 +316,11 @@ def resolve(
     for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
         if k in lone:
             continue
-        government = (m.speaker or m.possessive) and p in g.capital
+        # a city-state's voice is at home: "Hong Kong's leader said" places it, as
+        # "Hong Kong police" do (the city is the country)
+        government = (
+            (m.speaker or m.possessive) and p in g.capital and g.country[p] not in g.city_state
+        )
         if government:
             p = g.country_place.get(g.country[p], p)  # "Washington said": the government
         q = index.get(id(found[m.qualified_by])) if m.qualified_by >= 0 else None
@@ -336,7 +340,23 @@ def resolve(
         weight = _weight(g, m, p)
         out.append(Resolved(m, p, min(W_SPEAKER, weight) if government else weight))
     _filed_from_elsewhere(g, out)
+    _officials_abroad(g, out)
     return out
+
+
+def _officials_abroad(g: Gazetteer, out: list[Resolved]) -> None:
+    """ "The Chinese government", "Russian officials": a national government acting
+    from home says who acts, not where; where the item places things in a town or
+    region of another country ("in Hong Kong"), it weighs as a sponsor does (W_BACKER)
+    and cannot outweigh that place."""
+    placed = {
+        g.country[r.place]
+        for r in out
+        if g.kind[r.place] != KIND_COUNTRY and not r.mention.demonym and r.weight >= 1.0
+    }
+    for r in out:
+        if r.mention.officials and placed - {g.country[r.place]}:
+            r.weight = min(r.weight, W_BACKER)
 
 
 def _known_dateline(
@@ -533,7 +553,7 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_ACTOR
     if p in g.capital and not (m.locative or m.dateline or m.qualified_by >= 0 or m.qualifies):
         return W_SPEAKER  # "sanctions on Belgrade", "talks with Pristina": the government
-    if m.speaker or (m.possessive and p in g.capital):
+    if (m.speaker or (m.possessive and p in g.capital)) and g.country[p] not in g.city_state:
         return W_SPEAKER
     if m.counterpart and g.kind[p] == KIND_COUNTRY:
         return W_SPEAKER  # "in talks with Australia": the other government
