@@ -152,3 +152,12 @@ def test_a_city_states_voice_is_at_home(geo: Geoparser) -> None:
         )[0]
         == "HK"
     )
+
+
+def test_a_datelines_town_places_the_item_against_a_lone_village_abroad(geo: Geoparser) -> None:
+    # Olympic is a Hong Kong town of 19,000; the dateline puts the item in Greece
+    assert where(
+        geo,
+        "Sprinter wins Olympic gold",
+        "ATHENS (Reuters) - An American sprinter won the Olympic 100 meters on Sunday.",
+    ) == ("GR", "Athens")

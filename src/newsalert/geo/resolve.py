@@ -427,7 +427,11 @@ def _lone_foreign_villages(
     named = {
         g.country[p]
         for (m, _), p in zip(kept, choice, strict=True)
-        if not m.demonym and g.kind[p] != KIND_PLACE and _weight(g, m, p) >= 1.0
+        if not m.demonym
+        # a dateline's town places the item as a country does ("ATHENS (Reuters) -
+        # ... Olympic": Olympic, a Hong Kong town of 19,000, is a word here)
+        and (g.kind[p] != KIND_PLACE or m.dateline)
+        and _weight(g, m, p) >= 1.0
     }
     if not named:
         return set()
