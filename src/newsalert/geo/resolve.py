@@ -308,9 +308,9 @@ def resolve(
                 best = _known_dateline(g, best, ps, feed_country, m.text)
             new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
         choice = new_choice
-    lone = _lone_foreign_villages(g, kept, choice) | _unsupported_small_towns(
-        g, kept, choice, feed_country
-    )
+    lone = _lone_foreign_villages(g, kept, choice)
+    if language is None:  # it reads English's "in/at"
+        lone |= _unsupported_small_towns(g, kept, choice, feed_country)
     out = []
     index = {id(m): i for i, (m, _) in enumerate(kept)}
     for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
