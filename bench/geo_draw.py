@@ -1,8 +1,8 @@
 """Draw the items of a new part of ``data/geo_eval.jsonl`` (see data/README.md).
 
 Usage: ``python bench/geo_draw.py PART [SHARED_DATA_DIR]`` with PART ``held3``,
-``held4`` or ``held5`` (``bench/geo_held3_draw.py`` and ``bench/geo_held4_draw.py`` call
-this for the first two).
+``held4``, ``held5`` or ``held7`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
+call this for the first three).
 
 A stratified random draw of items in no other part of the labelled set, from five
 sources of ``../shared/data/`` in this order (the counts are each part's, ``PARTS``):
@@ -11,7 +11,7 @@ sources of ``../shared/data/`` in this order (the counts are each part's, ``PART
   items first), summary of 20-600 characters;
 * CASE 2021 event snippets of ``dev.jsonl`` (at most a few an event type);
 * CAMEO sentences of ``train.jsonl`` (at most a few a quad class);
-* titled AG News World items of ``train.jsonl`` (held3 and held5: the AG test set; held4:
+* titled AG News World items of ``train.jsonl`` (held3, held5, held7: the AG test set; held4:
   the AG train sample, which no earlier part drew from);
 * items of ``stream_train.jsonl`` from its seven outlets outside the US (a quota of
   incidents or gray items first), summary of 20-600 characters.
@@ -66,6 +66,8 @@ PARTS = {
     ),
     # third round of issue 17: drawn and labelled before the round's rules were made
     "held5": Part(67, "p", (30, 4, 15), (35, 4), (30, 8), ("ag_news:test", 30), (30, 5, 12), True),
+    # fifth round: a seed no earlier draw used (7, 11, 17, 23, 41, 67; held6's was lost)
+    "held7": Part(97, "r", (28, 4, 14), (30, 4), (26, 8), ("ag_news:test", 26), (30, 5, 12), True),
 }
 
 

@@ -49,7 +49,7 @@ from newsalert.geo.keyindex import KeyIndex
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 13  # bump when the build below changes what it produces
+BUILD_VERSION = 14  # bump when the build below changes what it produces
 KIND_PLACE, KIND_ADMIN1, KIND_COUNTRY = 0, 1, 2
 KEY_NAME, KEY_DEMONYM = 0, 1
 # Alternate names (exonyms, transliterations) only for places big enough to have
@@ -335,8 +335,12 @@ def build_gazetteer() -> Gazetteer:
     # the code is the ISO one (US "CA") or the region's namesake city says which
     us_states = _load_json("us_states.json")
     iso_by_country: dict[str, list] = defaultdict(list)
+    # Indonesia's first level is "geographical units" (Jawa, Nusa Tenggara) over its
+    # provinces: the provinces are the regions news names ("Bali", "Aceh")
+    units = {s.code for s in pycountry.subdivisions if "Geographical" in str(s.type)}
     for sub in pycountry.subdivisions:
-        if getattr(sub, "parent_code", None) is None:
+        parent = getattr(sub, "parent_code", None)
+        if parent is None or (parent in units and sub.type == "Province"):
             iso_by_country[sub.country_code].append(sub)
     region_name: dict[tuple[str, str], str] = {}
     region_type: dict[tuple[str, str], str] = {}

@@ -237,6 +237,12 @@ COUNTY_BEFORE = re.compile(r"(?<![\w.])(?:County|Co\.)\s$")
 COUNTY_COUNTRIES = frozenset({"GB", "IE"})
 # "the reclusive North Korean regime", "Iranian authorities": a demonym that names a
 # country's government, whose acts are at home
+# "a state visit he was currently making to China", "began his visit to China"
+VISIT_BEFORE = re.compile(r"\b(?:visit(?:s|ing)?|trip|tour)\b(?:\W+\w+){0,5}?\W+to\s+(?:the\s+)?$")
+OFFICIALS_AFTER = re.compile(
+    r"^\s+(?:regime|government|authorities|leadership|officials|ministry|state\s+media|"
+    r"state\s+television)\b"
+)
 REGIME_AFTER = re.compile(
     r"^\s+(?:regime|government|authorities|leadership|state\s+media|state\s+television)\b"
 )
@@ -368,6 +374,9 @@ class Found:
     home: bool = False  # "the Hungarian parliament": an institution acting at home
     county: bool = False  # "County Durham", "Co. Antrim": a British or Irish county
     regime: bool = False  # "the North Korean regime": a demonym naming a government
+    visited: bool = False  # "a state visit he was making to China": where the visitor is
+    institution: bool = False  # "Naroda Police": a home institution follows the name
+    officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
 
@@ -575,6 +584,10 @@ def find_mentions(
                 dateline=dateline is not None and dateline[0] <= start < dateline[1],
             )
         )
+    # the dateline is its last name, not a byline's ("By BRUCE MEYERSON NEW YORK (AP) --")
+    in_dateline = [m for m in found if m.dateline]
+    for m in in_dateline[:-1]:
+        m.dateline = False
     _describe(gazetteer, text, offset, found, english)
     return found
 
@@ -598,6 +611,8 @@ def _describe(
         m.sentence_start = _starts_sentence(text, m.start, field_start)
         m.county = bool(COUNTY_BEFORE.search(before))
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
+        m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
+        m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
         m.in_lead = m.field == "summary" and m.start < lead_end
         prev_word, prev_gap, prev_start = "", "", m.start
         pm = PREV.search(before)
@@ -662,11 +677,8 @@ def _describe(
         next_gap, next_word = (nm.group(1), nm.group(2)) if nm else ("", "")
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
-        if (
-            next_gap == " "
-            and next_word.lower() in HOME_INSTITUTIONS
-            and (m.demonym or is_country_key(gazetteer, m.key_id))
-        ):
+        m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
+        if m.institution and (m.demonym or is_country_key(gazetteer, m.key_id)):
             m.home = True
         if (
             not m.possessive
@@ -775,7 +787,7 @@ def _describe(
         ):
             m.topic = True
             m.attributive = m.office = m.actor = m.speaker = False
-        if not m.locative and UNKNOWN_PLACE_BEFORE.search(before):
+        if not m.locative and _unknown_place_before(before):
             m.locative = True  # "in Parliament Square, London"
         if not m.locative and TARGET_BEFORE.search(before):
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
@@ -859,6 +871,19 @@ def _is_headline(title: str) -> bool:
 
 
 SPEAKS = re.compile(r"^\s+(?:(\w+)\s+)?(\w+)")
+
+
+# "on Tuesday, U.S. officials said", "in October, Russia ...": a date, not a place
+DATE_WORDS = CALENDAR_WORDS | {"Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept"}
+DATE_WORDS |= {"Oct", "Nov", "Dec", "Mon", "Tue", "Tues", "Wed", "Thu", "Thurs", "Fri"}
+
+
+def _unknown_place_before(before: str) -> bool:
+    """ "in Parliament Square, London": a place the gazetteer lacks, then this one."""
+    um = UNKNOWN_PLACE_BEFORE.search(before)
+    if not um:
+        return False
+    return not any(w.rstrip(".,") in DATE_WORDS for w in um.group(0).split()[1:])
 
 
 def _speaks(after: str) -> bool:

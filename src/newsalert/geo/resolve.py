@@ -34,6 +34,8 @@ SMALL_WORDLIKE_POP = 100_000
 # a village this small named bare (no in/at, dateline or qualifier) is a word or a
 # name far more often than a news event's place ("Supreme Court", "Virgin Orbit")
 BARE_SMALL_MAX_POP = 5_000  # "Split", "Mobile": a word unless the text says place
+# a town this small named bare, alone in its country, abroad ("Sirius said"): a name
+BARE_UNSUPPORTED_MAX_POP = 15_000
 COUNTRY_PRIOR = 4.0
 ADMIN1_PRIOR = -0.5  # a region's population is a sum over its towns: discount it
 CONTEXT_COUNTRY = 3.0  # the candidate's country is named elsewhere in the item
@@ -71,7 +73,11 @@ W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
 W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
 NAMESAKE_CITY_MIN_POP = 200_000  # "New York", "Washington": the city, not the region
-QUALIFIER_MAX_KM = 50.0  # "Royston, Glasgow": a Royston this far from Glasgow is another
+QUALIFIER_MAX_KM = 50.0
+# "SEOUL, Oct 10 (Reuters) - North Korea has": the lead's subject follows the dateline
+DATELINE_SUBJECT_CHARS = 60
+KNOWN_DATELINE_MIN_POP = 100_000  # a bare dateline's city of this size is the known one
+KNOWN_DATELINE_RATIO = 5  # ... when it is this many times the size of the one context picks  # "Royston, Glasgow": a Royston this far from Glasgow is another
 
 
 CALENDAR = frozenset(w for w in (*calendar.month_name, *calendar.day_name) if w)
@@ -298,15 +304,23 @@ def resolve(
                     + (CONTEXT_TOWN_IN_REGION if p in towns_in else 0.0)
                 ),
             )
+            if m.dateline and m.qualified_by < 0:
+                best = _known_dateline(g, best, ps, feed_country, m.text)
             new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
         choice = new_choice
     lone = _lone_foreign_villages(g, kept, choice)
+    if language is None:  # it reads English's "in/at"
+        lone |= _unsupported_small_towns(g, kept, choice, feed_country)
     out = []
     index = {id(m): i for i, (m, _) in enumerate(kept)}
     for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
         if k in lone:
             continue
-        government = (m.speaker or m.possessive) and p in g.capital
+        # a city-state's voice is at home: "Hong Kong's leader said" places it, as
+        # "Hong Kong police" do (the city is the country)
+        government = (
+            (m.speaker or m.possessive) and p in g.capital and g.country[p] not in g.city_state
+        )
         if government:
             p = g.country_place.get(g.country[p], p)  # "Washington said": the government
         q = index.get(id(found[m.qualified_by])) if m.qualified_by >= 0 else None
@@ -326,6 +340,72 @@ def resolve(
         weight = _weight(g, m, p)
         out.append(Resolved(m, p, min(W_SPEAKER, weight) if government else weight))
     _filed_from_elsewhere(g, out)
+    _officials_abroad(g, out)
+    return out
+
+
+def _officials_abroad(g: Gazetteer, out: list[Resolved]) -> None:
+    """ "The Chinese government", "Russian officials": a national government acting
+    from home says who acts, not where; where the item places things in a town or
+    region of another country ("in Hong Kong"), it weighs as a sponsor does (W_BACKER)
+    and cannot outweigh that place."""
+    placed = {
+        g.country[r.place]
+        for r in out
+        if g.kind[r.place] != KIND_COUNTRY and not r.mention.demonym and r.weight >= 1.0
+    }
+    for r in out:
+        if r.mention.officials and placed - {g.country[r.place]}:
+            r.weight = min(r.weight, W_BACKER)
+
+
+def _known_dateline(
+    g: Gazetteer, best: int, ps: list[int], feed_country: str | None, text: str
+) -> int:
+    """A dateline with no qualifier names a city the wire takes as known: "GENEVA
+    (Reuters) -" is Geneva, Switzerland, not the Geneva of 20,000 in the US that the
+    item's "U.S." points to. The candidate scored without the item's context wins
+    when it is a city of KNOWN_DATELINE_MIN_POP and KNOWN_DATELINE_RATIO times the
+    size of the context's choice (a small town's dateline is a local paper's, and
+    "VICTORIA (CP) -" with a Canadian context stays in Canada)."""
+    known = max(ps, key=lambda p: _score(g, p, {}, set(), feed_country, None, None, text))
+    if (
+        g.kind[known] == KIND_PLACE
+        and text in (g.name[known], fold(g.name[known]))  # its own name, not an alternate
+        and g.population[known] >= KNOWN_DATELINE_MIN_POP
+        and g.population[known] >= KNOWN_DATELINE_RATIO * max(g.population[best], 1)
+    ):
+        return known
+    return best
+
+
+def _unsupported_small_towns(
+    g: Gazetteer, kept: list[tuple[Found, list[int]]], choice: list[int], feed_country: str | None
+) -> set[int]:
+    """A small town named bare that nothing else in the item supports.
+
+    "Sirius said subscribers grew", "Delta pilots ratify": a town under
+    BARE_UNSUPPORTED_MAX_POP named without "in/at", a dateline or a qualifier, alone
+    in its country (no country, region, demonym or other place of it named) and not
+    in the feed's country, is a word or a name far more often than the event's place;
+    a town's own institution ("Naroda Police") keeps it. (25,000 turned a seen item
+    wrong: "Mascot Towers", a Sydney suburb of 16,000, with no feed country given.)
+    """
+    per_country: dict[str, set[int]] = defaultdict(set)
+    for p in choice:
+        per_country[g.country[p]].add(p)
+    out = set()
+    for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
+        cc = g.country[p]
+        if (
+            g.kind[p] == KIND_PLACE
+            and g.population[p] < BARE_UNSUPPORTED_MAX_POP
+            and not (m.dateline or m.locative or m.demonym or m.qualifies or m.institution)
+            and m.qualified_by < 0
+            and per_country[cc] == {p}
+            and cc != feed_country
+        ):
+            out.add(k)
     return out
 
 
@@ -347,7 +427,11 @@ def _lone_foreign_villages(
     named = {
         g.country[p]
         for (m, _), p in zip(kept, choice, strict=True)
-        if not m.demonym and g.kind[p] != KIND_PLACE and _weight(g, m, p) >= 1.0
+        if not m.demonym
+        # a dateline's town places the item as a country does ("ATHENS (Reuters) -
+        # ... Olympic": Olympic, a Hong Kong town of 19,000, is a word here)
+        and (g.kind[p] != KIND_PLACE or m.dateline)
+        and _weight(g, m, p) >= 1.0
     }
     if not named:
         return set()
@@ -391,6 +475,14 @@ def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
             and g.kind[r.place] == KIND_COUNTRY
             and r.weight >= 1.0  # voices, demonyms, nationalities place nothing
             and not m.possessive  # "Britain's world number four": whose, not where
+            # the lead's subject or a place it puts things in, not any country it
+            # names ("TOKYO (Reuters) - The dollar ... inflows to the United States")
+            and (
+                m.field == "title"
+                or m.locative
+                or m.visited
+                or m.start - dateline.mention.end <= DATELINE_SUBJECT_CHARS
+            )
         ):
             placed_away = True  # "North Korea has been selling ..."
         elif m.in_lead and m.regime and g.country[r.place] in titled:
@@ -465,7 +557,7 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_ACTOR
     if p in g.capital and not (m.locative or m.dateline or m.qualified_by >= 0 or m.qualifies):
         return W_SPEAKER  # "sanctions on Belgrade", "talks with Pristina": the government
-    if m.speaker or (m.possessive and p in g.capital):
+    if (m.speaker or (m.possessive and p in g.capital)) and g.country[p] not in g.city_state:
         return W_SPEAKER
     if m.counterpart and g.kind[p] == KIND_COUNTRY:
         return W_SPEAKER  # "in talks with Australia": the other government
