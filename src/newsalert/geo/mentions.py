@@ -33,6 +33,20 @@ DATELINE = re.compile(
     r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3})?"
     r"\s*(?:\([^)]{1,40}\))?\s*(?:--(?=\S)|(?:-|--|—|–)\s)"
 )
+# "NEW DELHI: The government ...", "ISLAMABAD: Security forces ...": a dateline with a
+# colon, the form of South Asian outlets; the same form opens columns and features
+# ("COMMENT:", "EXCLUSIVE:", "SARAH VINE:"), so it is read as a dateline only when the
+# words name a city of COLON_DATELINE_MIN_POP or a national capital
+COLON_DATELINE = re.compile(
+    r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})\s*:\s+(?=[A-Z\"'“‘])"
+)
+COLON_DATELINE_MIN_POP = 100_000
+# what comes before a lead's first word after a dateline, once re-cased ("Cairo (AP) -",
+# "New Delhi:", "Kabul, Afghanistan -")
+LEAD_DATELINE = re.compile(
+    r"[A-Z][\w'.\-]*(?: (?:[A-Z][\w'.\-]*|al|el|de|du|la|au)){0,3}"
+    r"(?:, ?[A-Z][\w.\-]*(?: [\w.\-]+){0,3})?\s*(?:\([^)]{1,40}\))?\s*(?:--|-|—|–|:)"
+)
 # "By Mark Ledsom BASEL (Reuters) -"
 AGENCY_DATELINE = re.compile(
     r"(?<![A-Za-z])(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})(?:,[^()]{0,40})?"
@@ -422,11 +436,14 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum()
 
 
-def prepare(title: str, summary: str) -> tuple[str, int, tuple[int, int] | None]:
+def prepare(
+    title: str, summary: str, gazetteer: Gazetteer | None = None
+) -> tuple[str, int, tuple[int, int] | None]:
     """Combine the fields into one text (title, newline, summary).
 
     An all-capitals title and a dateline are title-cased (same length, so spans
-    hold) so that their place names match the mixed-case keys.
+    hold) so that their place names match the mixed-case keys. A dateline with a colon
+    ("NEW DELHI:") is read only with ``gazetteer``, which says whether it names a city.
     """
     title = " ".join(title.split())
     summary = " ".join(summary.split())
@@ -434,6 +451,10 @@ def prepare(title: str, summary: str) -> tuple[str, int, tuple[int, int] | None]
         title = title.title()
     dateline = None
     m = DATELINE.match(summary) or AGENCY_DATELINE.search(summary[:120])
+    if m is None and gazetteer is not None:
+        m = COLON_DATELINE.match(summary)
+        if m and not _names_city(gazetteer, _dateline_case(m.group("place"))):
+            m = None
     if m:
         start, end = m.span("place")
         summary = summary[:start] + _dateline_case(summary[start:end]) + summary[end:]
@@ -442,6 +463,21 @@ def prepare(title: str, summary: str) -> tuple[str, int, tuple[int, int] | None]
     if dateline is not None:
         dateline = (dateline[0] + offset, dateline[1] + offset)
     return f"{title}\n{summary}", offset, dateline
+
+
+def _names_city(gazetteer: Gazetteer, name: str) -> bool:
+    """``name`` whole is a city of COLON_DATELINE_MIN_POP or a national capital."""
+    g = gazetteer
+    return any(
+        start == 0
+        and stop == len(name)
+        and any(
+            g.kind[p] != KIND_COUNTRY
+            and (g.population[p] >= COLON_DATELINE_MIN_POP or p in g.capital)
+            for p in g.places_of(kid)
+        )
+        for start, stop, kid in g.keys.find(name)
+    )
 
 
 def _dateline_case(text: str) -> str:
@@ -579,7 +615,7 @@ def find_mentions(
     English): a language that inflects place names (INFLECTIONS) also has its names'
     case forms found.
     """
-    text, offset, dateline = prepare(title, summary)
+    text, offset, dateline = prepare(title, summary, gazetteer)
     hits: list[tuple[int, int, int]] = []
     for start, stop, kid in gazetteer.keys.find(text):  # whole words only
         end = stop - 1
@@ -954,7 +990,7 @@ def _opens_lead(text: str, m: Found, field_start: int) -> bool:
     head = text[field_start : m.start].strip(" \"'“‘")
     head = head.removesuffix("The").removesuffix("the").rstrip()
     # "CAIRO (AP) - Sudan rejected": after a dateline
-    return not head or (m.field == "summary" and DATELINE.fullmatch(head + " ") is not None)
+    return not head or (m.field == "summary" and LEAD_DATELINE.fullmatch(head) is not None)
 
 
 def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:
