@@ -61,3 +61,30 @@ def test_a_statement_later_in_the_text_is_still_a_voice(geo: Geoparser) -> None:
         )
         == "SY"
     )
+
+
+def test_a_colon_dateline_naming_a_city_is_read(geo: Geoparser) -> None:
+    w = geo.locate(
+        "Flood toll rises", "LAHORE: Rescue teams pulled 12 bodies from the river on Sunday."
+    ).where
+    assert w is not None and (w.country, w.place) == ("PK", "Lahore")
+
+
+def test_a_column_label_with_a_colon_is_no_dateline(geo: Geoparser) -> None:
+    assert (
+        country(geo, "Why we should all slow down", "COMMENT: Life is too short to rush.") is None
+    )
+    assert country(geo, "", "EXCLUSIVE: The singer opens up about her new album.") is None
+
+
+def test_a_demonym_before_a_word_for_a_conflict_or_ground_is_the_scene(geo: Geoparser) -> None:
+    assert country(geo, "Turkey deepens role in Yemeni war", "") == "YE"
+    assert (
+        country(geo, "", "A Russian trawler was seized after it strayed into Norwegian waters.")
+        == "NO"
+    )
+    # "coast guard": an institution, not the scene; the waters are
+    assert (
+        country(geo, "", "Vietnamese coast guard ships rammed a fishing boat in Indonesian waters.")
+        == "ID"
+    )

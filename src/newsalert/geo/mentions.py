@@ -298,6 +298,16 @@ RESPONSE_CLAUSE = re.compile(
     r"\b(?:after|following|in\s+response\s+to|in\s+retaliation\s+for)\s+"
     r"(?:the|a|an|its|their|his|her|this|last|latest|recent|[A-Z])"
 )
+# "military intervention in the Libyan conflict", "the Syrian civil war", "into Japanese
+# territorial waters": a demonym before a word for a conflict or a country's ground names
+# where the event is, as "in Libya" does (not whose people act, as "Libyan troops" does)
+SCENE_AFTER = re.compile(
+    r"^\s+(?:civil\s+war|war|conflict|unrest|uprising|revolution|insurgency|"
+    r"territorial\s+waters?|waters|soil|mainland|countryside|capital|coast)"
+    # the word ends the phrase: not "war crimes", "coast guard", "capital markets"
+    r"(?=\s*(?:[,.;:)]|$)|\s+(?:in|on|at|of|and|with|that|which|to|by|for|as|is|was|has|"
+    r"had|between|over|since|after|last|this|on)\b|\s+[A-Z])"
+)
 NAME_PARTICLES = frozenset({"von", "van", "zu", "bin", "ibn", "der", "den"})
 # "Diane von Furstenberg", "Osama bin Laden": a name's particle after a given name
 NAME_PARTICLE_BEFORE = re.compile(
@@ -754,6 +764,14 @@ def _describe(
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
         if m.institution and (m.demonym or is_country_key(gazetteer, m.key_id)):
             m.home = True
+        if (
+            english
+            and m.demonym
+            and not m.possessive
+            and not before.endswith(("-", "‑"))  # "the Serbo-Croatian conflict"
+            and SCENE_AFTER.match(after)
+        ):
+            m.home = True  # "in the Libyan conflict": the scene, weighed as "in Libya"
         if (
             not m.possessive
             and not m.locative
