@@ -88,3 +88,11 @@ def test_a_demonym_before_a_word_for_a_conflict_or_ground_is_the_scene(geo: Geop
         country(geo, "", "Vietnamese coast guard ships rammed a fishing boat in Indonesian waters.")
         == "ID"
     )
+
+
+def test_a_town_named_as_a_sponsor_is_no_place(geo: Geoparser) -> None:
+    # "Arab" is a town in Alabama; "Auckland-based" still says where a firm is
+    w = geo.locate("", "Canada on Monday rejected an Arab-backed motion at the assembly.").where
+    assert w is not None and (w.country, w.precision) == ("CA", "country")
+    w = geo.locate("", "Auckland-based software firm Xero reported a loss.").where
+    assert w is not None and w.place == "Auckland"

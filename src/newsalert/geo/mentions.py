@@ -434,6 +434,7 @@ class Found:
     addressed: bool = False  # "threatens South Korea", "fight against U.S.": words' target
     currency: bool = False  # "US $50 million"
     home: bool = False  # "the Hungarian parliament": an institution acting at home
+    sponsor: bool = False  # "Arab-backed", "Hamas-led": whose backing, never the town
     county: bool = False  # "County Durham", "Co. Antrim": a British or Irish county
     regime: bool = False  # "the North Korean regime": a demonym naming a government
     visited: bool = False  # "a state visit he was making to China": where the visitor is
@@ -824,6 +825,9 @@ def _describe(
         elif next_gap == "-" and next_word.islower():
             m.attributive = True  # "Russia-backed", "US-led"
             m.backer = next_word in BACKER_WORDS
+            # "an Arab-backed resolution", "the Hamas-led attack": a sponsor, no place
+            # ("Auckland-based" says where a firm is)
+            m.sponsor = m.backer and next_word not in ("based", "made")
         elif (
             next_gap == " "
             and next_word.lower() not in FUNCTION_WORDS

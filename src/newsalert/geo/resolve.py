@@ -596,6 +596,9 @@ def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
     another country wins, the one named as the border is kept as ``across``, the
     other side, which a desk there must hear about too.
     """
+    # "an Arab-backed resolution", "the Hamas-led attack": a town named as a sponsor is
+    # a word or a group (Arab, Alabama; Hamas, an alternate name of Hamm), no place
+    resolved = [r for r in resolved if not (r.mention.sponsor and g.kind[r.place] != KIND_COUNTRY)]
     if not resolved:
         return Choice(None, "no place named")
     by_country: dict[str, float] = defaultdict(float)
