@@ -94,7 +94,17 @@ def measure_load(cache: Path) -> int:
     return 0
 
 
-SPLITS = ("tune", "heldout", "held2", "held3", "held4", "held5", "held7", "held8", None)  # None: all of them
+SPLITS = (
+    "tune",
+    "heldout",
+    "held2",
+    "held3",
+    "held4",
+    "held5",
+    "held7",
+    "held8",
+    None,
+)  # None: all of them
 # parts kept out of every run until their round's rules are done (``--unseen`` to measure
 # them, once, at the end of the round; see data/README.md)
 UNSEEN = ("held8",)  # held5 and held7 were measured once in their rounds: seen since
