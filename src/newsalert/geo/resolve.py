@@ -537,11 +537,12 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         return W_ELSEWHERE
     if m.reporter:
         return W_REPORTER_QUALIFIER if m.qualifies else W_REPORTER
+    if m.home and (m.demonym or g.kind[p] == KIND_COUNTRY):
+        # "the Hungarian parliament": acts at home, as placed there as "in Hungary"; so
+        # does "Indian Prime Minister Narendra Modi said" when the statement opens the lead
+        return 1.0 + W_LOCATIVE + (W_TITLE if m.field == "title" else W_LEAD if m.in_lead else 0.0)
     if m.office and (m.demonym or g.kind[p] == KIND_COUNTRY):
         return W_OFFICE
-    if m.home and (m.demonym or g.kind[p] == KIND_COUNTRY):
-        # "the Hungarian parliament": acts at home, as placed there as "in Hungary"
-        return 1.0 + W_LOCATIVE + (W_TITLE if m.field == "title" else W_LEAD if m.in_lead else 0.0)
     if m.demonym or (
         m.attributive
         and not m.locative
@@ -595,6 +596,9 @@ def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
     another country wins, the one named as the border is kept as ``across``, the
     other side, which a desk there must hear about too.
     """
+    # "an Arab-backed resolution", "the Hamas-led attack": a town named as a sponsor is
+    # a word or a group (Arab, Alabama; Hamas, an alternate name of Hamm), no place
+    resolved = [r for r in resolved if not (r.mention.sponsor and g.kind[r.place] != KIND_COUNTRY)]
     if not resolved:
         return Choice(None, "no place named")
     by_country: dict[str, float] = defaultdict(float)
