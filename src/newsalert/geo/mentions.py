@@ -922,6 +922,8 @@ def _describe(
             and next_word[:1].isupper()
             and not next_word.isupper()
             and next_word.lower() not in gazetteer.lower_words
+            # "the streets of Hong Kong Sunday": a date follows the place, no surname
+            and next_word.rstrip(".") not in DATE_WORDS
             and not m.demonym
         ):
             m.name_part = True
