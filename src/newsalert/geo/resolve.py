@@ -281,6 +281,14 @@ def resolve(
             context[cc] = max(context[cc], bonus)
             if g.kind[p] == KIND_ADMIN1:
                 admin1.add(p)
+        # the region each qualifier's town lies in, as the first pass chose the town
+        qualified_towns: dict[int, set[int]] = {}
+        if choice:
+            position = {id(mm): k for k, (mm, _) in enumerate(kept)}
+            for k, (mm, _) in enumerate(kept):
+                t = position.get(id(found[mm.qualified_by])) if mm.qualified_by >= 0 else None
+                if t is not None and g.kind[choice[k]] == KIND_PLACE:
+                    qualified_towns.setdefault(t, set()).add(g.admin1_place[choice[k]])
         new_choice = []
         for idx, (m, ps) in enumerate(kept):
             own = dict(context)
@@ -306,7 +314,12 @@ def resolve(
             )
             if m.dateline and m.qualified_by < 0:
                 best = _known_dateline(g, best, ps, feed_country, m.text)
-            new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
+            if m.qualifies and g.kind[best] == KIND_ADMIN1 and best in qualified_towns.get(idx, ()):
+                # "Buffalo, New York", "Seattle, Washington": a region that qualifies a
+                # town the item names in it stays the region, not its namesake city
+                new_choice.append(best)
+            else:
+                new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
         choice = new_choice
     lone = _lone_foreign_villages(g, kept, choice)
     if language is None:  # it reads English's "in/at"
