@@ -41,6 +41,14 @@ COLON_DATELINE = re.compile(
     r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})\s*:\s+(?=[A-Z\"'“‘])"
 )
 COLON_DATELINE_MIN_POP = 100_000
+# "... but trouble with Taiwan looms. BEIJING--Having taken over ...": a summary that
+# repeats the headline's teaser before the wire's own lead; read as a dateline only
+# after a sentence's end and when the words name a city (as a colon dateline is)
+MID_DATELINE = re.compile(
+    r"(?<=[.!?] )(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
+    r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3})?"
+    r"\s*(?:\([^)]{1,40}\))?\s*(?:--(?=\S)|(?:-|--|—|–)\s)"
+)
 # what comes before a lead's first word after a dateline, once re-cased ("Cairo (AP) -",
 # "New Delhi:", "Kabul, Afghanistan -")
 LEAD_DATELINE = re.compile(
@@ -464,6 +472,10 @@ def prepare(
     m = DATELINE.match(summary) or AGENCY_DATELINE.search(summary[:120])
     if m is None and gazetteer is not None:
         m = COLON_DATELINE.match(summary)
+        if m and not _names_city(gazetteer, _dateline_case(m.group("place"))):
+            m = None
+    if m is None and gazetteer is not None:
+        m = MID_DATELINE.search(summary)
         if m and not _names_city(gazetteer, _dateline_case(m.group("place"))):
             m = None
     if m:
