@@ -316,6 +316,19 @@ SCENE_AFTER = re.compile(
     r"(?=\s*(?:[,.;:)]|$)|\s+(?:in|on|at|of|and|with|that|which|to|by|for|as|is|was|has|"
     r"had|between|over|since|after|last|this|on)\b|\s+[A-Z])"
 )
+# "militants have attacked a Chadian village", "shelling hit a Syrian border town": a
+# demonym before a word for a settlement or an area names a place of that country, as
+# "in Chad" does ("settlement" is left out: "an Israeli settlement" is in the West Bank)
+SETTLEMENT_AFTER = re.compile(
+    r"^\s+(?:(?:border|frontier|coastal|northern|southern|eastern|western|remote|small|"
+    r"mountain|desert)\s+)?(?:village|villages|town|towns|hamlet)\b"
+)
+# ... and a verb of attack right before it makes the place the incident's (a verb, not
+# "a rocket attack on an Israeli town", which is often the cause of what is reported)
+STRUCK_BEFORE = re.compile(
+    r"\b(?:attacked|raided|struck|bombed|shelled|stormed|overran|seized|torched|"
+    r"burned|burnt)\s+(?:a|an|the)\s+(?:[a-z]+\s+)?$"
+)
 NAME_PARTICLES = frozenset({"von", "van", "zu", "bin", "ibn", "der", "den"})
 # "Diane von Furstenberg", "Osama bin Laden": a name's particle after a given name
 NAME_PARTICLE_BEFORE = re.compile(
@@ -785,6 +798,15 @@ def _describe(
             and SCENE_AFTER.match(after)
         ):
             m.home = True  # "in the Libyan conflict": the scene, weighed as "in Libya"
+        if (
+            english
+            and m.demonym
+            and not m.possessive
+            and not before.endswith(("-", "‑"))
+            and SETTLEMENT_AFTER.match(after)
+        ):
+            m.home = True  # "a Chadian village": a place in Chad
+            m.incident = bool(STRUCK_BEFORE.search(before))
         if (
             not m.possessive
             and not m.locative

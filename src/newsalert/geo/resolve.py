@@ -553,7 +553,12 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
     if m.home and (m.demonym or g.kind[p] == KIND_COUNTRY):
         # "the Hungarian parliament": acts at home, as placed there as "in Hungary"; so
         # does "Indian Prime Minister Narendra Modi said" when the statement opens the lead
-        return 1.0 + W_LOCATIVE + (W_TITLE if m.field == "title" else W_LEAD if m.in_lead else 0.0)
+        return (
+            1.0
+            + W_LOCATIVE
+            + (W_TITLE if m.field == "title" else W_LEAD if m.in_lead else 0.0)
+            + (W_INCIDENT if m.incident else 0.0)  # "attacked a Chadian village"
+        )
     if m.office and (m.demonym or g.kind[p] == KIND_COUNTRY):
         return W_OFFICE
     if m.demonym or (
