@@ -346,6 +346,12 @@ TITLE_NAME_BEFORE = re.compile(
     r"Sir|Dame|Lord|Lady|Rev\.|Reverend|Bishop|Coach|Premier|Speaker|Prince|Princess)"
     r"\s+[A-Z][a-z][\w'’\-]*\s+$"
 )
+# "the late President Nelson Mandela of South Africa", "King Abdullah II of Jordan": the
+# person's country, whose he is, not where the event is (weighed as "Turkish President")
+PERSON_OF_BEFORE = re.compile(
+    TITLE_NAME_BEFORE.pattern.split(r")\s+[A-Z][a-z]")[0]
+    + r"|King|Queen|Emir|Sheikh|Sultan)\s+(?:[A-Z][\w'’\-]*\.?\s+){1,3}of\s+(?:the\s+)?$"
+)
 BORDER_AFTER = re.compile(r"^(?:'s|’s)?\s*(?:border|frontier)\b", re.I)
 # "the Kenya-Somalia border": the first of a pair is a border too
 PAIR_BORDER_AFTER = re.compile(
@@ -747,6 +753,12 @@ def _describe(
         if REPORTER_BEFORE.search(before):
             m.reporter = True
             m.locative = False
+        po = PERSON_OF_BEFORE.search(before) if english and not m.demonym else None
+        if po and not _opens_sentence(text, m.start - len(before) + po.start(), field_start):
+            # "leaders ... like President Nelson Mandela of South Africa": his country; the
+            # sentence's subject ("King Abdullah II of Jordan said") speaks or acts at home
+            m.locative = False
+            m.office = True
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
@@ -1049,6 +1061,17 @@ def _opens_lead(text: str, m: Found, field_start: int) -> bool:
     head = head.removesuffix("The").removesuffix("the").rstrip()
     # "CAIRO (AP) - Sudan rejected": after a dateline
     return not head or (m.field == "summary" and LEAD_DATELINE.fullmatch(head) is not None)
+
+
+def _opens_sentence(text: str, pos: int, field_start: int) -> bool:
+    """What starts at ``pos`` opens a sentence, the field or the lead after a dateline."""
+    head = text[field_start:pos].rstrip(" \"'“‘")
+    head = head.removesuffix("The").removesuffix("the").rstrip()
+    return (
+        not head
+        or head[-1] in SENTENCE_END
+        or (field_start > 0 and LEAD_DATELINE.fullmatch(head) is not None)
+    )
 
 
 def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:
