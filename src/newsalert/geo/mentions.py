@@ -130,6 +130,8 @@ HOME_INSTITUTIONS = frozenset(
         "prosecutors",
     }
 )
+# "Cleveland officials", "Cleveland residents": a town's own people or officers (lowercase)
+LOCAL_BODIES = frozenset({"officials", "authorities", "residents", "council", "councillors"})
 # "U.S. to expel Chinese students", "India extradited a top Pakistan militant", "Libya
 # freed 37 prisoners": a government acting on people in its hands acts at home, however
 # foreign the people (who are named by demonym, country or the place they came from)
@@ -466,6 +468,7 @@ class Found:
     regime: bool = False  # "the North Korean regime": a demonym naming a government
     visited: bool = False  # "a state visit he was making to China": where the visitor is
     institution: bool = False  # "Naroda Police": a home institution follows the name
+    local_body: bool = False  # "Cleveland officials": a town's institution or officers
     officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
@@ -800,6 +803,13 @@ def _describe(
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
+        # "Cleveland officials have imposed a curfew": a town's own body, not a surname
+        # ("Victoria Police", a state's force, and "Hampton Court" are names)
+        m.local_body = (
+            next_gap == " "
+            and next_word.islower()
+            and (next_word in HOME_INSTITUTIONS or next_word in LOCAL_BODIES)
+        )
         if m.institution and (m.demonym or is_country_key(gazetteer, m.key_id)):
             m.home = True
         if (

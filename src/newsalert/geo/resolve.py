@@ -120,7 +120,7 @@ def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> s
         and all(g.population[p] < SMALL_WORDLIKE_POP for p in places)
     ):
         return "small place named like a word"
-    if m.text in g.person_names and not has_country and not strong:
+    if m.text in g.person_names and not has_country and not strong and not m.local_body:
         return "person's name"
     if (
         not strong
