@@ -130,6 +130,12 @@ HOME_INSTITUTIONS = frozenset(
         "prosecutors",
     }
 )
+# "a senior Hamas leader", "Hamas gunmen": a group's members; a town known by that name
+# only as an alternate one (Hamas, an old name of Hamm) is no place here
+MEMBERS_AFTER = re.compile(
+    r"^\s+(?:leaders?|militants?|gunmen|fighters?|members?|spokes(?:man|woman|person)|"
+    r"movement|activists?|commanders?|founder|operatives?|cadres?)\b"
+)
 # "Cleveland officials", "Cleveland residents": a town's own people or officers (lowercase)
 LOCAL_BODIES = frozenset({"officials", "authorities", "residents", "council", "councillors"})
 # "U.S. to expel Chinese students", "India extradited a top Pakistan militant", "Libya
@@ -469,6 +475,7 @@ class Found:
     visited: bool = False  # "a state visit he was making to China": where the visitor is
     institution: bool = False  # "Naroda Police": a home institution follows the name
     local_body: bool = False  # "Cleveland officials": a town's institution or officers
+    members: bool = False  # "a senior Hamas leader": a group's members follow the name
     officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
@@ -804,6 +811,7 @@ def _describe(
         next_low = next_word.lower() if headline and m.field == "title" else next_word
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
         # "Cleveland officials have imposed a curfew": a town's own body, not a surname
+        m.members = not m.possessive and bool(MEMBERS_AFTER.match(after))
         # ("Victoria Police", a state's force, and "Hampton Court" are names)
         m.local_body = (
             next_gap == " "

@@ -329,6 +329,13 @@ def resolve(
     for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
         if k in lone:
             continue
+        if (
+            m.members
+            and g.kind[p] == KIND_PLACE
+            and not (m.locative or m.dateline or m.qualifies or m.qualified_by >= 0)
+            and m.text not in (g.name[p], fold(g.name[p]))
+        ):
+            continue  # "a senior Hamas leader": a group's, not Hamm (an alternate name)
         # a city-state's voice is at home: "Hong Kong's leader said" places it, as
         # "Hong Kong police" do (the city is the country)
         government = (
