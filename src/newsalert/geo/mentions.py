@@ -134,8 +134,10 @@ HOME_INSTITUTIONS = frozenset(
 # only as an alternate one (Hamas, an old name of Hamm) is no place here
 MEMBERS_AFTER = re.compile(
     r"^\s+(?:leaders?|militants?|gunmen|fighters?|members?|spokes(?:man|woman|person)|"
-    r"movement|activists?|commanders?|founder|operatives?|cadres?)\b"
+    r"movement|activists?|commanders?|founder|operatives?|cadres?|official)\b"
 )
+# "the Palestinian militant group Hamas": a group's name in apposition
+GROUP_BEFORE = re.compile(r"\b(?:group|movement|militia|organi[sz]ation)\s+$")
 # "Cleveland officials", "Cleveland residents": a town's own people or officers (lowercase)
 LOCAL_BODIES = frozenset({"officials", "authorities", "residents", "council", "councillors"})
 # "U.S. to expel Chinese students", "India extradited a top Pakistan militant", "Libya
@@ -811,7 +813,9 @@ def _describe(
         next_low = next_word.lower() if headline and m.field == "title" else next_word
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
         # "Cleveland officials have imposed a curfew": a town's own body, not a surname
-        m.members = not m.possessive and bool(MEMBERS_AFTER.match(after))
+        m.members = not m.possessive and (
+            bool(MEMBERS_AFTER.match(after)) or bool(GROUP_BEFORE.search(before))
+        )
         # ("Victoria Police", a state's force, and "Hampton Court" are names)
         m.local_body = (
             next_gap == " "
