@@ -298,6 +298,12 @@ STATEMENT_ADVERBIAL = (
     r"[a-z]+ly)\s+)*"
 )
 STATEMENT_AFTER = re.compile(r"^\s+" + STATEMENT_ADVERBIAL + STATEMENT_VERBS + r"\b")
+# a capital for its government decides at home ("Washington suspended military aid to
+# Pakistan", "Berlin rejected calls"); a capital that only "says" is a voice about
+# elsewhere ("Washington says Iran plans to ...": `tune` labels it IR)
+DECISION_AFTER = re.compile(
+    r"^\s+" + STATEMENT_ADVERBIAL + r"(?!say|says|said\b)" + STATEMENT_VERBS + r"\b"
+)
 # the speaker named by the country's government or an office and a name after it
 STATEMENT_BY_AFTER = re.compile(
     r"^\s+(?:(?:government|authorities|officials|leadership|foreign\s+ministry|ministry)|"
@@ -812,10 +818,10 @@ def _describe(
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
-        # "Cleveland officials have imposed a curfew": a town's own body, not a surname
         m.members = not m.possessive and (
             bool(MEMBERS_AFTER.match(after)) or bool(GROUP_BEFORE.search(before))
         )
+        # "Cleveland officials have imposed a curfew": a town's own body, not a surname
         # ("Victoria Police", a state's force, and "Hampton Court" are names)
         m.local_body = (
             next_gap == " "
@@ -865,9 +871,21 @@ def _describe(
             and not m.locative
             and _opens_lead(text, m, field_start)
             and not RESPONSE_CLAUSE.search(text[m.end : lead_end if m.in_lead else offset])
-            and is_country_key(gazetteer, m.key_id)
             and (
-                (not m.demonym and STATEMENT_AFTER.match(after)) or STATEMENT_BY_AFTER.match(after)
+                (
+                    is_country_key(gazetteer, m.key_id)
+                    and (
+                        (not m.demonym and STATEMENT_AFTER.match(after))
+                        or STATEMENT_BY_AFTER.match(after)
+                    )
+                )
+                # "Washington suspended military aid to Pakistan": a capital for its
+                # government (the resolver gives its country)
+                or (
+                    not m.demonym
+                    and _names_capital(gazetteer, m.key_id)
+                    and DECISION_AFTER.match(after)
+                )
             )
         ):
             m.home = True  # "Sudan on Wednesday rejected a US-sponsored resolution"
@@ -1094,6 +1112,10 @@ def _opens_sentence(text: str, pos: int, field_start: int) -> bool:
         or head[-1] in SENTENCE_END
         or (field_start > 0 and LEAD_DATELINE.fullmatch(head) is not None)
     )
+
+
+def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:
+    return any(p in gazetteer.capital for p in gazetteer.places_of(key_id))
 
 
 def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:

@@ -341,6 +341,10 @@ def resolve(
         government = (
             (m.speaker or m.possessive) and p in g.capital and g.country[p] not in g.city_state
         )
+        if m.home and p in g.capital and g.country[p] not in g.city_state:
+            # "Washington suspended aid": the government's decision, at home
+            p = g.country_place.get(g.country[p], p)
+            government = False
         if government:
             p = g.country_place.get(g.country[p], p)  # "Washington said": the government
         q = index.get(id(found[m.qualified_by])) if m.qualified_by >= 0 else None
