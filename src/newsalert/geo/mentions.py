@@ -334,11 +334,14 @@ SCENE_AFTER = re.compile(
 )
 # "militants have attacked a Chadian village", "shelling hit a Syrian border town": a
 # demonym before a word for a settlement or an area names a place of that country, as
-# "in Chad" does ("settlement" is left out: "an Israeli settlement" is in the West Bank)
+# "in Chad" does ("settlement" is left out: "an Israeli settlement" is in the West Bank;
+# "crossings that connect Arsal to the Syrian border town of Flita" are on this side, so
+# a border town, or a town that is where something goes to or comes from, is not)
 SETTLEMENT_AFTER = re.compile(
-    r"^\s+(?:(?:border|frontier|coastal|northern|southern|eastern|western|remote|small|"
-    r"mountain|desert)\s+)?(?:village|villages|town|towns|hamlet)\b"
+    r"^\s+(?:(?:coastal|northern|southern|eastern|western|remote|small|mountain|desert)\s+)?"
+    r"(?:village|villages|town|towns|hamlet)\b"
 )
+DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
 # "a rocket attack on an Israeli town", which is often the cause of what is reported)
 STRUCK_BEFORE = re.compile(
@@ -844,6 +847,7 @@ def _describe(
             and not m.possessive
             and not before.endswith(("-", "‑"))
             and SETTLEMENT_AFTER.match(after)
+            and not DESTINATION_BEFORE.search(before)
         ):
             m.home = True  # "a Chadian village": a place in Chad
             m.incident = bool(STRUCK_BEFORE.search(before))
