@@ -41,6 +41,14 @@ COLON_DATELINE = re.compile(
     r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})\s*:\s+(?=[A-Z\"'“‘])"
 )
 COLON_DATELINE_MIN_POP = 100_000
+# "... but trouble with Taiwan looms. BEIJING--Having taken over ...": a summary that
+# repeats the headline's teaser before the wire's own lead; read as a dateline only
+# after a sentence's end and when the words name a city (as a colon dateline is)
+MID_DATELINE = re.compile(
+    r"(?<=[.!?] )(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
+    r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3})?"
+    r"\s*(?:\([^)]{1,40}\))?\s*(?:--(?=\S)|(?:-|--|—|–)\s)"
+)
 # what comes before a lead's first word after a dateline, once re-cased ("Cairo (AP) -",
 # "New Delhi:", "Kabul, Afghanistan -")
 LEAD_DATELINE = re.compile(
@@ -122,6 +130,16 @@ HOME_INSTITUTIONS = frozenset(
         "prosecutors",
     }
 )
+# "a senior Hamas leader", "Hamas gunmen": a group's members; a town known by that name
+# only as an alternate one (Hamas, an old name of Hamm) is no place here
+MEMBERS_AFTER = re.compile(
+    r"^\s+(?:leaders?|militants?|gunmen|fighters?|members?|spokes(?:man|woman|person)|"
+    r"movement|activists?|commanders?|founder|operatives?|cadres?|official)\b"
+)
+# "the Palestinian militant group Hamas": a group's name in apposition
+GROUP_BEFORE = re.compile(r"\b(?:group|movement|militia|organi[sz]ation)\s+$")
+# "Cleveland officials", "Cleveland residents": a town's own people or officers (lowercase)
+LOCAL_BODIES = frozenset({"officials", "authorities", "residents", "council", "councillors"})
 # "U.S. to expel Chinese students", "India extradited a top Pakistan militant", "Libya
 # freed 37 prisoners": a government acting on people in its hands acts at home, however
 # foreign the people (who are named by demonym, country or the place they came from)
@@ -280,6 +298,12 @@ STATEMENT_ADVERBIAL = (
     r"[a-z]+ly)\s+)*"
 )
 STATEMENT_AFTER = re.compile(r"^\s+" + STATEMENT_ADVERBIAL + STATEMENT_VERBS + r"\b")
+# a capital for its government decides at home ("Washington suspended military aid to
+# Pakistan", "Berlin rejected calls"); a capital that only "says" is a voice about
+# elsewhere ("Washington says Iran plans to ...": `tune` labels it IR)
+DECISION_AFTER = re.compile(
+    r"^\s+" + STATEMENT_ADVERBIAL + r"(?!say|says|said\b)" + STATEMENT_VERBS + r"\b"
+)
 # the speaker named by the country's government or an office and a name after it
 STATEMENT_BY_AFTER = re.compile(
     r"^\s+(?:(?:government|authorities|officials|leadership|foreign\s+ministry|ministry)|"
@@ -308,6 +332,22 @@ SCENE_AFTER = re.compile(
     r"(?=\s*(?:[,.;:)]|$)|\s+(?:in|on|at|of|and|with|that|which|to|by|for|as|is|was|has|"
     r"had|between|over|since|after|last|this|on)\b|\s+[A-Z])"
 )
+# "militants have attacked a Chadian village", "shelling hit a Syrian border town": a
+# demonym before a word for a settlement or an area names a place of that country, as
+# "in Chad" does ("settlement" is left out: "an Israeli settlement" is in the West Bank;
+# "crossings that connect Arsal to the Syrian border town of Flita" are on this side, so
+# a border town, or a town that is where something goes to or comes from, is not)
+SETTLEMENT_AFTER = re.compile(
+    r"^\s+(?:(?:coastal|northern|southern|eastern|western|remote|small|mountain|desert)\s+)?"
+    r"(?:village|villages|town|towns|hamlet)\b"
+)
+DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
+# ... and a verb of attack right before it makes the place the incident's (a verb, not
+# "a rocket attack on an Israeli town", which is often the cause of what is reported)
+STRUCK_BEFORE = re.compile(
+    r"\b(?:attacked|raided|struck|bombed|shelled|stormed|overran|seized|torched|"
+    r"burned|burnt)\s+(?:a|an|the)\s+(?:[a-z]+\s+)?$"
+)
 NAME_PARTICLES = frozenset({"von", "van", "zu", "bin", "ibn", "der", "den"})
 # "Diane von Furstenberg", "Osama bin Laden": a name's particle after a given name
 NAME_PARTICLE_BEFORE = re.compile(
@@ -324,6 +364,12 @@ TITLE_NAME_BEFORE = re.compile(
     r"Lt\.|Lieutenant|Inspector|Constable|Professor|Prof\.|Dr\.?|Mr\.?|Mrs\.?|Ms\.?|"
     r"Sir|Dame|Lord|Lady|Rev\.|Reverend|Bishop|Coach|Premier|Speaker|Prince|Princess)"
     r"\s+[A-Z][a-z][\w'’\-]*\s+$"
+)
+# "the late President Nelson Mandela of South Africa", "King Abdullah II of Jordan": the
+# person's country, whose he is, not where the event is (weighed as "Turkish President")
+PERSON_OF_BEFORE = re.compile(
+    TITLE_NAME_BEFORE.pattern.split(r")\s+[A-Z][a-z]")[0]
+    + r"|King|Queen|Emir|Sheikh|Sultan)\s+(?:[A-Z][\w'’\-]*\.?\s+){1,3}of\s+(?:the\s+)?$"
 )
 BORDER_AFTER = re.compile(r"^(?:'s|’s)?\s*(?:border|frontier)\b", re.I)
 # "the Kenya-Somalia border": the first of a pair is a border too
@@ -439,6 +485,8 @@ class Found:
     regime: bool = False  # "the North Korean regime": a demonym naming a government
     visited: bool = False  # "a state visit he was making to China": where the visitor is
     institution: bool = False  # "Naroda Police": a home institution follows the name
+    local_body: bool = False  # "Cleveland officials": a town's institution or officers
+    members: bool = False  # "a senior Hamas leader": a group's members follow the name
     officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
 
@@ -464,6 +512,10 @@ def prepare(
     m = DATELINE.match(summary) or AGENCY_DATELINE.search(summary[:120])
     if m is None and gazetteer is not None:
         m = COLON_DATELINE.match(summary)
+        if m and not _names_city(gazetteer, _dateline_case(m.group("place"))):
+            m = None
+    if m is None and gazetteer is not None:
+        m = MID_DATELINE.search(summary)
         if m and not _names_city(gazetteer, _dateline_case(m.group("place"))):
             m = None
     if m:
@@ -722,6 +774,12 @@ def _describe(
         if REPORTER_BEFORE.search(before):
             m.reporter = True
             m.locative = False
+        po = PERSON_OF_BEFORE.search(before) if english and not m.demonym else None
+        if po and not _opens_sentence(text, m.start - len(before) + po.start(), field_start):
+            # "leaders ... like President Nelson Mandela of South Africa": his country; the
+            # sentence's subject ("King Abdullah II of Jordan said") speaks or acts at home
+            m.locative = False
+            m.office = True
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
@@ -763,6 +821,16 @@ def _describe(
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
+        m.members = not m.possessive and (
+            bool(MEMBERS_AFTER.match(after)) or bool(GROUP_BEFORE.search(before))
+        )
+        # "Cleveland officials have imposed a curfew": a town's own body, not a surname
+        # ("Victoria Police", a state's force, and "Hampton Court" are names)
+        m.local_body = (
+            next_gap == " "
+            and next_word.islower()
+            and (next_word in HOME_INSTITUTIONS or next_word in LOCAL_BODIES)
+        )
         if m.institution and (m.demonym or is_country_key(gazetteer, m.key_id)):
             m.home = True
         if (
@@ -773,6 +841,16 @@ def _describe(
             and SCENE_AFTER.match(after)
         ):
             m.home = True  # "in the Libyan conflict": the scene, weighed as "in Libya"
+        if (
+            english
+            and m.demonym
+            and not m.possessive
+            and not before.endswith(("-", "‑"))
+            and SETTLEMENT_AFTER.match(after)
+            and not DESTINATION_BEFORE.search(before)
+        ):
+            m.home = True  # "a Chadian village": a place in Chad
+            m.incident = bool(STRUCK_BEFORE.search(before))
         if (
             not m.possessive
             and not m.locative
@@ -797,9 +875,21 @@ def _describe(
             and not m.locative
             and _opens_lead(text, m, field_start)
             and not RESPONSE_CLAUSE.search(text[m.end : lead_end if m.in_lead else offset])
-            and is_country_key(gazetteer, m.key_id)
             and (
-                (not m.demonym and STATEMENT_AFTER.match(after)) or STATEMENT_BY_AFTER.match(after)
+                (
+                    is_country_key(gazetteer, m.key_id)
+                    and (
+                        (not m.demonym and STATEMENT_AFTER.match(after))
+                        or STATEMENT_BY_AFTER.match(after)
+                    )
+                )
+                # "Washington suspended military aid to Pakistan": a capital for its
+                # government (the resolver gives its country)
+                or (
+                    not m.demonym
+                    and _names_capital(gazetteer, m.key_id)
+                    and DECISION_AFTER.match(after)
+                )
             )
         ):
             m.home = True  # "Sudan on Wednesday rejected a US-sponsored resolution"
@@ -922,6 +1012,8 @@ def _describe(
             and next_word[:1].isupper()
             and not next_word.isupper()
             and next_word.lower() not in gazetteer.lower_words
+            # "the streets of Hong Kong Sunday": a date follows the place, no surname
+            and next_word.rstrip(".") not in DATE_WORDS
             and not m.demonym
         ):
             m.name_part = True
@@ -1013,6 +1105,21 @@ def _opens_lead(text: str, m: Found, field_start: int) -> bool:
     head = head.removesuffix("The").removesuffix("the").rstrip()
     # "CAIRO (AP) - Sudan rejected": after a dateline
     return not head or (m.field == "summary" and LEAD_DATELINE.fullmatch(head) is not None)
+
+
+def _opens_sentence(text: str, pos: int, field_start: int) -> bool:
+    """What starts at ``pos`` opens a sentence, the field or the lead after a dateline."""
+    head = text[field_start:pos].rstrip(" \"'“‘")
+    head = head.removesuffix("The").removesuffix("the").rstrip()
+    return (
+        not head
+        or head[-1] in SENTENCE_END
+        or (field_start > 0 and LEAD_DATELINE.fullmatch(head) is not None)
+    )
+
+
+def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:
+    return any(p in gazetteer.capital for p in gazetteer.places_of(key_id))
 
 
 def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:

@@ -120,7 +120,7 @@ def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> s
         and all(g.population[p] < SMALL_WORDLIKE_POP for p in places)
     ):
         return "small place named like a word"
-    if m.text in g.person_names and not has_country and not strong:
+    if m.text in g.person_names and not has_country and not strong and not m.local_body:
         return "person's name"
     if (
         not strong
@@ -281,6 +281,14 @@ def resolve(
             context[cc] = max(context[cc], bonus)
             if g.kind[p] == KIND_ADMIN1:
                 admin1.add(p)
+        # the region each qualifier's town lies in, as the first pass chose the town
+        qualified_towns: dict[int, set[int]] = {}
+        if choice:
+            position = {id(mm): k for k, (mm, _) in enumerate(kept)}
+            for k, (mm, _) in enumerate(kept):
+                t = position.get(id(found[mm.qualified_by])) if mm.qualified_by >= 0 else None
+                if t is not None and g.kind[choice[k]] == KIND_PLACE:
+                    qualified_towns.setdefault(t, set()).add(g.admin1_place[choice[k]])
         new_choice = []
         for idx, (m, ps) in enumerate(kept):
             own = dict(context)
@@ -306,7 +314,12 @@ def resolve(
             )
             if m.dateline and m.qualified_by < 0:
                 best = _known_dateline(g, best, ps, feed_country, m.text)
-            new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
+            if m.qualifies and g.kind[best] == KIND_ADMIN1 and best in qualified_towns.get(idx, ()):
+                # "Buffalo, New York", "Seattle, Washington": a region that qualifies a
+                # town the item names in it stays the region, not its namesake city
+                new_choice.append(best)
+            else:
+                new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
         choice = new_choice
     lone = _lone_foreign_villages(g, kept, choice)
     if language is None:  # it reads English's "in/at"
@@ -316,11 +329,22 @@ def resolve(
     for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
         if k in lone:
             continue
+        if (
+            m.members
+            and g.kind[p] == KIND_PLACE
+            and not (m.locative or m.dateline or m.qualifies or m.qualified_by >= 0)
+            and m.text not in (g.name[p], fold(g.name[p]))
+        ):
+            continue  # "a senior Hamas leader": a group's, not Hamm (an alternate name)
         # a city-state's voice is at home: "Hong Kong's leader said" places it, as
         # "Hong Kong police" do (the city is the country)
         government = (
             (m.speaker or m.possessive) and p in g.capital and g.country[p] not in g.city_state
         )
+        if m.home and p in g.capital and g.country[p] not in g.city_state:
+            # "Washington suspended aid": the government's decision, at home
+            p = g.country_place.get(g.country[p], p)
+            government = False
         if government:
             p = g.country_place.get(g.country[p], p)  # "Washington said": the government
         q = index.get(id(found[m.qualified_by])) if m.qualified_by >= 0 else None
@@ -540,7 +564,12 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
     if m.home and (m.demonym or g.kind[p] == KIND_COUNTRY):
         # "the Hungarian parliament": acts at home, as placed there as "in Hungary"; so
         # does "Indian Prime Minister Narendra Modi said" when the statement opens the lead
-        return 1.0 + W_LOCATIVE + (W_TITLE if m.field == "title" else W_LEAD if m.in_lead else 0.0)
+        return (
+            1.0
+            + W_LOCATIVE
+            + (W_TITLE if m.field == "title" else W_LEAD if m.in_lead else 0.0)
+            + (W_INCIDENT if m.incident else 0.0)  # "attacked a Chadian village"
+        )
     if m.office and (m.demonym or g.kind[p] == KIND_COUNTRY):
         return W_OFFICE
     if m.demonym or (
