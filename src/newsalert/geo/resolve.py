@@ -403,6 +403,14 @@ def _known_dateline(
     return best
 
 
+def _places_by_country(g: Gazetteer, choice: list[int]) -> dict[str, set[int]]:
+    """The chosen places of an item grouped by country: "alone in its country" tests."""
+    per_country: dict[str, set[int]] = defaultdict(set)
+    for p in choice:
+        per_country[g.country[p]].add(p)
+    return per_country
+
+
 def _unsupported_small_towns(
     g: Gazetteer, kept: list[tuple[Found, list[int]]], choice: list[int], feed_country: str | None
 ) -> set[int]:
@@ -415,9 +423,7 @@ def _unsupported_small_towns(
     a town's own institution ("Naroda Police") keeps it. (25,000 turned a seen item
     wrong: "Mascot Towers", a Sydney suburb of 16,000, with no feed country given.)
     """
-    per_country: dict[str, set[int]] = defaultdict(set)
-    for p in choice:
-        per_country[g.country[p]].add(p)
+    per_country = _places_by_country(g, choice)
     out = set()
     for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
         cc = g.country[p]
@@ -459,9 +465,7 @@ def _lone_foreign_villages(
     }
     if not named:
         return set()
-    per_country: dict[str, set[int]] = defaultdict(set)
-    for p in choice:
-        per_country[g.country[p]].add(p)
+    per_country = _places_by_country(g, choice)
     out = set()
     for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
         cc = g.country[p]
