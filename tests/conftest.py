@@ -198,3 +198,13 @@ def preload_for_pool(config: Path) -> None:
         tasks.preload_model(sender=SimpleNamespace(app=app))
     finally:
         gc.unfreeze()
+
+
+@pytest.fixture(scope="session")
+def geo() -> object:
+    """The geoparser on the user's cache, as the pipeline uses it: built once (about
+    20 s), then unpickled; shared by every geoparsing test."""
+    from newsalert.geo import load_geoparser
+    from newsalert.geo.geoparser import default_cache_dir
+
+    return load_geoparser(default_cache_dir())

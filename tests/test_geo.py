@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from newsalert.cli import main
-from newsalert.geo import Geoparser, load_geoparser
+from newsalert.geo import Geoparser
 from newsalert.geo.distance import haversine_km
 from newsalert.geo.evaluate import load_rows, score
 from newsalert.geo.gazetteer import fingerprint
@@ -17,12 +17,6 @@ from newsalert.geo.geoparser import default_cache_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 BANJSKA = (42.9686, 20.7647)  # GeoNames: Banjska / Banjskë, Zvečan municipality, Kosovo
-
-
-@pytest.fixture(scope="session")
-def geo() -> Geoparser:
-    # the user's cache, as the pipeline uses it: built once (about 20 s), then unpickled
-    return load_geoparser(default_cache_dir())
 
 
 def seed() -> tuple[str, str]:

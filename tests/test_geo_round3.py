@@ -7,22 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from newsalert.geo import Geoparser, load_geoparser
+from newsalert.geo import Geoparser
 from newsalert.geo.distance import haversine_km
-from newsalert.geo.geoparser import default_cache_dir
+from tests.georead import where
 
 ROOT = Path(__file__).resolve().parent.parent
 BANJSKA = (42.9686, 20.7647)
-
-
-@pytest.fixture(scope="module")
-def geo() -> Geoparser:
-    return load_geoparser(default_cache_dir())
-
-
-def where(geo: Geoparser, title: str, summary: str = "") -> tuple[str | None, str | None]:
-    w = geo.locate(title, summary).where
-    return (w.country, w.place) if w else (None, None)
 
 
 def test_the_seed_article_is_still_at_banjska_kosovo(geo: Geoparser) -> None:

@@ -4,20 +4,8 @@ landmarks): one realistic sentence per rule, none of them a labelled item's (REA
 
 from __future__ import annotations
 
-import pytest
-
-from newsalert.geo import Geoparser, load_geoparser
-from newsalert.geo.geoparser import default_cache_dir
-
-
-@pytest.fixture(scope="module")
-def geo() -> Geoparser:
-    return load_geoparser(default_cache_dir())
-
-
-def country(geo: Geoparser, title: str, summary: str = "") -> str | None:
-    w = geo.locate(title, summary).where
-    return w.country if w else None
+from newsalert.geo import Geoparser
+from tests.georead import country
 
 
 def test_a_statement_or_decision_opening_the_lead_is_made_at_home(geo: Geoparser) -> None:

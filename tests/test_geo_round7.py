@@ -5,20 +5,8 @@ none of them a labelled item's (bench/RESULTS.md, "Locations, seventh round").""
 
 from __future__ import annotations
 
-import pytest
-
-from newsalert.geo import Geoparser, load_geoparser
-from newsalert.geo.geoparser import default_cache_dir
-
-
-@pytest.fixture(scope="module")
-def geo() -> Geoparser:
-    return load_geoparser(default_cache_dir())
-
-
-def where(geo: Geoparser, title: str, summary: str = "") -> tuple[str | None, str | None]:
-    w = geo.locate(title, summary).where
-    return (w.country, w.place) if w else (None, None)
+from newsalert.geo import Geoparser
+from tests.georead import where
 
 
 def test_a_weekday_after_a_place_is_no_surname(geo: Geoparser) -> None:
