@@ -234,6 +234,10 @@ def show(snap: dict[str, Any]) -> None:
             )
             added = probe["modules_added"]
             print(f"      modules imported since the fork: {len(added)}: {' '.join(added[:60])}")
+            searched = probe.get("imports_searched") or []
+            if searched:
+                shown = " ".join(f"{name}x{n}" for name, n in searched[:30])
+                print(f"      imports that searched the path since the fork: {shown}")
             if "traced" in probe:
                 print(
                     f"      tracemalloc since the fork: {probe['traced']['current'] / 2**20:.2f} MiB"

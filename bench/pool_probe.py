@@ -117,6 +117,8 @@ def report(folder: Path) -> None:
     before = _STATE.get("modules", set())
     added = sorted(set(sys.modules) - before)
     out["modules_added"] = added
+    searched = _STATE.get("searched", {})
+    out["imports_searched"] = sorted(searched.items(), key=lambda e: -e[1])[:60]
     if tracemalloc.is_tracing():
         snap = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]
@@ -150,6 +152,16 @@ def install(folder: str) -> None:
         _STATE["modules"] = set(sys.modules)
         _STATE["blocks"] = sys.getallocatedblocks()
         _STATE["unfrozen_at_fork"] = [len(gc.get_objects(g)) for g in range(3)]
+        # imports that searched the path since the fork (the module not loaded: a first
+        # import, or a failing one tried again): each touches the path's finders
+        searched: dict[str, int] = {}
+        _STATE["searched"] = searched
+
+        def _audit(event: str, args: Any) -> None:
+            if event == "import" and args[0] not in sys.modules:
+                searched[args[0]] = searched.get(args[0], 0) + 1
+
+        sys.addaudithook(_audit)
         frames = int(os.environ.get("NEWSALERT_PROBE_TRACEMALLOC", "0"))
         if frames:
             import tracemalloc
@@ -176,6 +188,10 @@ def _label(obj: Any) -> str:
         return f"{name} {_package(filename)}" if filename else name
     if name == "dict":
         return "dict"
+    if name in ("module", "ModuleSpec", "SourceFileLoader", "ExtensionFileLoader"):
+        # which package's import metadata: touched by imports run after the fork
+        spec_name = getattr(obj, "name", None) or getattr(obj, "__name__", "") or ""
+        return f"{name} {str(spec_name).split('.')[0]}"
     if name == "type" or isinstance(obj, type):
         return "type"
     module = getattr(kind, "__module__", "") or ""
