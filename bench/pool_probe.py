@@ -119,6 +119,15 @@ def report(folder: Path) -> None:
     out["modules_added"] = added
     searched = _STATE.get("searched", {})
     out["imports_searched"] = sorted(searched.items(), key=lambda e: -e[1])[:60]
+    if "called" in _STATE:
+        by_pkg_called: dict[str, int] = {}
+        for code in list(_STATE["called"]):
+            pkg = _package(code.co_filename)
+            by_pkg_called[pkg] = by_pkg_called.get(pkg, 0) + 1
+        out["functions_run"] = sorted(by_pkg_called.items(), key=lambda e: -e[1])
+        out["functions_run_names"] = sorted(
+            f"{_package(c.co_filename)}:{c.co_qualname}" for c in list(_STATE["called"])
+        )
     if tracemalloc.is_tracing():
         snap = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]
@@ -162,6 +171,17 @@ def install(folder: str) -> None:
                 searched[args[0]] = searched.get(args[0], 0) + 1
 
         sys.addaudithook(_audit)
+        if os.environ.get("NEWSALERT_PROBE_CALLS"):
+            # every function run since the fork, once (slow: attribution only)
+            called: set[Any] = set()
+            _STATE["called"] = called
+
+            def _profile(frame: Any, event: str, arg: Any) -> None:
+                if event == "call":
+                    called.add(frame.f_code)
+
+            sys.setprofile(_profile)
+            threading.setprofile(_profile)
         frames = int(os.environ.get("NEWSALERT_PROBE_TRACEMALLOC", "0"))
         if frames:
             import tracemalloc
