@@ -170,11 +170,6 @@ def preload_model(sender: Any = None, **_: Any) -> None:
             warmed.stories.clusterer  # noqa: B018
         _WARM_WATCHERS[path] = warm.watcher
         _SCHEMA_CHECKED.add(warmed.loaded.database_url)
-        # the rate limiter's first round trip (Redis: its scripts loaded), made here
-        # once rather than in each pool process at its first send (ratelimit.py)
-        prepare = getattr(warmed.limiter, "prepare", None)
-        if prepare is not None:
-            prepare()
     except Exception as exc:  # the pool builds its own anyway and reports what fails
         log.debug("pipeline not warmed before the fork: %s", exc)
     finally:

@@ -352,17 +352,5 @@ class RedisRateLimiter:
     def pause(self, key: str, seconds: float) -> None:
         self._pause(keys=[self.prefix + key], args=[self._now(), seconds])
 
-    def prepare(self) -> None:
-        """Load the scripts into Redis (idempotent: no bucket is touched) and let go of
-        the connection. The worker's main process calls this before it forks its pool:
-        redis-py's command path then runs there once, and what its first use builds and
-        writes is shared by the pool processes (about 1.5 MiB each otherwise); their
-        first acquire finds the script loaded instead of going through NOSCRIPT."""
-        try:
-            for script in (self._script, self._pause):
-                self.client.script_load(script.script)
-        finally:
-            self.client.close()
-
     def close(self) -> None:
         self.client.close()
