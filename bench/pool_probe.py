@@ -255,6 +255,9 @@ def attribute(folder: Path) -> None:
                 data = (address, n * obj.itemsize, "array data")
         if data is not None:
             spans.append((data[0], data[1]))
+            # getsizeof counts the buffer too, which lies elsewhere: the object's own span
+            # is its header only (else a big array "covers" the pages after it)
+            spans[0] = (spans[0][0], max(1, size - data[1]))
         for k, (start, length) in enumerate(spans):
             first, last = start // page, (start + max(length, 1) - 1) // page
             name_here = label if k == 0 else data[2]  # type: ignore[index]
