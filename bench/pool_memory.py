@@ -234,6 +234,14 @@ def show(snap: dict[str, Any]) -> None:
             )
             added = probe["modules_added"]
             print(f"      modules imported since the fork: {len(added)}: {' '.join(added[:60])}")
+            searched = probe.get("imports_searched") or []
+            if searched:
+                shown = " ".join(f"{name}x{n}" for name, n in searched[:30])
+                print(f"      imports that searched the path since the fork: {shown}")
+            run = probe.get("functions_run") or []
+            if run:
+                shown = " ".join(f"{name} {n}" for name, n in run[:25])
+                print(f"      functions run since the fork, by package: {shown}")
             if "traced" in probe:
                 print(
                     f"      tracemalloc since the fork: {probe['traced']['current'] / 2**20:.2f} MiB"
@@ -281,6 +289,11 @@ def main() -> int:
     parser.add_argument(
         "--diff", action="store_true", help="compare each copied page with the main process's"
     )
+    parser.add_argument(
+        "--calls",
+        action="store_true",
+        help="record every function each pool process runs (slow; --json keeps the names)",
+    )
     args = parser.parse_args()
     args.project = args.project.resolve()
     global DIFF
@@ -298,6 +311,8 @@ def main() -> int:
     env = environment(args.project, config, args.broker)
     if args.tracemalloc:
         env["NEWSALERT_PROBE_TRACEMALLOC"] = str(args.tracemalloc)
+    if args.calls:
+        env["NEWSALERT_PROBE_CALLS"] = "1"
     log_path = work / "service.log"
     code = _RUN.format(bench=str(ROOT / "bench"), folder=str(folder), concurrency=args.concurrency)
     proc = subprocess.Popen(

@@ -117,6 +117,17 @@ def report(folder: Path) -> None:
     before = _STATE.get("modules", set())
     added = sorted(set(sys.modules) - before)
     out["modules_added"] = added
+    searched = _STATE.get("searched", {})
+    out["imports_searched"] = sorted(searched.items(), key=lambda e: -e[1])[:60]
+    if "called" in _STATE:
+        by_pkg_called: dict[str, int] = {}
+        for code in list(_STATE["called"]):
+            pkg = _package(code.co_filename)
+            by_pkg_called[pkg] = by_pkg_called.get(pkg, 0) + 1
+        out["functions_run"] = sorted(by_pkg_called.items(), key=lambda e: -e[1])
+        out["functions_run_names"] = sorted(
+            f"{_package(c.co_filename)}:{c.co_qualname}" for c in list(_STATE["called"])
+        )
     if tracemalloc.is_tracing():
         snap = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]
@@ -150,6 +161,27 @@ def install(folder: str) -> None:
         _STATE["modules"] = set(sys.modules)
         _STATE["blocks"] = sys.getallocatedblocks()
         _STATE["unfrozen_at_fork"] = [len(gc.get_objects(g)) for g in range(3)]
+        # imports that searched the path since the fork (the module not loaded: a first
+        # import, or a failing one tried again): each touches the path's finders
+        searched: dict[str, int] = {}
+        _STATE["searched"] = searched
+
+        def _audit(event: str, args: Any) -> None:
+            if event == "import" and args[0] not in sys.modules:
+                searched[args[0]] = searched.get(args[0], 0) + 1
+
+        sys.addaudithook(_audit)
+        if os.environ.get("NEWSALERT_PROBE_CALLS"):
+            # every function run since the fork, once (slow: attribution only)
+            called: set[Any] = set()
+            _STATE["called"] = called
+
+            def _profile(frame: Any, event: str, arg: Any) -> None:
+                if event == "call":
+                    called.add(frame.f_code)
+
+            sys.setprofile(_profile)
+            threading.setprofile(_profile)
         frames = int(os.environ.get("NEWSALERT_PROBE_TRACEMALLOC", "0"))
         if frames:
             import tracemalloc
@@ -176,6 +208,10 @@ def _label(obj: Any) -> str:
         return f"{name} {_package(filename)}" if filename else name
     if name == "dict":
         return "dict"
+    if name in ("module", "ModuleSpec", "SourceFileLoader", "ExtensionFileLoader"):
+        # which package's import metadata: touched by imports run after the fork
+        spec_name = getattr(obj, "name", None) or getattr(obj, "__name__", "") or ""
+        return f"{name} {str(spec_name).split('.')[0]}"
     if name == "type" or isinstance(obj, type):
         return "type"
     module = getattr(kind, "__module__", "") or ""
@@ -219,6 +255,9 @@ def attribute(folder: Path) -> None:
                 data = (address, n * obj.itemsize, "array data")
         if data is not None:
             spans.append((data[0], data[1]))
+            # getsizeof counts the buffer too, which lies elsewhere: the object's own span
+            # is its header only (else a big array "covers" the pages after it)
+            spans[0] = (spans[0][0], max(1, size - data[1]))
         for k, (start, length) in enumerate(spans):
             first, last = start // page, (start + max(length, 1) - 1) // page
             name_here = label if k == 0 else data[2]  # type: ignore[index]
