@@ -145,3 +145,34 @@ def test_a_reference_to_half_a_surrogate_pair_does_not_fail_the_feed() -> None:
         b"</channel></rss>"
     )
     assert [e.title for e in parse(feed).entries] == ["fine \u2019 quote", "\ufffd \ufffd \ufffd"]
+
+
+def test_a_missing_xml_driver_is_not_imported_at_every_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """feedparser's preferred SAX driver (drv_libxml2) is looked up once: a parse never
+    tries to import a driver that is not installed; the strict parser still runs."""
+    import builtins
+    import importlib.util
+
+    import feedparser.api
+
+    from newsalert import parse as parse_module
+
+    preferred = feedparser.api.PREFERRED_XML_PARSERS
+    assert all(importlib.util.find_spec(name) is not None for name in preferred)
+    monkeypatch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", ["drv_libxml2", "no_such_drv"])
+    parse_module._drop_missing_xml_drivers()
+    assert feedparser.api.PREFERRED_XML_PARSERS == []
+    tried: list[str] = []
+    real_import = builtins.__import__
+
+    def spy(name: str, *args: object, **kwargs: object) -> object:
+        tried.append(name)
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", spy)
+    parsed = parse(RSS, url="https://example.org/feed.xml")
+    monkeypatch.undo()
+    assert not [name for name in tried if name.startswith(("drv_", "no_such"))]
+    assert len(parsed.entries) == 5 and parsed.title == "Desk"
