@@ -241,13 +241,17 @@ def registrable_domain(link: str | None) -> str:
     return ".".join(labels[-n:])
 
 
-def make_host(rows: list[Any]) -> Any:
-    """``link -> ({"host:<domain>"}, all names)``: one flag per training item's outlet."""
+def make_host(rows: list[Any], shared: bool = False) -> Any:
+    """``link -> ({"host:<domain>"}, all names)``: one flag per training item's outlet;
+    ``shared`` adds one flag every linked item has, so that the penalty shrinks each
+    outlet's weight toward the outlets' mean rather than toward nothing."""
     names = tuple(sorted({f"host:{d}" for r in rows if (d := registrable_domain(r.link))}))
+    names += ("link:any",) if shared else ()
 
     def fn(link: str | None) -> tuple[set[str], tuple[str, ...]]:
         d = registrable_domain(link)
-        return ({f"host:{d}"} & set(names) if d else set()), names
+        found = {f"host:{d}"} & set(names) if d else set()
+        return (found | {"link:any"} if shared and d else found), names
 
     return fn
 
@@ -289,7 +293,7 @@ _COUNT = re.compile(
 _CLOCK = re.compile(r"\b\d{1,2}(?::\d\d)?\s?(?:a\.?m\b\.?|p\.?m\b\.?|gmt|utc|hrs)", re.I)
 
 
-def recency_rows(docs: list[str]) -> np.ndarray:
+def recency_rows(docs: list[str], groups: tuple[int, ...] = tuple(range(10))) -> np.ndarray:
     """Per document: log counts of ``when`` and ``timeless`` words, a casualty count, a
     clock time; presence of each; ``when`` and a count times the violence group."""
     out = np.zeros((len(docs), 10), dtype=np.float32)
@@ -305,14 +309,15 @@ def recency_rows(docs: list[str]) -> np.ndarray:
     out[:, 4:8] = out[:, :4] > 0
     out[:, 8] = out[:, 0] * violence
     out[:, 9] = out[:, 2] * violence
-    return out
+    return out[:, list(groups)]
 
 
-def make_recency(base: Any = None) -> Any:
-    """The cue block (``base``, default the shipped one) plus ``recency_rows``."""
+def make_recency(base: Any = None, groups: tuple[int, ...] = tuple(range(10))) -> Any:
+    """The cue block (``base``, default the shipped one) plus ``recency_rows``'s
+    ``groups`` columns."""
 
     def fn(docs: list[str]) -> np.ndarray:
-        return np.hstack([(base or cues)(docs), recency_rows(docs) * C.CUE_SCALE])
+        return np.hstack([(base or cues)(docs), recency_rows(docs, groups) * C.CUE_SCALE])
 
     return fn
 
@@ -348,6 +353,9 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "host": {"host": True},
     "recency": {"cues": make_recency()},
     "host+recency": {"host": True, "cues": make_recency()},
+    "host shared": {"host": "shared"},
+    # when and how many only (no "timeless" words, which overlap the hedges and kinds)
+    "recency when+count": {"cues": make_recency(groups=(0, 2, 3, 4, 6, 7, 8, 9))},
     "settle+after+indiv": {
         "cues": make_cues(
             ("settlement", "aftermath", "individual"),
@@ -421,7 +429,7 @@ def run(
     """``train``'s relevance model for a candidate: out-of-fold and dev probabilities,
     and with ``extra`` (feed items) the model's probabilities of those too."""
     cue_fn = cand.get("cues", cues)
-    host = make_host(data.rows) if cand.get("host") else None
+    host = make_host(data.rows, cand.get("host") == "shared") if cand.get("host") else None
     kinds, dev_kinds = data.kinds(cand.get("title"), host)
     both = sp.hstack([data.tfidf, sp.csr_matrix(cue_fn(data.docs)), kinds], format="csr")
     dev_x = sp.hstack(
@@ -548,10 +556,10 @@ def main(argv: list[str] | None = None) -> int:
         cells = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in res.items()]
         print(f"{name}: " + " | ".join(cells) + f" | {time.perf_counter() - started:.0f}s")
         if CANDIDATES[name].get("host"):  # the outlets' weights (the last kind columns)
-            hosts = make_host(data.rows)(None)[1]
+            hosts = make_host(data.rows, CANDIDATES[name]["host"] == "shared")(None)[1]
             doms = np.array([registrable_domain(r.link) for r in data.rows])
             for h, w in zip(hosts, out["coef"][-len(hosts) :], strict=True):
-                m = doms == h[5:]
+                m = doms == h[5:] if h.startswith("host:") else doms != ""
                 print(
                     f"  {h}: weight {w:+.2f} ({int(m.sum())} items, {data.y[m].mean():.1%} relevant)"
                 )
