@@ -37,6 +37,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import scipy.sparse as sp
@@ -217,6 +218,110 @@ def make_lead(base: Any = None) -> Any:
     return fn
 
 
+# (A) The outlet's prior: the registrable domain of an item's link (``dailymail.co.uk``,
+# ``cnn.com`` for ``edition.cnn.com``, ``youtube.com``) as a one-hot kind feature, absent
+# when there is no link. Outlets differ in how many incidents they carry and how (a
+# tabloid's crimes, a wire's reports); the same outlets keep their habits across periods.
+_SECOND_LEVEL = frozenset(["co", "com", "net", "org", "gov", "ac", "edu"])
+
+
+def registrable_domain(link: str | None) -> str:
+    """``dailymail.co.uk`` for ``https://www.dailymail.co.uk/news/...``; "" without a host
+    (two labels, three under a two-letter country code's ``co``/``com``/``org`` ...)."""
+    if not link:
+        return ""
+    try:
+        host = (urlsplit(link).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+    labels = [x for x in host.split(".") if x]
+    if len(labels) < 2:
+        return ""
+    n = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-n:])
+
+
+def make_host(rows: list[Any], shared: bool = False) -> Any:
+    """``link -> ({"host:<domain>"}, all names)``: one flag per training item's outlet;
+    ``shared`` adds one flag every linked item has, so that the penalty shrinks each
+    outlet's weight toward the outlets' mean rather than toward nothing."""
+    names = tuple(sorted({f"host:{d}" for r in rows if (d := registrable_domain(r.link))}))
+    names += ("link:any",) if shared else ()
+
+    def fn(link: str | None) -> tuple[set[str], tuple[str, ...]]:
+        d = registrable_domain(link)
+        found = {f"host:{d}"} & set(names) if d else set()
+        return (found | {"link:any"} if shared and d else found), names
+
+    return fn
+
+
+# (B) Recency and specificity: a report of one recent event says when ("on Sunday",
+# "overnight", "early on Monday", "hours after", "at 3 a.m.") and how many ("12 people
+# were killed", "dozens injured"); commentary, features and explainers speak of no
+# particular moment ("why", "lessons", "history", "the legacy of", "what it means").
+# Word groups as the cue groups are written (``_a_b`` are bigrams), plus two patterns the
+# cue tokens cannot see (they drop digits): a clock time and a casualty count.
+RECENCY_WORDS: dict[str, str] = {
+    "when": (
+        "monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun "
+        "overnight yesterday today tonight earlier_today last_night this_morning "
+        "this_afternoon this_evening early_on late_on early_hours hours_after hours_before "
+        "minutes_after moments_after shortly_after on_monday on_tuesday on_wednesday "
+        "on_thursday on_friday on_saturday on_sunday dawn morning afternoon evening midnight "
+        "local_time breaking"
+    ),
+    "timeless": (
+        "why how explained explainer analysis lessons lesson history historic legacy "
+        "future era generation culture debate essay column opinion inside look_back "
+        "what_it what_we what_is what_are could_be should would_be ways reasons guide "
+        "years_ago decades_ago always often every_time"
+    ),
+}
+RECENCY_SETS = {g: frozenset(w.split()) for g, w in RECENCY_WORDS.items()}
+_NUMBER = (
+    r"(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"a dozen|dozens|scores|hundreds|thousands|several|at least \S+|more than \S+)"
+)
+_COUNT = re.compile(
+    rf"\b{_NUMBER}\s+(?:\w+\s+){{0,2}}?(?:people|persons|civilians|soldiers|police|officers|"
+    r"policemen|troops|militants|protesters|children|students|villagers|passengers|others|"
+    r"dead|killed|injured|wounded|hurt|casualties)\b(?:\s+(?:were|have been|had been|was|are)"
+    r"\s+(?:killed|injured|wounded|hurt|shot|arrested|dead))?",
+    re.IGNORECASE,
+)
+_CLOCK = re.compile(r"\b\d{1,2}(?::\d\d)?\s?(?:a\.?m\b\.?|p\.?m\b\.?|gmt|utc|hrs)", re.I)
+
+
+def recency_rows(docs: list[str], groups: tuple[int, ...] = tuple(range(10))) -> np.ndarray:
+    """Per document: log counts of ``when`` and ``timeless`` words, a casualty count, a
+    clock time; presence of each; ``when`` and a count times the violence group."""
+    out = np.zeros((len(docs), 10), dtype=np.float32)
+    violence = np.log1p(C._cue_counts(docs, C._CUE_INDEX)[:, C._CUE_GROUPS.index("violence")])
+    for k, doc in enumerate(docs):
+        toks = C._CUE_TOKEN.findall(doc.lower())
+        keys = toks + [f"{a}_{b}" for a, b in itertools.pairwise(toks)]
+        out[k, 0] = sum(t in RECENCY_SETS["when"] for t in keys)
+        out[k, 1] = sum(t in RECENCY_SETS["timeless"] for t in keys)
+        out[k, 2] = len(_COUNT.findall(doc))
+        out[k, 3] = len(_CLOCK.findall(doc))
+    out[:, :4] = np.log1p(out[:, :4])
+    out[:, 4:8] = out[:, :4] > 0
+    out[:, 8] = out[:, 0] * violence
+    out[:, 9] = out[:, 2] * violence
+    return out[:, list(groups)]
+
+
+def make_recency(base: Any = None, groups: tuple[int, ...] = tuple(range(10))) -> Any:
+    """The cue block (``base``, default the shipped one) plus ``recency_rows``'s
+    ``groups`` columns."""
+
+    def fn(docs: list[str]) -> np.ndarray:
+        return np.hstack([(base or cues)(docs), recency_rows(docs, groups) * C.CUE_SCALE])
+
+    return fn
+
+
 CANDIDATES: dict[str, dict[str, Any]] = {
     "baseline": {},
     "title clause": {"title": title_kinds},
@@ -245,6 +350,12 @@ CANDIDATES: dict[str, dict[str, Any]] = {
             ("settlement", "aftermath"), (("violence", "settlement"), ("violence", "aftermath"))
         )
     },
+    "host": {"host": True},
+    "recency": {"cues": make_recency()},
+    "host+recency": {"host": True, "cues": make_recency()},
+    "host shared": {"host": "shared"},
+    # when and how many only (no "timeless" words, which overlap the hedges and kinds)
+    "recency when+count": {"cues": make_recency(groups=(0, 2, 3, 4, 6, 7, 8, 9))},
     "settle+after+indiv": {
         "cues": make_cues(
             ("settlement", "aftermath", "individual"),
@@ -286,14 +397,17 @@ class Data:
         """Every training text, then the summary-only copies (as ``train`` stacks them)."""
         return [r.text for r in self.rows] + [self.rows[i].summary_only or "" for i in self.copy_of]
 
-    def kinds(self, extra: Any = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """The kind block; ``extra`` (title -> (names, all names)) adds title features."""
+    def kinds(self, extra: Any = None, host: Any = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The kind block; ``extra`` (title -> (names, all names)) adds title features,
+        ``host`` (link -> (names, all names)) the outlet's flag."""
         names = list(KIND_NAMES) + (list(extra("")[1]) if extra else [])
+        names += list(host(None)[1]) if host else []
         index = {name: j for j, name in enumerate(names)}
 
         def kf(title: str | None, link: str | None) -> set[str]:
             found = kind_features(title, "", link)
-            return found | extra(title or "")[0] if extra else found
+            found |= extra(title or "")[0] if extra else set()
+            return found | host(link)[0] if host else found
 
         train = [kf(r.title, r.link) for r in self.rows]
         train += [kf("", self.rows[i].link) for i in self.copy_of]
@@ -315,7 +429,8 @@ def run(
     """``train``'s relevance model for a candidate: out-of-fold and dev probabilities,
     and with ``extra`` (feed items) the model's probabilities of those too."""
     cue_fn = cand.get("cues", cues)
-    kinds, dev_kinds = data.kinds(cand.get("title"))
+    host = make_host(data.rows, cand.get("host") == "shared") if cand.get("host") else None
+    kinds, dev_kinds = data.kinds(cand.get("title"), host)
     both = sp.hstack([data.tfidf, sp.csr_matrix(cue_fn(data.docs)), kinds], format="csr")
     dev_x = sp.hstack(
         [data.dev_tfidf, sp.csr_matrix(cue_fn(data.dev_docs)), dev_kinds], format="csr"
@@ -347,7 +462,7 @@ def run(
     threshold = C._best_f1_threshold(y, p)
     coef, intercept = np.mean(coefs, axis=0), float(np.mean(intercepts))
     dev_p = C._sigmoid(slope * (dev_x @ coef + intercept) + offset)
-    found = {"p": p, "threshold": threshold, "dev_p": np.asarray(dev_p).ravel()}
+    found = {"p": p, "threshold": threshold, "dev_p": np.asarray(dev_p).ravel(), "coef": coef}
     if extra is not None:  # refit the (deterministic) TF-IDF to transform new items
         from sklearn.pipeline import FeatureUnion
 
@@ -355,10 +470,12 @@ def run(
         vec.fit(data.docs)
         docs = [C.compose_text(i.get("title"), i.get("summary")) for i in extra]
         names = list(KIND_NAMES) + (list(cand["title"]("")[1]) if cand.get("title") else [])
+        names += list(host(None)[1]) if host else []
         index = {name: j for j, name in enumerate(names)}
         found_kinds = [
             kind_features(i.get("title"), "", i.get("link"))
             | (cand["title"](i.get("title") or "")[0] if cand.get("title") else set())
+            | (host(i.get("link"))[0] if host else set())
             for i in extra
         ]
         ex = sp.hstack(
@@ -438,6 +555,14 @@ def main(argv: list[str] | None = None) -> int:
         res = report(data, out)
         cells = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in res.items()]
         print(f"{name}: " + " | ".join(cells) + f" | {time.perf_counter() - started:.0f}s")
+        if CANDIDATES[name].get("host"):  # the outlets' weights (the last kind columns)
+            hosts = make_host(data.rows, CANDIDATES[name]["host"] == "shared")(None)[1]
+            doms = np.array([registrable_domain(r.link) for r in data.rows])
+            for h, w in zip(hosts, out["coef"][-len(hosts) :], strict=True):
+                m = doms == h[5:] if h.startswith("host:") else doms != ""
+                print(
+                    f"  {h}: weight {w:+.2f} ({int(m.sum())} items, {data.y[m].mean():.1%} relevant)"
+                )
         if args.dump:
             with open(args.dump.with_suffix(f".{name.replace(' ', '_')}.jsonl"), "w") as f:
                 for r, p in zip(data.rows, out["p"], strict=True):

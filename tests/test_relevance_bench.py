@@ -61,3 +61,44 @@ def test_title_clause_flags() -> None:
     assert "clause:act" in oof.title_kinds("Gunmen kill 12 in market attack")[0]
     assert "clause:says_no_act" in oof.title_kinds("Mayor says city will recover")[0]
     assert oof.title_kinds("")[0] == set()
+
+
+def test_registrable_domain_and_host_flags() -> None:
+    oof = _bench("relevance_oof")
+    rd = oof.registrable_domain
+    assert rd("https://www.dailymail.co.uk/news/article-1.html") == "dailymail.co.uk"
+    assert rd("https://edition.cnn.com/2020/06/01/us/x") == "cnn.com"
+    assert rd("https://www.smh.com.au/world/x") == "smh.com.au"
+    assert rd("https://www.youtube.com/watch?v=x") == "youtube.com"
+    assert rd(None) == rd("") == rd("not a link") == ""
+
+    class Row:
+        def __init__(self, link: str | None) -> None:
+            self.link = link
+
+    rows = [Row("https://www.bbc.co.uk/news/x"), Row(None), Row("https://nytimes.com/a")]
+    fn = oof.make_host(rows, shared=True)
+    assert fn(None) == (set(), ("host:bbc.co.uk", "host:nytimes.com", "link:any"))
+    assert fn("https://news.bbc.co.uk/y")[0] == {"host:bbc.co.uk", "link:any"}
+    assert fn("https://example.org/z")[0] == {"link:any"}  # an outlet training never saw
+    assert oof.make_host(rows)("https://example.org/z")[0] == set()
+
+
+def test_recency_rows() -> None:
+    oof = _bench("relevance_oof")
+    docs = [
+        "At least 12 people were killed in a bombing in Kabul on Sunday at 3 a.m.",
+        "Why the legacy of the riots still matters: an analysis",
+        "",
+    ]
+    got = oof.recency_rows(docs)
+    assert got.shape == (3, 10)
+    when, timeless, count, clock = got[0, :4]
+    assert when > 0 and count > 0 and clock > 0 and timeless == 0
+    assert got[0, 8] > 0 and got[0, 9] > 0  # when and a count, each with a violent act
+    assert got[1, 0] == 0 and got[1, 1] > 0 and got[1, 2] == 0
+    assert not got[2].any()
+    cue = oof.make_recency(groups=(0, 2))(docs)
+    shipped = classifier._cue_dense(docs, classifier._CUE_INDEX, classifier.CUE_SCALE)
+    assert cue.shape == (3, shipped.shape[1] + 2)
+    assert np.array_equal(cue[:, : shipped.shape[1]], shipped)
