@@ -21,6 +21,7 @@ import calendar
 import functools
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from newsalert.geo.distance import haversine_km
@@ -73,11 +74,11 @@ W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
 W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
 NAMESAKE_CITY_MIN_POP = 200_000  # "New York", "Washington": the city, not the region
-QUALIFIER_MAX_KM = 50.0
+QUALIFIER_MAX_KM = 50.0  # "Royston, Glasgow": a Royston this far from Glasgow is another
 # "SEOUL, Oct 10 (Reuters) - North Korea has": the lead's subject follows the dateline
 DATELINE_SUBJECT_CHARS = 60
 KNOWN_DATELINE_MIN_POP = 100_000  # a bare dateline's city of this size is the known one
-KNOWN_DATELINE_RATIO = 5  # ... when it is this many times the size of the one context picks  # "Royston, Glasgow": a Royston this far from Glasgow is another
+KNOWN_DATELINE_RATIO = 5  # ... when it is this many times the size of the one context picks
 
 
 CALENDAR = frozenset(w for w in (*calendar.month_name, *calendar.day_name) if w)
@@ -336,17 +337,14 @@ def resolve(
             and m.text not in (g.name[p], fold(g.name[p]))
         ):
             continue  # "a senior Hamas leader": a group's, not Hamm (an alternate name)
-        # a city-state's voice is at home: "Hong Kong's leader said" places it, as
-        # "Hong Kong police" do (the city is the country)
-        government = (
-            (m.speaker or m.possessive) and p in g.capital and g.country[p] not in g.city_state
-        )
-        if m.home and p in g.capital and g.country[p] not in g.city_state:
-            # "Washington suspended aid": the government's decision, at home
+        # a capital named for its government ("Washington said", "Washington suspended
+        # aid") is its country; a city-state's voice is at home ("Hong Kong's leader
+        # said" places it, as "Hong Kong police" do: the city is the country). A
+        # decision made at home places the item there; a voice weighs as a speaker.
+        seat = p in g.capital and g.country[p] not in g.city_state
+        government = bool(m.speaker or m.possessive) and seat and not m.home
+        if seat and (m.home or government):
             p = g.country_place.get(g.country[p], p)
-            government = False
-        if government:
-            p = g.country_place.get(g.country[p], p)  # "Washington said": the government
         q = index.get(id(found[m.qualified_by])) if m.qualified_by >= 0 else None
         if q is not None and _far_from_qualifier(g, p, choice[q]):
             continue  # "Royston, Glasgow": a neighbourhood we only know elsewhere
@@ -403,12 +401,25 @@ def _known_dateline(
     return best
 
 
-def _places_by_country(g: Gazetteer, choice: list[int]) -> dict[str, set[int]]:
-    """The chosen places of an item grouped by country: "alone in its country" tests."""
+def _alone_small_towns(
+    g: Gazetteer, kept: list[tuple[Found, list[int]]], choice: list[int], max_pop: int
+) -> Iterator[tuple[int, Found, str]]:
+    """(index, mention, country) of each town under ``max_pop`` that is the only place of
+    its country in the item and is named without a dateline, a demonym or a qualifier:
+    what the two rules below may leave out."""
     per_country: dict[str, set[int]] = defaultdict(set)
     for p in choice:
         per_country[g.country[p]].add(p)
-    return per_country
+    for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
+        cc = g.country[p]
+        if (
+            g.kind[p] == KIND_PLACE
+            and g.population[p] < max_pop
+            and not (m.dateline or m.demonym)
+            and m.qualified_by < 0
+            and per_country[cc] == {p}
+        ):
+            yield k, m, cc
 
 
 def _unsupported_small_towns(
@@ -423,20 +434,11 @@ def _unsupported_small_towns(
     a town's own institution ("Naroda Police") keeps it. (25,000 turned a seen item
     wrong: "Mascot Towers", a Sydney suburb of 16,000, with no feed country given.)
     """
-    per_country = _places_by_country(g, choice)
-    out = set()
-    for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
-        cc = g.country[p]
-        if (
-            g.kind[p] == KIND_PLACE
-            and g.population[p] < BARE_UNSUPPORTED_MAX_POP
-            and not (m.dateline or m.locative or m.demonym or m.qualifies or m.institution)
-            and m.qualified_by < 0
-            and per_country[cc] == {p}
-            and cc != feed_country
-        ):
-            out.add(k)
-    return out
+    return {
+        k
+        for k, m, cc in _alone_small_towns(g, kept, choice, BARE_UNSUPPORTED_MAX_POP)
+        if not (m.locative or m.qualifies or m.institution) and cc != feed_country
+    }
 
 
 def _lone_foreign_villages(
@@ -465,21 +467,9 @@ def _lone_foreign_villages(
     }
     if not named:
         return set()
-    per_country = _places_by_country(g, choice)
-    out = set()
-    for k, ((m, _), p) in enumerate(zip(kept, choice, strict=True)):
-        cc = g.country[p]
-        if (
-            g.kind[p] == KIND_PLACE
-            and g.population[p] < CONTEXT_PLACE_MIN_POP
-            and not m.dateline
-            and not m.demonym
-            and m.qualified_by < 0
-            and per_country[cc] == {p}
-            and named - {cc}
-        ):
-            out.add(k)
-    return out
+    return {
+        k for k, _, cc in _alone_small_towns(g, kept, choice, CONTEXT_PLACE_MIN_POP) if named - {cc}
+    }
 
 
 def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
