@@ -510,13 +510,12 @@ def prepare(
         title = title.title()
     dateline = None
     m = DATELINE.match(summary) or AGENCY_DATELINE.search(summary[:120])
+    # the forms that also open columns or sentences count only when they name a city
     if m is None and gazetteer is not None:
-        m = COLON_DATELINE.match(summary)
-        if m and not _names_city(gazetteer, _dateline_case(m.group("place"))):
-            m = None
-    if m is None and gazetteer is not None:
-        m = MID_DATELINE.search(summary)
-        if m and not _names_city(gazetteer, _dateline_case(m.group("place"))):
+        for form in (COLON_DATELINE.match, MID_DATELINE.search):
+            m = form(summary)
+            if m and _names_city(gazetteer, _dateline_case(m.group("place"))):
+                break
             m = None
     if m:
         start, end = m.span("place")
@@ -833,19 +832,14 @@ def _describe(
         )
         if m.institution and (m.demonym or is_country_key(gazetteer, m.key_id)):
             m.home = True
-        if (
-            english
-            and m.demonym
-            and not m.possessive
-            and not before.endswith(("-", "‑"))  # "the Serbo-Croatian conflict"
-            and SCENE_AFTER.match(after)
-        ):
+        # a demonym standing alone before a noun ("the Serbo-Croatian conflict" is not)
+        plain_demonym = (
+            english and m.demonym and not m.possessive and not before.endswith(("-", "‑"))
+        )
+        if plain_demonym and SCENE_AFTER.match(after):
             m.home = True  # "in the Libyan conflict": the scene, weighed as "in Libya"
         if (
-            english
-            and m.demonym
-            and not m.possessive
-            and not before.endswith(("-", "‑"))
+            plain_demonym
             and SETTLEMENT_AFTER.match(after)
             and not DESTINATION_BEFORE.search(before)
         ):
@@ -1097,20 +1091,24 @@ def _speaks(after: str) -> bool:
     return first in SPEECH_VERBS or (first in AUXILIARIES and second in SPEECH_VERBS)
 
 
+def _head(text: str, field_start: int, pos: int) -> str:
+    """The field's text before ``pos``, without quotes and a "The" right before it."""
+    head = text[field_start:pos].rstrip(" \"'“‘")
+    return head.removesuffix("The").removesuffix("the").rstrip()
+
+
 def _opens_lead(text: str, m: Found, field_start: int) -> bool:
     """The name opens the headline or the lead sentence ("The" may come before)."""
     if m.field != "title" and not m.in_lead:
         return False
-    head = text[field_start : m.start].strip(" \"'“‘")
-    head = head.removesuffix("The").removesuffix("the").rstrip()
+    head = _head(text, field_start, m.start).lstrip(" \"'“‘")
     # "CAIRO (AP) - Sudan rejected": after a dateline
     return not head or (m.field == "summary" and LEAD_DATELINE.fullmatch(head) is not None)
 
 
 def _opens_sentence(text: str, pos: int, field_start: int) -> bool:
     """What starts at ``pos`` opens a sentence, the field or the lead after a dateline."""
-    head = text[field_start:pos].rstrip(" \"'“‘")
-    head = head.removesuffix("The").removesuffix("the").rstrip()
+    head = _head(text, field_start, pos)
     return (
         not head
         or head[-1] in SENTENCE_END
