@@ -867,6 +867,20 @@ class _Where:
     map_url: str | None
 
 
+@dataclass(frozen=True)
+class _Update:
+    """An update's parts, cleaned and cut, as each channel's formatter lays them out."""
+
+    story: str
+    headline: str
+    changes: str
+    sources: str
+    facts: str
+    link: str | None
+    summary: str
+    where: _Where
+
+
 UPDATE_SUMMARY = 600  # an update is short: what is new, not the whole article
 UPDATE_SOURCES = 8  # feeds named in an update; the rest are counted
 
@@ -899,20 +913,21 @@ def render_update(update: StoryUpdate, family: str) -> Message:
     link = safe_link(a.link)
     # the same "Where:" line a first alert has (the story may have moved since)
     where = _Where(clean(a.where, single_line=True), safe_link(a.map_url))
-    summary = cut(clean(a.summary), UPDATE_SUMMARY)
+    parts = _Update(
+        story, headline, changes, sources, facts, link, cut(clean(a.summary), UPDATE_SUMMARY), where
+    )
     limit = BODY_LIMITS[family]
     while True:
-        message = _UPDATE_FORMATS[family](
-            story, headline, changes, sources, facts, link, summary, where
-        )
-        message = replace(message, notify_type=notify_type(a.score))
+        message = replace(_UPDATE_FORMATS[family](parts), notify_type=notify_type(a.score))
         measure = {"slack": _measure_slack, "telegram": _measure_telegram}.get(family, _measure_len)
-        if measure(message) <= limit or not (summary or link):
+        if measure(message) <= limit or not (parts.summary or parts.link):
             break
-        if summary:
-            summary = cut(summary, len(summary) // 2) if len(summary) > 40 else ""
-        else:
-            link = None  # the summary is gone and it still does not fit: a feed's absurd link
+        if summary := parts.summary:
+            parts = replace(
+                parts, summary=cut(summary, len(summary) // 2) if len(summary) > 40 else ""
+            )
+        else:  # the summary is gone and it still does not fit: a feed's absurd link
+            parts = replace(parts, link=None)
     if family == "email":
         subject = clean(update.reply_subject, single_line=True) if update.reply_subject else ""
         if subject:
@@ -926,42 +941,33 @@ def render_update(update: StoryUpdate, family: str) -> Message:
     return message
 
 
-def _update_email(
-    story: str,
-    headline: str,
-    changes: str,
-    sources: str,
-    facts: str,
-    link: str | None,
-    summary: str,
-    where: _Where,
-) -> Message:
+def _update_email(u: _Update) -> Message:
     e = html.escape
-    out = ['<div style="font-family:sans-serif">', f"<p><b>Update:</b> {e(story)}</p>"]
-    if changes:
-        out.append(f"<p><b>What is new:</b> {e(changes)}</p>")
-    out.append(f"<h3>{e(headline)}</h3>")
-    out.append(f"<p>{e(facts)}<br>{e(sources)}</p>")
-    if where.text:
-        place = f"<b>Where:</b> {e(where.text)}"
-        if where.map_url:
-            place += f' (<a href="{e(where.map_url)}">{MAP_LABEL}</a>)'
+    out = ['<div style="font-family:sans-serif">', f"<p><b>Update:</b> {e(u.story)}</p>"]
+    if u.changes:
+        out.append(f"<p><b>What is new:</b> {e(u.changes)}</p>")
+    out.append(f"<h3>{e(u.headline)}</h3>")
+    out.append(f"<p>{e(u.facts)}<br>{e(u.sources)}</p>")
+    if u.where.text:
+        place = f"<b>Where:</b> {e(u.where.text)}"
+        if u.where.map_url:
+            place += f' (<a href="{e(u.where.map_url)}">{MAP_LABEL}</a>)'
         out.append(f"<p>{place}</p>")
-    if link:
-        out.append(f'<p><a href="{e(link)}">{e(link)}</a></p>')
-    if summary:
-        out.append(f"<p>{e(summary).replace(chr(10), '<br>')}</p>")
+    if u.link:
+        out.append(f'<p><a href="{e(u.link)}">{e(u.link)}</a></p>')
+    if u.summary:
+        out.append(f"<p>{e(u.summary).replace(chr(10), '<br>')}</p>")
     out.append("</div>")
-    text = [f"Update: {story}"]
-    if changes:
-        text.append(f"What is new: {changes}")
-    text += ["", headline, facts, sources]
-    if where.text:
-        text.append(f"Where: {where.text}")
-    if link:
-        text.append(f"Link: {link}")
-    if summary:
-        text += ["", summary]
+    text = [f"Update: {u.story}"]
+    if u.changes:
+        text.append(f"What is new: {u.changes}")
+    text += ["", u.headline, u.facts, u.sources]
+    if u.where.text:
+        text.append(f"Where: {u.where.text}")
+    if u.link:
+        text.append(f"Link: {u.link}")
+    if u.summary:
+        text += ["", u.summary]
     return Message(
         title="",
         body="\n".join(out),
@@ -971,91 +977,64 @@ def _update_email(
     )
 
 
-def _update_slack(
-    story: str,
-    headline: str,
-    changes: str,
-    sources: str,
-    facts: str,
-    link: str | None,
-    summary: str,
-    where: _Where,
-) -> Message:
+def _update_slack(u: _Update) -> Message:
     s = slack_escape
-    lines = [f"**Update:** {s(story)}"]
-    if changes:
-        lines.append(f"What is new: {s(changes)}")
-    lines.append(f"**{s(headline)}**")
-    lines.append(f"{s(facts)} · {s(sources)}")
-    if where.text:
+    lines = [f"**Update:** {s(u.story)}"]
+    if u.changes:
+        lines.append(f"What is new: {s(u.changes)}")
+    lines.append(f"**{s(u.headline)}**")
+    lines.append(f"{s(u.facts)} · {s(u.sources)}")
+    if u.where.text:
         lines.append(
-            f"Where: {s(where.text)}"
-            + (f" · [{MAP_LABEL}](<{where.map_url}>)" if where.map_url else "")
+            f"Where: {s(u.where.text)}"
+            + (f" · [{MAP_LABEL}](<{u.where.map_url}>)" if u.where.map_url else "")
         )
-    if link:
-        lines.append(f"[{LINK_LABEL}](<{link}>)")
-    if summary:
-        lines += ["", s(summary)]
+    if u.link:
+        lines.append(f"[{LINK_LABEL}](<{u.link}>)")
+    if u.summary:
+        lines += ["", s(u.summary)]
     return Message(
         title="", body="\n".join(lines), body_format="markdown", extra={"family": "slack"}
     )
 
 
-def _update_telegram(
-    story: str,
-    headline: str,
-    changes: str,
-    sources: str,
-    facts: str,
-    link: str | None,
-    summary: str,
-    where: _Where,
-) -> Message:
+def _update_telegram(u: _Update) -> Message:
     e = html.escape
-    lines = [f"<b>Update:</b> {e(story)}"]
-    if changes:
-        lines.append(f"<i>What is new:</i> {e(changes)}")
-    lines.append(f"<b>{e(headline)}</b>")
-    lines.append(f"{e(facts)}\n{e(sources)}")
-    if where.text:
-        place = f' · <a href="{e(where.map_url)}">{MAP_LABEL}</a>' if where.map_url else ""
-        lines.append(f"<i>Where:</i> {e(where.text)}{place}")
-    if link:
-        lines.append(f'<a href="{e(link)}">{LINK_LABEL}</a>')
-    if summary:
-        lines += ["", e(summary)]
+    lines = [f"<b>Update:</b> {e(u.story)}"]
+    if u.changes:
+        lines.append(f"<i>What is new:</i> {e(u.changes)}")
+    lines.append(f"<b>{e(u.headline)}</b>")
+    lines.append(f"{e(u.facts)}\n{e(u.sources)}")
+    if u.where.text:
+        place = f' · <a href="{e(u.where.map_url)}">{MAP_LABEL}</a>' if u.where.map_url else ""
+        lines.append(f"<i>Where:</i> {e(u.where.text)}{place}")
+    if u.link:
+        lines.append(f'<a href="{e(u.link)}">{LINK_LABEL}</a>')
+    if u.summary:
+        lines += ["", e(u.summary)]
     return Message(
         title="", body="\n".join(lines), body_format="html", extra={"family": "telegram"}
     )
 
 
-def _update_text(
-    story: str,
-    headline: str,
-    changes: str,
-    sources: str,
-    facts: str,
-    link: str | None,
-    summary: str,
-    where: _Where,
-) -> Message:
+def _update_text(u: _Update) -> Message:
     d = text_defuse
-    lines = [f"Update: {d(story)}"]
-    if changes:
-        lines.append(f"What is new: {d(changes)}")
-    lines += [d(headline), facts, sources]
-    if where.text:
-        lines.append(f"Where: {d(where.text)}")
-    if link:
-        lines.append(f"Link: {link}")
-    if where.text and where.map_url:
-        lines.append(f"Map: {where.map_url}")
-    if summary:
-        lines += ["", d(summary)]
+    lines = [f"Update: {d(u.story)}"]
+    if u.changes:
+        lines.append(f"What is new: {d(u.changes)}")
+    lines += [d(u.headline), u.facts, u.sources]
+    if u.where.text:
+        lines.append(f"Where: {d(u.where.text)}")
+    if u.link:
+        lines.append(f"Link: {u.link}")
+    if u.where.text and u.where.map_url:
+        lines.append(f"Map: {u.where.map_url}")
+    if u.summary:
+        lines += ["", d(u.summary)]
     return Message(title="", body="\n".join(lines), body_format="text", extra={"family": "text"})
 
 
-_UPDATE_FORMATS: dict[str, Callable[..., Message]] = {
+_UPDATE_FORMATS: dict[str, Callable[[_Update], Message]] = {
     "email": _update_email,
     "slack": _update_slack,
     "telegram": _update_telegram,
