@@ -25,6 +25,10 @@ visible as soon as the client's ``sendmail`` returns. Plain SMTP only (no TLS): 
 in only when the URL has both a user and a password. aiosmtpd 1.4.6 emits a
 DeprecationWarning ("Session.login_data is deprecated") on every successful AUTH; tests
 that log in filter it (see tests/test_delivery.py).
+
+``starttls_server`` is another server that requires STARTTLS, with a self-signed
+certificate for 127.0.0.1 (made with ``openssl``): it yields its port and a handler whose
+``messages`` (raw bytes) and ``peers`` (one per connection) record what was received.
 """
 
 from __future__ import annotations
@@ -32,10 +36,14 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import shutil
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -211,3 +219,39 @@ def smtp_server() -> Iterator[SMTPServer]:
         yield server
     finally:
         server.stop()
+
+
+class TLSCollect:
+    """The STARTTLS server's handler: what it received, and from which connection."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.peers: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.content)
+        self.peers.append(session.peer)
+        return "250 OK"
+
+
+@pytest.fixture
+def starttls_server(tmp_path: Path) -> Iterator[tuple[int, TLSCollect]]:
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    handler = TLSCollect()
+    controller = _Controller(
+        handler, hostname="127.0.0.1", port=0, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        yield controller.port, handler
+    finally:
+        controller.stop()

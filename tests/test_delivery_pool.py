@@ -4,12 +4,9 @@ on its own, nothing lost or sent twice when the server drops the connection."""
 
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess
 import textwrap
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,7 +22,7 @@ from newsalert.models import Message
 from newsalert.pipeline import Pipeline
 from newsalert.store import Store
 from tests.feedserver import FeedServer
-from tests.smtpserver import SMTPServer, _Controller
+from tests.smtpserver import SMTPServer, TLSCollect
 from tests.test_pipeline import BALKANS
 
 MESSAGE = Message(
@@ -245,42 +242,10 @@ def test_a_batch_leases_each_delivery_only_when_its_turn_comes(
 # --- TLS: one context, one handshake per connection ------------------------------------------
 
 
-class _Collect:
-    def __init__(self) -> None:
-        self.peers: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.peers.append(session.peer)
-        return "250 OK"
-
-
-@pytest.fixture
-def starttls_port(tmp_path: Path) -> Iterator[tuple[int, _Collect]]:
-    if shutil.which("openssl") is None:
-        pytest.fail("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    handler = _Collect()
-    controller = _Controller(
-        handler, hostname="127.0.0.1", port=0, tls_context=context, require_starttls=True
-    )
-    controller.start()
-    try:
-        yield controller.port, handler
-    finally:
-        controller.stop()
-
-
 def test_starttls_sends_share_the_tls_context_and_the_connection(
-    starttls_port: tuple[int, _Collect], monkeypatch: pytest.MonkeyPatch
+    starttls_server: tuple[int, TLSCollect], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port, handler = starttls_port
+    port, handler = starttls_server
     url = f"mailtos://127.0.0.1:{port}?from=a@example.org&to=b@example.org&mode=starttls&verify=no"
     Notifier(timeout=5).send(url, MESSAGE)  # the shared context exists from here on
     made: list[object] = []
