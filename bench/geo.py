@@ -45,6 +45,7 @@ from newsalert.geo.evaluate import load_rows, score, text_names_country  # noqa:
 from newsalert.geo.gazetteer import build_gazetteer, load_gazetteer  # noqa: E402
 from newsalert.geo.mentions import find_mentions  # noqa: E402
 from newsalert.geo.model import Location  # noqa: E402
+from newsalert.geo.rerank import load_reranker  # noqa: E402
 
 
 def naive_locator(gp: Geoparser):  # type: ignore[no-untyped-def]
@@ -141,6 +142,13 @@ def main() -> int:
         action="store_true",
         help=f"also measure the unseen parts ({', '.join(UNSEEN)}): once, at the end of a round",
     )
+    parser.add_argument(
+        "--rerank",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="measure the rules plus this learned country re-ranker (bench/geo_learn.py)",
+    )
     parser.add_argument("--measure-load", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cache = args.cache or Path(tempfile.gettempdir()) / "newsalert-geo-bench"
@@ -149,6 +157,9 @@ def main() -> int:
         return measure_load(cache)
     load_gazetteer(cache)  # make sure the cache exists before timing the warm load
     gp = load_geoparser(cache)
+    if args.rerank is not None:
+        gp = Geoparser(gp.gazetteer, load_reranker(args.rerank))
+        print(f"rules plus the learned re-ranker of {args.rerank}")
     build_s = None
     if args.cold:
         t0 = time.perf_counter()

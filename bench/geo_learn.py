@@ -150,6 +150,12 @@ def main() -> int:
         "--write", action="store_true", help=f"train on all seen parts, write {DEFAULT_PATH}"
     )
     ap.add_argument("--margin", type=float, default=0.0, help="margin of the written model")
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "src/newsalert/geo" / DEFAULT_PATH, help="for --write"
+    )
+    ap.add_argument(
+        "--clues", action="store_true", help="--write the variant without the rules' features"
+    )
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     args = ap.parse_args()
     g = load_geoparser(args.cache).gazetteer
@@ -157,9 +163,10 @@ def main() -> int:
     rows = [r for r in load_rows(ROOT / "data/geo_eval.jsonl") if r["split"] not in UNSEEN]
     parts = [s for s in SPLITS if s is not None and s not in UNSEEN]
     if args.write:
-        model = train(rules, rows, args.margin)
-        out = ROOT / "src/newsalert/geo" / DEFAULT_PATH
-        d = model.as_dict() | {"trained_on": parts, "made_by": "bench/geo_learn.py --write"}
+        model = train(rules, rows, args.margin, NO_RULES if args.clues else frozenset())
+        out = args.out
+        made_by = "bench/geo_learn.py --write" + (" --clues" if args.clues else "")
+        d = model.as_dict() | {"trained_on": parts, "made_by": made_by}
         out.write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {out}")
         for name, c in sorted(zip(FEATURES, model.coef, strict=True), key=lambda x: -abs(x[1])):
