@@ -1,7 +1,7 @@
 """Draw the items of a new part of ``data/geo_eval.jsonl`` (see data/README.md).
 
 Usage: ``python bench/geo_draw.py PART [SHARED_DATA_DIR]`` with PART ``held3``,
-``held4``, ``held5``, ``held7``, ``held8`` or ``held9`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
+``held4``, ``held5``, ``held7``, ``held8``, ``held9`` or ``held10`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
 call this for the first three).
 
 A stratified random draw of items in no other part of the labelled set, from five
@@ -11,7 +11,7 @@ sources of ``../shared/data/`` in this order (the counts are each part's, ``PART
   items first), summary of 20-600 characters;
 * CASE 2021 event snippets of ``dev.jsonl`` (at most a few an event type);
 * CAMEO sentences of ``train.jsonl`` (at most a few a quad class);
-* titled AG News World items of ``train.jsonl`` (held3, held5, held7, held8, held9: the AG test set; held4:
+* titled AG News World items of ``train.jsonl`` (held3, held5, held7-held10: the AG test set; held4:
   the AG train sample, which no earlier part drew from);
 * items of ``stream_train.jsonl`` from its seven outlets outside the US (a quota of
   incidents or gray items first), summary of 20-600 characters.
@@ -72,6 +72,10 @@ PARTS = {
     "held8": Part(113, "s", (28, 4, 14), (28, 4), (26, 8), ("ag_news:test", 26), (30, 5, 12), True),
     # seventh round: a seed no earlier draw used (7, 11, 17, 23, 41, 67, 89, 97, 113)
     "held9": Part(131, "t", (28, 4, 14), (26, 4), (26, 8), ("ag_news:test", 26), (30, 5, 12), True),
+    # eighth round: a seed no earlier draw used (7, 11, 17, 23, 41, 67, 89, 97, 113, 131)
+    "held10": Part(
+        151, "v", (28, 4, 14), (26, 4), (26, 8), ("ag_news:test", 26), (30, 5, 12), True
+    ),
 }
 
 

@@ -23,6 +23,7 @@ from newsalert.geo.gazetteer import (
 )
 from newsalert.geo.mentions import find_mentions
 from newsalert.geo.model import GeoResult, Location, Mention
+from newsalert.geo.rerank import Reranker
 from newsalert.geo.resolve import choose_event, resolve
 from newsalert.models import is_english
 
@@ -32,8 +33,10 @@ PRECISION = {KIND_COUNTRY: "country", KIND_ADMIN1: "admin1"}
 class Geoparser:
     """Finds the places an item names and the one where its event happened."""
 
-    def __init__(self, gazetteer: Gazetteer) -> None:
+    def __init__(self, gazetteer: Gazetteer, reranker: Reranker | None = None) -> None:
         self.gazetteer = gazetteer
+        # a learned second opinion on the country (None: the hand rules alone)
+        self.reranker = reranker
 
     def location(self, place: int) -> Location:
         g = self.gazetteer
@@ -76,6 +79,8 @@ class Geoparser:
             g, found, (feed_country or "").upper() or None, None if english else language
         )
         choice = choose_event(g, resolved)
+        if self.reranker is not None:
+            choice = self.reranker.choose(g, resolved, choice)
         seen: dict[int, None] = {}
         for r in resolved:
             if not r.mention.demonym:

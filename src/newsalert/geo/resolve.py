@@ -610,8 +610,12 @@ class Choice:
     across: str | None = None  # the country across the border the event is at
 
 
-def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
+def choose_event(g: Gazetteer, resolved: list[Resolved], country: str | None = None) -> Choice:
     """The place where the reported event happened, and why.
+
+    ``country``, when given and named, is taken as the event's country (a learned
+    second opinion, :mod:`newsalert.geo.rerank`); the place inside it is chosen as
+    usual.
 
     A country named as a border ("on the Kosovo border", "the border with Kosovo")
     weighs little (W_BORDER): the labelled set puts such events on the side the text
@@ -633,7 +637,11 @@ def choose_event(g: Gazetteer, resolved: list[Resolved]) -> Choice:
         first.setdefault(cc, i)
         if r.mention.border:
             border[cc] += r.weight
-    cc = max(by_country, key=lambda c: (by_country[c], -first[c]))
+    cc = (
+        country
+        if country in by_country
+        else max(by_country, key=lambda c: (by_country[c], -first[c]))
+    )
     others = [c for c in border if c != cc]
     across = max(others, key=lambda c: (border[c], -first[c])) if others else None
     # the most specific place in that country that the text places things at

@@ -1,0 +1,243 @@
+"""Train and measure the learned country re-ranker (``newsalert.geo.rerank``).
+
+Usage (from the repository root)::
+
+    PYTHONPATH=src .venv/bin/python bench/geo_learn.py            # leave-one-part-out table
+    PYTHONPATH=src .venv/bin/python bench/geo_learn.py --changes  # ... and the items it changes
+    PYTHONPATH=src .venv/bin/python bench/geo_learn.py --write    # train on every seen part,
+                                                                  # write geo/geo_rerank.json
+
+Each candidate country of an item (``rerank.candidates``: the countries the rules
+resolved mentions to, and other readings of those mentions) is one row of a logistic
+regression whose target is "this is the labelled country". Trained on the seen parts of
+``data/geo_eval.jsonl`` (items with a labelled country and two candidates or more); the
+unseen parts (``bench/geo.py``'s ``UNSEEN``) are never read. Leave-one-part-out: train
+on every seen part but one, measure that one with the rules alone and with the rules
+plus the re-ranker, with ``newsalert.geo.evaluate.score`` (the metrics of bench/geo.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
+
+import numpy as np  # noqa: E402
+from geo import SPLITS, UNSEEN  # noqa: E402  (bench/geo.py)
+from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from newsalert.geo import Geoparser, load_geoparser  # noqa: E402
+from newsalert.geo.evaluate import load_rows, score, text_names_country  # noqa: E402
+from newsalert.geo.mentions import find_mentions  # noqa: E402
+from newsalert.geo.rerank import (  # noqa: E402
+    DEFAULT_PATH,
+    FEATURES,
+    Reranker,
+    candidates,
+    rechoose,
+)
+from newsalert.geo.resolve import choose_event, resolve  # noqa: E402
+
+C = 1.0  # fixed before the first run, not tuned
+# features that read the rules' own answer; the "clues" variants learn without them
+RULES_FEATURES = frozenset(
+    {"rules_choice", "weight_log", "weight_share", "weight_gap", "rank_first", "rank_second"}
+)
+
+
+def item_rows(gp: Geoparser, row: dict) -> tuple[list[list[float]], list[int]]:
+    g = gp.gazetteer
+    found = find_mentions(g, row.get("title") or "", row.get("summary") or "")
+    resolved = resolve(g, found, None)
+    rules = choose_event(g, resolved)
+    if rules.place is None or not row.get("country"):
+        return [], []
+    cands = candidates(g, resolved, rules)
+    if len(cands) < 2:
+        return [], []
+    return [c.features for c in cands], [int(c.country == row["country"]) for c in cands]
+
+
+def training_set(gp: Geoparser, rows: list[dict], drop: frozenset[str]) -> tuple:
+    xs: list[list[float]] = []
+    ys: list[int] = []
+    for row in rows:
+        x, y = item_rows(gp, row)
+        if any(y):  # an item whose country is no candidate teaches nothing about ranking
+            xs += x
+            ys += y
+    x = np.array(xs, dtype=float)
+    x[:, [i for i, f in enumerate(FEATURES) if f in drop]] = 0.0
+    return x, np.array(ys)
+
+
+def train(
+    gp: Geoparser, rows: list[dict], margin: float, drop: frozenset[str] = frozenset()
+) -> Reranker:
+    x, y = training_set(gp, rows, drop)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=C, max_iter=2000).fit((x - mean) / scale, y)
+    coef = lr.coef_[0] / scale
+    intercept = float(lr.intercept_[0] - (lr.coef_[0] * mean / scale).sum())
+    return Reranker(tuple(float(c) for c in coef), intercept, margin)
+
+
+class Boosted:
+    """Gradient boosting in the same place (measured here only; not shipped)."""
+
+    def __init__(self, gp: Geoparser, rows: list[dict], margin: float, drop: frozenset[str]):
+        x, y = training_set(gp, rows, drop)
+        self.drop = [i for i, f in enumerate(FEATURES) if f in drop]
+        self.model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05).fit(x, y)
+        self.margin = margin
+
+    def score(self, features: list[float]) -> float:
+        x = np.array([features], dtype=float)
+        x[:, self.drop] = 0.0
+        p = float(self.model.predict_proba(x)[0, 1])
+        p = min(max(p, 1e-6), 1 - 1e-6)
+        return float(np.log(p / (1 - p)))
+
+    def choose(self, g, resolved, rules):  # type: ignore[no-untyped-def]
+        return rechoose(g, resolved, rules, self.score, self.margin)
+
+
+NO_RULES = RULES_FEATURES
+VARIANTS = {
+    # name: (trainer) -- fixed before the first LOPO run
+    "LR": lambda gp, rows: train(gp, rows, 0.0),
+    "LR m=1": lambda gp, rows: train(gp, rows, 1.0),
+    "LR clues": lambda gp, rows: train(gp, rows, 0.0, NO_RULES),
+    "GB": lambda gp, rows: Boosted(gp, rows, 0.0, frozenset()),
+    "GB clues": lambda gp, rows: Boosted(gp, rows, 0.0, NO_RULES),
+}
+
+
+def metrics(gp: Geoparser, rows: list[dict]) -> tuple[dict, dict[str, object]]:
+    named = functools.partial(text_names_country, gp.gazetteer)
+    got: dict[str, object] = {}
+
+    def locate(t: str, s: str):  # type: ignore[no-untyped-def]
+        where = gp.locate(t, s).where
+        got[t + "\n" + s] = where
+        return where
+
+    return score(locate, rows, named).as_dict(), got
+
+
+def counts(d: dict) -> str:
+    return (
+        f"{100 * d['wrong_country_named']:5.1f}% {100 * d['country_accuracy_named']:5.1f}% "
+        f"{100 * d['place_within_25km']:5.1f}%"
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "newsalert-geo-bench"
+    )
+    ap.add_argument("--changes", action="store_true", help="list the items the re-ranker changes")
+    ap.add_argument(
+        "--write", action="store_true", help=f"train on all seen parts, write {DEFAULT_PATH}"
+    )
+    ap.add_argument("--margin", type=float, default=0.0, help="margin of the written model")
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "src/newsalert/geo" / DEFAULT_PATH, help="for --write"
+    )
+    ap.add_argument(
+        "--clues", action="store_true", help="--write the variant without the rules' features"
+    )
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
+    args = ap.parse_args()
+    g = load_geoparser(args.cache).gazetteer
+    rules = Geoparser(g)  # the hand rules alone, whatever is packaged
+    rows = [r for r in load_rows(ROOT / "data/geo_eval.jsonl") if r["split"] not in UNSEEN]
+    parts = [s for s in SPLITS if s is not None and s not in UNSEEN]
+    if args.write:
+        model = train(rules, rows, args.margin, NO_RULES if args.clues else frozenset())
+        out = args.out
+        made_by = "bench/geo_learn.py --write" + (" --clues" if args.clues else "")
+        d = model.as_dict() | {"trained_on": parts, "made_by": made_by}
+        out.write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
+        for name, c in sorted(zip(FEATURES, model.coef, strict=True), key=lambda x: -abs(x[1])):
+            print(f"  {name:<22} {c:+.3f}")
+        return 0
+    variants = args.variants.split(",")
+    print(f"leave-one-part-out over {len(parts)} seen parts ({len(rows)} items); LR C={C}\n")
+    print("each cell: wrong country / right country (of the items whose text names it), towns")
+    print(f"{'part':<8} {'named':>5} {'rules':>19}" + "".join(f" {v:>19}" for v in variants))
+    total: dict[str, list[int]] = {}
+    changes: dict[str, list] = {v: [] for v in variants}
+    uncovered = 0
+    for part in parts:
+        test = [r for r in rows if r["split"] == part]
+        trainset = [r for r in rows if r["split"] != part]
+        base, got_rules = metrics(rules, test)
+        line = f"{part:<8} {base['named']:>5} {counts(base):>19}"
+        add(total, "rules", base)
+        for r in test:
+            key = (r.get("title") or "") + "\n" + (r.get("summary") or "")
+            a = got_rules.get(key)
+            if r.get("country") and a is not None and a.country != r["country"]:
+                _, y = item_rows(rules, r)
+                uncovered += not any(y)
+        for v in variants:
+            theirs, got = metrics(Geoparser(g, VARIANTS[v](rules, trainset)), test)
+            line += f" {counts(theirs):>19}"
+            add(total, v, theirs)
+            for r in test:
+                key = (r.get("title") or "") + "\n" + (r.get("summary") or "")
+                a, b = got_rules.get(key), got.get(key)
+                if (a and a.country) != (b and b.country):
+                    changes[v].append((part, r, a, b))
+        print(line, flush=True)
+    print(
+        "\nall seen parts, out of fold (wrong and right of the items whose text names the country)"
+    )
+    for name, (named, wrong, right, places, town) in total.items():
+        print(
+            f"  {name:<9} wrong {wrong}/{named} ({100 * wrong / named:.1f}%)"
+            f"  right {right}/{named} ({100 * right / named:.1f}%)"
+            f"  towns {town}/{places} ({100 * town / places:.1f}%)"
+        )
+    print(f"\nitems the rules give a wrong country whose labelled one is no candidate: {uncovered}")
+    if args.changes:
+        for v in variants:
+            print(f"\nitems whose country {v} changes, out of fold:")
+            for part, r, a, b in changes[v]:
+                verdict = (
+                    "fixed"
+                    if b and b.country == r["country"]
+                    else "broken"
+                    if a and a.country == r["country"]
+                    else "still wrong"
+                )
+                text = (r["title"] or r["summary"])[:70]
+                print(
+                    f"  {part:<7} {r['id']} truth {r['country']}: {a and a.country} ->"
+                    f" {b and b.country} ({verdict}): {text}"
+                )
+    return 0
+
+
+def add(total: dict[str, list[int]], name: str, d: dict) -> None:
+    t = total.setdefault(name, [0, 0, 0, 0, 0])
+    t[0] += d["named"]
+    t[1] += round(d["wrong_country_named"] * d["named"])
+    t[2] += round(d["country_accuracy_named"] * d["named"])
+    t[3] += d["with_place"]
+    t[4] += round(d["place_within_25km"] * d["with_place"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

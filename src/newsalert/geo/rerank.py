@@ -1,0 +1,238 @@
+"""A learned second opinion on the event's country (issue 17, eighth round).
+
+The hand rules of :mod:`newsalert.geo.resolve` weigh each mention and pick the
+country with the most weight. This module describes every country the item could
+be placed in (the countries the rules resolved mentions to, and the other readings
+of those mentions in the gazetteer: "Jordan" the country or Jordan, Minnesota) with
+a few numbers the rules already compute (their weights, the mentions' clues, the
+places' population), and a logistic regression trained on the labelled set scores
+them. Only the country is re-chosen; the place inside it is chosen as the rules
+choose it (``choose_event(..., country=...)``).
+
+The weights are a small JSON file (``geo_rerank.json``, next to this module),
+written by ``bench/geo_learn.py``; scoring is a dot product per candidate, so the
+geoparser keeps its speed and needs no scikit-learn at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
+from newsalert.geo.resolve import Choice, Resolved, _weight, choose_event
+
+# the mention clues whose presence is a feature (any mention of the candidate's country)
+CLUES = (
+    "dateline",
+    "locative",
+    "incident",
+    "topic",
+    "border",
+    "backer",
+    "actor",
+    "speaker",
+    "possessive",
+    "office",
+    "attributive",
+    "compared",
+    "elsewhere",
+    "reporter",
+    "counterpart",
+    "addressed",
+    "home",
+    "visited",
+    "officials",
+    "demonym",
+)
+FEATURES = (
+    "rules_choice",
+    "weight_log",
+    "weight_share",
+    "weight_gap",
+    "rank_first",
+    "rank_second",
+    "mentions_log",
+    "named_country",
+    "named_region",
+    "named_town",
+    "population",
+    "capital",
+    "in_title",
+    "in_lead",
+    "first_named",
+    "weak_only",
+    *(f"clue_{c}" for c in CLUES),
+    "other_reading",
+    "other_weight_log",
+    "other_population",
+    "other_primary_name",
+    "other_gap_population",
+    "countries_log",
+)
+WEAK = 0.5  # a mention weighing this little is a voice, an actor or a nationality
+OTHER_READINGS = 3  # other countries a mention could name, most populous first
+DEFAULT_PATH = "geo_rerank.json"
+
+
+@dataclass(slots=True)
+class Candidate:
+    country: str
+    features: list[float]
+    readings: list[Resolved]  # the mentions read as places in this country
+
+
+def _pop(g: Gazetteer, p: int) -> float:
+    return math.log10(max(g.population[p], 1_000)) / 7.0
+
+
+def candidates(g: Gazetteer, resolved: list[Resolved], rules: Choice) -> list[Candidate]:
+    """Every country the item could be placed in, with its features (``FEATURES``)."""
+    by_country: dict[str, list[Resolved]] = defaultdict(list)
+    order: list[str] = []
+    for r in resolved:
+        cc = g.country[r.place]
+        if cc not in by_country:
+            order.append(cc)
+        by_country[cc].append(r)
+    # the other readings of each resolved mention, in countries the rules did not pick
+    others: dict[str, list[Resolved]] = defaultdict(list)
+    for r in resolved:
+        m = r.mention
+        if m.demonym:
+            continue
+        best: dict[str, int] = {}
+        for p in g.places_of(m.key_id):
+            cc = g.country[p]
+            if cc in by_country or (g.population[p] < 1_000 and g.kind[p] == KIND_PLACE):
+                continue
+            if cc not in best or g.population[p] > g.population[best[cc]]:
+                best[cc] = p
+        ranked = sorted(best.values(), key=lambda p: -g.population[p])[:OTHER_READINGS]
+        for p in ranked:
+            others[g.country[p]].append(Resolved(m, p, _weight(g, m, p)))
+    weights = {cc: sum(r.weight for r in rs) for cc, rs in by_country.items()}
+    total = sum(weights.values()) or 1.0
+    top = max(weights.values(), default=0.0)
+    ranked_cc = sorted(weights, key=lambda c: -weights[c])
+    chosen = g.country[rules.place] if rules.place is not None else None
+    n_countries = math.log1p(len(by_country))
+    out = []
+    for cc in (*order, *others):
+        rs = by_country.get(cc, [])
+        alt = others.get(cc, []) if not rs else []
+        w = weights.get(cc, 0.0)
+        kinds = {g.kind[r.place] for r in rs}
+        ms = [r.mention for r in rs]
+        f: list[float] = [
+            float(cc == chosen),
+            math.log1p(w),
+            w / total,
+            w - top,
+            float(bool(rs) and ranked_cc[0] == cc),
+            float(len(ranked_cc) > 1 and ranked_cc[1] == cc),
+            math.log1p(len(rs)),
+            float(KIND_COUNTRY in kinds),
+            float(KIND_ADMIN1 in kinds),
+            float(KIND_PLACE in kinds),
+            max((_pop(g, r.place) for r in rs), default=0.0),
+            float(any(r.place in g.capital for r in rs)),
+            float(any(m.field == "title" for m in ms)),
+            float(any(m.in_lead for m in ms)),
+            float(bool(order) and order[0] == cc),
+            float(bool(rs) and all(r.weight <= WEAK for r in rs)),
+            *(float(any(getattr(m, c) for m in ms)) for c in CLUES),
+        ]
+        if alt:
+            a = max(alt, key=lambda r: g.population[r.place])
+            own = max(
+                (
+                    g.population[r.place]
+                    for r in resolved
+                    if r.mention is a.mention and g.country[r.place] != cc
+                ),
+                default=1_000,
+            )
+            f += [
+                1.0,
+                math.log1p(sum(r.weight for r in alt)),
+                _pop(g, a.place),
+                float(a.mention.text in (g.name[a.place], fold(g.name[a.place]))),
+                _pop(g, a.place) - math.log10(max(own, 1_000)) / 7.0,
+            ]
+        else:
+            f += [0.0, 0.0, 0.0, 0.0, 0.0]
+        f.append(n_countries)
+        out.append(Candidate(cc, f, rs or alt))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Reranker:
+    """A linear scorer over ``FEATURES``; the highest-scoring country wins."""
+
+    coef: tuple[float, ...]
+    intercept: float
+    margin: float = 0.0  # how much a country must beat the rules' choice by (log-odds)
+
+    def score(self, features: list[float]) -> float:
+        return self.intercept + sum(c * x for c, x in zip(self.coef, features, strict=True))
+
+    def choose(self, g: Gazetteer, resolved: list[Resolved], rules: Choice) -> Choice:
+        """The rules' choice, or another country the model prefers by ``margin``."""
+        return rechoose(g, resolved, rules, self.score, self.margin)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(FEATURES),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "margin": self.margin,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reranker:
+        if list(d["features"]) != list(FEATURES):
+            raise ValueError("geo_rerank weights were trained on other features")
+        return cls(tuple(float(c) for c in d["coef"]), float(d["intercept"]), float(d["margin"]))
+
+
+def rechoose(
+    g: Gazetteer,
+    resolved: list[Resolved],
+    rules: Choice,
+    score: Callable[[list[float]], float],
+    margin: float,
+) -> Choice:
+    """The rules' choice, or the country ``score`` prefers to it by more than ``margin``."""
+    if rules.place is None or not resolved:
+        return rules
+    cands = candidates(g, resolved, rules)
+    if len(cands) < 2:
+        return rules
+    chosen = g.country[rules.place]
+    scores = {c.country: score(c.features) for c in cands}
+    best = max(cands, key=lambda c: scores[c.country])
+    if best.country == chosen or scores[best.country] - scores.get(chosen, 0.0) <= margin:
+        return rules
+    extra = [r for r in best.readings if r not in resolved]
+    choice = choose_event(g, [*resolved, *extra], country=best.country)
+    return Choice(choice.place, f"learned: {choice.why}", choice.across)
+
+
+def load_reranker(path: Path | None = None) -> Reranker | None:
+    """The packaged weights (or ``path``'s); None when there are none."""
+    try:
+        if path is None:
+            text = resources.files("newsalert.geo").joinpath(DEFAULT_PATH).read_text("utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return Reranker.from_dict(json.loads(text))
