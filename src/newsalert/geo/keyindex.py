@@ -19,6 +19,7 @@ the geoparser's answers on the evaluation set).
 from __future__ import annotations
 
 import itertools
+import pickle
 import re
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
@@ -80,14 +81,18 @@ class KeyIndex:
         # zero-width (a lookahead): "'Ali" and the "Ali" inside it are both starts
         self._starts = re.compile(rf"(?<![^\W_])(?=(?:{'|'.join(alternatives) or '(?!)'}))")
 
-    # pickled as the texts alone: the hashes are this interpreter's (see TermIndex)
-    def __reduce__(self) -> Any:
+    # pickled as the texts alone: the hashes are this interpreter's (see TermIndex); with
+    # protocol 5 the buffers go out of band, so ``newsalert.mapfile`` can map them
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        def out(buffer: Any) -> Any:
+            return pickle.PickleBuffer(buffer) if protocol >= 5 else bytes(buffer)
+
         return (
             _restore,
             (
-                self._key_buffer,
+                out(self._key_buffer),
                 self._key_offsets,
-                self._prefix_buffer,
+                out(self._prefix_buffer),
                 self._prefix_offsets,
             ),
         )
@@ -97,7 +102,8 @@ class KeyIndex:
 
     def key(self, kid: int) -> str:
         start, end = int(self._key_offsets[kid]), int(self._key_offsets[kid + 1])
-        return self._key_buffer[start:end].decode("utf-8", "surrogatepass")
+        # str(): the buffer may be a view of a file mapping (``newsalert.mapfile``)
+        return str(self._key_buffer[start:end], "utf-8", "surrogatepass")
 
     def items(self) -> Iterator[tuple[str, int]]:
         """Every (name, key id), as the automaton's ``items()`` gave them."""
@@ -149,7 +155,7 @@ def _first_word(key: str) -> str:
 
 
 def _restore(
-    key_buffer: bytes, key_offsets: np.ndarray, prefix_buffer: bytes, prefix_offsets: np.ndarray
+    key_buffer: Any, key_offsets: np.ndarray, prefix_buffer: Any, prefix_offsets: np.ndarray
 ) -> KeyIndex:
     index = KeyIndex.__new__(KeyIndex)
     index._n_keys = len(key_offsets) - 1
@@ -162,6 +168,6 @@ def _restore(
     return index
 
 
-def _split(buffer: bytes, offsets: np.ndarray) -> list[str]:
+def _split(buffer: Any, offsets: np.ndarray) -> list[str]:
     ends = offsets.tolist()
-    return [buffer[a:b].decode("utf-8", "surrogatepass") for a, b in itertools.pairwise(ends)]
+    return [str(buffer[a:b], "utf-8", "surrogatepass") for a, b in itertools.pairwise(ends)]
