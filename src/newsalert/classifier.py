@@ -688,7 +688,7 @@ class Classifier:
         if "embedding_name" in arrays:
             self._init_embedding(arrays)
         # each feature column's position among the category model's columns, or -1
-        self._cat_pos = np.full(self._n_features, -1, dtype=np.int64)
+        self._cat_pos = np.full(self._n_features, -1, dtype=np.int32)
         if len(self._cat_cols) and self._cat_cols.max() < self._n_features:
             self._cat_pos[self._cat_cols] = np.arange(len(self._cat_cols))
 
@@ -696,7 +696,8 @@ class Classifier:
         # the vocabularies as arrays (see newsalert.termindex): a few objects, not 200,000 str
         words = _unpack_strings(arrays["word_terms"], arrays["word_offsets"])
         self._word_index = TermIndex(
-            dict(zip(words, range(len(words)), strict=True)), keep_names=True
+            dict(zip(words, range(len(words)), strict=True)),
+            names=(arrays["word_terms"], arrays["word_offsets"]),  # in column order
         )
         chars = _unpack_strings(arrays["char_terms"], arrays["char_offsets"])
         self._char_index = TermIndex(dict(zip(chars, range(len(chars)), strict=True)))

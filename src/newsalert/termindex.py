@@ -30,7 +30,16 @@ class TermIndex:
 
     __slots__ = ("_cols", "_hashes", "_names", "_offsets", "_salt", "size")
 
-    def __init__(self, vocabulary: Mapping[str, int], keep_names: bool = False) -> None:
+    def __init__(
+        self,
+        vocabulary: Mapping[str, int],
+        keep_names: bool = False,
+        names: tuple[Any, np.ndarray] | None = None,
+    ) -> None:
+        """``keep_names``: keep the terms' texts for ``name``; ``names``: those texts already
+        packed in column order (a UTF-8 buffer and its offsets), kept as given rather than
+        copied (the model's arrays are views of a file mapping: only the names asked for
+        are then read)."""
         terms = list(vocabulary)
         cols = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(terms))
         self.size = len(terms)
@@ -48,7 +57,9 @@ class TermIndex:
         self._cols = cols[order].astype(np.int32)
         self._names: bytes | None = None
         self._offsets: np.ndarray | None = None
-        if keep_names:
+        if names is not None:
+            self._names, self._offsets = names  # type: ignore[assignment]
+        elif keep_names:
             by_col = [""] * self.size
             for term, j in zip(terms, cols.tolist(), strict=True):
                 by_col[j] = term
@@ -86,7 +97,7 @@ class TermIndex:
         if self._names is None or self._offsets is None:
             raise LookupError("this index keeps no names")
         start, end = int(self._offsets[j]), int(self._offsets[j + 1])
-        return self._names[start:end].decode("utf-8", "surrogatepass")
+        return bytes(self._names[start:end]).decode("utf-8", "surrogatepass")
 
     def names(self) -> list[str]:
         """Every term, in column order (a new list: for tests and tools, not hot paths)."""
