@@ -694,14 +694,12 @@ class Classifier:
 
     def _init_from_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         # the vocabularies as arrays (see newsalert.termindex): a few objects, not 200,000 str
-        words = _unpack_strings(arrays["word_terms"], arrays["word_offsets"])
-        self._word_index = TermIndex(
-            dict(zip(words, range(len(words)), strict=True)),
-            names=(arrays["word_terms"], arrays["word_offsets"]),  # in column order
+        # hashed a chunk at a time (TermIndex.packed); the word names read from the arrays
+        # (views of the model's file mapping), not copied
+        self._word_index = TermIndex.packed(
+            arrays["word_terms"], arrays["word_offsets"], keep_names=True
         )
-        chars = _unpack_strings(arrays["char_terms"], arrays["char_offsets"])
-        self._char_index = TermIndex(dict(zip(chars, range(len(chars)), strict=True)))
-        del words, chars
+        self._char_index = TermIndex.packed(arrays["char_terms"], arrays["char_offsets"])
         if self._n_word != len(self._word_index):
             raise ValueError(f"n_word {self._n_word} but {len(self._word_index)} word terms")
         self._n_char = len(self._char_index)
