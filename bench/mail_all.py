@@ -30,6 +30,7 @@ Rows:
 Each row also gives the CPU its processes used per item (the worker's whole process tree,
 rss2email's process, ``poll --once``'s) and the CPU of this process, which runs the feeds
 and the SMTP server for every row (``server CPU``): on 2 cores, CPU is what the rows share.
+The service rows also give the highest total PSS sampled (twice a second) during the storm.
 ``--profile DIR`` samples the service rows with py-spy (collapsed stacks).
 
 Everything talks to 127.0.0.1 only; every loop is bounded by ``--timeout``.
@@ -121,6 +122,7 @@ class Row:
     emails: int
     pss_idle: list[float] = field(default_factory=list)  # MiB per process
     pss_busy: list[float] = field(default_factory=list)
+    pss_peak: float = 0.0  # MiB, the highest total sampled during the storm
     note: str = ""
     cpu: float = 0.0  # CPU seconds of the row's processes during the run
     server_cpu: float = 0.0  # CPU seconds of this process (the loopback feeds and SMTP server)
@@ -224,8 +226,20 @@ def service_row(
         spy = _profiler(proc.pid, name, args)
         tree = process_tree(proc.pid)
         cpu0, server0 = cpu_seconds(tree), own_cpu()
+        peak = [0.0]
+        sampling = threading.Event()
+
+        def sample() -> None:  # the worker's total PSS during the storm, twice a second
+            while not sampling.wait(0.5):
+                with contextlib.suppress(OSError, ValueError):
+                    peak[0] = max(peak[0], sum(pss_list(proc.pid)))
+
+        sampler = threading.Thread(target=sample, daemon=True)
         feeds.arm()
+        sampler.start()
         _wait(lambda: len(smtp.messages) >= total, args.timeout, f"{total} e-mails")
+        sampling.set()
+        sampler.join()
         start = feeds.first_full or time.monotonic()
         seconds = time.monotonic() - start
         cpu, server_cpu = cpu_seconds(tree) - cpu0, own_cpu() - server0
@@ -239,7 +253,9 @@ def service_row(
         stop_worker(proc)
         log.close()
         feeds.arm(False)
-    return Row(name, seconds, total, emails, idle, busy, cpu=cpu, server_cpu=server_cpu)
+    row = Row(name, seconds, total, emails, idle, busy, cpu=cpu, server_cpu=server_cpu)
+    row.pss_peak = peak[0]
+    return row
 
 
 def _profiler(pid: int, name: str, args: argparse.Namespace) -> subprocess.Popen | None:
@@ -452,6 +468,8 @@ def print_table(rows: list[Row], per: list[tuple[str, float]], args: argparse.Na
                 if values:
                     each = " ".join(f"{v:.0f}" for v in values)
                     print(f"  {r.name:<24} {label:<16} total {sum(values):>5.0f}  [{each}]")
+            if r.pss_peak:
+                print(f"  {r.name:<24} {'storm peak':<16} total {r.pss_peak:>5.0f}")
     if BREAKDOWN:
         labels = list(BREAKDOWN)
         print("\nwhere a delivery's time goes (deliver_due in-process), ms per delivery")

@@ -63,6 +63,19 @@ def rollup(pid: int) -> dict[str, float]:
     return out
 
 
+def file_pss(pid: int) -> dict[str, float]:
+    """PSS MiB of each mapped file (smaps), summed over the file's mappings."""
+    out: dict[str, float] = {}
+    name = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        first = line.split(maxsplit=5)
+        if "-" in first[0] and not first[0].endswith(":"):
+            name = first[5] if len(first) > 5 and first[5].startswith("/") else ""
+        elif name and first[0] == "Pss:":
+            out[name] = out.get(name, 0.0) + int(first[1]) / 1024
+    return out
+
+
 def mappings(pid: int) -> list[tuple[int, int, str]]:
     out = []
     for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
@@ -180,7 +193,7 @@ def snapshot(root: int, folder: Path, tag: str) -> dict[str, Any]:
         os.kill(pid, signal.SIGWINCH)
     out: dict[str, Any] = {"tag": tag, "processes": {}}
     for pid in pids:
-        entry: dict[str, Any] = {"rollup": rollup(pid)}
+        entry: dict[str, Any] = {"rollup": rollup(pid), "files": file_pss(pid)}
         if pid != main:
             diff: dict[str, list[tuple[int, int]]] | None = {} if DIFF else None
             entry["private"] = classify(pid, main, diff)
@@ -214,6 +227,9 @@ def show(snap: dict[str, Any]) -> None:
         )
         for k, v in entry.get("private", {}).items():
             print(f"      private {k:<28} {v:7.1f} MiB")
+        files = sorted(entry.get("files", {}).items(), key=lambda kv: -kv[1])
+        shown = ", ".join(f"{Path(k).name} {v:.1f}" for k, v in files[:6])
+        print(f"      file PSS, largest: {shown}")
         for k, v in entry.get("diff", {}).items():
             print(f"      copied {k}: {v}")
         probe = entry.get("probe")
@@ -251,6 +267,14 @@ def show(snap: dict[str, Any]) -> None:
                 for line, size, count in probe["top_lines"][:15]:
                     print(f"        {size / 1024:8.0f} KiB {count:>7}  {line}")
     print(f"  total PSS {total:.0f} MiB")
+    files: dict[str, float] = {}
+    for entry in snap["processes"].values():
+        for k, v in entry.get("files", {}).items():
+            files[k] = files.get(k, 0.0) + v
+    shown = ", ".join(
+        f"{Path(k).name} {v:.1f}" for k, v in sorted(files.items(), key=lambda kv: -kv[1])[:8]
+    )
+    print(f"  file PSS of all the processes, largest: {shown}")
 
 
 def attribution(folder: Path) -> None:

@@ -393,7 +393,7 @@ def test_feed_country_breaks_a_tie_toward_home(geo: Geoparser) -> None:
 
 
 def test_the_gazetteer_is_cached_and_keyed_by_what_it_is_built_from(geo: Geoparser) -> None:
-    cached = list(default_cache_dir().glob("gazetteer-*.pickle"))
+    cached = list(default_cache_dir().glob("gazetteer-*.map"))
     assert [p.name for p in cached if fingerprint() in p.name]
 
 

@@ -227,6 +227,46 @@ def test_runtime_arrays_made_on_first_load_and_refreshed(classifier: Any, tmp_pa
         assert str(found["model_sha256"]) == first.metadata["model_sha256"]
 
 
+def test_runtime_arrays_are_served_from_a_file_mapping(classifier: Any, tmp_path: Path) -> None:
+    """The weights are read-only views of a mapping of ``model.runtime.npz`` (only the pages
+    an item's columns read are resident); a torn member, or a compressed file, is read or
+    made again as before, with the same scores."""
+    model_path = tmp_path / "model.joblib"
+    shutil.copy(classifier.path, model_path)
+    shutil.copy(classifier.path.with_name("model.json"), tmp_path / "model.json")
+    texts = _items(200)
+    expected = classifier.predict(texts)
+    clf.load(model_path)  # writes the arrays
+    runtime = clf.runtime_file(model_path)
+    arrays, _mapped = clf._map_runtime(runtime)
+    with np.load(runtime) as found:
+        assert sorted(found.files) == sorted(arrays)
+        for name in found.files:
+            assert np.array_equal(found[name], arrays[name]), name
+            assert found[name].dtype == arrays[name].dtype, name
+    loaded = clf.load(model_path)
+    for name in ("_coef", "_cat_coef", "_word_idf", "_char_idf"):
+        weights = getattr(loaded, name)
+        assert not weights.flags.writeable, name  # a view of the mapping, not a copy
+    assert loaded.predict(texts) == expected
+    assert loaded.explain(*texts[0][:2]) == classifier.explain(*texts[0][:2])
+    # a flipped byte inside the weights: the member's CRC fails, the arrays are made again
+    raw = bytearray(runtime.read_bytes())
+    raw[len(raw) // 3] ^= 0x55
+    runtime.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="CRC"):
+        clf._map_runtime(runtime)
+    assert clf.load(model_path).predict(texts) == expected
+    # a compressed file (not np.savez's): read into memory, the same scores
+    with np.load(runtime) as found:
+        kept = {k: found[k] for k in found.files}
+    np.savez_compressed(runtime, **kept)
+    with pytest.raises(ValueError, match="stored"):
+        clf._map_runtime(runtime)
+    again = clf.load(model_path)
+    assert again.predict(texts) == expected and again._coef.flags.writeable
+
+
 def test_runtime_arrays_in_a_read_only_folder(
     classifier: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

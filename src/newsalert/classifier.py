@@ -83,13 +83,16 @@ import itertools
 import json
 import logging
 import math
+import mmap
 import os
 import platform
 import re
+import struct
 import sys
 import tempfile
 import time
 import unicodedata
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -685,19 +688,18 @@ class Classifier:
         if "embedding_name" in arrays:
             self._init_embedding(arrays)
         # each feature column's position among the category model's columns, or -1
-        self._cat_pos = np.full(self._n_features, -1, dtype=np.int64)
+        self._cat_pos = np.full(self._n_features, -1, dtype=np.int32)
         if len(self._cat_cols) and self._cat_cols.max() < self._n_features:
             self._cat_pos[self._cat_cols] = np.arange(len(self._cat_cols))
 
     def _init_from_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         # the vocabularies as arrays (see newsalert.termindex): a few objects, not 200,000 str
-        words = _unpack_strings(arrays["word_terms"], arrays["word_offsets"])
-        self._word_index = TermIndex(
-            dict(zip(words, range(len(words)), strict=True)), keep_names=True
+        # hashed a chunk at a time (TermIndex.packed); the word names read from the arrays
+        # (views of the model's file mapping), not copied
+        self._word_index = TermIndex.packed(
+            arrays["word_terms"], arrays["word_offsets"], keep_names=True
         )
-        chars = _unpack_strings(arrays["char_terms"], arrays["char_offsets"])
-        self._char_index = TermIndex(dict(zip(chars, range(len(chars)), strict=True)))
-        del words, chars
+        self._char_index = TermIndex.packed(arrays["char_terms"], arrays["char_offsets"])
         if self._n_word != len(self._word_index):
             raise ValueError(f"n_word {self._n_word} but {len(self._word_index)} word terms")
         self._n_char = len(self._char_index)
@@ -711,7 +713,7 @@ class Classifier:
             str(arrays["word_strip_accents"]), bool(arrays["word_lowercase"])
         )
         self._word_tokenize = re.compile(str(arrays["word_token_pattern"])).findall
-        self._word_idf = np.array(arrays["word_idf"])
+        self._word_idf = np.asarray(arrays["word_idf"])
         self._char_range: tuple[int, int] = tuple(int(n) for n in arrays["char_range"])
         self._char_preprocess = _preprocessor(
             str(arrays["char_strip_accents"]), bool(arrays["char_lowercase"])
@@ -1681,7 +1683,7 @@ def load(path: Path) -> Classifier:
             f"(sha256 differs: corrupt, replaced or half-written); {_FIX}"
         )
     runtime_path = runtime_file(model_path)
-    arrays = _read_runtime(runtime_path, metadata["model_sha256"])
+    arrays, mapped = _read_runtime(runtime_path, metadata["model_sha256"])
     vectorizer = None
     if arrays is None:  # no arrays for this model file yet: unpickle it (scikit-learn) once
         payload = _unpickle(model_path, blob)
@@ -1710,6 +1712,10 @@ def load(path: Path) -> Classifier:
             raise ValueError("its kind features are not the ones this newsalert finds")
     except Exception as exc:
         raise ModelError(f"model file {model_path} is inconsistent ({exc}); {_FIX}") from exc
+    if mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+        # loading read the vocabularies whole: let those pages go from this process's
+        # count (they stay cached); scoring maps back what it reads
+        mapped.madvise(mmap.MADV_DONTNEED)
     return classifier
 
 
@@ -1742,21 +1748,86 @@ def runtime_file(model_path: Path) -> Path:
     return model_path.with_name(model_path.stem + ".runtime.npz")
 
 
-def _read_runtime(path: Path, model_sha256: str) -> dict[str, np.ndarray] | None:
+def _read_runtime(
+    path: Path, model_sha256: str
+) -> tuple[dict[str, np.ndarray] | None, mmap.mmap | None]:
+    """The arrays of ``path`` and, when they are views of a file mapping of it
+    (``_map_runtime``), that mapping; (None, None) when missing, bad or stale."""
+    mapped = None
     try:
-        with np.load(path, allow_pickle=False) as found:
-            arrays = {k: found[k] for k in found.files}
+        try:
+            arrays, mapped = _map_runtime(path)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # an unusual file (compressed, object arrays): read it
+            log.debug("model arrays %s read, not mapped (%s)", path, exc)
+            with np.load(path, allow_pickle=False) as found:
+                arrays = {k: found[k] for k in found.files}
     except FileNotFoundError:
-        return None
+        return None, None
     except Exception as exc:  # torn, foreign or unreadable: made again from the model file
         log.info("model arrays %s not used (%s: %s)", path, type(exc).__name__, exc)
-        return None
+        return None, None
     if (
         str(arrays.get("model_sha256", "")) != model_sha256
         or int(arrays.get("runtime_version", -1)) != RUNTIME_VERSION
     ):
-        return None
-    return arrays
+        return None, None
+    return arrays, mapped
+
+
+_ZIP_LOCAL = struct.Struct("<IHHHHHIIIHH")  # a zip member's local header (30 bytes)
+
+
+def _map_runtime(path: Path) -> tuple[dict[str, np.ndarray], mmap.mmap]:
+    """The ``.npz``'s arrays as read-only views of a file mapping of it (``np.savez``
+    stores its members uncompressed): the weights, idf and category weights (about 7 MB)
+    are then resident only where an item's columns read them, shared through the page
+    cache, instead of whole in every worker's heap. Every member's CRC is checked first
+    (reading the file, not the mapping: ``ValueError`` when torn or edited)."""
+    with zipfile.ZipFile(path) as archive:
+        bad = archive.testzip()
+        if bad is not None:
+            raise ValueError(f"member {bad} fails its CRC")
+        members = archive.infolist()
+    with path.open("rb") as f:
+        if hasattr(os, "posix_fadvise"):
+            # as newsalert.mapfile: drop the large folios reading left, so a fault maps one page
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    if hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)
+    arrays: dict[str, np.ndarray] = {}
+    for member in members:
+        if member.compress_type != zipfile.ZIP_STORED or not member.filename.endswith(".npy"):
+            raise ValueError(f"member {member.filename} is not a stored .npy")
+        fields = _ZIP_LOCAL.unpack_from(mapped, member.header_offset)
+        if fields[0] != 0x04034B50:
+            raise ValueError(f"member {member.filename}: no local header")
+        start = member.header_offset + _ZIP_LOCAL.size + fields[9] + fields[10]
+        # the .npy header alone (its length is in its first 12 bytes): the data's pages
+        # stay untouched
+        major = mapped[start + 6]
+        length = struct.unpack_from("<H" if major == 1 else "<I", mapped, start + 8)[0]
+        head_size = (10 if major == 1 else 12) + length
+        if head_size > member.file_size:
+            raise ValueError(f"member {member.filename}: header runs past the member")
+        head = io.BytesIO(mapped[start : start + head_size])
+        version = np.lib.format.read_magic(head)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
+        if dtype.hasobject:
+            raise ValueError(f"member {member.filename} holds objects")
+        count = int(np.prod(shape, dtype=np.int64))
+        if head.tell() + count * dtype.itemsize > member.file_size:
+            raise ValueError(f"member {member.filename} is shorter than its shape")
+        array = np.frombuffer(mapped, dtype=dtype, count=count, offset=start + head.tell())
+        arrays[member.filename[: -len(".npy")]] = array.reshape(
+            shape, order="F" if fortran else "C"
+        )
+    return arrays, mapped
 
 
 def _write_runtime(path: Path, arrays: dict[str, np.ndarray], model_sha256: str) -> None:

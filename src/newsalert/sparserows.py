@@ -144,7 +144,9 @@ def select_matmul(x: Rows, positions: np.ndarray, weights: np.ndarray) -> np.nda
     data = x.data[selected].astype(np.float64)
     out = np.empty((x.n_rows, weights.shape[0]), dtype=np.float64)
     for k, w in enumerate(weights):  # one output at a time: small temporaries
-        out[:, k] = np.bincount(rows, weights=np.take(w, pos) * data, minlength=x.n_rows)
+        # w[pos], not np.take: take reads a whole unaligned row (the weights may be a view
+        # of a file mapping, classifier._map_runtime), indexing only the entries it gathers
+        out[:, k] = np.bincount(rows, weights=w[pos] * data, minlength=x.n_rows)
     return out
 
 

@@ -17,7 +17,8 @@ only if its 64-bit hash equals one of theirs, a chance of about 10^-14 per term 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,16 @@ class TermIndex:
 
     __slots__ = ("_cols", "_hashes", "_names", "_offsets", "_salt", "size")
 
-    def __init__(self, vocabulary: Mapping[str, int], keep_names: bool = False) -> None:
+    def __init__(
+        self,
+        vocabulary: Mapping[str, int],
+        keep_names: bool = False,
+        names: tuple[Any, np.ndarray] | None = None,
+    ) -> None:
+        """``keep_names``: keep the terms' texts for ``name``; ``names``: those texts already
+        packed in column order (a UTF-8 buffer and its offsets), kept as given rather than
+        copied (the model's arrays are views of a file mapping: only the names asked for
+        are then read)."""
         terms = list(vocabulary)
         cols = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(terms))
         self.size = len(terms)
@@ -48,13 +58,60 @@ class TermIndex:
         self._cols = cols[order].astype(np.int32)
         self._names: bytes | None = None
         self._offsets: np.ndarray | None = None
-        if keep_names:
+        if names is not None:
+            self._names, self._offsets = names  # type: ignore[assignment]
+        elif keep_names:
             by_col = [""] * self.size
             for term, j in zip(terms, cols.tolist(), strict=True):
                 by_col[j] = term
             encoded = [t.encode("utf-8", "surrogatepass") for t in by_col]
             self._offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int64)
             self._names = b"".join(encoded)
+
+    @classmethod
+    def packed(cls, buffer: Any, offsets: np.ndarray, keep_names: bool = False) -> TermIndex:
+        """The index ``TermIndex({term_j: j})`` gives for the distinct terms packed in column
+        order (term j is ``buffer[offsets[j]:offsets[j + 1]]``, UTF-8), built without
+        holding them all as str at once (``chunked``). ``keep_names`` keeps ``buffer`` and
+        ``offsets`` as given (no copy)."""
+        n = len(offsets) - 1
+
+        def chunks() -> Iterator[list[str]]:
+            for start in range(0, n, _CHUNK):
+                yield _decode(buffer, offsets, start, min(n, start + _CHUNK))
+
+        index = cls.chunked(n, chunks)
+        index._names, index._offsets = (buffer, offsets) if keep_names else (None, None)
+        return index
+
+    @classmethod
+    def chunked(cls, n: int, chunks: Callable[[], Iterable[list[str]]]) -> TermIndex:
+        """The index ``TermIndex({term_j: j})`` gives for ``n`` distinct terms that
+        ``chunks()`` yields in column order, a list at a time (called again if two terms
+        share a hash). 200,000 short str made at once, with the objects that outlive the
+        load allocated among them, left a loading process about 6 MiB of empty pymalloc
+        pools it never gives back (a worker's pool inherits them): a chunk at a time, the
+        str reuse the same few pools."""
+        index = cls.__new__(cls)
+        index.size = n
+        index._salt = 0
+        while True:
+            hashes = np.empty(n, dtype=np.int64)
+            at = 0
+            for terms in chunks():
+                hashes[at : at + len(terms)] = index._hash(terms)
+                at += len(terms)
+            if at != n:
+                raise ValueError(f"{at} terms, {n} expected")
+            order = np.argsort(hashes, kind="stable")
+            hashes = hashes[order]
+            if n < 2 or not (hashes[1:] == hashes[:-1]).any():
+                break
+            index._salt += 1  # two terms share a hash: hash them again with a salt
+        index._hashes = hashes
+        index._cols = order.astype(np.int32)  # the columns are 0..n-1 in order
+        index._names, index._offsets = None, None
+        return index
 
     def _hash(self, terms: Sequence[str]) -> np.ndarray:
         if self._salt == 0:
@@ -86,8 +143,19 @@ class TermIndex:
         if self._names is None or self._offsets is None:
             raise LookupError("this index keeps no names")
         start, end = int(self._offsets[j]), int(self._offsets[j + 1])
-        return self._names[start:end].decode("utf-8", "surrogatepass")
+        return bytes(self._names[start:end]).decode("utf-8", "surrogatepass")
 
     def names(self) -> list[str]:
         """Every term, in column order (a new list: for tests and tools, not hot paths)."""
         return [self.name(j) for j in range(self.size)]
+
+
+_CHUNK = 8192  # terms decoded at a time by ``TermIndex.packed``
+
+
+def _decode(buffer: Any, offsets: np.ndarray, start: int, stop: int) -> list[str]:
+    """Terms ``start`` to ``stop`` of a packed buffer, as str."""
+    first = int(offsets[start])
+    raw = bytes(buffer[first : int(offsets[stop])])
+    ends = (np.asarray(offsets[start : stop + 1]) - first).tolist()
+    return [raw[a:b].decode("utf-8", "surrogatepass") for a, b in itertools.pairwise(ends)]

@@ -13,9 +13,12 @@ their buffers.
 from __future__ import annotations
 
 import itertools
+import pickle
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+from newsalert.mapfile import as_array
 
 __all__ = ["Codes", "PackedStrings"]
 
@@ -41,12 +44,13 @@ class PackedStrings(Sequence[str]):
         if not 0 <= i < len(self):
             raise IndexError("PackedStrings index out of range")
         ends = self._ends
-        return self._buffer[ends[i] : ends[i + 1]].decode("utf-8", "surrogatepass")
+        # str(): the buffer may be a view of a file mapping (``newsalert.mapfile``)
+        return str(self._buffer[ends[i] : ends[i + 1]], "utf-8", "surrogatepass")
 
     def __iter__(self) -> Iterator[str]:
         buffer = self._buffer
         for start, end in itertools.pairwise(self._ends):
-            yield buffer[start:end].decode("utf-8", "surrogatepass")
+            yield str(buffer[start:end], "utf-8", "surrogatepass")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PackedStrings):
@@ -57,11 +61,13 @@ class PackedStrings(Sequence[str]):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __reduce__(self) -> Any:
-        return (_restore_packed, (self._buffer, self._ends))
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # protocol 5: the buffer out of band, so ``newsalert.mapfile`` can map it
+        buffer = pickle.PickleBuffer(self._buffer) if protocol >= 5 else bytes(self._buffer)
+        return (_restore_packed, (buffer, as_array(self._ends)))
 
 
-def _restore_packed(buffer: bytes, ends: array) -> PackedStrings:
+def _restore_packed(buffer: Any, ends: Any) -> PackedStrings:
     column = PackedStrings.__new__(PackedStrings)
     column._buffer, column._ends = buffer, ends
     return column
@@ -98,7 +104,7 @@ class Codes(Sequence[Any]):
     __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self) -> Any:
-        return (_restore_codes, (self._values, self._index))
+        return (_restore_codes, (self._values, as_array(self._index)))
 
 
 def _restore_codes(values: tuple[Any, ...], index: array) -> Codes:

@@ -12,9 +12,10 @@ Sources (no network, nothing to download at run time):
 - ``newsalert/data/geo_guards.json``: place names that are mostly common words or
   people's names in news text, measured on a corpus (:mod:`newsalert.geo.lexicon`).
 
-Building takes about 20 s and 300 MB of transient memory, so the result is pickled
-under a cache directory, keyed by the versions of everything it was built from:
-a worker start then costs one unpickle (about 1 s).
+Building takes about 20 s and 300 MB of transient memory, so the result is written
+under a cache directory, keyed by the versions of everything it was built from, and
+served from a read-only file mapping of it (``newsalert.mapfile``): a worker start maps
+it and rebuilds the key index's hashes, and only the pages lookups touch are resident.
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import pickle
 import statistics
 import sys
-import tempfile
 import unicodedata
 from array import array
 from collections import defaultdict
@@ -34,7 +33,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
+from typing import Any
 
+from newsalert import mapfile
 from newsalert.geo import aliases
 from newsalert.geo.aliases import (
     CITY_ALIASES,
@@ -49,7 +50,7 @@ from newsalert.geo.keyindex import KeyIndex
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 14  # bump when the build below changes what it produces
+BUILD_VERSION = 15  # bump when the build below changes what it produces
 KIND_PLACE, KIND_ADMIN1, KIND_COUNTRY = 0, 1, 2
 KEY_NAME, KEY_DEMONYM = 0, 1
 # Alternate names (exonyms, transliterations) only for places big enough to have
@@ -84,22 +85,24 @@ def _usable_alternate(name: str) -> bool:
 class Gazetteer:
     """Places (parallel arrays, indexed by place id) and the names' index."""
 
+    # The arrays are ``array.array`` when built and read-only ``memoryview`` casts of a
+    # file mapping when loaded from the cache (``newsalert.mapfile``): both index alike.
     keys: KeyIndex  # the names (key id = position), found as whole words
-    key_kind: bytearray  # per key id: KEY_NAME or KEY_DEMONYM
-    key_start: array  # per key id: offset into key_places; key_start[k+1] ends it
-    key_places: array  # candidate place ids
-    key_len: array  # per key id: its length in characters
+    key_kind: Any  # per key id: KEY_NAME or KEY_DEMONYM (bytes)
+    key_start: Any  # per key id: offset into key_places; key_start[k+1] ends it
+    key_places: Any  # candidate place ids
+    key_len: Any  # per key id: its length in characters
     # the text columns as flat buffers, read like lists (``geo/columns.py``): no read
     # writes to the pages a forked pool shares
     name: PackedStrings
     country: Codes  # ISO 3166 code
     admin1: Codes  # first-level region name, when known, else None
-    admin1_place: array  # place id of the region, or -1
-    lat: array
-    lon: array
-    population: array
-    kind: bytearray
-    coarse: bytearray  # 1: a region whose coordinates are only its country's
+    admin1_place: Any  # place id of the region, or -1
+    lat: Any
+    lon: Any
+    population: Any
+    kind: Any  # bytes
+    coarse: Any  # bytes; 1: a region whose coordinates are only its country's
     country_place: dict[str, int]
     capital: dict[int, str]  # capital city's place id -> its country
     city_state: dict[str, int]  # country -> its capital, where they are one (Hong Kong)
@@ -138,31 +141,46 @@ def fingerprint() -> str:
 
 
 def load_gazetteer(cache_dir: Path | None) -> Gazetteer:
-    """The gazetteer from ``cache_dir`` if built there before, else built (and cached)."""
+    """The gazetteer from ``cache_dir`` if built there before, else built (and cached).
+
+    The cached file is served from a read-only file mapping (``newsalert.mapfile``): its
+    arrays and text buffers are views of the mapping, so only the pages a text's lookups
+    touch are resident, shared by every process through the page cache. A torn, edited or
+    unreadable file is rebuilt; a cache that cannot be written leaves the gazetteer built
+    in memory."""
     if cache_dir is None:
         return build_gazetteer()
-    path = Path(cache_dir) / f"gazetteer-{fingerprint()}.pickle"
+    path = Path(cache_dir) / f"gazetteer-{fingerprint()}.map"
     try:
-        with path.open("rb") as f:
-            return pickle.load(f)  # our own file, written below, never feed input
+        return _mapped(path)
     except FileNotFoundError:
         pass
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
+    except (
+        OSError,
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ValueError,
+        TypeError,
+    ) as exc:
         log.warning("rebuilding the gazetteer: cached copy %s unreadable (%s)", path, exc)
     gazetteer = build_gazetteer()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".gazetteer-")
+        mapfile.dump(gazetteer, path)
     except OSError as exc:  # a read-only home: work on, rebuild next start
         log.warning("gazetteer not cached (%s): set XDG_CACHE_HOME to a writable place", exc)
         return gazetteer
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(gazetteer, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)  # atomic: concurrent builders never see half a file
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    del gazetteer  # served from the file from the first start on, as at every later one
+    return _mapped(path)
+
+
+def _mapped(path: Path) -> Gazetteer:
+    gazetteer, mapped = mapfile.load(path)
+    if not isinstance(gazetteer, Gazetteer):
+        raise ValueError(f"{path}: not a gazetteer")
+    # loading read every key (the key index hashes them in this process): let those pages
+    # go from this process's count; a lookup maps back what it reads
+    mapfile.release(mapped)
     return gazetteer
 
 
@@ -428,7 +446,7 @@ def build_gazetteer() -> Gazetteer:
             b.admin1[rid] = rname
             b.key(rname, rid)
 
-    key_kind = bytearray()
+    key_kind = array("B")
     key_start = array("i", [0])  # int32: 395,000 candidates, 3.4 MB less than int64
     key_places = array("i")
     key_len = array("H")
@@ -450,8 +468,8 @@ def build_gazetteer() -> Gazetteer:
         lat=b.lat,
         lon=b.lon,
         population=b.population,
-        kind=b.kind,
-        coarse=b.coarse,
+        kind=array("B", b.kind),  # array, not bytearray: pickled out of band (mapfile)
+        coarse=array("B", b.coarse),
         country_place=country_place,
         capital=capital,
         city_state=city_state,

@@ -19,6 +19,7 @@ the geoparser's answers on the evaluation set).
 from __future__ import annotations
 
 import itertools
+import pickle
 import re
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
@@ -68,11 +69,58 @@ class KeyIndex:
         self._index = TermIndex(terms)
         self._is_prefix = is_prefix[: len(terms)]
         del terms
+        self._compile_starts(
+            {k[0] for k in keys if k and k[0].isupper()},
+            {_first_word(k) for k in keys if k and not k[0].isupper()},
+        )
+
+    def _build_chunked(self) -> None:
+        """What ``_build`` makes, from the packed texts, decoding a chunk at a time: a
+        loaded gazetteer's 340,000 names and 60,000 prefixes made as str at once (and the
+        index's objects allocated among them) left the loading process about 4 MiB of
+        empty pymalloc pools it keeps (``TermIndex.chunked``)."""
+        n_keys, n_prefixes = self._n_keys, self._n_prefixes
+        keys_only = TermIndex.packed(self._key_buffer, self._key_offsets)
+        is_prefix = np.zeros(n_keys + n_prefixes, dtype=bool)
+        extra: list[int] = []  # prefixes that are no name, in order: the columns after
+        for start in range(0, n_prefixes, _CHUNK):
+            found = _decode(self._prefix_buffer, self._prefix_offsets, start, n_prefixes, _CHUNK)
+            cols = keys_only.lookup(found).tolist()
+            for k, (text, col) in enumerate(zip(found, cols, strict=True)):
+                if 0 <= col < n_keys and self.key(col) == text:
+                    is_prefix[col] = True
+                else:
+                    is_prefix[n_keys + len(extra)] = True
+                    extra.append(start + k)
+        del keys_only
+        extra_ids = np.asarray(extra, dtype=np.int64)
+        capitals: set[str] = set()
+        others: set[str] = set()
+
+        def chunks() -> Iterator[list[str]]:  # called again if two terms share a hash
+            capitals.clear()
+            others.clear()
+            for start in range(0, n_keys, _CHUNK):
+                found = _decode(self._key_buffer, self._key_offsets, start, n_keys, _CHUNK)
+                for k in found:
+                    if k and k[0].isupper():
+                        capitals.add(k[0])
+                    elif k:
+                        others.add(_first_word(k))
+                yield found
+            for start in range(0, len(extra_ids), _CHUNK):
+                yield [self.prefix(int(p)) for p in extra_ids[start : start + _CHUNK].tolist()]
+
+        self._index = TermIndex.chunked(n_keys + len(extra), chunks)
+        self._is_prefix = is_prefix[: n_keys + len(extra)]
+        self._compile_starts(capitals, others)
+
+    def _compile_starts(self, capital_set: set[str], other_set: set[str]) -> None:
         # where a name can start: a whole word beginning with a capital that begins some
         # name, or one of the few first words of names that begin otherwise (275: "'Ali",
         # "al", "1ra", ...); other words are never looked up
-        capitals = sorted({k[0] for k in keys if k and k[0].isupper()})
-        others = sorted({_first_word(k) for k in keys if k and not k[0].isupper()}, key=len)
+        capitals = sorted(capital_set)
+        others = sorted(other_set, key=len)
         alternatives = [f"[{''.join(re.escape(c) for c in capitals)}]"] if capitals else []
         if others:
             words = "|".join(re.escape(w) for w in reversed(others))  # longest first
@@ -80,14 +128,18 @@ class KeyIndex:
         # zero-width (a lookahead): "'Ali" and the "Ali" inside it are both starts
         self._starts = re.compile(rf"(?<![^\W_])(?=(?:{'|'.join(alternatives) or '(?!)'}))")
 
-    # pickled as the texts alone: the hashes are this interpreter's (see TermIndex)
-    def __reduce__(self) -> Any:
+    # pickled as the texts alone: the hashes are this interpreter's (see TermIndex); with
+    # protocol 5 the buffers go out of band, so ``newsalert.mapfile`` can map them
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        def out(buffer: Any) -> Any:
+            return pickle.PickleBuffer(buffer) if protocol >= 5 else bytes(buffer)
+
         return (
             _restore,
             (
-                self._key_buffer,
+                out(self._key_buffer),
                 self._key_offsets,
-                self._prefix_buffer,
+                out(self._prefix_buffer),
                 self._prefix_offsets,
             ),
         )
@@ -97,7 +149,12 @@ class KeyIndex:
 
     def key(self, kid: int) -> str:
         start, end = int(self._key_offsets[kid]), int(self._key_offsets[kid + 1])
-        return self._key_buffer[start:end].decode("utf-8", "surrogatepass")
+        # str(): the buffer may be a view of a file mapping (``newsalert.mapfile``)
+        return str(self._key_buffer[start:end], "utf-8", "surrogatepass")
+
+    def prefix(self, pid: int) -> str:
+        start, end = int(self._prefix_offsets[pid]), int(self._prefix_offsets[pid + 1])
+        return str(self._prefix_buffer[start:end], "utf-8", "surrogatepass")
 
     def items(self) -> Iterator[tuple[str, int]]:
         """Every (name, key id), as the automaton's ``items()`` gave them."""
@@ -149,19 +206,24 @@ def _first_word(key: str) -> str:
 
 
 def _restore(
-    key_buffer: bytes, key_offsets: np.ndarray, prefix_buffer: bytes, prefix_offsets: np.ndarray
+    key_buffer: Any, key_offsets: np.ndarray, prefix_buffer: Any, prefix_offsets: np.ndarray
 ) -> KeyIndex:
     index = KeyIndex.__new__(KeyIndex)
     index._n_keys = len(key_offsets) - 1
     index._n_prefixes = len(prefix_offsets) - 1
     index._key_buffer, index._key_offsets = key_buffer, key_offsets
     index._prefix_buffer, index._prefix_offsets = prefix_buffer, prefix_offsets
-    keys = _split(key_buffer, key_offsets)
-    prefixes = _split(prefix_buffer, prefix_offsets)
-    index._build(keys, prefixes)
+    index._build_chunked()
     return index
 
 
-def _split(buffer: bytes, offsets: np.ndarray) -> list[str]:
-    ends = offsets.tolist()
-    return [buffer[a:b].decode("utf-8", "surrogatepass") for a, b in itertools.pairwise(ends)]
+_CHUNK = 8192  # texts decoded at a time when a loaded index is built
+
+
+def _decode(buffer: Any, offsets: np.ndarray, start: int, n: int, chunk: int) -> list[str]:
+    """Texts ``start`` to ``min(n, start + chunk)`` of a packed buffer."""
+    stop = min(n, start + chunk)
+    first = int(offsets[start])
+    raw = bytes(buffer[first : int(offsets[stop])])
+    ends = (np.asarray(offsets[start : stop + 1]) - first).tolist()
+    return [raw[a:b].decode("utf-8", "surrogatepass") for a, b in itertools.pairwise(ends)]

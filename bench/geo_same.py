@@ -1,0 +1,87 @@
+"""Same answers? The geoparser's output on the packaged training corpus, two checkouts compared.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/geo_same.py --baseline /path/to/other/checkout
+
+Each checkout locates every item of ``src/newsalert/data/train.jsonl.gz`` (title and
+summary) in its own process, with its own gazetteer cache in the user's cache folder (each
+checkout keys its cache by its own build), and writes each item's location (place, country,
+region, coordinates, precision, across) and places. The two lists must be equal item by
+item; the first differences are printed. Exit status 1 when any item differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_CODE = r"""
+import gzip, json, sys, time
+from newsalert.geo import load_geoparser
+from newsalert.geo.geoparser import default_cache_dir
+corpus, out = sys.argv[1], sys.argv[2]
+gp = load_geoparser(default_cache_dir())
+
+def where(loc):
+    if loc is None:
+        return None
+    return [loc.place, loc.country, loc.admin1, loc.lat, loc.lon, loc.precision,
+            list(getattr(loc, "across", None) or ())]
+
+rows = []
+with gzip.open(corpus, "rt", encoding="utf-8") as f:
+    for line in f:
+        r = json.loads(line)
+        rows.append((r.get("title") or "", r.get("summary") or ""))
+started = time.process_time()
+answers = []
+for title, summary in rows:
+    found = gp.locate(title, summary)
+    answers.append([where(found.where), [where(p) for p in found.places]])
+cpu = time.process_time() - started
+with open(out, "w", encoding="utf-8") as f:
+    json.dump(answers, f)
+print(f"{len(rows)} items, {len(rows) / cpu:.0f} items per CPU second")
+"""
+
+
+def answers(project: Path, corpus: Path, out: Path) -> list:
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", _CODE, str(corpus), str(out)],
+        env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    print(f"{project}: {done.stdout.strip()}")
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", type=Path, required=True, help="the other checkout")
+    parser.add_argument("--project", type=Path, default=ROOT)
+    parser.add_argument(
+        "--corpus", type=Path, default=ROOT / "src" / "newsalert" / "data" / "train.jsonl.gz"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        mine = answers(args.project.resolve(), args.corpus, Path(work) / "mine.json")
+        theirs = answers(args.baseline.resolve(), args.corpus, Path(work) / "theirs.json")
+    differ = [k for k, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b]
+    located = sum(1 for a in mine if a[0] is not None)
+    places = sum(len(a[1]) for a in mine)
+    print(f"{len(mine)} items ({located} located, {places} places): {len(differ)} differ")
+    for k in differ[:10]:
+        print(f"  item {k}: {mine[k]} against {theirs[k]}")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
