@@ -203,8 +203,11 @@ def preload_for_pool(config: Path) -> None:
 @pytest.fixture(scope="session")
 def geo() -> object:
     """The geoparser on the user's cache, as the pipeline uses it: built once (about
-    20 s), then unpickled; shared by every geoparsing test."""
+    20 s), then unpickled; shared by every geoparsing test. NEWSALERT_TEST_GEO_RERANK=1
+    or 0 runs the geo tests with the learned country re-ranker on or off, whatever the
+    default (``geoparser.RERANK``)."""
     from newsalert.geo import load_geoparser
     from newsalert.geo.geoparser import default_cache_dir
 
-    return load_geoparser(default_cache_dir())
+    switch = os.environ.get("NEWSALERT_TEST_GEO_RERANK")
+    return load_geoparser(default_cache_dir(), None if switch is None else switch == "1")

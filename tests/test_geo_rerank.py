@@ -1,28 +1,54 @@
-"""The learned country re-ranker of the eighth round (``newsalert.geo.rerank``).
+"""The learned country re-ranker (``newsalert.geo.rerank``; issue 17, eighth and ninth rounds).
 
-Not wired into ``load_geoparser`` (leave-one-part-out did not show it better than the
-rules: bench/RESULTS.md, "Locations, eighth round"); measured with ``bench/geo.py
---rerank``. These tests keep the measured candidates loadable and harmless.
+The package ships the "LR clues" weights trained on every seen part
+(``geo/geo_rerank.json``); ``load_geoparser`` adds them to the rules when
+``geoparser.RERANK`` (or its ``rerank`` argument) is on (bench/RESULTS.md, "Locations,
+ninth round"). These tests keep the packaged and the measured weights loadable and
+harmless on the seed article.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from newsalert.geo import Geoparser
+from newsalert.geo import Geoparser, geoparser, load_geoparser
 from newsalert.geo.mentions import find_mentions
-from newsalert.geo.rerank import FEATURES, Reranker, candidates, load_reranker
+from newsalert.geo.rerank import DEFAULT_PATH, FEATURES, Reranker, candidates, load_reranker
 from newsalert.geo.resolve import choose_event, resolve
 from tests.test_geo import seed
 
 ROOT = Path(__file__).resolve().parent.parent
-CANDIDATES = ("geo_rerank_lr.json", "geo_rerank_lr_clues.json")
+PACKAGED = ROOT / "src" / "newsalert" / "geo" / DEFAULT_PATH
+CANDIDATES = (
+    ROOT / "bench" / "geo_rerank_lr.json",
+    ROOT / "bench" / "geo_rerank_lr_clues.json",
+    None,  # the packaged weights
+)
+# the features that read the rules' own answer: the shipped "clues" model leaves them out
+RULES_FEATURES = ("rules_choice", "weight_log", "weight_share", "weight_gap", "rank_first")
 
 
-def test_the_package_ships_no_weights() -> None:
-    assert load_reranker() is None
+def test_the_package_ships_the_clues_model_trained_on_every_seen_part() -> None:
+    model = load_reranker()
+    assert model is not None and model.margin == 0.0
+    assert all(model.coef[FEATURES.index(f)] == 0.0 for f in (*RULES_FEATURES, "rank_second"))
+    meta = json.loads(PACKAGED.read_text(encoding="utf-8"))
+    assert meta["made_by"] == "bench/geo_learn.py --write --clues"
+    assert "held10" in meta["trained_on"] and "held11" not in meta["trained_on"]
+
+
+def test_load_geoparser_adds_the_reranker_behind_one_switch(
+    geo: Geoparser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(geoparser, "load_gazetteer", lambda _cache: geo.gazetteer)
+    assert load_geoparser(ROOT, rerank=True).reranker == load_reranker()
+    assert load_geoparser(ROOT, rerank=False).reranker is None
+    for default in (True, False):
+        monkeypatch.setattr(geoparser, "RERANK", default)
+        assert (load_geoparser(ROOT).reranker is not None) is default
 
 
 def test_weights_for_other_features_are_refused() -> None:
@@ -57,11 +83,11 @@ def test_a_silent_model_keeps_the_rules(geo: Geoparser) -> None:
     assert flat.locate(title, body).where == geo.locate(title, body).where
 
 
-@pytest.mark.parametrize("name", CANDIDATES)
-def test_the_measured_candidates_keep_the_seed_article_at_banjska(
-    geo: Geoparser, name: str
+@pytest.mark.parametrize("path", CANDIDATES, ids=lambda p: p.name if p else "packaged")
+def test_the_measured_and_packaged_weights_keep_the_seed_article_at_banjska(
+    geo: Geoparser, path: Path | None
 ) -> None:
-    model = load_reranker(ROOT / "bench" / name)
+    model = load_reranker(path)
     assert model is not None
     learned = Geoparser(geo.gazetteer, model)
     title, body = seed()
