@@ -11,8 +11,8 @@ Three tables, each with a peer run side by side:
    the rules were tuned on (``tune``), the held-out parts (``heldout``, ``held2``;
    since 2026-12-06 looked at too), ``held3`` (its errors looked at by class, not
    fitted item by item), ``held4``, labelled before any run and measured once at
-   the end of its round, ``held5``, ``held7``, ``held8`` and ``held9``, measured once
-   likewise, and ``held10``, kept out of every run unless ``--unseen`` is given (see
+   the end of its round, ``held5`` and ``held7`` to ``held10``, measured once
+   likewise, and ``held11``, kept out of every run unless ``--unseen`` is given (see
    data/README.md), then all. The peer is the naive geoparser (same gazetteer, same whole-word matching): the first
    place named, its most populous candidate, no guards, no event weighting.
 2. **Speed**: items per second on one core, ``locate_many`` over ``--items`` items of
