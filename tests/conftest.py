@@ -211,3 +211,12 @@ def geo() -> object:
 
     switch = os.environ.get("NEWSALERT_TEST_GEO_RERANK")
     return load_geoparser(default_cache_dir(), None if switch is None else switch == "1")
+
+
+@pytest.fixture(scope="session")
+def geo_rules(geo: object) -> object:
+    """The hand rules alone (no learned re-ranker) on the same gazetteer: for the tests of
+    ``geo/resolve.py``'s cases where the re-ranker answers otherwise (test_geo_rerank)."""
+    from newsalert.geo import Geoparser
+
+    return Geoparser(geo.gazetteer)  # type: ignore[attr-defined]
