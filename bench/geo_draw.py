@@ -1,7 +1,7 @@
 """Draw the items of a new part of ``data/geo_eval.jsonl`` (see data/README.md).
 
 Usage: ``python bench/geo_draw.py PART [SHARED_DATA_DIR]`` with PART ``held3``,
-``held4``, ``held5``, ``held7``, ``held8``, ``held9`` or ``held10`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
+``held4``, ``held5``, ``held7`` .. ``held10`` or ``held11`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
 call this for the first three).
 
 A stratified random draw of items in no other part of the labelled set, from five
@@ -11,7 +11,7 @@ sources of ``../shared/data/`` in this order (the counts are each part's, ``PART
   items first), summary of 20-600 characters;
 * CASE 2021 event snippets of ``dev.jsonl`` (at most a few an event type);
 * CAMEO sentences of ``train.jsonl`` (at most a few a quad class);
-* titled AG News World items of ``train.jsonl`` (held3, held5, held7-held10: the AG test set; held4:
+* titled AG News World items of ``train.jsonl`` (held3, held5, held7-held11: the AG test set; held4:
   the AG train sample, which no earlier part drew from);
 * items of ``stream_train.jsonl`` from its seven outlets outside the US (a quota of
   incidents or gray items first), summary of 20-600 characters.
@@ -76,6 +76,9 @@ PARTS = {
     "held10": Part(
         151, "v", (28, 4, 14), (26, 4), (26, 8), ("ag_news:test", 26), (30, 5, 12), True
     ),
+    # ninth round: a seed no earlier draw used (..., 131, 151), held10's mix scaled to about
+    # 100 items; ids w000.. (g, h, k, m, p, r, s, t, u, v and x are other parts')
+    "held11": Part(167, "w", (20, 4, 10), (20, 4), (20, 8), ("ag_news:test", 20), (22, 5, 9), True),
 }
 
 

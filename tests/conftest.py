@@ -203,8 +203,20 @@ def preload_for_pool(config: Path) -> None:
 @pytest.fixture(scope="session")
 def geo() -> object:
     """The geoparser on the user's cache, as the pipeline uses it: built once (about
-    20 s), then unpickled; shared by every geoparsing test."""
+    20 s), then unpickled; shared by every geoparsing test. NEWSALERT_TEST_GEO_RERANK=1
+    or 0 runs the geo tests with the learned country re-ranker on or off, whatever the
+    default (``geoparser.RERANK``)."""
     from newsalert.geo import load_geoparser
     from newsalert.geo.geoparser import default_cache_dir
 
-    return load_geoparser(default_cache_dir())
+    switch = os.environ.get("NEWSALERT_TEST_GEO_RERANK")
+    return load_geoparser(default_cache_dir(), None if switch is None else switch == "1")
+
+
+@pytest.fixture(scope="session")
+def geo_rules(geo: object) -> object:
+    """The hand rules alone (no learned re-ranker) on the same gazetteer: for the tests of
+    ``geo/resolve.py``'s cases where the re-ranker answers otherwise (test_geo_rerank)."""
+    from newsalert.geo import Geoparser
+
+    return Geoparser(geo.gazetteer)  # type: ignore[attr-defined]

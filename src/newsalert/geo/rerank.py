@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ FEATURES = (
     "other_gap_population",
     "countries_log",
 )
+_CLUE_FLAGS = operator.attrgetter(*CLUES)  # one call per mention, not one per clue
+_NO_CLUES = (0.0,) * len(CLUES)
 WEAK = 0.5  # a mention weighing this little is a voice, an actor or a nationality
 OTHER_READINGS = 3  # other countries a mention could name, most populous first
 DEFAULT_PATH = "geo_rerank.json"
@@ -147,7 +150,11 @@ def candidates(g: Gazetteer, resolved: list[Resolved], rules: Choice) -> list[Ca
             float(any(m.in_lead for m in ms)),
             float(bool(order) and order[0] == cc),
             float(bool(rs) and all(r.weight <= WEAK for r in rs)),
-            *(float(any(getattr(m, c) for m in ms)) for c in CLUES),
+            *(
+                (float(any(flags)) for flags in zip(*map(_CLUE_FLAGS, ms), strict=True))
+                if ms
+                else _NO_CLUES
+            ),
         ]
         if alt:
             a = max(alt, key=lambda r: g.population[r.place])
@@ -180,9 +187,17 @@ class Reranker:
     coef: tuple[float, ...]
     intercept: float
     margin: float = 0.0  # how much a country must beat the rules' choice by (log-odds)
+    _weighted: tuple[tuple[int, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        weighted = tuple((i, c) for i, c in enumerate(self.coef) if c != 0.0)
+        object.__setattr__(self, "_weighted", weighted)
 
     def score(self, features: list[float]) -> float:
-        return self.intercept + sum(c * x for c, x in zip(self.coef, features, strict=True))
+        if len(features) != len(self.coef):
+            raise ValueError("features and weights differ in length")
+        # features with no weight (the clues model's six) add exactly 0.0: skip them
+        return self.intercept + sum(c * features[i] for i, c in self._weighted)
 
     def choose(self, g: Gazetteer, resolved: list[Resolved], rules: Choice) -> Choice:
         """The rules' choice, or another country the model prefers by ``margin``."""
