@@ -130,7 +130,9 @@ class Scorer:
     ) -> Score:
         p = prediction.probability
         reasons: list[Reason] = []
-        steps = [f"model {p:.3f}"]
+        # the arithmetic shows the figures the Score carries (rounded to 4 places), so that
+        # "model 0.992" never stands beside a model_probability of 0.9925 shown as 0.993
+        steps = [f"model {round(p, 4):.3f}"]
         if not language.english:
             said = f"{language.code} (not English, {language.method} {language.confidence:.2f})"
             reasons.append(Reason("language", f"language: {said}: rules only", 0.0))
@@ -159,7 +161,7 @@ class Scorer:
             if hit.category and hit.kind != "exclude" and rule_category is None:
                 rule_category = hit.category
         score = min(1.0, max(0.0, total))
-        arithmetic = " ".join(steps) + f" = {score:.3f}"
+        arithmetic = " ".join(steps) + f" = {round(score, 4):.3f}"
         if floor is not None and score < floor:
             score = floor
             arithmetic += f"; include rule lifts it to {floor:.3f}"
