@@ -104,6 +104,7 @@ import numpy as np
 from newsalert import __version__, sparserows
 from newsalert.errors import ModelError
 from newsalert.kinds import KIND_NAMES, kind_features
+from newsalert.mapfile import map_readonly
 from newsalert.models import CATEGORIES, Prediction
 from newsalert.termindex import TermIndex
 
@@ -1790,13 +1791,7 @@ def _map_runtime(path: Path) -> tuple[dict[str, np.ndarray], mmap.mmap]:
         if bad is not None:
             raise ValueError(f"member {bad} fails its CRC")
         members = archive.infolist()
-    with path.open("rb") as f:
-        if hasattr(os, "posix_fadvise"):
-            # as newsalert.mapfile: drop the large folios reading left, so a fault maps one page
-            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    if hasattr(mmap, "MADV_RANDOM"):
-        mapped.madvise(mmap.MADV_RANDOM)
+    mapped = map_readonly(path)  # the CRC read left large folios: dropped, one page a fault
     arrays: dict[str, np.ndarray] = {}
     for member in members:
         if member.compress_type != zipfile.ZIP_STORED or not member.filename.endswith(".npy"):

@@ -117,6 +117,23 @@ def dump(obj: Any, path: Path) -> None:
         raise
 
 
+def map_readonly(path: Path) -> mmap.mmap:
+    """A read-only mapping of ``path`` whose page faults each read one page."""
+    with path.open("rb") as f:
+        if hasattr(os, "posix_fadvise"):
+            # Reading (and writing) the file whole left it cached in large folios (ext4 on
+            # Linux 6.x: up to 1 MiB and more each), and a fault maps the whole folio it
+            # lands in: one place's latitude would make a megabyte resident. Dropped here
+            # (pages other processes map stay), the faults then read single pages.
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    if hasattr(mmap, "MADV_RANDOM"):
+        # lookups read scattered places: no readahead (which would cache, and map,
+        # neighbouring pages never read)
+        mapped.madvise(mmap.MADV_RANDOM)
+    return mapped
+
+
 def _checked_header(path: Path) -> tuple[int, int]:
     """(pickle length, buffer count), after checking the digest of the whole file."""
     with path.open("rb") as f:
@@ -139,18 +156,7 @@ def load(path: Path) -> tuple[Any, mmap.mmap]:
     Raises ``FileNotFoundError``, ``ValueError`` (a bad file) or what unpickling raises."""
     path = Path(path)
     pickle_len, count = _checked_header(path)
-    with path.open("rb") as f:
-        if hasattr(os, "posix_fadvise"):
-            # Reading (and writing) the file whole left it cached in large folios (ext4 on
-            # Linux 6.x: up to 1 MiB and more each), and a fault maps the whole folio it
-            # lands in: one place's latitude would make a megabyte resident. Dropped here
-            # (pages other processes map stay), the faults below read single pages.
-            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    if hasattr(mmap, "MADV_RANDOM"):
-        # lookups read scattered places: no readahead (which would cache, and map,
-        # neighbouring pages never read)
-        mapped.madvise(mmap.MADV_RANDOM)
+    mapped = map_readonly(path)
     view = memoryview(mapped)
     table_at = _HEADER.size
     pickle_at = table_at + _ENTRY.size * count
