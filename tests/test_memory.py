@@ -248,6 +248,8 @@ def test_runtime_arrays_are_served_from_a_file_mapping(classifier: Any, tmp_path
     for name in ("_coef", "_cat_coef", "_word_idf", "_char_idf"):
         weights = getattr(loaded, name)
         assert not weights.flags.writeable, name  # a view of the mapping, not a copy
+        assert weights.flags.aligned, name  # numpy runs unaligned arrays on slower paths
+    assert all(a.ctypes.data % 64 == 0 for a in arrays.values() if a.size)
     assert loaded.predict(texts) == expected
     assert loaded.explain(*texts[0][:2]) == classifier.explain(*texts[0][:2])
     # a flipped byte inside the weights: the member's CRC fails, the arrays are made again

@@ -530,7 +530,7 @@ def __getattr__(name: str) -> Any:  # PEP 562: `classifier._CueFeatures`, and un
 # --- the model -----------------------------------------------------------------
 
 BATCH = 1000  # items vectorised at once by predict and probabilities (bounds temporaries)
-RUNTIME_VERSION = 1  # the arrays file's layout (bump when `_runtime_arrays` changes)
+RUNTIME_VERSION = 2  # the arrays file's layout (bump when `_runtime_arrays` changes); 2: aligned
 
 
 def _strip_accents_unicode(s: str) -> str:
@@ -1825,9 +1825,24 @@ def _map_runtime(path: Path) -> tuple[dict[str, np.ndarray], mmap.mmap]:
     return arrays, mapped
 
 
+_ALIGN = 64  # where each member's array data starts in the file (numpy pads its header to 64)
+_ALIGN_EXTRA = 0xD935  # the zip extra field that pads a local header (as Android's zipalign)
+
+
 def _write_runtime(path: Path, arrays: dict[str, np.ndarray], model_sha256: str) -> None:
+    """What ``np.savez`` writes (a stored zip of ``.npy`` members), but with every member's
+    data aligned to 64 bytes in the file, so the mapped arrays are aligned: numpy runs
+    unaligned ones on slower paths (batched scoring was 20-35% slower)."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays, model_sha256=np.array(model_sha256))
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, value in {**arrays, "model_sha256": np.array(model_sha256)}.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            data_at = buffer.tell() + _ZIP_LOCAL.size + len(info.filename.encode()) + 4
+            pad = -data_at % _ALIGN
+            info.extra = struct.pack("<HH", _ALIGN_EXTRA, pad) + bytes(pad)
+            archive.writestr(info, member.getvalue())
     _atomic_write(path, buffer.getvalue())
 
 
