@@ -18,7 +18,6 @@ the geoparser's answers on the evaluation set).
 
 from __future__ import annotations
 
-import itertools
 import pickle
 import re
 from bisect import bisect_right
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from newsalert.termindex import TermIndex
+from newsalert.termindex import _CHUNK, TermIndex, _decode
 
 __all__ = ["KeyIndex"]
 
@@ -84,7 +83,9 @@ class KeyIndex:
         is_prefix = np.zeros(n_keys + n_prefixes, dtype=bool)
         extra: list[int] = []  # prefixes that are no name, in order: the columns after
         for start in range(0, n_prefixes, _CHUNK):
-            found = _decode(self._prefix_buffer, self._prefix_offsets, start, n_prefixes, _CHUNK)
+            found = _decode(
+                self._prefix_buffer, self._prefix_offsets, start, min(n_prefixes, start + _CHUNK)
+            )
             cols = keys_only.lookup(found).tolist()
             for k, (text, col) in enumerate(zip(found, cols, strict=True)):
                 if 0 <= col < n_keys and self.key(col) == text:
@@ -101,7 +102,9 @@ class KeyIndex:
             capitals.clear()
             others.clear()
             for start in range(0, n_keys, _CHUNK):
-                found = _decode(self._key_buffer, self._key_offsets, start, n_keys, _CHUNK)
+                found = _decode(
+                    self._key_buffer, self._key_offsets, start, min(n_keys, start + _CHUNK)
+                )
                 for k in found:
                     if k and k[0].isupper():
                         capitals.add(k[0])
@@ -215,15 +218,3 @@ def _restore(
     index._prefix_buffer, index._prefix_offsets = prefix_buffer, prefix_offsets
     index._build_chunked()
     return index
-
-
-_CHUNK = 8192  # texts decoded at a time when a loaded index is built
-
-
-def _decode(buffer: Any, offsets: np.ndarray, start: int, n: int, chunk: int) -> list[str]:
-    """Texts ``start`` to ``min(n, start + chunk)`` of a packed buffer."""
-    stop = min(n, start + chunk)
-    first = int(offsets[start])
-    raw = bytes(buffer[first : int(offsets[stop])])
-    ends = (np.asarray(offsets[start : stop + 1]) - first).tolist()
-    return [raw[a:b].decode("utf-8", "surrogatepass") for a, b in itertools.pairwise(ends)]
