@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from newsalert.geo import Geoparser, geoparser, load_geoparser
+from newsalert.errors import GeoDataError, PermanentError
+from newsalert.geo import Geoparser, geoparser, load_geoparser, rerank
 from newsalert.geo.mentions import find_mentions
 from newsalert.geo.rerank import DEFAULT_PATH, FEATURES, Reranker, candidates, load_reranker
 from newsalert.geo.resolve import choose_event, resolve
@@ -34,7 +35,7 @@ RULES_FEATURES = ("rules_choice", "weight_log", "weight_share", "weight_gap", "r
 
 def test_the_package_ships_the_clues_model_trained_on_every_seen_part() -> None:
     model = load_reranker()
-    assert model is not None and model.margin == 0.0
+    assert model.margin == 0.0
     assert all(model.coef[FEATURES.index(f)] == 0.0 for f in (*RULES_FEATURES, "rank_second"))
     meta = json.loads(PACKAGED.read_text(encoding="utf-8"))
     assert meta["made_by"] == "bench/geo_learn.py --write --clues"
@@ -50,6 +51,44 @@ def test_load_geoparser_adds_the_reranker_behind_one_switch(
     for default in (True, False):
         monkeypatch.setattr(geoparser, "RERANK", default)
         assert (load_geoparser(ROOT).reranker is not None) is default
+
+
+def test_missing_packaged_weights_raise_a_clear_error_unless_the_rules_are_chosen(
+    geo: Geoparser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a packaging fault must not switch the default to the rules alone unnoticed
+    loads: list[object] = []
+    monkeypatch.setattr(rerank, "DEFAULT_PATH", "geo_rerank_not_packaged.json")
+    monkeypatch.setattr(
+        geoparser, "load_gazetteer", lambda cache: loads.append(cache) or geo.gazetteer
+    )
+    with pytest.raises(GeoDataError) as raised:
+        load_geoparser(ROOT, rerank=True)
+    said = str(raised.value)
+    assert "geo/geo_rerank_not_packaged.json" in said and "reinstall newsalert" in said
+    assert "FileNotFoundError" in said and "turn the re-ranker off" in said
+    assert isinstance(raised.value, PermanentError) and loads == []  # before the gazetteer
+    assert load_geoparser(ROOT, rerank=False).reranker is None and loads == [ROOT]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{not json", '{"features": ["rules_choice"], "coef": [1.0]}', "[]", b"\xff\xfe{"],
+    ids=["torn", "other-features", "not-an-object", "not-utf8"],
+)
+def test_unreadable_weights_raise_a_clear_error_naming_the_file(
+    tmp_path: Path, text: str | bytes
+) -> None:
+    path = tmp_path / "weights.json"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    for given in (path, tmp_path / "absent.json"):
+        with pytest.raises(GeoDataError) as raised:
+            load_reranker(given)
+        assert f"{given} are missing or unreadable" in str(raised.value)
+        assert "bench/geo_learn.py --write" in str(raised.value)
 
 
 def test_weights_for_other_features_are_refused() -> None:
@@ -89,7 +128,6 @@ def test_the_measured_and_packaged_weights_keep_the_seed_article_at_banjska(
     geo: Geoparser, path: Path | None
 ) -> None:
     model = load_reranker(path)
-    assert model is not None
     learned = Geoparser(geo.gazetteer, model)
     title, body = seed()
     for args in ((title, body), (title, body[:1500])):
@@ -172,7 +210,6 @@ def test_where_the_packaged_reranker_departs_from_the_rules_hand_written_cases(
     learned: tuple[str, str | None],
 ) -> None:
     model = load_reranker()
-    assert model is not None
     on = Geoparser(geo_rules.gazetteer, model)
     for gp, want in ((geo_rules, rules), (on, learned)):
         where = gp.locate(title, summary).where

@@ -129,11 +129,13 @@ def load_geoparser(cache_dir: Path | None = None, rerank: bool | None = None) ->
     """A geoparser over the gazetteer cached in ``cache_dir`` (built on first use).
 
     ``rerank`` (default ``RERANK``) adds the packaged country re-ranker to the rules;
-    without packaged weights the rules decide alone.
+    its weights missing or unreadable raise ``GeoDataError`` (before the gazetteer's
+    load, which may take a build), never a silent fall-back to the rules alone.
     """
-    gazetteer = load_gazetteer(cache_dir if cache_dir is not None else default_cache_dir())
     use = RERANK if rerank is None else rerank
-    return Geoparser(gazetteer, load_reranker() if use else None)
+    reranker = load_reranker() if use else None
+    gazetteer = load_gazetteer(cache_dir if cache_dir is not None else default_cache_dir())
+    return Geoparser(gazetteer, reranker)
 
 
 @functools.cache
