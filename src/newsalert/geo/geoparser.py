@@ -1,10 +1,11 @@
 """The geoparser's public face: where did an item's event happen, offline.
 
-``load_geoparser(cache_dir)`` builds or loads the gazetteer (see
-:mod:`newsalert.geo.gazetteer`) and, when ``RERANK`` is on, the packaged weights of
-the learned country re-ranker (:mod:`newsalert.geo.rerank`); ``shared_geoparser(cache_dir)``
-is the one process-wide cache (``functools.cache``), so a worker loads both once
-before it forks and its children share the pages.
+``load_geoparser(cache_dir, rerank)`` builds or loads the gazetteer (see
+:mod:`newsalert.geo.gazetteer`) and, when ``rerank`` is on (the config's ``geo.rerank``;
+default ``RERANK``), the packaged weights of the learned country re-ranker
+(:mod:`newsalert.geo.rerank`); ``shared_geoparser(cache_dir, rerank)`` is the one
+process-wide cache (``functools.cache``), so a worker loads both once before it forks and
+its children share the pages.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ PRECISION = {KIND_COUNTRY: "country", KIND_ADMIN1: "admin1"}
 # rules. On since the ninth round: by the rule pre-registered in bench/RESULTS.md
 # ("Locations, ninth round: decision rule"), on held11 (no rule written from it) it was
 # wrong no more often and right no less than the rules, and less often wrong pooled over
-# the three parts no rule was written from. False restores the rules alone.
+# the three parts no rule was written from. The operator's switch is the config's
+# ``geo.rerank`` (its default equals this one); False here restores the rules alone for
+# the callers that pass no setting (the benches).
 RERANK = True
 
 
@@ -138,7 +141,19 @@ def load_geoparser(cache_dir: Path | None = None, rerank: bool | None = None) ->
     return Geoparser(gazetteer, reranker)
 
 
+def shared_geoparser(cache_dir: Path | None = None, rerank: bool | None = None) -> Geoparser:
+    """The process-wide geoparser (``rerank`` as in ``load_geoparser``): load it before
+    forking workers. Both settings share one gazetteer: a reload of the config that turns
+    the re-ranker off or on loads no second copy."""
+    return _shared(cache_dir, RERANK if rerank is None else rerank)
+
+
 @functools.cache
-def shared_geoparser(cache_dir: Path | None = None) -> Geoparser:
-    """The process-wide geoparser: load it before forking workers."""
-    return load_geoparser(cache_dir)
+def _shared(cache_dir: Path | None, rerank: bool) -> Geoparser:
+    reranker = load_reranker() if rerank else None  # before the gazetteer, as load_geoparser
+    return Geoparser(_shared_gazetteer(cache_dir), reranker)
+
+
+@functools.cache
+def _shared_gazetteer(cache_dir: Path | None) -> Gazetteer:
+    return load_gazetteer(cache_dir if cache_dir is not None else default_cache_dir())

@@ -245,7 +245,7 @@ def rechoose(
 def load_reranker(path: Path | None = None) -> Reranker:
     """The packaged weights (or ``path``'s). Raises ``GeoDataError`` when they are missing
     or unreadable: falling back to the rules alone would change every answer unnoticed
-    (the rules alone are chosen by the switch, ``load_geoparser(rerank=False)``)."""
+    (the rules alone are chosen by the switch: the config's ``geo.rerank``)."""
     where = str(path) if path is not None else f"newsalert/geo/{DEFAULT_PATH}"
     try:
         if path is None:
@@ -261,6 +261,6 @@ def load_reranker(path: Path | None = None) -> Reranker:
         )
         raise GeoDataError(
             f"the geoparser's re-ranker weights {where} are missing or unreadable "
-            f"({type(exc).__name__}: {exc}); {fix}, or turn the re-ranker off to use the "
-            "hand rules alone"
+            f"({type(exc).__name__}: {exc}); {fix}, or turn the re-ranker off (geo.rerank: "
+            "false in the config) to use the hand rules alone"
         ) from exc
