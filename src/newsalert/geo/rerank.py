@@ -238,6 +238,9 @@ def rechoose(
     if best.country == chosen or scores[best.country] - scores.get(chosen, 0.0) <= margin:
         return rules
     extra = [r for r in best.readings if r not in resolved]
+    # choose_event again, over the other readings too: on about 1 item in 26, 0.2% of the
+    # geoparser's CPU (bench/RESULTS.md, "Review mends"); sharing the first call's tally
+    # would split choose_event for no measurable gain
     choice = choose_event(g, [*resolved, *extra], country=best.country)
     return Choice(choice.place, f"learned: {choice.why}", choice.across)
 
