@@ -266,13 +266,15 @@ def test_explain_reads_the_switch_from_the_config(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from newsalert.cli import _explain_place
+    from newsalert.geo.filters import country_name
     from newsalert.models import Item
 
     monkeypatch.setattr(geoparser, "load_gazetteer", lambda _cache: geo.gazetteer)
-    title, summary, _, _ = DEPARTURES[2]  # the rules: Lebanon; the re-ranker: Syria
+    title, summary, rules, learned = DEPARTURES[2]  # the rules: Lebanon; the re-ranker: Syria
     item = Item("k", "f", title, summary, None, None)
     config = tmp_path / "newsalert.yaml"
-    for switch, want in (("geo: {rerank: false}\n", "Lebanon"), ("", "Syria")):
+    for switch, cc in (("geo: {rerank: false}\n", rules[0]), ("", learned[0])):
+        want = country_name(cc)
         config.write_text(f"storage: {{data_dir: {tmp_path}}}\n{switch}", encoding="utf-8")
         _explain_place(load_config(config, {}), item)
         where = capsys.readouterr().out.splitlines()[0]
