@@ -331,6 +331,20 @@ def test_a_database_the_story_lock_cannot_hold_is_refused(tmp_path: Path, from_e
         assert load_config(path, {"NEWSALERT_DATABASE_URL": supported}).database_url == supported
 
 
+def test_geo_rerank_is_an_operator_switch_and_errors_name_file_key_and_fix(
+    tmp_path: Path,
+) -> None:
+    from newsalert.geo import geoparser
+
+    assert load_config(write(tmp_path, "feeds: []\n"), {}).config.geo.rerank is geoparser.RERANK
+    assert load_config(write(tmp_path, "geo: {rerank: false}\n"), {}).config.geo.rerank is False
+    path = write(tmp_path, "geo:\n  rerank: maybe\n")
+    [found] = problems(path)
+    assert found.startswith(f"{path}: geo.rerank: ") and "hint: use true or false" in found
+    [found] = problems(write(tmp_path, "geo:\n  reranker: false\n"))
+    assert f"{path}: geo.reranker: " in found and "fix its spelling" in found
+
+
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -3,7 +3,8 @@
 The package ships the "LR clues" weights trained on every seen part
 (``geo/geo_rerank.json``); ``load_geoparser`` adds them to the rules when
 ``geoparser.RERANK`` (on since the ninth round) or its ``rerank`` argument says so
-(bench/RESULTS.md, "Locations, ninth round"). These tests keep the packaged and the
+(bench/RESULTS.md, "Locations, ninth round"); the service passes the config's
+``geo.rerank``. These tests keep the packaged and the
 measured weights loadable and harmless on the seed article, and record the rules' own
 hand-written cases where the re-ranker answers otherwise.
 """
@@ -15,10 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from newsalert.geo import Geoparser, geoparser, load_geoparser
+from newsalert.config import GeoConfig, load_config
+from newsalert.errors import GeoDataError, PermanentError
+from newsalert.geo import Geoparser, geoparser, load_geoparser, rerank
+from newsalert.geo.geoparser import default_cache_dir
 from newsalert.geo.mentions import find_mentions
 from newsalert.geo.rerank import DEFAULT_PATH, FEATURES, Reranker, candidates, load_reranker
 from newsalert.geo.resolve import choose_event, resolve
+from newsalert.pipeline import Pipeline
+from newsalert.store import Store
+from tests.conftest import preload_for_pool
 from tests.test_geo import seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +41,7 @@ RULES_FEATURES = ("rules_choice", "weight_log", "weight_share", "weight_gap", "r
 
 def test_the_package_ships_the_clues_model_trained_on_every_seen_part() -> None:
     model = load_reranker()
-    assert model is not None and model.margin == 0.0
+    assert model.margin == 0.0
     assert all(model.coef[FEATURES.index(f)] == 0.0 for f in (*RULES_FEATURES, "rank_second"))
     meta = json.loads(PACKAGED.read_text(encoding="utf-8"))
     assert meta["made_by"] == "bench/geo_learn.py --write --clues"
@@ -50,6 +57,62 @@ def test_load_geoparser_adds_the_reranker_behind_one_switch(
     for default in (True, False):
         monkeypatch.setattr(geoparser, "RERANK", default)
         assert (load_geoparser(ROOT).reranker is not None) is default
+
+
+def test_missing_packaged_weights_raise_a_clear_error_unless_the_rules_are_chosen(
+    geo: Geoparser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a packaging fault must not switch the default to the rules alone unnoticed
+    loads: list[object] = []
+    monkeypatch.setattr(rerank, "DEFAULT_PATH", "geo_rerank_not_packaged.json")
+    monkeypatch.setattr(
+        geoparser, "load_gazetteer", lambda cache: loads.append(cache) or geo.gazetteer
+    )
+    with pytest.raises(GeoDataError) as raised:
+        load_geoparser(ROOT, rerank=True)
+    said = str(raised.value)
+    assert "geo/geo_rerank_not_packaged.json" in said and "reinstall newsalert" in said
+    assert "FileNotFoundError" in said and "turn the re-ranker off (geo.rerank: false" in said
+    assert isinstance(raised.value, PermanentError) and loads == []  # before the gazetteer
+    assert load_geoparser(ROOT, rerank=False).reranker is None and loads == [ROOT]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{not json", '{"features": ["rules_choice"], "coef": [1.0]}', "[]", b"\xff\xfe{"],
+    ids=["torn", "other-features", "not-an-object", "not-utf8"],
+)
+def test_unreadable_weights_raise_a_clear_error_naming_the_file(
+    tmp_path: Path, text: str | bytes
+) -> None:
+    path = tmp_path / "weights.json"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    for given in (path, tmp_path / "absent.json"):
+        with pytest.raises(GeoDataError) as raised:
+            load_reranker(given)
+        assert f"{given} are missing or unreadable" in str(raised.value)
+        assert "bench/geo_learn.py --write" in str(raised.value)
+
+
+def test_the_config_default_is_the_geoparsers_default() -> None:
+    assert GeoConfig().rerank is geoparser.RERANK is True
+
+
+def test_the_worker_loads_the_geoparser_the_config_asks_for_before_forking(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import workers.tasks as tasks
+
+    asked: list[tuple[object, ...]] = []
+    monkeypatch.setattr(tasks, "shared_geoparser", lambda *args: asked.append(args))
+    config = tmp_path / "newsalert.yaml"
+    for switch in ("geo: {rerank: false}\n", ""):
+        config.write_text(f"storage: {{data_dir: {model_dir}}}\n{switch}", encoding="utf-8")
+        preload_for_pool(config)
+    assert asked == [(default_cache_dir(), False), (default_cache_dir(), True)]
 
 
 def test_weights_for_other_features_are_refused() -> None:
@@ -89,7 +152,6 @@ def test_the_measured_and_packaged_weights_keep_the_seed_article_at_banjska(
     geo: Geoparser, path: Path | None
 ) -> None:
     model = load_reranker(path)
-    assert model is not None
     learned = Geoparser(geo.gazetteer, model)
     title, body = seed()
     for args in ((title, body), (title, body[:1500])):
@@ -172,8 +234,48 @@ def test_where_the_packaged_reranker_departs_from_the_rules_hand_written_cases(
     learned: tuple[str, str | None],
 ) -> None:
     model = load_reranker()
-    assert model is not None
     on = Geoparser(geo_rules.gazetteer, model)
     for gp, want in ((geo_rules, rules), (on, learned)):
         where = gp.locate(title, summary).where
         assert where is not None and (where.country, where.across) == want
+
+
+def test_a_config_with_the_reranker_off_gives_the_rules_answer_in_the_pipeline(
+    geo: Geoparser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the pipeline's geoparser is the shared one, keyed by the config's geo.rerank
+    monkeypatch.setattr(geoparser, "load_gazetteer", lambda _cache: geo.gazetteer)
+    title, summary, rules, learned = DEPARTURES[0]
+    config = tmp_path / "newsalert.yaml"
+    for switch, want in (("geo: {rerank: false}\n", rules), ("", learned)):
+        config.write_text(f"storage: {{data_dir: {tmp_path}}}\n{switch}", encoding="utf-8")
+        loaded = load_config(config, {})
+        pipeline = Pipeline(loaded, Store(loaded.database_url))
+        try:
+            where = pipeline.geoparser().locate(title, summary).where
+        finally:
+            pipeline.close()
+            pipeline.store.close()
+        assert where is not None and (where.country, where.across) == want, switch
+
+
+def test_explain_reads_the_switch_from_the_config(
+    geo: Geoparser,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from newsalert.cli import _explain_place
+    from newsalert.geo.filters import country_name
+    from newsalert.models import Item
+
+    monkeypatch.setattr(geoparser, "load_gazetteer", lambda _cache: geo.gazetteer)
+    title, summary, rules, learned = DEPARTURES[2]  # the rules: Lebanon; the re-ranker: Syria
+    item = Item("k", "f", title, summary, None, None)
+    config = tmp_path / "newsalert.yaml"
+    for switch, cc in (("geo: {rerank: false}\n", rules[0]), ("", learned[0])):
+        want = country_name(cc)
+        config.write_text(f"storage: {{data_dir: {tmp_path}}}\n{switch}", encoding="utf-8")
+        _explain_place(load_config(config, {}), item)
+        where = capsys.readouterr().out.splitlines()[0]
+        assert where.startswith("where") and want in where, switch

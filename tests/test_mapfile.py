@@ -10,6 +10,7 @@ import mmap
 import os
 import pickle
 import re
+import time
 from array import array
 from pathlib import Path
 
@@ -190,3 +191,112 @@ def test_a_gazetteer_cache_that_cannot_be_written_leaves_it_in_memory(
     g = gazetteer_module.load_gazetteer(blocked / "cache")
     assert g.lat.tolist() == [42.9, 42.91] and g.name[0] == "Banjska"
     assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_a_file_removed_while_it_loads_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another build's cleanup may unlink a cache file between its check and its mapping
+    path = tmp_path / "sample.map"
+    mapfile.dump({"lat": array("d", range(10_000))}, path)
+    checked = mapfile._checked_header
+
+    def removed_after_the_check(*args: object) -> tuple[int, int]:
+        found = checked(*args)  # type: ignore[arg-type]
+        path.unlink()
+        return found
+
+    monkeypatch.setattr(mapfile, "_checked_header", removed_after_the_check)
+    data, _ = mapfile.load(path)
+    assert not path.exists() and data["lat"][9_999] == 9_999
+
+
+DAY = 24 * 3600
+
+
+def _cache_files(folder: Path, age: float) -> dict[str, Path]:
+    """Files a cache folder may hold, each last written or loaded ``age`` seconds ago."""
+    names = {
+        "old_pickle": "gazetteer-0123456789abcdef.pickle",  # the format before the mapping
+        "old_map": "gazetteer-fedcba9876543210.map",  # another fingerprint
+        "writing": ".gazetteer-fedcba9876543210-k2j4",  # a write in progress
+        "other_cache": "apprise-schemes-0123456789abcdef.json",
+        "not_ours": "gazetteer-notes.map",
+    }
+    paths = {}
+    for what, name in names.items():
+        paths[what] = folder / name
+        paths[what].write_bytes(b"x")
+        os.utime(paths[what], (time.time() - age, time.time() - age))
+    return paths
+
+
+def test_writing_a_new_cache_removes_other_builds_unloaded_cache_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gazetteer_module, "build_gazetteer", _tiny_gazetteer)
+    stale = _cache_files(tmp_path, age=2 * DAY)
+    recent = tmp_path / "recent"  # another version loaded its file an hour ago
+    recent.mkdir()
+    kept = _cache_files(recent, age=3600)
+    placed: list[bool] = []
+    remove = gazetteer_module._remove_stale
+
+    def after_the_new_file(current: Path) -> None:
+        placed.append(current.exists())
+        remove(current)
+
+    monkeypatch.setattr(gazetteer_module, "_remove_stale", after_the_new_file)
+    for folder in (tmp_path, recent):
+        g = gazetteer_module.load_gazetteer(folder)
+        assert g.name[0] == "Banjska"
+    current = f"gazetteer-{gazetteer_module.fingerprint()}.map"
+    assert placed == [True, True]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == sorted(
+        [current, *(stale[k].name for k in ("writing", "other_cache", "not_ours"))]
+    )
+    assert all(p.exists() for p in kept.values()) and (recent / current).exists()
+
+
+def test_a_cache_loaded_lately_is_kept_and_no_cleanup_without_a_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[int] = []
+
+    def build() -> Gazetteer:
+        builds.append(1)
+        return _tiny_gazetteer()
+
+    monkeypatch.setattr(gazetteer_module, "build_gazetteer", build)
+    gazetteer_module.load_gazetteer(tmp_path)
+    (mine,) = tmp_path.glob("gazetteer-*.map")
+    stale = _cache_files(tmp_path, age=2 * DAY)
+    os.utime(mine, (time.time() - 2 * DAY, time.time() - 2 * DAY))
+    gazetteer_module.load_gazetteer(tmp_path)  # served from the cache: removes nothing
+    assert builds == [1] and all(p.exists() for p in stale.values())
+    assert mine.stat().st_mtime > time.time() - 60  # marked loaded
+    # another build writing its own file now keeps this one
+    monkeypatch.setattr(gazetteer_module, "fingerprint", lambda: "00000000000000ff")
+    gazetteer_module.load_gazetteer(tmp_path)
+    assert builds == [1, 1] and mine.exists() and not stale["old_map"].exists()
+
+
+def test_a_cache_that_cannot_be_written_removes_nothing_and_errors_are_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gazetteer_module, "build_gazetteer", _tiny_gazetteer)
+    stale = _cache_files(tmp_path, age=2 * DAY)
+
+    def refused(obj: object, path: Path) -> None:
+        raise PermissionError(13, "read-only", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(mapfile, "dump", refused)
+        assert gazetteer_module.load_gazetteer(tmp_path).name[0] == "Banjska"
+    assert all(p.exists() for p in stale.values())
+    # a stale name that cannot be unlinked (a folder): skipped, the rest removed
+    stale["old_map"].unlink()
+    stale["old_map"].mkdir()
+    os.utime(stale["old_map"], (time.time() - 2 * DAY, time.time() - 2 * DAY))
+    assert gazetteer_module.load_gazetteer(tmp_path).name[1] == "Zvečan"
+    assert stale["old_map"].is_dir() and not stale["old_pickle"].exists()

@@ -397,18 +397,34 @@ def _whole_word_names(keys: list[str], text: str) -> set[tuple[int, int, int]]:
     }
 
 
-def test_key_index_finds_every_whole_word_name() -> None:
+@pytest.mark.parametrize("chunk", [8192, 3], ids=["one-chunk", "chunks-of-3"])
+@pytest.mark.parametrize("made", ["fresh", "loaded"])
+def test_key_index_finds_every_whole_word_name(
+    made: str, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import random
 
+    from newsalert import termindex
+    from newsalert.geo import keyindex
     from newsalert.geo.keyindex import KeyIndex
 
+    for module in (termindex, keyindex):  # small chunks: the decoding's seams are crossed
+        monkeypatch.setattr(module, "_CHUNK", chunk)
     keys = [
         "Paris", "New York", "New York City", "York", "Port-au-Prince", "Port", "St. Louis",
         "U.S.", "'Ali", "Ali", "al-Raqqa", "1ra", "Île-de-France", "Zürich", "São Paulo", "L.A.",
         "D.C.", "Washington, D.C.", "İstanbul", "Ras al Khaimah", "Ras",
     ]  # fmt: skip
-    index = pickle.loads(pickle.dumps(KeyIndex(keys)))  # as the cached gazetteer has it
+    index = KeyIndex(keys)
+    if made == "loaded":
+        index = pickle.loads(pickle.dumps(index))  # as the cached gazetteer has it
     assert len(index) == len(keys) and list(index.items()) == [(k, j) for j, k in enumerate(keys)]
+    # a column per name, then one per boundary prefix that is no name ("New", "St.", ...)
+    prefixes = sorted({k[:i] for k in keys for i in range(1, len(k)) if not k[i].isalnum()})
+    extra = [p for p in prefixes if p not in keys]
+    cols = index._index.lookup([*keys, *extra]).tolist()
+    assert cols == list(range(len(keys) + len(extra)))
+    assert index._is_prefix.tolist() == [t in prefixes for t in [*keys, *extra]]
     rnd = random.Random(0)
     glue = [" ", "-", "'", ".", ", ", "x", "", "_", "\n", "é", " in "]
     texts = ["", "P", "Paris", "Parisian", "New York-New York", "_Paris_", "a'Ali 'Ali", "al-Raqqa"]
@@ -418,3 +434,10 @@ def test_key_index_finds_every_whole_word_name() -> None:
     ]
     for text in texts:
         assert sorted(index.find(text)) == sorted(_whole_word_names(keys, text)), text
+
+
+def test_a_name_given_twice_is_refused_not_hashed_forever() -> None:
+    from newsalert.geo.keyindex import KeyIndex
+
+    with pytest.raises(ValueError, match="not distinct"):
+        KeyIndex(["Paris", "Nis", "Paris"])

@@ -151,7 +151,9 @@ def preload_model(sender: Any = None, **_: Any) -> None:
         model.explain("warm-up", "")
         _PRELOADED[_model_key(loaded)] = (model, stamp)
         build_targets(loaded)  # loads apprise's plugins here, once, for the whole pool
-        shared_geoparser(default_cache_dir())  # the gazetteer (~95 MB), shared the same way
+        shared_geoparser(
+            default_cache_dir(), loaded.config.geo.rerank
+        )  # the gazetteer (~95 MB), shared the same way
         shared_detector()  # py3langid's model (about 0.5 s to load), shared the same way
     except Exception as exc:
         log.warning("model not preloaded, pool processes will load it: %s", exc)

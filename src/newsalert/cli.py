@@ -330,7 +330,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
     scorer = _scorer(loaded)
-    geo = load_geoparser(default_cache_dir())
+    geo = load_geoparser(default_cache_dir(), loaded.config.geo.rerank)
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     batch: list[tuple[dict[str, Any], Item]] = []
     bad = 0
@@ -436,7 +436,7 @@ def _explain_place(loaded: LoadedConfig, item: Item, language: str | None = None
     from newsalert.geo.filters import GeoFilter, describe, map_link
     from newsalert.geo.geoparser import default_cache_dir
 
-    geo = load_geoparser(default_cache_dir())
+    geo = load_geoparser(default_cache_dir(), loaded.config.geo.rerank)
     country = next((f.country for f in loaded.feeds if f.name == item.feed), None)
     result = geo.locate(item.title, item.summary, item.link, country, language)
     where = result.where

@@ -487,6 +487,14 @@ class SubscriberConfig(_Strict):
         return value
 
 
+class GeoConfig(_Strict):
+    """Locating items (``newsalert.geo``)."""
+
+    # the learned country re-ranker over the hand rules (geo/rerank.py); false: the rules
+    # alone. The default is ``newsalert.geo.geoparser.RERANK`` (a test keeps them equal)
+    rerank: bool = True
+
+
 class Config(_Strict):
     feeds: tuple[FeedConfig, ...] = ()
     rules: RulesConfig | str = RulesConfig()
@@ -497,6 +505,7 @@ class Config(_Strict):
     fetch: FetchConfig = FetchConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     stories: StoriesConfig = StoriesConfig()
+    geo: GeoConfig = GeoConfig()
     metrics: MetricsConfig | None = None  # None: no metrics endpoint
     operators: tuple[str, ...] = ()  # subscribers told about feed health (see health.py)
     templates: TemplatesConfig = TemplatesConfig()

@@ -87,6 +87,14 @@ class ModelError(PermanentError):
     """The classifier model is missing, corrupt or built by an incompatible version."""
 
 
+# --- locations ---------------------------------------------------------------
+
+
+class GeoDataError(PermanentError):
+    """A data file the geoparser ships with (the re-ranker's weights) is missing or
+    unreadable: a packaging fault, fixed by reinstalling, never by retrying."""
+
+
 # --- delivery ----------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ import struct
 import tempfile
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 __all__ = ["MIN_OUT_OF_BAND", "array_view", "as_array", "dump", "load", "release"]
 
@@ -120,13 +120,17 @@ def dump(obj: Any, path: Path) -> None:
 def map_readonly(path: Path) -> mmap.mmap:
     """A read-only mapping of ``path`` whose page faults each read one page."""
     with path.open("rb") as f:
-        if hasattr(os, "posix_fadvise"):
-            # Reading (and writing) the file whole left it cached in large folios (ext4 on
-            # Linux 6.x: up to 1 MiB and more each), and a fault maps the whole folio it
-            # lands in: one place's latitude would make a megabyte resident. Dropped here
-            # (pages other processes map stay), the faults then read single pages.
-            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return _map(f)
+
+
+def _map(f: BinaryIO) -> mmap.mmap:
+    if hasattr(os, "posix_fadvise"):
+        # Reading (and writing) the file whole left it cached in large folios (ext4 on
+        # Linux 6.x: up to 1 MiB and more each), and a fault maps the whole folio it
+        # lands in: one place's latitude would make a megabyte resident. Dropped here
+        # (pages other processes map stay), the faults then read single pages.
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     if hasattr(mmap, "MADV_RANDOM"):
         # lookups read scattered places: no readahead (which would cache, and map,
         # neighbouring pages never read)
@@ -134,20 +138,19 @@ def map_readonly(path: Path) -> mmap.mmap:
     return mapped
 
 
-def _checked_header(path: Path) -> tuple[int, int]:
+def _checked_header(f: BinaryIO, path: Path) -> tuple[int, int]:
     """(pickle length, buffer count), after checking the digest of the whole file."""
-    with path.open("rb") as f:
-        head = f.read(_HEADER.size)
-        if len(head) != _HEADER.size:
-            raise ValueError(f"{path}: too short")
-        magic, pickle_len, count, expected = _HEADER.unpack(head)
-        if magic != MAGIC:
-            raise ValueError(f"{path}: not a newsalert mapped file")
-        digest = hashlib.sha256()
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-        if digest.digest() != expected:
-            raise ValueError(f"{path}: checksum mismatch (torn or edited)")
+    head = f.read(_HEADER.size)
+    if len(head) != _HEADER.size:
+        raise ValueError(f"{path}: too short")
+    magic, pickle_len, count, expected = _HEADER.unpack(head)
+    if magic != MAGIC:
+        raise ValueError(f"{path}: not a newsalert mapped file")
+    digest = hashlib.sha256()
+    while chunk := f.read(1 << 22):
+        digest.update(chunk)
+    if digest.digest() != expected:
+        raise ValueError(f"{path}: checksum mismatch (torn or edited)")
     return pickle_len, count
 
 
@@ -155,8 +158,11 @@ def load(path: Path) -> tuple[Any, mmap.mmap]:
     """The object ``dump`` wrote to ``path`` and the mapping its buffers live in.
     Raises ``FileNotFoundError``, ``ValueError`` (a bad file) or what unpickling raises."""
     path = Path(path)
-    pickle_len, count = _checked_header(path)
-    mapped = map_readonly(path)
+    # opened once, checked and mapped through one descriptor: a file removed meanwhile
+    # (another build's cleanup of stale caches) is still read whole, never half found
+    with path.open("rb") as f:
+        pickle_len, count = _checked_header(f, path)
+        mapped = _map(f)
     view = memoryview(mapped)
     table_at = _HEADER.size
     pickle_at = table_at + _ENTRY.size * count

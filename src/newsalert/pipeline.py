@@ -291,7 +291,7 @@ class Pipeline:
         """The process-wide geoparser (loaded once; a worker loads it before forking)."""
         self._warmed()
         if self._geo is None:
-            self._geo = shared_geoparser(default_cache_dir())
+            self._geo = shared_geoparser(default_cache_dir(), self.loaded.config.geo.rerank)
         return self._geo
 
     # --- stage 1: fetch and store --------------------------------------------

@@ -108,6 +108,8 @@ class TermIndex:
             if n < 2 or not (hashes[1:] == hashes[:-1]).any():
                 break
             index._salt += 1  # two terms share a hash: hash them again with a salt
+            if index._salt > _MAX_SALT:  # they would share it forever: a term twice
+                raise ValueError("the terms are not distinct: one is given twice")
         index._hashes = hashes
         index._cols = order.astype(np.int32)  # the columns are 0..n-1 in order
         index._names, index._offsets = None, None
@@ -151,6 +153,8 @@ class TermIndex:
 
 
 _CHUNK = 8192  # terms decoded at a time by ``TermIndex.packed``
+# distinct terms sharing a hash again after this many salts: about 10^-36 (chunked())
+_MAX_SALT = 4
 
 
 def _decode(buffer: Any, offsets: np.ndarray, start: int, stop: int) -> list[str]:

@@ -1,10 +1,11 @@
 """The geoparser's public face: where did an item's event happen, offline.
 
-``load_geoparser(cache_dir)`` builds or loads the gazetteer (see
-:mod:`newsalert.geo.gazetteer`) and, when ``RERANK`` is on, the packaged weights of
-the learned country re-ranker (:mod:`newsalert.geo.rerank`); ``shared_geoparser(cache_dir)``
-is the one process-wide cache (``functools.cache``), so a worker loads both once
-before it forks and its children share the pages.
+``load_geoparser(cache_dir, rerank)`` builds or loads the gazetteer (see
+:mod:`newsalert.geo.gazetteer`) and, when ``rerank`` is on (the config's ``geo.rerank``;
+default ``RERANK``), the packaged weights of the learned country re-ranker
+(:mod:`newsalert.geo.rerank`); ``shared_geoparser(cache_dir, rerank)`` is the one
+process-wide cache (``functools.cache``), so a worker loads both once before it forks and
+its children share the pages.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ PRECISION = {KIND_COUNTRY: "country", KIND_ADMIN1: "admin1"}
 # wrong no more often and right no less than the rules, and less often wrong pooled over
 # the three parts no rule was written from. False restores the rules alone.
 RERANK = True
+# The operator's switch is the config's ``geo.rerank`` (a test keeps its default equal to
+# RERANK); RERANK is the default of the callers that pass none (the benches).
 
 
 class Geoparser:
@@ -129,14 +132,28 @@ def load_geoparser(cache_dir: Path | None = None, rerank: bool | None = None) ->
     """A geoparser over the gazetteer cached in ``cache_dir`` (built on first use).
 
     ``rerank`` (default ``RERANK``) adds the packaged country re-ranker to the rules;
-    without packaged weights the rules decide alone.
+    its weights missing or unreadable raise ``GeoDataError`` (before the gazetteer's
+    load, which may take a build), never a silent fall-back to the rules alone.
     """
-    gazetteer = load_gazetteer(cache_dir if cache_dir is not None else default_cache_dir())
     use = RERANK if rerank is None else rerank
-    return Geoparser(gazetteer, load_reranker() if use else None)
+    reranker = load_reranker() if use else None
+    gazetteer = load_gazetteer(cache_dir if cache_dir is not None else default_cache_dir())
+    return Geoparser(gazetteer, reranker)
+
+
+def shared_geoparser(cache_dir: Path | None = None, rerank: bool | None = None) -> Geoparser:
+    """The process-wide geoparser (``rerank`` as in ``load_geoparser``): load it before
+    forking workers. Both settings share one gazetteer: a reload of the config that turns
+    the re-ranker off or on loads no second copy."""
+    return _shared(cache_dir, RERANK if rerank is None else rerank)
 
 
 @functools.cache
-def shared_geoparser(cache_dir: Path | None = None) -> Geoparser:
-    """The process-wide geoparser: load it before forking workers."""
-    return load_geoparser(cache_dir)
+def _shared(cache_dir: Path | None, rerank: bool) -> Geoparser:
+    reranker = load_reranker() if rerank else None  # before the gazetteer, as load_geoparser
+    return Geoparser(_shared_gazetteer(cache_dir), reranker)
+
+
+@functools.cache
+def _shared_gazetteer(cache_dir: Path | None) -> Gazetteer:
+    return load_gazetteer(cache_dir if cache_dir is not None else default_cache_dir())

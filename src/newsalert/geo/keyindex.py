@@ -43,6 +43,8 @@ class KeyIndex:
     """Key texts (id = position) and their boundary prefixes, for whole-word matching."""
 
     def __init__(self, keys: Sequence[str], prefixes: Sequence[str] | None = None) -> None:
+        """``keys``: distinct names; ``prefixes``: their boundary prefixes, distinct (None:
+        worked out here)."""
         if prefixes is None:
             found = {p for k in keys for p in _boundary_prefixes(k)}
             prefixes = sorted(found)
@@ -55,29 +57,16 @@ class KeyIndex:
         self._prefix_offsets = np.cumsum([0, *(len(e) for e in encoded)], dtype=np.int32)
         self._prefix_buffer = b"".join(encoded)
         del encoded
-        self._build(keys, prefixes)
+        # packed as a loaded index is: one way to build the rest, for both
+        self._build()
 
-    def _build(self, keys: Sequence[str], prefixes: Sequence[str]) -> None:
-        # one index over names and prefixes: column j < n_keys is name j (maybe also a
-        # prefix); columns after are prefixes that are no name
-        terms: dict[str, int] = {k: j for j, k in enumerate(keys)}
-        is_prefix = np.zeros(len(keys) + len(prefixes), dtype=bool)
-        for p in prefixes:
-            j = terms.setdefault(p, len(terms))
-            is_prefix[j] = True
-        self._index = TermIndex(terms)
-        self._is_prefix = is_prefix[: len(terms)]
-        del terms
-        self._compile_starts(
-            {k[0] for k in keys if k and k[0].isupper()},
-            {_first_word(k) for k in keys if k and not k[0].isupper()},
-        )
-
-    def _build_chunked(self) -> None:
-        """What ``_build`` makes, from the packed texts, decoding a chunk at a time: a
-        loaded gazetteer's 340,000 names and 60,000 prefixes made as str at once (and the
-        index's objects allocated among them) left the loading process about 4 MiB of
-        empty pymalloc pools it keeps (``TermIndex.chunked``)."""
+    def _build(self) -> None:
+        """The index over names and prefixes, from the packed texts: column j < n_keys is
+        name j (maybe also a prefix); the columns after are the prefixes that are no name,
+        in order. Decoded a chunk at a time: a loaded gazetteer's 340,000 names and 60,000
+        prefixes made as str at once (and the index's objects allocated among them) left
+        the loading process about 4 MiB of empty pymalloc pools it keeps
+        (``TermIndex.chunked``)."""
         n_keys, n_prefixes = self._n_keys, self._n_prefixes
         keys_only = TermIndex.packed(self._key_buffer, self._key_offsets)
         is_prefix = np.zeros(n_keys + n_prefixes, dtype=bool)
@@ -216,5 +205,5 @@ def _restore(
     index._n_prefixes = len(prefix_offsets) - 1
     index._key_buffer, index._key_offsets = key_buffer, key_offsets
     index._prefix_buffer, index._prefix_offsets = prefix_buffer, prefix_offsets
-    index._build_chunked()
+    index._build()
     return index

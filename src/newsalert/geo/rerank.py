@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from newsalert.errors import GeoDataError
 from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
 from newsalert.geo.resolve import Choice, Resolved, _weight, choose_event
 
@@ -237,17 +238,32 @@ def rechoose(
     if best.country == chosen or scores[best.country] - scores.get(chosen, 0.0) <= margin:
         return rules
     extra = [r for r in best.readings if r not in resolved]
+    # choose_event again, over the other readings too: on about 1 item in 26, 0.2% of the
+    # geoparser's CPU (bench/RESULTS.md, "Review mends"); sharing the first call's tally
+    # would split choose_event for no measurable gain
     choice = choose_event(g, [*resolved, *extra], country=best.country)
     return Choice(choice.place, f"learned: {choice.why}", choice.across)
 
 
-def load_reranker(path: Path | None = None) -> Reranker | None:
-    """The packaged weights (or ``path``'s); None when there are none."""
+def load_reranker(path: Path | None = None) -> Reranker:
+    """The packaged weights (or ``path``'s). Raises ``GeoDataError`` when they are missing
+    or unreadable: falling back to the rules alone would change every answer unnoticed
+    (the rules alone are chosen by the switch: the config's ``geo.rerank``)."""
+    where = str(path) if path is not None else f"newsalert/geo/{DEFAULT_PATH}"
     try:
         if path is None:
             text = resources.files("newsalert.geo").joinpath(DEFAULT_PATH).read_text("utf-8")
         else:
             text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    return Reranker.from_dict(json.loads(text))
+        return Reranker.from_dict(json.loads(text))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError: ValueError
+        fix = (
+            "reinstall newsalert (its package data must include geo/geo_rerank.json)"
+            if path is None
+            else "write it with bench/geo_learn.py --write"
+        )
+        raise GeoDataError(
+            f"the geoparser's re-ranker weights {where} are missing or unreadable "
+            f"({type(exc).__name__}: {exc}); {fix}, or turn the re-ranker off (geo.rerank: "
+            "false in the config) to use the hand rules alone"
+        ) from exc
