@@ -52,9 +52,14 @@ MID_DATELINE = re.compile(
 # what comes before a lead's first word after a dateline, once re-cased ("Cairo (AP) -",
 # "New Delhi:", "Kabul, Afghanistan -")
 LEAD_DATELINE = re.compile(
+    r"(?:[A-Z][\w.&'’]*(?: [A-Za-z][\w.&'’]*){0,4} - )?"  # an outlet's tag (OUTLET_TAG)
     r"[A-Z][\w'.\-]*(?: (?:[A-Z][\w'.\-]*|al|el|de|du|la|au)){0,3}"
     r"(?:, ?[A-Z][\w.\-]*(?: [\w.\-]+){0,3})?\s*(?:\([^)]{1,40}\))?\s*(?:--|-|—|–|:)"
 )
+# "Los Angeles Times - BAGHDAD —", "SPACE.com - TORONTO, Canada --": AG News's form, the
+# outlet's tag and a dash before the wire's own dateline (DATELINE's body after the tag)
+OUTLET_TAG = r"[A-Z][\w.&'’]*(?: [A-Za-z][\w.&'’]*){0,4} - "
+OUTLET_DATELINE = re.compile(r"^\s*" + OUTLET_TAG + DATELINE.pattern.removeprefix(r"^\s*"))
 # "By Mark Ledsom BASEL (Reuters) -"
 AGENCY_DATELINE = re.compile(
     r"(?<![A-Za-z])(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})(?:,[^()]{0,40})?"
@@ -509,7 +514,11 @@ def prepare(
     if title and not any(ch.islower() for ch in title):
         title = title.title()
     dateline = None
-    m = DATELINE.match(summary) or AGENCY_DATELINE.search(summary[:120])
+    m = (
+        DATELINE.match(summary)
+        or OUTLET_DATELINE.match(summary)
+        or AGENCY_DATELINE.search(summary[:120])
+    )
     # the forms that also open columns or sentences count only when they name a city
     if m is None and gazetteer is not None:
         for form in (COLON_DATELINE.match, MID_DATELINE.search):
