@@ -60,6 +60,11 @@ LEAD_DATELINE = re.compile(
 # outlet's tag and a dash before the wire's own dateline (DATELINE's body after the tag)
 OUTLET_TAG = r"[A-Z][\w.&'’]*(?: [A-Za-z][\w.&'’]*){0,4} - "
 OUTLET_DATELINE = re.compile(r"^\s*" + OUTLET_TAG + DATELINE.pattern.removeprefix(r"^\s*"))
+# a firm's legal form after a name ("Google Inc.", "Toyota Motor Corp"): the name is the
+# firm's wherever the item uses it (a place named in another sense keeps none; measured on
+# any capitalised word after it, that dropped council's and shops' towns)
+# (mixed case only: an all-capitals word after a name is not read as its part)
+FIRM_FORMS = frozenset({"Inc", "Corp", "Corporation", "Co", "Ltd", "Plc", "GmbH"})
 # "By Mark Ledsom BASEL (Reuters) -"
 AGENCY_DATELINE = re.compile(
     r"(?<![A-Za-z])(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})(?:,[^()]{0,40})?"
@@ -1020,6 +1025,8 @@ def _describe(
             and not m.demonym
         ):
             m.name_part = True
+            if next_word in FIRM_FORMS and not _country_only(gazetteer, m.key_id):
+                people.add(m.text)  # "Google Inc.'s shares": the firm everywhere in the item
             if m.end + 1 in starts:
                 found[i + 1].name_part = True  # "Jordan Henderson": both are names
         if (
