@@ -29,3 +29,25 @@ def test_an_outlets_tag_before_an_ordinary_lead_is_no_dateline(
     summary = "AP - Police in Manila arrested three men after a bombing at a bus terminal."
     for gp in (geo, geo_rules):
         assert where(gp, "", summary) == ("PH", "Manila")
+
+
+def test_a_name_before_a_firms_legal_form_is_the_firm_throughout(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # "Google" is a GeoNames alternate name of Topeka, Kansas
+    title = "Google shares slide as lockup ends"
+    summary = "SEATTLE - Shares of Google Inc. fell 4 percent on Monday as early investors sold."
+    for gp in (geo, geo_rules):
+        assert where(gp, title, summary) == ("US", "Seattle")
+        assert where(gp, "Google shares slide", "Google Inc. stock fell on Monday.") == (None, None)
+
+
+def test_a_title_or_a_middle_initial_makes_a_town_name_a_person(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # Obama is a town in Japan, George one in South Africa
+    summary = "Former President Obama urged graduates to vote, speaking at a virtual ceremony."
+    for gp in (geo, geo_rules):
+        assert where(gp, "", summary) == (None, None)
+        text = "George W. Bush praised the troops; Bush spoke for twenty minutes."
+        assert where(gp, "", text) == (None, None)

@@ -24,7 +24,7 @@ from newsalert.geo.aliases import (
     PLACE_PREFIXES,
     SPEECH_VERBS,
 )
-from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, Gazetteer, fold
+from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
 
 # "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -", and the
 # Dow Jones wire's "JAKARTA (Dow Jones)--Indonesia's ..." (a double dash needs no space)
@@ -375,6 +375,17 @@ TITLE_NAME_BEFORE = re.compile(
     r"Sir|Dame|Lord|Lady|Rev\.|Reverend|Bishop|Coach|Premier|Speaker|Prince|Princess)"
     r"\s+[A-Z][a-z][\w'’\-]*\s+$"
 )
+# "former President Obama", "Gov. Cuomo": a person's title right before a town's name
+# makes it a surname (one sense per item then); "General" and "Chief" are left out, as
+# they open places' names ("General Santos") and bodies' ("Chief Executive")
+TITLE_BEFORE = re.compile(
+    r"\b(?:President|Minister|Secretary|Senator|Sen\.|Governor|Gov\.|Mayor|Judge|Rep\.|"
+    r"Representative|Chancellor|Ambassador|Sheriff|Detective|Sgt\.?|Sergeant|Captain|"
+    r"Capt\.|Colonel|Col\.|Lt\.|Lieutenant|Inspector|Professor|Prof\.|Dr\.?|Mr\.?|"
+    r"Mrs\.?|Ms\.?|Sir|Dame|Rev\.|Reverend|Bishop|Prince|Princess) $"
+)
+# "George W. Bush": a first name before a middle initial and a surname
+MIDDLE_INITIAL_AFTER = re.compile(r"^ [A-Z]\. [A-Z][a-z]")
 # "the late President Nelson Mandela of South Africa", "King Abdullah II of Jordan": the
 # person's country, whose he is, not where the event is (weighed as "Turkish President")
 PERSON_OF_BEFORE = re.compile(
@@ -1044,6 +1055,14 @@ def _describe(
         ):
             m.name_part = True  # "Diane von Furstenberg", "Attorney General Bill Barr"
             people.add(m.text)
+        if (
+            english
+            and not m.demonym
+            and (TITLE_BEFORE.search(before) or MIDDLE_INITIAL_AFTER.match(after))
+            and _towns_only(gazetteer, m.key_id)
+        ):
+            m.name_part = True  # "former President Obama", "George W. Bush"
+            people.add(m.text)
         if english and ARTICLE_NAME_AFTER.match(after) and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Wadi al-Khayl hilltops"
         if i + 1 < len(found) and text[m.end : found[i + 1].start].strip() == ",":
@@ -1134,6 +1153,11 @@ def _opens_sentence(text: str, pos: int, field_start: int) -> bool:
 
 def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:
     return any(p in gazetteer.capital for p in gazetteer.places_of(key_id))
+
+
+def _towns_only(gazetteer: Gazetteer, key_id: int) -> bool:
+    """Every reading of the key is a populated place (no country, no region)."""
+    return all(gazetteer.kind[p] == KIND_PLACE for p in gazetteer.places_of(key_id))
 
 
 def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:
