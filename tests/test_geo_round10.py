@@ -51,3 +51,13 @@ def test_a_title_or_a_middle_initial_makes_a_town_name_a_person(
         assert where(gp, "", summary) == (None, None)
         text = "George W. Bush praised the troops; Bush spoke for twenty minutes."
         assert where(gp, "", text) == (None, None)
+
+
+def test_a_dateline_with_its_country_and_a_date_or_a_colon(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    for gp in (geo, geo_rules):
+        summary = "HERAT, Afghanistan, Nov 3 -- A roadside bomb killed two policemen on Wednesday."
+        assert where(gp, "", summary) == ("AF", "Herat")
+        summary = "MOSUL, Iraq : A suicide bomber struck a police recruiting centre on Monday."
+        assert where(gp, "", summary) == ("IQ", "Mosul")

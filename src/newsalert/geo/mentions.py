@@ -26,11 +26,12 @@ from newsalert.geo.aliases import (
 )
 from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
 
-# "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -", and the
-# Dow Jones wire's "JAKARTA (Dow Jones)--Indonesia's ..." (a double dash needs no space)
+# "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -",
+# "KANDAHAR, Afghanistan, Dec 14 --", and the Dow Jones wire's "JAKARTA (Dow
+# Jones)--Indonesia's ..." (a double dash needs no space)
 DATELINE = re.compile(
     r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
-    r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3})?"
+    r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3}){0,2}"
     r"\s*(?:\([^)]{1,40}\))?\s*(?:--(?=\S)|(?:-|--|—|–)\s)"
 )
 # "NEW DELHI: The government ...", "ISLAMABAD: Security forces ...": a dateline with a
@@ -38,7 +39,9 @@ DATELINE = re.compile(
 # ("COMMENT:", "EXCLUSIVE:", "SARAH VINE:"), so it is read as a dateline only when the
 # words name a city of COLON_DATELINE_MIN_POP or a national capital
 COLON_DATELINE = re.compile(
-    r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})\s*:\s+(?=[A-Z\"'“‘])"
+    r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
+    r"(?:,\s*[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"  # "KANDAHAR, Afghanistan :"
+    r"\s*:\s+(?=[A-Z\"'“‘])"
 )
 COLON_DATELINE_MIN_POP = 100_000
 # "... but trouble with Taiwan looms. BEIJING--Having taken over ...": a summary that
