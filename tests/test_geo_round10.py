@@ -58,6 +58,6 @@ def test_a_dateline_with_its_country_and_a_date_or_a_colon(
 ) -> None:
     for gp in (geo, geo_rules):
         summary = "HERAT, Afghanistan, Nov 3 -- A roadside bomb killed two policemen on Wednesday."
-        assert where(gp, "", summary) == ("AF", "Herat")
+        assert where(gp, "", summary) == ("AF", "Herāt")
         summary = "MOSUL, Iraq : A suicide bomber struck a police recruiting centre on Monday."
         assert where(gp, "", summary) == ("IQ", "Mosul")
