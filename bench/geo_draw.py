@@ -1,13 +1,13 @@
 """Draw the items of a new part of ``data/geo_eval.jsonl`` (see data/README.md).
 
 Usage: ``python bench/geo_draw.py PART [SHARED_DATA_DIR]`` with PART ``held3``,
-``held4``, ``held5``, ``held7`` .. ``held10`` or ``held11`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
+``held4``, ``held5``, ``held7`` .. ``held11`` or ``held12`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
 call this for the first three).
 
 A stratified random draw of items in no other part of the labelled set, from five
 sources of ``../shared/data/`` in this order (the counts are each part's, ``PARTS``):
 
-* items of ``stream_dev.jsonl`` (at most a few an outlet; a quota of incidents or gray
+* items of ``stream_dev.jsonl`` (none for held12; at most a few an outlet; a quota of incidents or gray
   items first), summary of 20-600 characters;
 * CASE 2021 event snippets of ``dev.jsonl`` (at most a few an event type);
 * CAMEO sentences of ``train.jsonl`` (at most a few a quad class);
@@ -79,6 +79,9 @@ PARTS = {
     # ninth round: a seed no earlier draw used (..., 131, 151), held10's mix scaled to about
     # 100 items; ids w000.. (g, h, k, m, p, r, s, t, u, v and x are other parts')
     "held11": Part(167, "w", (20, 4, 10), (20, 4), (20, 8), ("ag_news:test", 20), (22, 5, 9), True),
+    # tenth round: a seed no earlier draw used (..., 151, 167), 80 items and none of
+    # stream_dev (the brief's: sources other than it); ids y000.. (x is tune's)
+    "held12": Part(173, "y", (0, 4, 0), (20, 4), (20, 8), ("ag_news:test", 20), (20, 5, 8), True),
 }
 
 
@@ -137,8 +140,9 @@ def draw(part: Part, shared: Path) -> list[tuple[str, dict]]:
         return 20 <= len(r.get("summary") or "") <= 600
 
     n, cap, quota = part.stream
-    stream = [r for r in read(shared / "stream_dev.jsonl") if summary_ok(r)]
-    take(stream, n, lambda r: r["outlet"], cap, "stream_dev", quota)
+    if n:  # held12 draws none (and so does not read the file)
+        stream = [r for r in read(shared / "stream_dev.jsonl") if summary_ok(r)]
+        take(stream, n, lambda r: r["outlet"], cap, "stream_dev", quota)
     dev = [r for r in read(shared / "dev.jsonl") if r["source"].startswith("case2021")]
     take(dev, part.dev[0], lambda r: r["orig_label"], part.dev[1], "dev")
     train = read(shared / "train.jsonl")

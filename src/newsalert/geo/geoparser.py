@@ -34,7 +34,8 @@ PRECISION = {KIND_COUNTRY: "country", KIND_ADMIN1: "admin1"}
 # rules. On since the ninth round: by the rule pre-registered in bench/RESULTS.md
 # ("Locations, ninth round: decision rule"), on held11 (no rule written from it) it was
 # wrong no more often and right no less than the rules, and less often wrong pooled over
-# the three parts no rule was written from. False restores the rules alone.
+# the three parts no rule was written from; kept by the same rule on held12 in the tenth
+# round. False restores the rules alone.
 RERANK = True
 # The operator's switch is the config's ``geo.rerank`` (a test keeps its default equal to
 # RERANK); RERANK is the default of the callers that pass none (the benches).

@@ -24,13 +24,14 @@ from newsalert.geo.aliases import (
     PLACE_PREFIXES,
     SPEECH_VERBS,
 )
-from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, Gazetteer, fold
+from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
 
-# "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -", and the
-# Dow Jones wire's "JAKARTA (Dow Jones)--Indonesia's ..." (a double dash needs no space)
+# "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -",
+# "KANDAHAR, Afghanistan, Dec 14 --", and the Dow Jones wire's "JAKARTA (Dow
+# Jones)--Indonesia's ..." (a double dash needs no space)
 DATELINE = re.compile(
     r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
-    r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3})?"
+    r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3}){0,2}"
     r"\s*(?:\([^)]{1,40}\))?\s*(?:--(?=\S)|(?:-|--|—|–)\s)"
 )
 # "NEW DELHI: The government ...", "ISLAMABAD: Security forces ...": a dateline with a
@@ -38,7 +39,9 @@ DATELINE = re.compile(
 # ("COMMENT:", "EXCLUSIVE:", "SARAH VINE:"), so it is read as a dateline only when the
 # words name a city of COLON_DATELINE_MIN_POP or a national capital
 COLON_DATELINE = re.compile(
-    r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})\s*:\s+(?=[A-Z\"'“‘])"
+    r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
+    r"(?:,\s*[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"  # "KANDAHAR, Afghanistan :"
+    r"\s*:\s+(?=[A-Z\"'“‘])"
 )
 COLON_DATELINE_MIN_POP = 100_000
 # "... but trouble with Taiwan looms. BEIJING--Having taken over ...": a summary that
@@ -52,9 +55,19 @@ MID_DATELINE = re.compile(
 # what comes before a lead's first word after a dateline, once re-cased ("Cairo (AP) -",
 # "New Delhi:", "Kabul, Afghanistan -")
 LEAD_DATELINE = re.compile(
+    r"(?:[A-Z][\w.&'’]*(?: [A-Za-z][\w.&'’]*){0,4} - )?"  # an outlet's tag (OUTLET_TAG)
     r"[A-Z][\w'.\-]*(?: (?:[A-Z][\w'.\-]*|al|el|de|du|la|au)){0,3}"
     r"(?:, ?[A-Z][\w.\-]*(?: [\w.\-]+){0,3})?\s*(?:\([^)]{1,40}\))?\s*(?:--|-|—|–|:)"
 )
+# "Los Angeles Times - BAGHDAD —", "SPACE.com - TORONTO, Canada --": AG News's form, the
+# outlet's tag and a dash before the wire's own dateline (DATELINE's body after the tag)
+OUTLET_TAG = r"[A-Z][\w.&'’]*(?: [A-Za-z][\w.&'’]*){0,4} - "
+OUTLET_DATELINE = re.compile(r"^\s*" + OUTLET_TAG + DATELINE.pattern.removeprefix(r"^\s*"))
+# a firm's legal form after a name ("Google Inc.", "Toyota Motor Corp"): the name is the
+# firm's wherever the item uses it (a place named in another sense keeps none; measured on
+# any capitalised word after it, that dropped council's and shops' towns)
+# (mixed case only: an all-capitals word after a name is not read as its part)
+FIRM_FORMS = frozenset({"Inc", "Corp", "Corporation", "Co", "Ltd", "Plc", "GmbH"})
 # "By Mark Ledsom BASEL (Reuters) -"
 AGENCY_DATELINE = re.compile(
     r"(?<![A-Za-z])(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})(?:,[^()]{0,40})?"
@@ -365,6 +378,17 @@ TITLE_NAME_BEFORE = re.compile(
     r"Sir|Dame|Lord|Lady|Rev\.|Reverend|Bishop|Coach|Premier|Speaker|Prince|Princess)"
     r"\s+[A-Z][a-z][\w'’\-]*\s+$"
 )
+# "former President Obama", "Gov. Cuomo": a person's title right before a town's name
+# makes it a surname (one sense per item then); "General" and "Chief" are left out, as
+# they open places' names ("General Santos") and bodies' ("Chief Executive")
+TITLE_BEFORE = re.compile(
+    r"\b(?:President|Minister|Secretary|Senator|Sen\.|Governor|Gov\.|Mayor|Judge|Rep\.|"
+    r"Representative|Chancellor|Ambassador|Sheriff|Detective|Sgt\.?|Sergeant|Captain|"
+    r"Capt\.|Colonel|Col\.|Lt\.|Lieutenant|Inspector|Professor|Prof\.|Dr\.?|Mr\.?|"
+    r"Mrs\.?|Ms\.?|Sir|Dame|Rev\.|Reverend|Bishop|Prince|Princess) $"
+)
+# "George W. Bush": a first name before a middle initial and a surname
+MIDDLE_INITIAL_AFTER = re.compile(r"^ [A-Z]\. [A-Z][a-z]")
 # "the late President Nelson Mandela of South Africa", "King Abdullah II of Jordan": the
 # person's country, whose he is, not where the event is (weighed as "Turkish President")
 PERSON_OF_BEFORE = re.compile(
@@ -509,7 +533,11 @@ def prepare(
     if title and not any(ch.islower() for ch in title):
         title = title.title()
     dateline = None
-    m = DATELINE.match(summary) or AGENCY_DATELINE.search(summary[:120])
+    m = (
+        DATELINE.match(summary)
+        or OUTLET_DATELINE.match(summary)
+        or AGENCY_DATELINE.search(summary[:120])
+    )
     # the forms that also open columns or sentences count only when they name a city
     if m is None and gazetteer is not None:
         for form in (COLON_DATELINE.match, MID_DATELINE.search):
@@ -1011,6 +1039,8 @@ def _describe(
             and not m.demonym
         ):
             m.name_part = True
+            if next_word in FIRM_FORMS and not _country_only(gazetteer, m.key_id):
+                people.add(m.text)  # "Google Inc.'s shares": the firm everywhere in the item
             if m.end + 1 in starts:
                 found[i + 1].name_part = True  # "Jordan Henderson": both are names
         if (
@@ -1027,6 +1057,14 @@ def _describe(
             )
         ):
             m.name_part = True  # "Diane von Furstenberg", "Attorney General Bill Barr"
+            people.add(m.text)
+        if (
+            english
+            and not m.demonym
+            and (TITLE_BEFORE.search(before) or MIDDLE_INITIAL_AFTER.match(after))
+            and _towns_only(gazetteer, m.key_id)
+        ):
+            m.name_part = True  # "former President Obama", "George W. Bush"
             people.add(m.text)
         if english and ARTICLE_NAME_AFTER.match(after) and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Wadi al-Khayl hilltops"
@@ -1118,6 +1156,11 @@ def _opens_sentence(text: str, pos: int, field_start: int) -> bool:
 
 def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:
     return any(p in gazetteer.capital for p in gazetteer.places_of(key_id))
+
+
+def _towns_only(gazetteer: Gazetteer, key_id: int) -> bool:
+    """Every reading of the key is a populated place (no country, no region)."""
+    return all(gazetteer.kind[p] == KIND_PLACE for p in gazetteer.places_of(key_id))
 
 
 def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:
