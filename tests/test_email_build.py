@@ -136,11 +136,17 @@ def test_socket_exception_debug_line_still_explains_a_failure(
     sink: list[str] = []
     with delivery._capture_warnings(sink):
         logger.debug("SMTP Host: %s", "127.0.0.1")
+        logger.debug("%s send() completed in %.2fs.", "Email", 0.01)
         logger.debug("Socket Exception: %s", "connection refused")
         logger.debug("%s: timed out", "Socket Exception")
+        logger.debug("%(what)s: reset", {"what": "Socket Exception"})
     logger.debug("Socket Exception: outside a send")
-    assert sink == ["Socket Exception: connection refused", "Socket Exception: timed out"]
-    assert len(made) == 2
+    assert sink == [
+        "Socket Exception: connection refused",
+        "Socket Exception: timed out",
+        "Socket Exception: reset",
+    ]
+    assert len(made) == 3
 
 
 def test_debug_lines_are_records_when_the_root_logger_wants_them(

@@ -53,7 +53,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -535,13 +535,24 @@ if _apprise_logger.level == logging.NOTSET:
 _SOCKET_EXCEPTION = "Socket Exception"
 
 
-def _may_be_socket_exception(msg: Any) -> bool:
-    """Whether ``msg``, formatted with any arguments, could start with the prefix: what
-    comes before its first ``%`` is the start of every text it formats to."""
+def _may_be_socket_exception(msg: Any, args: tuple[Any, ...]) -> bool:
+    """Whether ``msg`` formatted with ``args`` (as ``LogRecord.getMessage`` does) could
+    start with the prefix: what comes before its first ``%`` starts every text it formats
+    to; only when that is a start of the prefix is the text made to be sure."""
     if type(msg) is not str:
         return True
     head = msg.split("%", 1)[0]
-    return head.startswith(_SOCKET_EXCEPTION) or _SOCKET_EXCEPTION.startswith(head)
+    if head.startswith(_SOCKET_EXCEPTION):
+        return True
+    if not _SOCKET_EXCEPTION.startswith(head):
+        return False
+    if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+        args = args[0]  # type: ignore[assignment]  # as LogRecord takes a lone mapping
+    try:
+        text = msg % args if args else msg
+    except Exception:  # the record's own formatting will say what is wrong
+        return True
+    return text.startswith(_SOCKET_EXCEPTION)
 
 
 def _skipping_debug(debug: Callable[..., None]) -> Callable[..., None]:
@@ -554,7 +565,7 @@ def _skipping_debug(debug: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(debug)
     def call(msg: Any, *args: Any, **kwargs: Any) -> None:
         if logging.root.getEffectiveLevel() > logging.DEBUG and (
-            _WARNINGS.get() is None or not _may_be_socket_exception(msg)
+            _WARNINGS.get() is None or not _may_be_socket_exception(msg, args)
         ):
             return
         kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1  # the record names apprise's line
