@@ -167,3 +167,13 @@ def _counting(make: object, made: list[logging.LogRecord]) -> object:
         return record
 
     return counted
+
+
+@pytest.mark.parametrize(
+    "text", ["", "Flooding in Ghent", "Überschwemmung", "tab\there", "\x7f", "\x80", "<a@b.c>"]
+)
+def test_header_charset_is_apprises(text: str) -> None:
+    original = patches._APPRISE_GET_CHARSET
+    assert original is not None
+    assert apprise_email.NotifyEmail._get_charset is patches._get_charset
+    assert patches._get_charset(text) == original(text)

@@ -40,6 +40,9 @@ idempotent, and re-checked where a test (or other code) may have replaced the ta
    of the plain part is kept for the last few bodies (a pure function of the body), so an
    alert e-mailed to several targets is converted once. Proved by
    tests/test_email_build.py.
+6. ``NotifyEmail._get_charset`` (apprise 2.3): whether a header is ASCII by
+   ``str.isascii`` rather than a generator over its characters. Proved by
+   tests/test_email_build.py.
 
 The Celery layer's patches of kombu live in workers/compat.py (the core does not import
 kombu).
@@ -425,9 +428,42 @@ def convert_html_once() -> None:
         )
 
 
+# --- 6. apprise's e-mail plugin: is a header ASCII -----------------------------------------
+#
+# ``NotifyEmail._get_charset`` decides a header's charset by ``all(ord(c) < 128 for c in
+# text)``, a generator step per character of the subject and of every header; ``str.isascii``
+# is the same test in C.
+
+
+_APPRISE_GET_CHARSET: Callable[[Any], str | None] | None = None  # apprise's own
+
+
+def _get_charset(input_string: Any) -> str | None:
+    if type(input_string) is not str and _APPRISE_GET_CHARSET is not None:
+        return _APPRISE_GET_CHARSET(input_string)
+    if not input_string:
+        return None
+    return None if input_string.isascii() else "utf-8"
+
+
+def ascii_headers_at_once() -> None:
+    global _APPRISE_GET_CHARSET
+    try:
+        from apprise.plugins.email import NotifyEmail
+    except ImportError:  # another apprise layout: its own test
+        return
+    current = NotifyEmail.__dict__.get("_get_charset")
+    function = getattr(current, "__func__", None)
+    if function is None or function is _get_charset:
+        return
+    _APPRISE_GET_CHARSET = function
+    NotifyEmail._get_charset = staticmethod(_get_charset)  # type: ignore[method-assign]
+
+
 def apply() -> None:
     """The patches made once, at import of ``delivery`` (1. is made by every send)."""
     share_smtp_tls_context()
     record_smtp_message_ids()
     plain_email_headers()
     convert_html_once()
+    ascii_headers_at_once()
