@@ -30,7 +30,7 @@ ap.add_argument("--feeds", type=int, default=20)
 ap.add_argument("--items", type=int, default=30)
 ap.add_argument("--prof")
 ap.add_argument("--redis")
-ap.add_argument("--dump", help="write every e-mail sent (Date, Message-ID, boundaries, item ids blanked)")
+ap.add_argument("--dump", help="write every e-mail sent, what varies blanked")
 args = ap.parse_args()
 project = Path(args.project).resolve()
 sys.path[:0] = [str(project / "src"), str(project)]
@@ -187,5 +187,5 @@ if __name__ == "__main__":
         sent.sort()  # feeds are fetched in parallel: items (and e-mails) come in any order
         Path(args.dump).write_text("\n\x00\n".join(sent))
         digest = hashlib.sha256("\x00".join(sent).encode()).hexdigest()[:16]
-        print(f"  {len(sent)} e-mails sent, digest {digest} (Date, Message-ID, boundaries, item ids blanked)")
+        print(f"  {len(sent)} e-mails sent, digest {digest} (what varies blanked)")
     p.terminate()

@@ -177,3 +177,30 @@ def test_header_charset_is_apprises(text: str) -> None:
     assert original is not None
     assert apprise_email.NotifyEmail._get_charset is patches._get_charset
     assert patches._get_charset(text) == original(text)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "us-ascii", "iso-8859-1", None])
+@pytest.mark.parametrize("subtype", ["plain", "html"])
+def test_text_part_is_the_email_packages(charset: str | None, subtype: str) -> None:
+    """``_MIMEText`` (its ``set_param`` kept per header value) writes what ``MIMEText``
+    on the same policy writes, and further ``set_param`` calls change it alike."""
+    body = "Caf\u00e9 fire" if charset in ("utf-8", "iso-8859-1") else "Cafe fire"
+
+    class Plain(MIMEText):
+        def __init__(self, *args: object) -> None:
+            super().__init__(*args, policy=patches.PLAIN_HEADERS)  # type: ignore[arg-type]
+
+    parts = [cls(body, subtype, charset) for cls in (patches._MIMEText, Plain)]
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = [
+        (("charset", charset or "us-ascii"), {}),
+        (("format", "flowed"), {}),
+        (("format", "fixed"), {"replace": True}),
+        (("name", "caf\u00e9.txt"), {"header": "Content-Disposition", "charset": "utf-8"}),
+        (("filename", "a b.txt"), {"header": "Content-Disposition", "requote": False}),
+    ]
+    for args, kwargs in calls:
+        for part in parts:
+            part.set_param(*args, **kwargs)  # type: ignore[arg-type]
+        assert parts[0].items() == parts[1].items()
+    assert parts[0].as_string() == parts[1].as_string()
+    assert 'format="fixed"' in parts[0]["Content-Type"]

@@ -35,7 +35,9 @@ idempotent, and re-checked where a test (or other code) may have replaced the ta
    before compiling the email package's regex for it: the email package compiles one regex
    per e-mail (a random boundary, never in ``re``'s cache, which it floods and so evicts
    other modules' patterns). The same random draw, the same boundary, the same suffixes
-   when the line does occur. Proved by tests/test_email_build.py.
+   when the line does occur. The text class keeps what ``set_param`` makes of a header
+   value (every part sets the charset its Content-Type already names: parsed and written
+   back unchanged, each time). Proved by tests/test_email_build.py.
 5. ``convert_between`` as apprise 2.3's e-mail plugin sees it: the HTML-to-text conversion
    of the plain part is kept for the last few bodies (a pure function of the body), so an
    alert e-mailed to several targets is converted once. Proved by
@@ -50,6 +52,7 @@ kombu).
 
 from __future__ import annotations
 
+import email.message
 import functools
 import json
 import random
@@ -333,9 +336,50 @@ class PlainHeaders(Compat32):
 PLAIN_HEADERS = PlainHeaders()
 
 
+@functools.lru_cache(maxsize=64)
+def _param_set(current: str | None, header: str, args: tuple[Any, ...]) -> str | None:
+    """The ``header`` value ``Message.set_param(*args)`` leaves on a message whose first
+    ``header`` is ``current`` (None: none): it reads nothing else. Worked out on a scratch
+    message by the email package's own code."""
+    scratch = email.message.Message(policy=PLAIN_HEADERS)
+    if current is not None:
+        scratch[header] = current
+    email.message.Message.set_param(scratch, args[0], args[1], header, *args[2:])
+    return scratch.get(header)
+
+
 class _MIMEText(MIMEText):
     def __init__(self, *args: Any, policy: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, policy=policy or PLAIN_HEADERS, **kwargs)
+
+    def set_param(
+        self,
+        param: str,
+        value: Any,
+        header: str = "Content-Type",
+        requote: bool = True,
+        charset: str | None = None,
+        language: str = "",
+        replace: bool = False,
+    ) -> None:
+        """``Message.set_param``, its new header value kept for the value it had: every
+        e-mail's two parts set the charset their Content-Type already names (parsing the
+        header's parameters and writing them back, unchanged, each time)."""
+        current = self.get(header)
+        if current is not None and type(current) is not str:  # a Header object: as ever
+            super().set_param(param, value, header, requote, charset, language, replace)
+            return
+        try:
+            ctype = _param_set(current, header, (param, value, requote, charset, language))
+        except TypeError:  # an unhashable value: as ever
+            super().set_param(param, value, header, requote, charset, language, replace)
+            return
+        if ctype != current:  # what Message.set_param then does
+            if replace:
+                self.replace_header(header, ctype)
+            else:
+                del self[header]
+                self[header] = ctype
 
 
 _BOUNDARY_FORMAT = f"%0{len(repr(sys.maxsize - 1))}d"  # the email package's _fmt
