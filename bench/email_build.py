@@ -3,9 +3,10 @@ in one process (no sockets: the part of a send that is pure CPU), four ways:
 
 * ``email package``: apprise's own path (no patch of ``newsalert.patches``);
 * ``main 12-06``: patches 3 (the header block alone) and 4 (``PlainHeaders``), the email
-  package's ``as_string`` (a regex compiled per e-mail for its boundary) and apprise's
-  HTML-to-text conversion of every body;
-* ``now``: also the boundary without a regex and the conversion kept per body (5), every
+  package's ``as_string`` (a regex compiled per e-mail for its boundary) and
+  ``set_param``, apprise's HTML-to-text conversion of every body, its header charset test
+  and a record per DEBUG line;
+* ``now``: all of this branch's (patches 4 to 6, ``delivery._skipping_debug``), every
   e-mail a new body (an alert storm: one target per item);
 * ``now, body seen``: the same body as the e-mail before (an alert to a second target).
 
@@ -29,8 +30,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 import apprise.plugins.email.base as apprise_email  # noqa: E402
 
-import newsalert.delivery  # noqa: E402, F401  (applies the patches)
-from newsalert import patches  # noqa: E402
+from newsalert import delivery, patches  # noqa: E402  (delivery applies the patches)
 from newsalert.render import render  # noqa: E402
 from tests.test_render import make_alert  # noqa: E402
 
@@ -38,9 +38,17 @@ MESSAGE = render(make_alert(), "email")
 HEADERS = {"X-Application": "Apprise", "References": "<1.2.3@example.org>"}
 
 
-CONVERT = apprise_email.convert_between
-RAW_CONVERT = getattr(CONVERT, "__wrapped__", CONVERT)  # apprise's own
-MULTIPART_AS_STRING = patches._MIMEMultipart.__dict__.get("as_string")
+# what this branch changed in a send, and what each was before (main 2026-12-06)
+LOGGER = delivery._apprise_logger
+CHANGED: list[tuple[object, str, object]] = [
+    (apprise_email, "convert_between", getattr(apprise_email.convert_between, "__wrapped__", None)),
+    (patches._MIMEMultipart, "as_string", Message.as_string),
+    (patches._MIMEText, "set_param", Message.set_param),
+    (apprise_email.NotifyEmail, "_get_charset", getattr(patches, "_APPRISE_GET_CHARSET", None)),
+    (LOGGER, "debug", getattr(LOGGER.debug, "__wrapped__", None)),
+]
+CHANGED = [(o, n, before) for o, n, before in CHANGED if before is not None and n in vars(o)]
+NOW = {(id(o), n): vars(o)[n] for o, n, _ in CHANGED}
 WAYS = ("email package", "main 12-06", "now", "now, body seen")
 
 
@@ -52,12 +60,11 @@ def setup(way: str) -> None:
     else:
         apprise_email.MIMEText, apprise_email.MIMEMultipart = MIMEText, MIMEMultipart  # type: ignore[misc]
     now = way.startswith("now")
-    apprise_email.convert_between = CONVERT if now else RAW_CONVERT  # type: ignore[assignment]
-    if MULTIPART_AS_STRING is not None:
-        if now:
-            patches._MIMEMultipart.as_string = MULTIPART_AS_STRING  # type: ignore[method-assign]
-        else:
-            patches._MIMEMultipart.as_string = Message.as_string  # type: ignore[method-assign]
+    for owner, name, before in CHANGED:
+        value = NOW[(id(owner), name)] if now else before
+        if isinstance(owner, type) and name == "_get_charset" and not now:
+            value = staticmethod(before)  # type: ignore[arg-type]
+        setattr(owner, name, value)
 
 
 def one(way: str, body: str) -> str | None:
