@@ -2,8 +2,7 @@
 
 The package ships the "LR clues" weights trained on every seen part
 (``geo/geo_rerank.json``); ``load_geoparser`` adds them to the rules when
-``geoparser.RERANK`` (on in the ninth and tenth rounds, off since the eleventh) or its
-``rerank`` argument says so
+``geoparser.RERANK`` (on since the ninth round) or its ``rerank`` argument says so
 (bench/RESULTS.md, "Locations, ninth round"); the service passes the config's
 ``geo.rerank``. These tests keep the packaged and the
 measured weights loadable and harmless on the seed article, and record the rules' own
@@ -99,7 +98,7 @@ def test_unreadable_weights_raise_a_clear_error_naming_the_file(
 
 
 def test_the_config_default_is_the_geoparsers_default() -> None:
-    assert GeoConfig().rerank is geoparser.RERANK is False
+    assert GeoConfig().rerank is geoparser.RERANK is True
 
 
 def test_the_worker_loads_the_geoparser_the_config_asks_for_before_forking(
@@ -110,10 +109,10 @@ def test_the_worker_loads_the_geoparser_the_config_asks_for_before_forking(
     asked: list[tuple[object, ...]] = []
     monkeypatch.setattr(tasks, "shared_geoparser", lambda *args: asked.append(args))
     config = tmp_path / "newsalert.yaml"
-    for switch in ("geo: {rerank: true}\n", ""):
+    for switch in ("geo: {rerank: false}\n", ""):
         config.write_text(f"storage: {{data_dir: {model_dir}}}\n{switch}", encoding="utf-8")
         preload_for_pool(config)
-    assert asked == [(default_cache_dir(), True), (default_cache_dir(), False)]
+    assert asked == [(default_cache_dir(), False), (default_cache_dir(), True)]
 
 
 def test_weights_for_other_features_are_refused() -> None:
@@ -161,7 +160,7 @@ def test_the_measured_and_packaged_weights_keep_the_seed_article_at_banjska(
 
 
 # Hand-written cases of the rules (tests pinned to ``geo_rules``) where the packaged
-# re-ranker (the default in the ninth and tenth rounds) answers otherwise: recorded so the
+# re-ranker, on by default since the ninth round, answers otherwise: recorded so the
 # difference stays visible (bench/RESULTS.md, "Locations, ninth round"). Each row: title,
 # summary, the rules' (country, across), the re-ranker's.
 DEPARTURES = (
@@ -241,15 +240,14 @@ def test_where_the_packaged_reranker_departs_from_the_rules_hand_written_cases(
         assert where is not None and (where.country, where.across) == want
 
 
-def test_the_configs_switch_chooses_the_pipelines_answer(
+def test_a_config_with_the_reranker_off_gives_the_rules_answer_in_the_pipeline(
     geo: Geoparser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the pipeline's geoparser is the shared one, keyed by the config's geo.rerank
     monkeypatch.setattr(geoparser, "load_gazetteer", lambda _cache: geo.gazetteer)
     title, summary, rules, learned = DEPARTURES[0]
     config = tmp_path / "newsalert.yaml"
-    # the default (geoparser.RERANK) is the rules alone since the eleventh round
-    for switch, want in (("geo: {rerank: true}\n", learned), ("", rules)):
+    for switch, want in (("geo: {rerank: false}\n", rules), ("", learned)):
         config.write_text(f"storage: {{data_dir: {tmp_path}}}\n{switch}", encoding="utf-8")
         loaded = load_config(config, {})
         pipeline = Pipeline(loaded, Store(loaded.database_url))
@@ -275,7 +273,7 @@ def test_explain_reads_the_switch_from_the_config(
     title, summary, rules, learned = DEPARTURES[2]  # the rules: Lebanon; the re-ranker: Syria
     item = Item("k", "f", title, summary, None, None)
     config = tmp_path / "newsalert.yaml"
-    for switch, cc in (("geo: {rerank: true}\n", learned[0]), ("", rules[0])):
+    for switch, cc in (("geo: {rerank: false}\n", rules[0]), ("", learned[0])):
         want = country_name(cc)
         config.write_text(f"storage: {{data_dir: {tmp_path}}}\n{switch}", encoding="utf-8")
         _explain_place(load_config(config, {}), item)

@@ -492,7 +492,7 @@ class GeoConfig(_Strict):
 
     # the learned country re-ranker over the hand rules (geo/rerank.py); false: the rules
     # alone. The default is ``newsalert.geo.geoparser.RERANK`` (a test keeps them equal)
-    rerank: bool = False
+    rerank: bool = True
 
 
 class Config(_Strict):
