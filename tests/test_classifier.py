@@ -390,6 +390,21 @@ def test_train_is_reproducible(small_dir: Path, subsets: tuple[Path, Path], tmp_
     assert meta["data"]["packaged"] is False
 
 
+def test_folds_fitted_side_by_side_give_the_model_fitted_one_by_one(
+    small_dir: Path, subsets: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    monkeypatch.setattr(classifier, "_fit_workers", lambda: 1)
+    train(tmp_path / "serial", [subsets[0]], seed=0)
+    ours = np.load(classifier.runtime_file(small_dir / "model.joblib"))
+    serial = np.load(classifier.runtime_file(tmp_path / "serial" / "model.joblib"))
+    assert sorted(ours.files) == sorted(serial.files)
+    for name in ours.files:
+        if name != "model_sha256":  # the pickle's bytes, not the model
+            assert np.array_equal(ours[name], serial[name]), name
+
+
 def test_train_extra_items_and_progress(
     subsets: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -720,3 +735,28 @@ def test_contributions_equal_the_previous_implementation_exactly(full: Classifie
         before = _contributions_as_before(full, *x.row(k), text)
         assert list(now.items()) == list(before.items())  # same floats, same order
     assert any(len(_contributions_as_before(full, *x.row(k), "")) for k in range(len(texts)))
+
+
+def test_a_fitted_vocabulary_pickles_as_one_string_and_comes_back_equal() -> None:
+    """joblib's pure-Python pickler wrote 200,000 terms one by one (seconds per training):
+    the model's vocabularies pickle as one JSON string, NumPy column numbers as ints."""
+    import pickle
+
+    import joblib
+    import numpy as np
+
+    terms = {
+        "gunmen": np.int64(0),
+        " ba": np.int64(1),
+        "caf\u00e9": np.int64(2),
+        "\udcff": np.int64(3),
+    }
+    packed = classifier._PackedVocabulary(terms)
+    reduced = packed.__reduce__()
+    assert reduced[0] is classifier._vocabulary_from_json and isinstance(reduced[1][0], str)
+    buffer = io.BytesIO()
+    joblib.dump({"v": packed}, buffer, compress=3)
+    back = joblib.load(io.BytesIO(buffer.getvalue()))["v"]
+    assert back == {"gunmen": 0, " ba": 1, "caf\u00e9": 2, "\udcff": 3}
+    assert all(type(j) is int for j in back.values())
+    assert pickle.loads(pickle.dumps(back)) == back

@@ -44,6 +44,13 @@ COLON_DATELINE = re.compile(
     r"\s*:\s+(?=[A-Z\"'“‘])"
 )
 COLON_DATELINE_MIN_POP = 100_000
+# "ISLAMABAD, Pakistan Are there ...": a dateline and its country with the dash lost; read
+# only when the capitals name a city (as a colon dateline's) and the words after the
+# comma are a country's whole name
+BARE_DATELINE = re.compile(
+    r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3}),\s*"
+    r"(?P<country>[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?=[A-Z\"'“‘])"
+)
 # "... but trouble with Taiwan looms. BEIJING--Having taken over ...": a summary that
 # repeats the headline's teaser before the wire's own lead; read as a dateline only
 # after a sentence's end and when the words name a city (as a colon dateline is)
@@ -278,6 +285,10 @@ REGION_AFTER_POSSESSOR = re.compile(
 )
 # "County Durham", "County Cork", "Co. Antrim": the name after "County" is a county of
 # Ireland or the UK (the US puts the word after the name: "Orange County")
+REGION_WORD_AFTER = re.compile(
+    r"^ (state|province|region|county|district|governorate|prefecture)\b", re.I
+)
+AFTER_COMMA = re.compile(r"[A-Za-z]\w*, $")
 COUNTY_BEFORE = re.compile(r"(?<![\w.])(?:County|Co\.)\s$")
 COUNTY_COUNTRIES = frozenset({"GB", "IE"})
 # "the reclusive North Korean regime", "Iranian authorities": a demonym that names a
@@ -504,6 +515,10 @@ class Found:
     addressed: bool = False  # "threatens South Korea", "fight against U.S.": words' target
     currency: bool = False  # "US $50 million"
     home: bool = False  # "the Hungarian parliament": an institution acting at home
+    # "Khost province", "Kano state", "Gao region": the region, not its seat (the word
+    # itself: "the Washington region" may still be a big city's, not a state's)
+    region_word: str = ""
+    after_comma: bool = False  # "in Lucanamarca, Ayacucho": qualifies a place before it
     sponsor: bool = False  # "Arab-backed", "Hamas-led": whose backing, never the town
     county: bool = False  # "County Durham", "Co. Antrim": a British or Irish county
     regime: bool = False  # "the North Korean regime": a demonym naming a government
@@ -545,6 +560,8 @@ def prepare(
             if m and _names_city(gazetteer, _dateline_case(m.group("place"))):
                 break
             m = None
+    if m is None and gazetteer is not None:
+        m = _bare_dateline(gazetteer, summary)
     if m:
         start, end = m.span("place")
         summary = summary[:start] + _dateline_case(summary[start:end]) + summary[end:]
@@ -553,6 +570,24 @@ def prepare(
     if dateline is not None:
         dateline = (dateline[0] + offset, dateline[1] + offset)
     return f"{title}\n{summary}", offset, dateline
+
+
+def _bare_dateline(gazetteer: Gazetteer, summary: str) -> re.Match[str] | None:
+    """BARE_DATELINE's match when its words name a city and then a country, else None."""
+    m = BARE_DATELINE.match(summary)
+    if m is None or not _names_city(gazetteer, _dateline_case(m.group("place"))):
+        return None
+    words = m.group("country").split()
+    rest = summary[m.start("country") :].split()
+    for n in range(1, len(words) + 1):
+        name = " ".join(words[:n])
+        # "BANGKOK, Thailand Sept. 30, 2004 - ...": a dated wire form this does not read
+        if rest[n].rstrip(".,") not in DATE_WORDS and any(
+            start == 0 and stop == len(name) and is_country_key(gazetteer, kid)
+            for start, stop, kid in gazetteer.keys.find(name)
+        ):
+            return m  # only the place's span is read
+    return None
 
 
 def _names_city(gazetteer: Gazetteer, name: str) -> bool:
@@ -774,6 +809,9 @@ def _describe(
         after = text[m.end : m.end + 60].split("\n", 1)[0]
         m.sentence_start = _starts_sentence(text, m.start, field_start)
         m.county = bool(COUNTY_BEFORE.search(before))
+        rw = REGION_WORD_AFTER.match(after)
+        m.region_word = rw.group(1).lower() if rw else ""
+        m.after_comma = bool(AFTER_COMMA.search(before))
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
         m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
@@ -1024,6 +1062,7 @@ def _describe(
             and prev_word.lower() not in gazetteer.lower_words
             and prev_start not in ends
             and not m.demonym
+            and not (_country_only(gazetteer, m.key_id) and _full_name_before(gazetteer, before))
         ):
             m.name_part = True
             people.add(m.text)
@@ -1041,7 +1080,10 @@ def _describe(
             m.name_part = True
             if next_word in FIRM_FORMS and not _country_only(gazetteer, m.key_id):
                 people.add(m.text)  # "Google Inc.'s shares": the firm everywhere in the item
-            if m.end + 1 in starts:
+            if m.end + 1 in starts and not (
+                _country_only(gazetteer, found[i + 1].key_id)
+                and _full_name_before(gazetteer, text[max(field_start, m.end - 59) : m.end + 1])
+            ):
                 found[i + 1].name_part = True  # "Jordan Henderson": both are names
         if (
             english
@@ -1152,6 +1194,16 @@ def _opens_sentence(text: str, pos: int, field_start: int) -> bool:
         or head[-1] in SENTENCE_END
         or (field_start > 0 and LEAD_DATELINE.fullmatch(head) is not None)
     )
+
+
+# "Vladimir Putin Portugal expels ...": a capitalised word before a country makes it a
+# surname ("Rep. Steve Israel") unless a full name ends there already
+FULL_NAME_BEFORE = re.compile(r"(?<![\w.'’\-])([A-Z][a-z]+) ([A-Z][a-z]+) $")
+
+
+def _full_name_before(gazetteer: Gazetteer, before: str) -> bool:
+    fm = FULL_NAME_BEFORE.search(before)
+    return fm is not None and all(w.lower() not in gazetteer.lower_words for w in fm.groups())
 
 
 def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:

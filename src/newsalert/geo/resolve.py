@@ -74,6 +74,9 @@ W_INCIDENT = 2.0  # "the attack in Banjska": where the reported event happened
 W_SPECIFIC = 0.5  # a town or region says more about where than a country does
 CITY_STATE_MAX_KM2 = 2000  # Hong Kong, Singapore: the country is the city
 NAMESAKE_CITY_MIN_POP = 200_000  # "New York", "Washington": the city, not the region
+# "in Dili", "in Garissa": a region named after its seat, the seat holding this share of
+# the region's people or more, is the town (GeoNames sums a region over its towns)
+SEAT_MIN_SHARE = 0.5
 QUALIFIER_MAX_KM = 50.0  # "Royston, Glasgow": a Royston this far from Glasgow is another
 # "SEOUL, Oct 10 (Reuters) - North Korea has": the lead's subject follows the dateline
 DATELINE_SUBJECT_CHARS = 60
@@ -320,7 +323,9 @@ def resolve(
                 # town the item names in it stays the region, not its namesake city
                 new_choice.append(best)
             else:
-                new_choice.append(_prefer_namesake_city(g, best, ps, own, m.text))
+                new_choice.append(
+                    _prefer_namesake_city(g, best, ps, own, m.text, m.region_word, m.after_comma)
+                )
         choice = new_choice
     lone = _lone_foreign_villages(g, kept, choice)
     if language is None:  # it reads English's "in/at"
@@ -523,6 +528,8 @@ def _prefer_namesake_city(
     candidates: list[int],
     context: dict[str, float] | None = None,
     text: str = "",
+    region_word: str = "",
+    qualifies: bool = False,
 ) -> int:
     """ "New York", "Washington": a big city of the same name beats the region.
 
@@ -531,10 +538,27 @@ def _prefer_namesake_city(
     nothing else in the item names loses to a big city of that own name (not an
     alternate: Bonn is "Bono" in Italian) in any country: "aid deliveries to Gaza" is the Palestinian city of 410,000, not
     Mozambique's Gaza province, while "Ontario" stays the Canadian province (the
-    Ontario in California has 171,000 people).
+    Ontario in California has 171,000 people). A region named after its seat that holds
+    SEAT_MIN_SHARE of its people is the seat ("in Dili", "in Garissa"), unless a region's
+    word follows the name (``region_word``: "Kano state", "Gao region") or it follows a
+    comma (``qualifies``: "in Lucanamarca, Ayacucho"). "state", "province" and the like
+    also keep the region against a big namesake city; "region" does not ("the
+    metropolitan Washington region").
     """
-    if g.kind[best] != KIND_ADMIN1:
-        return best
+    if g.kind[best] != KIND_ADMIN1 or (region_word and region_word != "region"):
+        return best  # "Kano state", "Khost province": the region as written
+    seats = [
+        p
+        for p in candidates
+        if not region_word
+        and not qualifies  # "Raman district, Yala": the region qualifies a place in it
+        and g.kind[p] == KIND_PLACE
+        and g.admin1_place[p] == best
+        and fold(g.name[p]) == fold(g.name[best])
+        and g.population[p] >= SEAT_MIN_SHARE * g.population[best]
+    ]
+    if seats:
+        return max(seats, key=lambda p: g.population[p])
     foreign = bool(g.coarse[best]) and context is not None and g.country[best] not in context
     cities = [
         p
