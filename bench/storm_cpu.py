@@ -9,7 +9,10 @@ Usage (from the repository root)::
 by an include rule, e-mail rate limit lifted, stories off), SQLite and the store's rate
 limiter; the feed and SMTP servers run in a child process, so the CPU is the pipeline's
 alone (``time.process_time``). Deliveries go in batches of 20, as a worker's. The delivery
-steps are timed with ``time.thread_time``. ``--prof FILE`` writes a cProfile of the stages.
+steps are timed with ``time.thread_time``. ``--prof FILE`` writes a cProfile of the stages
+(CPU time). ``--dump FILE`` writes the e-mails as sent, sorted, with what differs from
+run to run blanked (Date, Message-ID, the random MIME boundaries, item ids), and prints
+a digest of them: two checkouts that send the same e-mails print the same digest.
 """
 
 import argparse
@@ -27,6 +30,7 @@ ap.add_argument("--feeds", type=int, default=20)
 ap.add_argument("--items", type=int, default=30)
 ap.add_argument("--prof")
 ap.add_argument("--redis")
+ap.add_argument("--dump", help="write every e-mail sent, what varies blanked")
 args = ap.parse_args()
 project = Path(args.project).resolve()
 sys.path[:0] = [str(project / "src"), str(project)]
@@ -90,7 +94,8 @@ if __name__ == "__main__":
     shared_detector()
     names = [f"f{k}" for k in range(args.feeds)]
     n = args.feeds * args.items
-    prof = cProfile.Profile() if args.prof else None
+    # CPU, not wall: a profile of waits on the loopback servers would hide the work
+    prof = cProfile.Profile(time.process_time) if args.prof else None
     out = {}
 
     def stage(name, fn):
@@ -135,9 +140,27 @@ if __name__ == "__main__":
     timed(pipe.store, "lease_deliveries", "lease")
     timed(pipe, "_take_token", "token")
     timed(pipe, "_message", "render")
+    import apprise.plugins.email.base as apprise_email
+
+    from newsalert import delivery
+
     timed(pipe.notifier, "send", "send(all)")
+    timed(delivery, "_instantiate", " plugin")
+    timed(apprise_email.NotifyEmail, "send", " apprise e-mail send")
+    timed(apprise_email, "convert_between", "  html to text")
     timed(smtplib.SMTP, "sendmail", " smtp sendmail")
     timed(pipe.store, "mark_sent", "mark")
+    sent: list[str] = []
+    if args.dump:
+        import re
+
+        real_sendmail = smtplib.SMTP.sendmail
+
+        def recording(self, from_addr, to_addrs, msg, *a, **kw):
+            sent.append(msg if isinstance(msg, str) else msg.decode("utf-8", "replace"))
+            return real_sendmail(self, from_addr, to_addrs, msg, *a, **kw)
+
+        smtplib.SMTP.sendmail = recording
     counts = stage("deliver", deliver)
     tot = sum(v[0] for v in out.values())
     print(f"{project.name}: {n} items, delivered {counts}")
@@ -148,4 +171,21 @@ if __name__ == "__main__":
         print(f"    {k:<18} {v * 1000 / n:6.3f}")
     if prof:
         prof.dump_stats(args.prof)
+    if args.dump:
+        import hashlib
+
+        blank = [
+            (re.compile(r"^(Date|Message-ID): .*$", re.M), r"\1: -"),
+            (re.compile(r"={15}\d+==(\.\d+)?"), "=BOUNDARY="),
+            # item ids follow the order the parallel fetches stored the items in
+            (re.compile(r"\b(item|feedback) \d+\b"), r"\1 N"),
+        ]
+        for k, text in enumerate(sent):
+            for pattern, to in blank:
+                text = pattern.sub(to, text)
+            sent[k] = text
+        sent.sort()  # feeds are fetched in parallel: items (and e-mails) come in any order
+        Path(args.dump).write_text("\n\x00\n".join(sent))
+        digest = hashlib.sha256("\x00".join(sent).encode()).hexdigest()[:16]
+        print(f"  {len(sent)} e-mails sent, digest {digest} (what varies blanked)")
     p.terminate()

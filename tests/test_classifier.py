@@ -691,6 +691,52 @@ def test_first_training_says_so_on_a_terminal_only(
     assert err.getvalue() == ""
 
 
+def _contributions_as_before(
+    clf: Classifier, idx: np.ndarray, data: np.ndarray, text: str
+) -> dict[str, float]:
+    """``Classifier._contributions`` as it was before it iterated on Python scalars and
+    summed a list (2026-12-07): the reference the faster one must equal exactly."""
+    from collections import Counter, defaultdict
+
+    contrib = clf._slope * data.astype(np.float64) * clf._coef[idx]
+    terms: dict[str, float] = defaultdict(float)
+    char_contrib: dict[int, float] = {}
+    n_word, n_char = clf._n_word, clf._n_char
+    for j, c in zip(idx, contrib, strict=True):
+        if n_word <= j < n_word + n_char:
+            char_contrib[int(j) - n_word] = float(c)
+        else:
+            terms[clf._feature_name(int(j))] += float(c)
+    if char_contrib:
+        words = Counter(clf._char_preprocess(text).split())
+        grams = {w: Counter(clf._char_grams(w).tolist()) for w in words}
+        totals: Counter[int] = Counter()
+        for w, k in words.items():
+            for j, n in grams[w].items():
+                totals[j] += k * n
+        for w, k in words.items():
+            share = sum(
+                char_contrib[j] * k * n / totals[j]
+                for j, n in grams[w].items()
+                if j in char_contrib
+            )
+            if share:
+                terms[classifier._EDGE_PUNCT.sub("", w) or w] += share
+    return terms
+
+
+def test_contributions_equal_the_previous_implementation_exactly(full: Classifier) -> None:
+    items = _packaged_items()[:300]
+    texts = [(it.get("title") or "", it.get("summary") or "") for it in items] + [ATTACK, SPORTS]
+    x, _ = full._prepare(texts)
+    for k, (title, summary) in enumerate(texts):
+        text = classifier.compose_text(title, summary)
+        now = full._contributions(*x.row(k), text, {})
+        before = _contributions_as_before(full, *x.row(k), text)
+        assert list(now.items()) == list(before.items())  # same floats, same order
+    assert any(len(_contributions_as_before(full, *x.row(k), "")) for k in range(len(texts)))
+
+
 def test_a_fitted_vocabulary_pickles_as_one_string_and_comes_back_equal() -> None:
     """joblib's pure-Python pickler wrote 200,000 terms one by one (seconds per training):
     the model's vocabularies pickle as one JSON string, NumPy column numbers as ints."""

@@ -14,6 +14,7 @@ from newsalert.render import (
     ELLIPSIS,
     FAMILIES,
     ZWSP,
+    _unsafe_chars,
     channel_family,
     clean,
     cut,
@@ -441,3 +442,15 @@ def test_story_updates_say_where_as_first_alerts_do(family: str) -> None:
     # a report that names no place gets no Where line
     bare = render_update(StoryUpdate(make_alert(), 1, "Police post attack", ("a",), 1, ()), family)
     assert "Where" not in bare.body and "openstreetmap" not in bare.body
+
+
+@pytest.mark.parametrize("code", [*range(128), 0x85, 0xA0, 0x2028, 0x3000, 0xE9, 0x1F600])
+def test_safe_link_refuses_exactly_spaces_and_unprintable_characters(code: int) -> None:
+    """The ASCII shortcut of ``safe_link``'s character test answers as the test per
+    character does, for every ASCII character and a few others, alone and in a link."""
+    ch = chr(code)
+    for text in (ch, f"https://example.org/{ch}x", f"https://example.org/a?q={ch}{ch}z"):
+        refused = any(c.isspace() or not c.isprintable() for c in text)
+        assert _unsafe_chars(text) == refused
+        if refused:
+            assert safe_link(text) is None

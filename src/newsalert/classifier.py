@@ -1007,11 +1007,12 @@ class Classifier:
         terms: dict[str, float] = defaultdict(float)
         char_contrib: dict[int, float] = {}
         n_word, n_char = self._n_word, self._n_char
-        for j, c in zip(idx, contrib, strict=True):
+        # Python ints and floats (tolist: the same values) rather than numpy scalars
+        for j, c in zip(idx.tolist(), contrib.tolist(), strict=True):
             if n_word <= j < n_word + n_char:
-                char_contrib[int(j) - n_word] = float(c)
+                char_contrib[j - n_word] = c
             else:  # word n-grams, then (after the char block) cue and kind features
-                terms[self._feature_name(int(j))] += float(c)
+                terms[self._feature_name(j)] += c
         if char_contrib:
             # credit each char n-gram to the words it occurs in, by occurrence share
             words = Counter(self._char_preprocess(text).split())
@@ -1022,15 +1023,18 @@ class Classifier:
                 if found is None:
                     found = known[w] = Counter(self._char_grams(w).tolist())
                 grams[w] = found
-            totals: Counter[int] = Counter()
+            totals: dict[int, int] = {}  # exact ints: a plain dict, not a Counter's __missing__
             for w, k in words.items():
                 for j, n in grams[w].items():
-                    totals[j] += k * n
+                    totals[j] = totals.get(j, 0) + k * n
             for w, k in words.items():
+                # the same terms in the same order as ever: the same float sum
                 share = sum(
-                    char_contrib[j] * k * n / totals[j]
-                    for j, n in grams[w].items()
-                    if j in char_contrib
+                    [
+                        char_contrib[j] * k * n / totals[j]
+                        for j, n in grams[w].items()
+                        if j in char_contrib
+                    ]
                 )
                 if share:
                     terms[_EDGE_PUNCT.sub("", w) or w] += share

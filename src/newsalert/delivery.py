@@ -53,7 +53,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -135,7 +135,7 @@ class Notifier:
             raise PermanentDeliveryError(f"unknown body format {message.body_format!r}")
         with _parsing(url):
             plugin = _instantiate(url)  # raises PermanentDeliveryError
-        where = plugin.url(privacy=True)
+        where = _privacy(url, plugin)
         self._configure(plugin, url)
         if message.headers:
             _add_email_headers(plugin, message.headers)
@@ -312,7 +312,7 @@ def _instantiate(url: str, *, quiet: bool = False) -> Any:
         try:
             parsed = _parsed(url)
             plugin = apprise.Apprise.instantiate(
-                copy.deepcopy(parsed) if parsed is not None else url,
+                _copied(parsed) if parsed is not None else url,
                 asset=_ASSET,
                 suppress_exceptions=False,
             )
@@ -340,6 +340,34 @@ def _parsed(url: str) -> dict[str, Any] | None:
     from apprise.plugins import url_to_dict
 
     return url_to_dict(url, secure_logging=_ASSET.secure_logging)
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of a parse (dicts, lists of strings, numbers): apprise's plugins may
+    change what they are given. ``copy.deepcopy`` for anything of another type."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if kind is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [_copied(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def _privacy(url: str, plugin: Any) -> str:
+    """``plugin.url(privacy=True)`` of a plugin just built from ``url``, once per URL (it
+    is made from the URL alone)."""
+    where = _WHERE.get(url)
+    if where is None:
+        where = plugin.url(privacy=True)
+        if len(_WHERE) >= 1024:
+            _WHERE.clear()
+        _WHERE[url] = where
+    return where
+
+
+_WHERE: dict[str, str] = {}
 
 
 def _explain(url: str, error: str | None, warnings: list[str]) -> str:
@@ -425,15 +453,20 @@ def _remember(secrets: set[str]) -> None:
 @contextlib.contextmanager
 def _parsing(url: str) -> Iterator[None]:
     """While apprise parses ``url`` it may log any part of it: redact them all meanwhile."""
-    pieces = set()
-    if isinstance(url, str):
-        pieces = _fragments(url) | {url, url.strip()}
-    pieces = {p for p in pieces if len(p) >= _MIN_PARSING_FRAGMENT}
-    token = _PARSING_SECRETS.set(tuple(sorted(pieces, key=len, reverse=True)))
+    token = _PARSING_SECRETS.set(_parsing_pieces(url) if isinstance(url, str) else ())
     try:
         yield
     finally:
         _PARSING_SECRETS.reset(token)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsing_pieces(url: str) -> tuple[str, ...]:
+    """What :func:`_parsing` redacts for ``url``, longest first (once per URL)."""
+    pieces = _fragments(url) | {url, url.strip()}
+    return tuple(
+        sorted((p for p in pieces if len(p) >= _MIN_PARSING_FRAGMENT), key=len, reverse=True)
+    )
 
 
 def _redact(text: str) -> str:
@@ -489,7 +522,7 @@ class _CaptureFilter(logging.Filter):
         sink = _WARNINGS.get()
         if sink is not None:
             message = record.getMessage()
-            if record.levelno >= logging.WARNING or message.startswith("Socket Exception"):
+            if record.levelno >= logging.WARNING or message.startswith(_SOCKET_EXCEPTION):
                 sink.append(_redact(message))
         return record.levelno >= logging.getLogger().getEffectiveLevel()
 
@@ -498,6 +531,52 @@ _apprise_logger = logging.getLogger(apprise.LOGGER_NAME)
 _apprise_logger.addFilter(_CaptureFilter())
 if _apprise_logger.level == logging.NOTSET:
     _apprise_logger.setLevel(logging.DEBUG)
+
+_SOCKET_EXCEPTION = "Socket Exception"
+
+
+def _may_be_socket_exception(msg: Any, args: tuple[Any, ...]) -> bool:
+    """Whether ``msg`` formatted with ``args`` (as ``LogRecord.getMessage`` does) could
+    start with the prefix: what comes before its first ``%`` starts every text it formats
+    to; only when that is a start of the prefix is the text made to be sure."""
+    if type(msg) is not str:
+        return True
+    head = msg.split("%", 1)[0]
+    if head.startswith(_SOCKET_EXCEPTION):
+        return True
+    if not _SOCKET_EXCEPTION.startswith(head):
+        return False
+    if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+        args = args[0]  # type: ignore[assignment]  # as LogRecord takes a lone mapping
+    try:
+        text = msg % args if args else msg
+    except Exception:  # the record's own formatting will say what is wrong
+        return True
+    return text.startswith(_SOCKET_EXCEPTION)
+
+
+def _skipping_debug(debug: Callable[..., None]) -> Callable[..., None]:
+    """apprise's ``logger.debug``, but a call whose record :class:`_CaptureFilter` would
+    drop unseen (the root logger above DEBUG, and no send to hand a "Socket Exception"
+    line to) makes no record: apprise logs several DEBUG lines per e-mail, each a
+    LogRecord, a stack walk and both filters. A message whose start could turn into that
+    prefix once formatted is logged as before."""
+
+    @functools.wraps(debug)
+    def call(msg: Any, *args: Any, **kwargs: Any) -> None:
+        if logging.root.getEffectiveLevel() > logging.DEBUG and (
+            _WARNINGS.get() is None or not _may_be_socket_exception(msg, args)
+        ):
+            return
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1  # the record names apprise's line
+        debug(msg, *args, **kwargs)
+
+    call.__newsalert_skips__ = True  # type: ignore[attr-defined]
+    return call
+
+
+if not getattr(_apprise_logger.debug, "__newsalert_skips__", False):
+    _apprise_logger.debug = _skipping_debug(_apprise_logger.debug)  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager

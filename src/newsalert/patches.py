@@ -30,6 +30,21 @@ idempotent, and re-checked where a test (or other code) may have replaced the ta
    other value (non-ASCII, control characters, CR/LF: the header-injection guard; an
    RFC 2047 charset) and every folding generator take the email package's own path. Proved
    byte for byte by tests/test_delivery.py ``test_plain_headers_write_what_compat32_writes``.
+   The same multipart class flattens itself (``as_string``) with a generator whose
+   ``_make_boundary`` looks for the boundary's ``--`` line in the text as a substring
+   before compiling the email package's regex for it: the email package compiles one regex
+   per e-mail (a random boundary, never in ``re``'s cache, which it floods and so evicts
+   other modules' patterns). The same random draw, the same boundary, the same suffixes
+   when the line does occur. The text class keeps what ``set_param`` makes of a header
+   value (every part sets the charset its Content-Type already names: parsed and written
+   back unchanged, each time). Proved by tests/test_email_build.py.
+5. ``convert_between`` as apprise 2.3's e-mail plugin sees it: the HTML-to-text conversion
+   of the plain part is kept for the last few bodies (a pure function of the body), so an
+   alert e-mailed to several targets is converted once. Proved by
+   tests/test_email_build.py.
+6. ``NotifyEmail._get_charset`` (apprise 2.3): whether a header is ASCII by
+   ``str.isascii`` rather than a generator over its characters. Proved by
+   tests/test_email_build.py.
 
 The Celery layer's patches of kombu live in workers/compat.py (the core does not import
 kombu).
@@ -37,17 +52,23 @@ kombu).
 
 from __future__ import annotations
 
+import email.message
 import functools
 import json
+import random
+import re
 import ssl
+import sys
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from email._policybase import Compat32
+from email.generator import Generator
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.parser import HeaderParser
+from io import StringIO
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -315,14 +336,86 @@ class PlainHeaders(Compat32):
 PLAIN_HEADERS = PlainHeaders()
 
 
+@functools.lru_cache(maxsize=64)
+def _param_set(current: str | None, header: str, args: tuple[Any, ...]) -> str | None:
+    """The ``header`` value ``Message.set_param(*args)`` leaves on a message whose first
+    ``header`` is ``current`` (None: none): it reads nothing else. Worked out on a scratch
+    message by the email package's own code."""
+    scratch = email.message.Message(policy=PLAIN_HEADERS)
+    if current is not None:
+        scratch[header] = current
+    email.message.Message.set_param(scratch, args[0], args[1], header, *args[2:])
+    return scratch.get(header)
+
+
 class _MIMEText(MIMEText):
     def __init__(self, *args: Any, policy: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, policy=policy or PLAIN_HEADERS, **kwargs)
+
+    def set_param(
+        self,
+        param: str,
+        value: Any,
+        header: str = "Content-Type",
+        requote: bool = True,
+        charset: str | None = None,
+        language: str = "",
+        replace: bool = False,
+    ) -> None:
+        """``Message.set_param``, its new header value kept for the value it had: every
+        e-mail's two parts set the charset their Content-Type already names (parsing the
+        header's parameters and writing them back, unchanged, each time)."""
+        current = self.get(header)
+        if current is not None and type(current) is not str:  # a Header object: as ever
+            super().set_param(param, value, header, requote, charset, language, replace)
+            return
+        try:
+            ctype = _param_set(current, header, (param, value, requote, charset, language))
+        except TypeError:  # an unhashable value: as ever
+            super().set_param(param, value, header, requote, charset, language, replace)
+            return
+        if ctype != current:  # what Message.set_param then does
+            if replace:
+                self.replace_header(header, ctype)
+            else:
+                del self[header]
+                self[header] = ctype
+
+
+_BOUNDARY_FORMAT = f"%0{len(repr(sys.maxsize - 1))}d"  # the email package's _fmt
+
+
+class _BoundaryGenerator(Generator):
+    """The email package's generator, but a boundary whose ``--`` line cannot be in the
+    text (not even as a substring, by far the usual case) is taken without compiling a
+    regex for it. Otherwise the email package's own search and ``.N`` suffixes."""
+
+    @classmethod
+    def _make_boundary(cls, text: str | None = None) -> str:
+        token = random.randrange(sys.maxsize)  # the same draw as the email package's
+        boundary = ("=" * 15) + (_BOUNDARY_FORMAT % token) + "=="
+        if text is None or "--" + boundary not in text:
+            return boundary
+        b, counter = boundary, 0
+        while True:
+            cre = cls._compile_re("^--" + re.escape(b) + "(--)?$", re.MULTILINE)
+            if not cre.search(text):
+                return b
+            b = boundary + "." + str(counter)
+            counter += 1
 
 
 class _MIMEMultipart(MIMEMultipart):
     def __init__(self, *args: Any, policy: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, policy=policy or PLAIN_HEADERS, **kwargs)
+
+    def as_string(self, unixfrom: bool = False, maxheaderlen: int = 0, policy: Any = None) -> str:
+        """``Message.as_string`` (Python 3.11-3.13), on :class:`_BoundaryGenerator`."""
+        policy = self.policy if policy is None else policy
+        fp = StringIO()
+        g = _BoundaryGenerator(fp, mangle_from_=False, maxheaderlen=maxheaderlen, policy=policy)
+        g.flatten(self, unixfrom=unixfrom)
+        return fp.getvalue()
 
 
 def plain_email_headers() -> None:
@@ -336,8 +429,85 @@ def plain_email_headers() -> None:
         apprise_email.MIMEMultipart = _MIMEMultipart  # type: ignore[misc]
 
 
+# --- 5. apprise's e-mail plugin: an HTML body converted to text once --------------------------
+#
+# An HTML e-mail gets a text/plain alternative converted by apprise's HTMLParser-based
+# converter, about a fifth of building the e-mail; the same alert to several e-mail targets
+# (or a retry) converts the same body again. Bodies are at most ~20,000 characters (the
+# e-mail body limit), so the cache holds a few hundred KB at most.
+
+_CONVERTED_BODIES = 32
+
+
+def _converting(convert: Callable[..., Any], html: Any, text: Any) -> Callable[..., Any]:
+    """``convert`` (apprise's ``convert_between``), its HTML-to-text results of the last
+    few bodies kept."""
+
+    @functools.lru_cache(maxsize=_CONVERTED_BODIES)
+    def to_text(body: str) -> Any:
+        return convert(html, text, body)
+
+    @functools.wraps(convert)
+    def converted(from_format: Any, to_format: Any, content: Any) -> Any:
+        if from_format == html and to_format == text and type(content) is str:
+            return to_text(content)
+        return convert(from_format, to_format, content)
+
+    converted.cache_info = to_text.cache_info  # type: ignore[attr-defined]
+
+    setattr(converted, _RECORDER_MARK, True)
+    return converted
+
+
+def convert_html_once() -> None:
+    try:
+        from apprise import NotifyFormat
+        from apprise.plugins.email import base as apprise_email
+    except ImportError:  # another apprise layout: converted every time
+        return
+    convert = getattr(apprise_email, "convert_between", None)
+    if callable(convert) and not getattr(convert, _RECORDER_MARK, False):
+        apprise_email.convert_between = _converting(  # type: ignore[assignment]
+            convert, NotifyFormat.HTML, NotifyFormat.TEXT
+        )
+
+
+# --- 6. apprise's e-mail plugin: is a header ASCII -----------------------------------------
+#
+# ``NotifyEmail._get_charset`` decides a header's charset by ``all(ord(c) < 128 for c in
+# text)``, a generator step per character of the subject and of every header; ``str.isascii``
+# is the same test in C.
+
+
+_APPRISE_GET_CHARSET: Callable[[Any], str | None] | None = None  # apprise's own
+
+
+def _get_charset(input_string: Any) -> str | None:
+    if type(input_string) is not str and _APPRISE_GET_CHARSET is not None:
+        return _APPRISE_GET_CHARSET(input_string)
+    if not input_string:
+        return None
+    return None if input_string.isascii() else "utf-8"
+
+
+def ascii_headers_at_once() -> None:
+    global _APPRISE_GET_CHARSET
+    try:
+        from apprise.plugins.email import NotifyEmail
+    except ImportError:  # another apprise layout: its own test
+        return
+    current = NotifyEmail.__dict__.get("_get_charset")
+    function = getattr(current, "__func__", None)
+    if function is None or function is _get_charset:
+        return
+    _APPRISE_GET_CHARSET = function
+    NotifyEmail._get_charset = staticmethod(_get_charset)  # type: ignore[method-assign]
+
+
 def apply() -> None:
     """The patches made once, at import of ``delivery`` (1. is made by every send)."""
     share_smtp_tls_context()
     record_smtp_message_ids()
     plain_email_headers()
+    convert_html_once()
+    ascii_headers_at_once()

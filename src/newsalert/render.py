@@ -389,12 +389,21 @@ def format_time(when: datetime | None) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _unsafe_chars(link: str) -> bool:
+    """Whether ``link`` has a space or a character that is not printable. In ASCII the
+    only printable space is " " (tab, CR, LF ... are not printable): two string methods
+    instead of a test per character."""
+    if link.isascii():
+        return " " in link or not link.isprintable()
+    return any(ch.isspace() or not ch.isprintable() for ch in link)
+
+
 def safe_link(link: str | None) -> str | None:
     """The alert link if it is a plain http(s) URL, percent-encoded for markup; else None."""
     if not link:
         return None
     link = link.strip()
-    if len(link) > MAX_LINK_LENGTH or any(ch.isspace() or not ch.isprintable() for ch in link):
+    if len(link) > MAX_LINK_LENGTH or _unsafe_chars(link):
         return None
     try:
         parts = urlsplit(link)
