@@ -24,7 +24,9 @@ run it once, for the final candidate, after the choice is made.
 
 A candidate replaces the cue block (``classifier._cue_dense``'s groups and products)
 through ``CANDIDATES``; ``baseline`` is the shipped recipe and must reproduce
-``model.json``'s ``cv`` metrics.
+``model.json``'s ``cv`` metrics. A model-form candidate (``MODEL_FORM``) keeps the columns
+and gives ``scale`` (a per-column factor made from each fold's fitted rows, folded back
+into the weights), ``params`` or ``C`` for the logistic regression, or ``beta``.
 """
 
 from __future__ import annotations
