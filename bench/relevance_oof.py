@@ -24,7 +24,9 @@ run it once, for the final candidate, after the choice is made.
 
 A candidate replaces the cue block (``classifier._cue_dense``'s groups and products)
 through ``CANDIDATES``; ``baseline`` is the shipped recipe and must reproduce
-``model.json``'s ``cv`` metrics.
+``model.json``'s ``cv`` metrics. A model-form candidate (``MODEL_FORM``) keeps the columns
+and gives ``scale`` (a per-column factor made from each fold's fitted rows, folded back
+into the weights), ``params`` or ``C`` for the logistic regression, or ``beta``.
 """
 
 from __future__ import annotations
@@ -322,7 +324,43 @@ def make_recency(base: Any = None, groups: tuple[int, ...] = tuple(range(10))) -
     return fn
 
 
+def nb_ratio(alpha: float = 1.0, norm: bool = False) -> Any:
+    """NB-LR (Wang & Manning 2012): each TF-IDF column scaled by the log-count ratio
+    ``r = log((p / |p|_1) / (q / |q|_1))``, ``p`` and ``q`` = ``alpha`` + how many positive
+    and negative fitted rows have the n-gram (binary counts, unweighted); cue and kind
+    columns keep scale 1. For an L2 logistic regression this is a per-column penalty
+    ``w_j^2 / r_j^2`` (the sign of ``r`` only flips the fitted weight). ``norm`` divides
+    ``r`` by its mean magnitude over the columns that occur, so that the TF-IDF block's
+    overall weight against the cue and kind blocks stays as shipped."""
+
+    def fn(x: sp.csr_matrix, y: np.ndarray, n: int) -> np.ndarray:
+        present = x[:, :n].copy()
+        present.data = (present.data > 0).astype(np.float64)
+        pos = alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
+        neg = alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
+        r = np.log((pos / pos.sum()) / (neg / neg.sum()))
+        if norm:
+            seen = np.asarray(present.sum(axis=0)).ravel() > 0
+            r = r / np.abs(r[seen]).mean()
+        return np.concatenate([r, np.ones(x.shape[1] - n)])
+
+    return fn
+
+
+# Fifth round (model form): candidates change how the same columns are weighted or
+# penalised, never the columns; each folds into one weight per column at run time.
+MODEL_FORM: dict[str, dict[str, Any]] = {
+    "nb": {"scale": nb_ratio()},
+    "nb norm": {"scale": nb_ratio(norm=True)},
+    "nb beta 0.25": {"scale": nb_ratio(), "beta": 0.25},
+    "l1": {"params": {"penalty": "l1"}},
+    "unbalanced": {"params": {"class_weight": None}},
+    "C 4": {"C": 4.0},
+    "C 64": {"C": 64.0},
+}
+
 CANDIDATES: dict[str, dict[str, Any]] = {
+    **MODEL_FORM,
     "baseline": {},
     "title clause": {"title": title_kinds},
     "lead clause": {"cues": make_lead()},
@@ -444,18 +482,30 @@ def run(
     folds = StratifiedKFold(n_splits=C.N_FOLDS, shuffle=True, random_state=seed)
     oof = np.zeros(n)
     coefs, intercepts = [], []
+    n_tfidf = data.tfidf.shape[1]
     for tr, te in folds.split(x, C._strata(y, data.source)):
         with_copies = np.flatnonzero(np.isin(copy_of, tr))
         model = C._relevance_model(seed)
-        if "C" in cand:
-            model.set_params(C=cand["C"])
+        model.set_params(**({"C": cand["C"]} if "C" in cand else {}), **cand.get("params", {}))
+        x_fit = sp.vstack([x[tr], x_copies[with_copies]]).tocsr()
+        y_fit = np.concatenate([y[tr], y[copy_of[with_copies]]])
+        # the model-form hook: a per-column scale made from this fold's training rows
+        # only; the model is fitted on X * diag(s) and its weights fold back as coef * s,
+        # so the averaged model is one weight per column, as the runtime scores it
+        scale = cand["scale"](x_fit, y_fit, n_tfidf) if "scale" in cand else None
         model.fit(
-            sp.vstack([x[tr], x_copies[with_copies]]).tocsr(),
-            np.concatenate([y[tr], y[copy_of[with_copies]]]),
+            x_fit @ sp.diags(scale) if scale is not None else x_fit,
+            y_fit,
             sample_weight=np.concatenate([weights[tr], copy_w[with_copies]]),
         )
-        oof[te] = model.decision_function(x[te])
-        coefs.append(model.coef_[0])
+        w = model.coef_[0].copy()
+        if "beta" in cand:  # Wang & Manning's interpolation toward the NB vote
+            w[:n_tfidf] = (1 - cand["beta"]) * np.abs(w[:n_tfidf]).mean() + cand["beta"] * w[
+                :n_tfidf
+            ]
+        w = w * scale if scale is not None else w
+        oof[te] = x[te] @ w + model.intercept_[0]
+        coefs.append(w)
         intercepts.append(model.intercept_[0])
     slope, offset = C._platt(oof, y)
     p = C._sigmoid(slope * oof + offset)

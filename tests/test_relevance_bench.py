@@ -102,3 +102,23 @@ def test_recency_rows() -> None:
     shipped = classifier._cue_dense(docs, classifier._CUE_INDEX, classifier.CUE_SCALE)
     assert cue.shape == (3, shipped.shape[1] + 2)
     assert np.array_equal(cue[:, : shipped.shape[1]], shipped)
+
+
+def test_nb_ratio_scales_tfidf_columns_only() -> None:
+    import scipy.sparse as sp
+
+    oof = _bench("relevance_oof")
+    # columns: a word only positives have, one only negatives have, one both have, one
+    # no row has; then a cue column (not TF-IDF: kept at 1)
+    x = sp.csr_matrix(
+        np.array(
+            [[0.5, 0, 0.2, 0, 3.0], [0.4, 0, 0.1, 0, 0], [0, 0.7, 0.3, 0, 1.0], [0, 0.2, 0.3, 0, 0]]
+        )
+    )
+    y = np.array([1, 1, 0, 0])
+    r = oof.nb_ratio()(x, y, 4)
+    assert r[0] > 0 > r[1]
+    assert r[0] == -r[1] and r[2] == r[3] == 0.0  # symmetric counts -> log ratio 0
+    assert r[4] == 1.0
+    norm = oof.nb_ratio(norm=True)(x, y, 4)
+    assert np.isclose(np.abs(norm[:3]).mean(), 1.0) and norm[4] == 1.0
