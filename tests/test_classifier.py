@@ -390,21 +390,6 @@ def test_train_is_reproducible(small_dir: Path, subsets: tuple[Path, Path], tmp_
     assert meta["data"]["packaged"] is False
 
 
-def test_folds_fitted_side_by_side_give_the_model_fitted_one_by_one(
-    small_dir: Path, subsets: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import numpy as np
-
-    monkeypatch.setattr(classifier, "_fit_workers", lambda: 1)
-    train(tmp_path / "serial", [subsets[0]], seed=0)
-    ours = np.load(classifier.runtime_file(small_dir / "model.joblib"))
-    serial = np.load(classifier.runtime_file(tmp_path / "serial" / "model.joblib"))
-    assert sorted(ours.files) == sorted(serial.files)
-    for name in ours.files:
-        if name != "model_sha256":  # the pickle's bytes, not the model
-            assert np.array_equal(ours[name], serial[name]), name
-
-
 def test_train_extra_items_and_progress(
     subsets: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

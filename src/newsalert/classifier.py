@@ -95,7 +95,6 @@ import unicodedata
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -1174,16 +1173,6 @@ def _make_vectorizer() -> FeatureUnion:
     )
 
 
-def _fit_workers() -> int:
-    """Folds fitted at once: the cores this process may use, at most two (each fold holds
-    its own copy of the training matrix in liblinear's format: memory, not only CPU)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(2, cores, N_FOLDS))
-
-
 def _relevance_model(seed: int) -> LogisticRegression:
     from sklearn.linear_model import LogisticRegression
 
@@ -1390,24 +1379,17 @@ def train(
     oof = np.zeros(len(y))
     coefs, intercepts = [], []
 
-    def fit_fold(tr: np.ndarray) -> LogisticRegression:
+    for k, (tr, te) in enumerate(folds.split(x, _strata(y, sources)), 1):
         with_copies = np.flatnonzero(np.isin(copy_of, tr))
-        return _relevance_model(seed).fit(
+        model = _relevance_model(seed).fit(
             sp.vstack([x[tr], x_copies[with_copies]]).tocsr(),
             np.concatenate([y[tr], y[copy_of[with_copies]]]),
             sample_weight=np.concatenate([weights[tr], weights[copy_of[with_copies]]]),
         )
-
-    splits = list(folds.split(x, _strata(y, sources)))
-    # liblinear releases the GIL and the folds are independent (each seeded alike), so
-    # they fit side by side on the machine's cores: the same model, in less wall time
-    with ThreadPoolExecutor(max_workers=_fit_workers()) as pool:
-        fitted = pool.map(fit_fold, [tr for tr, _ in splits])
-        for k, ((_, te), model) in enumerate(zip(splits, fitted, strict=True), 1):
-            oof[te] = model.decision_function(x[te])
-            coefs.append(model.coef_[0])
-            intercepts.append(model.intercept_[0])
-            bar.step(f"fold {k}/{N_FOLDS}")
+        oof[te] = model.decision_function(x[te])
+        coefs.append(model.coef_[0])
+        intercepts.append(model.intercept_[0])
+        bar.step(f"fold {k}/{N_FOLDS}")
     coef = np.mean(coefs, axis=0)
     intercept = float(np.mean(intercepts))
     slope, offset = _platt(oof, y)
