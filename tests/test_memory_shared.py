@@ -6,6 +6,7 @@ context, the loaded config, the store's checked schema)."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from array import array
 from pathlib import Path
@@ -73,7 +74,9 @@ def identifiers() -> tuple[Any, Any]:
 def test_compact_identifier_holds_its_tables_in_arrays(identifiers: tuple[Any, Any]) -> None:
     stock, compact = identifiers
     assert isinstance(stock.tk_output, list) and isinstance(stock._rowbase, list)
-    assert isinstance(compact.tk_output, array) and isinstance(compact._rowbase, array)
+    # flat blocks that reads never write to: an array, or a view of the cached file's mapping
+    assert isinstance(compact.tk_output, array | memoryview)
+    assert isinstance(compact._rowbase, array)
     assert list(compact.tk_output) == stock.tk_output
     assert list(compact._rowbase) == stock._rowbase
     assert compact_identifier(compact) is compact  # arrays already: left as they are
@@ -236,30 +239,46 @@ def test_a_worker_imports_only_what_its_config_uses(tmp_path: Path, broker: str)
         assert lines == ["[]"]
 
 
-def test_the_transition_table_is_a_file_mapping_checked_at_each_load(
-    identifiers: tuple[Any, Any], tmp_path: Path
+def test_the_identifier_is_a_cached_file_mapping_checked_at_each_load(
+    identifiers: tuple[Any, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from py3langid.langid import MODEL_DIR, MODEL_FILE
-
-    from newsalert.language import mapped_table
-
+    """The restricted identifier is cached as a mapped file: a start skips py3langid's xz
+    model, its tables are views of the mapping, a damaged file is found and rebuilt, and
+    where nothing can be written everything stays in memory, with the same answers."""
     stock, compact = identifiers
     assert isinstance(compact.tk_nextmove, memoryview)  # the user's cache, as the worker's
-    assert compact.tk_nextmove == memoryview(stock.tk_nextmove)
-    model = Path(MODEL_DIR) / MODEL_FILE
-    mapped = mapped_table(stock.tk_nextmove, tmp_path, model)
-    (written,) = tmp_path.glob("langid-nextmove-*.bin")
-    assert isinstance(mapped, memoryview) and mapped.tobytes() == stock.tk_nextmove.tobytes()
+    assert compact.tk_nextmove.tobytes() == memoryview(stock.tk_nextmove).tobytes()
+    # the table alone, as the code before cached it: removed once unloaded for a day
+    old = tmp_path / "langid-nextmove-0123456789abcdef-I.bin"
+    recent = tmp_path / "langid-fedcba9876543210.map"  # another version's, loaded lately
+    for stale in (old, recent):
+        stale.write_bytes(b"x")
+    os.utime(old, (1, 1))
+    first = load_detector(cache_dir=tmp_path)._identifier
+    assert not old.exists() and recent.exists()
+    recent.unlink()
+    (written,) = tmp_path.glob("langid-*.map")
+    assert isinstance(first.tk_nextmove, memoryview)
+    assert first.tk_nextmove.tobytes() == memoryview(stock.tk_nextmove).tobytes()
+    assert list(first.tk_output) == stock.tk_output and list(first.nb_classes) == list(
+        stock.nb_classes
+    )
     # a damaged file (same size, other bytes) is found and written again
     raw = bytearray(written.read_bytes())
-    raw[12345] ^= 0xFF
+    raw[len(raw) // 2] ^= 0xFF
     written.write_bytes(bytes(raw))
-    again = mapped_table(stock.tk_nextmove, tmp_path, model)
-    assert again.tobytes() == stock.tk_nextmove.tobytes()
-    # where nothing can be written, the table stays in memory as it was
+    with caplog.at_level("WARNING", logger="newsalert.language"):
+        again = load_detector(cache_dir=tmp_path)._identifier
+    assert any("rebuilding py3langid" in r.getMessage() for r in caplog.records)
+    assert again.tk_nextmove.tobytes() == memoryview(stock.tk_nextmove).tobytes()
+    assert load_detector(cache_dir=tmp_path)._identifier.rank("Napad na policiju") == (
+        stock.rank("Napad na policiju")
+    )
+    # where nothing can be written, the tables stay in memory as they were
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
-    assert mapped_table(stock.tk_nextmove, blocked / "cache", model) is stock.tk_nextmove
+    kept = load_detector(cache_dir=blocked / "cache")._identifier
+    assert isinstance(kept.tk_nextmove, array) and kept.rank("Gunmen") == stock.rank("Gunmen")
     detector = load_detector(cache_dir=None)
     assert isinstance(detector._identifier.tk_nextmove, array)
 

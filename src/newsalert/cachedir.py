@@ -4,10 +4,49 @@ so any module can ask."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = 24 * 3600.0  # seconds another build's cache file must lie unloaded
 
 
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "newsalert"
+
+
+def touch(path: Path) -> None:
+    """Mark ``path`` loaded now (its mtime): another build's cleanup keeps it."""
+    # a cache folder shared read-only, another user's file: not marked, loaded all the same
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def remove_stale(current: Path, pattern: re.Pattern[str]) -> None:
+    """Remove the files of ``current``'s folder named by ``pattern`` (other builds' cache
+    files of the same thing), other than ``current``, that no process has loaded for
+    ``STALE_AFTER``: an upgrade left them there for good. A process that has such a file
+    open reads it whole all the same (an unlinked file lives while open, and
+    ``mapfile.load`` opens it once); one that just wrote or loaded it has touched it, so
+    two versions running side by side do not remove each other's file. Temporary files
+    of a write in progress (a leading ``.``) must not match. Errors are ignored."""
+    cutoff = time.time() - STALE_AFTER
+    try:
+        entries = list(os.scandir(current.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == current.name or not pattern.fullmatch(entry.name):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                log.info("removed a stale cache file: %s", entry.path)
+        except OSError:
+            continue

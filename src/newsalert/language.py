@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 import re
 import unicodedata
 from array import array
@@ -32,6 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from newsalert import cachedir, mapfile
 from newsalert.models import Language
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ __all__ = [
     "LanguageDetector",
     "compact_identifier",
     "load_detector",
-    "mapped_table",
     "shared_detector",
 ]
 
@@ -266,11 +265,51 @@ class LanguageDetector:
         return {c: e / total for c, e in exp.items()}
 
 
+# what a cached identifier holds (bump when that changes: a new file name, rebuilt)
+_CACHE_FORMAT = 1
+
+
 def load_detector(cache_dir: Path | bool | None = True) -> LanguageDetector:
-    """A detector with py3langid's shipped model (nothing is downloaded). Its automaton's
-    transition table is read from a file mapping in ``cache_dir`` (True: the gazetteer's
-    cache folder; None or False: kept in memory), see ``mapped_table``."""
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+    """A detector with py3langid's shipped model (nothing is downloaded). In ``cache_dir``
+    (True: the gazetteer's cache folder; None or False: no cache, everything in memory)
+    the restricted, compacted identifier is kept as a mapped file (``mapfile``): a start
+    then skips decompressing py3langid's xz model (0.5 s at every process start, most
+    of it the decompression), and the transition table is served from the mapping, so
+    only the pages texts walk through are resident, shared through the page cache."""
+    if cache_dir is True:
+        cache_dir = cachedir.default_cache_dir()
+    if not cache_dir:
+        return LanguageDetector(_stock_restricted())
+    path = Path(cache_dir) / f"langid-{_cache_key()}.map"
+    try:
+        detector = LanguageDetector(_identifier_from(path))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        log.warning("rebuilding py3langid's cached model: %s unreadable (%s)", path, exc)
+    else:
+        cachedir.touch(path)
+        return detector
+    identifier = _stock_restricted()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mapfile.dump(_identifier_parts(identifier), path)
+        detector = LanguageDetector(_identifier_from(path))
+    except (OSError, ValueError) as exc:
+        log.info("py3langid's model kept in memory (%s)", exc)
+        return LanguageDetector(identifier)
+    cachedir.remove_stale(path, _CACHE_FILES)  # only now that the new file is in place
+    return detector
+
+
+# what load_detector has written, in this format and before it (the table alone, .bin)
+_CACHE_FILES = re.compile(r"langid-(?:[0-9a-f]{16}\.map|nextmove-[0-9a-f]{16}-[A-Za-z]\.bin)")
+
+
+def _stock_restricted() -> Any:
+    """py3langid's identifier from its shipped model, restricted to the languages this
+    module tells apart and compacted (``compact_identifier``)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
     wanted = {*LATIN, *(code for codes in SCRIPTS.values() for code in codes)}
@@ -281,77 +320,54 @@ def load_detector(cache_dir: Path | bool | None = True) -> LanguageDetector:
         full.nb_ptc,
         full.nb_pc,
         full.nb_classes,
-        full.tk_nextmove,
+        array("I", full.tk_nextmove) if isinstance(full.tk_nextmove, list) else full.tk_nextmove,
         full.tk_output,
         norm_probs=False,
         tk_row=full.tk_row,
     )
     del full
-    compact_identifier(identifier)
-    if cache_dir is True:
-        from newsalert.geo.geoparser import default_cache_dir
-
-        cache_dir = default_cache_dir()
-    if cache_dir:
-        model = Path(MODEL_DIR) / MODEL_FILE
-        identifier.tk_nextmove = mapped_table(identifier.tk_nextmove, cache_dir, model)
-    return LanguageDetector(identifier)
+    return compact_identifier(identifier)
 
 
-def mapped_table(table: Any, cache_dir: Path, model: Path) -> Any:
-    """py3langid's transition table (``tk_nextmove``: 9.8 million uint32, 39 MB) as a
-    read-only file mapping: the same numbers (``memoryview`` indexing gives the same int),
-    but only the pages that texts walk through are ever resident, shared by every process
-    (and by every worker of the machine) through the page cache. English items mostly never
-    reach py3langid (the English function words decide): on a stream of 6,800 news items
-    600 did, and they touched 37% of the table. The file is written once per model (named
-    by the model file's hash), checked against the loaded table at each load, rewritten
-    when it differs; where it cannot be written or mapped, ``table`` is returned as is."""
+def _cache_key() -> str:
+    """The shipped model file's hash with the languages kept and the cache's format."""
     import hashlib
-    import mmap
-    import tempfile
 
-    if not isinstance(table, array) or table.itemsize != 4:
-        return table
-    data = memoryview(table).cast("B")
-    digest = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
-    path = Path(cache_dir) / f"langid-nextmove-{digest}-{table.typecode}.bin"
-    try:
-        if not _same_file(path, data):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".langid-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)  # atomic: concurrent loaders never map half a file
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        with path.open("rb") as f:
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        if len(mapped) != len(data):
-            mapped.close()
-            return table
-        return memoryview(mapped).cast(table.typecode)
-    except (OSError, ValueError) as exc:
-        log.info("py3langid's table kept in memory (%s)", exc)
-        return table
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    digest = hashlib.sha256((Path(MODEL_DIR) / MODEL_FILE).read_bytes())
+    wanted = sorted({*LATIN, *(code for codes in SCRIPTS.values() for code in codes)})
+    digest.update(f"{_CACHE_FORMAT}:{','.join(wanted)}".encode())
+    return digest.hexdigest()[:16]
 
 
-def _same_file(path: Path, data: memoryview) -> bool:
-    """The file holds exactly ``data`` (read, not mapped: this process maps none of it)."""
-    try:
-        with path.open("rb") as f:
-            if os.fstat(f.fileno()).st_size != len(data):
-                return False
-            step, at = 1 << 22, 0
-            while at < len(data):
-                if f.read(step) != data[at : at + step]:
-                    return False
-                at += step
-            return True
-    except OSError:
-        return False
+def _identifier_parts(identifier: Any) -> dict[str, Any]:
+    return {
+        "nb_ptc": identifier.nb_ptc,
+        "nb_pc": identifier.nb_pc,
+        "nb_classes": list(identifier.nb_classes),
+        "tk_nextmove": identifier.tk_nextmove,
+        "tk_output": identifier.tk_output,
+        "tk_row": array("q", identifier.tk_row),
+    }
+
+
+def _identifier_from(path: Path) -> Any:
+    """The identifier ``_identifier_parts`` stored in ``path``, its tables views of the
+    file's mapping (kept open by the views)."""
+    from py3langid.langid import LanguageIdentifier
+
+    parts, _mapped = mapfile.load(path)
+    identifier = LanguageIdentifier(
+        parts["nb_ptc"],
+        parts["nb_pc"],
+        parts["nb_classes"],
+        parts["tk_nextmove"],
+        parts["tk_output"],
+        norm_probs=False,
+        tk_row=parts["tk_row"],
+    )
+    return compact_identifier(identifier)
 
 
 def compact_identifier(identifier: Any) -> Any:

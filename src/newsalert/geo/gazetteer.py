@@ -20,16 +20,13 @@ it and rebuilds the key index's hashes, and only the pages lookups touch are res
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import pickle
 import re
 import statistics
 import sys
-import time
 import unicodedata
 from array import array
 from collections import defaultdict
@@ -39,7 +36,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from newsalert import mapfile
+from newsalert import cachedir, mapfile
 from newsalert.geo import aliases
 from newsalert.geo.aliases import (
     CITY_ALIASES,
@@ -185,38 +182,13 @@ def load_gazetteer(cache_dir: Path | None) -> Gazetteer:
 
 # what load_gazetteer has written, in this format and before it (``.pickle``)
 _CACHE_FILE = re.compile(r"gazetteer-[0-9a-f]{16}\.(?:map|pickle)")
-STALE_AFTER = 24 * 3600.0  # seconds another build's cache file must lie unloaded
-
-
-def _touch(path: Path) -> None:
-    """Mark ``path`` loaded now (its mtime): another build's cleanup keeps it."""
-    # a cache folder shared read-only, another user's file: not marked, loaded all the same
-    with contextlib.suppress(OSError):
-        os.utime(path)
+_touch = cachedir.touch
 
 
 def _remove_stale(current: Path) -> None:
-    """Remove the gazetteer cache files of other builds in ``current``'s folder (other
-    fingerprints, the older ``.pickle`` format) that no process has loaded for
-    ``STALE_AFTER``: an upgrade left them there for good. A process that has such a file
-    open reads it whole all the same (an unlinked file lives while open, and
-    ``mapfile.load`` opens it once); one that just wrote or loaded it has touched it, so
-    two versions running side by side do not remove each other's file. Temporary files
-    of a write in progress (``.gazetteer-…``) never match. Errors are ignored."""
-    cutoff = time.time() - STALE_AFTER
-    try:
-        entries = list(os.scandir(current.parent))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name == current.name or not _CACHE_FILE.fullmatch(entry.name):
-            continue
-        try:
-            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                os.unlink(entry.path)
-                log.info("removed a stale gazetteer cache file: %s", entry.path)
-        except OSError:
-            continue
+    """Other builds' gazetteer cache files (other fingerprints, the older ``.pickle``
+    format) unloaded for a day: ``cachedir.remove_stale``."""
+    cachedir.remove_stale(current, _CACHE_FILE)
 
 
 def _mapped(path: Path) -> Gazetteer:
