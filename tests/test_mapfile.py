@@ -155,16 +155,22 @@ def _tiny_gazetteer() -> Gazetteer:
     )
 
 
-def test_the_gazetteer_cache_is_rebuilt_when_torn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    builds: list[int] = []
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A tiny gazetteer stands in for the real build; each build is counted."""
+    counted: list[int] = []
 
     def build() -> Gazetteer:
-        builds.append(1)
+        counted.append(1)
         return _tiny_gazetteer()
 
     monkeypatch.setattr(gazetteer_module, "build_gazetteer", build)
+    return counted
+
+
+def test_the_gazetteer_cache_is_rebuilt_when_torn(
+    tmp_path: Path, builds: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
     g = gazetteer_module.load_gazetteer(tmp_path)
     assert builds == [1]
     assert g.name[1] == "Zvečan" and g.places_of(g.keys.exact(["Zvečan"])[0]) == [1]
@@ -259,15 +265,8 @@ def test_writing_a_new_cache_removes_other_builds_unloaded_cache_files(
 
 
 def test_a_cache_loaded_lately_is_kept_and_no_cleanup_without_a_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, builds: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    builds: list[int] = []
-
-    def build() -> Gazetteer:
-        builds.append(1)
-        return _tiny_gazetteer()
-
-    monkeypatch.setattr(gazetteer_module, "build_gazetteer", build)
     gazetteer_module.load_gazetteer(tmp_path)
     (mine,) = tmp_path.glob("gazetteer-*.map")
     stale = _cache_files(tmp_path, age=2 * DAY)
