@@ -135,6 +135,22 @@ def test_a_corrupt_cache_file_is_rebuilt(tmp_path: Path) -> None:
         assert json.loads(cached.read_text()) == good, corrupt
 
 
+def test_other_installs_maps_are_removed_once_unread_for_a_day(tmp_path: Path) -> None:
+    folder = tmp_path / "newsalert"
+    folder.mkdir()
+    old = folder / "apprise-schemes-0123456789abcdef.json"  # a removed venv's, unread
+    recent = folder / "apprise-schemes-fedcba9876543210.json"  # another install's, in use
+    other = folder / "apprise-schemes-notours.json"
+    for path in (old, recent, other):
+        path.write_text("{}")
+    os.utime(old, (1, 1))
+    os.utime(other, (1, 1))
+    mail = "mailto://127.0.0.1:2525?from=a@example.org&to=b@example.org"
+    run(CHECK, tmp_path, mail)  # builds and writes this install's map
+    assert not old.exists() and recent.exists() and other.exists()
+    assert len(cache_files(tmp_path)) == 3  # this install's, the recent one, "notours"
+
+
 @pytest.mark.parametrize(
     "setup",
     [

@@ -39,6 +39,7 @@ from typing import Any
 import apprise
 from apprise.plugins import N_MGR
 
+from newsalert import cachedir
 from newsalert.cachedir import default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,7 @@ def _cached_map() -> dict[str, str]:
     try:
         schemes = _valid(json.loads(path.read_text(encoding="utf-8")))
         if schemes:
+            cachedir.touch(path)  # in use: another install's cleanup keeps it
             return schemes
         log.warning("apprise plugins: rebuilding %s (not a scheme map)", path)
     except FileNotFoundError:
@@ -188,7 +190,14 @@ def _cached_map() -> dict[str, str]:
             raise
     except OSError as exc:  # a read-only home: work on, rebuild next start
         log.warning("apprise scheme map not cached (%s): set XDG_CACHE_HOME", exc)
+        return schemes
+    # each apprise version and install (venv) has its own map: the others', once unread
+    # for a day, are left over from an upgrade or a removed venv
+    cachedir.remove_stale(path, _CACHE_FILES)
     return schemes
+
+
+_CACHE_FILES = re.compile(r"apprise-schemes-[0-9a-f]{16}\.json")
 
 
 def _valid(data: Any) -> dict[str, str] | None:
