@@ -279,3 +279,22 @@ def test_explain_reads_the_switch_from_the_config(
         _explain_place(load_config(config, {}), item)
         where = capsys.readouterr().out.splitlines()[0]
         assert where.startswith("where") and want in where, switch
+
+
+def test_check_reads_the_re_rankers_weights_and_fails_on_a_broken_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from newsalert.cli import main
+
+    config = tmp_path / "newsalert.yaml"
+    config.write_text(f"storage:\n  data_dir: {tmp_path / 'var'}\n", encoding="utf-8")
+    assert main(["--config", str(config), "check"]) == 0
+    assert "locations: hand rules + learned country re-ranker" in capsys.readouterr().out
+    monkeypatch.setattr(rerank, "DEFAULT_PATH", "geo_rerank_not_packaged.json")
+    assert main(["--config", str(config), "check"]) == 1
+    said = capsys.readouterr().err
+    assert "geo_rerank_not_packaged.json are missing or unreadable" in said
+    assert "reinstall newsalert" in said
+    config.write_text(config.read_text() + "geo:\n  rerank: false\n", encoding="utf-8")
+    assert main(["--config", str(config), "check"]) == 0
+    assert "locations: hand rules alone (geo.rerank: false)" in capsys.readouterr().out

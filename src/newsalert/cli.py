@@ -258,9 +258,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"  store: {masked_database_url(loaded.database_url)}")
     print(f"  broker: {_broker_label(loaded)}")
     print(f"  model: {loaded.model_path or loaded.data_dir / 'model' / 'model.joblib'}")
+    print(f"  locations: {_locations_label(loaded)}")
     if warnings:
         print(f"  {len(warnings)} warning(s), see above")
     return EXIT_OK
+
+
+def _locations_label(loaded: LoadedConfig) -> str:
+    """How items are located; the re-ranker's packaged weights are read here, so a broken
+    install fails ``check`` (``GeoDataError``, exit 1) rather than the worker's first
+    batch."""
+    if not loaded.config.geo.rerank:
+        return "hand rules alone (geo.rerank: false)"
+    from newsalert.geo.rerank import load_reranker
+
+    load_reranker()
+    return "hand rules + learned country re-ranker (geo.rerank: true)"
 
 
 def _subscribers_label(loaded: LoadedConfig) -> str:
