@@ -150,6 +150,15 @@ HOME_INSTITUTIONS = frozenset(
         "prosecutors",
     }
 )
+# "Nigeria Police peacekeepers withdrew from Liberia", "the Indian police contingent":
+# an institution's officers serving abroad in a mission, not the institution at home
+ABROAD_AFTER_INSTITUTION = re.compile(r"^\s+\S+\s+(?:peacekeep(?:ers?|ing)|contingents?)\b", re.I)
+# "the UN withdrew peacekeepers from Rwanda", "peacekeepers were withdrawn from Liberia":
+# a force's withdrawal, done, happens where it served ("is willing to withdraw its troops
+# from Iraq" is a stated intent at home: the present form is left out)
+WITHDRAWN_FROM_BEFORE = re.compile(
+    r"\bwithdr(?:ew|awn)\b(?:\s+[\w’'-]+){0,5}?\s+from\s+(?:the\s+)?$", re.I
+)
 # "a senior Hamas leader", "Hamas gunmen": a group's members; a town known by that name
 # only as an alternate one (Hamas, an old name of Hamm) is no place here
 MEMBERS_AFTER = re.compile(
@@ -886,6 +895,8 @@ def _describe(
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
+        if m.institution and ABROAD_AFTER_INSTITUTION.match(after):
+            m.institution = False
         m.members = not m.possessive and (
             bool(MEMBERS_AFTER.match(after)) or bool(GROUP_BEFORE.search(before))
         )
@@ -1049,6 +1060,8 @@ def _describe(
             m.locative = True  # "in Parliament Square, London"
         if not m.locative and TARGET_BEFORE.search(before):
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
+        if not m.locative and WITHDRAWN_FROM_BEFORE.search(before):
+            m.locative = True  # "withdrew peacekeepers from Rwanda": the scene they leave
         if m.locative and INCIDENT_BEFORE.search(before):
             m.incident = True
         # a capitalised word that is neither a common word nor a place right
