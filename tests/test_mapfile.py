@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newsalert import mapfile
+from newsalert import cachedir, mapfile
 from newsalert.geo import gazetteer as gazetteer_module
 from newsalert.geo.columns import Codes, PackedStrings
 from newsalert.geo.gazetteer import Gazetteer
@@ -181,7 +181,7 @@ def test_the_gazetteer_cache_is_rebuilt_when_torn(
     raw = bytearray(path.read_bytes())
     raw[-3] ^= 0xFF
     path.write_bytes(bytes(raw))
-    with caplog.at_level(logging.WARNING, logger="newsalert.geo.gazetteer"):
+    with caplog.at_level(logging.WARNING, logger="newsalert.cachedir"):
         g = gazetteer_module.load_gazetteer(tmp_path)
     assert builds == [1, 1] and "unreadable" in caplog.text
     assert g.lat.tolist() == [42.9, 42.91]
@@ -246,13 +246,13 @@ def test_writing_a_new_cache_removes_other_builds_unloaded_cache_files(
     recent.mkdir()
     kept = _cache_files(recent, age=3600)
     placed: list[bool] = []
-    remove = gazetteer_module._remove_stale
+    remove = cachedir.remove_stale
 
-    def after_the_new_file(current: Path) -> None:
+    def after_the_new_file(current: Path, pattern: re.Pattern[str]) -> None:
         placed.append(current.exists())
-        remove(current)
+        remove(current, pattern)
 
-    monkeypatch.setattr(gazetteer_module, "_remove_stale", after_the_new_file)
+    monkeypatch.setattr(cachedir, "remove_stale", after_the_new_file)
     for folder in (tmp_path, recent):
         g = gazetteer_module.load_gazetteer(folder)
         assert g.name[0] == "Banjska"

@@ -267,9 +267,9 @@ def test_the_identifier_is_a_cached_file_mapping_checked_at_each_load(
     raw = bytearray(written.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     written.write_bytes(bytes(raw))
-    with caplog.at_level("WARNING", logger="newsalert.language"):
+    with caplog.at_level("WARNING", logger="newsalert.cachedir"):
         again = load_detector(cache_dir=tmp_path)._identifier
-    assert any("rebuilding py3langid" in r.getMessage() for r in caplog.records)
+    assert any("rebuilding py3langid's model" in r.getMessage() for r in caplog.records)
     assert again.tk_nextmove.tobytes() == memoryview(stock.tk_nextmove).tobytes()
     assert load_detector(cache_dir=tmp_path)._identifier.rank("Napad na policiju") == (
         stock.rank("Napad na policiju")

@@ -281,25 +281,15 @@ def load_detector(cache_dir: Path | bool | None = True) -> LanguageDetector:
     if not cache_dir:
         return LanguageDetector(_stock_restricted())
     path = Path(cache_dir) / f"langid-{_cache_key()}.map"
-    try:
-        detector = LanguageDetector(_identifier_from(path))
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
-        log.warning("rebuilding py3langid's cached model: %s unreadable (%s)", path, exc)
-    else:
-        cachedir.touch(path)
-        return detector
-    identifier = _stock_restricted()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        mapfile.dump(_identifier_parts(identifier), path)
-        detector = LanguageDetector(_identifier_from(path))
-    except (OSError, ValueError) as exc:
-        log.info("py3langid's model kept in memory (%s)", exc)
-        return LanguageDetector(identifier)
-    cachedir.remove_stale(path, _CACHE_FILES)  # only now that the new file is in place
-    return detector
+    identifier = cachedir.mapped(
+        path,
+        _identifier_from,
+        _stock_restricted,
+        stored=_identifier_parts,
+        stale=_CACHE_FILES,
+        what="py3langid's model",
+    )
+    return LanguageDetector(identifier)
 
 
 # what load_detector has written, in this format and before it (the table alone, .bin)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import pickle
 import re
 import statistics
 import sys
@@ -152,43 +151,11 @@ def load_gazetteer(cache_dir: Path | None) -> Gazetteer:
     if cache_dir is None:
         return build_gazetteer()
     path = Path(cache_dir) / f"gazetteer-{fingerprint()}.map"
-    try:
-        cached = _mapped(path)
-    except FileNotFoundError:
-        pass
-    except (
-        OSError,
-        pickle.UnpicklingError,
-        EOFError,
-        AttributeError,
-        ValueError,
-        TypeError,
-    ) as exc:
-        log.warning("rebuilding the gazetteer: cached copy %s unreadable (%s)", path, exc)
-    else:
-        _touch(path)
-        return cached
-    gazetteer = build_gazetteer()
-    try:
-        mapfile.dump(gazetteer, path)
-    except OSError as exc:  # a read-only home: work on, rebuild next start
-        log.warning("gazetteer not cached (%s): set XDG_CACHE_HOME to a writable place", exc)
-        return gazetteer
-    del gazetteer  # served from the file from the first start on, as at every later one
-    cached = _mapped(path)
-    _remove_stale(path)  # only now that the new file is in place and mapped
-    return cached
+    return cachedir.mapped(path, _mapped, build_gazetteer, stale=_CACHE_FILE, what="the gazetteer")
 
 
 # what load_gazetteer has written, in this format and before it (``.pickle``)
 _CACHE_FILE = re.compile(r"gazetteer-[0-9a-f]{16}\.(?:map|pickle)")
-_touch = cachedir.touch
-
-
-def _remove_stale(current: Path) -> None:
-    """Other builds' gazetteer cache files (other fingerprints, the older ``.pickle``
-    format) unloaded for a day: ``cachedir.remove_stale``."""
-    cachedir.remove_stale(current, _CACHE_FILE)
 
 
 def _mapped(path: Path) -> Gazetteer:
