@@ -159,6 +159,24 @@ ABROAD_AFTER_INSTITUTION = re.compile(r"^\s+\S+\s+(?:peacekeep(?:ers?|ing)|conti
 WITHDRAWN_FROM_BEFORE = re.compile(
     r"\bwithdr(?:ew|awn)\b(?:\s+[\w’'-]+){0,5}?\s+from\s+(?:the\s+)?$", re.I
 )
+# "Ireland has provided EUR 3.5 million in humanitarian funding to Lebanon", "U.S. military
+# gives medical equipment to Nicaragua": aid given goes to the recipient, which is where the
+# help is (the donor's decision is not the news); not when it is stopped, cut or only
+# offered ("suspended military aid to Pakistan", "is willing to provide assistance to
+# Turkey", "must continue military aid to Egypt", "ease its restrictions on humanitarian
+# assistance to North Korea"): a decision, a norm or an intent at home
+AID_TO_BEFORE = re.compile(
+    r"\b(?:aid|assistance|funding|funds|donations?|relief|supplies|equipment|goods|"
+    r"contributions?|grants?|loans?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?$",
+    re.I,
+)
+AID_WITHHELD = re.compile(
+    r"\b(?:suspen\w*|cut\w*|reduc\w*|halt\w*|free?z\w*|froze\w*|withh\w*|block\w*|"
+    r"ban\w*|lift\w*|stop\w*|end(?:s|ed|ing)?|willing|ready|prepared|offer\w*|propos\w*|"
+    r"plan\w*|consider\w*|seek\w*|sought|ask\w*|urg\w*|call\w*|demand\w*|threat\w*|"
+    r"must|should|restrict\w*|eas(?:e|es|ed|ing)|loosen\w*|tighten\w*|allow\w*|permit\w*)\b",
+    re.I,
+)
 # "a senior Hamas leader", "Hamas gunmen": a group's members; a town known by that name
 # only as an alternate one (Hamas, an old name of Hamm) is no place here
 MEMBERS_AFTER = re.compile(
@@ -1062,6 +1080,20 @@ def _describe(
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
         if not m.locative and WITHDRAWN_FROM_BEFORE.search(before):
             m.locative = True  # "withdrew peacekeepers from Rwanda": the scene they leave
+        if (
+            english
+            and not m.locative
+            # "a grant to the University of Arkansas": a body's name, not a place
+            and (m.demonym or m.text.lower() not in gazetteer.lower_words)
+            and AID_TO_BEFORE.search(before)
+            and not AID_WITHHELD.search(_sentence_before(text, m.start, field_start))
+        ):
+            # "humanitarian funding to Lebanon": where the aid goes, weighed as "in
+            # Lebanon"; "assistance to the Palestinians" as "in the Palestinian areas"
+            if m.demonym:
+                m.home = True
+            else:
+                m.locative = True
         if m.locative and INCIDENT_BEFORE.search(before):
             m.incident = True
         # a capitalised word that is neither a common word nor a place right
@@ -1230,6 +1262,13 @@ def _towns_only(gazetteer: Gazetteer, key_id: int) -> bool:
 
 def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:
     return all(gazetteer.kind[p] == KIND_COUNTRY for p in gazetteer.places_of(key_id))
+
+
+def _sentence_before(text: str, pos: int, field_start: int) -> str:
+    """The text of the sentence before ``pos``, in its field."""
+    head = text[field_start:pos]
+    ends = [head.rfind(c) for c in ".!?\n"]
+    return head[max(ends) + 1 :]
 
 
 def _starts_sentence(text: str, pos: int, field_start: int) -> bool:
