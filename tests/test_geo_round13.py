@@ -23,3 +23,24 @@ def test_aid_given_goes_to_the_recipient(geo: Geoparser, geo_rules: Geoparser) -
     # a body's name after "to" is no recipient place ("University" is a town somewhere)
     grant = "The foundation has awarded a grant to the University of Arkansas at Pine Bluff."
     assert country(geo, "", grant) == "US"
+
+
+def test_a_small_town_a_verb_follows_is_a_person(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # alone in its country and followed by a verb, a town's name is a clause's subject:
+    # a person or a body far more often than the place (each was located on main)
+    people = (
+        "Supporters said they hoped Obama would sign the bill before the recess.",
+        "Observers said Bolton had written the memo months earlier.",
+        "Analysts said Nelson had little chance of winning the nomination.",
+    )
+    # a place as the subject of what places do, a copula, or after "residents of"
+    places = (
+        ("Solingen held a memorial service for the victims on Sunday.", "DE"),
+        ("Residents of Kramatorsk left flowers at the railway station on Tuesday.", "UA"),
+        ("Mosman is not Newtown, the council said.", "AU"),
+    )
+    for gp in (geo, geo_rules):
+        for summary in people:
+            assert country(gp, "", summary) is None, summary
+        for summary, cc in places:
+            assert country(gp, "", summary) == cc, summary

@@ -555,6 +555,7 @@ class Found:
     members: bool = False  # "a senior Hamas leader": a group's members follow the name
     officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
+    subject: bool = False  # "Obama gave", "Bolton would": a verb follows the name
 
 
 def _is_word_char(ch: str) -> bool:
@@ -913,6 +914,15 @@ def _describe(
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
+        # "residents of Derna torched", "from Timaru went": the name qualifies a noun
+        m.subject = (
+            english
+            and next_gap == " "
+            and not m.possessive
+            and not m.locative
+            and low not in PREPOSITIONS
+            and _verb_follows(next_word)
+        )
         if m.institution and ABROAD_AFTER_INSTITUTION.match(after):
             m.institution = False
         m.members = not m.possessive and (
@@ -1164,6 +1174,28 @@ def _describe(
         for m in found:
             if m.text in people and not _country_only(gazetteer, m.key_id):
                 m.name_part = True
+
+
+# "Obama gave Putin a warning", "hoped Bolton would", "Fu said": a verb right after a name
+# makes it a clause's subject, a person or a body more often than a small town
+# (not a copula: "Mosman is not Newtown" describes a place; nor what towns do as hosts and
+# communities: "Solingen held a memorial service", "the city voted")
+SUBJECT_VERBS = frozenset(
+    {"has", "had", "will", "would", "could", "should", "can", "may", "might", "must"}
+    | {"does", "did", "gave", "told", "met", "sent", "took", "made", "won", "lost", "went"}
+    | {"came", "left", "spoke", "wrote", "became", "began", "brought", "thought", "kept"}
+    | {"got", "saw", "wants", "hopes", "believes", "thinks", "knows"}
+)
+PLACE_VERBS = frozenset(
+    {"held", "hosted", "voted", "elected", "welcomed", "celebrated", "mourned", "marked"}
+    | {"remembered", "commemorated", "flooded", "reopened", "recorded", "reported"}
+)
+
+
+def _verb_follows(word: str) -> bool:
+    if word in PLACE_VERBS:
+        return False
+    return word in SUBJECT_VERBS or word in SPEECH_VERBS or _past_tense(word, False)
 
 
 # "US armed forces", "UK based firms": -ed words that qualify a noun after a country

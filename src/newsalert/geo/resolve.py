@@ -37,6 +37,9 @@ SMALL_WORDLIKE_POP = 100_000
 BARE_SMALL_MAX_POP = 5_000  # "Split", "Mobile": a word unless the text says place
 # a town this small named bare, alone in its country, abroad ("Sirius said"): a name
 BARE_UNSUPPORTED_MAX_POP = 15_000
+# ... and one a verb follows ("Obama gave Putin a warning", "hoped Bolton would"): the
+# subject of a clause, alone in its country, is a person or a body up to this size
+BARE_SUBJECT_MAX_POP = 200_000
 COUNTRY_PRIOR = 4.0
 ADMIN1_PRIOR = -0.5  # a region's population is a sum over its towns: discount it
 CONTEXT_COUNTRY = 3.0  # the candidate's country is named elsewhere in the item
@@ -438,11 +441,15 @@ def _unsupported_small_towns(
     in the feed's country, is a word or a name far more often than the event's place;
     a town's own institution ("Naroda Police") keeps it. (25,000 turned a seen item
     wrong: "Mascot Towers", a Sydney suburb of 16,000, with no feed country given.)
+    Up to BARE_SUBJECT_MAX_POP when a verb follows the name ("hoped Bolton would",
+    "Hamas had accepted": Hamm's old name), a clause's subject.
     """
     return {
         k
-        for k, m, cc in _alone_small_towns(g, kept, choice, BARE_UNSUPPORTED_MAX_POP)
-        if not (m.locative or m.qualifies or m.institution) and cc != feed_country
+        for k, m, cc in _alone_small_towns(g, kept, choice, BARE_SUBJECT_MAX_POP)
+        if not (m.locative or m.qualifies or m.institution)
+        and cc != feed_country
+        and (m.subject or g.population[choice[k]] < BARE_UNSUPPORTED_MAX_POP)
     }
 
 
