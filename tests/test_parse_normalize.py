@@ -176,3 +176,35 @@ def test_a_missing_xml_driver_is_not_imported_at_every_parse(
     monkeypatch.undo()
     assert not [name for name in tried if name.startswith(("drv_", "no_such"))]
     assert len(parsed.entries) == 5 and parsed.title == "Desk"
+
+
+ATOM_BASES = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://example.org/news/">
+<title>Bases</title>
+<entry xml:base="world/"><id>a</id><title>One</title><link href="1.html"/>
+  <content type="html" xml:base="../sport/">&lt;a href="x.html"&gt;two&lt;/a&gt; text</content></entry>
+<entry xml:base="javascript:alert(1)"><id>b</id><title>Two</title><link href="2.html"/></entry>
+<entry xml:base="//other.example.net/x/"><id>c</id><title>Three</title><link href="3"/></entry>
+<entry><id>d</id><title>Four</title><link href="/4"/><summary>s</summary></entry>
+</feed>"""
+
+
+@pytest.mark.parametrize("content", [RSS, ATOM_BASES])
+def test_remembered_base_uris_give_the_same_feed(
+    content: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """feedparser's per-tag base URI goes through a cache of a pure function: every
+    entry parses exactly as with feedparser's own function (xml:base relative,
+    absolute, protocol-relative and a javascript: one it refuses)."""
+    import feedparser
+    import feedparser.mixin
+
+    cached = feedparser.mixin.make_safe_absolute_uri
+    assert hasattr(cached, "cache_info")
+    headers = {"content-location": "https://example.org/feed.xml", "content-type": "text/xml"}
+    with_cache = [feedparser.parse(content, response_headers=headers) for _ in range(2)]
+    monkeypatch.setattr(feedparser.mixin, "make_safe_absolute_uri", cached.__wrapped__)
+    without = feedparser.parse(content, response_headers=headers)
+    assert with_cache[0] == without and with_cache[1] == without
+    if content is ATOM_BASES:
+        assert without.entries[0].link == "https://example.org/news/world/1.html"

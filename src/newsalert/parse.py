@@ -4,6 +4,7 @@ it would fetch without our limits, or open a local file."""
 from __future__ import annotations
 
 import calendar
+import functools
 import importlib.util
 import pyexpat
 import re
@@ -44,6 +45,23 @@ def _importable(name: str) -> bool:
 
 
 _drop_missing_xml_drivers()
+
+
+def _remember_base_uris() -> None:
+    """feedparser works out the base URI again at every start tag
+    (``make_safe_absolute_uri(self.baseuri, xml:base or self.baseuri)``: a ``urljoin``
+    and a ``urlparse``), almost always from the same two strings: about a fifth of
+    parsing a plain RSS feed. The function is pure (its arguments and feedparser's
+    constant scheme list), so a small cache of its answers gives the same base URIs;
+    only the tag-by-tag call in the mixin goes through it."""
+    mixin = getattr(feedparser, "mixin", None)
+    current = getattr(mixin, "make_safe_absolute_uri", None)
+    if current is None or hasattr(current, "cache_info"):
+        return
+    mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=64)(current)  # type: ignore[union-attr]
+
+
+_remember_base_uris()
 
 
 def parse(content: bytes, *, content_type: str | None = None, url: str | None = None) -> ParsedFeed:
