@@ -141,14 +141,16 @@ def test_no_module_of_the_split_packages_over_600_lines() -> None:
 
 def test_poll_once_does_not_import_what_only_the_service_uses() -> None:
     """`poll --once` starts in a fresh interpreter every time: the modules only the Celery
-    service or the metrics endpoint use (Celery's tracer, ``http.server``) stay unloaded
-    by the CLI, the pipeline and logging set-up."""
+    service or the metrics endpoint use (Celery's tracer, ``http.server``) and httpx's
+    command-line client (click, pygments) stay unloaded by the CLI, the pipeline and
+    logging set-up."""
     code = (
         "import sys\n"
         "import newsalert.cli, newsalert.pipeline\n"
         "from newsalert import logs\n"
         "logs.setup(20, 'text')\n"
-        "print(sorted(m for m in ('celery', 'celery.app.trace', 'http.server') if m in sys.modules))\n"
+        "unused = ('celery', 'celery.app.trace', 'http.server', 'click', 'pygments')\n"
+        "print(sorted(m for m in unused if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
