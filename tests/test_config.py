@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from newsalert.cli import main
 from newsalert.config import Config, load_config
@@ -216,7 +217,9 @@ def test_an_empty_file_is_refused_not_taken_for_an_empty_config(
 )
 def test_what_validation_did_not_foresee_is_still_a_config_error(tmp_path: Path, text: str) -> None:
     [found] = problems(write(tmp_path, text))  # not a RecursionError or ValueError
-    assert found.startswith(f"{tmp_path / 'newsalert.yaml'}: (file): ")
+    # libyaml's parser stops deep nesting itself, and says where
+    where = "(file)" if "\\0" in text or not yaml.__with_libyaml__ else "line 1, column 1007"
+    assert found.startswith(f"{tmp_path / 'newsalert.yaml'}: {where}: ")
 
 
 def test_a_feed_url_error_never_repeats_a_piece_of_its_password(tmp_path: Path) -> None:

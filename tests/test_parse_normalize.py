@@ -176,3 +176,88 @@ def test_a_missing_xml_driver_is_not_imported_at_every_parse(
     monkeypatch.undo()
     assert not [name for name in tried if name.startswith(("drv_", "no_such"))]
     assert len(parsed.entries) == 5 and parsed.title == "Desk"
+
+
+ATOM_BASES = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://example.org/news/">
+<title>Bases</title>
+<entry xml:base="world/"><id>a</id><title>One</title><link href="1.html"/>
+  <content type="html" xml:base="../sport/">&lt;a href="x.html"&gt;two&lt;/a&gt; text</content></entry>
+<entry xml:base="javascript:alert(1)"><id>b</id><title>Two</title><link href="2.html"/></entry>
+<entry xml:base="//other.example.net/x/"><id>c</id><title>Three</title><link href="3"/></entry>
+<entry><id>d</id><title>Four</title><link href="/4"/><summary>s</summary></entry>
+</feed>"""
+
+
+@pytest.mark.parametrize("content", [RSS, ATOM_BASES])
+def test_remembered_base_uris_give_the_same_feed(
+    content: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """feedparser's per-tag base URI goes through a cache of a pure function: every
+    entry parses exactly as with feedparser's own function (xml:base relative,
+    absolute, protocol-relative and a javascript: one it refuses)."""
+    import feedparser
+    import feedparser.mixin
+
+    cached = feedparser.mixin.make_safe_absolute_uri
+    assert hasattr(cached, "cache_info")
+    headers = {"content-location": "https://example.org/feed.xml", "content-type": "text/xml"}
+    with_cache = [feedparser.parse(content, response_headers=headers) for _ in range(2)]
+    monkeypatch.setattr(feedparser.mixin, "make_safe_absolute_uri", cached.__wrapped__)
+    without = feedparser.parse(content, response_headers=headers)
+    assert with_cache[0] == without and with_cache[1] == without
+    if content is ATOM_BASES:
+        assert without.entries[0].link == "https://example.org/news/world/1.html"
+
+
+ATOM_CONTENT = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr"><title type="html">A &amp;lt;b&amp;gt;</title>
+<entry><id>1</id><title type="text">T</title><summary type="html">&lt;p&gt;s&lt;/p&gt;</summary>
+  <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>x <b>y</b></p></div></content>
+  <content type="text/plain" mode="base64">aGVsbG8=</content><rights>r</rights></entry>
+<entry xml:lang="de"><id>2</id><title>Zwei</title>
+  <source><id>s</id><title>Quelle</title></source></entry>
+</feed>"""
+
+
+@pytest.mark.parametrize("content", [RSS, ATOM_BASES, ATOM_CONTENT])
+def test_content_params_copied_cheaply_give_the_same_feed(
+    content: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """feedparser's per-element deep copy of ``contentparams`` goes through a copy of
+    the same kind (a new FeedParserDict, items set as deepcopy sets them): every entry
+    and ``*_detail`` is equal to feedparser's own, and no two share a dict."""
+    import copy
+
+    import feedparser
+    import feedparser.mixin
+
+    from newsalert import parse as parse_module
+
+    assert feedparser.mixin.copy.deepcopy is parse_module._copy_content_params
+    headers = {"content-location": "https://example.org/feed.xml", "content-type": "text/xml"}
+    cheap = feedparser.parse(content, response_headers=headers)
+    monkeypatch.setattr(feedparser.mixin, "copy", copy)
+    deep = feedparser.parse(content, response_headers=headers)
+    assert cheap == deep
+    details = [v for e in cheap.entries for k, v in e.items() if k.endswith("_detail")]
+    assert details and len({id(d) for d in details}) == len(details)
+    deep_details = [v for e in deep.entries for k, v in e.items() if k.endswith("_detail")]
+    assert [type(d) for d in details] == [type(d) for d in deep_details]
+
+
+def test_content_params_copy_falls_back_to_deepcopy() -> None:
+    """Only a FeedParserDict of immutable items is copied by hand; anything else (a
+    nested list, another type) is deep-copied as before."""
+    from feedparser.util import FeedParserDict
+
+    from newsalert.parse import _copy_content_params
+
+    flat = FeedParserDict({"type": "text/html", "language": None, "base": "b"})
+    copied = _copy_content_params(flat)
+    assert copied == flat and copied is not flat and type(copied) is FeedParserDict
+    nested = FeedParserDict({"type": "text/html", "tags": [{"term": "x"}]})
+    deep = _copy_content_params(nested)
+    assert deep == nested and deep["tags"] is not nested["tags"]
+    plain = {"a": [1]}
+    assert _copy_content_params(plain)["a"] is not plain["a"]

@@ -137,3 +137,22 @@ def test_no_module_of_the_split_packages_over_600_lines() -> None:
         and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not too_long, f"split these modules (over {MAX_LINES} lines): {too_long}"
+
+
+def test_poll_once_does_not_import_what_only_the_service_uses() -> None:
+    """`poll --once` starts in a fresh interpreter every time: the modules only the Celery
+    service or the metrics endpoint use (Celery's tracer, ``http.server``) and httpx's
+    command-line client (click, pygments) stay unloaded by the CLI, the pipeline and
+    logging set-up."""
+    code = (
+        "import sys\n"
+        "import newsalert.cli, newsalert.pipeline\n"
+        "from newsalert import logs\n"
+        "logs.setup(20, 'text')\n"
+        "unused = ('celery', 'celery.app.trace', 'http.server', 'click', 'pygments')\n"
+        "print(sorted(m for m in unused if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

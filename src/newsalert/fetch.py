@@ -29,6 +29,7 @@ import math
 import re
 import socket
 import ssl
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -36,6 +37,14 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# httpx's __init__ imports its command-line client when click is installed (Celery
+# brings it), and with it click and pygments' lexer table, even if rich is missing and
+# the import then fails: a few hundredths of a second of every command's start-up, for
+# a client newsalert never runs. A None entry makes that import fail at once, and httpx
+# falls back to its stub ``main`` (the ``httpx`` command itself runs in its own process).
+if "httpx" not in sys.modules:
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import httpcore
 import httpx

@@ -109,13 +109,20 @@ _BEAT_TICK = "Scheduler: Sending due task %s (%s)"
 class PerTaskAtDebug(logging.Filter):
     """Turn Celery's per-task INFO lines into DEBUG ones (kept only when DEBUG is on)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        try:
-            from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
-        except ImportError:  # pragma: no cover - celery is a dependency
-            LOG_RECEIVED = LOG_SUCCESS = ""
-        self.templates = frozenset({LOG_RECEIVED, LOG_SUCCESS, _BEAT_TICK} - {""})
+    # Celery's templates, read at the first INFO record: these loggers only log once
+    # Celery runs, and importing celery.app.trace up front cost every command (such as
+    # `poll --once`) a tenth of a second at start-up
+    _templates: frozenset[str] | None = None
+
+    @property
+    def templates(self) -> frozenset[str]:
+        if self._templates is None:
+            try:
+                from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
+            except ImportError:  # pragma: no cover - celery is a dependency
+                LOG_RECEIVED = LOG_SUCCESS = ""
+            self._templates = frozenset({LOG_RECEIVED, LOG_SUCCESS, _BEAT_TICK} - {""})
+        return self._templates
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno != logging.INFO or record.msg not in self.templates:

@@ -20,7 +20,7 @@ scrape one of them (or run ``newsalert metrics`` beside the service).
 
 from __future__ import annotations
 
-import http.server
+import functools
 import logging
 import os
 import re
@@ -321,39 +321,46 @@ def collect(store: Store, *, feed_names: Iterable[str] | None = None) -> str:
 # --- HTTP ---------------------------------------------------------------------------
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: _Server
+@functools.cache
+def _http_classes() -> tuple[type, type]:
+    """The handler and server classes, built on first use: ``http.server`` (and the
+    ``socketserver`` under it) costs a command that never serves metrics, such as
+    ``poll --once``, a noticeable part of its start-up."""
+    import http.server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("metrics %s: " + format, self.client_address[0], *args)
+    class _Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("metrics %s: " + format, self.client_address[0], *args)
 
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            try:
-                body = self.server.render().encode()
-                status, ctype = 200, CONTENT_TYPE
-            except Exception as exc:  # the store is down: fail the scrape, keep serving
-                log.warning("metrics scrape failed: %s", exc)
-                body = f"metrics unavailable: {type(exc).__name__}\n".encode()
-                status, ctype = 503, "text/plain; charset=utf-8"
-        elif path == "/":
-            body, status, ctype = b"newsalert metrics: /metrics\n", 200, "text/plain; charset=utf-8"
-        else:
-            body, status, ctype = b"not found\n", 404, "text/plain; charset=utf-8"
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                try:
+                    body = self.server.render().encode()  # type: ignore[attr-defined]
+                    status, ctype = 200, CONTENT_TYPE
+                except Exception as exc:  # the store is down: fail the scrape, keep serving
+                    log.warning("metrics scrape failed: %s", exc)
+                    body = f"metrics unavailable: {type(exc).__name__}\n".encode()
+                    status, ctype = 503, "text/plain; charset=utf-8"
+            elif path == "/":
+                body = b"newsalert metrics: /metrics\n"
+                status, ctype = 200, "text/plain; charset=utf-8"
+            else:
+                body, status, ctype = b"not found\n", 404, "text/plain; charset=utf-8"
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
-    do_HEAD = do_GET
+        do_HEAD = do_GET
 
+    class _Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+        render: Callable[[], str]
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    render: Callable[[], str]
+    return _Handler, _Server
 
 
 class MetricsServer:
@@ -376,8 +383,9 @@ class MetricsServer:
         self._store: Store | None = None
         self._lock = threading.Lock()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        server_cls = type("_BoundMetricsServer", (_Server,), {"address_family": family})
-        self._httpd = server_cls((host, port), _Handler)
+        handler, server = _http_classes()
+        server_cls = type("_BoundMetricsServer", (server,), {"address_family": family})
+        self._httpd = server_cls((host, port), handler)
         self._httpd.render = self.render
         self.host = host
         self.port: int = self._httpd.server_address[1]

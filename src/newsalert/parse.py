@@ -4,14 +4,18 @@ it would fetch without our limits, or open a local file."""
 from __future__ import annotations
 
 import calendar
+import copy
+import functools
 import importlib.util
 import pyexpat
 import re
 import time
+import types
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from feedparser.util import FeedParserDict
 
 from newsalert.errors import ParseError
 from newsalert.models import ParsedFeed, RawEntry
@@ -44,6 +48,57 @@ def _importable(name: str) -> bool:
 
 
 _drop_missing_xml_drivers()
+
+
+def _remember_base_uris() -> None:
+    """feedparser works out the base URI again at every start tag
+    (``make_safe_absolute_uri(self.baseuri, xml:base or self.baseuri)``: a ``urljoin``
+    and a ``urlparse``), almost always from the same two strings: about a fifth of
+    parsing a plain RSS feed. The function is pure (its arguments and feedparser's
+    constant scheme list), so a small cache of its answers gives the same base URIs;
+    only the tag-by-tag call in the mixin goes through it."""
+    mixin = getattr(feedparser, "mixin", None)
+    current = getattr(mixin, "make_safe_absolute_uri", None)
+    if current is None or hasattr(current, "cache_info"):
+        return
+    mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=64)(current)  # type: ignore[union-attr]
+
+
+_remember_base_uris()
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _copy_content_params(x: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy`` for feedparser's mixin. At every text element it closes,
+    feedparser deep-copies its ``contentparams`` (type, language, base, value: strings)
+    into the entry's ``*_detail``; a deep copy of a dict subclass goes through
+    ``__reduce_ex__`` and a memo, about a fifth of parsing a plain RSS feed. A
+    ``FeedParserDict`` holding only immutable keys and values gets the copy deepcopy
+    would make, built the same way (a new ``FeedParserDict``, each item set through
+    its ``__setitem__``): the values themselves are what deepcopy returns for them.
+    Anything else goes to ``copy.deepcopy``."""
+    if (
+        type(x) is FeedParserDict
+        and not x.__dict__
+        and all(type(k) in _IMMUTABLE and type(v) in _IMMUTABLE for k, v in dict.items(x))
+    ):
+        y = FeedParserDict()
+        for k, v in dict.items(x):
+            y[k] = v
+        return y
+    return copy.deepcopy(x, memo)
+
+
+def _copy_content_params_cheaply() -> None:
+    mixin = getattr(feedparser, "mixin", None)
+    if getattr(mixin, "copy", None) is copy:  # only the module it imported: nothing else
+        names = {name: getattr(copy, name) for name in copy.__all__}
+        names["deepcopy"] = _copy_content_params
+        mixin.copy = types.SimpleNamespace(**names)  # type: ignore[union-attr]
+
+
+_copy_content_params_cheaply()
 
 
 def parse(content: bytes, *, content_type: str | None = None, url: str | None = None) -> ParsedFeed:
