@@ -26,7 +26,10 @@ A candidate replaces the cue block (``classifier._cue_dense``'s groups and produ
 through ``CANDIDATES``; ``baseline`` is the shipped recipe and must reproduce
 ``model.json``'s ``cv`` metrics. A model-form candidate (``MODEL_FORM``) keeps the columns
 and gives ``scale`` (a per-column factor made from each fold's fitted rows, folded back
-into the weights), ``params`` or ``C`` for the logistic regression, or ``beta``.
+into the weights), ``params`` or ``C`` for the logistic regression, or ``beta``. A sixth-round
+candidate (``MINILM``) gives ``dense`` (cached sentence embeddings appended as standardised
+columns, ``bench/minilm.py cache DIR`` with the same ``--cache DIR``) or ``combine`` (a model
+on the embeddings alone, merged with the shipped model's probability).
 """
 
 from __future__ import annotations
@@ -359,8 +362,24 @@ MODEL_FORM: dict[str, dict[str, Any]] = {
     "C 64": {"C": 64.0},
 }
 
+# Sixth round: a contextual sentence encoder. all-MiniLM-L6-v2's embeddings (``minilm.py``,
+# numpy alone) of every training text, copy and dev item, cached by ``minilm.py cache``;
+# ``dense`` appends them standardised, the block scaled to an expected norm (as
+# ``classifier._embedding_block`` does for wordllama). ``combine`` fits a logistic
+# regression on the MiniLM columns alone and merges its out-of-fold probability with the
+# shipped model's (see ``run_combined``).
+MINILM: dict[str, dict[str, Any]] = {
+    "minilm 0.3": {"dense": ("minilm", 0.3)},
+    "minilm 1": {"dense": ("minilm", 1.0)},
+    "minilm 3": {"dense": ("minilm", 3.0)},
+    "minilm lr": {"combine": "alone"},
+    "minilm avg": {"combine": "avg"},
+    "minilm stack": {"combine": "stack"},
+}
+
 CANDIDATES: dict[str, dict[str, Any]] = {
     **MODEL_FORM,
+    **MINILM,
     "baseline": {},
     "title clause": {"title": title_kinds},
     "lead clause": {"cues": make_lead()},
@@ -416,6 +435,7 @@ class Data:
         self.dev_docs = [C.compose_text(d.get("title"), d.get("summary")) for d in self.dev]
         self.dev_y = np.array([d["label"] for d in self.dev])
         cache.mkdir(parents=True, exist_ok=True)
+        self.cache = cache
         key = C.packaged_data_sha256()[:12]
         train_f, dev_f = cache / f"tfidf-{key}.npz", cache / f"tfidf-dev-{key}.npz"
         if train_f.exists() and dev_f.exists():
@@ -429,6 +449,18 @@ class Data:
             self.dev_tfidf = vec.transform(self.dev_docs).tocsr()
             sp.save_npz(train_f, self.tfidf)
             sp.save_npz(dev_f, self.dev_tfidf)
+
+    def embeddings(self, name: str, max_tokens: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """The cached ``name`` embeddings of every training text and copy, and of dev."""
+        key = C.packaged_data_sha256()[:12]
+        found = []
+        for part, n in (("train", len(self.rows) + len(self.copy_of)), ("dev", len(self.dev))):
+            f = self.cache / f"{name}-{part}-{key}-{max_tokens}.npy"
+            if not f.exists():
+                raise SystemExit(f"{f} missing: run bench/minilm.py cache {self.cache}")
+            found.append(np.load(f))
+            assert found[-1].shape[0] == n, (f, found[-1].shape, n)
+        return found[0], found[1]
 
     @property
     def docs(self) -> list[str]:
@@ -469,10 +501,15 @@ def run(
     cue_fn = cand.get("cues", cues)
     host = make_host(data.rows, cand.get("host") == "shared") if cand.get("host") else None
     kinds, dev_kinds = data.kinds(cand.get("title"), host)
-    both = sp.hstack([data.tfidf, sp.csr_matrix(cue_fn(data.docs)), kinds], format="csr")
-    dev_x = sp.hstack(
-        [data.dev_tfidf, sp.csr_matrix(cue_fn(data.dev_docs)), dev_kinds], format="csr"
-    )
+    blocks = [data.tfidf, sp.csr_matrix(cue_fn(data.docs)), kinds]
+    dev_blocks = [data.dev_tfidf, sp.csr_matrix(cue_fn(data.dev_docs)), dev_kinds]
+    if "dense" in cand:  # standardised over the training texts and copies, as train does
+        raw, dev_raw = data.embeddings(cand["dense"][0])
+        mean, factor = standardise(raw, cand["dense"][1])
+        blocks.append(sp.csr_matrix((raw - mean) * factor))
+        dev_blocks.append(sp.csr_matrix((dev_raw - mean) * factor))
+    both = sp.hstack(blocks, format="csr")
+    dev_x = sp.hstack(dev_blocks, format="csr")
     n = len(data.rows)
     x, x_copies, y, copy_of = both[:n], both[n:], data.y, data.copy_of
     weights = np.array([cand.get("weights", C.SOURCE_WEIGHTS).get(s, 1.0) for s in data.source])
@@ -528,12 +565,103 @@ def run(
             | (host(i.get("link"))[0] if host else set())
             for i in extra
         ]
-        ex = sp.hstack(
-            [vec.transform(docs), sp.csr_matrix(cue_fn(docs)),
-             C._kind_matrix(found_kinds, index, C.KIND_SCALE)],
-            format="csr",
-        )  # fmt: skip
+        ex_blocks = [vec.transform(docs), sp.csr_matrix(cue_fn(docs)),
+                     C._kind_matrix(found_kinds, index, C.KIND_SCALE)]  # fmt: skip
+        if "dense" in cand:
+            ex_blocks.append(sp.csr_matrix((embed_new(cand["dense"][0], docs) - mean) * factor))
+        ex = sp.hstack(ex_blocks, format="csr")
         found["extra_p"] = np.asarray(C._sigmoid(slope * (ex @ coef + intercept) + offset))
+    return found
+
+
+def standardise(raw: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each column centred and scaled to unit variance over ``raw``, the block to an
+    expected norm of ``scale`` (``classifier._embedding_block``'s rule)."""
+    mean = raw.mean(axis=0)
+    factor = scale / (np.maximum(raw.std(axis=0), 1e-6) * np.sqrt(raw.shape[1]))
+    return mean.astype(np.float32), factor.astype(np.float32)
+
+
+def embed_new(name: str, docs: list[str]) -> np.ndarray:
+    """``name``'s embeddings of texts outside the cache (the stream items)."""
+    assert name == "minilm", name
+    import minilm
+
+    return minilm.MiniLM().embed(docs)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+_SHIPPED: dict[tuple[int, bool], dict[str, Any]] = {}
+
+
+def run_combined(
+    data: Data, how: str, seed: int = 0, extra: list[dict] | None = None
+) -> dict[str, Any]:
+    """A logistic regression on the MiniLM columns alone (standardised, scale 1; the same
+    folds, summary-only copies and sample weights as ``train``, balanced classes, lbfgs,
+    C 1), Platt-calibrated out of fold; ``how``: ``alone`` that model, ``avg`` the mean of
+    its probability and the shipped model's, ``stack`` a two-input logistic regression on
+    both out-of-fold logits (fitted on those same out-of-fold values). The threshold is the
+    out-of-fold F1-best, as ``train`` chooses it; dev is scored by the averaged fold models."""
+    from sklearn.linear_model import LogisticRegression
+
+    key = (seed, extra is not None)
+    if key not in _SHIPPED:  # avg and stack both start from it
+        _SHIPPED[key] = run(data, {}, seed, extra)
+    shipped = _SHIPPED[key]
+    raw, dev_raw = data.embeddings("minilm")
+    mean, factor = standardise(raw, 1.0)
+    both = (raw - mean) * factor
+    n = len(data.rows)
+    x, x_copies, y, copy_of = both[:n], both[n:], data.y, data.copy_of
+    weights = np.array([C.SOURCE_WEIGHTS.get(s, 1.0) for s in data.source])
+    folds = StratifiedKFold(n_splits=C.N_FOLDS, shuffle=True, random_state=seed)
+    oof = np.zeros(n)
+    coefs, intercepts = [], []
+    for tr, te in folds.split(x, C._strata(y, data.source)):
+        with_copies = np.flatnonzero(np.isin(copy_of, tr))
+        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+        model.fit(
+            np.vstack([x[tr], x_copies[with_copies]]),
+            np.concatenate([y[tr], y[copy_of[with_copies]]]),
+            sample_weight=np.concatenate([weights[tr], weights[copy_of[with_copies]]]),
+        )
+        oof[te] = x[te] @ model.coef_[0] + model.intercept_[0]
+        coefs.append(model.coef_[0])
+        intercepts.append(model.intercept_[0])
+    slope, offset = C._platt(oof, y)
+    coef, intercept = np.mean(coefs, axis=0), float(np.mean(intercepts))
+
+    def alone(z: np.ndarray) -> np.ndarray:
+        return np.asarray(C._sigmoid(slope * (z @ coef + intercept) + offset)).ravel()
+
+    p_lr = np.asarray(C._sigmoid(slope * oof + offset)).ravel()
+    dev_lr = alone((dev_raw - mean) * factor)
+    ex_lr = alone((embed_new("minilm", [C.compose_text(i.get("title"), i.get("summary"))
+                                        for i in extra]) - mean) * factor) if extra else None  # fmt: skip
+    pairs = [(p_lr, shipped["p"]), (dev_lr, shipped["dev_p"])]
+    if extra:
+        pairs.append((ex_lr, shipped["extra_p"]))
+    if how == "alone":
+        merged = [a for a, _ in pairs]
+    elif how == "avg":
+        merged = [(a + b) / 2 for a, b in pairs]
+    else:
+        stack = LogisticRegression(C=1e4, max_iter=1000)
+        stack.fit(np.column_stack([_logit(p_lr), _logit(shipped["p"])]), y)
+        print(f"  stack weights: minilm {stack.coef_[0][0]:+.3f}, shipped "
+              f"{stack.coef_[0][1]:+.3f}, intercept {stack.intercept_[0]:+.3f}")  # fmt: skip
+        merged = [
+            stack.predict_proba(np.column_stack([_logit(a), _logit(b)]))[:, 1] for a, b in pairs
+        ]
+    found = {"p": merged[0], "dev_p": merged[1], "coef": coef}
+    found["threshold"] = C._best_f1_threshold(y, merged[0])
+    if extra:
+        found["extra_p"] = merged[2]
     return found
 
 
@@ -599,7 +727,11 @@ def main(argv: list[str] | None = None) -> int:
         stream = [i for i in stream if i.get("label") in (0, 1)]
     for name in args.names:
         started = time.perf_counter()
-        out = run(data, CANDIDATES[name], extra=stream)
+        cand = CANDIDATES[name]
+        if "combine" in cand:
+            out = run_combined(data, cand["combine"], extra=stream)
+        else:
+            out = run(data, cand, extra=stream)
         if stream is not None:
             compare_stream(stream, out, args.against)
         res = report(data, out)
