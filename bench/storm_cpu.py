@@ -31,7 +31,9 @@ ap.add_argument("--items", type=int, default=30)
 ap.add_argument("--prof")
 ap.add_argument("--redis")
 ap.add_argument("--dump", help="write every e-mail sent, what varies blanked")
+ap.add_argument("--score-chunk", type=int, default=500, help="items scored per batch")
 args = ap.parse_args()
+SCORE_CHUNK = args.score_chunk
 project = Path(args.project).resolve()
 sys.path[:0] = [str(project / "src"), str(project)]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this checkout's helpers
@@ -118,8 +120,8 @@ if __name__ == "__main__":
     created = []
 
     def score():
-        for st in range(0, len(ids), 500):
-            created.extend(pipe.score_items(ids[st : st + 500]).delivery_ids)
+        for st in range(0, len(ids), SCORE_CHUNK):
+            created.extend(pipe.score_items(ids[st : st + SCORE_CHUNK]).delivery_ids)
 
     stage("score", score)
 

@@ -253,3 +253,48 @@ def test_a_mark_and_the_next_lease_in_one_commit_stay_fenced(store: Store) -> No
     rows = {d.id: d for d in store.list_deliveries()}
     assert (rows[d2].status, rows[d3].status) == (SENDING, PENDING)
     assert store.lease_deliveries([d3], later, 60)[0].id == d3
+
+
+def test_a_batch_of_scores_goes_in_at_once_or_item_by_item_with_the_same_result(
+    store: Store,
+) -> None:
+    """A batch whose items are all unscored is written by one executemany per statement;
+    one holding an item scored already (a redelivered task, a concurrent worker) or an
+    item twice is written item by item: the scored one and the repeat are skipped with
+    their deliveries, as ever, and nothing of the first try is left behind."""
+    from newsalert.models import Language
+
+    fid = store.feed_state("f").id
+    ids = store.add_items(fid, [item(k, f"Report {k}") for k in "abcde"], T0)
+    plan = [PlannedDelivery("desk", "t1", "x")]
+    lang = Score(0.8, True, "crime", 0.8, (), language=Language("sr-Latn", 1.0, "feed"))
+    executemany: list[int] = []
+
+    from sqlalchemy import event
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, many) -> None:  # type: ignore[no-untyped-def]
+        if many and statement.startswith("UPDATE items"):
+            executemany.append(len(parameters))
+
+    first = store.save_scores([(ids[0], relevant(), plan), (ids[1], lang, plan)], T0)
+    assert len(first) == 2 and executemany == []  # one of each statement: no executemany
+    store.save_scores([(ids[2], relevant(), plan), (ids[3], relevant(), plan)], T0)
+    assert executemany == [2]
+    executemany.clear()
+    # ids[0] scored already, ids[4] given twice: item by item, after the rolled-back try
+    later = T0 + timedelta(minutes=1)
+    again = store.save_scores(
+        [(ids[0], relevant(0.1), plan), (ids[4], relevant(), plan), (ids[4], lang, plan)], later
+    )
+    assert executemany == [2] and len(again) == 1  # the two without a language together
+    rows = {r.item_id: r for r in store.list_deliveries()}
+    assert sorted(rows) == sorted(ids) and rows[ids[4]].id == again[0]
+    kept = store.get_item(ids[0]).score
+    assert kept is not None and kept.score == 0.9  # the first score stands
+    s4 = store.get_item(ids[4]).score
+    assert s4 is not None and s4.score == 0.9
+    with store.engine.connect() as conn:
+        langs = dict(conn.exec_driver_sql("SELECT id, language_method FROM items").all())
+    assert (langs[ids[1]], langs[ids[4]]) == ("feed", None)  # ids[4]: its first entry won
+    event.remove(store.engine, "before_cursor_execute", count)

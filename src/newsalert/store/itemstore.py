@@ -59,6 +59,10 @@ _SAVE_SCORE = _score_statement(language=False)
 _SAVE_SCORE_LANGUAGE = _score_statement(language=True)
 
 
+class _NotAllUnscored(Exception):
+    """A batch's scores did not all go in at once: save them one by one instead."""
+
+
 class ItemStore(StoreBase):
     """The item reads and writes of :class:`~newsalert.store.Store`."""
 
@@ -168,11 +172,39 @@ class ItemStore(StoreBase):
 
         An item already scored (by a concurrent worker) is skipped with its deliveries.
         ``also(conn, saved_item_ids)`` writes more in the same transaction (stories).
+
+        The scores go in as one ``executemany`` per statement when every item of the batch
+        was still unscored (the row counts add up to the batch): one statement per item
+        cost SQLAlchemy about 0.05 ms each. When they do not add up (an item scored
+        already, by a redelivered task or a concurrent worker), that transaction is rolled
+        back before anything else was written and the batch is saved item by item, as ever.
         """
+        batch_ok = (
+            len(scored) > 1
+            and getattr(self._together, "conn", None) is None  # a rollback must be ours alone
+            and self.engine.dialect.supports_sane_multi_rowcount
+        )
+        if batch_ok:
+            try:
+                return self._save_scores(scored, now, also, at_once=True)
+            except _NotAllUnscored:
+                pass
+        return self._save_scores(scored, now, also, at_once=False)
+
+    def _save_scores(
+        self,
+        scored: Sequence[tuple[int, Score, Sequence[PlannedDelivery]]],
+        now: datetime,
+        also: Callable[[Connection, set[int]], None] | None,
+        *,
+        at_once: bool,
+    ) -> list[int]:
         created: list[int] = []
         saved: set[int] = set()
         with self.begin() as conn:
             wanted: list[tuple[int, PlannedDelivery]] = []
+            plain: list[dict[str, Any]] = []
+            with_language: list[dict[str, Any]] = []
             for item_id, score, planned in scored:
                 values = {
                     "b_id": item_id,
@@ -186,13 +218,27 @@ class ItemStore(StoreBase):
                 if score.language is not None:
                     values["b_language"] = score.language.code[:35]
                     values["b_language_method"] = score.language.method
-                    done = conn.execute(_SAVE_SCORE_LANGUAGE, values)
-                else:
-                    done = conn.execute(_SAVE_SCORE, values)
-                if done.rowcount != 1:
+                if at_once:
+                    (plain if score.language is None else with_language).append(values)
+                    saved.add(item_id)
+                    wanted += ((item_id, plan) for plan in planned)
+                    continue
+                statement = _SAVE_SCORE if score.language is None else _SAVE_SCORE_LANGUAGE
+                if conn.execute(statement, values).rowcount != 1:
                     continue
                 saved.add(item_id)
                 wanted += ((item_id, plan) for plan in planned)
+            if at_once:
+                done = sum(
+                    conn.execute(statement, rows).rowcount
+                    for statement, rows in (
+                        (_SAVE_SCORE, plain),
+                        (_SAVE_SCORE_LANGUAGE, with_language),
+                    )
+                    if rows
+                )
+                if done != len(scored):
+                    raise _NotAllUnscored  # rolls back these updates: nothing else written yet
             if wanted:
                 created = self._insert_deliveries(conn, wanted, now)
             if also is not None:
