@@ -1095,6 +1095,7 @@ def _describe(
             and not m.locative
             # "a grant to the University of Arkansas": a body's name, not a place
             and (m.demonym or m.text.lower() not in gazetteer.lower_words)
+            and before.endswith(("to ", "to the ", "To ", "To the ", "To The "))  # cheap first
             and AID_TO_BEFORE.search(before)
             and not AID_WITHHELD.search(_sentence_before(text, m.start, field_start))
         ):
