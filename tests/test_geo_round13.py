@@ -5,7 +5,7 @@ with the rules alone and with the default; each rule was written from seen items
 from __future__ import annotations
 
 from newsalert.geo import Geoparser
-from tests.georead import country
+from tests.georead import country, where
 
 
 def test_aid_given_goes_to_the_recipient(geo: Geoparser, geo_rules: Geoparser) -> None:
@@ -44,3 +44,17 @@ def test_a_small_town_a_verb_follows_is_a_person(geo: Geoparser, geo_rules: Geop
             assert country(gp, "", summary) is None, summary
         for summary, cc in places:
             assert country(gp, "", summary) == cc, summary
+
+
+def test_a_capital_the_inside_a_sentence_opens_a_venue(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # "The Grove" (a Los Angeles mall) was Grove, a town, on main
+    venue = "Police dispersed a crowd near The Grove in Los Angeles on Saturday."
+    bare = "Fans gathered outside The Grove on Saturday night, police said."
+    for gp in (geo, geo_rules):
+        assert where(gp, "", venue) == ("US", "Los Angeles")
+        assert country(gp, "", bare) is None
+        # a place whose name holds "The", and a country's, stay places
+        assert country(gp, "", "Judges in The Hague ruled on the case on Tuesday.") == "NL"
+        assert country(gp, "", "Floods hit the capital of The Gambia on Monday.") == "GM"

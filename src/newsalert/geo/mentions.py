@@ -1095,6 +1095,7 @@ def _describe(
             and not m.locative
             # "a grant to the University of Arkansas": a body's name, not a place
             and (m.demonym or m.text.lower() not in gazetteer.lower_words)
+            and before.endswith(("to ", "to the ", "To ", "To the ", "To The "))  # cheap first
             and AID_TO_BEFORE.search(before)
             and not AID_WITHHELD.search(_sentence_before(text, m.start, field_start))
         ):
@@ -1165,6 +1166,19 @@ def _describe(
             people.add(m.text)
         if english and ARTICLE_NAME_AFTER.match(after) and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Wadi al-Khayl hilltops"
+        if (
+            english
+            and prev_word == "The"
+            and prev_gap == " "
+            and not (headline and m.field == "title")
+            and LOWER_WORD_BEFORE.search(text[max(field_start, prev_start - 30) : prev_start])
+            and not m.demonym
+            and not is_country_key(gazetteer, m.key_id)
+        ):
+            # "set on fire near The Grove", "a statement to The Atlantic": a capital "The"
+            # after a lowercase word opens a venue's or a work's name, not a town's (a lead
+            # opening "The Chicago White Sox" after a dateline is no such "The")
+            m.name_part = True
         if i + 1 < len(found) and text[m.end : found[i + 1].start].strip() == ",":
             m.qualified_by = i + 1
             found[i + 1].qualifies = True
@@ -1198,6 +1212,7 @@ def _verb_follows(word: str) -> bool:
     return word in SUBJECT_VERBS or word in SPEECH_VERBS or _past_tense(word, False)
 
 
+LOWER_WORD_BEFORE = re.compile(r"(?<![\w'’\-])[a-z][\w'’\-]* $")
 # "US armed forces", "UK based firms": -ed words that qualify a noun after a country
 PARTICIPLE_ADJECTIVES = frozenset({"armed", "based", "led", "backed", "owned", "linked", "allied"})
 
