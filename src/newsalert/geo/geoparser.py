@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from newsalert.cachedir import default_cache_dir
@@ -140,10 +140,16 @@ def load_geoparser(cache_dir: Path | None = None, rerank: bool | None = None) ->
     its weights missing or unreadable raise ``GeoDataError`` (before the gazetteer's
     load, which may take a build), never a silent fall-back to the rules alone.
     """
-    use = RERANK if rerank is None else rerank
-    reranker = load_reranker() if use else None
-    gazetteer = load_gazetteer(cache_dir if cache_dir is not None else default_cache_dir())
-    return Geoparser(gazetteer, reranker)
+    return _assemble(
+        RERANK if rerank is None else rerank,
+        lambda: load_gazetteer(cache_dir if cache_dir is not None else default_cache_dir()),
+    )
+
+
+def _assemble(rerank: bool, gazetteer: Callable[[], Gazetteer]) -> Geoparser:
+    # the re-ranker's weights first: a missing file fails before a gazetteer build
+    reranker = load_reranker() if rerank else None
+    return Geoparser(gazetteer(), reranker)
 
 
 def shared_geoparser(cache_dir: Path | None = None, rerank: bool | None = None) -> Geoparser:
@@ -155,8 +161,7 @@ def shared_geoparser(cache_dir: Path | None = None, rerank: bool | None = None) 
 
 @functools.cache
 def _shared(cache_dir: Path | None, rerank: bool) -> Geoparser:
-    reranker = load_reranker() if rerank else None  # before the gazetteer, as load_geoparser
-    return Geoparser(_shared_gazetteer(cache_dir), reranker)
+    return _assemble(rerank, lambda: _shared_gazetteer(cache_dir))
 
 
 @functools.cache
