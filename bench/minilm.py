@@ -20,6 +20,10 @@ Usage (repository root)::
     PYTHONPATH=src:. .venv/bin/python bench/minilm.py compare OUT.npz
     PYTHONPATH=src:. .venv/bin/python bench/minilm.py speed
     PYTHONPATH=src:. .venv/bin/python bench/minilm.py cache DIR [--max-tokens N]
+
+Measured (bench/RESULTS.md, sixth relevance round): cosine >= 0.9999999 against
+sentence-transformers on 400 texts; one BLAS thread on a loaded machine 21 items/s batched
+(torch 26), 55 ms one item.
 """
 
 from __future__ import annotations
@@ -240,15 +244,16 @@ def main(argv: list[str] | None = None) -> int:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"peak RSS {rss / 1024:.0f} MB (before the model {rss0 / 1024:.0f} MB)")
         return 0
-    # cache: every training text (with the summary-only copies, as train stacks them) and dev
+    # cache: every training text (with the summary-only copies, in the order train stacks
+    # them, which relevance_oof.Data.embeddings expects) and dev
+    import gzip
+
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from relevance_oof import DEV, Data  # noqa: F401
+    from relevance_oof import DEV
 
     from newsalert import classifier as C
 
     rows, _ = C._data_items(None, None)
-    import gzip
-
     copy_of = [i for i, r in enumerate(rows) if r.summary_only]
     docs = [r.text for r in rows] + [rows[i].summary_only or "" for i in copy_of]
     with gzip.open(DEV, "rt", encoding="utf-8") as f:
