@@ -1,13 +1,13 @@
 """Draw the items of a new part of ``data/geo_eval.jsonl`` (see data/README.md).
 
 Usage: ``python bench/geo_draw.py PART [SHARED_DATA_DIR]`` with PART ``held3``,
-``held4``, ``held5``, ``held7`` .. ``held12`` .. ``held15`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
+``held4``, ``held5``, ``held7`` .. ``held12`` .. ``held16`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
 call this for the first three).
 
 A stratified random draw of items in no other part of the labelled set, from five
 sources of ``../shared/data/`` in this order (the counts are each part's, ``PARTS``):
 
-* items of ``stream_dev.jsonl`` (none for held12-held15; at most a few an outlet; a quota of incidents or gray
+* items of ``stream_dev.jsonl`` (none for held12-held16; at most a few an outlet; a quota of incidents or gray
   items first), summary of 20-600 characters;
 * CASE 2021 event snippets of ``dev.jsonl`` (at most a few an event type);
 * CAMEO sentences of ``train.jsonl`` (at most a few a quad class);
@@ -91,6 +91,9 @@ PARTS = {
     # thirteenth round: a seed no earlier draw used (..., 179, 181), held14's mix; ids b000..
     # (g, h, k, m, n, p, r-z are other parts')
     "held15": Part(191, "b", (0, 4, 0), (20, 4), (20, 8), ("ag_news:test", 20), (20, 5, 8), True),
+    # fourteenth round: a seed no earlier draw used (..., 181, 191), held15's mix; ids c000..
+    # (b, g, h, k, m, n, p, r-z are other parts')
+    "held16": Part(193, "c", (0, 4, 0), (20, 4), (20, 8), ("ag_news:test", 20), (20, 5, 8), True),
 }
 
 
@@ -149,7 +152,7 @@ def draw(part: Part, shared: Path) -> list[tuple[str, dict]]:
         return 20 <= len(r.get("summary") or "") <= 600
 
     n, cap, quota = part.stream
-    if n:  # held12 to held15 draw none (and so do not read the file)
+    if n:  # held12 to held16 draw none (and so do not read the file)
         stream = [r for r in read(shared / "stream_dev.jsonl") if summary_ok(r)]
         take(stream, n, lambda r: r["outlet"], cap, "stream_dev", quota)
     dev = [r for r in read(shared / "dev.jsonl") if r["source"].startswith("case2021")]

@@ -159,6 +159,17 @@ ABROAD_AFTER_INSTITUTION = re.compile(r"^\s+\S+\s+(?:peacekeep(?:ers?|ing)|conti
 WITHDRAWN_FROM_BEFORE = re.compile(
     r"\bwithdr(?:ew|awn)\b(?:\s+[\w’'-]+){0,5}?\s+from\s+(?:the\s+)?$", re.I
 )
+# "conspiring to use British troops in Iraq", "a request for British troops to be moved
+# into central Iraq", "plans to send 500 more troops to Afghanistan": troops to be sent,
+# used or kept somewhere are a decision or a debate at home, not an event at the place
+# they go (an infinitive or "to be" only: "sent troops into Fallujah" is the operation)
+TROOPS_TO_BEFORE = re.compile(
+    r"(?:\bto\s+(?:send|deploy|redeploy|use|move|commit|station|keep|contribute)"
+    r"(?:\s+[\w’'-]+){0,3}?\s+(?:troops|soldiers)|"
+    r"\b(?:troops|soldiers)\s+to\s+be\s+(?:sent|deployed|redeployed|used|moved|stationed|kept))"
+    r"(?:\s+[\w’'-]+){0,3}?\s+(?:in|into|to)\s+(?:the\s+)?(?:[a-z]+\s+){0,2}$",
+    re.I,
+)
 # "Ireland has provided EUR 3.5 million in humanitarian funding to Lebanon", "U.S. military
 # gives medical equipment to Nicaragua": aid given goes to the recipient, which is where the
 # help is (the donor's decision is not the news); not when it is stopped, cut or only
@@ -1090,6 +1101,15 @@ def _describe(
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
         if not m.locative and WITHDRAWN_FROM_BEFORE.search(before):
             m.locative = True  # "withdrew peacekeepers from Rwanda": the scene they leave
+        if english and ("troops" in before or "soldiers" in before):
+            tm = TROOPS_TO_BEFORE.search(before)
+            if tm:
+                m.elsewhere = True  # "to use British troops in Iraq": debated at home
+                m.locative = False
+                at = m.start - len(before) + tm.start()
+                for o in found[:i]:
+                    if o.demonym and o.start >= at:
+                        o.home = True  # whose troops: the home where it is decided
         if (
             english
             and not m.locative
