@@ -31,14 +31,8 @@ from newsalert.models import is_english
 
 PRECISION = {KIND_COUNTRY: "country", KIND_ADMIN1: "admin1"}
 # Whether load_geoparser adds the learned country re-ranker (geo_rerank.json) to the hand
-# rules. On since the ninth round: by the rule pre-registered in bench/RESULTS.md
-# ("Locations, ninth round: decision rule"), on held11 (no rule written from it) it was
-# wrong no more often and right no less than the rules, and less often wrong pooled over
-# the three parts no rule was written from; kept by the same rule on held12 in the tenth
-# round. Kept in the eleventh by the lead against the newest part alone (held13: 4 wrong
-# against the rules' 2 of 36), on the pooled unseen parts (8.9% wrong against 11.6%);
-# kept by the standing rule (pooled parts decide) in the twelfth: 21 of 257 wrong against 28,
-# and in the thirteenth: 24 of 294 against 33.
+# rules. Decided by the standing rule in bench/RESULTS.md: the unseen parts pooled (each
+# measured once) decide, and each round's decision and figures are recorded there.
 # False restores the rules alone.
 RERANK = True
 # The operator's switch is the config's ``geo.rerank`` (a test keeps its default equal to
