@@ -1378,7 +1378,6 @@ def train(
     folds = StratifiedKFold(n_splits=N_FOLDS, shuffle=True, random_state=seed)
     oof = np.zeros(len(y))
     coefs, intercepts = [], []
-
     for k, (tr, te) in enumerate(folds.split(x, _strata(y, sources)), 1):
         with_copies = np.flatnonzero(np.isin(copy_of, tr))
         model = _relevance_model(seed).fit(

@@ -536,7 +536,7 @@ def _prefer_namesake_city(
     context: dict[str, float] | None = None,
     text: str = "",
     region_word: str = "",
-    qualifies: bool = False,
+    after_comma: bool = False,
 ) -> int:
     """ "New York", "Washington": a big city of the same name beats the region.
 
@@ -548,7 +548,7 @@ def _prefer_namesake_city(
     Ontario in California has 171,000 people). A region named after its seat that holds
     SEAT_MIN_SHARE of its people is the seat ("in Dili", "in Garissa"), unless a region's
     word follows the name (``region_word``: "Kano state", "Gao region") or it follows a
-    comma (``qualifies``: "in Lucanamarca, Ayacucho"). "state", "province" and the like
+    comma (``after_comma``: "in Lucanamarca, Ayacucho"). "state", "province" and the like
     also keep the region against a big namesake city; "region" does not ("the
     metropolitan Washington region").
     """
@@ -558,7 +558,7 @@ def _prefer_namesake_city(
         p
         for p in candidates
         if not region_word
-        and not qualifies  # "Raman district, Yala": the region qualifies a place in it
+        and not after_comma  # "Raman district, Yala": the region qualifies a place in it
         and g.kind[p] == KIND_PLACE
         and g.admin1_place[p] == best
         and fold(g.name[p]) == fold(g.name[best])
