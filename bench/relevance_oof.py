@@ -518,7 +518,7 @@ def run(
     )
     folds = StratifiedKFold(n_splits=C.N_FOLDS, shuffle=True, random_state=seed)
     oof = np.zeros(n)
-    coefs, intercepts = [], []
+    coefs, intercepts, tests = [], [], []
     n_tfidf = data.tfidf.shape[1]
     for tr, te in folds.split(x, C._strata(y, data.source)):
         with_copies = np.flatnonzero(np.isin(copy_of, tr))
@@ -544,12 +544,17 @@ def run(
         oof[te] = x[te] @ w + model.intercept_[0]
         coefs.append(w)
         intercepts.append(model.intercept_[0])
+        tests.append(te)
     slope, offset = C._platt(oof, y)
     p = C._sigmoid(slope * oof + offset)
     threshold = C._best_f1_threshold(y, p)
     coef, intercept = np.mean(coefs, axis=0), float(np.mean(intercepts))
     dev_p = C._sigmoid(slope * (dev_x @ coef + intercept) + offset)
     found = {"p": p, "threshold": threshold, "dev_p": np.asarray(dev_p).ravel(), "coef": coef}
+    # the fold models and the calibration, for scores of other views of the same items
+    # (``relevance_later``'s title-only average)
+    found.update(folds=list(zip(tests, coefs, intercepts, strict=True)), intercept=intercept,
+                 slope=slope, offset=offset)  # fmt: skip
     if extra is not None:  # refit the (deterministic) TF-IDF to transform new items
         from sklearn.pipeline import FeatureUnion
 

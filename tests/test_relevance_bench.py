@@ -122,3 +122,83 @@ def test_nb_ratio_scales_tfidf_columns_only() -> None:
     assert r[4] == 1.0
     norm = oof.nb_ratio(norm=True)(x, y, 4)
     assert np.isclose(np.abs(norm[:3]).mean(), 1.0) and norm[4] == 1.0
+
+
+# --- bench/relevance_later.py: the later-period protocol ------------------------------
+
+
+def test_later_meta_aligns_with_the_rows_train_reads() -> None:
+    later = _bench("relevance_later")
+    raw = [
+        {"title": "A", "summary": "x", "label": 0, "source": "rss_2020",
+         "published": "2020-06-03T01:00:00Z", "stratum": "flag"},
+        {"title": "", "summary": "", "label": 0, "source": "rss_2020"},  # no text: skipped
+        {"title": "", "summary": "b", "label": 1, "source": "ag_news:test"},
+    ]  # fmt: skip
+    rows = list(classifier._training_rows(raw, "t"))
+    days, strata = later.align_meta(raw, rows)
+    assert list(days) == ["2020-06-03", ""] and list(strata) == ["flag", ""]
+    try:
+        later.align_meta(raw[:1] + raw[2:], rows[::-1])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("misaligned rows accepted")
+
+
+def test_later_mask_holds_out_only_dated_feed_items_after_the_day() -> None:
+    later = _bench("relevance_later")
+    source = np.array(["rss_2020", "rss_2020", "rss_2020", "ag_news:test", "rss_2020"])
+    days = np.array(["2020-06-02", "2020-06-03", "", "2020-06-09", "2020-06-12"])
+    got = later.later_mask(source, days, "2020-06-02")
+    assert list(got) == [False, True, False, False, True]
+    assert not later.later_mask(source, days, None).any()
+
+
+def test_title_docs_fall_back_to_the_text() -> None:
+    later = _bench("relevance_later")
+    got = later.title_docs(["Riot in (Reuters) city", "", None], ["t1", "body", "x"])
+    assert got == [classifier.compose_text("Riot in (Reuters) city", ""), "body", "x"]
+
+
+def test_weighted_prf_and_feed_threshold() -> None:
+    later = _bench("relevance_later")
+    y = np.array([1, 0, 0, 1])
+    p = np.array([0.9, 0.8, 0.1, 0.2])
+    m = later.prf(y, p, 0.5)
+    assert (m["P"], m["R"], m["flagged"]) == (0.5, 0.5, 2)
+    w = later.prf(y, p, 0.5, np.array([1.0, 3.0, 1.0, 1.0]))
+    assert (w["P"], w["R"]) == (0.25, 0.5) and w["AP"] == m["AP"]
+    assert later.prf(y, p, 0.95)["F1"] == 0.0
+    # the threshold is chosen on the feed items only: the other source's positive at 0.3
+    # would pull a whole-data threshold down to 0.3
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(
+        source=np.array(["rss_2020"] * 4 + ["ag_news:test"] * 2),
+        y=np.array([1, 0, 0, 1, 1, 0]),
+    )
+    out = {"p": np.array([0.9, 0.1, 0.2, 0.6, 0.3, 0.05]), "threshold": 0.3}
+    got = later.feed_threshold(data, out)
+    assert 0.3 < got["threshold"] <= 0.6 and got["p"] is out["p"]
+
+
+def test_paired_bootstrap_ties_and_a_better_candidate() -> None:
+    later = _bench("relevance_later")
+    rng = np.random.default_rng(1)
+    y = (rng.random(300) < 0.2).astype(int)
+    base = np.clip(0.5 * y + 0.6 * rng.random(300), 0, 1)
+    same = later.paired_bootstrap(y, base, 0.5, base, 0.5, n=200)
+    assert same["F1"]["ahead"] == 0.0 and same["AP"]["mean"] == 0.0
+    better = np.where(y == 1, 0.9, 0.1)
+    got = later.paired_bootstrap(y, base, 0.5, better, 0.5, n=200)
+    assert got["F1"]["ahead"] == 1.0 and got["AP"]["lo"] > 0
+    worse = later.paired_bootstrap(y, better, 0.5, base, 0.5, n=200)
+    assert worse["F1"]["ahead"] == 0.0 and worse["F1"]["hi"] < 0
+
+
+def test_feed_weight_candidates() -> None:
+    later = _bench("relevance_later")
+    got = later.candidate("feed 100")["weights"]
+    assert got["rss_2020"] == 100.0 and got["contrast"] == classifier.SOURCE_WEIGHTS["contrast"]
+    assert later.candidate("nb norm") is later.R.CANDIDATES["nb norm"]

@@ -1,0 +1,312 @@
+"""Relevance on a later period: train on the stream's earlier items, measure on its later ones.
+
+Usage (from the repository root, one BLAS thread)::
+
+    PYTHONPATH=src:bench .venv/bin/python bench/relevance_later.py [--cache DIR]
+        [--cuts A,B,full] [CANDIDATE ...]
+
+The product is judged on feed items of a period after its training data. The training
+file's real feed items (``rss_2020``, May-June 2020, every English item of that stream but
+``stream_dev.jsonl``'s) carry their ``published`` time, so each *cut* rebuilds exactly what
+``newsalert model train`` builds (``relevance_oof.run``: the same vectorizer fitted on the
+training texts and summary-only copies, cue and kind blocks, folds, sample weights, Platt
+calibration and F1-best threshold) from every training item **except the feed items
+published after the cut's day**, and scores those later items with the averaged fold
+models at the threshold the recipe itself picked:
+
+* ``A``: feed items published on or before 2020-06-02 (UTC) train (3,308, 132
+  incidents); the 3,020 published from 2020-06-03 to 06-12 (60 incidents) are measured;
+* ``B``: on or before 2020-05-30 train (2,349, 64 incidents); the 3,979 from 2020-05-31 on
+  (128 incidents) are measured (``B``'s later items include ``A``'s: the two cuts are not
+  independent);
+* ``full``: nothing held out; its dev.jsonl figures are the shipped recipe's (``baseline``
+  reproduces ``model.json``) and a candidate's dev check.
+
+Feed items with no ``published`` time (38, 2 incidents) always train. For each cut and
+candidate it prints the threshold, the later items' P / R / F1 / PR-AUC (and the same
+with the ``flag`` stratum re-weighted to the whole stream: ``stream_dev.jsonl`` took 151
+of its 377 items, so each of the 226 left here stands for 377/226 items), the training
+feed items' out-of-fold F1 / PR-AUC, and a paired bootstrap of the later items against
+``baseline`` (F1 and PR-AUC differences, 95% interval, share of resamples in which the
+candidate is ahead). Results are kept in ``--cache`` (``later-<cut>-<candidate>.npz``) so
+that the baseline is fitted once per cut.
+
+Candidates: ``relevance_oof.CANDIDATES`` (``nb norm`` ...), ``feed N`` (feed items
+weighted N, shipped 20), and two that need no new fit (computed from ``baseline``'s folds):
+``feed threshold`` (the F1-best threshold on the training *feed* items' out-of-fold
+probabilities alone, base rate ~3%) and ``title avg`` (the mean of the calibrated
+probability of the item and of its title alone, each scored by the same fold models, the
+title's own Platt fitted out of fold; an item with no title is its text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import relevance_oof as R
+import scipy.sparse as sp
+from sklearn.metrics import average_precision_score
+
+from newsalert import classifier as C
+
+FEED = "rss_2020"
+CUTS: dict[str, str | None] = {"A": "2020-06-02", "B": "2020-05-30", "full": None}
+# stream_dev.jsonl drew 151 of the ``flag`` stratum's 377 stream items (weight 2.497): the
+# 226 left in the training file each stand for 377 / 226 stream items, the other strata's
+# items for about one (unf_kw 84 of 891 drawn, unf_other 52 of 5,456; "rest" is both)
+FLAG_WEIGHT = 377 / 226
+
+
+def packaged_meta(rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``published`` day (``YYYY-MM-DD``, "" when absent) and ``stratum`` of each training
+    row, read again from the packaged file and aligned with ``_data_items``' rows (which
+    skip items with no text)."""
+    raw = C._parse_jsonl(C._read_bytes(C.packaged_data()), "packaged")
+    return align_meta(raw, rows)
+
+
+def align_meta(raw: list[dict[str, Any]], rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    kept = [i for i in raw if C.compose_text(i.get("title"), i.get("summary"))]
+    if len(kept) != len(rows):
+        raise ValueError(f"{len(kept)} items with text, {len(rows)} rows")
+    days, strata = [], []
+    for item, row in zip(kept, rows, strict=True):
+        if C.compose_text(item.get("title"), item.get("summary")) != row.text:
+            raise ValueError(f"misaligned at {row.text[:60]!r}")
+        published = item.get("published")
+        days.append(published[:10] if isinstance(published, str) else "")
+        strata.append(str(item.get("stratum") or ""))
+    return np.array(days), np.array(strata)
+
+
+def later_mask(source: np.ndarray, days: np.ndarray, day: str | None) -> np.ndarray:
+    """Feed items published after ``day`` (a UTC ``YYYY-MM-DD``); undated items and other
+    sources never; nothing when ``day`` is None."""
+    if day is None:
+        return np.zeros(len(source), bool)
+    return (source == FEED) & (days != "") & (days > day)
+
+
+class CutData(R.Data):
+    """``relevance_oof.Data`` for the items a cut trains on; its ``dev`` is dev.jsonl
+    followed by the cut's later feed items, so ``run`` scores both with the averaged
+    fold models (``n_dev`` splits them)."""
+
+    def __init__(self, full: R.Data, days: np.ndarray, strata: np.ndarray, name: str,
+                 cache: Path) -> None:  # fmt: skip
+        later = later_mask(full.source, days, CUTS[name])
+        keep = np.flatnonzero(~later)
+        self.name, self.cache = name, cache
+        self.rows = [full.rows[i] for i in keep]
+        self.y, self.source = full.y[keep], full.source[keep]
+        self.copy_of = np.array([i for i, r in enumerate(self.rows) if r.summary_only], dtype=int)
+        self.later = [full.rows[i] for i in np.flatnonzero(later)]
+        self.later_y = full.y[later]
+        self.later_strata = strata[later]
+        self.n_dev = len(full.dev)
+        self.dev = full.dev + [{"title": r.title, "link": r.link} for r in self.later]
+        self.dev_docs = full.dev_docs + [r.text for r in self.later]
+        self.dev_y = np.concatenate([full.dev_y, self.later_y])
+        key = f"{C.packaged_data_sha256()[:12]}-{name}"
+        vec_f, x_f, ev_f = (cache / f"later-vec-{key}.joblib", cache / f"later-x-{key}.npz",
+                            cache / f"later-ev-{key}.npz")  # fmt: skip
+        if vec_f.exists() and x_f.exists() and ev_f.exists():
+            self.vec = joblib.load(vec_f)
+            self.tfidf, self.dev_tfidf = sp.load_npz(x_f), sp.load_npz(ev_f)
+        else:
+            from sklearn.pipeline import FeatureUnion
+
+            self.vec = FeatureUnion([(n, t) for n, t in C._make_vectorizer().transformer_list[:2]])
+            self.tfidf = self.vec.fit_transform(self.docs).tocsr()
+            self.dev_tfidf = self.vec.transform(self.dev_docs).tocsr()
+            joblib.dump(self.vec, vec_f)
+            sp.save_npz(x_f, self.tfidf)
+            sp.save_npz(ev_f, self.dev_tfidf)
+
+
+def title_docs(titles: list[str | None], texts: list[str]) -> list[str]:
+    """An item's title alone as the model reads it; its text when it has no title."""
+    return [C.compose_text(t, "") if (t or "").strip() else x for t, x in zip(titles, texts, strict=True)]  # fmt: skip
+
+
+def title_average(data: CutData, out: dict[str, Any]) -> dict[str, Any]:
+    """``title avg``: the mean of ``out``'s calibrated probability and the title's, the
+    title scored by the same fold models out of fold (its own Platt), the threshold the
+    F1-best on the averaged out-of-fold probabilities."""
+    n = len(data.rows)
+    kinds, dev_kinds = data.kinds()
+
+    def matrix(docs: list[str], kind: sp.csr_matrix) -> sp.csr_matrix:
+        return sp.hstack([data.vec.transform(docs), sp.csr_matrix(R.cues(docs)), kind], format="csr")  # fmt: skip
+
+    xt = matrix(title_docs([r.title for r in data.rows], [r.text for r in data.rows]), kinds[:n])
+    s = np.zeros(n)
+    for te, w, b in out["folds"]:
+        s[te] = xt[te] @ w + b
+    slope, offset = C._platt(s, data.y)
+    p = (out["p"] + C._sigmoid(slope * s + offset)) / 2
+    ev = matrix(title_docs([d.get("title") for d in data.dev], data.dev_docs), dev_kinds)
+    ev_p = C._sigmoid(slope * (ev @ out["coef"] + out["intercept"]) + offset)
+    dev_p = (out["dev_p"] + np.asarray(ev_p).ravel()) / 2
+    return {"p": p, "dev_p": dev_p, "threshold": C._best_f1_threshold(data.y, p)}
+
+
+def feed_threshold(data: CutData, out: dict[str, Any]) -> dict[str, Any]:
+    """``feed threshold``: the F1-best threshold on the training feed items' out-of-fold
+    probabilities alone (their base rate, ~3%, is a real feed's)."""
+    feed = data.source == FEED
+    return {**out, "threshold": C._best_f1_threshold(data.y[feed], out["p"][feed])}
+
+
+DERIVED = {"feed threshold": feed_threshold, "title avg": title_average}
+
+
+def candidate(name: str) -> dict[str, Any]:
+    """A fitted candidate's ``relevance_oof.run`` parameters (``feed N``: feed weight N)."""
+    if name.startswith("feed ") and name[5:].replace(".", "", 1).isdigit():
+        return {"weights": {**C.SOURCE_WEIGHTS, FEED: float(name[5:])}}
+    return R.CANDIDATES[name]
+
+
+def prf(y: np.ndarray, p: np.ndarray, t: float, w: np.ndarray | None = None) -> dict[str, float]:
+    """Precision, recall, F1 at ``t`` (with item weights ``w``) and PR-AUC (unweighted)."""
+    w = np.ones(len(y)) if w is None else w
+    flag = p >= t
+    tp = float(w[flag & (y == 1)].sum())
+    fl, pos = float(w[flag].sum()), float(w[y == 1].sum())
+    prec = tp / fl if fl else 0.0
+    rec = tp / pos if pos else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if tp else 0.0
+    return {"P": prec, "R": rec, "F1": f1, "AP": float(average_precision_score(y, p)),
+            "flagged": int(flag.sum())}  # fmt: skip
+
+
+def paired_bootstrap(y: np.ndarray, base: np.ndarray, t_base: float, cand: np.ndarray,
+                     t_cand: float, n: int = 2000, seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """Resample the items (both models scored on the same resample): per measure, the
+    mean difference candidate - baseline, its 95% interval and the share of resamples in
+    which the candidate is strictly ahead (a tie is not ahead)."""
+    rng = np.random.default_rng(seed)
+    diffs: dict[str, list[float]] = {"F1": [], "AP": []}
+    for _ in range(n):
+        i = rng.integers(0, len(y), len(y))
+        if not y[i].any():
+            continue
+        a, b = prf(y[i], base[i], t_base), prf(y[i], cand[i], t_cand)
+        for k in diffs:
+            diffs[k].append(b[k] - a[k])
+    found: dict[str, Any] = {}
+    for k, d in diffs.items():
+        arr = np.array(d)
+        lo, hi = np.percentile(arr, [2.5, 97.5])
+        found[k] = {"mean": float(arr.mean()), "lo": float(lo), "hi": float(hi),
+                    "ahead": float((arr > 0).mean())}  # fmt: skip
+    return found
+
+
+def dev_figures(full: R.Data, dev_p: np.ndarray, t: float) -> dict[str, Any]:
+    """dev.jsonl's P / R / F1 / PR-AUC and the hard negatives and POLITICS flagged."""
+    m = prf(full.dev_y, dev_p, t)
+    res: dict[str, Any] = {k: m[k] for k in ("P", "R", "F1", "AP")}
+    orig = np.array([d.get("orig_label") for d in full.dev])
+    flagged = dev_p >= t
+    for label in (*C.HARD_NEGATIVE_LABELS, "POLITICS"):
+        mask = (orig == label) & (full.dev_y == 0)
+        res[label] = f"{int(flagged[mask].sum())}/{int(mask.sum())}"
+    hard = np.isin(orig, C.HARD_NEGATIVE_LABELS) & (full.dev_y == 0)
+    res["hard"] = f"{int(flagged[hard].sum())}/{int(hard.sum())}"
+    return res
+
+
+def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Fit (or derive from ``baseline``) one candidate on one cut; its probabilities."""
+    f = (
+        data.cache
+        / f"later-{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}.npz"
+    )
+    if f.exists() and name not in DERIVED:
+        z = np.load(f)
+        return {"p": z["p"], "dev_p": z["dev_p"], "threshold": float(z["threshold"])}
+    if name in DERIVED:
+        if "baseline" not in fitted:
+            fitted["baseline"] = R.run(data, {})
+        out = DERIVED[name](data, fitted["baseline"])
+    else:
+        out = R.run(data, candidate(name))
+        if name == "baseline":
+            fitted["baseline"] = out
+    np.savez(f, p=out["p"], dev_p=out["dev_p"], threshold=out["threshold"])
+    return out
+
+
+def summarise(data: CutData, out: dict[str, Any], base: dict[str, Any] | None,
+              full: R.Data) -> dict[str, Any]:  # fmt: skip
+    t = out["threshold"]
+    feed = data.source == FEED
+    oof = prf(data.y[feed], out["p"][feed], t)
+    res: dict[str, Any] = {"t": t, "oof feed F1": oof["F1"], "oof feed AP": oof["AP"]}
+    if data.later:
+        later_p = out["dev_p"][data.n_dev :]
+        res["later"] = prf(data.later_y, later_p, t)
+        w = np.where(data.later_strata == "flag", FLAG_WEIGHT, 1.0)
+        res["later reweighted"] = prf(data.later_y, later_p, t, w)
+        res["n"], res["positives"] = len(data.later_y), int(data.later_y.sum())
+        if base is not None:
+            res["vs baseline"] = paired_bootstrap(
+                data.later_y, base["dev_p"][data.n_dev :], base["threshold"], later_p, t
+            )
+    else:
+        res["dev"] = dev_figures(full, out["dev_p"][: data.n_dev], t)
+    return res
+
+
+def line(cut: str, name: str, res: dict[str, Any]) -> str:
+    cells = [f"{cut} {name}: t {res['t']:.2f}",
+             f"oof feed F1 {res['oof feed F1']:.3f} PR-AUC {res['oof feed AP']:.3f}"]  # fmt: skip
+    if "later" in res:
+        m, r = res["later"], res["later reweighted"]
+        cells.append(f"later ({res['n']} items, {res['positives']} incidents, {m['flagged']} "
+                     f"flagged) P {m['P']:.3f} R {m['R']:.3f} F1 {m['F1']:.3f} PR-AUC {m['AP']:.3f}")  # fmt: skip
+        cells.append(f"reweighted P {r['P']:.3f} R {r['R']:.3f} F1 {r['F1']:.3f}")
+        for k, b in res.get("vs baseline", {}).items():
+            cells.append(f"d{k} {b['mean']:+.3f} [{b['lo']:+.3f}, {b['hi']:+.3f}] ahead {b['ahead']:.0%}")  # fmt: skip
+    if "dev" in res:
+        d = res["dev"]
+        cells.append(f"dev P {d['P']:.3f} R {d['R']:.3f} F1 {d['F1']:.3f} PR-AUC {d['AP']:.3f} "
+                     f"hard {d['hard']} ({', '.join(d[k] for k in C.HARD_NEGATIVE_LABELS)}) "
+                     f"POLITICS {d['POLITICS']}")  # fmt: skip
+    return " | ".join(cells)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=["baseline"])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/newsalert-oof"))
+    parser.add_argument("--cuts", default="A,B,full")
+    parser.add_argument("--json", type=Path, help="append each result as a JSON line")
+    args = parser.parse_args(argv)
+    full = R.Data(args.cache)
+    days, strata = packaged_meta(full.rows)
+    for cut in args.cuts.split(","):
+        data = CutData(full, days, strata, cut, args.cache)
+        fitted: dict[str, dict[str, Any]] = {}
+        base = evaluate(data, "baseline", fitted)
+        for name in args.names:
+            started = time.perf_counter()
+            out = base if name == "baseline" else evaluate(data, name, fitted)
+            res = summarise(data, out, None if name == "baseline" else base, full)
+            print(line(cut, name, res) + f" | {time.perf_counter() - started:.0f}s", flush=True)
+            if args.json:
+                with args.json.open("a") as f:
+                    f.write(json.dumps({"cut": cut, "candidate": name, **res}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
