@@ -161,7 +161,9 @@ def cpu_snapshot(root: int, pids: list[int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for pid in pids:
         with contextlib.suppress(OSError, ValueError, IndexError):
-            out[str(pid)] = _ticks(Path(f"/proc/{pid}/stat"))
+            stat = Path(f"/proc/{pid}/stat")
+            out[str(pid)] = _ticks(stat)
+            out[f"{pid}/sys"] = int(stat.read_text().rsplit(")", 1)[1].split()[12])
     with contextlib.suppress(OSError):
         for tid in os.listdir(f"/proc/{root}/task"):
             with contextlib.suppress(OSError, ValueError, IndexError):
@@ -182,8 +184,10 @@ def cpu_split(root: int, before: dict[str, int], after: dict[str, int]) -> dict[
     for k in threads:
         tid = k.split(":")[1]
         out[f"  thread {tid}" + (" (main)" if tid == str(root) else "")] = spent[k]
-    pool = [k for k in spent if ":" not in k and k != str(root)]
+    out["  of it system (kernel)"] = spent.get(f"{root}/sys", 0.0)
+    pool = [k for k in spent if ":" not in k and "/" not in k and k != str(root)]
     out["pool processes"] = sum(spent[k] for k in pool)
+    out["  of it system (kernel)  "] = sum(spent.get(f"{k}/sys", 0.0) for k in pool)
     for k in sorted(pool, key=lambda k: -spent[k]):
         out[f"  pool {k}"] = spent[k]
     return out
