@@ -1101,7 +1101,8 @@ def _describe(
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
         if not m.locative and WITHDRAWN_FROM_BEFORE.search(before):
             m.locative = True  # "withdrew peacekeepers from Rwanda": the scene they leave
-        if english and ("troops" in before or "soldiers" in before):
+        # "roops", "oldiers": a title's capitalised "Troops to be sent to Iraq" too (no lower())
+        if english and ("roops" in before or "oldiers" in before):
             tm = TROOPS_TO_BEFORE.search(before)
             if tm:
                 m.elsewhere = True  # "to use British troops in Iraq": debated at home
