@@ -352,7 +352,9 @@ STATEMENT_VERBS = (
     r"confirm(?:s|ed)?|accept(?:s|ed)?|grant(?:s|ed)?|suspend(?:s|ed)?|declar(?:e|es|ed)|"
     r"decid(?:e|es|ed)|refus(?:e|es|ed)|recogni[sz](?:e|es|ed)|insist(?:s|ed)?|"
     r"vow(?:s|ed)?|criticis(?:e|es|ed)|criticiz(?:e|es|ed)|condemn(?:s|ed)?|"
-    r"welcom(?:e|es|ed)|protest(?:s|ed)?|veto(?:es|ed)?|recall(?:s|ed)?|summon(?:s|ed)?)"
+    r"welcom(?:e|es|ed)|protest(?:s|ed)?|veto(?:es|ed)?|recall(?:s|ed)?|summon(?:s|ed)?|"
+    # "Australia turns down plea for more troops ... in Iraq": a refusal, as "rejects" is
+    r"turn(?:s|ed)?\s+down|declin(?:e|es|ed)|rebuff(?:s|ed)?|spurn(?:s|ed)?)"
 )
 STATEMENT_ADVERBIAL = (
     r"(?:(?:on|last|this|early|late)\s+[A-Za-z]+\s+|today\s+|yesterday\s+|"
