@@ -405,6 +405,20 @@ SETTLEMENT_AFTER = re.compile(
     r"^\s+(?:(?:coastal|northern|southern|eastern|western|remote|small|mountain|desert)\s+)?"
     r"(?:village|villages|town|towns|hamlet)\b"
 )
+# "in a Gaza refugee camp", "outside a Saudi shopping center", "at an Istanbul
+# nightclub": a name between "in/at/near/outside a" and a word for a site (up to two
+# words between) says where the site is ("base" is left out: "at a US base in Qatar")
+LOCATIVE_ARTICLE_BEFORE = re.compile(
+    r"\b(?:[Ii]n|[Aa]t|near|outside|inside|(?P<struck>attacked|raided|struck|bombed|shelled|"
+    r"stormed))\s+an?\s+$"
+)
+SITE_AFTER = re.compile(
+    r"^\s+(?:[a-z][\w'’\-]*\s+){0,2}?(?:(?:refugee\s+)?camp|village|town|suburb|"
+    r"neighbou?rhood|district|hospital|clinic|school|mosque|church|temple|synagogue|market|"
+    r"prison|jail|hotel|restaurant|caf[eé]|nightclub|club|bar|mall|shopping\s+(?:cent(?:er|re)|"
+    r"mall)|station|airport|factory|mine|compound|checkpoint|street|square|park|"
+    r"university|courthouse|home|house|apartment|building)s?\b"
+)
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
 # "a rocket attack on an Israeli town", which is often the cause of what is reported)
@@ -889,6 +903,20 @@ def _describe(
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
+        if (
+            english
+            and not m.locative
+            and before.endswith(("a ", "an "))  # cheap first
+            and (la := LOCATIVE_ARTICLE_BEFORE.search(before))
+            and SITE_AFTER.match(after)
+        ):
+            # "in a Gaza refugee camp", "outside a Saudi shopping center", "raided a West
+            # Bank refugee camp": the name qualifies the site where it happened
+            if m.demonym:
+                m.home = True
+            else:
+                m.locative = True
+            m.incident = la.group("struck") is not None
         elif (
             QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(("with", "with the"))
             and COUNTERPART_BEFORE.search(before)
