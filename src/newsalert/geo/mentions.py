@@ -419,6 +419,18 @@ SITE_AFTER = re.compile(
     r"mall)|station|airport|factory|mine|compound|checkpoint|street|square|park|"
     r"university|courthouse|home|house|apartment|building)s?\b"
 )
+# "Victoria station, central London", "Tahrir square, Cairo": a landmark named after a
+# town elsewhere, then the town it is in (lowercase words: "Central Station" is
+# FACILITY_WORDS' name)
+LANDMARK_WORDS = frozenset(
+    {"station", "airport", "square", "street", "road", "avenue", "bridge", "stadium"}
+    | {"hospital", "hotel", "mall", "market", "prison", "mosque", "church", "cathedral"}
+    | {"palace", "museum", "park", "tower", "terminal"}
+)
+LANDMARK_AFTER = re.compile(
+    r"^ [a-z]+,\s+(?:(?:" + "|".join(sorted(DIRECTION_WORDS)) + r"|downtown)\s+)?(?=[A-Z])",
+    re.I,
+)
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
 # "a rocket attack on an Israeli town", which is often the cause of what is reported)
@@ -891,18 +903,6 @@ def _describe(
                 m.locative = True
         if not m.locative and PLACE_NOUN_BEFORE.search(before):
             m.locative = True  # "in the Ukrainian capital Kiev", "at the village Banjska"
-        if REPORTER_BEFORE.search(before):
-            m.reporter = True
-            m.locative = False
-        po = PERSON_OF_BEFORE.search(before) if english and not m.demonym else None
-        if po and not _opens_sentence(text, m.start - len(before) + po.start(), field_start):
-            # "leaders ... like President Nelson Mandela of South Africa": his country; the
-            # sentence's subject ("King Abdullah II of Jordan said") speaks or acts at home
-            m.locative = False
-            m.office = True
-        if COMPARED_BEFORE.search(before):
-            m.compared = True
-            m.locative = False
         if (
             english
             and not m.locative
@@ -917,6 +917,18 @@ def _describe(
             else:
                 m.locative = True
             m.incident = la.group("struck") is not None
+        if REPORTER_BEFORE.search(before):
+            m.reporter = True
+            m.locative = False
+        po = PERSON_OF_BEFORE.search(before) if english and not m.demonym else None
+        if po and not _opens_sentence(text, m.start - len(before) + po.start(), field_start):
+            # "leaders ... like President Nelson Mandela of South Africa": his country; the
+            # sentence's subject ("King Abdullah II of Jordan said") speaks or acts at home
+            m.locative = False
+            m.office = True
+        if COMPARED_BEFORE.search(before):
+            m.compared = True
+            m.locative = False
         elif (
             QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(("with", "with the"))
             and COUNTERPART_BEFORE.search(before)
@@ -1097,6 +1109,19 @@ def _describe(
             m.name_part = True  # "St George-Illawarra Dragons": a compound name
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
+        if (
+            english
+            and next_gap == " "
+            and next_word in LANDMARK_WORDS
+            and (lm := LANDMARK_AFTER.match(after))
+            and m.end + lm.end() in starts
+        ):
+            # "at Victoria station, central London": a landmark's name before the town
+            # that places it (the town is the place; its incident word goes with it)
+            m.name_part = True
+            town = next(o for o in found[i + 1 :] if o.start == m.end + lm.end())
+            town.locative = town.locative or m.locative
+            town.incident = town.incident or m.incident
         if (
             next_word in FACILITY_WORDS
             and next_gap == " "
