@@ -1212,9 +1212,15 @@ def _describe(
             m.name_part = True
             if next_word in FIRM_FORMS and not _country_only(gazetteer, m.key_id):
                 people.add(m.text)  # "Google Inc.'s shares": the firm everywhere in the item
-            if m.end + 1 in starts and not (
-                _country_only(gazetteer, found[i + 1].key_id)
-                and _full_name_before(gazetteer, text[max(field_start, m.end - 59) : m.end + 1])
+            if (
+                m.end + 1 in starts
+                # "in Central Baghdad": a capitalised direction word (a town "Central")
+                # places the name after it, as "central Baghdad" does
+                and m.text.lower() not in DIRECTION_WORDS
+                and not (
+                    _country_only(gazetteer, found[i + 1].key_id)
+                    and _full_name_before(gazetteer, text[max(field_start, m.end - 59) : m.end + 1])
+                )
             ):
                 found[i + 1].name_part = True  # "Jordan Henderson": both are names
         if (
