@@ -909,6 +909,8 @@ def _describe(
             and before.endswith(("a ", "an "))  # cheap first
             and (la := LOCATIVE_ARTICLE_BEFORE.search(before))
             and SITE_AFTER.match(after)
+            # "at a Hilton hotel": a brand named after a family, not a small town
+            and (m.demonym or _known_place(gazetteer, m.key_id))
         ):
             # "in a Gaza refugee camp", "outside a Saudi shopping center", "raided a West
             # Bank refugee camp": the name qualifies the site where it happened
@@ -1425,6 +1427,17 @@ def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:
 def _towns_only(gazetteer: Gazetteer, key_id: int) -> bool:
     """Every reading of the key is a populated place (no country, no region)."""
     return all(gazetteer.kind[p] == KIND_PLACE for p in gazetteer.places_of(key_id))
+
+
+SITE_MIN_POP = 15_000
+
+
+def _known_place(gazetteer: Gazetteer, key_id: int) -> bool:
+    """A reading of the key is a country, a region or a town of SITE_MIN_POP or more."""
+    g = gazetteer
+    return any(
+        g.kind[p] != KIND_PLACE or g.population[p] >= SITE_MIN_POP for p in g.places_of(key_id)
+    )
 
 
 def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:
