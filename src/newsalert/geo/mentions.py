@@ -545,6 +545,8 @@ FUNCTION_WORDS = frozenset(
         "too",
     }
 )
+# a continent's name, which with a direction word before it names a region of it
+CONTINENTS = frozenset({"Africa", "America", "Americas", "Asia", "Europe", "Oceania"})
 CALENDAR_WORDS = frozenset(w for w in (*calendar.month_name, *calendar.day_name) if w)
 SENTENCE_END = frozenset(".!?:;\"'“‘(\n")
 
@@ -1217,8 +1219,9 @@ def _describe(
             if (
                 m.end + 1 in starts
                 # "in Central Baghdad": a capitalised direction word (a town "Central")
-                # places the name after it, as "central Baghdad" does
-                and m.text.lower() not in DIRECTION_WORDS
+                # places the name after it, as "central Baghdad" does; "Central America"
+                # and "Central Asia" are regions of a continent, no country's
+                and (m.text.lower() not in DIRECTION_WORDS or found[i + 1].text in CONTINENTS)
                 and not (
                     _country_only(gazetteer, found[i + 1].key_id)
                     and _full_name_before(gazetteer, text[max(field_start, m.end - 59) : m.end + 1])
