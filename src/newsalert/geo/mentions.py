@@ -1299,6 +1299,7 @@ def _condolences(gazetteer: Gazetteer, text: str, found: list[Found], lead_end: 
             for m in found
             if start <= m.start < c.start()
             and not m.name_part
+            and not m.dateline  # "OTTAWA (CP) - Stockwell Day ... didn't send condolences"
             and (
                 m.demonym
                 or is_country_key(gazetteer, m.key_id)
