@@ -84,6 +84,15 @@ TARGET_BEFORE = re.compile(
     r"\b(?:attacks?|strikes?|raids?|assault|bombing|shelling|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?$",
     re.I,
 )
+# "join forces against a possible US-led attack on Iraq", "warned of any strike on Iran":
+# an attack spoken of as possible or threatened has no place yet, so its target is not
+# the event's
+HYPOTHETICAL_TARGET_BEFORE = re.compile(
+    r"\b(?:possible|potential|planned|threatened|any|future|impending|imminent|likely|"
+    r"feared|expected|prospective)\s+(?:[\w’'-]+\s+){0,2}?(?:attacks?|strikes?|raids?|"
+    r"assault|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?$",
+    re.I,
+)
 # an incident word a few words before "in/near/at X"
 INCIDENT_BEFORE = re.compile(
     r"\b(?:attack(?:s|ed)?|clash(?:es|ed)?|shoot(?:ing|ings)?|shot|bomb(?:ing|ings|s|ed)?|"
@@ -1165,7 +1174,11 @@ def _describe(
             m.attributive = m.office = m.actor = m.speaker = False
         if not m.locative and _unknown_place_before(before):
             m.locative = True  # "in Parliament Square, London"
-        if not m.locative and TARGET_BEFORE.search(before):
+        if (
+            not m.locative
+            and TARGET_BEFORE.search(before)
+            and not HYPOTHETICAL_TARGET_BEFORE.search(before)
+        ):
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
         if (
             not m.locative
