@@ -168,15 +168,6 @@ ABROAD_AFTER_INSTITUTION = re.compile(r"^\s+\S+\s+(?:peacekeep(?:ers?|ing)|conti
 WITHDRAWN_FROM_BEFORE = re.compile(
     r"\bwithdr(?:ew|awn)\b(?:\s+[\w’'-]+){0,5}?\s+from\s+(?:the\s+)?$", re.I
 )
-# "Nine students from India were fined", "tourists from China were injured near Bangkok":
-# people named by where they come from, an origin, not the event's place ("residents from"
-# is left out: often the town's own, where it happened)
-PEOPLE_FROM_BEFORE = re.compile(
-    r"\b(?:students?|workers?|labou?rers?|migrants?|immigrants?|tourists?|nationals?|"
-    r"citizens?|refugees?|visitors?|pilgrims?|fishermen|travell?ers?|passengers?|"
-    r"expatriates?|expats?|asylum[\s-]seekers?|holidaymakers?)\s+from\s+(?:the\s+)?$",
-    re.I,
-)
 # "conspiring to use British troops in Iraq", "a request for British troops to be moved
 # into central Iraq", "plans to send 500 more troops to Afghanistan": troops to be sent,
 # used or kept somewhere are a decision or a debate at home, not an event at the place
@@ -1180,12 +1171,6 @@ def _describe(
             and not HYPOTHETICAL_TARGET_BEFORE.search(before)
         ):
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
-        if (
-            not m.locative
-            and before.endswith(("from ", "from the "))  # cheap first
-            and PEOPLE_FROM_BEFORE.search(before)
-        ):
-            m.elsewhere = True  # "nine students from India were fined": where they came from
         if not m.locative and WITHDRAWN_FROM_BEFORE.search(before):
             m.locative = True  # "withdrew peacekeepers from Rwanda": the scene they leave
         # "roops", "oldiers": a title's capitalised "Troops to be sent to Iraq" too (no lower())
