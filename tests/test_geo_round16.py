@@ -83,13 +83,6 @@ def test_a_condolence_message_is_the_senders_news(geo: Geoparser, geo_rules: Geo
         assert where(gp, "", dateline) == ("CA", "Ottawa")
 
 
-def test_people_named_by_where_they_come_from(geo: Geoparser, geo_rules: Geoparser) -> None:
-    # an origin, not the event's place (main's rules: NP)
-    text = "KUALA LUMPUR - Twelve workers from Nepal were arrested on Tuesday for overstaying."
-    for gp in (geo, geo_rules):
-        assert where(gp, "", text) == ("MY", "Kuala Lumpur")
-
-
 def test_a_possible_attack_has_no_place_yet(geo: Geoparser, geo_rules: Geoparser) -> None:
     text = (
         "Greek nationalist leader Nikos Papas urged Egypt to stand against a possible "
