@@ -405,6 +405,13 @@ SCENE_AFTER = re.compile(
     r"(?=\s*(?:[,.;:)]|$)|\s+(?:in|on|at|of|and|with|that|which|to|by|for|as|is|was|has|"
     r"had|between|over|since|after|last|this|on)\b|\s+[A-Z])"
 )
+# "Nepal capital under curfew", "the Lebanon capital's southern suburbs": a country's name
+# before "capital" names its capital city, as "the Nepalese capital" does (SCENE_AFTER);
+# not "capital markets", "capital punishment", "capital flight"
+CAPITAL_AFTER = re.compile(
+    r"^ capital(?:['’]s)?(?!\s+(?:markets?|punishment|flight|gains?|spending|expenditure|"
+    r"controls?|investment|ratio|requirements?|city\s+of\b))\b"
+)
 # "militants have attacked a Chadian village", "shelling hit a Syrian border town": a
 # demonym before a word for a settlement or an area names a place of that country, as
 # "in Chad" does ("settlement" is left out: "an Israeli settlement" is in the West Bank;
@@ -1009,6 +1016,15 @@ def _describe(
         )
         if plain_demonym and SCENE_AFTER.match(after):
             m.home = True  # "in the Libyan conflict": the scene, weighed as "in Libya"
+        elif (
+            english
+            and not m.demonym
+            and not m.possessive
+            and after.startswith(" capital")  # cheap first
+            and CAPITAL_AFTER.match(after)
+            and is_country_key(gazetteer, m.key_id)
+        ):
+            m.home = True  # "Nepal capital under curfew": its capital, weighed as "in Nepal"
         if (
             plain_demonym
             and SETTLEMENT_AFTER.match(after)
