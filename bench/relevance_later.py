@@ -36,7 +36,8 @@ weighted N, shipped 20), and two that need no new fit (computed from ``baseline`
 ``feed threshold`` (the F1-best threshold on the training *feed* items' out-of-fold
 probabilities alone, base rate ~3%) and ``title avg`` (the mean of the calibrated
 probability of the item and of its title alone, each scored by the same fold models, the
-title's own Platt fitted out of fold; an item with no title is its text).
+title's own Platt fitted out of fold; an item with no title is its text). ``youtube
+plain``: a YouTube link gives no ``kind:video`` flag (the text decides).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import joblib
 import numpy as np
@@ -129,6 +131,33 @@ class CutData(R.Data):
             sp.save_npz(x_f, self.tfidf)
             sp.save_npz(ev_f, self.dev_tfidf)
 
+    plain_youtube = False  # set by ``evaluate`` for the ``youtube plain`` candidate
+
+    def kinds(self, extra: Any = None, host: Any = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """``Data.kinds``; with ``plain_youtube`` a YouTube link is read as no link (no
+        ``kind:video``: the text decides)."""
+        if not self.plain_youtube:
+            return super().kinds(extra, host)
+        saved = R.kind_features
+
+        def kf(title: str | None, summary: str | None, link: str | None) -> set[str]:
+            return saved(title, summary, None if is_youtube(link) else link)
+
+        R.kind_features = kf
+        try:
+            return super().kinds(extra, host)
+        finally:
+            R.kind_features = saved
+
+
+def is_youtube(link: str | None) -> bool:
+    """A YouTube watch link (``kinds.kind_features`` marks every one ``kind:video``)."""
+    try:
+        host = (urlsplit(link).hostname or "").lower() if link else ""
+    except ValueError:
+        return False
+    return host.endswith("youtube.com") or host == "youtu.be"
+
 
 def title_docs(titles: list[str | None], texts: list[str]) -> list[str]:
     """An item's title alone as the model reads it; its text when it has no title."""
@@ -171,6 +200,8 @@ def candidate(name: str) -> dict[str, Any]:
     """A fitted candidate's ``relevance_oof.run`` parameters (``feed N``: feed weight N)."""
     if name.startswith("feed ") and name[5:].replace(".", "", 1).isdigit():
         return {"weights": {**C.SOURCE_WEIGHTS, FEED: float(name[5:])}}
+    if name == "youtube plain":
+        return {"plain_youtube": True}
     return R.CANDIDATES[name]
 
 
@@ -238,7 +269,12 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
             fitted["baseline"] = R.run(data, {})
         out = DERIVED[name](data, fitted["baseline"])
     else:
-        out = R.run(data, candidate(name))
+        cand = candidate(name)
+        data.plain_youtube = bool(cand.get("plain_youtube"))
+        try:
+            out = R.run(data, cand)
+        finally:
+            data.plain_youtube = False
         if name == "baseline":
             fitted["baseline"] = out
     np.savez(f, p=out["p"], dev_p=out["dev_p"], threshold=out["threshold"])

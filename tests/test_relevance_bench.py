@@ -202,3 +202,28 @@ def test_feed_weight_candidates() -> None:
     got = later.candidate("feed 100")["weights"]
     assert got["rss_2020"] == 100.0 and got["contrast"] == classifier.SOURCE_WEIGHTS["contrast"]
     assert later.candidate("nb norm") is later.R.CANDIDATES["nb norm"]
+
+
+def test_youtube_plain_reads_a_youtube_link_as_none() -> None:
+    later = _bench("relevance_later")
+    assert later.is_youtube("https://www.youtube.com/watch?v=x") and later.is_youtube(
+        "https://youtu.be/x"
+    )
+    assert not later.is_youtube("https://www.cnn.com/videos/x") and not later.is_youtube(None)
+    assert later.candidate("youtube plain") == {"plain_youtube": True}
+    from newsalert import kinds
+
+    saved = later.R.kind_features
+    data = later.CutData.__new__(later.CutData)
+    data.rows = list(classifier._training_rows(
+        [{"title": "Clashes in Tripoli", "summary": "x", "label": 1,
+          "link": "https://www.youtube.com/watch?v=a"},
+         {"title": "Watch the clashes", "summary": "x", "label": 0,
+          "link": "https://www.cnn.com/videos/world/a"}], "t"))  # fmt: skip
+    data.copy_of = np.array([], dtype=int)
+    data.dev = []
+    video = kinds.KIND_NAMES.index("kind:video")
+    assert data.kinds()[0].toarray()[:, video].tolist() == [1.0, 1.0]
+    data.plain_youtube = True
+    assert data.kinds()[0].toarray()[:, video].tolist() == [0.0, 1.0]
+    assert later.R.kind_features is saved
