@@ -37,7 +37,8 @@ weighted N, shipped 20), and two that need no new fit (computed from ``baseline`
 probabilities alone, base rate ~3%) and ``title avg`` (the mean of the calibrated
 probability of the item and of its title alone, each scored by the same fold models, the
 title's own Platt fitted out of fold; an item with no title is its text). ``youtube
-plain``: a YouTube link gives no ``kind:video`` flag (the text decides).
+plain``: a YouTube link gives no ``kind:video`` flag (the text decides). ``day folds``:
+the training feed items assigned to the folds by blocks of days (``day_folds``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class CutData(R.Data):
         keep = np.flatnonzero(~later)
         self.name, self.cache = name, cache
         self.rows = [full.rows[i] for i in keep]
+        self.days = days[keep]
         self.y, self.source = full.y[keep], full.source[keep]
         self.copy_of = np.array([i for i, r in enumerate(self.rows) if r.summary_only], dtype=int)
         self.later = [full.rows[i] for i in np.flatnonzero(later)]
@@ -159,6 +161,27 @@ def is_youtube(link: str | None) -> bool:
     return host.endswith("youtube.com") or host == "youtu.be"
 
 
+def day_folds(days: np.ndarray, source: np.ndarray,
+              splits: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """The same number of folds, the dated feed items reassigned by day: the days in
+    order cut into as many contiguous blocks of about equal item counts, block k the
+    test part of fold k; every other item keeps its stratified fold. Out-of-fold scores
+    of feed items then come from models that saw none of that block's days (the
+    threshold and calibration are set on scores like a later period's)."""
+    fold = np.empty(len(days), dtype=int)
+    for k, (_, te) in enumerate(splits):
+        fold[te] = k
+    dated = np.flatnonzero((source == FEED) & (days != ""))
+    order = dated[np.argsort(days[dated], kind="stable")]
+    uniq, counts = np.unique(days[order], return_counts=True)
+    edges = np.cumsum(counts) / len(order)  # the share of dated items up to each day
+    block = np.minimum((edges - counts / len(order) / 2) * len(splits), len(splits) - 1)
+    by_day = dict(zip(uniq, block.astype(int), strict=True))
+    fold[dated] = [by_day[d] for d in days[dated]]
+    idx = np.arange(len(days))
+    return [(idx[fold != k], idx[fold == k]) for k in range(len(splits))]
+
+
 def title_docs(titles: list[str | None], texts: list[str]) -> list[str]:
     """An item's title alone as the model reads it; its text when it has no title."""
     return [C.compose_text(t, "") if (t or "").strip() else x for t, x in zip(titles, texts, strict=True)]  # fmt: skip
@@ -202,6 +225,8 @@ def candidate(name: str) -> dict[str, Any]:
         return {"weights": {**C.SOURCE_WEIGHTS, FEED: float(name[5:])}}
     if name == "youtube plain":
         return {"plain_youtube": True}
+    if name == "day folds":
+        return {"split": lambda data, splits: day_folds(data.days, data.source, splits)}
     return R.CANDIDATES[name]
 
 

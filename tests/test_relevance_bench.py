@@ -227,3 +227,24 @@ def test_youtube_plain_reads_a_youtube_link_as_none() -> None:
     data.plain_youtube = True
     assert data.kinds()[0].toarray()[:, video].tolist() == [0.0, 1.0]
     assert later.R.kind_features is saved
+
+
+def test_day_folds_block_the_feed_items_by_day() -> None:
+    later = _bench("relevance_later")
+    days = np.array(
+        ["2020-06-01"] * 4 + ["2020-06-02"] * 2 + ["2020-06-03"] * 4 + ["", "2020-06-01", ""]
+    )
+    source = np.array(["rss_2020"] * 11 + ["ag_news:test", "rss_2020"])
+    idx = np.arange(13)
+    splits = [(idx[idx % 2 == 1], idx[idx % 2 == 0]), (idx[idx % 2 == 0], idx[idx % 2 == 1])]
+    got = later.day_folds(days, source, splits)
+    assert len(got) == 2
+    test0, test1 = set(got[0][1]), set(got[1][1])
+    assert test0 | test1 == set(range(13)) and not test0 & test1
+    for tr, te in got:
+        assert set(tr) == set(range(13)) - set(te)
+    # a day is never split across folds; the early days test in fold 0, the last in fold 1
+    assert {0, 1, 2, 3} <= test0 and {6, 7, 8, 9} <= test1
+    assert (4 in test0) == (5 in test0)
+    # undated feed items and other sources keep their folds (10 and 12 even, 11 odd)
+    assert 10 in test0 and 12 in test0 and 11 in test1
