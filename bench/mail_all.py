@@ -126,6 +126,9 @@ class Row:
     note: str = ""
     cpu: float = 0.0  # CPU seconds of the row's processes during the run
     server_cpu: float = 0.0  # CPU seconds of this process (the loopback feeds and SMTP server)
+    # the service rows' CPU seconds during the storm by process (main's threads apart)
+    cpu_split: dict[str, float] = field(default_factory=dict)
+    task_cpu: list[str] = field(default_factory=list)  # --task-cpu's table
 
 
 def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -145,6 +148,49 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / tick
+
+
+def _ticks(stat: Path) -> int:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_snapshot(root: int, pids: list[int]) -> dict[str, int]:
+    """CPU ticks of each process of ``pids`` and of each thread of ``root`` (the worker's
+    main process: its consumer, beat and timer threads), keyed ``pid`` / ``root:tid``."""
+    out: dict[str, int] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{pid}/stat")
+            out[str(pid)] = _ticks(stat)
+            out[f"{pid}/sys"] = int(stat.read_text().rsplit(")", 1)[1].split()[12])
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{root}/task"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                out[f"{root}:{tid}"] = _ticks(Path(f"/proc/{root}/task/{tid}/stat"))
+    return out
+
+
+def cpu_split(root: int, before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
+    """Seconds of CPU between two snapshots: the main process, each of its threads that
+    used any (its main thread first), the pool processes together and each."""
+    tick = os.sysconf("SC_CLK_TCK")
+    spent = {k: (v - before.get(k, 0)) / tick for k, v in after.items()}
+    out = {"main process": spent.get(str(root), 0.0)}
+    threads = sorted(
+        (k for k in spent if ":" in k and spent[k] > 0),
+        key=lambda k: (k != f"{root}:{root}", -spent[k]),
+    )
+    for k in threads:
+        tid = k.split(":")[1]
+        out[f"  thread {tid}" + (" (main)" if tid == str(root) else "")] = spent[k]
+    out["  of it system (kernel)"] = spent.get(f"{root}/sys", 0.0)
+    pool = [k for k in spent if ":" not in k and "/" not in k and k != str(root)]
+    out["pool processes"] = sum(spent[k] for k in pool)
+    out["  of it system (kernel)  "] = sum(spent.get(f"{k}/sys", 0.0) for k in pool)
+    for k in sorted(pool, key=lambda k: -spent[k]):
+        out[f"  pool {k}"] = spent[k]
+    return out
 
 
 def own_cpu() -> float:
@@ -198,6 +244,111 @@ _RUN = (
     "from workers.service import run_service\n"
     "sys.exit(run_service(None, concurrency={concurrency}))\n"
 )
+# --task-cpu: each pool process writes a line per task it ran (its CPU, including its
+# fetch threads', and wall time) to the file named by NA_TASK_CPU, for task_cpu_table
+_TASK_CPU = (
+    "import json, os, time\n"
+    "from celery import signals\n"
+    "from bench.mail_all import install_step_timers, install_task_profile\n"
+    "_t = {{}}\n"
+    "_steps = install_step_timers()\n"
+    "_prof = install_task_profile()\n"
+    "def _pre(task_id=None, **_):\n"
+    "    _t[task_id] = (time.process_time(), time.perf_counter())\n"
+    "    if _prof is not None:\n"
+    "        _prof.enable()\n"
+    "def _post(task_id=None, task=None, retval=None, **_):\n"
+    "    if _prof is not None:\n"
+    "        _prof.disable()\n"
+    "        _prof.dump_stats(os.environ['NA_TASK_PROF'] + f'/pool-{{os.getpid()}}.prof')\n"
+    "    c, w = _t.pop(task_id, (None, None))\n"
+    "    if c is None:\n"
+    "        return\n"
+    "    row = [os.getpid(), task.name, time.process_time() - c, time.perf_counter() - w,\n"
+    "           retval if isinstance(retval, dict) else None]\n"
+    "    with open(os.environ['NA_TASK_CPU'], 'a') as f:\n"
+    "        f.write(json.dumps(row, default=str) + '\\n')\n"
+    "    with open(os.environ['NA_TASK_CPU'] + f'.steps.{{os.getpid()}}', 'w') as f:\n"
+    "        f.write(json.dumps(_steps))\n"
+    "signals.task_prerun.connect(_pre, weak=False)\n"
+    "signals.task_postrun.connect(_post, weak=False)\n"
+)
+
+
+def install_task_profile() -> Any:
+    """``--task-prof DIR``: a cProfile of the tasks a pool process runs (CPU of the task's
+    thread), written to DIR after each task; None without it."""
+    if not os.environ.get("NA_TASK_PROF"):
+        return None
+    import cProfile
+
+    return cProfile.Profile(time.thread_time)
+
+
+def install_step_timers() -> dict[str, float]:
+    """In the worker (``--task-cpu``): the CPU of the pipeline's steps, each call timed
+    with ``time.thread_time`` (the task's thread; poll_feeds' fetch threads apart)."""
+    import logging
+
+    from celery.app.task import Task
+
+    from newsalert.delivery import Notifier
+    from newsalert.pipeline import Pipeline
+    from newsalert.store import Store
+
+    spent: dict[str, float] = {}
+    for owner, name, step in (
+        (Pipeline, "poll_feeds", "poll_feeds (its thread)"),
+        (Pipeline, "score_items", "score_items"),
+        (Pipeline, "deliver_many", "deliver_many"),
+        (Store, "get_deliveries", " get_deliveries"),
+        (Store, "lease_deliveries", " lease_deliveries"),
+        (Store, "lease_delivery", " lease_delivery"),
+        (Pipeline, "_take_token", " token"),
+        (Pipeline, "_message", " render"),
+        (Notifier, "send", " send"),
+        (Store, "mark_sent", " mark_sent"),
+        (Task, "apply_async", "apply_async"),
+        (logging.Logger, "handle", "logging handle"),
+    ):
+        time_step(owner, name, step, spent, time.thread_time)
+    return spent
+
+
+def read_steps(path: Path) -> dict[str, float]:
+    """The step timers' seconds so far, all pool processes together (``--task-cpu``)."""
+    steps: dict[str, float] = {}
+    for each in path.parent.glob(path.name + ".steps.*"):
+        with contextlib.suppress(OSError, ValueError):
+            for step, sec in json.loads(each.read_text()).items():
+                steps[step] = steps.get(step, 0.0) + sec
+    return steps
+
+
+def task_cpu_table(path: Path, items: int, steps0: dict[str, float]) -> list[str]:
+    """CPU by task name over the storm (ms per item), from ``--task-cpu``'s file."""
+    if not path.exists():
+        return []
+    by: dict[str, list[float]] = {}
+    for line in path.read_text().splitlines():
+        _, name, cpu, wall, ret = json.loads(line)
+        key = name.removeprefix("newsalert.")
+        if key == "poll_feeds" and ret is not None:
+            key += " (new items)" if ret.get("new") else " (nothing new)"
+        n, c, w = by.get(key, [0, 0.0, 0.0])
+        by[key] = [n + 1, c + cpu, w + wall]
+    out = [f"    {'task':<28}{'runs':>6}{'CPU s':>8}{'ms/item':>9}{'ms/run':>8}{'wall s':>8}"]
+    for key, (n, c, w) in sorted(by.items(), key=lambda kv: -kv[1][1]):
+        out.append(
+            f"    {key:<28}{n:>6}{c:>8.2f}{c * 1000 / items:>9.2f}{c * 1000 / n:>8.2f}{w:>8.2f}"
+        )
+    total = sum(v[1] for v in by.values())
+    out.append(f"    {'in tasks, all':<28}{'':>6}{total:>8.2f}{total * 1000 / items:>9.2f}")
+    out.append("    steps (the task's thread, CPU, ms per item)")
+    for step, sec in read_steps(path).items():
+        sec -= steps0.get(step, 0.0)
+        out.append(f"      {step:<26}{sec * 1000 / items:>8.2f}")
+    return out
 
 
 def service_row(
@@ -214,8 +365,16 @@ def service_row(
     smtp.clear()
     log_path = work / "service.log"
     log = log_path.open("wb")
+    task_cpu = work / "task-cpu.jsonl"
+    code = _RUN.format(concurrency=args.concurrency)
+    if args.task_cpu or args.task_prof:
+        env["NA_TASK_CPU"] = str(task_cpu)
+        if args.task_prof:
+            args.task_prof.mkdir(parents=True, exist_ok=True)
+            env["NA_TASK_PROF"] = str(args.task_prof.resolve())
+        code = _TASK_CPU.format() + code
     proc = subprocess.Popen(
-        [sys.executable, "-c", _RUN.format(concurrency=args.concurrency)],
+        [sys.executable, "-c", code],
         cwd=args.project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     total = feeds.n * args.items
@@ -226,6 +385,7 @@ def service_row(
         spy = _profiler(proc.pid, name, args)
         tree = process_tree(proc.pid)
         cpu0, server0 = cpu_seconds(tree), own_cpu()
+        split0 = cpu_snapshot(proc.pid, tree)
         peak = [0.0]
         sampling = threading.Event()
 
@@ -235,6 +395,8 @@ def service_row(
                     peak[0] = max(peak[0], sum(pss_list(proc.pid)))
 
         sampler = threading.Thread(target=sample, daemon=True)
+        task_cpu.unlink(missing_ok=True)  # the storm's tasks only
+        steps0 = read_steps(task_cpu)
         feeds.arm()
         sampler.start()
         _wait(lambda: len(smtp.messages) >= total, args.timeout, f"{total} e-mails")
@@ -243,6 +405,7 @@ def service_row(
         start = feeds.first_full or time.monotonic()
         seconds = time.monotonic() - start
         cpu, server_cpu = cpu_seconds(tree) - cpu0, own_cpu() - server0
+        split = cpu_split(proc.pid, split0, cpu_snapshot(proc.pid, tree))
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
@@ -255,6 +418,8 @@ def service_row(
         feeds.arm(False)
     row = Row(name, seconds, total, emails, idle, busy, cpu=cpu, server_cpu=server_cpu)
     row.pss_peak = peak[0]
+    row.cpu_split = split
+    row.task_cpu = task_cpu_table(task_cpu, total, steps0)
     return row
 
 
@@ -267,7 +432,7 @@ def _profiler(pid: int, name: str, args: argparse.Namespace) -> subprocess.Popen
     out = args.profile / (name.replace(" ", "-").replace(",", "") + ".txt")
     exe = Path(sys.executable).with_name("py-spy")
     spy = subprocess.Popen(
-        [str(exe) if exe.exists() else "py-spy", "record", "--subprocesses", "--nonblocking", "--rate", "50", "--format",
+        [str(exe) if exe.exists() else "py-spy", "record", "--subprocesses", "--nonblocking", "--threads", "--rate", "50", "--format",
          "raw", "--pid", str(pid), "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -470,6 +635,15 @@ def print_table(rows: list[Row], per: list[tuple[str, float]], args: argparse.Na
                     print(f"  {r.name:<24} {label:<16} total {sum(values):>5.0f}  [{each}]")
             if r.pss_peak:
                 print(f"  {r.name:<24} {'storm peak':<16} total {r.pss_peak:>5.0f}")
+    split = [r for r in rows if r.cpu_split]
+    if split:
+        print("\nCPU during the storm by process, s (ms per item)")
+        for r in split:
+            print(f"  {r.name}")
+            for label, sec in r.cpu_split.items():
+                print(f"    {label:<28}{sec:>7.2f}  ({sec * 1000 / r.items:.2f})")
+            for line in r.task_cpu:
+                print(line)
     if BREAKDOWN:
         labels = list(BREAKDOWN)
         print("\nwhere a delivery's time goes (deliver_due in-process), ms per delivery")
@@ -506,6 +680,14 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds idle before PSS")
     parser.add_argument("--timeout", type=float, default=300.0, help="per phase")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    parser.add_argument(
+        "--task-cpu",
+        action="store_true",
+        help="the service rows' CPU by task (each pool process notes every task it runs)",
+    )
+    parser.add_argument(
+        "--task-prof", type=Path, help="cProfile the pool's tasks (CPU) into this folder"
+    )
     parser.add_argument(
         "--profile", type=Path, help="py-spy the service rows into this folder (needs py-spy)"
     )

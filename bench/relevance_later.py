@@ -36,7 +36,9 @@ weighted N, shipped 20), and two that need no new fit (computed from ``baseline`
 ``feed threshold`` (the F1-best threshold on the training *feed* items' out-of-fold
 probabilities alone, base rate ~3%) and ``title avg`` (the mean of the calibrated
 probability of the item and of its title alone, each scored by the same fold models, the
-title's own Platt fitted out of fold; an item with no title is its text).
+title's own Platt fitted out of fold; an item with no title is its text). ``youtube
+plain``: a YouTube link gives no ``kind:video`` flag (the text decides). ``day folds``:
+the training feed items assigned to the folds by blocks of days (``day_folds``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import joblib
 import numpy as np
@@ -104,6 +107,7 @@ class CutData(R.Data):
         keep = np.flatnonzero(~later)
         self.name, self.cache = name, cache
         self.rows = [full.rows[i] for i in keep]
+        self.days = days[keep]
         self.y, self.source = full.y[keep], full.source[keep]
         self.copy_of = np.array([i for i, r in enumerate(self.rows) if r.summary_only], dtype=int)
         self.later = [full.rows[i] for i in np.flatnonzero(later)]
@@ -128,6 +132,54 @@ class CutData(R.Data):
             joblib.dump(self.vec, vec_f)
             sp.save_npz(x_f, self.tfidf)
             sp.save_npz(ev_f, self.dev_tfidf)
+
+    plain_youtube = False  # set by ``evaluate`` for the ``youtube plain`` candidate
+
+    def kinds(self, extra: Any = None, host: Any = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """``Data.kinds``; with ``plain_youtube`` a YouTube link is read as no link (no
+        ``kind:video``: the text decides)."""
+        if not self.plain_youtube:
+            return super().kinds(extra, host)
+        saved = R.kind_features
+
+        def kf(title: str | None, summary: str | None, link: str | None) -> set[str]:
+            return saved(title, summary, None if is_youtube(link) else link)
+
+        R.kind_features = kf
+        try:
+            return super().kinds(extra, host)
+        finally:
+            R.kind_features = saved
+
+
+def is_youtube(link: str | None) -> bool:
+    """A YouTube watch link (``kinds.kind_features`` marks every one ``kind:video``)."""
+    try:
+        host = (urlsplit(link).hostname or "").lower() if link else ""
+    except ValueError:
+        return False
+    return host.endswith("youtube.com") or host == "youtu.be"
+
+
+def day_folds(days: np.ndarray, source: np.ndarray,
+              splits: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """The same number of folds, the dated feed items reassigned by day: the days in
+    order cut into as many contiguous blocks of about equal item counts, block k the
+    test part of fold k; every other item keeps its stratified fold. Out-of-fold scores
+    of feed items then come from models that saw none of that block's days (the
+    threshold and calibration are set on scores like a later period's)."""
+    fold = np.empty(len(days), dtype=int)
+    for k, (_, te) in enumerate(splits):
+        fold[te] = k
+    dated = np.flatnonzero((source == FEED) & (days != ""))
+    order = dated[np.argsort(days[dated], kind="stable")]
+    uniq, counts = np.unique(days[order], return_counts=True)
+    edges = np.cumsum(counts) / len(order)  # the share of dated items up to each day
+    block = np.minimum((edges - counts / len(order) / 2) * len(splits), len(splits) - 1)
+    by_day = dict(zip(uniq, block.astype(int), strict=True))
+    fold[dated] = [by_day[d] for d in days[dated]]
+    idx = np.arange(len(days))
+    return [(idx[fold != k], idx[fold == k]) for k in range(len(splits))]
 
 
 def title_docs(titles: list[str | None], texts: list[str]) -> list[str]:
@@ -171,6 +223,10 @@ def candidate(name: str) -> dict[str, Any]:
     """A fitted candidate's ``relevance_oof.run`` parameters (``feed N``: feed weight N)."""
     if name.startswith("feed ") and name[5:].replace(".", "", 1).isdigit():
         return {"weights": {**C.SOURCE_WEIGHTS, FEED: float(name[5:])}}
+    if name == "youtube plain":
+        return {"plain_youtube": True}
+    if name == "day folds":
+        return {"split": lambda data, splits: day_folds(data.days, data.source, splits)}
     return R.CANDIDATES[name]
 
 
@@ -238,7 +294,12 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
             fitted["baseline"] = R.run(data, {})
         out = DERIVED[name](data, fitted["baseline"])
     else:
-        out = R.run(data, candidate(name))
+        cand = candidate(name)
+        data.plain_youtube = bool(cand.get("plain_youtube"))
+        try:
+            out = R.run(data, cand)
+        finally:
+            data.plain_youtube = False
         if name == "baseline":
             fitted["baseline"] = out
     np.savez(f, p=out["p"], dev_p=out["dev_p"], threshold=out["threshold"])

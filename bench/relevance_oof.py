@@ -517,10 +517,13 @@ def run(
         [cand.get("copy_factor", {}).get(s, 1.0) for s in data.source[copy_of]]
     )
     folds = StratifiedKFold(n_splits=C.N_FOLDS, shuffle=True, random_state=seed)
+    splits = list(folds.split(x, C._strata(y, data.source)))
+    if "split" in cand:  # another assignment of the items to the same number of folds
+        splits = cand["split"](data, splits)
     oof = np.zeros(n)
     coefs, intercepts, tests = [], [], []
     n_tfidf = data.tfidf.shape[1]
-    for tr, te in folds.split(x, C._strata(y, data.source)):
+    for tr, te in splits:
         with_copies = np.flatnonzero(np.isin(copy_of, tr))
         model = C._relevance_model(seed)
         model.set_params(**({"C": cand["C"]} if "C" in cand else {}), **cand.get("params", {}))

@@ -239,6 +239,50 @@ def test_a_batch_leases_each_delivery_only_when_its_turn_comes(
     pipeline.close()
 
 
+def test_a_batch_skips_the_rows_it_reads_as_sent_without_leasing_them(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    """A batch dispatched twice (a storm's sweep finds its deliveries still waiting in the
+    queue): the copy that comes second reads its rows sent, counts them skipped as before,
+    and spends no lease statement (nor token) on them; the rest it sends, each once."""
+    feed_server.route("/balkans", body=BALKANS)
+    urls = [smtp_server.url(to=to) for to in recipients(4)]
+    config = write_config(tmp_path, model_dir, database_url, feed_server.url("/balkans"), urls)
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    pipeline.poll_feeds(["balkans"])
+    pipeline.score_pending()
+    ids = pipeline.store.due_delivery_ids(pipeline.clock())
+    assert len(ids) == 4
+    assert pipeline.deliver_many(ids[:2]) == {"sent": 2}
+    leased: list[int] = []
+    store = pipeline.store
+    real_many, real_one = store.lease_deliveries, store.lease_delivery
+
+    def lease_many(these: Any, *args: Any, **kwargs: Any) -> Any:
+        leased.extend(these)
+        return real_many(these, *args, **kwargs)
+
+    def lease_one(delivery_id: int, *args: Any, **kwargs: Any) -> Any:
+        leased.append(delivery_id)
+        return real_one(delivery_id, *args, **kwargs)
+
+    store.lease_deliveries, store.lease_delivery = lease_many, lease_one  # type: ignore[method-assign]
+    assert pipeline.deliver_many(ids) == {"skipped": 2, "sent": 2}
+    assert leased == ids[2:]  # each of the two still due leased once, the sent ones never
+    assert pipeline.deliver_many(ids) == {"skipped": 4}
+    assert leased == ids[2:]
+    rcpts = sorted(to for e in smtp_server.envelopes for to in e.rcpt_tos)
+    assert rcpts == sorted(recipients(4))  # each once
+    assert all(d.status == "sent" for d in store.list_deliveries())
+    pipeline.close()
+
+
 # --- TLS: one context, one handshake per connection ------------------------------------------
 
 

@@ -12,6 +12,7 @@ import re
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -290,3 +291,50 @@ def test_stats_and_feeds_show_activity_per_hour_subscriber_and_feed(
     got = dict(zip(columns, values, strict=False))
     assert got["items"] == "2" and got["alerts"] == "1", got
     assert got["next in"].endswith(("s", "m")), got
+
+
+def _add_counts_before(conn: Any, counts: dict[tuple[str, str], int]) -> None:
+    """add_counts as it was before its UPDATE was built once (the statement per call)."""
+    from sqlalchemy import insert, update
+    from sqlalchemy.exc import IntegrityError
+
+    table = metrics.metric_counters
+    for (name, labels), n in sorted(counts.items()):
+        key = labels[:255]
+        where = (table.c.name == name, table.c.labels == key)
+        bump = update(table).where(*where).values(value=table.c.value + n)
+        if conn.execute(bump).rowcount:
+            continue
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(table).values(name=name, labels=key, value=n))
+        except IntegrityError:
+            conn.execute(bump)
+
+
+def test_counters_add_up_as_before_with_the_update_built_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The prepared UPDATE bumps, and creates, the same counters as the statement built per
+    call did, labels cut at 255 characters included, on SQLite and PostgreSQL."""
+    long = 'feed="' + "x" * 300 + '"'
+    rounds = [
+        {("newsalert_polls_total", 'status="ok"'): 3, ("newsalert_items_total", ""): 30},
+        {("newsalert_polls_total", 'status="ok"'): 2, ("newsalert_polls_total", long): 1},
+        {("newsalert_polls_total", long): 4, ("newsalert_items_total", ""): 1},
+    ]
+    now = Store(database_url)
+    before = Store(f"sqlite:///{tmp_path / 'before.db'}")
+    for store in (now, before):
+        metrics.ensure_schema(store.engine)
+    for counts in rounds:
+        with now.begin() as conn:
+            metrics.add_counts(conn, counts)
+        with before.begin() as conn:
+            _add_counts_before(conn, counts)
+    got = metrics.counters(now)
+    assert got == metrics.counters(before)
+    assert got["newsalert_polls_total"] == {'status="ok"': 5, long[:255]: 5}
+    assert got["newsalert_items_total"] == {"": 31}
+    now.close()
+    before.close()

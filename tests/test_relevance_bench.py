@@ -202,3 +202,49 @@ def test_feed_weight_candidates() -> None:
     got = later.candidate("feed 100")["weights"]
     assert got["rss_2020"] == 100.0 and got["contrast"] == classifier.SOURCE_WEIGHTS["contrast"]
     assert later.candidate("nb norm") is later.R.CANDIDATES["nb norm"]
+
+
+def test_youtube_plain_reads_a_youtube_link_as_none() -> None:
+    later = _bench("relevance_later")
+    assert later.is_youtube("https://www.youtube.com/watch?v=x") and later.is_youtube(
+        "https://youtu.be/x"
+    )
+    assert not later.is_youtube("https://www.cnn.com/videos/x") and not later.is_youtube(None)
+    assert later.candidate("youtube plain") == {"plain_youtube": True}
+    from newsalert import kinds
+
+    saved = later.R.kind_features
+    data = later.CutData.__new__(later.CutData)
+    data.rows = list(classifier._training_rows(
+        [{"title": "Clashes in Tripoli", "summary": "x", "label": 1,
+          "link": "https://www.youtube.com/watch?v=a"},
+         {"title": "Watch the clashes", "summary": "x", "label": 0,
+          "link": "https://www.cnn.com/videos/world/a"}], "t"))  # fmt: skip
+    data.copy_of = np.array([], dtype=int)
+    data.dev = []
+    video = kinds.KIND_NAMES.index("kind:video")
+    assert data.kinds()[0].toarray()[:, video].tolist() == [1.0, 1.0]
+    data.plain_youtube = True
+    assert data.kinds()[0].toarray()[:, video].tolist() == [0.0, 1.0]
+    assert later.R.kind_features is saved
+
+
+def test_day_folds_block_the_feed_items_by_day() -> None:
+    later = _bench("relevance_later")
+    days = np.array(
+        ["2020-06-01"] * 4 + ["2020-06-02"] * 2 + ["2020-06-03"] * 4 + ["", "2020-06-01", ""]
+    )
+    source = np.array(["rss_2020"] * 11 + ["ag_news:test", "rss_2020"])
+    idx = np.arange(13)
+    splits = [(idx[idx % 2 == 1], idx[idx % 2 == 0]), (idx[idx % 2 == 0], idx[idx % 2 == 1])]
+    got = later.day_folds(days, source, splits)
+    assert len(got) == 2
+    test0, test1 = set(got[0][1]), set(got[1][1])
+    assert test0 | test1 == set(range(13)) and not test0 & test1
+    for tr, te in got:
+        assert set(tr) == set(range(13)) - set(te)
+    # a day is never split across folds; the early days test in fold 0, the last in fold 1
+    assert {0, 1, 2, 3} <= test0 and {6, 7, 8, 9} <= test1
+    assert (4 in test0) == (5 in test0)
+    # undated feed items and other sources keep their folds (10 and 12 even, 11 odd)
+    assert 10 in test0 and 12 in test0 and 11 in test1

@@ -298,3 +298,26 @@ def test_a_batch_of_scores_goes_in_at_once_or_item_by_item_with_the_same_result(
         langs = dict(conn.exec_driver_sql("SELECT id, language_method FROM items").all())
     assert (langs[ids[1]], langs[ids[4]]) == ("feed", None)  # ids[4]: its first entry won
     event.remove(store.engine, "before_cursor_execute", count)
+
+
+def test_feed_states_named_as_the_statement_built_per_call_read_them(database_url: str) -> None:
+    """The prepared IN query reads the same feed rows as the select built per call did:
+    names not stored left out, a list longer than a chunk (500) read whole."""
+    from sqlalchemy import select
+
+    from newsalert.store.feedstore import _feed_state
+    from newsalert.store.schema import feeds
+
+    s = Store(database_url)
+    s.sync_feeds([(f"f{k}", f"https://example.org/{k}") for k in range(620)])
+    for names in ([], ["f3"], ["f1", "nope", "f2", "f1"], [f"f{k}" for k in range(620)] + ["x"]):
+        before: dict[str, object] = {}
+        with s.engine.connect() as conn:
+            for start in range(0, len(names), 500):
+                chunk = names[start : start + 500]
+                for row in conn.execute(select(feeds).where(feeds.c.name.in_(chunk))):
+                    before[row.name] = _feed_state(row)
+        got = s.feed_states_named(names)
+        assert got == before
+        assert sorted(got) == sorted({n for n in names if n != "nope" and n != "x"})
+    s.close()

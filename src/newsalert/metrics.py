@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, String, Table, insert, select, update
+from sqlalchemy import BigInteger, Column, String, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -94,19 +94,30 @@ def increment_many(store: Store, counts: dict[tuple[str, str], int]) -> None:
         add_counts(conn, counts)
 
 
+# Built once: every poll's transaction bumps its counters, and building the UPDATE (its
+# coercions and cache key) cost SQLAlchemy more CPU than SQLite took to run it.
+_BUMP = (
+    update(metric_counters)
+    .where(
+        metric_counters.c.name == bindparam("b_name", type_=metric_counters.c.name.type),
+        metric_counters.c.labels == bindparam("b_labels", type_=metric_counters.c.labels.type),
+    )
+    .values(value=metric_counters.c.value + bindparam("b_n", type_=metric_counters.c.value.type))
+)
+
+
 def add_counts(conn: Connection, counts: dict[tuple[str, str], int]) -> None:
     """Add to counters inside the caller's transaction (the table must exist)."""
     for (name, labels), n in sorted(counts.items()):  # one lock order for every writer
         key = labels[:255]
-        where = (metric_counters.c.name == name, metric_counters.c.labels == key)
-        bump = update(metric_counters).where(*where).values(value=metric_counters.c.value + n)
-        if conn.execute(bump).rowcount:
+        bump = {"b_name": name, "b_labels": key, "b_n": n}
+        if conn.execute(_BUMP, bump).rowcount:
             continue
         try:
             with conn.begin_nested():
                 conn.execute(insert(metric_counters).values(name=name, labels=key, value=n))
         except IntegrityError:  # another process created it meanwhile
-            conn.execute(bump)
+            conn.execute(_BUMP, bump)
 
 
 def counters(store: Store) -> dict[str, dict[str, int]]:

@@ -84,6 +84,15 @@ TARGET_BEFORE = re.compile(
     r"\b(?:attacks?|strikes?|raids?|assault|bombing|shelling|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?$",
     re.I,
 )
+# "join forces against a possible US-led attack on Iraq", "warned of any strike on Iran":
+# an attack spoken of as possible or threatened has no place yet, so its target is not
+# the event's
+HYPOTHETICAL_TARGET_BEFORE = re.compile(
+    r"\b(?:possible|potential|planned|threatened|any|future|impending|imminent|likely|"
+    r"feared|expected|prospective)\s+(?:[\w’'-]+\s+){0,2}?(?:attacks?|strikes?|raids?|"
+    r"assault|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?$",
+    re.I,
+)
 # an incident word a few words before "in/near/at X"
 INCIDENT_BEFORE = re.compile(
     r"\b(?:attack(?:s|ed)?|clash(?:es|ed)?|shoot(?:ing|ings)?|shot|bomb(?:ing|ings|s|ed)?|"
@@ -352,7 +361,9 @@ STATEMENT_VERBS = (
     r"confirm(?:s|ed)?|accept(?:s|ed)?|grant(?:s|ed)?|suspend(?:s|ed)?|declar(?:e|es|ed)|"
     r"decid(?:e|es|ed)|refus(?:e|es|ed)|recogni[sz](?:e|es|ed)|insist(?:s|ed)?|"
     r"vow(?:s|ed)?|criticis(?:e|es|ed)|criticiz(?:e|es|ed)|condemn(?:s|ed)?|"
-    r"welcom(?:e|es|ed)|protest(?:s|ed)?|veto(?:es|ed)?|recall(?:s|ed)?|summon(?:s|ed)?)"
+    r"welcom(?:e|es|ed)|protest(?:s|ed)?|veto(?:es|ed)?|recall(?:s|ed)?|summon(?:s|ed)?|"
+    # "Australia turns down plea for more troops ... in Iraq": a refusal, as "rejects" is
+    r"turn(?:s|ed)?\s+down|declin(?:e|es|ed)|rebuff(?:s|ed)?|spurn(?:s|ed)?)"
 )
 STATEMENT_ADVERBIAL = (
     r"(?:(?:on|last|this|early|late)\s+[A-Za-z]+\s+|today\s+|yesterday\s+|"
@@ -394,6 +405,13 @@ SCENE_AFTER = re.compile(
     r"(?=\s*(?:[,.;:)]|$)|\s+(?:in|on|at|of|and|with|that|which|to|by|for|as|is|was|has|"
     r"had|between|over|since|after|last|this|on)\b|\s+[A-Z])"
 )
+# "Nepal capital under curfew", "the Lebanon capital's southern suburbs": a country's name
+# before "capital" names its capital city, as "the Nepalese capital" does (SCENE_AFTER);
+# not "capital markets", "capital punishment", "capital flight"
+CAPITAL_AFTER = re.compile(
+    r"^ capital(?:['’]s)?(?!\s+(?:markets?|punishment|flight|gains?|spending|expenditure|"
+    r"controls?|investment|ratio|requirements?|city\s+of\b))\b"
+)
 # "militants have attacked a Chadian village", "shelling hit a Syrian border town": a
 # demonym before a word for a settlement or an area names a place of that country, as
 # "in Chad" does ("settlement" is left out: "an Israeli settlement" is in the West Bank;
@@ -402,6 +420,32 @@ SCENE_AFTER = re.compile(
 SETTLEMENT_AFTER = re.compile(
     r"^\s+(?:(?:coastal|northern|southern|eastern|western|remote|small|mountain|desert)\s+)?"
     r"(?:village|villages|town|towns|hamlet)\b"
+)
+# "in a Gaza refugee camp", "outside a Saudi shopping center", "at an Istanbul
+# nightclub": a name between "in/at/near/outside a" and a word for a site (up to two
+# words between) says where the site is ("base" is left out: "at a US base in Qatar")
+LOCATIVE_ARTICLE_BEFORE = re.compile(
+    r"\b(?:[Ii]n|[Aa]t|near|outside|inside|(?P<struck>attacked|raided|struck|bombed|shelled|"
+    r"stormed))\s+an?\s+$"
+)
+SITE_AFTER = re.compile(
+    r"^\s+(?:[a-z][\w'’\-]*\s+){0,2}?(?:(?:refugee\s+)?camp|village|town|suburb|"
+    r"neighbou?rhood|district|hospital|clinic|school|mosque|church|temple|synagogue|market|"
+    r"prison|jail|hotel|restaurant|caf[eé]|nightclub|club|bar|mall|shopping\s+(?:cent(?:er|re)|"
+    r"mall)|station|airport|factory|mine|compound|checkpoint|street|square|park|"
+    r"university|courthouse|home|house|apartment|building)s?\b"
+)
+# "Victoria station, central London", "Tahrir square, Cairo": a landmark named after a
+# town elsewhere, then the town it is in (lowercase words: "Central Station" is
+# FACILITY_WORDS' name)
+LANDMARK_WORDS = frozenset(
+    {"station", "airport", "square", "street", "road", "avenue", "bridge", "stadium"}
+    | {"hospital", "hotel", "mall", "market", "prison", "mosque", "church", "cathedral"}
+    | {"palace", "museum", "park", "tower", "terminal"}
+)
+LANDMARK_AFTER = re.compile(
+    r"^ [a-z]+,\s+(?:(?:" + "|".join(sorted(DIRECTION_WORDS)) + r"|downtown)\s+)?(?=[A-Z])",
+    re.I,
 )
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
@@ -517,6 +561,8 @@ FUNCTION_WORDS = frozenset(
         "too",
     }
 )
+# a continent's name, which with a direction word before it names a region of it
+CONTINENTS = frozenset({"Africa", "America", "Americas", "Asia", "Europe", "Oceania"})
 CALENDAR_WORDS = frozenset(w for w in (*calendar.month_name, *calendar.day_name) if w)
 SENTENCE_END = frozenset(".!?:;\"'“‘(\n")
 
@@ -875,6 +921,22 @@ def _describe(
                 m.locative = True
         if not m.locative and PLACE_NOUN_BEFORE.search(before):
             m.locative = True  # "in the Ukrainian capital Kiev", "at the village Banjska"
+        if (
+            english
+            and not m.locative
+            and before.endswith(("a ", "an "))  # cheap first
+            and (la := LOCATIVE_ARTICLE_BEFORE.search(before))
+            and SITE_AFTER.match(after)
+            # "at a Hilton hotel": a brand named after a family, not a small town
+            and (m.demonym or _known_place(gazetteer, m.key_id))
+        ):
+            # "in a Gaza refugee camp", "outside a Saudi shopping center", "raided a West
+            # Bank refugee camp": the name qualifies the site where it happened
+            if m.demonym:
+                m.home = True
+            else:
+                m.locative = True
+            m.incident = la.group("struck") is not None
         if REPORTER_BEFORE.search(before):
             m.reporter = True
             m.locative = False
@@ -954,6 +1016,15 @@ def _describe(
         )
         if plain_demonym and SCENE_AFTER.match(after):
             m.home = True  # "in the Libyan conflict": the scene, weighed as "in Libya"
+        elif (
+            english
+            and not m.demonym
+            and not m.possessive
+            and after.startswith(" capital")  # cheap first
+            and CAPITAL_AFTER.match(after)
+            and is_country_key(gazetteer, m.key_id)
+        ):
+            m.home = True  # "Nepal capital under curfew": its capital, weighed as "in Nepal"
         if (
             plain_demonym
             and SETTLEMENT_AFTER.match(after)
@@ -1068,6 +1139,19 @@ def _describe(
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
         if (
+            english
+            and next_gap == " "
+            and next_word in LANDMARK_WORDS
+            and (lm := LANDMARK_AFTER.match(after))
+            and m.end + lm.end() in starts
+        ):
+            # "at Victoria station, central London": a landmark's name before the town
+            # that places it (the town is the place; its incident word goes with it)
+            m.name_part = True
+            town = next(o for o in found[i + 1 :] if o.start == m.end + lm.end())
+            town.locative = town.locative or m.locative
+            town.incident = town.incident or m.incident
+        if (
             next_word in FACILITY_WORDS
             and next_gap == " "
             and m.text.lower() in gazetteer.lower_words
@@ -1097,11 +1181,16 @@ def _describe(
             m.attributive = m.office = m.actor = m.speaker = False
         if not m.locative and _unknown_place_before(before):
             m.locative = True  # "in Parliament Square, London"
-        if not m.locative and TARGET_BEFORE.search(before):
+        if (
+            not m.locative
+            and TARGET_BEFORE.search(before)
+            and not HYPOTHETICAL_TARGET_BEFORE.search(before)
+        ):
             m.locative = True  # "attacks on Saudi oil facilities": the target is the place
         if not m.locative and WITHDRAWN_FROM_BEFORE.search(before):
             m.locative = True  # "withdrew peacekeepers from Rwanda": the scene they leave
-        if english and ("troops" in before or "soldiers" in before):
+        # "roops", "oldiers": a title's capitalised "Troops to be sent to Iraq" too (no lower())
+        if english and ("roops" in before or "oldiers" in before):
             tm = TROOPS_TO_BEFORE.search(before)
             if tm:
                 m.elsewhere = True  # "to use British troops in Iraq": debated at home
@@ -1156,9 +1245,16 @@ def _describe(
             m.name_part = True
             if next_word in FIRM_FORMS and not _country_only(gazetteer, m.key_id):
                 people.add(m.text)  # "Google Inc.'s shares": the firm everywhere in the item
-            if m.end + 1 in starts and not (
-                _country_only(gazetteer, found[i + 1].key_id)
-                and _full_name_before(gazetteer, text[max(field_start, m.end - 59) : m.end + 1])
+            if (
+                m.end + 1 in starts
+                # "in Central Baghdad": a capitalised direction word (a town "Central")
+                # places the name after it, as "central Baghdad" does; "Central America"
+                # and "Central Asia" are regions of a continent, no country's
+                and (m.text.lower() not in DIRECTION_WORDS or found[i + 1].text in CONTINENTS)
+                and not (
+                    _country_only(gazetteer, found[i + 1].key_id)
+                    and _full_name_before(gazetteer, text[max(field_start, m.end - 59) : m.end + 1])
+                )
             ):
                 found[i + 1].name_part = True  # "Jordan Henderson": both are names
         if (
@@ -1202,12 +1298,51 @@ def _describe(
         if i + 1 < len(found) and text[m.end : found[i + 1].start].strip() == ",":
             m.qualified_by = i + 1
             found[i + 1].qualifies = True
+    if english and "ondolence" in text:  # cheap first
+        _condolences(gazetteer, text, found, lead_end)
     if people:
         # one sense per item: once "John Kirby", every "Kirby" is the man, not
         # a town ("Kirby was asked"; "Sharon Predicts ..." after "Ariel Sharon")
         for m in found:
             if m.text in people and not _country_only(gazetteer, m.key_id):
                 m.name_part = True
+
+
+CONDOLENCE = re.compile(r"\b[Cc]ondolences?\b")
+
+
+def _condolences(gazetteer: Gazetteer, text: str, found: list[Found], lead_end: int) -> None:
+    """ "Saudi King Salman sends condolences to Afghanistan after Kabul attack": a
+    message of condolence is news where it is sent from (data/README.md: the speaker's
+    country), so the places after the word in its sentence are elsewhere and its sender
+    (a country, a demonym or a capital before it) acts at home. Without a sender
+    ("condolences poured in after the bombing in Kabul") nothing changes, nor after the
+    lead ("A car bomb killed 12 in Baghdad. Iran sent its condolences": the bombing is)."""
+    for c in CONDOLENCE.finditer(text, 0, lead_end):
+        head = text[: c.start()]
+        start = max(head.rfind(ch) for ch in ".!?\n") + 1
+        stop = re.search(r"[.!?](?:\s|$)|\n", text[c.end() :])
+        end = c.end() + stop.start() if stop else len(text)
+        senders = [
+            m
+            for m in found
+            if start <= m.start < c.start()
+            and not m.name_part
+            and not m.dateline  # "OTTAWA (CP) - Stockwell Day ... didn't send condolences"
+            and (
+                m.demonym
+                or is_country_key(gazetteer, m.key_id)
+                or _names_capital(gazetteer, m.key_id)
+            )
+        ]
+        if not senders:
+            continue
+        for m in senders:
+            m.home = True
+        for m in found:
+            if c.end() <= m.start < end:
+                m.elsewhere = True
+                m.locative = m.incident = m.home = False
 
 
 # "Obama gave Putin a warning", "hoped Bolton would", "Fu said": a verb right after a name
@@ -1325,6 +1460,17 @@ def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:
 def _towns_only(gazetteer: Gazetteer, key_id: int) -> bool:
     """Every reading of the key is a populated place (no country, no region)."""
     return all(gazetteer.kind[p] == KIND_PLACE for p in gazetteer.places_of(key_id))
+
+
+SITE_MIN_POP = 15_000
+
+
+def _known_place(gazetteer: Gazetteer, key_id: int) -> bool:
+    """A reading of the key is a country, a region or a town of SITE_MIN_POP or more."""
+    g = gazetteer
+    return any(
+        g.kind[p] != KIND_PLACE or g.population[p] >= SITE_MIN_POP for p in g.places_of(key_id)
+    )
 
 
 def _country_only(gazetteer: Gazetteer, key_id: int) -> bool:

@@ -55,6 +55,9 @@ _PLAIN_POLL = (
     )
 )
 
+# every poll task reads its feeds' states first: built once, as _PLAIN_POLL
+_FEEDS_NAMED = select(feeds).where(feeds.c.name.in_(bindparam("b_names", expanding=True)))
+
 
 @dataclass(frozen=True, slots=True)
 class PollRecord:
@@ -188,7 +191,7 @@ class FeedStore(StoreBase):
         out: dict[str, FeedState] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(list(names), 500):
-                for row in conn.execute(select(feeds).where(feeds.c.name.in_(chunk))):
+                for row in conn.execute(_FEEDS_NAMED, {"b_names": chunk}):
                     out[row.name] = _feed_state(row)
         return out
 
