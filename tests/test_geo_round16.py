@@ -6,6 +6,8 @@ on a guard that reads too much."""
 
 from __future__ import annotations
 
+import pytest
+
 from newsalert.geo import Geoparser
 from tests.georead import country, where
 
@@ -103,6 +105,6 @@ def test_a_countrys_name_before_capital_names_its_capital(geo: Geoparser) -> Non
         "A curfew imposed to prevent riots over the killing of 30 Kenyan workers in Somalia "
         "entered its second day on Monday."
     )
-    if geo.reranker is not None:
-        # main: SO; the rules alone still weigh the killing "in Somalia" above the title
-        assert country(geo, title, summary) == "KE"
+    if geo.reranker is None:
+        pytest.skip("the rules alone still weigh the killing 'in Somalia' above the title")
+    assert country(geo, title, summary) == "KE"  # main: SO
