@@ -281,28 +281,34 @@ def dev_figures(full: R.Data, dev_p: np.ndarray, t: float) -> dict[str, Any]:
 
 
 def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Fit (or derive from ``baseline``) one candidate on one cut; its probabilities."""
-    f = (
-        data.cache
-        / f"later-{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}.npz"
-    )
-    if f.exists() and name not in DERIVED:
+    """Fit one candidate on one cut, or derive it (``feed threshold``, ``title avg``, or
+    ``X + title avg``: from fitted ``X``'s folds, default ``baseline``); its probabilities."""
+
+    def file(name: str) -> Path:
+        key = f"{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}"
+        return data.cache / f"later-{key}.npz"
+
+    def save(f: Path, out: dict[str, Any]) -> None:
+        np.savez(f, p=out["p"], dev_p=out["dev_p"], threshold=out["threshold"])
+
+    f = file(name)
+    base_name, _, derived = name.rpartition(" + ") if " + " in name else ("baseline", "", name)
+    if derived not in DERIVED:
+        base_name, derived = name, ""
+    if f.exists() and not derived:
         z = np.load(f)
         return {"p": z["p"], "dev_p": z["dev_p"], "threshold": float(z["threshold"])}
-    if name in DERIVED:
-        if "baseline" not in fitted:
-            fitted["baseline"] = R.run(data, {})
-        out = DERIVED[name](data, fitted["baseline"])
-    else:
-        cand = candidate(name)
+    if base_name not in fitted:
+        cand = candidate(base_name)
         data.plain_youtube = bool(cand.get("plain_youtube"))
         try:
-            out = R.run(data, cand)
+            fitted[base_name] = R.run(data, cand)
         finally:
             data.plain_youtube = False
-        if name == "baseline":
-            fitted["baseline"] = out
-    np.savez(f, p=out["p"], dev_p=out["dev_p"], threshold=out["threshold"])
+        if not file(base_name).exists():
+            save(file(base_name), fitted[base_name])
+    out = DERIVED[derived](data, fitted[base_name]) if derived else fitted[base_name]
+    save(f, out)
     return out
 
 
