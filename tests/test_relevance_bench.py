@@ -270,3 +270,20 @@ def test_evaluate_derives_from_the_named_fit(tmp_path: Path, monkeypatch: Any) -
     assert set(fitted) == {"day folds", "baseline"} and runs[1] == {}
     # a fitted candidate is read back from the cache, a derived one is derived again
     assert later.evaluate(data, "baseline", {})["threshold"] == 0.5 and len(runs) == 2
+
+
+def test_cut_embeddings_follow_the_rows_and_copies() -> None:
+    later = _bench("relevance_later")
+    from types import SimpleNamespace
+
+    # four rows (1 and 3 have summary-only copies, rows 4 and 5 of the array), dev one row
+    raw = np.arange(6, dtype=float)[:, None] * np.ones((1, 2))
+    full = SimpleNamespace(
+        rows=[0, 1, 2, 3], copy_of=np.array([1, 3]),
+        embeddings=lambda name, max_tokens=256: (raw, np.full((1, 2), -1.0)),
+    )  # fmt: skip
+    data = later.CutData.__new__(later.CutData)
+    data.full, data.keep, data.later_idx = full, np.array([0, 1, 2]), np.array([3])
+    train, ev = data.embeddings("minilm")
+    assert train[:, 0].tolist() == [0, 1, 2, 4]  # row 3 and its copy (5) are later
+    assert ev[:, 0].tolist() == [-1, 3]
