@@ -163,7 +163,8 @@ def cpu_snapshot(root: int, pids: list[int]) -> dict[str, int]:
         with contextlib.suppress(OSError, ValueError, IndexError):
             stat = Path(f"/proc/{pid}/stat")
             out[str(pid)] = _ticks(stat)
-            out[f"{pid}/sys"] = int(stat.read_text().rsplit(")", 1)[1].split()[12])
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            out[f"{pid}/sys"], out[f"{pid}/faults"] = int(fields[12]), int(fields[7])
     with contextlib.suppress(OSError):
         for tid in os.listdir(f"/proc/{root}/task"):
             with contextlib.suppress(OSError, ValueError, IndexError):
@@ -188,6 +189,10 @@ def cpu_split(root: int, before: dict[str, int], after: dict[str, int]) -> dict[
     pool = [k for k in spent if ":" not in k and "/" not in k and k != str(root)]
     out["pool processes"] = sum(spent[k] for k in pool)
     out["  of it system (kernel)  "] = sum(spent.get(f"{k}/sys", 0.0) for k in pool)
+    # minor page faults (thousands, not seconds): pages the processes touched anew
+    out["  page faults, 1000s (per item)"] = (
+        sum(after.get(f"{k}/faults", 0) - before.get(f"{k}/faults", 0) for k in pool) / 1000
+    )
     for k in sorted(pool, key=lambda k: -spent[k]):
         out[f"  pool {k}"] = spent[k]
     return out

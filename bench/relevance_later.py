@@ -39,6 +39,8 @@ probability of the item and of its title alone, each scored by the same fold mod
 title's own Platt fitted out of fold; an item with no title is its text). ``youtube
 plain``: a YouTube link gives no ``kind:video`` flag (the text decides). ``day folds``:
 the training feed items assigned to the folds by blocks of days (``day_folds``).
+``minilm avg`` (and ``minilm lr``, ``minilm stack``): ``relevance_oof.run_combined`` on the
+cut, the embeddings cut from ``bench/minilm.py cache DIR``'s (same ``--cache``).
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class CutData(R.Data):
         later = later_mask(full.source, days, CUTS[name])
         keep = np.flatnonzero(~later)
         self.name, self.cache = name, cache
+        self.full, self.keep, self.later_idx = full, keep, np.flatnonzero(later)
         self.rows = [full.rows[i] for i in keep]
         self.days = days[keep]
         self.y, self.source = full.y[keep], full.source[keep]
@@ -134,6 +137,14 @@ class CutData(R.Data):
             sp.save_npz(ev_f, self.dev_tfidf)
 
     plain_youtube = False  # set by ``evaluate`` for the ``youtube plain`` candidate
+
+    def embeddings(self, name: str, max_tokens: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """The full data's cached embeddings cut as the rows are: the kept rows, then their
+        summary-only copies; dev, then the later items."""
+        raw, dev_raw = self.full.embeddings(name, max_tokens)
+        n = len(self.full.rows)
+        copies = raw[n:][np.isin(self.full.copy_of, self.keep)]
+        return np.vstack([raw[self.keep], copies]), np.vstack([dev_raw, raw[self.later_idx]])
 
     def kinds(self, extra: Any = None, host: Any = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """``Data.kinds``; with ``plain_youtube`` a YouTube link is read as no link (no
@@ -281,28 +292,37 @@ def dev_figures(full: R.Data, dev_p: np.ndarray, t: float) -> dict[str, Any]:
 
 
 def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Fit (or derive from ``baseline``) one candidate on one cut; its probabilities."""
-    f = (
-        data.cache
-        / f"later-{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}.npz"
-    )
-    if f.exists() and name not in DERIVED:
+    """Fit one candidate on one cut, or derive it (``feed threshold``, ``title avg``, or
+    ``X + title avg``: from fitted ``X``'s folds, default ``baseline``); its probabilities."""
+
+    def file(name: str) -> Path:
+        key = f"{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}"
+        return data.cache / f"later-{key}.npz"
+
+    def save(f: Path, out: dict[str, Any]) -> None:
+        np.savez(f, p=out["p"], dev_p=out["dev_p"], threshold=out["threshold"])
+
+    f = file(name)
+    base_name, _, derived = name.rpartition(" + ") if " + " in name else ("baseline", "", name)
+    if derived not in DERIVED:
+        base_name, derived = name, ""
+    if f.exists() and not derived:
         z = np.load(f)
         return {"p": z["p"], "dev_p": z["dev_p"], "threshold": float(z["threshold"])}
-    if name in DERIVED:
-        if "baseline" not in fitted:
-            fitted["baseline"] = R.run(data, {})
-        out = DERIVED[name](data, fitted["baseline"])
-    else:
-        cand = candidate(name)
+    if base_name in R.MINILM and "combine" in R.MINILM[base_name]:
+        R._SHIPPED.clear()  # run_combined keeps the shipped model per seed, not per cut
+        fitted[base_name] = R.run_combined(data, R.MINILM[base_name]["combine"])
+    if base_name not in fitted:
+        cand = candidate(base_name)
         data.plain_youtube = bool(cand.get("plain_youtube"))
         try:
-            out = R.run(data, cand)
+            fitted[base_name] = R.run(data, cand)
         finally:
             data.plain_youtube = False
-        if name == "baseline":
-            fitted["baseline"] = out
-    np.savez(f, p=out["p"], dev_p=out["dev_p"], threshold=out["threshold"])
+        if not file(base_name).exists():
+            save(file(base_name), fitted[base_name])
+    out = DERIVED[derived](data, fitted[base_name]) if derived else fitted[base_name]
+    save(f, out)
     return out
 
 

@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -248,3 +249,41 @@ def test_day_folds_block_the_feed_items_by_day() -> None:
     assert (4 in test0) == (5 in test0)
     # undated feed items and other sources keep their folds (10 and 12 even, 11 odd)
     assert 10 in test0 and 12 in test0 and 11 in test1
+
+
+def test_evaluate_derives_from_the_named_fit(tmp_path: Path, monkeypatch: Any) -> None:
+    later = _bench("relevance_later")
+    runs: list[dict] = []
+
+    def fake_run(data: Any, cand: dict) -> dict:
+        runs.append(cand)
+        return {"p": np.array([0.2, 0.8]), "dev_p": np.array([0.5]), "threshold": 0.5}
+
+    monkeypatch.setattr(later.R, "run", fake_run)
+    monkeypatch.setitem(later.DERIVED, "feed threshold", lambda d, o: {**o, "threshold": 0.3})
+    data = later.CutData.__new__(later.CutData)
+    data.cache, data.name = tmp_path, "A"
+    fitted: dict = {}
+    assert later.evaluate(data, "day folds + feed threshold", fitted)["threshold"] == 0.3
+    assert set(fitted) == {"day folds"} and "split" in runs[0]
+    assert later.evaluate(data, "feed threshold", fitted)["threshold"] == 0.3
+    assert set(fitted) == {"day folds", "baseline"} and runs[1] == {}
+    # a fitted candidate is read back from the cache, a derived one is derived again
+    assert later.evaluate(data, "baseline", {})["threshold"] == 0.5 and len(runs) == 2
+
+
+def test_cut_embeddings_follow_the_rows_and_copies() -> None:
+    later = _bench("relevance_later")
+    from types import SimpleNamespace
+
+    # four rows (1 and 3 have summary-only copies, rows 4 and 5 of the array), dev one row
+    raw = np.arange(6, dtype=float)[:, None] * np.ones((1, 2))
+    full = SimpleNamespace(
+        rows=[0, 1, 2, 3], copy_of=np.array([1, 3]),
+        embeddings=lambda name, max_tokens=256: (raw, np.full((1, 2), -1.0)),
+    )  # fmt: skip
+    data = later.CutData.__new__(later.CutData)
+    data.full, data.keep, data.later_idx = full, np.array([0, 1, 2]), np.array([3])
+    train, ev = data.embeddings("minilm")
+    assert train[:, 0].tolist() == [0, 1, 2, 4]  # row 3 and its copy (5) are later
+    assert ev[:, 0].tolist() == [-1, 3]
