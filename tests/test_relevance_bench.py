@@ -203,6 +203,7 @@ def test_feed_weight_candidates() -> None:
     got = later.candidate("feed 100")["weights"]
     assert got["rss_2020"] == 100.0 and got["contrast"] == classifier.SOURCE_WEIGHTS["contrast"]
     assert later.candidate("nb norm") is later.R.CANDIDATES["nb norm"]
+    assert later.candidate("baseline seed 3") == {"seed": 3}
 
 
 def test_youtube_plain_reads_a_youtube_link_as_none() -> None:
