@@ -256,7 +256,7 @@ def test_evaluate_derives_from_the_named_fit(tmp_path: Path, monkeypatch: Any) -
     later = _bench("relevance_later")
     runs: list[dict] = []
 
-    def fake_run(data: Any, cand: dict) -> dict:
+    def fake_run(data: Any, cand: dict, seed: int = 0) -> dict:
         runs.append(cand)
         return {"p": np.array([0.2, 0.8]), "dev_p": np.array([0.5]), "threshold": 0.5}
 
