@@ -39,6 +39,7 @@ probability of the item and of its title alone, each scored by the same fold mod
 title's own Platt fitted out of fold; an item with no title is its text). ``youtube
 plain``: a YouTube link gives no ``kind:video`` flag (the text decides). ``day folds``:
 the training feed items assigned to the folds by blocks of days (``day_folds``).
+``baseline seed N``: the shipped recipe with another fold draw (a null candidate).
 ``minilm avg`` (and ``minilm lr``, ``minilm stack``): ``relevance_oof.run_combined`` on the
 cut, the embeddings cut from ``bench/minilm.py cache DIR``'s (same ``--cache``).
 """
@@ -234,6 +235,8 @@ def candidate(name: str) -> dict[str, Any]:
     """A fitted candidate's ``relevance_oof.run`` parameters (``feed N``: feed weight N)."""
     if name.startswith("feed ") and name[5:].replace(".", "", 1).isdigit():
         return {"weights": {**C.SOURCE_WEIGHTS, FEED: float(name[5:])}}
+    if name.startswith("baseline seed ") and name[14:].isdigit():
+        return {"seed": int(name[14:])}  # the shipped recipe, another fold draw: the null
     if name == "youtube plain":
         return {"plain_youtube": True}
     if name == "day folds":
@@ -316,7 +319,7 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
         cand = candidate(base_name)
         data.plain_youtube = bool(cand.get("plain_youtube"))
         try:
-            fitted[base_name] = R.run(data, cand)
+            fitted[base_name] = R.run(data, cand, seed=int(cand.get("seed", 0)))
         finally:
             data.plain_youtube = False
         if not file(base_name).exists():

@@ -203,6 +203,7 @@ def test_feed_weight_candidates() -> None:
     got = later.candidate("feed 100")["weights"]
     assert got["rss_2020"] == 100.0 and got["contrast"] == classifier.SOURCE_WEIGHTS["contrast"]
     assert later.candidate("nb norm") is later.R.CANDIDATES["nb norm"]
+    assert later.candidate("baseline seed 3") == {"seed": 3}
 
 
 def test_youtube_plain_reads_a_youtube_link_as_none() -> None:
@@ -255,7 +256,7 @@ def test_evaluate_derives_from_the_named_fit(tmp_path: Path, monkeypatch: Any) -
     later = _bench("relevance_later")
     runs: list[dict] = []
 
-    def fake_run(data: Any, cand: dict) -> dict:
+    def fake_run(data: Any, cand: dict, seed: int = 0) -> dict:
         runs.append(cand)
         return {"p": np.array([0.2, 0.8]), "dev_p": np.array([0.5]), "threshold": 0.5}
 
