@@ -661,9 +661,10 @@ class Pipeline:
         killed mid-batch leaves at most the one being sent ambiguous, never the rest of
         the batch. A delivery that was sent is marked in the same transaction that
         leases the next one (one commit between two sends, not two: the lease is taken
-        at the same moment as before). What is not plainly due (sent already, another
-        sender's, or whose sender died: taken back and flagged ambiguous) goes through
-        :meth:`deliver`. The rate-limit tokens of a target are taken for several of the
+        at the same moment as before). A row read as sent when the batch starts is
+        skipped; what else is not plainly due (sent meanwhile, another sender's, or whose
+        sender died: taken back and flagged ambiguous) goes through :meth:`deliver`. The
+        rate-limit tokens of a target are taken for several of the
         batch's deliveries at once when its bucket earns them within
         ``TOKEN_HORIZON`` (see ``ratelimit.grant``), and spent at the bucket's pace.
         """
