@@ -773,6 +773,10 @@ def test_run_polls_on_schedule_delivers_once_and_picks_up_new_feeds(
 
     service = procs.run_service("run", setup.config, chosen)
     wait_for(lambda: smtp_server.messages, 30, "the seed alert", procs=procs)
+    # what the main process says before the pool starts goes through Celery's log
+    # handler (worker_init comes before Celery's logging set-up): under a supervisor a
+    # first training's minutes are not silent
+    assert re.search(r"INFO/MainProcess\] model preloaded for the pool in", service.log())
     [message] = smtp_server.messages
     assert SEED_TITLE in message["Subject"]
     text = message.get_body(("plain",)).get_content()

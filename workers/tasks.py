@@ -139,6 +139,12 @@ def preload_model(sender: Any = None, **_: Any) -> None:
     app = getattr(sender, "app", None)
     if app is None or app.conf.get("newsalert_config_path") is None:
         return
+    # Celery sends worker_init before it sets up logging, so what this says (a first
+    # training that takes minutes, config warnings) would reach no handler under a
+    # supervisor; set it up now (its own later call finds it done and changes nothing)
+    setup_logging = getattr(sender, "setup_logging", None)
+    if callable(setup_logging):
+        setup_logging()
     started = time.perf_counter()
     try:
         loaded = load_config(config_path(app.conf.get("newsalert_config_path")))
