@@ -447,9 +447,10 @@ LANDMARK_WORDS = frozenset(
     | {"hospital", "hotel", "mall", "market", "prison", "mosque", "church", "cathedral"}
     | {"palace", "museum", "park", "tower", "terminal"}
 )
+# the landmark's word, a comma and a direction word, if any, before the town (whose
+# mention must start right there; "Central London" too, hence re.I)
 LANDMARK_AFTER = re.compile(
-    r"^ [a-z]+,\s+(?:(?:" + "|".join(sorted(DIRECTION_WORDS)) + r"|downtown)\s+)?(?=[A-Z])",
-    re.I,
+    r"^ [a-z]+,\s+(?:(?:" + "|".join(sorted(DIRECTION_WORDS)) + r"|downtown)\s+)?", re.I
 )
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
