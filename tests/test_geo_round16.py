@@ -108,3 +108,10 @@ def test_a_countrys_name_before_capital_names_its_capital(geo: Geoparser) -> Non
     if geo.reranker is None:
         pytest.skip("the rules alone still weigh the killing 'in Somalia' above the title")
     assert country(geo, title, summary) == "KE"  # main: SO
+
+
+def test_a_feeds_time_stamp_before_the_dateline(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # The Straits Times' form: main read no dateline after the stamp (no location)
+    text = "May 30, 2020 5:00 PM KUALA LUMPUR - Floods hit the city on Saturday morning."
+    for gp in (geo, geo_rules):
+        assert where(gp, "Floods", text) == ("MY", "Kuala Lumpur")

@@ -34,6 +34,10 @@ DATELINE = re.compile(
     r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3}){0,2}"
     r"\s*(?:\([^)]{1,40}\))?\s*(?:--(?=\S)|(?:-|--|—|–)\s)"
 )
+TIME_STAMP = re.compile(
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{1,2}, \d{4},? "
+    r"\d{1,2}:\d{2} ?[AP]M\s+(?=[A-Z])"
+)
 # "NEW DELHI: The government ...", "ISLAMABAD: Security forces ...": a dateline with a
 # colon, the form of South Asian outlets; the same form opens columns and features
 # ("COMMENT:", "EXCLUSIVE:", "SARAH VINE:"), so it is read as a dateline only when the
@@ -443,9 +447,10 @@ LANDMARK_WORDS = frozenset(
     | {"hospital", "hotel", "mall", "market", "prison", "mosque", "church", "cathedral"}
     | {"palace", "museum", "park", "tower", "terminal"}
 )
+# the landmark's word, a comma and a direction word, if any, before the town (whose
+# mention must start right there; "Central London" too, hence re.I)
 LANDMARK_AFTER = re.compile(
-    r"^ [a-z]+,\s+(?:(?:" + "|".join(sorted(DIRECTION_WORDS)) + r"|downtown)\s+)?(?=[A-Z])",
-    re.I,
+    r"^ [a-z]+,\s+(?:(?:" + "|".join(sorted(DIRECTION_WORDS)) + r"|downtown)\s+)?", re.I
 )
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
@@ -633,11 +638,14 @@ def prepare(
     if title and not any(ch.islower() for ch in title):
         title = title.title()
     dateline = None
-    m = (
-        DATELINE.match(summary)
-        or OUTLET_DATELINE.match(summary)
-        or AGENCY_DATELINE.search(summary[:120])
-    )
+    # "June 03, 2020 6:54 PM SINGAPORE - ...": a feed's time stamp before the wire's
+    # dateline (The Straits Times); the dateline is read after it
+    stamp = TIME_STAMP.match(summary) if summary[:1].isupper() else None
+    skip = stamp.end() if stamp else 0
+    lead = summary[skip:] if skip else summary
+    m = DATELINE.match(lead) or OUTLET_DATELINE.match(lead) or AGENCY_DATELINE.search(lead[:120])
+    if m is None:
+        skip = 0  # the other forms are read on the whole summary
     # the forms that also open columns or sentences count only when they name a city
     if m is None and gazetteer is not None:
         for form in (COLON_DATELINE.match, MID_DATELINE.search):
@@ -649,6 +657,7 @@ def prepare(
         m = _bare_dateline(gazetteer, summary)
     if m:
         start, end = m.span("place")
+        start, end = start + skip, end + skip
         summary = summary[:start] + _dateline_case(summary[start:end]) + summary[end:]
         dateline = (start, end)
     offset = len(title) + 1
