@@ -284,13 +284,7 @@ def dev_figures(full: R.Data, dev_p: np.ndarray, t: float) -> dict[str, Any]:
     """dev.jsonl's P / R / F1 / PR-AUC and the hard negatives and POLITICS flagged."""
     m = prf(full.dev_y, dev_p, t)
     res: dict[str, Any] = {k: m[k] for k in ("P", "R", "F1", "AP")}
-    orig = np.array([d.get("orig_label") for d in full.dev])
-    flagged = dev_p >= t
-    for label in (*C.HARD_NEGATIVE_LABELS, "POLITICS"):
-        mask = (orig == label) & (full.dev_y == 0)
-        res[label] = f"{int(flagged[mask].sum())}/{int(mask.sum())}"
-    hard = np.isin(orig, C.HARD_NEGATIVE_LABELS) & (full.dev_y == 0)
-    res["hard"] = f"{int(flagged[hard].sum())}/{int(hard.sum())}"
+    res.update(R.hard_flagged(full.dev, full.dev_y, dev_p >= t))
     return res
 
 

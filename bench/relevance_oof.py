@@ -690,12 +690,18 @@ def report(data: Data, out: dict[str, Any]) -> dict[str, Any]:
         m = _prf(data.y[mask], p[mask], t)
         res.update({f"{name} {k}": v for k, v in m.items()})
     res.update({f"dev {k}": v for k, v in _prf(data.dev_y, out["dev_p"], t).items()})
-    flagged = out["dev_p"] >= t
-    orig = np.array([d.get("orig_label") for d in data.dev])
+    res.update(hard_flagged(data.dev, data.dev_y, out["dev_p"] >= t))
+    return res
+
+
+def hard_flagged(dev: list[dict], dev_y: np.ndarray, flagged: np.ndarray) -> dict[str, str]:
+    """dev.jsonl's hard negatives (each label, and all) and HuffPost POLITICS flagged."""
+    orig = np.array([d.get("orig_label") for d in dev])
+    res = {}
     for label in (*C.HARD_NEGATIVE_LABELS, "POLITICS"):
-        mask = (orig == label) & (data.dev_y == 0)
+        mask = (orig == label) & (dev_y == 0)
         res[label] = f"{int(flagged[mask].sum())}/{int(mask.sum())}"
-    hard = np.isin(orig, C.HARD_NEGATIVE_LABELS) & (data.dev_y == 0)
+    hard = np.isin(orig, C.HARD_NEGATIVE_LABELS) & (dev_y == 0)
     res["hard"] = f"{int(flagged[hard].sum())}/{int(hard.sum())}"
     return res
 

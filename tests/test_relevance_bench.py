@@ -288,3 +288,16 @@ def test_cut_embeddings_follow_the_rows_and_copies() -> None:
     train, ev = data.embeddings("minilm")
     assert train[:, 0].tolist() == [0, 1, 2, 4]  # row 3 and its copy (5) are later
     assert ev[:, 0].tolist() == [-1, 3]
+
+
+def test_hard_flagged_counts_only_the_negatives_of_each_hard_label() -> None:
+    oof = _bench("relevance_oof")
+    first, second = classifier.HARD_NEGATIVE_LABELS[:2]
+    dev = [{"orig_label": x} for x in (first, first, first, second, "POLITICS", "WORLD")]
+    dev_y = np.array([0, 0, 1, 0, 0, 0])  # the third is a positive with a hard label
+    flagged = np.array([True, False, True, False, True, True])
+    res = oof.hard_flagged(dev, dev_y, flagged)
+    assert res[first] == "1/2" and res[second] == "0/1" and res["POLITICS"] == "1/1"
+    assert res["hard"] == "1/3"
+    # the positive flagged and the WORLD item flagged count nowhere
+    assert set(res) == {*classifier.HARD_NEGATIVE_LABELS, "POLITICS", "hard"}
