@@ -1328,8 +1328,7 @@ def _condolences(gazetteer: Gazetteer, text: str, found: list[Found], lead_end: 
     ("condolences poured in after the bombing in Kabul") nothing changes, nor after the
     lead ("A car bomb killed 12 in Baghdad. Iran sent its condolences": the bombing is)."""
     for c in CONDOLENCE.finditer(text, 0, lead_end):
-        head = text[: c.start()]
-        start = max(head.rfind(ch) for ch in ".!?\n") + 1
+        start = c.start() - len(_sentence_before(text, c.start(), 0))
         stop = re.search(r"[.!?](?:\s|$)|\n", text[c.end() :])
         end = c.end() + stop.start() if stop else len(text)
         senders = [
