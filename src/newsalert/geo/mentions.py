@@ -214,12 +214,22 @@ LOCAL_BODIES = frozenset({"officials", "authorities", "residents", "council", "c
 # "U.S. to expel Chinese students", "India extradited a top Pakistan militant", "Libya
 # freed 37 prisoners": a government acting on people in its hands acts at home, however
 # foreign the people (who are named by demonym, country or the place they came from)
-HOME_ACTION_AFTER = re.compile(
-    r"^\s+(?:(?:has|have|had|will|would|to|is\s+to|plans\s+to|is\s+set\s+to|moves\s+to|"
+_HOME_AUX = (
+    r"(?:(?:has|have|had|will|would|to|is\s+to|plans\s+to|is\s+set\s+to|moves\s+to|"
     r"has\s+begun\s+to)\s+)?"
+)
+_HOME_VERBS = (
     r"(?:expel(?:s|led)?|extradit(?:e|es|ed)|deport(?:s|ed)?|free(?:s|d)?|releas(?:e|es|ed)|"
     r"arrest(?:s|ed)?|detain(?:s|ed)?|execut(?:e|es|ed)|jail(?:s|ed)?|imprison(?:s|ed)?|"
-    r"hang(?:s|ed)|sentenc(?:e|es|ed)|pardon(?:s|ed)?)\b",
+    r"hang(?:s|ed)|sentenc(?:e|es|ed)|pardon(?:s|ed)?)\b"
+)
+HOME_ACTION_AFTER = re.compile(r"^\s+" + _HOME_AUX + _HOME_VERBS, re.I)
+# "US authorities have deported an Irish businessman", "Malaysian immigration authorities
+# deported ...": the same, with the government's officers named before the verb (not its
+# troops or forces, who act abroad: "US troops detained ..." in Iraq)
+BODY_ACTION_AFTER = re.compile(
+    r"^\s+(?:(?:immigration|border|federal|state|local|security)\s+)?"
+    r"(?:authorities|officials|police|government)\s+" + _HOME_AUX + _HOME_VERBS,
     re.I,
 )
 # "Australia is willing to withdraw its troops from Iraq", "Colombia is ready to contribute
@@ -1050,6 +1060,8 @@ def _describe(
             and HOME_ACTION_AFTER.match(after)
         ):
             m.home = True  # "India extradited a top Pakistan militant": acts at home
+        elif _body_acts_at_home(gazetteer, m, after, low, prev_gap, english):
+            m.home = True  # "US authorities have deported an Irish businessman"
         elif (
             not m.possessive
             and not m.locative
@@ -1500,6 +1512,22 @@ def _starts_sentence(text: str, pos: int, field_start: int) -> bool:
 def _lead_end(text: str, offset: int) -> int:
     m = re.search(r"[.!?](\s|$)", text[offset:])
     return offset + (m.end() if m else len(text) - offset)
+
+
+def _body_acts_at_home(
+    gazetteer: Gazetteer, m: Found, after: str, low: str, prev_gap: str, english: bool
+) -> bool:
+    """A country (or its demonym) whose officers act on people in their hands, opening a
+    sentence or clause: "US authorities have deported ..." (``BODY_ACTION_AFTER``)."""
+    return (
+        english
+        and not m.possessive
+        and not m.locative
+        and (m.sentence_start or (low in CLAUSE_OPENERS and prev_gap == " "))
+        and after[:1] == " "  # cheap tests first: a country key, then the expression
+        and is_country_key(gazetteer, m.key_id)
+        and BODY_ACTION_AFTER.match(after) is not None
+    )
 
 
 def is_country_key(gazetteer: Gazetteer, key_id: int) -> bool:
