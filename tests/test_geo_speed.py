@@ -56,3 +56,59 @@ def test_places_of_is_each_keys_candidates_in_order(geo: Geoparser) -> None:
     step = 7  # every seventh key: all 344,000 take seconds
     for key_id in range(0, len(g.keys), step):
         assert g.places_of(key_id) == [g.key_places[i] for i in g.candidates(key_id)]
+
+
+def _old_score(  # resolve._score as it was before the facts were split out (a copy)
+    g, p, context_countries, context_admin1, feed_country, qualifier, qualifier_admin1, text=""
+):  # type: ignore[no-untyped-def]
+    import math
+
+    from newsalert.geo import resolve as r
+    from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, fold
+
+    kind = g.kind[p]
+    score = r.POPULATION_WEIGHT * math.log10(max(g.population[p], r.UNKNOWN_POPULATION))
+    if kind == KIND_COUNTRY:
+        score += r.COUNTRY_PRIOR
+    elif kind == KIND_ADMIN1:
+        score += r.ADMIN1_PRIOR
+    if p in g.capital:
+        score += r.CAPITAL_PRIOR
+    if text and (g.name[p] == text or fold(g.name[p]) == text):
+        score += r.PRIMARY_NAME
+    cc = g.country[p]
+    score += context_countries.get(cc, 0.0)
+    if kind == KIND_PLACE and g.admin1_place[p] in context_admin1:
+        score += r.CONTEXT_ADMIN1
+    if feed_country and cc == feed_country:
+        score += r.FEED_COUNTRY
+    if (
+        qualifier is not None
+        and kind != KIND_COUNTRY
+        and (cc in qualifier or (qualifier_admin1 and g.admin1_place[p] in qualifier_admin1))
+    ):
+        score += r.QUALIFIED
+    return score
+
+
+def test_a_candidates_facts_give_the_score_worked_out_whole(geo: Geoparser) -> None:
+    from newsalert.geo.resolve import _context_score, _facts
+
+    g = geo.gazetteer
+    rnd = random.Random(11)
+    names = ["Georgia", "Washington", "Mitrovica", "Jordan", "Paris", "Gaza", "Kosovo", "Perth"]
+    for name in names:
+        key_id = g.keys.exact([name])[0]
+        places = g.places_of(key_id)
+        regions = [g.admin1_place[p] for p in places if g.admin1_place[p] >= 0]
+        for _ in range(30):
+            p = rnd.choice(places)
+            text = rnd.choice([name, "", name.upper(), g.name[p]])
+            countries = {g.country[q]: rnd.choice([1.5, 3.0]) for q in rnd.sample(places, 2)}
+            admin1 = set(rnd.sample(regions, min(2, len(regions)))) | rnd.choice([set(), {p}])
+            feed = rnd.choice([None, g.country[p], "XK"])
+            qualifier = rnd.choice([None, {g.country[p]}, {"US"}])
+            qa = rnd.choice([None, set(), {g.admin1_place[p]}])
+            got = _context_score(_facts(g, p, text), countries, admin1, p, feed, qualifier, qa)
+            want = _old_score(g, p, countries, admin1 - {p}, feed, qualifier, qa, text)
+            assert got == want, (name, p, text)
