@@ -135,7 +135,9 @@ class TermIndex:
         if not terms or not self.size:
             return np.full(len(terms), -1, dtype=np.int32)
         wanted = self._hash(terms)
-        pos = np.searchsorted(self._hashes, wanted)
+        # the method, not np.searchsorted: its dispatch wrapper cost as much as the search
+        # on the geoparser's batches of a few terms
+        pos = self._hashes.searchsorted(wanted)
         pos[pos == self.size] = 0
         found = self._hashes[pos] == wanted
         return np.where(found, self._cols[pos], -1).astype(np.int32, copy=False)

@@ -114,7 +114,8 @@ class Gazetteer:
         return range(self.key_start[key_id], self.key_start[key_id + 1])
 
     def places_of(self, key_id: int) -> list[int]:
-        return [self.key_places[i] for i in self.candidates(key_id)]
+        # a slice's tolist(): the same ints as indexing each, without a Python loop
+        return self.key_places[self.key_start[key_id] : self.key_start[key_id + 1]].tolist()
 
 
 def _package_versions() -> str:
