@@ -332,6 +332,13 @@ ELSEWHERE_BEFORE = re.compile(
     r"(?:the\s+)?$",
     re.I,
 )
+# "protests sparked by the death of George Floyd in the US", "marched over the killing of
+# George Floyd in Minneapolis": a death named as the cause of what the item reports
+# (protests, reactions elsewhere) places the death, not the item's event
+DEATH_CAUSE_BEFORE = re.compile(
+    r"\b(?:over|after|following|protesting|for|by|wake\s+of)\s+(?:the\s+)?(?:[a-z]+\s+)?"
+    r"(?:death|killing|murder)\s+of\s+(?:[A-Z][\w'’.\-]*\s+){1,3}in\s+(?:the\s+)?$"
+)
 # "Al Jazeera's Scott Heidler reports from Bangkok", "has more from Mexico City": where
 # the reporter stands, as a dateline is, not necessarily where the event happened; and
 # "the minister told reporters in Ankara": where a speaker met the press, likewise
@@ -984,6 +991,9 @@ def _describe(
         elif ELSEWHERE_BEFORE.search(before):
             m.elsewhere = True
             m.locative = False
+        elif _a_death_as_cause(before):
+            m.elsewhere = True  # "protests over the death of George Floyd in Minneapolis"
+            m.locative = False
         elif ADDRESSED_BEFORE.search(before):
             m.addressed = True  # "hurls abuse at Bush": an "at" that places nothing
             m.locative = False
@@ -1518,6 +1528,17 @@ def _starts_sentence(text: str, pos: int, field_start: int) -> bool:
 def _lead_end(text: str, offset: int) -> int:
     m = re.search(r"[.!?](\s|$)", text[offset:])
     return offset + (m.end() if m else len(text) - offset)
+
+
+def _a_death_as_cause(before: str) -> bool:
+    """A death named as the cause of what is reported ("over the death of George Floyd
+    in"): cheap substring tests first, then ``DEATH_CAUSE_BEFORE``."""
+    if not before.endswith(("in ", "in the ")):
+        return False
+    tail = before[-90:]
+    return (
+        "death of " in tail or "killing of " in tail or "murder of " in tail
+    ) and DEATH_CAUSE_BEFORE.search(tail) is not None
 
 
 def _izafe_name(before: str, after: str) -> bool:
