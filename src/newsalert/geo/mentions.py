@@ -207,6 +207,10 @@ MEMBERS_AFTER = re.compile(
     r"^\s+(?:leaders?|militants?|gunmen|fighters?|members?|spokes(?:man|woman|person)|"
     r"movement|activists?|commanders?|founder|operatives?|cadres?|official)\b"
 )
+# "Shan-e-Mustafa", "Dasht-e-Barchi", "Pul-i-Alam", "Jamaat-ud-Dawa": a Persian or Urdu
+# compound's connector (izafe, or the Arabic article as Urdu writes it) after its first word
+IZAFE_AFTER = re.compile(r"^[-‑](?:e|i|ud|ul|ur|us|ut)[-‑][A-Z]")
+IZAFE_BEFORE = re.compile(r"[a-z][-‑](?:e|i|ud|ul|ur|us|ut)[-‑]$")
 # "the Palestinian militant group Hamas": a group's name in apposition
 GROUP_BEFORE = re.compile(r"\b(?:group|movement|militia|organi[sz]ation)\s+$")
 # "Cleveland officials", "Cleveland residents": a town's own people or officers (lowercase)
@@ -327,6 +331,13 @@ ELSEWHERE_BEFORE = re.compile(
     r"(?:[a-z]+ly\s+)?(?:in|to)\s+"  # "living freely in Pakistan"
     r"(?:the\s+)?$",
     re.I,
+)
+# "protests sparked by the death of George Floyd in the US", "marched over the killing of
+# George Floyd in Minneapolis": a death named as the cause of what the item reports
+# (protests, reactions elsewhere) places the death, not the item's event
+DEATH_CAUSE_BEFORE = re.compile(
+    r"\b(?:over|after|following|protesting|for|by|wake\s+of)\s+(?:the\s+)?(?:[a-z]+\s+)?"
+    r"(?:death|killing|murder)\s+of\s+(?:[A-Z][\w'’.\-]*\s+){1,3}in\s+(?:the\s+)?$"
 )
 # "Al Jazeera's Scott Heidler reports from Bangkok", "has more from Mexico City": where
 # the reporter stands, as a dateline is, not necessarily where the event happened; and
@@ -980,6 +991,9 @@ def _describe(
         elif ELSEWHERE_BEFORE.search(before):
             m.elsewhere = True
             m.locative = False
+        elif _a_death_as_cause(before):
+            m.elsewhere = True  # "protests over the death of George Floyd in Minneapolis"
+            m.locative = False
         elif ADDRESSED_BEFORE.search(before):
             m.addressed = True  # "hurls abuse at Bush": an "at" that places nothing
             m.locative = False
@@ -1159,6 +1173,8 @@ def _describe(
             m.name_part = True  # "St George-Illawarra Dragons": a compound name
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
+        if _izafe_name(before, after):
+            m.name_part = True  # "Shan-e-Mustafa", "Dasht-e-Barchi": one compound name
         if (
             english
             and next_gap == " "
@@ -1512,6 +1528,26 @@ def _starts_sentence(text: str, pos: int, field_start: int) -> bool:
 def _lead_end(text: str, offset: int) -> int:
     m = re.search(r"[.!?](\s|$)", text[offset:])
     return offset + (m.end() if m else len(text) - offset)
+
+
+def _a_death_as_cause(before: str) -> bool:
+    """A death named as the cause of what is reported ("over the death of George Floyd
+    in"): cheap substring tests first, then ``DEATH_CAUSE_BEFORE``."""
+    if not before.endswith(("in ", "in the ")):
+        return False
+    tail = before[-90:]
+    return (
+        "death of " in tail or "killing of " in tail or "murder of " in tail
+    ) and DEATH_CAUSE_BEFORE.search(tail) is not None
+
+
+def _izafe_name(before: str, after: str) -> bool:
+    """The mention is a word of a Persian or Urdu compound ("Shan-e-Mustafa" a rally,
+    "Pul-i-Alam" and "Sar-e-Pul" towns, "Fazl-ur-Rehman" a man) that the gazetteer does not
+    hold whole: a word of it alone is no place (``IZAFE_AFTER``, ``IZAFE_BEFORE``)."""
+    if after.startswith(("-", "‑")) and IZAFE_AFTER.match(after):
+        return True
+    return before.endswith(("-", "‑")) and IZAFE_BEFORE.search(before[-6:]) is not None
 
 
 def _body_acts_at_home(
