@@ -48,7 +48,12 @@ def test_name_starts_are_those_the_flat_alternation_found(geo: Geoparser) -> Non
     texts += ["".join(rnd.choice(pieces) for _ in range(30)) for _ in range(300)]
     for text in texts:
         want = [m.start() for m in flat.finditer(text)]
-        assert [m.start() for m in index._starts.finditer(text)] == want, text
+        got = [m.span(m.lastindex) for m in index._starts.finditer(text)]
+        assert [start for start, _ in got] == want, text
+        # each with its first word's end: the first boundary after the start, or the end
+        for start, end in got:
+            boundary = re.compile(r"[\W_]").search(text, start + 1)
+            assert end == (boundary.start() if boundary else len(text)), (text, start)
 
 
 def test_places_of_is_each_keys_candidates_in_order(geo: Geoparser) -> None:
