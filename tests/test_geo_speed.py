@@ -117,3 +117,16 @@ def test_a_candidates_facts_give_the_score_worked_out_whole(geo: Geoparser) -> N
             got = _context_score(_facts(g, p, text), countries, admin1, p, feed, qualifier, qa)
             want = _old_score(g, p, countries, admin1 - {p}, feed, qualifier, qa, text)
             assert got == want, (name, p, text)
+
+
+def test_the_word_before_a_name_is_the_one_prev_found_searching_everywhere() -> None:
+    from newsalert.geo.mentions import PREV, _prev_word
+
+    rnd = random.Random(2)
+    pieces = ["word", "O'Neil", "co-op", "U.S.", "2020", "_x", "é", " ", ", ", "'", "-", "(", ")"]
+    pieces += ["“", "’s", ". ", "9", "—", "the", "A", "‘"]
+    texts = ["", " ", "the", "in the ", "U.S. ", "Smith' ", "x 's ", "2020 ", "al-Qaida's ", "—"]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 14))) for _ in range(3000)]
+    for text in texts:
+        want, got = PREV.search(text), _prev_word(text)
+        assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups()))
