@@ -130,3 +130,42 @@ def test_the_word_before_a_name_is_the_one_prev_found_searching_everywhere() -> 
     for text in texts:
         want, got = PREV.search(text), _prev_word(text)
         assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups()))
+
+
+def test_first_char_gates_keep_every_match() -> None:
+    from newsalert.geo import mentions
+    from newsalert.geo.fastre import first_char_gate
+
+    gated = {
+        name: p
+        for name, p in vars(mentions).items()
+        if isinstance(p, re.Pattern) and p.pattern.startswith(r"\b(?=[")
+    }
+    assert {"ADDRESSED_BEFORE", "INCIDENT_BEFORE", "TITLE_BEFORE"} <= set(gated)
+    words = ["threatens", "warned", "support for", "hurls abuse at", "war of words against"]
+    words += ["than", "talks with", "living in", "attack on", "in the town", "President Bush"]
+    words += ["King Abdullah of", "border with", "aid to", "withdrew troops from", "possible"]
+    words += ["ſlams", "KING", "Threatens", "WARNS", "the", "a", "x-", "'", " ", ", ", "."]
+    rnd = random.Random(4)
+    texts = [
+        " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 9))) + " " for _ in range(800)
+    ]
+    for name, pattern in gated.items():
+        # the pattern as written: the gate taken out again
+        plain = re.compile(
+            r"\b" + re.sub(r"^\\b\(\?=\[[^\]]*\]\)", "", pattern.pattern), pattern.flags
+        )
+        assert first_char_gate(plain).pattern == pattern.pattern, name
+        for text in texts:
+            for probe in (text, text.upper(), text.title()):
+                a, b = plain.search(probe), pattern.search(probe)
+                assert (a and a.span()) == (b and b.span()), (name, probe)
+
+
+def test_a_gate_is_left_out_where_the_first_characters_cannot_be_read() -> None:
+    from newsalert.geo.fastre import first_char_gate
+
+    for source in [r"\b(?:a|b?c)x", r"\b(?-i:a)x", r"\b[^a]x", r"\b\w+x", r"\bx*y", r"ab"]:
+        pattern = re.compile(source, re.I)
+        assert first_char_gate(pattern) is pattern, source
+    assert first_char_gate(re.compile(r"\b(?:ab|c+d)")).pattern == r"\b(?=[ac])(?:ab|c+d)"
