@@ -170,3 +170,14 @@ def test_a_gate_is_left_out_where_the_first_characters_cannot_be_read() -> None:
         pattern = re.compile(source, re.I)
         assert first_char_gate(pattern) is pattern, source
     assert first_char_gate(re.compile(r"\b(?:ab|c+d)")).pattern == r"\b(?=[ac])(?:ab|c+d)"
+
+
+def test_a_gate_folds_case_as_its_pattern_does() -> None:
+    from newsalert.geo.fastre import first_char_gate
+
+    pattern = re.compile(r"\b(?:slams|kelvin)\s$", re.I)
+    gated = first_char_gate(pattern)
+    assert gated is not pattern and gated.flags == pattern.flags
+    for probe in ["SLAMS ", "ſlams ", "Kelvin ", "\u212aelvin ", "x Slams "]:  # ſ, K: s, k
+        assert pattern.search(probe) is not None
+        assert gated.search(probe).span() == pattern.search(probe).span(), probe
