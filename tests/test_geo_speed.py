@@ -181,3 +181,34 @@ def test_a_gate_folds_case_as_its_pattern_does() -> None:
     for probe in ["SLAMS ", "ſlams ", "Kelvin ", "\u212aelvin ", "x Slams "]:  # ſ, K: s, k
         assert pattern.search(probe) is not None
         assert gated.search(probe).span() == pattern.search(probe).span(), probe
+
+
+def test_term_columns_one_by_one_or_batched_are_the_lookups_columns() -> None:
+    import numpy as np
+
+    from newsalert.termindex import TermIndex
+
+    def old_lookup(index: TermIndex, terms: list[str]) -> list[int]:  # before (a copy)
+        wanted = index._hash(terms)
+        pos = np.searchsorted(index._hashes, wanted)
+        pos[pos == index.size] = 0
+        found = index._hashes[pos] == wanted
+        return np.where(found, index._cols[pos], -1).astype(np.int32, copy=False).tolist()
+
+    vocabulary = [f"term{k}" for k in range(300)] + ["Paris", "New York", "é", ""]
+    rnd = random.Random(8)
+    for salt in (0, 1):
+        index = TermIndex({t: j for j, t in enumerate(vocabulary)})
+        if salt:  # as an index that met two terms sharing a hash is built
+            index._salt = 1
+            hashes = index._hash(vocabulary)
+            order = np.argsort(hashes, kind="stable")
+            index._hashes, index._cols = hashes[order], order.astype(np.int32)
+        for size in range(7):
+            for _ in range(60):
+                terms = [rnd.choice([*vocabulary, "nope", "Pari", "term9999"]) for _ in range(size)]
+                want = [vocabulary.index(t) if t in vocabulary else -1 for t in terms]
+                assert old_lookup(index, terms) == want
+                assert index.lookup(terms).tolist() == want and index.columns(terms) == want
+    empty = TermIndex({})
+    assert empty.columns(["a"]) == [-1] and empty.columns([]) == []

@@ -177,11 +177,11 @@ class KeyIndex:
         # goes on (every boundary's position in a list and a bisect per start cost more)
         live = [m.span(m.lastindex) for m in self._starts.finditer(text)]  # type: ignore[arg-type]
         hits: list[tuple[int, int, int]] = []
-        lookup, is_prefix, n_keys = self._index.lookup, self._is_prefix, self._n_keys
+        columns, is_prefix, n_keys = self._index.columns, self._is_prefix, self._n_keys
         following = _NOT_WORD.search
         while live:
             subs = [text[s:e] for s, e in live]
-            cols = lookup(subs).tolist()
+            cols = columns(subs)
             going = []
             for (s, e), sub, col in zip(live, subs, cols, strict=True):
                 if col < 0:
