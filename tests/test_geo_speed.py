@@ -212,3 +212,13 @@ def test_term_columns_one_by_one_or_batched_are_the_lookups_columns() -> None:
                 assert index.lookup(terms).tolist() == want and index.columns(terms) == want
     empty = TermIndex({})
     assert empty.columns(["a"]) == [-1] and empty.columns([]) == []
+
+
+def test_fold_returns_ascii_as_the_decomposition_would() -> None:
+    import unicodedata
+
+    from newsalert.geo.gazetteer import fold
+
+    for text in ["".join(map(chr, range(128))), "Zvečan", "São Paulo", "ﬁ", "Ⅻ", "Köln", ""]:
+        decomposed = unicodedata.normalize("NFKD", text)
+        assert fold(text) == "".join(ch for ch in decomposed if not unicodedata.combining(ch))
