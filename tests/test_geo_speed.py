@@ -48,7 +48,12 @@ def test_name_starts_are_those_the_flat_alternation_found(geo: Geoparser) -> Non
     texts += ["".join(rnd.choice(pieces) for _ in range(30)) for _ in range(300)]
     for text in texts:
         want = [m.start() for m in flat.finditer(text)]
-        assert [m.start() for m in index._starts.finditer(text)] == want, text
+        got = [m.span(m.lastindex) for m in index._starts.finditer(text)]
+        assert [start for start, _ in got] == want, text
+        # each with its first word's end: the first boundary after the start, or the end
+        for start, end in got:
+            boundary = re.compile(r"[\W_]").search(text, start + 1)
+            assert end == (boundary.start() if boundary else len(text)), (text, start)
 
 
 def test_places_of_is_each_keys_candidates_in_order(geo: Geoparser) -> None:
@@ -112,3 +117,108 @@ def test_a_candidates_facts_give_the_score_worked_out_whole(geo: Geoparser) -> N
             got = _context_score(_facts(g, p, text), countries, admin1, p, feed, qualifier, qa)
             want = _old_score(g, p, countries, admin1 - {p}, feed, qualifier, qa, text)
             assert got == want, (name, p, text)
+
+
+def test_the_word_before_a_name_is_the_one_prev_found_searching_everywhere() -> None:
+    from newsalert.geo.mentions import PREV, _prev_word
+
+    rnd = random.Random(2)
+    pieces = ["word", "O'Neil", "co-op", "U.S.", "2020", "_x", "é", " ", ", ", "'", "-", "(", ")"]
+    pieces += ["“", "’s", ". ", "9", "—", "the", "A", "‘"]
+    texts = ["", " ", "the", "in the ", "U.S. ", "Smith' ", "x 's ", "2020 ", "al-Qaida's ", "—"]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 14))) for _ in range(3000)]
+    for text in texts:
+        want, got = PREV.search(text), _prev_word(text)
+        assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups()))
+
+
+def test_first_char_gates_keep_every_match() -> None:
+    from newsalert.geo import mentions
+    from newsalert.geo.fastre import first_char_gate
+
+    gated = {
+        name: p
+        for name, p in vars(mentions).items()
+        if isinstance(p, re.Pattern) and p.pattern.startswith(r"\b(?=[")
+    }
+    assert {"ADDRESSED_BEFORE", "INCIDENT_BEFORE", "TITLE_BEFORE"} <= set(gated)
+    words = ["threatens", "warned", "support for", "hurls abuse at", "war of words against"]
+    words += ["than", "talks with", "living in", "attack on", "in the town", "President Bush"]
+    words += ["King Abdullah of", "border with", "aid to", "withdrew troops from", "possible"]
+    words += ["ſlams", "KING", "Threatens", "WARNS", "the", "a", "x-", "'", " ", ", ", "."]
+    rnd = random.Random(4)
+    texts = [
+        " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 9))) + " " for _ in range(800)
+    ]
+    for name, pattern in gated.items():
+        # the pattern as written: the gate taken out again
+        plain = re.compile(
+            r"\b" + re.sub(r"^\\b\(\?=\[[^\]]*\]\)", "", pattern.pattern), pattern.flags
+        )
+        again = first_char_gate(plain)
+        assert (again.pattern, again.flags) == (pattern.pattern, plain.flags), name
+        for text in texts:
+            for probe in (text, text.upper(), text.title()):
+                a, b = plain.search(probe), pattern.search(probe)
+                assert (a and a.span()) == (b and b.span()), (name, probe)
+
+
+def test_a_gate_is_left_out_where_the_first_characters_cannot_be_read() -> None:
+    from newsalert.geo.fastre import first_char_gate
+
+    for source in [r"\b(?:a|b?c)x", r"\b(?-i:a)x", r"\b[^a]x", r"\b\w+x", r"\bx*y", r"ab"]:
+        pattern = re.compile(source, re.I)
+        assert first_char_gate(pattern) is pattern, source
+    assert first_char_gate(re.compile(r"\b(?:ab|c+d)")).pattern == r"\b(?=[ac])(?:ab|c+d)"
+
+
+def test_a_gate_folds_case_as_its_pattern_does() -> None:
+    from newsalert.geo.fastre import first_char_gate
+
+    pattern = re.compile(r"\b(?:slams|kelvin)\s$", re.I)
+    gated = first_char_gate(pattern)
+    assert gated is not pattern and gated.flags == pattern.flags
+    for probe in ["SLAMS ", "ſlams ", "Kelvin ", "\u212aelvin ", "x Slams "]:  # ſ, K: s, k
+        assert pattern.search(probe) is not None
+        assert gated.search(probe).span() == pattern.search(probe).span(), probe
+
+
+def test_term_columns_one_by_one_or_batched_are_the_lookups_columns() -> None:
+    import numpy as np
+
+    from newsalert.termindex import TermIndex
+
+    def old_lookup(index: TermIndex, terms: list[str]) -> list[int]:  # before (a copy)
+        wanted = index._hash(terms)
+        pos = np.searchsorted(index._hashes, wanted)
+        pos[pos == index.size] = 0
+        found = index._hashes[pos] == wanted
+        return np.where(found, index._cols[pos], -1).astype(np.int32, copy=False).tolist()
+
+    vocabulary = [f"term{k}" for k in range(300)] + ["Paris", "New York", "é", ""]
+    rnd = random.Random(8)
+    for salt in (0, 1):
+        index = TermIndex({t: j for j, t in enumerate(vocabulary)})
+        if salt:  # as an index that met two terms sharing a hash is built
+            index._salt = 1
+            hashes = index._hash(vocabulary)
+            order = np.argsort(hashes, kind="stable")
+            index._hashes, index._cols = hashes[order], order.astype(np.int32)
+        for size in range(7):
+            for _ in range(60):
+                terms = [rnd.choice([*vocabulary, "nope", "Pari", "term9999"]) for _ in range(size)]
+                want = [vocabulary.index(t) if t in vocabulary else -1 for t in terms]
+                assert old_lookup(index, terms) == want
+                assert index.lookup(terms).tolist() == want and index.columns(terms) == want
+    empty = TermIndex({})
+    assert empty.columns(["a"]) == [-1] and empty.columns([]) == []
+
+
+def test_fold_returns_ascii_as_the_decomposition_would() -> None:
+    import unicodedata
+
+    from newsalert.geo.gazetteer import fold
+
+    for text in ["".join(map(chr, range(128))), "Zvečan", "São Paulo", "ﬁ", "Ⅻ", "Köln", ""]:
+        decomposed = unicodedata.normalize("NFKD", text)
+        assert fold(text) == "".join(ch for ch in decomposed if not unicodedata.combining(ch))

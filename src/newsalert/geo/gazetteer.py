@@ -68,6 +68,8 @@ SKIPPED_COUNTRIES = frozenset({"CS", "AN"})  # GeoNames' historic Serbia and Mon
 
 def fold(text: str) -> str:
     """``Zvečan`` -> ``Zvecan``: the spelling feeds without diacritics use."""
+    if text.isascii():  # NFKD leaves ASCII as it is, and none of it is combining
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
