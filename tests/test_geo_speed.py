@@ -222,3 +222,34 @@ def test_fold_returns_ascii_as_the_decomposition_would() -> None:
     for text in ["".join(map(chr, range(128))), "Zvečan", "São Paulo", "ﬁ", "Ⅻ", "Köln", ""]:
         decomposed = unicodedata.normalize("NFKD", text)
         assert fold(text) == "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def test_the_lead_ends_where_a_search_of_the_summary_alone_ended() -> None:
+    from newsalert.geo.mentions import _lead_end
+
+    def old(text: str, offset: int) -> int:  # before (a copy): searched a copy of the summary
+        m = re.search(r"[.!?](\s|$)", text[offset:])
+        return offset + (m.end() if m else len(text) - offset)
+
+    rnd = random.Random(6)
+    pieces = ["Word", " ", ".", "!", "?", "U.S.", "a", "\u00a0", "3.5"]
+    for _ in range(2000):
+        title = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        summary = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        text = f"{title}\n{summary}"
+        assert _lead_end(text, len(title) + 1) == old(text, len(title) + 1), text
+
+
+def test_packed_strings_read_as_the_list_they_replace() -> None:
+    import pytest
+
+    from newsalert.geo.columns import PackedStrings
+
+    texts = ["Zvečan", "", "Banjska", "São Paulo", "\udc80x"]
+    column = PackedStrings(texts)
+    for i in range(-len(texts), len(texts)):
+        assert column[i] == texts[i]
+    for i in (len(texts), -len(texts) - 1):
+        with pytest.raises(IndexError):
+            column[i]
+    assert column[1:4] == texts[1:4]

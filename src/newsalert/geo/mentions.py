@@ -1546,9 +1546,14 @@ def _starts_sentence(text: str, pos: int, field_start: int) -> bool:
     return not stripped or stripped[-1] in SENTENCE_END
 
 
+LEAD_END = re.compile(r"[.!?](\s|$)")
+
+
 def _lead_end(text: str, offset: int) -> int:
-    m = re.search(r"[.!?](\s|$)", text[offset:])
-    return offset + (m.end() if m else len(text) - offset)
+    # searched from ``offset`` in the text, not in a copy of the summary: the summary is the
+    # text's end, so "$" reads alike, and no match can start before ``offset``
+    m = LEAD_END.search(text, offset)
+    return m.end() if m else len(text)
 
 
 def _a_death_as_cause(before: str) -> bool:
