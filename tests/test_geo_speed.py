@@ -253,3 +253,17 @@ def test_packed_strings_read_as_the_list_they_replace() -> None:
         with pytest.raises(IndexError):
             column[i]
     assert column[1:4] == texts[1:4]
+
+
+def test_the_rerankers_score_is_the_sum_it_was() -> None:
+    from newsalert.geo.rerank import FEATURES, Reranker, load_reranker
+
+    packaged = load_reranker()
+    rnd = random.Random(9)
+    made = Reranker(tuple(rnd.choice([0.0, rnd.uniform(-3, 3)]) for _ in FEATURES), -0.7, 0.2)
+    for reranker in (packaged, made):
+        for _ in range(500):
+            features = [rnd.choice([0.0, 1.0, -0.0, rnd.uniform(-5, 5)]) for _ in FEATURES]
+            # before (a copy): a generator over the weighted pairs
+            want = reranker.intercept + sum(c * features[i] for i, c in reranker._weighted)
+            assert reranker.score(features) == want
