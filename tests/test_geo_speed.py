@@ -267,3 +267,32 @@ def test_the_rerankers_score_is_the_sum_it_was() -> None:
             # before (a copy): a generator over the weighted pairs
             want = reranker.intercept + sum(c * features[i] for i, c in reranker._weighted)
             assert reranker.score(features) == want
+
+
+def test_substring_tests_before_the_guards_lose_no_match() -> None:
+    from newsalert.geo.mentions import (
+        AFTER_COMMA,
+        COUNTY_BEFORE,
+        QUOTED_WORD_END,
+        UNKNOWN_PLACE_BEFORE,
+        _ends_with_with,
+        _unknown_place_before,
+    )
+    from newsalert.geo.mentions import DATE_WORDS
+
+    rnd = random.Random(12)
+    pieces = ["County", "Co.", "co", "in", "the", "Parliament", "Square", ",", ", ", " ", "\n"]
+    pieces += ["with", "WITH", "With", "İ", "'enemy'", "talks", "Σ", "wİth", "x"]
+    for _ in range(5000):
+        before = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 9)))
+        assert (("Co" in before) and bool(COUNTY_BEFORE.search(before))) == bool(
+            COUNTY_BEFORE.search(before)
+        )
+        assert (("," in before) and bool(AFTER_COMMA.search(before))) == bool(
+            AFTER_COMMA.search(before)
+        )
+        um = UNKNOWN_PLACE_BEFORE.search(before)  # _unknown_place_before before (a copy)
+        was = bool(um) and not any(w.rstrip(".,") in DATE_WORDS for w in um.group(0).split()[1:])
+        assert _unknown_place_before(before) == was, before
+        old = QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(("with", "with the"))
+        assert _ends_with_with(before) == old, before

@@ -642,6 +642,15 @@ class Found:
     subject: bool = False  # "Obama gave", "Bolton would": a verb follows the name
 
 
+def _ends_with_with(before: str) -> bool:
+    """The text before a name ends with "with" or "with the", a quoted word aside ("talks
+    with 'enemy' South Korea"); "with" anywhere in it is tested first (cheap: the rest is
+    a lowercased prefix of it, so it holds "with" whenever the rest ends with it)."""
+    return "with" in before.lower() and QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(
+        ("with", "with the")
+    )
+
+
 def _is_word_char(ch: str) -> bool:
     return ch.isalnum()
 
@@ -944,10 +953,11 @@ def _describe(
         before = text[max(field_start, m.start - 60) : m.start]
         after = text[m.end : m.end + 60].split("\n", 1)[0]
         m.sentence_start = _starts_sentence(text, m.start, field_start)
-        m.county = bool(COUNTY_BEFORE.search(before))
+        # substring tests first: each pattern needs its words, so no match is lost
+        m.county = ("Co" in before) and bool(COUNTY_BEFORE.search(before))
         rw = REGION_WORD_AFTER.match(after)
         m.region_word = rw.group(1).lower() if rw else ""
-        m.after_comma = bool(AFTER_COMMA.search(before))
+        m.after_comma = ("," in before) and bool(AFTER_COMMA.search(before))
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
         m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
@@ -1000,10 +1010,7 @@ def _describe(
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
-        elif (
-            QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(("with", "with the"))
-            and COUNTERPART_BEFORE.search(before)
-        ) or (
+        elif (_ends_with_with(before) and COUNTERPART_BEFORE.search(before)) or (
             i > 0
             and found[i - 1].counterpart
             and text[found[i - 1].end : m.start] in (", ", " and ")
@@ -1458,7 +1465,7 @@ DATE_WORDS |= {"Oct", "Nov", "Dec", "Mon", "Tue", "Tues", "Wed", "Thu", "Thurs",
 
 def _unknown_place_before(before: str) -> bool:
     """ "in Parliament Square, London": a place the gazetteer lacks, then this one."""
-    um = UNKNOWN_PLACE_BEFORE.search(before)
+    um = UNKNOWN_PLACE_BEFORE.search(before) if "," in before else None  # it ends in ","
     if not um:
         return False
     return not any(w.rstrip(".,") in DATE_WORDS for w in um.group(0).split()[1:])
