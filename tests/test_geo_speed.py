@@ -273,12 +273,12 @@ def test_substring_tests_before_the_guards_lose_no_match() -> None:
     from newsalert.geo.mentions import (
         AFTER_COMMA,
         COUNTY_BEFORE,
+        DATE_WORDS,
         QUOTED_WORD_END,
         UNKNOWN_PLACE_BEFORE,
         _ends_with_with,
         _unknown_place_before,
     )
-    from newsalert.geo.mentions import DATE_WORDS
 
     rnd = random.Random(12)
     pieces = ["County", "Co.", "co", "in", "the", "Parliament", "Square", ",", ", ", " ", "\n"]
