@@ -296,3 +296,16 @@ def test_substring_tests_before_the_guards_lose_no_match() -> None:
         assert _unknown_place_before(before) == was, before
         old = QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(("with", "with the"))
         assert _ends_with_with(before) == old, before
+
+
+def test_a_known_dateline_from_worked_out_facts_is_the_one_scored_whole(geo: Geoparser) -> None:
+    from newsalert.geo.resolve import _facts, _known_dateline
+
+    g = geo.gazetteer
+    for name in ["Geneva", "Victoria", "Paris", "Perth", "Washington", "Mitrovica", "Tripoli"]:
+        places = g.places_of(g.keys.exact([name])[0])
+        facts = {p: _facts(g, p, name) for p in places}
+        for best in places[:20]:
+            for feed in (None, "US", "CA", g.country[best]):
+                want = _known_dateline(g, best, places, feed, name)
+                assert _known_dateline(g, best, places, feed, name, facts) == want
