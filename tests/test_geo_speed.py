@@ -309,3 +309,21 @@ def test_a_known_dateline_from_worked_out_facts_is_the_one_scored_whole(geo: Geo
             for feed in (None, "US", "CA", g.country[best]):
                 want = _known_dateline(g, best, places, feed, name)
                 assert _known_dateline(g, best, places, feed, name, facts) == want
+
+
+def test_datelines_looked_for_only_where_their_marks_are_found_alike() -> None:
+    from newsalert.geo.mentions import (
+        AGENCY_DATELINE,
+        MID_DATELINE,
+        _agency_dateline,
+        _mid_dateline,
+    )
+
+    rnd = random.Random(13)
+    pieces = ["BAGHDAD", "NEW YORK", "(Reuters)", "(AP)", " ", ". ", "-", " - ", "--", "—", "–"]
+    pieces += ["Iraq", ", ", "said", "Sept 29", "(", ")", "! ", "x"]
+    for _ in range(5000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        for fast, pattern in ((_agency_dateline, AGENCY_DATELINE), (_mid_dateline, MID_DATELINE)):
+            got, want = fast(text), pattern.search(text)
+            assert (got and got.span("place")) == (want and want.span("place")), text

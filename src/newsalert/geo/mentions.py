@@ -674,12 +674,12 @@ def prepare(
     stamp = TIME_STAMP.match(summary) if summary[:1].isupper() else None
     skip = stamp.end() if stamp else 0
     lead = summary[skip:] if skip else summary
-    m = DATELINE.match(lead) or OUTLET_DATELINE.match(lead) or AGENCY_DATELINE.search(lead[:120])
+    m = DATELINE.match(lead) or OUTLET_DATELINE.match(lead) or _agency_dateline(lead[:120])
     if m is None:
         skip = 0  # the other forms are read on the whole summary
     # the forms that also open columns or sentences count only when they name a city
     if m is None and gazetteer is not None:
-        for form in (COLON_DATELINE.match, MID_DATELINE.search):
+        for form in (COLON_DATELINE.match, _mid_dateline):
             m = form(summary)
             if m and _names_city(gazetteer, _dateline_case(m.group("place"))):
                 break
@@ -695,6 +695,19 @@ def prepare(
     if dateline is not None:
         dateline = (dateline[0] + offset, dateline[1] + offset)
     return f"{title}\n{summary}", offset, dateline
+
+
+def _agency_dateline(head: str) -> re.Match[str] | None:
+    # AGENCY_DATELINE needs the agency's "(": most texts have none in their first 120
+    # characters, and the search tried every position
+    return AGENCY_DATELINE.search(head) if "(" in head else None
+
+
+def _mid_dateline(summary: str) -> re.Match[str] | None:
+    # MID_DATELINE ends in a dash: a summary with none has no match (searched whole)
+    if "-" in summary or "—" in summary or "–" in summary:
+        return MID_DATELINE.search(summary)
+    return None
 
 
 def _bare_dateline(gazetteer: Gazetteer, summary: str) -> re.Match[str] | None:
