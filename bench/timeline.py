@@ -296,6 +296,22 @@ def report(
             f"median {durations[len(durations) // 2]:.3f} s, max {durations[-1]:.3f} s"
         )
     out.append(f"      e-mails: first {first_mail:.2f}, last {span:.2f}")
+    by_kind: dict[str, list[float]] = {}  # the storm's tasks: runs, CPU s, wall s
+    for task in tasks:
+        if task["end"] < start:
+            continue
+        kind = task["name"]
+        if kind == "poll_feeds" and isinstance(task["ret"], dict):
+            kind = "poll (new)" if task["ret"].get("new") else "poll (304)"
+        n, c, w = by_kind.get(kind, [0, 0.0, 0.0])
+        by_kind[kind] = [n + 1, c + task["cpu"], w + task["end"] - max(task["start"], start)]
+    out.append(
+        "      tasks in the storm (runs, CPU s, wall s): "
+        + "; ".join(
+            f"{k} {int(n)}, {c:.2f}, {w:.2f}"
+            for k, (n, c, w) in sorted(by_kind.items(), key=lambda kv: -kv[1][1])
+        )
+    )
     in_task = {k: sum(busy[k]) for k in pool_keys}
     cpu_total: dict[str, float] = {}
     inside = [s for s in samples if start <= s[0] <= end]
