@@ -59,6 +59,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from bench import timeline  # noqa: E402
 from bench.steptimer import time_step  # noqa: E402
 from bench.throughput import (  # noqa: E402
     REDIS_PREFIX,
@@ -129,6 +130,8 @@ class Row:
     # the service rows' CPU seconds during the storm by process (main's threads apart)
     cpu_split: dict[str, float] = field(default_factory=dict)
     task_cpu: list[str] = field(default_factory=list)  # --task-cpu's table
+    timeline: list[str] = field(default_factory=list)  # --timeline's
+    smtp: str = ""  # what the SMTP server received: message size, commands (--timeline)
 
 
 def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -210,19 +213,21 @@ def pss_list(root: int) -> list[float]:
     return [pss_kib(p) / 1024 for p in sorted(process_tree(root))]
 
 
-def write_config(work: Path, feeds: Feeds, smtp: SMTPServer, *, mail_all: bool) -> Path:
+def write_config(
+    work: Path, feeds: Feeds, smtp: SMTPServer, *, mail_all: bool, interval: int = 1
+) -> Path:
     config: dict = {
         "storage": {
             "data_dir": str(work / "data"),
             "database_url": f"sqlite:///{work / 'store.db'}",
         },
         "model": {"path": str(MODEL)},
-        "fetch": {"min_interval": 1, "deadline": 20},
+        "fetch": {"min_interval": 1, "deadline": 20},  # min_interval 1: the beat ticks each second
         "delivery": {"rate_limits": {"email": 100000}},  # lifted, as for a local relay
         "stories": {"enabled": False},
         "subscribers": [{"name": "desk", "urls": [smtp.url()]}],
         "feeds": [
-            {"name": f"f{k}", "url": feeds.url(k), "interval": 1, "allow_private": True}
+            {"name": f"f{k}", "url": feeds.url(k), "interval": interval, "allow_private": True}
             for k in range(feeds.n)
         ],
     }
@@ -252,32 +257,37 @@ _RUN = (
     "from workers.service import run_service\n"
     "sys.exit(run_service(None, concurrency={concurrency}))\n"
 )
-# --task-cpu: each pool process writes a line per task it ran (its CPU, including its
-# fetch threads', and wall time) to the file named by NA_TASK_CPU, for task_cpu_table
+# --task-cpu / --timeline: each pool process writes a line per task it ran (its CPU,
+# including its fetch threads', wall time, and its start and end on the monotonic clock,
+# which all processes share) to the file named by NA_TASK_CPU; with NA_TASK_STEPS the
+# pipeline's steps are timed too (task_cpu_table)
 _TASK_CPU = (
     "import json, os, time\n"
     "from celery import signals\n"
-    "from bench.mail_all import install_step_timers, install_task_profile\n"
     "_t = {{}}\n"
-    "_steps = install_step_timers()\n"
-    "_prof = install_task_profile()\n"
+    "_steps, _prof = {{}}, None\n"
+    "if os.environ.get('NA_TASK_STEPS'):\n"
+    "    from bench.mail_all import install_step_timers, install_task_profile\n"
+    "    _steps = install_step_timers()\n"
+    "    _prof = install_task_profile()\n"
     "def _pre(task_id=None, **_):\n"
-    "    _t[task_id] = (time.process_time(), time.perf_counter())\n"
+    "    _t[task_id] = (time.process_time(), time.perf_counter(), time.monotonic())\n"
     "    if _prof is not None:\n"
     "        _prof.enable()\n"
     "def _post(task_id=None, task=None, retval=None, **_):\n"
     "    if _prof is not None:\n"
     "        _prof.disable()\n"
     "        _prof.dump_stats(os.environ['NA_TASK_PROF'] + f'/pool-{{os.getpid()}}.prof')\n"
-    "    c, w = _t.pop(task_id, (None, None))\n"
+    "    c, w, m = _t.pop(task_id, (None, None, None))\n"
     "    if c is None:\n"
     "        return\n"
     "    row = [os.getpid(), task.name, time.process_time() - c, time.perf_counter() - w,\n"
-    "           retval if isinstance(retval, dict) else None]\n"
+    "           retval if isinstance(retval, dict) else None, m, time.monotonic()]\n"
     "    with open(os.environ['NA_TASK_CPU'], 'a') as f:\n"
     "        f.write(json.dumps(row, default=str) + '\\n')\n"
-    "    with open(os.environ['NA_TASK_CPU'] + f'.steps.{{os.getpid()}}', 'w') as f:\n"
-    "        f.write(json.dumps(_steps))\n"
+    "    if _steps:\n"
+    "        with open(os.environ['NA_TASK_CPU'] + f'.steps.{{os.getpid()}}', 'w') as f:\n"
+    "            f.write(json.dumps(_steps))\n"
     "signals.task_prerun.connect(_pre, weak=False)\n"
     "signals.task_postrun.connect(_post, weak=False)\n"
 )
@@ -339,7 +349,7 @@ def task_cpu_table(path: Path, items: int, steps0: dict[str, float]) -> list[str
         return []
     by: dict[str, list[float]] = {}
     for line in path.read_text().splitlines():
-        _, name, cpu, wall, ret = json.loads(line)
+        _, name, cpu, wall, ret = json.loads(line)[:5]
         key = name.removeprefix("newsalert.")
         if key == "poll_feeds" and ret is not None:
             key += " (new items)" if ret.get("new") else " (nothing new)"
@@ -367,7 +377,7 @@ def service_row(
     args: argparse.Namespace,
     broker: str | None,
 ) -> Row:
-    config = write_config(work, feeds, smtp, mail_all=True)
+    config = write_config(work, feeds, smtp, mail_all=True, interval=args.interval)
     env = environment(args.project, config, broker)
     feeds.arm(False)
     smtp.clear()
@@ -375,8 +385,10 @@ def service_row(
     log = log_path.open("wb")
     task_cpu = work / "task-cpu.jsonl"
     code = _RUN.format(concurrency=args.concurrency)
-    if args.task_cpu or args.task_prof:
+    if args.task_cpu or args.task_prof or args.timeline:
         env["NA_TASK_CPU"] = str(task_cpu)
+        if args.task_cpu or args.task_prof:
+            env["NA_TASK_STEPS"] = "1"
         if args.task_prof:
             args.task_prof.mkdir(parents=True, exist_ok=True)
             env["NA_TASK_PROF"] = str(args.task_prof.resolve())
@@ -405,11 +417,25 @@ def service_row(
         sampler = threading.Thread(target=sample, daemon=True)
         task_cpu.unlink(missing_ok=True)  # the storm's tasks only
         steps0 = read_steps(task_cpu)
+        timed = None
+        if args.timeline:
+            depth = (
+                timeline.redis_depth(broker, REDIS_PREFIX)
+                if broker
+                else timeline.filesystem_depth(work / "data" / "broker" / "queue")
+            )
+            timed = timeline.Sampler(tree, depth)
+            timed.start()
         feeds.arm()
+        if args.interval > 1:
+            due_now(work / "store.db")  # polled empty at the worker's start: due again now
         sampler.start()
         _wait(lambda: len(smtp.messages) >= total, args.timeout, f"{total} e-mails")
         sampling.set()
         sampler.join()
+        if timed is not None:
+            time.sleep(0.3)  # the last task's line is written after its last e-mail
+            timed.stop()
         start = feeds.first_full or time.monotonic()
         seconds = time.monotonic() - start
         cpu, server_cpu = cpu_seconds(tree) - cpu0, own_cpu() - server0
@@ -427,8 +453,38 @@ def service_row(
     row = Row(name, seconds, total, emails, idle, busy, cpu=cpu, server_cpu=server_cpu)
     row.pss_peak = peak[0]
     row.cpu_split = split
-    row.task_cpu = task_cpu_table(task_cpu, total, steps0)
+    if args.task_cpu or args.task_prof:
+        row.task_cpu = task_cpu_table(task_cpu, total, steps0)
+    if timed is not None:
+        row.timeline = timeline.report(
+            start, timeline.read_tasks(task_cpu), list(getattr(smtp, "arrivals", [])),
+            timed.samples, [p for p in tree if p != proc.pid],
+            [len(e.data) for e in smtp.envelopes], timeline.COMMANDS.copy(), args.timeline_bin,
+        )  # fmt: skip
     return row
+
+
+def smtp_stats(smtp: SMTPServer) -> str:
+    """Mean message size, SMTP commands per message and connections of the last row."""
+    n = max(1, len(smtp.envelopes))
+    size = sum(len(e.data) for e in smtp.envelopes) / n
+    commands = ", ".join(
+        f"{c} {timeline.COMMANDS[c] / n:.2f}"
+        for c in timeline.SMTP_COMMANDS
+        if timeline.COMMANDS.get(c)
+    )
+    return f"{size:.0f} bytes per message; per message: {commands}; {smtp.connections} connections"
+
+
+def due_now(db: Path) -> None:
+    """``--interval``: the worker polled the feeds (empty) at its start and would not poll
+    them again for an interval; the storm's items are published as the next poll falls
+    due, so the bench makes every feed due now (the next tick claims them, as with
+    ``interval: 1``). The SQLite store's own column, written as a claim that ended."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn, conn:
+        conn.execute("UPDATE feeds SET next_poll_at = NULL")
 
 
 def _profiler(pid: int, name: str, args: argparse.Namespace) -> subprocess.Popen | None:
@@ -652,6 +708,16 @@ def print_table(rows: list[Row], per: list[tuple[str, float]], args: argparse.Na
                 print(f"    {label:<28}{sec:>7.2f}  ({sec * 1000 / r.items:.2f})")
             for line in r.task_cpu:
                 print(line)
+    if any(r.smtp for r in rows):
+        print("\nthe SMTP server's side (--timeline)")
+        for r in rows:
+            if r.smtp:
+                print(f"  {r.name:<26}{r.smtp}")
+    for r in rows:
+        if r.timeline:
+            print(f"\n{r.name}")
+            for line in r.timeline:
+                print(line)
     if BREAKDOWN:
         labels = list(BREAKDOWN)
         print("\nwhere a delivery's time goes (deliver_due in-process), ms per delivery")
@@ -699,6 +765,20 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=Path, help="py-spy the service rows into this folder (needs py-spy)"
     )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="the service rows' storm over time: e-mails received, the pool's tasks and CPU, "
+        "the broker's queues, the SMTP commands",
+    )
+    parser.add_argument("--timeline-bin", type=float, default=0.5, help="seconds per row")
+    parser.add_argument(
+        "--interval",
+        type=int,
+        default=1,
+        help="the feeds' poll interval in the service rows (1: polled again every second "
+        "of the storm; a longer one: polled once, as a real feed would be)",
+    )
     args = parser.parse_args()
     args.project = args.project.resolve()
     MODEL = args.model
@@ -708,7 +788,9 @@ def main() -> int:
         load_or_train(None, MODEL.parent.parent)
     work = Path(tempfile.mkdtemp(prefix="newsalert-mail-all-"))
     feeds = Feeds(args.feeds, args.items)
-    smtp = SMTPServer()
+    smtp = timeline.TimedSMTP()  # the tests' server, each arrival stamped
+    if args.timeline:
+        timeline.count_smtp_commands()
     smtp.start()
     rows: list[Row] = []
     per: list[tuple[str, float]] = []
@@ -746,6 +828,8 @@ def main() -> int:
                 per = per_email(smtp, args)
             else:
                 parser.error(f"unknown row {row!r}")
+            if rows and args.timeline and not rows[-1].smtp:
+                rows[-1].smtp = smtp_stats(smtp)
             if rows:
                 r = rows[-1]
                 print(f"  {r.name}: {r.emails} e-mails in {r.seconds:.1f}s", file=sys.stderr)

@@ -42,13 +42,18 @@ the training feed items assigned to the folds by blocks of days (``day_folds``).
 ``baseline seed N``: the shipped recipe with another fold draw (a null candidate).
 ``minilm avg`` (and ``minilm lr``, ``minilm stack``): ``relevance_oof.run_combined`` on the
 cut, the embeddings cut from ``bench/minilm.py cache DIR``'s (same ``--cache``).
+Eighth round (``TEXT``; combined with ``+``, e.g. ``names masked + no char``): ``names
+masked`` (the TF-IDF blocks see names replaced by ``Xname``, ``NameMasker``) and ``no char``
+(the character block dropped); cue and kind features keep the original text.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -194,6 +199,109 @@ def day_folds(days: np.ndarray, source: np.ndarray,
     return [(idx[fold != k], idx[fold == k]) for k in range(len(splits))]
 
 
+# Eighth round: take the training period's topic (its people and places) away from the
+# TF-IDF blocks, so that they have to learn how an incident is told. A name is told from an
+# ordinary word by the cut's own training texts: headlines in Title Case capitalise every
+# word ("U.S. Sends Aircraft Carriers"), so capitalisation alone would mask verbs and nouns.
+NAME = "Xname"
+_WORD = re.compile(r"[^\W\d_]+")
+_SENTENCE_GAP = re.compile(r"[.!?:|\n]")  # a sentence, title or clause ("Watch:") starts after
+
+
+def _words(text: str) -> list[tuple[re.Match[str], bool]]:
+    """Each letter-only token and whether it starts the text or a sentence (the gap since
+    the previous token holds ``. ! ? : |`` or a line break)."""
+    found, end = [], None
+    for m in _WORD.finditer(text):
+        found.append((m, end is None or bool(_SENTENCE_GAP.search(text, end, m.start()))))
+        end = m.end()
+    return found
+
+
+def capitalised(word: str, acronyms: bool = False) -> bool:
+    """``Floyd``, ``McDonald``; not ``iPhone``; not ``ISIS`` or ``IED`` (all-caps acronyms
+    are kept: many carry incident meaning) unless ``acronyms`` (then all-caps words of two
+    or more letters are capitalised too)."""
+    return word[0].isupper() and (not word.isupper() or (acronyms and len(word) >= 2))
+
+
+class NameMasker:
+    """``names masked``: a Capitalised word is replaced by ``Xname`` when the training
+    texts it was fitted on use its lower-case form less often than they capitalise it
+    inside a sentence (never lower-case at all counts as a name): ``Minneapolis``,
+    ``Floyd``, ``Trump`` go, ``Police`` and a Title Case headline's ``Sends`` stay. The
+    rule is the same at a sentence start, where capitals say nothing. All-caps words are
+    kept."""
+
+    def __init__(self, texts: list[str], acronyms: bool = False) -> None:
+        self.acronyms = acronyms  # ``names and acronyms masked``: LAPD, NATO by the same rule
+        self.lower: Counter[str] = Counter()
+        self.inside: Counter[str] = Counter()  # capitalised, not at a sentence start
+        for text in texts:
+            for m, start in _words(text):
+                word = m.group()
+                if word.islower():
+                    self.lower[word] += 1
+                elif not start and capitalised(word, acronyms):
+                    self.inside[word.lower()] += 1
+
+    def is_name(self, word: str) -> bool:
+        key = word.lower()
+        return capitalised(word, self.acronyms) and self.lower[key] < max(self.inside[key], 1)
+
+    def __call__(self, text: str) -> str:
+        out, last = [], 0
+        for m, _ in _words(text):
+            if self.is_name(m.group()):
+                out += [text[last : m.start()], NAME]
+                last = m.end()
+        return "".join(out) + text[last:] if out else text
+
+
+def word_columns(vec: Any) -> int:
+    """How many of a word + char ``FeatureUnion``'s columns are the word block's (first)."""
+    return len(vec.transformer_list[0][1].vocabulary_)
+
+
+def text_blocks(data: CutData, mask: str = "", char: bool = True,
+                vocab: str = "") -> tuple[sp.csr_matrix, sp.csr_matrix]:  # fmt: skip
+    """The TF-IDF blocks a text candidate sees: the shipped ones, or refitted on the cut's
+    training texts with ``mask`` (``names``, or ``acronyms`` for names and acronyms:
+    ``NameMasker`` fitted on the cut's training texts) and/or ``vocab`` ``other`` (the
+    vocabulary and idf fitted on the training texts that are *not* feed items: AG News,
+    CAMEO, contrast sets, and their copies; every text transformed with it); with or
+    without the character block. Cue and kind features keep the original text."""
+    if not mask and not vocab:
+        x, ev, vec = data.tfidf, data.dev_tfidf, data.vec
+    else:
+        key = f"{C.packaged_data_sha256()[:12]}-{data.name}-{mask or 'plain'}-{vocab or 'all'}"
+        files = [data.cache / f"later-text-{n}-{key}.{e}"
+                 for n, e in (("vec", "joblib"), ("x", "npz"), ("ev", "npz"))]  # fmt: skip
+        if all(f.exists() for f in files):
+            vec, x, ev = joblib.load(files[0]), sp.load_npz(files[1]), sp.load_npz(files[2])
+        else:
+            from sklearn.pipeline import FeatureUnion
+
+            docs, dev_docs = data.docs, data.dev_docs
+            if mask:
+                masker = NameMasker([r.text for r in data.rows], acronyms=mask == "acronyms")
+                docs, dev_docs = [masker(d) for d in docs], [masker(d) for d in dev_docs]
+            vec = FeatureUnion([(n, t) for n, t in C._make_vectorizer().transformer_list[:2]])
+            if vocab == "other":
+                fit_on = np.flatnonzero(np.concatenate([data.source, data.source[data.copy_of]]) != FEED)  # fmt: skip
+                vec.fit([docs[i] for i in fit_on])
+            else:
+                vec.fit(docs)
+            x, ev = vec.transform(docs).tocsr(), vec.transform(dev_docs).tocsr()
+            joblib.dump(vec, files[0])
+            sp.save_npz(files[1], x)
+            sp.save_npz(files[2], ev)
+    if char:
+        return x, ev
+    n = word_columns(vec)
+    return x[:, :n].tocsr(), ev[:, :n].tocsr()
+
+
 def title_docs(titles: list[str | None], texts: list[str]) -> list[str]:
     """An item's title alone as the model reads it; its text when it has no title."""
     return [C.compose_text(t, "") if (t or "").strip() else x for t, x in zip(titles, texts, strict=True)]  # fmt: skip
@@ -241,7 +349,24 @@ def candidate(name: str) -> dict[str, Any]:
         return {"plain_youtube": True}
     if name == "day folds":
         return {"split": lambda data, splits: day_folds(data.days, data.source, splits)}
+    if name in TEXT:
+        return TEXT[name]
+    if " + " in name and name not in R.CANDIDATES:  # e.g. "names masked + no char"
+        merged: dict[str, Any] = {}
+        for part in name.split(" + "):
+            merged.update(candidate(part))
+        return merged
     return R.CANDIDATES[name]
+
+
+# the eighth round's text candidates: what the TF-IDF blocks see (``text_blocks``)
+TEXT: dict[str, dict[str, Any]] = {
+    "names masked": {"mask": "names"},
+    "no char": {"char": False},
+    # added after the first three had run (see RESULTS.md, eighth round)
+    "names and acronyms masked": {"mask": "acronyms"},
+    "other-period vocabulary": {"vocab": "other"},
+}
 
 
 def prf(y: np.ndarray, p: np.ndarray, t: float, w: np.ndarray | None = None) -> dict[str, float]:
@@ -312,10 +437,16 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
     if base_name not in fitted:
         cand = candidate(base_name)
         data.plain_youtube = bool(cand.get("plain_youtube"))
+        text = {k: cand[k] for k in ("mask", "char", "vocab") if k in cand}
+        if text:  # the TF-IDF blocks this candidate sees, for this fit only
+            saved = data.tfidf, data.dev_tfidf
+            data.tfidf, data.dev_tfidf = text_blocks(data, **text)
         try:
             fitted[base_name] = R.run(data, cand, seed=int(cand.get("seed", 0)))
         finally:
             data.plain_youtube = False
+            if text:
+                data.tfidf, data.dev_tfidf = saved
         if not file(base_name).exists():
             save(file(base_name), fitted[base_name])
     out = DERIVED[derived](data, fitted[base_name]) if derived else fitted[base_name]

@@ -301,3 +301,114 @@ def test_hard_flagged_counts_only_the_negatives_of_each_hard_label() -> None:
     assert res["hard"] == "1/3"
     # the positive flagged and the WORLD item flagged count nowhere
     assert set(res) == {*classifier.HARD_NEGATIVE_LABELS, "POLITICS", "hard"}
+
+
+# --- the eighth round: names masked, no character block ---------------------------------
+
+
+def test_name_masker_masks_names_and_keeps_words_and_acronyms() -> None:
+    later = _bench("relevance_later")
+    training = [
+        "Police fire tear gas in Minneapolis\nThe police said protesters in Minneapolis ran.",
+        "Troops mass on the border as troops and police watch",
+        "Protesters gather. Police say Floyd was killed in Minneapolis by police officers",
+    ]
+    masker = later.NameMasker(training)
+    # "Minneapolis" and "Floyd" are never lower-case; "police" and "troops" mostly are
+    got = masker("Minneapolis erupts as Police fire on Protesters; ISIS claims IED attack")
+    assert got == "Xname erupts as Police fire on Protesters; ISIS claims IED attack"
+    # a word never seen is a name wherever it stands; "Troops" at a sentence start stays
+    assert masker("Troops enter Kenosha. Floyd's family") == "Troops enter Xname. Xname's family"
+    assert masker("no capitals here 123") == "no capitals here 123"
+    assert not masker.is_name("NATO") and not masker.is_name("police")
+
+
+def test_sentence_starts_are_not_counted_as_capitalised_inside() -> None:
+    later = _bench("relevance_later")
+    starts = [start for _, start in later._words('Riot: Fire in town. "Crowd runs" | Watch\nNow')]
+    # Riot (text start), Fire (after ':'), in, town, Crowd (after '. "'), runs, Watch, Now
+    assert starts == [True, True, False, False, True, False, True, True]
+    # "Fire" after a colon is not a capitalised use inside a sentence: it stays a word
+    masker = later.NameMasker(["Riot: Fire in town", "a fire"])
+    assert masker.inside["fire"] == 0 and not masker.is_name("Fire")
+    assert later.capitalised("McDonald") and not later.capitalised("IED")
+    assert not later.capitalised("iPhone")
+
+
+def test_text_candidates_merge_and_drop_the_char_block(tmp_path: Path) -> None:
+    import scipy.sparse as sp
+    from sklearn.pipeline import FeatureUnion
+
+    later = _bench("relevance_later")
+    assert later.candidate("names masked + no char") == {"mask": "names", "char": False}
+    got = later.candidate("names masked + feed 10")
+    assert got["mask"] == "names" and got["weights"]["rss_2020"] == 10.0
+    vec = FeatureUnion(list(classifier._make_vectorizer().transformer_list[:2]))
+    docs = ["Gunmen attack a convoy in Kabul", "Talks in Kabul end", "Gunmen kill two"] * 3
+    x = vec.fit_transform(docs).tocsr()
+    data = later.CutData.__new__(later.CutData)
+    data.tfidf, data.dev_tfidf, data.vec = x, x[:2], vec
+    words, dev_words = later.text_blocks(data, mask=False, char=False)
+    n = later.word_columns(vec)
+    assert n == len(vec.transformer_list[0][1].vocabulary_) < x.shape[1]
+    assert words.shape == (9, n) and dev_words.shape == (2, n)
+    assert (words != x[:, :n]).nnz == 0
+    # the masked blocks are fitted on the masked texts: "kabul" is no column of theirs
+    data.rows = list(classifier._training_rows([{"title": d, "label": 0} for d in docs], "t"))
+    data.copy_of = np.array([], dtype=int)
+    data.dev_docs, data.cache, data.name = docs[:2], tmp_path, "A"
+    data.source = np.array(["rss_2020"] * 9)
+    mx, mev = later.text_blocks(data, mask="names")
+    mvec = later.joblib.load(next(tmp_path.glob("later-text-vec-*-names-all.joblib")))
+    vocab = mvec.transformer_list[0][1].vocabulary_
+    assert "kabul" not in vocab and "xname" in vocab and mx.shape[0] == 9
+    assert isinstance(mev, sp.csr_matrix) and mev.shape == (2, mx.shape[1])
+
+
+def test_evaluate_fits_a_text_candidate_on_its_blocks_and_restores_them(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    later = _bench("relevance_later")
+    seen: list[Any] = []
+
+    def fake_run(data: Any, cand: dict, seed: int = 0) -> dict:
+        seen.append((data.tfidf, data.dev_tfidf))
+        return {"p": np.array([0.2]), "dev_p": np.array([0.5]), "threshold": 0.5}
+
+    monkeypatch.setattr(later.R, "run", fake_run)
+    monkeypatch.setattr(later, "text_blocks", lambda d, **kw: (f"x{sorted(kw.items())}", "ev"))
+    data = later.CutData.__new__(later.CutData)
+    data.cache, data.name, data.tfidf, data.dev_tfidf = tmp_path, "A", "shipped", "shipped ev"
+    later.evaluate(data, "names masked + no char", {})
+    assert seen == [("x[('char', False), ('mask', 'names')]", "ev")]
+    assert (data.tfidf, data.dev_tfidf) == ("shipped", "shipped ev")
+
+
+def test_acronyms_masked_by_the_same_rule() -> None:
+    later = _bench("relevance_later")
+    training = ["The LAPD and NATO said. LAPD officers", "talk to us, the US said"]
+    masker = later.NameMasker(training, acronyms=True)
+    # LAPD and NATO are never lower-case; "US" is, as "us": kept
+    assert masker("LAPD and NATO hold the US line") == "Xname and Xname hold the US line"
+    assert later.NameMasker(training)("LAPD and NATO") == "LAPD and NATO"
+    assert not later.capitalised("A", acronyms=True)  # one letter: "A", "I"
+
+
+def test_other_period_vocabulary_is_fitted_without_the_feed_items(tmp_path: Path) -> None:
+    later = _bench("relevance_later")
+    feed = ["Floyd protest curfew in Minneapolis tonight"] * 4
+    other = ["Rebels attack a convoy near the border", "Troops attack rebels at the border"] * 2
+    docs = feed + other
+    data = later.CutData.__new__(later.CutData)
+    data.rows = list(classifier._training_rows([{"title": d, "label": 0} for d in docs], "t"))
+    data.copy_of = np.array([], dtype=int)
+    data.source = np.array(["rss_2020"] * 4 + ["ag_news:test"] * 4)
+    data.dev_docs, data.cache, data.name = ["Floyd attack"], tmp_path, "A"
+    x, ev = later.text_blocks(data, vocab="other", char=False)
+    vec = later.joblib.load(next(tmp_path.glob("later-text-vec-*-plain-other.joblib")))
+    vocab = vec.transformer_list[0][1].vocabulary_
+    assert "attack" in vocab and "floyd" not in vocab and "curfew" not in vocab
+    # the feed items are still rows (transformed with the other texts' vocabulary): the
+    # feed rows share no term with it ("in"/"tonight" are not in AG's), so they are empty
+    assert x.shape == (8, len(vocab)) and x[:4].nnz == 0 and x[4:].nnz > 0
+    assert ev[0, vocab["attack"]] > 0

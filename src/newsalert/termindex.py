@@ -135,10 +135,27 @@ class TermIndex:
         if not terms or not self.size:
             return np.full(len(terms), -1, dtype=np.int32)
         wanted = self._hash(terms)
-        pos = np.searchsorted(self._hashes, wanted)
-        pos[pos == self.size] = 0
-        found = self._hashes[pos] == wanted
-        return np.where(found, self._cols[pos], -1).astype(np.int32, copy=False)
+        # the method, not np.searchsorted: its dispatch wrapper cost as much as the search
+        # on the geoparser's batches of a few terms
+        pos = self._hashes.searchsorted(wanted)
+        # past the last hash: any position whose hash differs (the last one's is smaller)
+        np.minimum(pos, self.size - 1, out=pos)
+        cols = self._cols[pos]  # int32, a copy
+        cols[self._hashes[pos] != wanted] = -1
+        return cols
+
+    def columns(self, terms: Sequence[str]) -> list[int]:
+        """``lookup(terms).tolist()``; one or two terms are searched one at a time (the
+        geoparser asks for a few at once, and numpy's cost per call was most of that)."""
+        if len(terms) > 2 or not self.size:
+            return self.lookup(terms).tolist()
+        hashes, cols, salt = self._hashes, self._cols, self._salt
+        out = []
+        for term in terms:
+            wanted = hash(term) if salt == 0 else hash((salt, term))
+            i = int(hashes.searchsorted(wanted))
+            out.append(int(cols[i]) if i < self.size and hashes[i] == wanted else -1)
+        return out
 
     def name(self, j: int) -> str:
         """The term of column ``j`` (only when built with ``keep_names``)."""

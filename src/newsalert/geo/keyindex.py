@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import pickle
 import re
-from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -111,14 +110,18 @@ class KeyIndex:
         # where a name can start: a whole word beginning with a capital that begins some
         # name, or one of the few first words of names that begin otherwise (275: "'Ali",
         # "al", "1ra", ...); other words are never looked up
+        # Each match's last group is the name's first word, up to the first boundary after
+        # its start (where find() looks it up first). A capital's word is consumed: no
+        # name starts inside it (a letter or digit comes before each of its characters).
         capitals = sorted(capital_set)
-        others = sorted(other_set, key=len)
-        alternatives = [f"[{''.join(re.escape(c) for c in capitals)}]"] if capitals else []
-        if others:
-            words = "|".join(re.escape(w) for w in reversed(others))  # longest first
-            alternatives.append(rf"(?:{words})(?=[\W_]|\Z)")
-        # zero-width (a lookahead): "'Ali" and the "Ali" inside it are both starts
-        self._starts = re.compile(rf"(?<![^\W_])(?=(?:{'|'.join(alternatives) or '(?!)'}))")
+        first = "".join(re.escape(c) for c in capitals)
+        alternatives = [rf"([{first}][^\W_]*)"] if capitals else []
+        if other_set:
+            # as a trie ("'A(?:bas|kra|...)"): a flat alternation of the 275 words was
+            # tried word by word at every position, half of find()'s regex time;
+            # zero-width (a lookahead): "'Ali" and the "Ali" inside it are both starts
+            alternatives.append(rf"(?=({_alternation(other_set)})(?=[\W_]|\Z))")
+        self._starts = re.compile(rf"(?<![^\W_])(?:{'|'.join(alternatives) or '(?!)'})")
 
     # pickled as the texts alone: the hashes are this interpreter's (see TermIndex); with
     # protocol 5 the buffers go out of band, so ``newsalert.mapfile`` can map them
@@ -169,26 +172,47 @@ class KeyIndex:
         n = len(text)
         if not n or not self._n_keys:
             return []
-        bounds = [m.start() for m in _NOT_WORD.finditer(text)]
-        ends = [*bounds, n]  # a name ends before a non-word character, or at the end
-        live = [
-            (s, bisect_right(ends, s)) for s in (m.start() for m in self._starts.finditer(text))
-        ]
+        # (start, end) of each name's first word: a name ends before a non-word character,
+        # or at the end of the text; the next boundary is looked for only when a prefix
+        # goes on (every boundary's position in a list and a bisect per start cost more)
+        live = [m.span(m.lastindex) for m in self._starts.finditer(text)]  # type: ignore[arg-type]
         hits: list[tuple[int, int, int]] = []
-        lookup, is_prefix, n_keys = self._index.lookup, self._is_prefix, self._n_keys
+        columns, is_prefix, n_keys = self._index.columns, self._is_prefix, self._n_keys
+        following = _NOT_WORD.search
         while live:
-            subs = [text[s : ends[j]] for s, j in live]
-            cols = lookup(subs).tolist()
+            subs = [text[s:e] for s, e in live]
+            cols = columns(subs)
             going = []
-            for (s, j), sub, col in zip(live, subs, cols, strict=True):
+            for (s, e), sub, col in zip(live, subs, cols, strict=True):
                 if col < 0:
                     continue
                 if col < n_keys and self.key(col) == sub:
-                    hits.append((s, ends[j], col))
-                if is_prefix[col] and j + 1 < len(ends):
-                    going.append((s, j + 1))
+                    hits.append((s, e, col))
+                if is_prefix[col] and e < n:
+                    after = following(text, e + 1)
+                    going.append((s, after.start() if after else n))
             live = going
         return hits
+
+
+def _alternation(words: set[str]) -> str:
+    """A pattern matching exactly the (non-empty) ``words``, factored as a trie so that
+    the engine tries a character once however many words share it."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return f"(?:{emit(trie)})"
 
 
 def _first_word(key: str) -> str:

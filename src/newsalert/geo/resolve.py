@@ -164,6 +164,26 @@ def _score(
     qualifier_admin1: set[int] | None,
     text: str = "",
 ) -> float:
+    return _context_score(
+        _facts(g, p, text),
+        context_countries,
+        context_admin1,
+        -1,
+        feed_country,
+        qualifier,
+        qualifier_admin1,
+    )
+
+
+# what _score reads of a candidate that the item's context does not change: its prior
+# (population, kind, capital, own name), kind, country and region
+Facts = tuple[float, int, str, int]
+
+
+def _facts(g: Gazetteer, p: int, text: str) -> Facts:
+    """A candidate's part of ``_score``: worked out once per mention and candidate, where
+    both passes of ``resolve`` used to work it out again for each (the same additions in
+    the same order, so the same floats)."""
     kind = g.kind[p]
     # GeoNames' population 0 means unknown (London boroughs have it), not empty
     score = POPULATION_WEIGHT * math.log10(max(g.population[p], UNKNOWN_POPULATION))
@@ -173,18 +193,34 @@ def _score(
         score += ADMIN1_PRIOR
     if p in g.capital:
         score += CAPITAL_PRIOR
-    if text and (g.name[p] == text or fold(g.name[p]) == text):
-        score += PRIMARY_NAME
-    cc = g.country[p]
+    if text:
+        name = g.name[p]
+        if name == text or fold(name) == text:
+            score += PRIMARY_NAME
+    return score, kind, g.country[p], g.admin1_place[p]
+
+
+def _context_score(
+    facts: Facts,
+    context_countries: dict[str, float],
+    context_admin1: set[int],
+    not_admin1: int,
+    feed_country: str | None,
+    qualifier: set[str] | None,
+    qualifier_admin1: set[int] | None,
+) -> float:
+    """``_score`` from a candidate's facts; a region ``not_admin1`` (the candidate's own id,
+    -1 for none) counts as not in ``context_admin1`` (a region is not its own context)."""
+    score, kind, cc, region = facts
     score += context_countries.get(cc, 0.0)
-    if kind == KIND_PLACE and g.admin1_place[p] in context_admin1:
+    if kind == KIND_PLACE and region in context_admin1 and region != not_admin1:
         score += CONTEXT_ADMIN1
     if feed_country and cc == feed_country:
         score += FEED_COUNTRY
     if (
         qualifier is not None
         and kind != KIND_COUNTRY
-        and (cc in qualifier or (qualifier_admin1 and g.admin1_place[p] in qualifier_admin1))
+        and (cc in qualifier or (qualifier_admin1 and region in qualifier_admin1))
     ):
         score += QUALIFIED
     return score
@@ -263,6 +299,8 @@ def resolve(
         kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps, found) is None]
     if not kept:
         return []
+    # each candidate's own part of its score, once for both passes
+    kept_facts = [{p: _facts(g, p, m.text) for p in ps} for m, ps in kept]
     # context: country names and demonyms first, then what the first pass chose
     choice: list[int] = []
     for _ in range(2):
@@ -312,10 +350,11 @@ def resolve(
                     qps = kept[target][1]
                     qualifier = {g.country[x] for x in qps if g.kind[x] == KIND_COUNTRY}
                     qualifier_admin1 = {x for x in qps if g.kind[x] == KIND_ADMIN1}
+            facts = kept_facts[idx]
             best = max(
                 ps,
-                key=lambda p, own=own, qa=qualifier, qb=qualifier_admin1, t=m.text: (
-                    _score(g, p, own, admin1 - {p}, feed_country, qa, qb, t)
+                key=lambda p, own=own, qa=qualifier, qb=qualifier_admin1, f=facts: (
+                    _context_score(f[p], own, admin1, p, feed_country, qa, qb)
                     + (CONTEXT_TOWN_IN_REGION if p in towns_in else 0.0)
                 ),
             )

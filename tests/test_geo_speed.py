@@ -1,0 +1,224 @@
+"""The geoparser's speed-ups (issue 17, geoparsing speed) give the answers the plain forms
+gave: each structure or shortcut is compared with what it replaced."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from newsalert.geo import Geoparser
+from newsalert.geo.keyindex import _alternation
+
+
+def test_a_trie_alternation_matches_exactly_its_words() -> None:
+    rnd = random.Random(3)
+    alphabet = "ab'‘é1-"
+    for _ in range(200):
+        words = {"".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 5))) for _ in range(9)}
+        pattern = re.compile(_alternation(words))
+        probes = {w[:i] for w in words for i in range(len(w) + 1)} | {w + "a" for w in words}
+        probes |= {
+            "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 6))) for _ in range(40)
+        }
+        for probe in probes:
+            assert (pattern.fullmatch(probe) is not None) == (probe in words), (words, probe)
+
+
+def test_name_starts_are_those_the_flat_alternation_found(geo: Geoparser) -> None:
+    index = geo.gazetteer.keys
+    # the words the trie was built from, read back out of the compiled pattern's source
+    # would be circular: rebuild the flat form from the same sets instead
+    capitals: set[str] = set()
+    others: set[str] = set()
+    from newsalert.geo.keyindex import _first_word
+
+    for key, _ in index.items():
+        if key and key[0].isupper():
+            capitals.add(key[0])
+        elif key:
+            others.add(_first_word(key))
+    words = "|".join(re.escape(w) for w in sorted(others, key=len, reverse=True))
+    flat = re.compile(
+        rf"(?<![^\W_])(?=(?:[{''.join(re.escape(c) for c in sorted(capitals))}]|"
+        rf"(?:{words})(?=[\W_]|\Z)))"
+    )
+    rnd = random.Random(5)
+    pieces = [*sorted(others), "Paris", "the", "of", "s", "'s", "‘Abd", "al-", " ", ", ", "-", "'"]
+    texts = ["Sean O 'Keefe met Louisiana 's top man", "the 1ra ‘Ali of 'A 2da 城郊 at al-Qa"]
+    texts += ["".join(rnd.choice(pieces) for _ in range(30)) for _ in range(300)]
+    for text in texts:
+        want = [m.start() for m in flat.finditer(text)]
+        got = [m.span(m.lastindex) for m in index._starts.finditer(text)]
+        assert [start for start, _ in got] == want, text
+        # each with its first word's end: the first boundary after the start, or the end
+        for start, end in got:
+            boundary = re.compile(r"[\W_]").search(text, start + 1)
+            assert end == (boundary.start() if boundary else len(text)), (text, start)
+
+
+def test_places_of_is_each_keys_candidates_in_order(geo: Geoparser) -> None:
+    g = geo.gazetteer
+    step = 7  # every seventh key: all 344,000 take seconds
+    for key_id in range(0, len(g.keys), step):
+        assert g.places_of(key_id) == [g.key_places[i] for i in g.candidates(key_id)]
+
+
+def _old_score(  # resolve._score as it was before the facts were split out (a copy)
+    g, p, context_countries, context_admin1, feed_country, qualifier, qualifier_admin1, text=""
+):  # type: ignore[no-untyped-def]
+    import math
+
+    from newsalert.geo import resolve as r
+    from newsalert.geo.gazetteer import KIND_ADMIN1, KIND_COUNTRY, KIND_PLACE, fold
+
+    kind = g.kind[p]
+    score = r.POPULATION_WEIGHT * math.log10(max(g.population[p], r.UNKNOWN_POPULATION))
+    if kind == KIND_COUNTRY:
+        score += r.COUNTRY_PRIOR
+    elif kind == KIND_ADMIN1:
+        score += r.ADMIN1_PRIOR
+    if p in g.capital:
+        score += r.CAPITAL_PRIOR
+    if text and (g.name[p] == text or fold(g.name[p]) == text):
+        score += r.PRIMARY_NAME
+    cc = g.country[p]
+    score += context_countries.get(cc, 0.0)
+    if kind == KIND_PLACE and g.admin1_place[p] in context_admin1:
+        score += r.CONTEXT_ADMIN1
+    if feed_country and cc == feed_country:
+        score += r.FEED_COUNTRY
+    if (
+        qualifier is not None
+        and kind != KIND_COUNTRY
+        and (cc in qualifier or (qualifier_admin1 and g.admin1_place[p] in qualifier_admin1))
+    ):
+        score += r.QUALIFIED
+    return score
+
+
+def test_a_candidates_facts_give_the_score_worked_out_whole(geo: Geoparser) -> None:
+    from newsalert.geo.resolve import _context_score, _facts
+
+    g = geo.gazetteer
+    rnd = random.Random(11)
+    names = ["Georgia", "Washington", "Mitrovica", "Jordan", "Paris", "Gaza", "Kosovo", "Perth"]
+    for name in names:
+        key_id = g.keys.exact([name])[0]
+        places = g.places_of(key_id)
+        regions = [g.admin1_place[p] for p in places if g.admin1_place[p] >= 0]
+        for _ in range(30):
+            p = rnd.choice(places)
+            text = rnd.choice([name, "", name.upper(), g.name[p]])
+            countries = {g.country[q]: rnd.choice([1.5, 3.0]) for q in rnd.sample(places, 2)}
+            admin1 = set(rnd.sample(regions, min(2, len(regions)))) | rnd.choice([set(), {p}])
+            feed = rnd.choice([None, g.country[p], "XK"])
+            qualifier = rnd.choice([None, {g.country[p]}, {"US"}])
+            qa = rnd.choice([None, set(), {g.admin1_place[p]}])
+            got = _context_score(_facts(g, p, text), countries, admin1, p, feed, qualifier, qa)
+            want = _old_score(g, p, countries, admin1 - {p}, feed, qualifier, qa, text)
+            assert got == want, (name, p, text)
+
+
+def test_the_word_before_a_name_is_the_one_prev_found_searching_everywhere() -> None:
+    from newsalert.geo.mentions import PREV, _prev_word
+
+    rnd = random.Random(2)
+    pieces = ["word", "O'Neil", "co-op", "U.S.", "2020", "_x", "é", " ", ", ", "'", "-", "(", ")"]
+    pieces += ["“", "’s", ". ", "9", "—", "the", "A", "‘"]
+    texts = ["", " ", "the", "in the ", "U.S. ", "Smith' ", "x 's ", "2020 ", "al-Qaida's ", "—"]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 14))) for _ in range(3000)]
+    for text in texts:
+        want, got = PREV.search(text), _prev_word(text)
+        assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups()))
+
+
+def test_first_char_gates_keep_every_match() -> None:
+    from newsalert.geo import mentions
+    from newsalert.geo.fastre import first_char_gate
+
+    gated = {
+        name: p
+        for name, p in vars(mentions).items()
+        if isinstance(p, re.Pattern) and p.pattern.startswith(r"\b(?=[")
+    }
+    assert {"ADDRESSED_BEFORE", "INCIDENT_BEFORE", "TITLE_BEFORE"} <= set(gated)
+    words = ["threatens", "warned", "support for", "hurls abuse at", "war of words against"]
+    words += ["than", "talks with", "living in", "attack on", "in the town", "President Bush"]
+    words += ["King Abdullah of", "border with", "aid to", "withdrew troops from", "possible"]
+    words += ["ſlams", "KING", "Threatens", "WARNS", "the", "a", "x-", "'", " ", ", ", "."]
+    rnd = random.Random(4)
+    texts = [
+        " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 9))) + " " for _ in range(800)
+    ]
+    for name, pattern in gated.items():
+        # the pattern as written: the gate taken out again
+        plain = re.compile(
+            r"\b" + re.sub(r"^\\b\(\?=\[[^\]]*\]\)", "", pattern.pattern), pattern.flags
+        )
+        again = first_char_gate(plain)
+        assert (again.pattern, again.flags) == (pattern.pattern, plain.flags), name
+        for text in texts:
+            for probe in (text, text.upper(), text.title()):
+                a, b = plain.search(probe), pattern.search(probe)
+                assert (a and a.span()) == (b and b.span()), (name, probe)
+
+
+def test_a_gate_is_left_out_where_the_first_characters_cannot_be_read() -> None:
+    from newsalert.geo.fastre import first_char_gate
+
+    for source in [r"\b(?:a|b?c)x", r"\b(?-i:a)x", r"\b[^a]x", r"\b\w+x", r"\bx*y", r"ab"]:
+        pattern = re.compile(source, re.I)
+        assert first_char_gate(pattern) is pattern, source
+    assert first_char_gate(re.compile(r"\b(?:ab|c+d)")).pattern == r"\b(?=[ac])(?:ab|c+d)"
+
+
+def test_a_gate_folds_case_as_its_pattern_does() -> None:
+    from newsalert.geo.fastre import first_char_gate
+
+    pattern = re.compile(r"\b(?:slams|kelvin)\s$", re.I)
+    gated = first_char_gate(pattern)
+    assert gated is not pattern and gated.flags == pattern.flags
+    for probe in ["SLAMS ", "ſlams ", "Kelvin ", "\u212aelvin ", "x Slams "]:  # ſ, K: s, k
+        assert pattern.search(probe) is not None
+        assert gated.search(probe).span() == pattern.search(probe).span(), probe
+
+
+def test_term_columns_one_by_one_or_batched_are_the_lookups_columns() -> None:
+    import numpy as np
+
+    from newsalert.termindex import TermIndex
+
+    def old_lookup(index: TermIndex, terms: list[str]) -> list[int]:  # before (a copy)
+        wanted = index._hash(terms)
+        pos = np.searchsorted(index._hashes, wanted)
+        pos[pos == index.size] = 0
+        found = index._hashes[pos] == wanted
+        return np.where(found, index._cols[pos], -1).astype(np.int32, copy=False).tolist()
+
+    vocabulary = [f"term{k}" for k in range(300)] + ["Paris", "New York", "é", ""]
+    rnd = random.Random(8)
+    for salt in (0, 1):
+        index = TermIndex({t: j for j, t in enumerate(vocabulary)})
+        if salt:  # as an index that met two terms sharing a hash is built
+            index._salt = 1
+            hashes = index._hash(vocabulary)
+            order = np.argsort(hashes, kind="stable")
+            index._hashes, index._cols = hashes[order], order.astype(np.int32)
+        for size in range(7):
+            for _ in range(60):
+                terms = [rnd.choice([*vocabulary, "nope", "Pari", "term9999"]) for _ in range(size)]
+                want = [vocabulary.index(t) if t in vocabulary else -1 for t in terms]
+                assert old_lookup(index, terms) == want
+                assert index.lookup(terms).tolist() == want and index.columns(terms) == want
+    empty = TermIndex({})
+    assert empty.columns(["a"]) == [-1] and empty.columns([]) == []
+
+
+def test_fold_returns_ascii_as_the_decomposition_would() -> None:
+    import unicodedata
+
+    from newsalert.geo.gazetteer import fold
+
+    for text in ["".join(map(chr, range(128))), "Zvečan", "São Paulo", "ﬁ", "Ⅻ", "Köln", ""]:
+        decomposed = unicodedata.normalize("NFKD", text)
+        assert fold(text) == "".join(ch for ch in decomposed if not unicodedata.combining(ch))
