@@ -222,3 +222,108 @@ def test_fold_returns_ascii_as_the_decomposition_would() -> None:
     for text in ["".join(map(chr, range(128))), "Zvečan", "São Paulo", "ﬁ", "Ⅻ", "Köln", ""]:
         decomposed = unicodedata.normalize("NFKD", text)
         assert fold(text) == "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def test_the_lead_ends_where_a_search_of_the_summary_alone_ended() -> None:
+    from newsalert.geo.mentions import _lead_end
+
+    def old(text: str, offset: int) -> int:  # before (a copy): searched a copy of the summary
+        m = re.search(r"[.!?](\s|$)", text[offset:])
+        return offset + (m.end() if m else len(text) - offset)
+
+    rnd = random.Random(6)
+    pieces = ["Word", " ", ".", "!", "?", "U.S.", "a", "\u00a0", "3.5"]
+    for _ in range(2000):
+        title = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        summary = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        text = f"{title}\n{summary}"
+        assert _lead_end(text, len(title) + 1) == old(text, len(title) + 1), text
+
+
+def test_packed_strings_read_as_the_list_they_replace() -> None:
+    import pytest
+
+    from newsalert.geo.columns import PackedStrings
+
+    texts = ["Zvečan", "", "Banjska", "São Paulo", "\udc80x"]
+    column = PackedStrings(texts)
+    for i in range(-len(texts), len(texts)):
+        assert column[i] == texts[i]
+    for i in (len(texts), -len(texts) - 1):
+        with pytest.raises(IndexError):
+            column[i]
+    assert column[1:4] == texts[1:4]
+
+
+def test_the_rerankers_score_is_the_sum_it_was() -> None:
+    from newsalert.geo.rerank import FEATURES, Reranker, load_reranker
+
+    packaged = load_reranker()
+    rnd = random.Random(9)
+    made = Reranker(tuple(rnd.choice([0.0, rnd.uniform(-3, 3)]) for _ in FEATURES), -0.7, 0.2)
+    for reranker in (packaged, made):
+        for _ in range(500):
+            features = [rnd.choice([0.0, 1.0, -0.0, rnd.uniform(-5, 5)]) for _ in FEATURES]
+            # before (a copy): a generator over the weighted pairs
+            want = reranker.intercept + sum(c * features[i] for i, c in reranker._weighted)
+            assert reranker.score(features) == want
+
+
+def test_substring_tests_before_the_guards_lose_no_match() -> None:
+    from newsalert.geo.mentions import (
+        AFTER_COMMA,
+        COUNTY_BEFORE,
+        DATE_WORDS,
+        QUOTED_WORD_END,
+        UNKNOWN_PLACE_BEFORE,
+        _ends_with_with,
+        _unknown_place_before,
+    )
+
+    rnd = random.Random(12)
+    pieces = ["County", "Co.", "co", "in", "the", "Parliament", "Square", ",", ", ", " ", "\n"]
+    pieces += ["with", "WITH", "With", "İ", "'enemy'", "talks", "Σ", "wİth", "x"]
+    for _ in range(5000):
+        before = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 9)))
+        assert (("Co" in before) and bool(COUNTY_BEFORE.search(before))) == bool(
+            COUNTY_BEFORE.search(before)
+        )
+        assert (("," in before) and bool(AFTER_COMMA.search(before))) == bool(
+            AFTER_COMMA.search(before)
+        )
+        um = UNKNOWN_PLACE_BEFORE.search(before)  # _unknown_place_before before (a copy)
+        was = bool(um) and not any(w.rstrip(".,") in DATE_WORDS for w in um.group(0).split()[1:])
+        assert _unknown_place_before(before) == was, before
+        old = QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(("with", "with the"))
+        assert _ends_with_with(before) == old, before
+
+
+def test_a_known_dateline_from_worked_out_facts_is_the_one_scored_whole(geo: Geoparser) -> None:
+    from newsalert.geo.resolve import _facts, _known_dateline
+
+    g = geo.gazetteer
+    for name in ["Geneva", "Victoria", "Paris", "Perth", "Washington", "Mitrovica", "Tripoli"]:
+        places = g.places_of(g.keys.exact([name])[0])
+        facts = {p: _facts(g, p, name) for p in places}
+        for best in places[:20]:
+            for feed in (None, "US", "CA", g.country[best]):
+                want = _known_dateline(g, best, places, feed, name)
+                assert _known_dateline(g, best, places, feed, name, facts) == want
+
+
+def test_datelines_looked_for_only_where_their_marks_are_found_alike() -> None:
+    from newsalert.geo.mentions import (
+        AGENCY_DATELINE,
+        MID_DATELINE,
+        _agency_dateline,
+        _mid_dateline,
+    )
+
+    rnd = random.Random(13)
+    pieces = ["BAGHDAD", "NEW YORK", "(Reuters)", "(AP)", " ", ". ", "-", " - ", "--", "—", "–"]
+    pieces += ["Iraq", ", ", "said", "Sept 29", "(", ")", "! ", "x"]
+    for _ in range(5000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        for fast, pattern in ((_agency_dateline, AGENCY_DATELINE), (_mid_dateline, MID_DATELINE)):
+            got, want = fast(text), pattern.search(text)
+            assert (got and got.span("place")) == (want and want.span("place")), text

@@ -39,11 +39,12 @@ class PackedStrings(Sequence[str]):
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("PackedStrings index out of range")
         ends = self._ends
+        n = len(ends) - 1  # len(self) without calling __len__ (the resolver reads many)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("PackedStrings index out of range")
         # str(): the buffer may be a view of a file mapping (``newsalert.mapfile``)
         return str(self._buffer[ends[i] : ends[i + 1]], "utf-8", "surrogatepass")
 

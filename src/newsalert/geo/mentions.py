@@ -643,6 +643,15 @@ class Found:
     subject: bool = False  # "Obama gave", "Bolton would": a verb follows the name
 
 
+def _ends_with_with(before: str) -> bool:
+    """The text before a name ends with "with" or "with the", a quoted word aside ("talks
+    with 'enemy' South Korea"); "with" anywhere in it is tested first (cheap: the rest is
+    a lowercased prefix of it, so it holds "with" whenever the rest ends with it)."""
+    return "with" in before.lower() and QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(
+        ("with", "with the")
+    )
+
+
 def _is_word_char(ch: str) -> bool:
     return ch.isalnum()
 
@@ -666,12 +675,12 @@ def prepare(
     stamp = TIME_STAMP.match(summary) if summary[:1].isupper() else None
     skip = stamp.end() if stamp else 0
     lead = summary[skip:] if skip else summary
-    m = DATELINE.match(lead) or OUTLET_DATELINE.match(lead) or AGENCY_DATELINE.search(lead[:120])
+    m = DATELINE.match(lead) or OUTLET_DATELINE.match(lead) or _agency_dateline(lead[:120])
     if m is None:
         skip = 0  # the other forms are read on the whole summary
     # the forms that also open columns or sentences count only when they name a city
     if m is None and gazetteer is not None:
-        for form in (COLON_DATELINE.match, MID_DATELINE.search):
+        for form in (COLON_DATELINE.match, _mid_dateline):
             m = form(summary)
             if m and _names_city(gazetteer, _dateline_case(m.group("place"))):
                 break
@@ -687,6 +696,19 @@ def prepare(
     if dateline is not None:
         dateline = (dateline[0] + offset, dateline[1] + offset)
     return f"{title}\n{summary}", offset, dateline
+
+
+def _agency_dateline(head: str) -> re.Match[str] | None:
+    # AGENCY_DATELINE needs the agency's "(": most texts have none in their first 120
+    # characters, and the search tried every position
+    return AGENCY_DATELINE.search(head) if "(" in head else None
+
+
+def _mid_dateline(summary: str) -> re.Match[str] | None:
+    # MID_DATELINE ends in a dash: a summary with none has no match (searched whole)
+    if "-" in summary or "—" in summary or "–" in summary:
+        return MID_DATELINE.search(summary)
+    return None
 
 
 def _bare_dateline(gazetteer: Gazetteer, summary: str) -> re.Match[str] | None:
@@ -945,10 +967,11 @@ def _describe(
         before = text[max(field_start, m.start - 60) : m.start]
         after = text[m.end : m.end + 60].split("\n", 1)[0]
         m.sentence_start = _starts_sentence(text, m.start, field_start)
-        m.county = bool(COUNTY_BEFORE.search(before))
+        # substring tests first: each pattern needs its words, so no match is lost
+        m.county = ("Co" in before) and bool(COUNTY_BEFORE.search(before))
         rw = REGION_WORD_AFTER.match(after)
         m.region_word = rw.group(1).lower() if rw else ""
-        m.after_comma = bool(AFTER_COMMA.search(before))
+        m.after_comma = ("," in before) and bool(AFTER_COMMA.search(before))
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
         m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
@@ -1001,10 +1024,7 @@ def _describe(
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
-        elif (
-            QUOTED_WORD_END.sub("", before.rstrip()).lower().endswith(("with", "with the"))
-            and COUNTERPART_BEFORE.search(before)
-        ) or (
+        elif (_ends_with_with(before) and COUNTERPART_BEFORE.search(before)) or (
             i > 0
             and found[i - 1].counterpart
             and text[found[i - 1].end : m.start] in (", ", " and ")
@@ -1461,7 +1481,7 @@ DATE_WORDS |= {"Oct", "Nov", "Dec", "Mon", "Tue", "Tues", "Wed", "Thu", "Thurs",
 
 def _unknown_place_before(before: str) -> bool:
     """ "in Parliament Square, London": a place the gazetteer lacks, then this one."""
-    um = UNKNOWN_PLACE_BEFORE.search(before)
+    um = UNKNOWN_PLACE_BEFORE.search(before) if "," in before else None  # it ends in ","
     if not um:
         return False
     return not any(w.rstrip(".,") in DATE_WORDS for w in um.group(0).split()[1:])
@@ -1549,9 +1569,14 @@ def _starts_sentence(text: str, pos: int, field_start: int) -> bool:
     return not stripped or stripped[-1] in SENTENCE_END
 
 
+LEAD_END = re.compile(r"[.!?](\s|$)")
+
+
 def _lead_end(text: str, offset: int) -> int:
-    m = re.search(r"[.!?](\s|$)", text[offset:])
-    return offset + (m.end() if m else len(text) - offset)
+    # searched from ``offset`` in the text, not in a copy of the summary: the summary is the
+    # text's end, so "$" reads alike, and no match can start before ``offset``
+    m = LEAD_END.search(text, offset)
+    return m.end() if m else len(text)
 
 
 def _a_death_as_cause(before: str) -> bool:

@@ -107,18 +107,24 @@ def candidates(g: Gazetteer, resolved: list[Resolved], rules: Choice) -> list[Ca
         by_country[cc].append(r)
     # the other readings of each resolved mention, in countries the rules did not pick
     others: dict[str, list[Resolved]] = defaultdict(list)
+    country, population, kind = g.country, g.population, g.kind
+    readings: dict[int, list[int]] = {}  # a name named twice has the same other readings
     for r in resolved:
         m = r.mention
         if m.demonym:
             continue
-        best: dict[str, int] = {}
-        for p in g.places_of(m.key_id):
-            cc = g.country[p]
-            if cc in by_country or (g.population[p] < 1_000 and g.kind[p] == KIND_PLACE):
-                continue
-            if cc not in best or g.population[p] > g.population[best[cc]]:
-                best[cc] = p
-        ranked = sorted(best.values(), key=lambda p: -g.population[p])[:OTHER_READINGS]
+        ranked = readings.get(m.key_id)
+        if ranked is None:
+            best: dict[str, int] = {}
+            for p in g.places_of(m.key_id):
+                pop = population[p]
+                # the village test first: it needs no country (a name's many hamlets)
+                if (pop < 1_000 and kind[p] == KIND_PLACE) or (cc := country[p]) in by_country:
+                    continue
+                if cc not in best or pop > population[best[cc]]:
+                    best[cc] = p
+            ranked = sorted(best.values(), key=lambda p: -population[p])[:OTHER_READINGS]
+            readings[m.key_id] = ranked
         for p in ranked:
             others[g.country[p]].append(Resolved(m, p, _weight(g, m, p)))
     weights = {cc: sum(r.weight for r in rs) for cc, rs in by_country.items()}
@@ -189,16 +195,24 @@ class Reranker:
     intercept: float
     margin: float = 0.0  # how much a country must beat the rules' choice by (log-odds)
     _weighted: tuple[tuple[int, float], ...] = field(init=False, repr=False, compare=False)
+    _at: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _by: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         weighted = tuple((i, c) for i, c in enumerate(self.coef) if c != 0.0)
         object.__setattr__(self, "_weighted", weighted)
+        # the same pairs as two tuples, for map(): the same products summed in the same
+        # order as a generator over the pairs gave, in half the time
+        object.__setattr__(self, "_at", tuple(i for i, _ in weighted))
+        object.__setattr__(self, "_by", tuple(c for _, c in weighted))
 
     def score(self, features: list[float]) -> float:
         if len(features) != len(self.coef):
             raise ValueError("features and weights differ in length")
         # features with no weight (the clues model's six) add exactly 0.0: skip them
-        return self.intercept + sum(c * features[i] for i, c in self._weighted)
+        return self.intercept + sum(
+            map(operator.mul, self._by, map(features.__getitem__, self._at))
+        )
 
     def choose(self, g: Gazetteer, resolved: list[Resolved], rules: Choice) -> Choice:
         """The rules' choice, or another country the model prefers by ``margin``."""

@@ -299,8 +299,16 @@ def resolve(
         kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps, found) is None]
     if not kept:
         return []
-    # each candidate's own part of its score, once for both passes
-    kept_facts = [{p: _facts(g, p, m.text) for p in ps} for m, ps in kept]
+    # each candidate's own part of its score, once for both passes and for every mention
+    # of the same name written the same way (the facts read nothing else)
+    kept_facts = []
+    by_name: dict[tuple[int, str], dict[int, Facts]] = {}
+    for m, ps in kept:
+        facts = by_name.setdefault((m.key_id, m.text), {})
+        for p in ps:
+            if p not in facts:
+                facts[p] = _facts(g, p, m.text)
+        kept_facts.append(facts)
     # context: country names and demonyms first, then what the first pass chose
     choice: list[int] = []
     for _ in range(2):
@@ -359,7 +367,7 @@ def resolve(
                 ),
             )
             if m.dateline and m.qualified_by < 0:
-                best = _known_dateline(g, best, ps, feed_country, m.text)
+                best = _known_dateline(g, best, ps, feed_country, m.text, facts)
             if m.qualifies and g.kind[best] == KIND_ADMIN1 and best in qualified_towns.get(idx, ()):
                 # "Buffalo, New York", "Seattle, Washington": a region that qualifies a
                 # town the item names in it stays the region, not its namesake city
@@ -429,7 +437,12 @@ def _officials_abroad(g: Gazetteer, out: list[Resolved]) -> None:
 
 
 def _known_dateline(
-    g: Gazetteer, best: int, ps: list[int], feed_country: str | None, text: str
+    g: Gazetteer,
+    best: int,
+    ps: list[int],
+    feed_country: str | None,
+    text: str,
+    facts: dict[int, Facts] | None = None,
 ) -> int:
     """A dateline with no qualifier names a city the wire takes as known: "GENEVA
     (Reuters) -" is Geneva, Switzerland, not the Geneva of 20,000 in the US that the
@@ -437,7 +450,15 @@ def _known_dateline(
     when it is a city of KNOWN_DATELINE_MIN_POP and KNOWN_DATELINE_RATIO times the
     size of the context's choice (a small town's dateline is a local paper's, and
     "VICTORIA (CP) -" with a Canadian context stays in Canada)."""
-    known = max(ps, key=lambda p: _score(g, p, {}, set(), feed_country, None, None, text))
+    # ``facts``: each candidate's ``_facts(g, p, text)``, worked out already
+    known = max(
+        ps,
+        key=lambda p: (
+            _score(g, p, {}, set(), feed_country, None, None, text)
+            if facts is None
+            else _context_score(facts[p], {}, set(), -1, feed_country, None, None)
+        ),
+    )
     if (
         g.kind[known] == KIND_PLACE
         and text in (g.name[known], fold(g.name[known]))  # its own name, not an alternate

@@ -14,8 +14,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
-import os
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -291,88 +289,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-# this thread's connections that hold the writer queue's lock (see _QueuedWriter)
-_WRITING = threading.local()
-
-
-class _QueuedWriter(sqlite3.Connection):
-    """A SQLite connection whose writes queue for their turn on a lock file, rather than
-    poll for SQLite's write lock.
-
-    SQLite lets one connection write at a time and does not queue the others: one that
-    finds the write lock taken sleeps in its busy handler (1, 2, 5, 10, 15, 20, 25 ... ms)
-    and tries again, though a commit here holds the lock for a fraction of a millisecond.
-    In a storm the pool's processes each commit once per e-mail, and those sleeps were a
-    third of the time they spent neither computing nor waiting for a core (bench/RESULTS.md).
-    So a transaction takes an exclusive ``flock`` on ``<database>.writer.lock`` just before
-    its first write, and lets it go when it commits or rolls back: a writer waits in the
-    kernel and is woken the moment the one before it is done. SQLite's own locking is
-    unchanged and still decides (the CLI, another program, a writer that does not queue):
-    the lock only orders the store's own writers, which hold SQLite's lock over the same
-    span anyway. A thread that already holds it through another of its connections does
-    not queue behind itself: that write meets SQLite's busy timeout, as it always did.
-    """
-
-    lock_path: str | None = None
-    _lock: tuple[int, Any] | None = None  # (pid, the open lock file)
-    _held = False
-    _mine: set[int]
-
-    def queue_for_write(self) -> None:
-        if self._held or self.lock_path is None:
-            return
-        mine: set[int] = _WRITING.__dict__.setdefault("held", set())
-        if mine:  # this thread writes on another connection already: never wait on itself
-            return
-        if self._lock is None or self._lock[0] != os.getpid():
-            # flock belongs to the open file: opened per connection (and again in a forked
-            # child), the store's connections exclude each other, threads and processes
-            self._lock = (os.getpid(), open(self.lock_path, "a"))  # noqa: SIM115
-        fcntl.flock(self._lock[1], fcntl.LOCK_EX)
-        self._held, self._mine = True, mine
-        mine.add(id(self))
-
-    def _done_writing(self) -> None:
-        if self._held:
-            self._held = False
-            self._mine.discard(id(self))  # the set of the thread that took it
-            assert self._lock is not None
-            fcntl.flock(self._lock[1], fcntl.LOCK_UN)
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self._done_writing()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self._done_writing()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._done_writing()
-            if self._lock is not None and self._lock[0] == os.getpid():
-                self._lock[1].close()
-            self._lock = None
-
-
-_READS = ("SELECT", "PRAGMA", "EXPLAIN")
-
-
-def _queue_writes(
-    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-) -> None:
-    """Before a statement: one that may write waits for the connection's turn to write."""
-    dbapi = cursor.connection
-    if isinstance(dbapi, _QueuedWriter) and not statement.lstrip()[:7].upper().startswith(_READS):
-        dbapi.queue_for_write()
-
-
 def masked_database_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -391,14 +307,10 @@ class StoreBase:
         except Exception as exc:
             raise StoreError(f"invalid database URL {masked_database_url(database_url)}") from exc
         kwargs: dict[str, Any] = {"future": True}
-        writer_lock: str | None = None
         if url.get_backend_name() == "sqlite":
-            kwargs["connect_args"] = {"timeout": 30}
             if url.database and url.database != ":memory:":
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-                if url.get_driver_name() in ("pysqlite", ""):
-                    writer_lock = f"{url.database}.writer.lock"
-                    kwargs["connect_args"]["factory"] = _QueuedWriter
+            kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
         if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg2":
@@ -409,14 +321,6 @@ class StoreBase:
         self.engine: Engine = create_engine(url, **kwargs)
         if url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        if writer_lock is not None:
-
-            def lock_path(dbapi_connection: Any, _record: Any, path: str = writer_lock) -> None:
-                if isinstance(dbapi_connection, _QueuedWriter):
-                    dbapi_connection.lock_path = path
-
-            event.listen(self.engine, "connect", lock_path)
-            event.listen(self.engine, "before_cursor_execute", _queue_writes)
         if create:
             self.create_schema()
 
