@@ -327,3 +327,37 @@ def test_datelines_looked_for_only_where_their_marks_are_found_alike() -> None:
         for fast, pattern in ((_agency_dateline, AGENCY_DATELINE), (_mid_dateline, MID_DATELINE)):
             got, want = fast(text), pattern.search(text)
             assert (got and got.span("place")) == (want and want.span("place")), text
+
+
+def test_rerank_features_of_a_country_read_only_as_another_reading(geo: Geoparser) -> None:
+    from pathlib import Path
+
+    from newsalert.geo.gazetteer import KIND_PLACE
+    from newsalert.geo.mentions import find_mentions
+    from newsalert.geo.rerank import FEATURES, _pop, candidates
+    from newsalert.geo.resolve import choose_event, resolve
+
+    g = geo.gazetteer
+    rows = Path(__file__).parent.joinpath("data", "headlines.tsv").read_text("utf-8").splitlines()
+    texts = [r.split("\t")[1] for r in rows if r.startswith("en\t")]
+    texts += ["Jordan said Georgia and Paris met in Perth", "Troops in Tripoli and Victoria"]
+    at = {name: FEATURES.index(name) for name in FEATURES}
+    alt_seen = 0
+    for text in texts:
+        resolved = resolve(g, find_mentions(g, text, ""), None)
+        if not resolved:
+            continue
+        for c in candidates(g, resolved, choose_event(g, resolved)):
+            own = [r for r in resolved if g.country[r.place] == c.country]
+            alt_seen += not own
+            # the generators the features were written with, over the country's own readings
+            want = {
+                "population": max((_pop(g, r.place) for r in own), default=0.0),
+                "capital": float(any(r.place in g.capital for r in own)),
+                "in_title": float(any(r.mention.field == "title" for r in own)),
+                "in_lead": float(any(r.mention.in_lead for r in own)),
+                "named_town": float(any(g.kind[r.place] == KIND_PLACE for r in own)),
+            }
+            for name, value in want.items():
+                assert c.features[at[name]] == value, (text, c.country, name)
+    assert alt_seen > 0

@@ -98,12 +98,16 @@ class Geoparser:
             Mention(r.mention.text, r.mention.field, r.mention.start, r.mention.end)
             for r in resolved
         )
-        where = self.location(choice.place) if choice.place is not None else None
+        # each place's Location made once: the event's place is most often one of them
+        places = {p: self.location(p) for p in seen}
+        where = None
+        if choice.place is not None:
+            where = places.get(choice.place) or self.location(choice.place)
         if where is not None and choice.across:
             where = dataclasses.replace(where, across=choice.across)
         return GeoResult(
             where=where,
-            places=tuple(self.location(p) for p in seen),
+            places=tuple(places.values()),
             why=choice.why,
             mentions=mentions,
         )

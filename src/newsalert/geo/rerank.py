@@ -138,8 +138,10 @@ def candidates(g: Gazetteer, resolved: list[Resolved], rules: Choice) -> list[Ca
         rs = by_country.get(cc, [])
         alt = others.get(cc, []) if not rs else []
         w = weights.get(cc, 0.0)
-        kinds = {g.kind[r.place] for r in rs}
-        ms = [r.mention for r in rs]
+        # a country read only as another reading has no mention of its own: its features
+        # from them are 0.0, given without making the comprehensions (their frames cost)
+        kinds = {g.kind[r.place] for r in rs} if rs else set()
+        ms = [r.mention for r in rs] if rs else []
         f: list[float] = [
             float(cc == chosen),
             math.log1p(w),
@@ -151,10 +153,10 @@ def candidates(g: Gazetteer, resolved: list[Resolved], rules: Choice) -> list[Ca
             float(KIND_COUNTRY in kinds),
             float(KIND_ADMIN1 in kinds),
             float(KIND_PLACE in kinds),
-            max((_pop(g, r.place) for r in rs), default=0.0),
-            float(any(r.place in g.capital for r in rs)),
-            float(any(m.field == "title" for m in ms)),
-            float(any(m.in_lead for m in ms)),
+            max((_pop(g, r.place) for r in rs), default=0.0) if rs else 0.0,
+            float(any(r.place in g.capital for r in rs)) if rs else 0.0,
+            float(any(m.field == "title" for m in ms)) if ms else 0.0,
+            float(any(m.in_lead for m in ms)) if ms else 0.0,
             float(bool(order) and order[0] == cc),
             float(bool(rs) and all(r.weight <= WEAK for r in rs)),
             *(

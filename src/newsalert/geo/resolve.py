@@ -528,6 +528,10 @@ def _lone_foreign_villages(
     that country than a foreign town: it is left out. A dateline or a qualifier
     ("Golwayn, Ethiopia") keeps it.
     """
+    # the small towns first: most items have none, and then what else is named is not read
+    alone = list(_alone_small_towns(g, kept, choice, CONTEXT_PLACE_MIN_POP))
+    if not alone:
+        return set()
     named = {
         g.country[p]
         for (m, _), p in zip(kept, choice, strict=True)
@@ -539,9 +543,7 @@ def _lone_foreign_villages(
     }
     if not named:
         return set()
-    return {
-        k for k, _, cc in _alone_small_towns(g, kept, choice, CONTEXT_PLACE_MIN_POP) if named - {cc}
-    }
+    return {k for k, _, cc in alone if named - {cc}}
 
 
 def _filed_from_elsewhere(g: Gazetteer, out: list[Resolved]) -> None:
