@@ -210,6 +210,7 @@ MEMBERS_AFTER = re.compile(
 )
 # "Shan-e-Mustafa", "Dasht-e-Barchi", "Pul-i-Alam", "Jamaat-ud-Dawa": a Persian or Urdu
 # compound's connector (izafe, or the Arabic article as Urdu writes it) after its first word
+DASHES = ("-", "‑")  # a tuple: "" (no character before or after) is not in it
 IZAFE_AFTER = re.compile(r"^[-‑](?:e|i|ud|ul|ur|us|ut)[-‑][A-Z]")
 IZAFE_BEFORE = re.compile(r"[a-z][-‑](?:e|i|ud|ul|ur|us|ut)[-‑]$")
 # "the Palestinian militant group Hamas": a group's name in apposition
@@ -1032,7 +1033,7 @@ def _describe(
         elif ELSEWHERE_BEFORE.search(before):
             m.elsewhere = True
             m.locative = False
-        elif _a_death_as_cause(before):
+        elif before[-3:] in ("in ", "he ") and _a_death_as_cause(before):  # cheap first
             m.elsewhere = True  # "protests over the death of George Floyd in Minneapolis"
             m.locative = False
         elif ADDRESSED_BEFORE.search(before):
@@ -1115,7 +1116,9 @@ def _describe(
             and HOME_ACTION_AFTER.match(after)
         ):
             m.home = True  # "India extradited a top Pakistan militant": acts at home
-        elif _body_acts_at_home(gazetteer, m, after, low, prev_gap, english):
+        elif (m.sentence_start or low in CLAUSE_OPENERS) and _body_acts_at_home(
+            gazetteer, m, after, low, prev_gap, english
+        ):
             m.home = True  # "US authorities have deported an Irish businessman"
         elif (
             not m.possessive
@@ -1214,7 +1217,7 @@ def _describe(
             m.name_part = True  # "St George-Illawarra Dragons": a compound name
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
-        if _izafe_name(before, after):
+        if (after[:1] in DASHES or before[-1:] in DASHES) and _izafe_name(before, after):
             m.name_part = True  # "Shan-e-Mustafa", "Dasht-e-Barchi": one compound name
         if (
             english
