@@ -805,17 +805,20 @@ def main() -> int:
     rows: list[Row] = []
     per: list[tuple[str, float]] = []
     try:
+        seen: dict[str, int] = {}
         for row in [r.strip() for r in args.rows.split(",") if r.strip()]:
             print(f"running {row} ...", file=sys.stderr, flush=True)
+            # a row named again (alternated pairs) gets a work dir and store of its own: in
+            # the first one's store the items are seen already, and nothing would alert
+            seen[row] = seen.get(row, 0) + 1
+            here = work / (row if seen[row] == 1 else f"{row}-{seen[row]}")
             if row == "rss2email":
-                rows.append(rss2email_row(feeds, smtp, work / row, args))
+                rows.append(rss2email_row(feeds, smtp, here, args))
             elif row == "embedded":
-                rows.append(
-                    service_row("newsalert run, embedded", feeds, smtp, work / row, args, None)
-                )
+                rows.append(service_row("newsalert run, embedded", feeds, smtp, here, args, None))
             elif row == "redis":
                 rows.append(
-                    service_row("newsalert run, Redis", feeds, smtp, work / row, args, args.redis)
+                    service_row("newsalert run, Redis", feeds, smtp, here, args, args.redis)
                 )
             elif row in ("baseline-embedded", "baseline-redis"):
                 if args.baseline is None:
@@ -823,17 +826,17 @@ def main() -> int:
                 base = argparse.Namespace(**{**vars(args), "project": args.baseline.resolve()})
                 broker = args.redis if row == "baseline-redis" else None
                 name = f"baseline run, {row.split('-')[1]}"
-                rows.append(service_row(name, feeds, smtp, work / row, base, broker))
+                rows.append(service_row(name, feeds, smtp, here, base, broker))
             elif row == "poll-once":
-                rows.append(poll_once_row(feeds, smtp, work / row, args))
+                rows.append(poll_once_row(feeds, smtp, here, args))
             elif row == "baseline-poll-once":
                 if args.baseline is None:
                     parser.error(f"{row} needs --baseline")
                 base = argparse.Namespace(**{**vars(args), "project": args.baseline.resolve()})
-                found = poll_once_row(feeds, smtp, work / row, base)
+                found = poll_once_row(feeds, smtp, here, base)
                 rows.append(replace(found, name="baseline poll --once"))
             elif row == "breakdown":
-                BREAKDOWN.update(breakdown(smtp, work / row, args))
+                BREAKDOWN.update(breakdown(smtp, here, args))
             elif row == "per-email":
                 per = per_email(smtp, args)
             else:
