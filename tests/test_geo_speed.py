@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
+
 from newsalert.geo import Geoparser
 from newsalert.geo.keyindex import _alternation
 
@@ -170,6 +172,16 @@ def test_a_gate_is_left_out_where_the_first_characters_cannot_be_read() -> None:
         pattern = re.compile(source, re.I)
         assert first_char_gate(pattern) is pattern, source
     assert first_char_gate(re.compile(r"\b(?:ab|c+d)")).pattern == r"\b(?=[ac])(?:ab|c+d)"
+
+
+def test_without_the_re_package_private_parser_patterns_stay_as_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from newsalert.geo import fastre
+
+    monkeypatch.setattr(fastre, "_parser", None)
+    pattern = re.compile(r"\b(?:ab|c+d)")
+    assert fastre.first_char_gate(pattern) is pattern
 
 
 def test_a_gate_folds_case_as_its_pattern_does() -> None:

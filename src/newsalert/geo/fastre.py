@@ -15,9 +15,13 @@ backreference) is returned unchanged.
 from __future__ import annotations
 
 import re
-from re import _constants as C  # type: ignore[attr-defined]
-from re import _parser  # type: ignore[attr-defined]
 from typing import Any
+
+try:  # private modules of the re package (3.11+): without them the patterns stay as written
+    from re import _constants as C  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - a Python that renamed them
+    C = _parser = None
 
 __all__ = ["first_char_gate"]
 
@@ -52,7 +56,7 @@ def first_char_gate(pattern: re.Pattern[str]) -> re.Pattern[str]:
     """``pattern`` (its source opening with ``\\b``) with a lookahead of the characters
     its matches can begin with after that ``\\b``; unchanged when they cannot be read."""
     source = pattern.pattern
-    if not source.startswith(r"\b"):
+    if _parser is None or not source.startswith(r"\b"):
         return pattern
     parsed = _parser.parse(source, pattern.flags)
     chars = _first_chars(list(parsed)[1:])
