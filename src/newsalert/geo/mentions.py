@@ -863,6 +863,30 @@ def _inflected_hits(
     return out
 
 
+# a country's name with an "s" and no apostrophe before a lowercase word, not after "the"
+# ("the Americas", "the Koreas") and not before a word after which such a form is a name
+# or a plural ("Frances and Charley", "Koreas to meet"): "Britains top police officer",
+# "Japans killer earthquake"
+BARE_POSSESSIVE = re.compile(
+    r"(?<![\w'’\-])(?<!the )([A-Z][A-Za-z]+)s (?=[a-z0-9])"
+    r"(?!(?:and|or|of|in|on|at|to|for|with|from|by|is|are|was|were|has|have|had|will|would"
+    r"|said|says)\b)"
+)
+BARE_POSSESSIVE_NAMES = frozenset({"Frances"})  # a given name (and 2004's hurricane)
+
+
+def _bare_possessive_hits(gazetteer: Gazetteer, text: str) -> list[tuple[int, int, int]]:
+    """Countries written as a possessive without its apostrophe: (start, end, key id)."""
+    out: list[tuple[int, int, int]] = []
+    for m in BARE_POSSESSIVE.finditer(text):
+        if m.group(1) + "s" in BARE_POSSESSIVE_NAMES:
+            continue
+        kid = gazetteer.keys.exact([m.group(1)])[0]
+        if kid >= 0 and gazetteer.key_kind[kid] != KEY_DEMONYM and is_country_key(gazetteer, kid):
+            out.append((m.start(), m.end(1) + 1, kid))
+    return out
+
+
 def find_mentions(
     gazetteer: Gazetteer,
     title: str,
@@ -901,6 +925,10 @@ def find_mentions(
             if compound and not _country_only(gazetteer, kid):
                 continue
         hits.append((start, end + 1, kid))
+    if english and not any(is_country_key(gazetteer, h[2]) for h in hits):
+        # no country found as written: "Britains top police officer", "Afghanistans
+        # election" (a possessive whose apostrophe the feed dropped)
+        hits.extend(_bare_possessive_hits(gazetteer, text))
     base = (language or "").lower().replace("_", "-").split("-")[0]
     if not english and base in INFLECTING_LANGUAGES:
         hits.extend(_inflected_hits(gazetteer, text, hits, base))
