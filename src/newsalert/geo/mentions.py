@@ -872,6 +872,9 @@ BARE_POSSESSIVE = re.compile(
     r"(?!(?:and|or|of|in|on|at|to|for|with|from|by|is|are|was|were|has|have|had|will|would"
     r"|said|says)\b)"
 )
+# the same without its context tests, which cost a regular expression search several
+# times as long: a third of the corpus's items pass it
+BARE_POSSESSIVE_GATE = re.compile(r"[A-Z][A-Za-z]+s [a-z0-9]")
 BARE_POSSESSIVE_NAMES = frozenset({"Frances"})  # a given name (and 2004's hurricane)
 
 
@@ -925,7 +928,11 @@ def find_mentions(
             if compound and not _country_only(gazetteer, kid):
                 continue
         hits.append((start, end + 1, kid))
-    if english and not any(is_country_key(gazetteer, h[2]) for h in hits):
+    if (
+        english
+        and BARE_POSSESSIVE_GATE.search(text)
+        and not any(is_country_key(gazetteer, h[2]) for h in hits)
+    ):
         # no country found as written: "Britains top police officer", "Afghanistans
         # election" (a possessive whose apostrophe the feed dropped)
         hits.extend(_bare_possessive_hits(gazetteer, text))
