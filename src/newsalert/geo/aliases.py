@@ -531,6 +531,12 @@ CITY_ALIASES: dict[str, tuple[str, str]] = {
     "D.C.": ("US", "Washington"),
 }
 
+# Alternate names GeoNames gives a town that are a firm's name the town took for a
+# publicity stunt (Topeka called itself "Google" in March 2010): in news text they are
+# the firm, never the town (113 of the packaged corpus's 176 items naming Google were
+# located at Topeka, Kansas)
+NOT_ALTERNATES = frozenset({"Google"})
+
 # A place after one of these is where something happens.
 # Words that start place names ("Fort Leavenworth"), never first names.
 PLACE_PREFIXES = frozenset(

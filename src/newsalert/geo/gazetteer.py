@@ -41,6 +41,7 @@ from newsalert.geo.aliases import (
     CITY_ALIASES,
     COUNTRY_ALIASES,
     DEMONYMS,
+    NOT_ALTERNATES,
     REGIONS,
     SUBDIVISION_WORDS,
     US_STATE_ABBREVIATIONS,
@@ -50,7 +51,7 @@ from newsalert.geo.keyindex import KeyIndex
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 15  # bump when the build below changes what it produces
+BUILD_VERSION = 16  # bump when the build below changes what it produces
 KIND_PLACE, KIND_ADMIN1, KIND_COUNTRY = 0, 1, 2
 KEY_NAME, KEY_DEMONYM = 0, 1
 # Alternate names (exonyms, transliterations) only for places big enough to have
@@ -281,7 +282,7 @@ def build_gazetteer() -> Gazetteer:
         b.key(city["name"], pid)
         if pop >= ALTERNATES_MIN_POPULATION:
             for alt in city["alternatenames"]:
-                if _usable_alternate(alt):
+                if _usable_alternate(alt) and alt not in NOT_ALTERNATES:
                     b.key(alt, pid, alternate=True)
         code = str(city.get("admin1code") or "")
         if code:
