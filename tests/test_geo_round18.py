@@ -40,3 +40,17 @@ def test_google_is_the_firm_not_topeka(geo: Geoparser, geo_rules: Geoparser) -> 
     # Topeka itself is still read
     for gp in (geo, geo_rules):
         assert where(gp, "Tornado damages homes in Topeka, Kansas", "") == ("US", "Topeka")
+
+
+def test_a_sea_is_not_the_small_town_named_after_it(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # Atlantic, Iowa; Pacific, Missouri; Baltic, Connecticut (main: those towns)
+    for text in (
+        "A tropical storm strengthened over the Atlantic on Monday.",
+        "Navies from twelve nations began exercises in the Baltic.",
+        "The whale has been wandering the Pacific for years.",
+    ):
+        for gp in (geo, geo_rules):
+            assert country(gp, "", text) is None, text
+    # a town whose name begins with the sea's is still read
+    for gp in (geo, geo_rules):
+        assert where(gp, "Casino fire in Atlantic City, New Jersey", "") == ("US", "Atlantic City")

@@ -537,6 +537,11 @@ CITY_ALIASES: dict[str, tuple[str, str]] = {
 # located at Topeka, Kansas)
 NOT_ALTERNATES = frozenset({"Google"})
 
+# Seas' and oceans' names that are also small towns' (Atlantic, Iowa; Pacific, Missouri;
+# Baltic, Connecticut; Caspian, Michigan): in news text they are the sea ("veered westward
+# in the Atlantic", "exercises in the Baltic", Blair's "Atlantic bridge"), no place
+SEA_NAMES = frozenset({"Atlantic", "Pacific", "Baltic", "Caspian"})
+
 # A place after one of these is where something happens.
 # Words that start place names ("Fort Leavenworth"), never first names.
 PLACE_PREFIXES = frozenset(

@@ -43,6 +43,7 @@ from newsalert.geo.aliases import (
     DEMONYMS,
     NOT_ALTERNATES,
     REGIONS,
+    SEA_NAMES,
     SUBDIVISION_WORDS,
     US_STATE_ABBREVIATIONS,
 )
@@ -260,7 +261,9 @@ def build_gazetteer() -> Gazetteer:
     b.lower_words = frozenset(guards.get("lower", ()))
     continents = _load_json("continents.json")
     b.not_places = frozenset(
-        {c["name"] for c in continents.values()} | {"Middle East", "Latin America", "Balkans"}
+        {c["name"] for c in continents.values()}
+        | {"Middle East", "Latin America", "Balkans"}
+        | SEA_NAMES
     )
     countries = {
         cc: c for cc, c in _load_json("countries.json").items() if cc not in SKIPPED_COUNTRIES
