@@ -34,7 +34,8 @@ def test_an_outlets_tag_before_an_ordinary_lead_is_no_dateline(
 def test_a_name_before_a_firms_legal_form_is_the_firm_throughout(
     geo: Geoparser, geo_rules: Geoparser
 ) -> None:
-    # "Google" is a GeoNames alternate name of Topeka, Kansas
+    # "Google" is a GeoNames alternate name of Topeka, Kansas (kept out of the gazetteer
+    # since the eighteenth round: the firm-form rule is tested here on its own merits)
     title = "Google shares slide as lockup ends"
     summary = "SEATTLE - Shares of Google Inc. fell 4 percent on Monday as early investors sold."
     for gp in (geo, geo_rules):
