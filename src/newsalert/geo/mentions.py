@@ -177,6 +177,14 @@ WITHDRAWN_FROM_BEFORE = re.compile(
 # into central Iraq", "plans to send 500 more troops to Afghanistan": troops to be sent,
 # used or kept somewhere are a decision or a debate at home, not an event at the place
 # they go (an infinitive or "to be" only: "sent troops into Fallujah" is the operation)
+# "a missile that could hit most cities in neighbouring India", "Its Missiles Can Hit
+# Anywhere in Israel": a weapon's reach, spoken of, is no place of the item's event (the
+# test or the warning is at home)
+REACH_IN_BEFORE = re.compile(
+    r"\b(?:can|could|would|able to|capable of)\s+(?:hit|hitting|reach|reaching|strike|"
+    r"striking|target|targeting)\s+(?:[\w’'-]+\s+){0,3}?in\s+(?:neighbou?ring\s+)?$",
+    re.I,
+)
 TROOPS_TO_BEFORE = re.compile(
     r"(?:\bto\s+(?:send|deploy|redeploy|use|move|commit|station|keep|contribute)"
     r"(?:\s+[\w’'-]+){0,3}?\s+(?:troops|soldiers)|"
@@ -1315,6 +1323,14 @@ def _describe(
                 for o in found[:i]:
                     if o.demonym and o.start >= at:
                         o.home = True  # whose troops: the home where it is decided
+        if (
+            english
+            and m.locative
+            and before.endswith(("in ", "In ", "neighbouring ", "neighboring "))  # cheap first
+            and REACH_IN_BEFORE.search(before)
+        ):
+            m.locative = False  # "could hit most cities in neighbouring India": its reach
+            m.elsewhere = True
         if (
             english
             and not m.locative
