@@ -154,36 +154,15 @@ def _foreign_guarded(g: Gazetteer, m: Found, places: list[int]) -> str | None:
     return None
 
 
-def _score(
-    g: Gazetteer,
-    p: int,
-    context_countries: dict[str, float],
-    context_admin1: set[int],
-    feed_country: str | None,
-    qualifier: set[str] | None,
-    qualifier_admin1: set[int] | None,
-    text: str = "",
-) -> float:
-    return _context_score(
-        _facts(g, p, text),
-        context_countries,
-        context_admin1,
-        -1,
-        feed_country,
-        qualifier,
-        qualifier_admin1,
-    )
-
-
-# what _score reads of a candidate that the item's context does not change: its prior
+# what a candidate's score reads of it that the item's context does not change: its prior
 # (population, kind, capital, own name), kind, country and region
 Facts = tuple[float, int, str, int]
 
 
 def _facts(g: Gazetteer, p: int, text: str) -> Facts:
-    """A candidate's part of ``_score``: worked out once per mention and candidate, where
-    both passes of ``resolve`` used to work it out again for each (the same additions in
-    the same order, so the same floats)."""
+    """A candidate's own part of its score: worked out once per mention and candidate for
+    both passes of ``resolve`` and for ``_known_dateline`` (``_context_score`` adds the
+    item's context)."""
     kind = g.kind[p]
     # GeoNames' population 0 means unknown (London boroughs have it), not empty
     score = POPULATION_WEIGHT * math.log10(max(g.population[p], UNKNOWN_POPULATION))
@@ -209,7 +188,7 @@ def _context_score(
     qualifier: set[str] | None,
     qualifier_admin1: set[int] | None,
 ) -> float:
-    """``_score`` from a candidate's facts; a region ``not_admin1`` (the candidate's own id,
+    """A candidate's score: its facts plus the item's context; a region ``not_admin1`` (the candidate's own id,
     -1 for none) counts as not in ``context_admin1`` (a region is not its own context)."""
     score, kind, cc, region = facts
     score += context_countries.get(cc, 0.0)
@@ -442,7 +421,7 @@ def _known_dateline(
     ps: list[int],
     feed_country: str | None,
     text: str,
-    facts: dict[int, Facts] | None = None,
+    facts: dict[int, Facts],
 ) -> int:
     """A dateline with no qualifier names a city the wire takes as known: "GENEVA
     (Reuters) -" is Geneva, Switzerland, not the Geneva of 20,000 in the US that the
@@ -451,14 +430,7 @@ def _known_dateline(
     size of the context's choice (a small town's dateline is a local paper's, and
     "VICTORIA (CP) -" with a Canadian context stays in Canada)."""
     # ``facts``: each candidate's ``_facts(g, p, text)``, worked out already
-    known = max(
-        ps,
-        key=lambda p: (
-            _score(g, p, {}, set(), feed_country, None, None, text)
-            if facts is None
-            else _context_score(facts[p], {}, set(), -1, feed_country, None, None)
-        ),
-    )
+    known = max(ps, key=lambda p: _context_score(facts[p], {}, set(), -1, feed_country, None, None))
     if (
         g.kind[known] == KIND_PLACE
         and text in (g.name[known], fold(g.name[known]))  # its own name, not an alternate
