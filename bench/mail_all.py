@@ -148,18 +148,8 @@ def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
         with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += timeline.cpu_ticks(timeline.stat_fields(Path(f"/proc/{pid}/stat")))
     return total / tick
-
-
-def _stat(path: Path) -> list[str]:
-    """The fields of a /proc stat file after the command's name (which may hold spaces)."""
-    return path.read_text().rsplit(")", 1)[1].split()
-
-
-def _ticks(fields: list[str]) -> int:
-    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def cpu_snapshot(root: int, pids: list[int]) -> dict[str, int]:
@@ -168,13 +158,17 @@ def cpu_snapshot(root: int, pids: list[int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for pid in pids:
         with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = _stat(Path(f"/proc/{pid}/stat"))  # read once: all three from one moment
-            out[str(pid)] = _ticks(fields)
+            fields = timeline.stat_fields(
+                Path(f"/proc/{pid}/stat")
+            )  # read once: all three from one moment
+            out[str(pid)] = timeline.cpu_ticks(fields)
             out[f"{pid}/sys"], out[f"{pid}/faults"] = int(fields[12]), int(fields[7])
     with contextlib.suppress(OSError):
         for tid in os.listdir(f"/proc/{root}/task"):
             with contextlib.suppress(OSError, ValueError, IndexError):
-                out[f"{root}:{tid}"] = _ticks(_stat(Path(f"/proc/{root}/task/{tid}/stat")))
+                out[f"{root}:{tid}"] = timeline.cpu_ticks(
+                    timeline.stat_fields(Path(f"/proc/{root}/task/{tid}/stat"))
+                )
     return out
 
 

@@ -110,12 +110,20 @@ def _runqueue_wait(pid: int) -> float:
     return total / 1e9
 
 
+def stat_fields(path: Path) -> list[str]:
+    """The fields of a /proc stat file after the command's name (which may hold spaces)."""
+    return path.read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
 def _ticks(pid: int) -> int | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return cpu_ticks(stat_fields(Path(f"/proc/{pid}/stat")))
     except OSError:
         return None
-    return int(fields[11]) + int(fields[12])
 
 
 class Sampler:
