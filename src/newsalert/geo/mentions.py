@@ -377,6 +377,17 @@ COUNTY_COUNTRIES = frozenset({"GB", "IE"})
 # country's government, whose acts are at home
 # "a state visit he was currently making to China", "began his visit to China"
 VISIT_BEFORE = re.compile(r"\b(?:visit(?:s|ing)?|trip|tour)\b(?:\W+\w+){0,5}?\W+to\s+(?:the\s+)?$")
+# "cancelled a planned visit to Britain", "called off his trip to Japan": a visit that will
+# not happen puts no one at its destination, so it is no visit's place (the re-ranker
+# weighs "visited" heavily toward the event's place); the decision is made at home. The
+# destination keeps its weight as named (marked elsewhere too, it moved "The UK prime
+# minister has cancelled a planned visit to Washington" to the US: measured, not kept)
+CALLED_OFF_VISIT_BEFORE = re.compile(
+    r"\b(?:cancel\w*|call(?:s|ed|ing)?\s+off|postpon\w*|scrap\w*|put\s+off|shelv\w*|"
+    r"abandon\w*|axe[sd]?)\b(?:\W+\w+){0,3}?\W+(?:visit(?:s|ing)?|trip|tour)\b"
+    r"(?:\W+\w+){0,5}?\W+to\s+(?:the\s+)?$",
+    re.I,
+)
 OFFICIALS_AFTER = re.compile(
     r"^\s+(?:regime|government|authorities|leadership|officials|ministry|state\s+media|"
     r"state\s+television)\b"
@@ -1018,6 +1029,8 @@ def _describe(
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
         m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
+        if m.visited and CALLED_OFF_VISIT_BEFORE.search(before):  # only after a visit's "to"
+            m.visited = False
         m.in_lead = m.field == "summary" and m.start < lead_end
         prev_word, prev_gap, prev_start = "", "", m.start
         pm = _prev_word(before)
