@@ -35,3 +35,23 @@ def test_a_called_off_visit_is_not_at_its_destination(
     ):
         for gp in (geo, geo_rules):
             assert country(gp, "", text) == cc, text
+
+
+def test_english_counties_are_places_in_england(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # GeoNames holds them at its second level only: main read no place (Bedfordshire,
+    # Warwickshire) or a small US namesake (Yorkshire, New York; Isle of Wight County)
+    for text in (
+        "Bedfordshire Police said two men had been arrested after a raid on a farm.",
+        "Flood warnings were issued across Yorkshire after a month's rain fell in a day.",
+        "A 15-year-old boy was stabbed outside a school on the Isle of Wight.",
+        "Warwickshire Fire and Rescue said the blaze at the warehouse was under control.",
+    ):
+        for gp in (geo, geo_rules):
+            assert country(gp, "", text) == "GB", text
+    # namesakes the table leaves alone: a large town abroad, a US state
+    for text, cc in (
+        ("Surrey RCMP are searching for a missing teenager in British Columbia.", "CA"),
+        ("Voters in New Hampshire head to the polls on Tuesday.", "US"),
+    ):
+        for gp in (geo, geo_rules):
+            assert country(gp, "", text) == cc, text
