@@ -55,3 +55,26 @@ def test_english_counties_are_places_in_england(geo: Geoparser, geo_rules: Geopa
     ):
         for gp in (geo, geo_rules):
             assert country(gp, "", text) == cc, text
+
+
+def test_aid_to_a_countrys_government_or_people_is_in_that_country(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # aid handed to "the Ministry of Health of Kenya" is where the aid is, as "aid to
+    # Kenya" is (main: the donor with the default, and "the people of Yemen" with both)
+    for text, cc in (
+        (
+            "Japan has handed over medical equipment worth $2 million to the Ministry of "
+            "Health of Kenya.",
+            "KE",
+        ),
+        ("China donated 500 ambulances to the government of Pakistan.", "PK"),
+        ("Britain delivered food aid to the people of Yemen this week.", "YE"),
+    ):
+        for gp in (geo, geo_rules):
+            assert country(gp, "", text) == cc, text
+    # aid stopped is a decision at home (as "suspended military aid to Pakistan"): the
+    # guard leaves it, and the default keeps main's answer (the rules alone read Myanmar,
+    # as main's do)
+    text = "Japan suspended aid to the government of Myanmar after the coup, Tokyo said."
+    assert country(geo, "", text) == "JP", text

@@ -203,6 +203,17 @@ AID_TO_BEFORE = re.compile(
     r"contributions?|grants?|loans?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?$",
     re.I,
 )
+# "handed over medical equipment ... to the Ministry of Health of Ethiopia", "donated
+# ambulances to the government of Pakistan", "food aid to the people of Yemen": aid given
+# to a country's government, ministry or people is aid to that country, placed as
+# AID_TO_BEFORE places it (the re-ranker had moved such items to the donor)
+AID_TO_BODY_OF_BEFORE = re.compile(
+    r"\b(?:aid|assistance|funding|funds|donations?|relief|supplies|equipment|goods|"
+    r"contributions?|grants?|loans?|donat(?:ed|es|ing)|handed\s+over)\b"
+    r"(?:\s+[\w’'$.,-]+){0,6}?\s+to\s+the\s+(?:government|people|ministry|authorities)"
+    r"(?:\s+(?:of\s+|for\s+)?[A-Z][\w’'-]*){0,3}?\s+of\s+(?:the\s+)?$",
+    re.I,
+)
 AID_WITHHELD = re.compile(
     r"\b(?:suspen\w*|cut\w*|reduc\w*|halt\w*|free?z\w*|froze\w*|withh\w*|block\w*|"
     r"ban\w*|lift\w*|stop\w*|end(?:s|ed|ing)?|willing|ready|prepared|offer\w*|propos\w*|"
@@ -1359,6 +1370,17 @@ def _describe(
                 m.home = True
             else:
                 m.locative = True
+        if (
+            english
+            and not m.locative
+            and not m.demonym
+            and before.endswith(("of ", "of the "))  # cheap first
+            and " to the " in (sentence := _sentence_before(text, m.start, field_start))
+            and AID_TO_BODY_OF_BEFORE.search(sentence)
+            and not AID_WITHHELD.search(sentence)
+        ):
+            m.locative = True  # "equipment to the Ministry of Health of Ethiopia"
+            m.attributive = m.office = False
         if m.locative and INCIDENT_BEFORE.search(before):
             m.incident = True
         # a capitalised word that is neither a common word nor a place right
