@@ -45,11 +45,18 @@ cut, the embeddings cut from ``bench/minilm.py cache DIR``'s (same ``--cache``).
 Eighth round (``TEXT``; combined with ``+``, e.g. ``names masked + no char``): ``names
 masked`` (the TF-IDF blocks see names replaced by ``Xname``, ``NameMasker``) and ``no char``
 (the character block dropped); cue and kind features keep the original text.
+Ninth round: ``extra contrast`` (the written items of ``data/contrast_extra.jsonl``, see
+``load_extra``, appended as training rows of source ``contrast_extra`` weighted as
+``contrast.jsonl``'s, 3x, the TF-IDF blocks refitted with them: ``with_extra``) and ``extra
+contrast x3`` (weighted 9x). ``--categories`` reports, on the ``full`` cut, the category
+model's accuracy on dev's positives (``dev_categories``, ``ACLED_CATEGORIES``).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import hashlib
 import json
 import re
 import time
@@ -65,6 +72,7 @@ import scipy.sparse as sp
 from sklearn.metrics import average_precision_score
 
 from newsalert import classifier as C
+from newsalert.models import CATEGORIES
 
 FEED = "rss_2020"
 CUTS: dict[str, str | None] = {"A": "2020-06-02", "B": "2020-05-30", "full": None}
@@ -351,6 +359,9 @@ def candidate(name: str) -> dict[str, Any]:
         return {"split": lambda data, splits: day_folds(data.days, data.source, splits)}
     if name in TEXT:
         return TEXT[name]
+    if name in EXTRA_CANDIDATES:
+        weight = EXTRA_CANDIDATES[name]
+        return {"extra": weight, "weights": {**C.SOURCE_WEIGHTS, EXTRA_SOURCE: weight}}
     if " + " in name and name not in R.CANDIDATES:  # e.g. "names masked + no char"
         merged: dict[str, Any] = {}
         for part in name.split(" + "):
@@ -367,6 +378,131 @@ TEXT: dict[str, dict[str, Any]] = {
     "names and acronyms masked": {"mask": "acronyms"},
     "other-period vocabulary": {"vocab": "other"},
 }
+
+
+# Ninth round: training items written from the labelling guide (data/contrast_extra.jsonl)
+EXTRA = Path(__file__).resolve().parents[1] / "data" / "contrast_extra.jsonl"
+EXTRA_SOURCE = "contrast_extra"  # its own source, so that its weight can differ from contrast's
+EXTRA_CANDIDATES = {"extra contrast": C.SOURCE_WEIGHTS["contrast"],
+                    "extra contrast x3": 3 * C.SOURCE_WEIGHTS["contrast"]}  # fmt: skip
+EXTRA_STYLES = ("headline", "sentence", "event_note")
+_LINK = re.compile(r"https?://[a-z0-9.-]+\.[a-z]{2,}/\S+", re.IGNORECASE)
+
+
+def load_extra(path: Path = EXTRA) -> list[dict[str, Any]]:
+    """The written items, each checked against the guide's format: a 0/1 label (no gray),
+    a category of the model's for an incident and ``none`` for talk, a summary, a link
+    with a path, a set id; a ``ValueError`` names the line of the first bad item."""
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        label, category = item.get("label"), item.get("category")
+        problem = ""
+        if isinstance(label, bool) or label not in (0, 1):
+            problem = f"label {label!r} is not 0 or 1"
+        elif label == 1 and category not in CATEGORIES:
+            problem = f"incident with category {category!r}"
+        elif label == 0 and category != "none":
+            problem = f"label 0 with category {category!r}"
+        elif not all(isinstance(item.get(k), str) for k in ("title", "summary", "link", "set")):
+            problem = "title, summary, link and set must be strings"
+        elif not item["summary"].strip() or not item["set"].strip():
+            problem = "empty summary or set"
+        elif not _LINK.fullmatch(item["link"]):
+            problem = f"link {item['link']!r} has no host and path"
+        elif item.get("source") != EXTRA_SOURCE or item.get("style") not in EXTRA_STYLES:
+            problem = f"source must be {EXTRA_SOURCE!r}, style one of {EXTRA_STYLES}"
+        if problem:
+            raise ValueError(f"{path}:{n}: {problem}")
+        items.append(item)
+    return items
+
+
+def with_extra(data: CutData, items: list[dict[str, Any]]) -> CutData:
+    """``data`` with ``items`` appended as training rows (after the cut's own, so the
+    first ``len(data.rows)`` probabilities are the cut's items) and their summary-only
+    copies, the TF-IDF blocks refitted on all texts as ``model train`` would; dev and the
+    later items are the same."""
+    out = copy.copy(data)
+    extra = list(C._training_rows(items, "contrast_extra"))
+    out.rows = data.rows + extra
+    out.y = np.concatenate([data.y, [r.label for r in extra]]).astype(data.y.dtype)
+    out.source = np.concatenate([data.source, [r.source for r in extra]])
+    out.days = np.concatenate([data.days, [""] * len(extra)])
+    out.copy_of = np.array([i for i, r in enumerate(out.rows) if r.summary_only], dtype=int)
+    digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:12]
+    key = f"{C.packaged_data_sha256()[:12]}-{data.name}-extra-{digest}"
+    files = [data.cache / f"later-{n}-{key}.{e}"
+             for n, e in (("vec", "joblib"), ("x", "npz"), ("ev", "npz"))]  # fmt: skip
+    if all(f.exists() for f in files):
+        out.vec, out.tfidf, out.dev_tfidf = (joblib.load(files[0]), sp.load_npz(files[1]),
+                                             sp.load_npz(files[2]))  # fmt: skip
+    else:
+        from sklearn.pipeline import FeatureUnion
+
+        out.vec = FeatureUnion([(n, t) for n, t in C._make_vectorizer().transformer_list[:2]])
+        out.tfidf = out.vec.fit_transform(out.docs).tocsr()
+        out.dev_tfidf = out.vec.transform(out.dev_docs).tocsr()
+        joblib.dump(out.vec, files[0])
+        sp.save_npz(files[1], out.tfidf)
+        sp.save_npz(files[2], out.dev_tfidf)
+    return out
+
+
+# dev.jsonl's positives carry their ACLED event type (``orig_label``): the categories of the
+# model's that the guide allows for each (written before any candidate ran; a grenade or a
+# remote explosive may be an attack in a war, a terror attack or a crime)
+ACLED_CATEGORIES: dict[str, frozenset[str]] = {
+    "ARMED_CLASH": frozenset({"armed_conflict"}),
+    "AIR_STRIKE": frozenset({"armed_conflict"}),
+    "ART_MISS_ATTACK": frozenset({"armed_conflict"}),
+    "GOV_REGAINS_TERIT": frozenset({"armed_conflict"}),
+    "NON_STATE_ACTOR_OVERTAKES_TER": frozenset({"armed_conflict"}),
+    "CHEM_WEAP": frozenset({"armed_conflict"}),
+    "SUIC_BOMB": frozenset({"terrorism"}),
+    "REM_EXPLOS": frozenset({"terrorism", "armed_conflict"}),
+    "GRENADE": frozenset({"terrorism", "armed_conflict", "violent_crime"}),
+    "ATTACK": frozenset({"armed_conflict", "terrorism", "violent_crime"}),
+    "ABDUCT_DISSAP": frozenset({"kidnapping"}),
+    "VIOL_DEMONSTR": frozenset({"civil_unrest"}),
+    "MOB_VIOL": frozenset({"civil_unrest"}),
+    "FORCE_AGAINST_PROTEST": frozenset({"civil_unrest"}),
+}
+
+
+def dev_categories(data: CutData) -> dict[str, Any]:
+    """The category model ``model train`` fits on ``data``'s rows (``_train_category``, on
+    the same columns), applied to dev's positives with the runtime's cyber guard: the
+    share whose category is one ``ACLED_CATEGORIES`` allows, overall and per event type,
+    and what was given per type."""
+    n = len(data.rows)
+    kinds, dev_kinds = data.kinds()
+    texts = [r.text for r in data.rows]
+    x = sp.hstack([data.tfidf[:n], sp.csr_matrix(R.cues(texts)), kinds[:n]], format="csr")
+    dev_docs = data.dev_docs[: data.n_dev]
+    ev = sp.hstack([data.dev_tfidf[: data.n_dev], sp.csr_matrix(R.cues(dev_docs)),
+                    dev_kinds[: data.n_dev]], format="csr")  # fmt: skip
+    payload, _ = C._train_category(x, data.rows, 0)
+    scores = np.asarray(ev[:, payload["columns"]] @ payload["coef"].T) + payload["intercept"]
+    cyber = CATEGORIES.index("cyber")
+    given = []
+    for k, row in enumerate(scores):
+        if row.argmax() == cyber and not C.cyber_words(dev_docs[k]):
+            row = row.copy()
+            row[cyber] = -np.inf
+        given.append(CATEGORIES[int(row.argmax())])
+    per: dict[str, Counter[str]] = {}
+    right = total = 0
+    for item, cat in zip(data.dev[: data.n_dev], given, strict=True):
+        allowed = ACLED_CATEGORIES.get(str(item.get("orig_label")))
+        if item.get("label") != 1 or allowed is None:
+            continue
+        per.setdefault(item["orig_label"], Counter())[cat] += 1
+        right, total = right + (cat in allowed), total + 1
+    return {"accuracy": right / total if total else 0.0, "right": right, "n": total,
+            "per": {k: dict(v) for k, v in sorted(per.items())}}  # fmt: skip
 
 
 def prf(y: np.ndarray, p: np.ndarray, t: float, w: np.ndarray | None = None) -> dict[str, float]:
@@ -419,6 +555,8 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
 
     def file(name: str) -> Path:
         key = f"{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}"
+        if name.startswith("extra contrast"):  # a fit of the written file as it is now
+            key += "-" + hashlib.sha256(EXTRA.read_bytes()).hexdigest()[:12]
         return data.cache / f"later-{key}.npz"
 
     def save(f: Path, out: dict[str, Any]) -> None:
@@ -438,11 +576,14 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
         cand = candidate(base_name)
         data.plain_youtube = bool(cand.get("plain_youtube"))
         text = {k: cand[k] for k in ("mask", "char", "vocab") if k in cand}
-        if text:  # the TF-IDF blocks this candidate sees, for this fit only
+        if "extra" in cand:  # the written items as training rows (their own TF-IDF fit)
+            fitted[base_name] = R.run(with_extra(data, load_extra()), cand)
+        elif text:  # the TF-IDF blocks this candidate sees, for this fit only
             saved = data.tfidf, data.dev_tfidf
             data.tfidf, data.dev_tfidf = text_blocks(data, **text)
         try:
-            fitted[base_name] = R.run(data, cand, seed=int(cand.get("seed", 0)))
+            if base_name not in fitted:
+                fitted[base_name] = R.run(data, cand, seed=int(cand.get("seed", 0)))
         finally:
             data.plain_youtube = False
             if text:
@@ -458,7 +599,8 @@ def summarise(data: CutData, out: dict[str, Any], base: dict[str, Any] | None,
               full: R.Data) -> dict[str, Any]:  # fmt: skip
     t = out["threshold"]
     feed = data.source == FEED
-    oof = prf(data.y[feed], out["p"][feed], t)
+    p = out["p"][: len(data.y)]  # written items (``extra``) come after the cut's rows
+    oof = prf(data.y[feed], p[feed], t)
     res: dict[str, Any] = {"t": t, "oof feed F1": oof["F1"], "oof feed AP": oof["AP"]}
     if data.later:
         later_p = out["dev_p"][data.n_dev :]
@@ -499,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/newsalert-oof"))
     parser.add_argument("--cuts", default="A,B,full")
     parser.add_argument("--json", type=Path, help="append each result as a JSON line")
+    parser.add_argument("--categories", action="store_true",
+                        help="on the full cut, the category model's accuracy on dev's positives")  # fmt: skip
     args = parser.parse_args(argv)
     full = R.Data(args.cache)
     days, strata = packaged_meta(full.rows)
@@ -510,6 +654,12 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             out = base if name == "baseline" else evaluate(data, name, fitted)
             res = summarise(data, out, None if name == "baseline" else base, full)
+            if args.categories and CUTS[cut] is None:
+                extra = "extra" in candidate(name) if name != "baseline" else False
+                res["categories"] = dev_categories(
+                    with_extra(data, load_extra()) if extra else data
+                )
+                print(f"{cut} {name}: dev categories {res['categories']}", flush=True)
             print(line(cut, name, res) + f" | {time.perf_counter() - started:.0f}s", flush=True)
             if args.json:
                 with args.json.open("a") as f:

@@ -412,3 +412,112 @@ def test_other_period_vocabulary_is_fitted_without_the_feed_items(tmp_path: Path
     # feed rows share no term with it ("in"/"tonight" are not in AG's), so they are empty
     assert x.shape == (8, len(vocab)) and x[:4].nnz == 0 and x[4:].nnz > 0
     assert ev[0, vocab["attack"]] > 0
+
+
+def _extra_item(**over: Any) -> dict[str, Any]:
+    item = {"title": "Curfew in Dakar as unrest spreads", "summary": "Shops were looted.",
+            "link": "https://example.org/world/dakar-curfew", "label": 1,
+            "category": "civil_unrest", "source": "contrast_extra", "set": "sn-1",
+            "style": "headline", "theme": "curfew"}  # fmt: skip
+    return {**item, **over}
+
+
+def test_load_extra_reads_the_written_items(tmp_path: Path) -> None:
+    import json
+
+    later = _bench("relevance_later")
+    f = tmp_path / "extra.jsonl"
+    talk = _extra_item(label=0, category="none", link="https://example.org/opinion/x")
+    f.write_text("\n".join(json.dumps(i) for i in (_extra_item(), talk)) + "\n\n")
+    got = later.load_extra(f)
+    assert [i["label"] for i in got] == [1, 0]
+    # the shipped file: 0/1 labels, categories of the model's, talk with none, many sets
+    shipped = later.load_extra()
+    assert len(shipped) >= 300 and {i["label"] for i in shipped} == {0, 1}
+    assert {i["category"] for i in shipped if i["label"]} <= set(later.CATEGORIES)
+    assert len({i["set"] for i in shipped}) >= 50
+
+
+def test_load_extra_rejects_gray_labels_bad_categories_and_links(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+
+    later = _bench("relevance_later")
+    f = tmp_path / "extra.jsonl"
+    bad = [
+        (_extra_item(label="gray"), "label"),
+        (_extra_item(label=True), "label"),
+        (_extra_item(category="riot"), "category"),
+        (_extra_item(label=0), "label 0 with category"),
+        (_extra_item(link="example.org/world/x"), "link"),
+        (_extra_item(link="https://example.org"), "link"),
+        (_extra_item(summary=" "), "empty summary"),
+        (_extra_item(source="contrast"), "source"),
+        (_extra_item(set=3), "strings"),
+    ]
+    for item, why in bad:
+        f.write_text(json.dumps(_extra_item()) + "\n" + json.dumps(item) + "\n")
+        with pytest.raises(ValueError, match=f"extra.jsonl:2: .*{why}"):
+            later.load_extra(f)
+
+
+def test_with_extra_appends_rows_weighted_as_the_candidate_says(tmp_path: Path) -> None:
+    later = _bench("relevance_later")
+    assert later.candidate("extra contrast")["weights"]["contrast_extra"] == 3.0
+    assert later.candidate("extra contrast x3")["weights"]["contrast_extra"] == 9.0
+    assert later.candidate("extra contrast")["weights"]["rss_2020"] == 20.0
+    docs = ["Gunmen attack a convoy in Kabul", "Talks in Kabul end", "Gunmen kill two"]
+    data = later.CutData.__new__(later.CutData)
+    data.rows = list(classifier._training_rows([{"title": d, "label": i % 2} for i, d in enumerate(docs)], "t"))  # fmt: skip
+    data.y, data.source = np.array([0, 1, 0]), np.array(["rss_2020"] * 3)
+    data.days, data.copy_of = np.array(["2020-05-26"] * 3), np.array([], dtype=int)
+    data.dev_docs, data.cache, data.name = ["Kabul talks"], tmp_path, "A"
+    items = [_extra_item(), _extra_item(label=0, category="none", title="Kabul march ends")]
+    out = later.with_extra(data, items)
+    assert out.source.tolist() == ["rss_2020"] * 3 + ["contrast_extra"] * 2
+    assert [r.source for r in out.rows[3:]] == ["contrast_extra"] * 2
+    assert out.y.tolist() == [0, 1, 0, 1, 0] and out.days.tolist()[3:] == ["", ""]
+    assert out.copy_of.tolist() == [3, 4]  # the written items have titles: summary copies
+    assert out.tfidf.shape[0] == 7 and out.dev_tfidf.shape[0] == 1
+    assert "looted" in out.vec.transformer_list[0][1].vocabulary_  # fitted with the items
+    assert len(data.rows) == 3  # the cut's own data is untouched
+    again = later.with_extra(data, items)  # read back from the cache
+    assert (again.tfidf != out.tfidf).nnz == 0
+
+
+def test_dev_categories_scores_against_the_acled_types(tmp_path: Path) -> None:
+    from sklearn.pipeline import FeatureUnion
+
+    later = _bench("relevance_later")
+    assert all(c <= set(later.CATEGORIES) for c in later.ACLED_CATEGORIES.values())
+    riot = ["Rioters loot shops, police fire tear gas", "Crowds riot and burn cars, tear gas fired"]
+    war = [
+        "Rebels and army troops clash near the front",
+        "Army shells rebel positions at the front",
+    ]
+    items = [{"title": t, "label": 1, "category": "civil_unrest"} for t in riot * 3]
+    items += [{"title": t, "label": 1, "category": "armed_conflict"} for t in war * 3]
+    # three categories: with two, sklearn's binary model has one row of weights
+    gone = ["Gunmen abduct pupils from a school", "Kidnappers seize tourists and demand ransom"]
+    items += [{"title": t, "label": 1, "category": "kidnapping"} for t in gone * 3]
+    items += [{"title": "Stocks rise", "label": 0}]
+    data = later.CutData.__new__(later.CutData)
+    data.rows = list(classifier._training_rows(items, "t"))
+    data.copy_of = np.array([], dtype=int)
+    data.dev = [{"summary": "Police fire tear gas as rioters loot shops", "label": 1,
+                 "orig_label": "VIOL_DEMONSTR"},
+                {"summary": "Army troops clash with rebels at the front", "label": 1,
+                 "orig_label": "VIOL_DEMONSTR"},  # the wrong type on purpose: a miss
+                {"summary": "Rebels shell the army", "label": 1, "orig_label": "NOT_ACLED"},
+                {"summary": "Tear gas riot", "label": 0, "orig_label": "PEACE_PROTEST"}]  # fmt: skip
+    data.dev_docs = [d["summary"] for d in data.dev]
+    data.n_dev = len(data.dev)
+    vec = FeatureUnion(list(classifier._make_vectorizer().transformer_list[:1]))
+    vec.transformer_list[0][1].set_params(min_df=1)
+    data.tfidf = vec.fit_transform([r.text for r in data.rows]).tocsr()
+    data.dev_tfidf = vec.transform(data.dev_docs).tocsr()
+    got = later.dev_categories(data)
+    # only labelled positives of a known type count: the riot right, the clash wrong
+    assert (got["right"], got["n"], got["accuracy"]) == (1, 2, 0.5)
+    assert got["per"] == {"VIOL_DEMONSTR": {"civil_unrest": 1, "armed_conflict": 1}}

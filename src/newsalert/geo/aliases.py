@@ -319,6 +319,40 @@ REGIONS: dict[str, tuple[str, float, float]] = {
     "Baluchistan": ("PK", 28.5, 65.5),
     "Sahel": ("ML", 15.0, 0.0),
     "Niger Delta": ("NG", 5.0, 6.3),
+    # English counties, GeoNames' second level (England is the first): "Bedfordshire
+    # Police", "Isle of Wight MP" named no place, or a US namesake (Yorkshire, New York,
+    # 7,541; Isle of Wight County, Virginia). Only names no town of 30,000 or more holds
+    # ("Surrey", "Norfolk", "Kent", "Essex", "Cornwall" are large towns abroad too) and
+    # no firm ("Berkshire" Hathaway); approximate centres
+    "Bedfordshire": ("GB", 52.03, -0.45),
+    "Buckinghamshire": ("GB", 51.8, -0.8),
+    "Cambridgeshire": ("GB", 52.35, 0.05),
+    "Cheshire": ("GB", 53.2, -2.55),
+    "Cumbria": ("GB", 54.5, -3.0),
+    "Derbyshire": ("GB", 53.1, -1.6),
+    "Dorset": ("GB", 50.8, -2.3),
+    "Gloucestershire": ("GB", 51.85, -2.2),
+    "Hampshire": ("GB", 51.05, -1.3),
+    "Herefordshire": ("GB", 52.08, -2.75),
+    "Hertfordshire": ("GB", 51.8, -0.2),
+    "Isle of Wight": ("GB", 50.67, -1.3),
+    "Lancashire": ("GB", 53.8, -2.6),
+    "Leicestershire": ("GB", 52.65, -1.1),
+    "Lincolnshire": ("GB", 53.1, -0.2),
+    "Merseyside": ("GB", 53.45, -2.95),
+    "Northamptonshire": ("GB", 52.3, -0.9),
+    "Nottinghamshire": ("GB", 53.1, -1.0),
+    "Oxfordshire": ("GB", 51.8, -1.3),
+    "Shropshire": ("GB", 52.65, -2.75),
+    "Staffordshire": ("GB", 52.85, -2.05),
+    "Warwickshire": ("GB", 52.3, -1.55),
+    "Wiltshire": ("GB", 51.3, -1.9),
+    "Worcestershire": ("GB", 52.2, -2.2),
+    "Yorkshire": ("GB", 53.95, -1.3),
+    "North Yorkshire": ("GB", 54.2, -1.4),
+    "South Yorkshire": ("GB", 53.5, -1.3),
+    "West Yorkshire": ("GB", 53.75, -1.7),
+    "Tyneside": ("GB", 54.97, -1.6),
 }
 
 # First-level subdivision type words that news English leaves out ("Idlib", not

@@ -203,6 +203,17 @@ AID_TO_BEFORE = re.compile(
     r"contributions?|grants?|loans?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?$",
     re.I,
 )
+# "handed over medical equipment ... to the Ministry of Health of Ethiopia", "donated
+# ambulances to the government of Pakistan", "food aid to the people of Yemen": aid given
+# to a country's government, ministry or people is aid to that country, placed as
+# AID_TO_BEFORE places it (the re-ranker had moved such items to the donor)
+AID_TO_BODY_OF_BEFORE = re.compile(
+    r"\b(?:aid|assistance|funding|funds|donations?|relief|supplies|equipment|goods|"
+    r"contributions?|grants?|loans?|donat(?:ed|es|ing)|handed\s+over)\b"
+    r"(?:\s+[\w’'$.,-]+){0,6}?\s+to\s+the\s+(?:government|people|ministry|authorities)"
+    r"(?:\s+(?:of\s+|for\s+)?[A-Z][\w’'-]*){0,3}?\s+of\s+(?:the\s+)?$",
+    re.I,
+)
 AID_WITHHELD = re.compile(
     r"\b(?:suspen\w*|cut\w*|reduc\w*|halt\w*|free?z\w*|froze\w*|withh\w*|block\w*|"
     r"ban\w*|lift\w*|stop\w*|end(?:s|ed|ing)?|willing|ready|prepared|offer\w*|propos\w*|"
@@ -377,6 +388,17 @@ COUNTY_COUNTRIES = frozenset({"GB", "IE"})
 # country's government, whose acts are at home
 # "a state visit he was currently making to China", "began his visit to China"
 VISIT_BEFORE = re.compile(r"\b(?:visit(?:s|ing)?|trip|tour)\b(?:\W+\w+){0,5}?\W+to\s+(?:the\s+)?$")
+# "cancelled a planned visit to Britain", "called off his trip to Japan": a visit that will
+# not happen puts no one at its destination, so it is no visit's place (the re-ranker
+# weighs "visited" heavily toward the event's place); the decision is made at home. The
+# destination keeps its weight as named (marked elsewhere too, it moved "The UK prime
+# minister has cancelled a planned visit to Washington" to the US: measured, not kept)
+CALLED_OFF_VISIT_BEFORE = re.compile(
+    r"\b(?:cancel\w*|call(?:s|ed|ing)?\s+off|postpon\w*|scrap\w*|put\s+off|shelv\w*|"
+    r"abandon\w*|axe[sd]?)\b(?:\W+\w+){0,3}?\W+(?:visit(?:s|ing)?|trip|tour)\b"
+    r"(?:\W+\w+){0,5}?\W+to\s+(?:the\s+)?$",
+    re.I,
+)
 OFFICIALS_AFTER = re.compile(
     r"^\s+(?:regime|government|authorities|leadership|officials|ministry|state\s+media|"
     r"state\s+television)\b"
@@ -1018,6 +1040,8 @@ def _describe(
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
         m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
+        if m.visited and CALLED_OFF_VISIT_BEFORE.search(before):  # only after a visit's "to"
+            m.visited = False
         m.in_lead = m.field == "summary" and m.start < lead_end
         prev_word, prev_gap, prev_start = "", "", m.start
         pm = _prev_word(before)
@@ -1346,6 +1370,17 @@ def _describe(
                 m.home = True
             else:
                 m.locative = True
+        if (
+            english
+            and not m.locative
+            and not m.demonym
+            and before.endswith(("of ", "of the "))  # cheap first
+            and " to the " in (sentence := _sentence_before(text, m.start, field_start))
+            and AID_TO_BODY_OF_BEFORE.search(sentence)
+            and not AID_WITHHELD.search(sentence)
+        ):
+            m.locative = True  # "equipment to the Ministry of Health of Ethiopia"
+            m.attributive = m.office = False
         if m.locative and INCIDENT_BEFORE.search(before):
             m.incident = True
         # a capitalised word that is neither a common word nor a place right
