@@ -9,9 +9,7 @@ from newsalert.geo import Geoparser
 from tests.georead import country
 
 
-def test_a_called_off_visit_is_not_at_its_destination(
-    geo: Geoparser, geo_rules: Geoparser
-) -> None:
+def test_a_called_off_visit_is_not_at_its_destination(geo: Geoparser, geo_rules: Geoparser) -> None:
     # the visit will not happen: the decision is made at home (main, default: the
     # destination, which the re-ranker reads as a visit's place)
     for text, cc in (
@@ -78,3 +76,23 @@ def test_aid_to_a_countrys_government_or_people_is_in_that_country(
     # as main's do)
     text = "Japan suspended aid to the government of Myanmar after the coup, Tokyo said."
     assert country(geo, "", text) == "JP", text
+
+
+def test_a_country_defending_anothers_act_speaks_at_home(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # "defended" is a statement, as "condemned" or "rejected" are: made at home (main,
+    # default: the place the statement speaks of; the rules alone still weigh a strike
+    # "in Russia" above a statement, as main's do)
+    for text, cc in (
+        (
+            "Britain on Tuesday defended the right of Ukrainian forces to strike targets in Russia.",
+            "GB",
+        ),
+        ("Australia on Friday defended the right of Israel to strike militants in Lebanon.", "AU"),
+    ):
+        assert country(geo, "", text) == cc, text
+    # troops defending a town are where the town is
+    text = "Ukrainian troops defended the city of Kharkiv from a Russian assault on Monday."
+    for gp in (geo, geo_rules):
+        assert country(gp, "", text) == "UA", text

@@ -419,6 +419,9 @@ STATEMENT_VERBS = (
     r"decid(?:e|es|ed)|refus(?:e|es|ed)|recogni[sz](?:e|es|ed)|insist(?:s|ed)?|"
     r"vow(?:s|ed)?|criticis(?:e|es|ed)|criticiz(?:e|es|ed)|condemn(?:s|ed)?|"
     r"welcom(?:e|es|ed)|protest(?:s|ed)?|veto(?:es|ed)?|recall(?:s|ed)?|summon(?:s|ed)?|"
+    # "The United States on Thursday defended the right of Russian troops to fire on
+    # militants in Azerbaijan": a defence of another's act, said at home
+    r"defend(?:s|ed)?|"
     # "Australia turns down plea for more troops ... in Iraq": a refusal, as "rejects" is
     r"turn(?:s|ed)?\s+down|declin(?:e|es|ed)|rebuff(?:s|ed)?|spurn(?:s|ed)?)"
 )
