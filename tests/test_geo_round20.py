@@ -96,3 +96,19 @@ def test_a_country_defending_anothers_act_speaks_at_home(
     text = "Ukrainian troops defended the city of Kharkiv from a Russian assault on Monday."
     for gp in (geo, geo_rules):
         assert country(gp, "", text) == "UA", text
+
+
+def test_a_demonym_of_a_persons_origins_is_no_place(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # "of Filipino heritage", "an Indian-origin": who the person is, not where anything
+    # happened (main: the demonym's country)
+    for text in (
+        "A nurse of Filipino heritage has spoken about the online abuse she received.",
+        "The Indian-origin scientist said the award belonged to her whole team.",
+        "The actor, of Nigerian descent, said the role had changed his life.",
+    ):
+        for gp in (geo, geo_rules):
+            assert country(gp, "", text) is None, text
+    # a demonym naming who acts still places the act
+    text = "Filipino workers protested outside the labour ministry on Monday."
+    for gp in (geo, geo_rules):
+        assert country(gp, "", text) == "PH", text

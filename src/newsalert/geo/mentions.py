@@ -399,6 +399,9 @@ CALLED_OFF_VISIT_BEFORE = re.compile(
     r"(?:\W+\w+){0,5}?\W+to\s+(?:the\s+)?$",
     re.I,
 )
+# "her Filipino heritage", "a man of Moroccan descent", "an Indian-origin scientist": a
+# demonym naming a person's origins says nothing of where the event is
+ORIGINS_AFTER = re.compile(r"^[\s-]+(?:heritage|descent|ancestry|origins?|extraction)\b")
 OFFICIALS_AFTER = re.compile(
     r"^\s+(?:regime|government|authorities|leadership|officials|ministry|state\s+media|"
     r"state\s+television)\b"
@@ -674,6 +677,7 @@ class Found:
     officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
     subject: bool = False  # "Obama gave", "Bolton would": a verb follows the name
+    origins: bool = False  # "her Filipino heritage": a person's origins, no place of the event
 
 
 def _ends_with_with(before: str) -> bool:
@@ -1042,6 +1046,7 @@ def _describe(
         m.after_comma = ("," in before) and bool(AFTER_COMMA.search(before))
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
+        m.origins = m.demonym and bool(ORIGINS_AFTER.match(after))
         m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
         if m.visited and CALLED_OFF_VISIT_BEFORE.search(before):  # only after a visit's "to"
             m.visited = False
