@@ -53,6 +53,13 @@ def test_english_counties_are_places_in_england(geo: Geoparser, geo_rules: Geopa
     ):
         for gp in (geo, geo_rules):
             assert country(gp, "", text) == cc, text
+    # "X County" is a US-style county, not England's (whose councils are "X County Council")
+    text = "The Hampshire County sheriff said the road was closed after the storm."
+    for gp in (geo, geo_rules):
+        assert country(gp, "", text) != "GB", text
+    text = "Hampshire County Council said the road would reopen in June."
+    for gp in (geo, geo_rules):
+        assert country(gp, "", text) == "GB", text
 
 
 def test_aid_to_a_countrys_government_or_people_is_in_that_country(

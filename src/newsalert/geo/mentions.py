@@ -678,6 +678,7 @@ class Found:
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
     subject: bool = False  # "Obama gave", "Bolton would": a verb follows the name
     origins: bool = False  # "her Filipino heritage": a person's origins, no place of the event
+    county_after: bool = False  # "Hampshire County": a US-style county, not England's Hampshire
 
 
 def _ends_with_with(before: str) -> bool:
@@ -1041,6 +1042,9 @@ def _describe(
         m.sentence_start = _starts_sentence(text, m.start, field_start)
         # substring tests first: each pattern needs its words, so no match is lost
         m.county = ("Co" in before) and bool(COUNTY_BEFORE.search(before))
+        # England names its counties without the word ("Hampshire", "Hampshire County
+        # Council"); "Hampshire County" alone is Massachusetts' or West Virginia's
+        m.county_after = after.startswith(" County") and not after.startswith(" County Council")
         rw = REGION_WORD_AFTER.match(after)
         m.region_word = rw.group(1).lower() if rw else ""
         m.after_comma = ("," in before) and bool(AFTER_COMMA.search(before))
