@@ -521,3 +521,14 @@ def test_dev_categories_scores_against_the_acled_types(tmp_path: Path) -> None:
     # only labelled positives of a known type count: the riot right, the clash wrong
     assert (got["right"], got["n"], got["accuracy"]) == (1, 2, 0.5)
     assert got["per"] == {"VIOL_DEMONSTR": {"civil_unrest": 1, "armed_conflict": 1}}
+
+
+def test_shuffled_control_keeps_texts_and_the_share_of_incidents() -> None:
+    later = _bench("relevance_later")
+    items = later.load_extra()
+    mixed = later.shuffled(items)
+    assert [i["title"] for i in mixed] == [i["title"] for i in items]
+    assert sum(i["label"] for i in mixed) == sum(i["label"] for i in items)
+    assert sum(a["label"] != b["label"] for a, b in zip(items, mixed, strict=True)) > 50
+    assert all((i["label"] == 1) == (i["category"] != "none") for i in mixed)
+    assert later.candidate("extra contrast shuffled")["shuffle"] is True
