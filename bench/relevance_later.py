@@ -48,7 +48,9 @@ masked`` (the TF-IDF blocks see names replaced by ``Xname``, ``NameMasker``) and
 Ninth round: ``extra contrast`` (the written items of ``data/contrast_extra.jsonl``, see
 ``load_extra``, appended as training rows of source ``contrast_extra`` weighted as
 ``contrast.jsonl``'s, 3x, the TF-IDF blocks refitted with them: ``with_extra``) and ``extra
-contrast x3`` (weighted 9x). ``--categories`` reports, on the ``full`` cut, the category
+contrast x3`` (weighted 9x); ``extra contrast + rows threshold`` (the threshold chosen on
+the cut's own rows, ``rows_threshold``); ``extra contrast shuffled`` (a control: the same
+texts with permuted labels, ``shuffled``). ``--categories`` reports, on the ``full`` cut, the category
 model's accuracy on dev's positives (``dev_categories``, ``ACLED_CATEGORIES``).
 """
 
