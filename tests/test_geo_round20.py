@@ -9,9 +9,7 @@ from newsalert.geo import Geoparser
 from tests.georead import country
 
 
-def test_a_called_off_visit_is_not_at_its_destination(
-    geo: Geoparser, geo_rules: Geoparser
-) -> None:
+def test_a_called_off_visit_is_not_at_its_destination(geo: Geoparser, geo_rules: Geoparser) -> None:
     # the visit will not happen: the decision is made at home (main, default: the
     # destination, which the re-ranker reads as a visit's place)
     for text, cc in (
@@ -55,6 +53,13 @@ def test_english_counties_are_places_in_england(geo: Geoparser, geo_rules: Geopa
     ):
         for gp in (geo, geo_rules):
             assert country(gp, "", text) == cc, text
+    # "X County" is a US-style county, not England's (whose councils are "X County Council")
+    text = "The Hampshire County sheriff said the road was closed after the storm."
+    for gp in (geo, geo_rules):
+        assert country(gp, "", text) != "GB", text
+    text = "Hampshire County Council said the road would reopen in June."
+    for gp in (geo, geo_rules):
+        assert country(gp, "", text) == "GB", text
 
 
 def test_aid_to_a_countrys_government_or_people_is_in_that_country(
@@ -78,3 +83,39 @@ def test_aid_to_a_countrys_government_or_people_is_in_that_country(
     # as main's do)
     text = "Japan suspended aid to the government of Myanmar after the coup, Tokyo said."
     assert country(geo, "", text) == "JP", text
+
+
+def test_a_country_defending_anothers_act_speaks_at_home(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # "defended" is a statement, as "condemned" or "rejected" are: made at home (main,
+    # default: the place the statement speaks of; the rules alone still weigh a strike
+    # "in Russia" above a statement, as main's do)
+    for text, cc in (
+        (
+            "Britain on Tuesday defended the right of Ukrainian forces to strike targets in Russia.",
+            "GB",
+        ),
+        ("Australia on Friday defended the right of Israel to strike militants in Lebanon.", "AU"),
+    ):
+        assert country(geo, "", text) == cc, text
+    # troops defending a town are where the town is
+    text = "Ukrainian troops defended the city of Kharkiv from a Russian assault on Monday."
+    for gp in (geo, geo_rules):
+        assert country(gp, "", text) == "UA", text
+
+
+def test_a_demonym_of_a_persons_origins_is_no_place(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # "of Filipino heritage", "an Indian-origin": who the person is, not where anything
+    # happened (main: the demonym's country)
+    for text in (
+        "A nurse of Filipino heritage has spoken about the online abuse she received.",
+        "The Indian-origin scientist said the award belonged to her whole team.",
+        "The actor, of Nigerian descent, said the role had changed his life.",
+    ):
+        for gp in (geo, geo_rules):
+            assert country(gp, "", text) is None, text
+    # a demonym naming who acts still places the act
+    text = "Filipino workers protested outside the labour ministry on Monday."
+    for gp in (geo, geo_rules):
+        assert country(gp, "", text) == "PH", text

@@ -521,3 +521,24 @@ def test_dev_categories_scores_against_the_acled_types(tmp_path: Path) -> None:
     # only labelled positives of a known type count: the riot right, the clash wrong
     assert (got["right"], got["n"], got["accuracy"]) == (1, 2, 0.5)
     assert got["per"] == {"VIOL_DEMONSTR": {"civil_unrest": 1, "armed_conflict": 1}}
+
+
+def test_shuffled_control_keeps_texts_and_the_share_of_incidents() -> None:
+    later = _bench("relevance_later")
+    items = later.load_extra()
+    mixed = later.shuffled(items)
+    assert [i["title"] for i in mixed] == [i["title"] for i in items]
+    assert sum(i["label"] for i in mixed) == sum(i["label"] for i in items)
+    assert sum(a["label"] != b["label"] for a, b in zip(items, mixed, strict=True)) > 50
+    assert all((i["label"] == 1) == (i["category"] != "none") for i in mixed)
+    assert later.candidate("extra contrast shuffled")["shuffle"] is True
+
+
+def test_rows_threshold_leaves_the_written_items_out() -> None:
+    later = _bench("relevance_later")
+    data = later.CutData.__new__(later.CutData)
+    data.y = np.array([0, 0, 1, 1])
+    # the cut's rows split at 0.5; the two written rows after them (a 0.9 talk item) do not
+    out = {"p": np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.2]), "threshold": 0.95}
+    got = later.DERIVED["rows threshold"](data, out)
+    assert 0.3 < got["threshold"] <= 0.6 and got["p"] is out["p"]

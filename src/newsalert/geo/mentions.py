@@ -399,6 +399,9 @@ CALLED_OFF_VISIT_BEFORE = re.compile(
     r"(?:\W+\w+){0,5}?\W+to\s+(?:the\s+)?$",
     re.I,
 )
+# "her Filipino heritage", "a man of Moroccan descent", "an Indian-origin scientist": a
+# demonym naming a person's origins says nothing of where the event is
+ORIGINS_AFTER = re.compile(r"^[\s-]+(?:heritage|descent|ancestry|origins?|extraction)\b")
 OFFICIALS_AFTER = re.compile(
     r"^\s+(?:regime|government|authorities|leadership|officials|ministry|state\s+media|"
     r"state\s+television)\b"
@@ -419,6 +422,9 @@ STATEMENT_VERBS = (
     r"decid(?:e|es|ed)|refus(?:e|es|ed)|recogni[sz](?:e|es|ed)|insist(?:s|ed)?|"
     r"vow(?:s|ed)?|criticis(?:e|es|ed)|criticiz(?:e|es|ed)|condemn(?:s|ed)?|"
     r"welcom(?:e|es|ed)|protest(?:s|ed)?|veto(?:es|ed)?|recall(?:s|ed)?|summon(?:s|ed)?|"
+    # "The United States on Thursday defended the right of Russian troops to fire on
+    # militants in Azerbaijan": a defence of another's act, said at home
+    r"defend(?:s|ed)?|"
     # "Australia turns down plea for more troops ... in Iraq": a refusal, as "rejects" is
     r"turn(?:s|ed)?\s+down|declin(?:e|es|ed)|rebuff(?:s|ed)?|spurn(?:s|ed)?)"
 )
@@ -671,6 +677,8 @@ class Found:
     officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
     subject: bool = False  # "Obama gave", "Bolton would": a verb follows the name
+    origins: bool = False  # "her Filipino heritage": a person's origins, no place of the event
+    county_after: bool = False  # "Hampshire County": a US-style county, not England's Hampshire
 
 
 def _ends_with_with(before: str) -> bool:
@@ -1034,11 +1042,15 @@ def _describe(
         m.sentence_start = _starts_sentence(text, m.start, field_start)
         # substring tests first: each pattern needs its words, so no match is lost
         m.county = ("Co" in before) and bool(COUNTY_BEFORE.search(before))
+        # England names its counties without the word ("Hampshire", "Hampshire County
+        # Council"); "Hampshire County" alone is Massachusetts' or West Virginia's
+        m.county_after = after.startswith(" County") and not after.startswith(" County Council")
         rw = REGION_WORD_AFTER.match(after)
         m.region_word = rw.group(1).lower() if rw else ""
         m.after_comma = ("," in before) and bool(AFTER_COMMA.search(before))
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
+        m.origins = m.demonym and bool(ORIGINS_AFTER.match(after))
         m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
         if m.visited and CALLED_OFF_VISIT_BEFORE.search(before):  # only after a visit's "to"
             m.visited = False

@@ -104,7 +104,7 @@ def _is_region_key(g: Gazetteer, key_id: int) -> bool:
 def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> str | None:
     """Why this mention is not a place here, or None."""
     if m.demonym:
-        return None
+        return "a person's origins" if m.origins else None
     has_country = any(g.kind[p] == KIND_COUNTRY for p in places)
     if m.name_part and not m.dateline:
         return "part of a name"
@@ -258,6 +258,9 @@ def foreign_places(g: Gazetteer, m: Found, places: list[int], language: str) -> 
 def _county_places(g: Gazetteer, m: Found, places: list[int]) -> list[int]:
     """ "County Durham", "Co. Antrim": the candidates in Ireland and the UK, if any
     (Durham, England of 48,000 people, not Durham, North Carolina)."""
+    if m.county_after:
+        # "Hampshire County": not the English county of the name (aliases.REGIONS)
+        return [p for p in places if not (g.kind[p] == KIND_ADMIN1 and g.country[p] == "GB")]
     if not m.county:
         return places
     return [p for p in places if g.country[p] in COUNTY_COUNTRIES] or places
@@ -275,7 +278,8 @@ def resolve(
         kept = [(m, foreign_places(g, m, ps, language)) for m, ps in kept]
         kept = [(m, ps) for m, ps in kept if ps and _foreign_guarded(g, m, ps) is None]
     else:
-        kept = [(m, ps) for m, ps in kept if _guarded(g, m, ps, found) is None]
+        # (a county's candidates may be none: "Dorset County" has no English reading left)
+        kept = [(m, ps) for m, ps in kept if ps and _guarded(g, m, ps, found) is None]
     if not kept:
         return []
     # each candidate's own part of its score, once for both passes and for every mention
