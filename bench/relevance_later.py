@@ -370,6 +370,13 @@ def candidate(name: str) -> dict[str, Any]:
         return {"split": lambda data, splits: day_folds(data.days, data.source, splits)}
     if name in TEXT:
         return TEXT[name]
+    if name == "extra contrast both":  # both written files, weighted as contrast.jsonl
+        weight = EXTRA_CANDIDATES["extra contrast"]
+        return {
+            "extra": weight,
+            "both": True,
+            "weights": {**C.SOURCE_WEIGHTS, EXTRA_SOURCE: weight},
+        }
     if name in EXTRA_CANDIDATES or name == "extra contrast shuffled":
         weight = (
             EXTRA_CANDIDATES["extra contrast"] if "shuffled" in name else EXTRA_CANDIDATES[name]
@@ -396,6 +403,8 @@ TEXT: dict[str, dict[str, Any]] = {
 
 # Ninth round: training items written from the labelling guide (data/contrast_extra.jsonl)
 EXTRA = Path(__file__).resolve().parents[1] / "data" / "contrast_extra.jsonl"
+# a second batch, written after the first batch's runs had been read (RESULTS.md)
+EXTRA2 = EXTRA.with_name("contrast_extra2.jsonl")
 EXTRA_SOURCE = "contrast_extra"  # its own source, so that its weight can differ from contrast's
 EXTRA_CANDIDATES = {"extra contrast": C.SOURCE_WEIGHTS["contrast"],
                     "extra contrast x3": 3 * C.SOURCE_WEIGHTS["contrast"]}  # fmt: skip
@@ -432,6 +441,13 @@ def load_extra(path: Path = EXTRA) -> list[dict[str, Any]]:
             raise ValueError(f"{path}:{n}: {problem}")
         items.append(item)
     return items
+
+
+def written(cand: dict[str, Any]) -> list[dict[str, Any]]:
+    """The written items a candidate trains with: the first file, both files (``both``),
+    or the first file's texts with permuted labels (``shuffle``)."""
+    items = load_extra() + (load_extra(EXTRA2) if cand.get("both") else [])
+    return shuffled(items) if cand.get("shuffle") else items
 
 
 def shuffled(items: list[dict[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
@@ -580,6 +596,8 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
         key = f"{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}"
         if name.startswith("extra contrast"):  # a fit of the written file as it is now
             key += "-" + hashlib.sha256(EXTRA.read_bytes()).hexdigest()[:12]
+            if name.startswith("extra contrast both"):
+                key += "-" + hashlib.sha256(EXTRA2.read_bytes()).hexdigest()[:12]
         return data.cache / f"later-{key}.npz"
 
     def save(f: Path, out: dict[str, Any]) -> None:
@@ -600,8 +618,7 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
         data.plain_youtube = bool(cand.get("plain_youtube"))
         text = {k: cand[k] for k in ("mask", "char", "vocab") if k in cand}
         if "extra" in cand:  # the written items as training rows (their own TF-IDF fit)
-            items = shuffled(load_extra()) if cand.get("shuffle") else load_extra()
-            fitted[base_name] = R.run(with_extra(data, items), cand)
+            fitted[base_name] = R.run(with_extra(data, written(cand)), cand)
         elif text:  # the TF-IDF blocks this candidate sees, for this fit only
             saved = data.tfidf, data.dev_tfidf
             data.tfidf, data.dev_tfidf = text_blocks(data, **text)
@@ -681,9 +698,8 @@ def main(argv: list[str] | None = None) -> int:
             # a derived candidate (`` + rows threshold``) has its fit's category model
             if args.categories and CUTS[cut] is None and name.rpartition(" + ")[2] not in DERIVED:
                 cand = candidate(name) if name != "baseline" else {}
-                items = shuffled(load_extra()) if cand.get("shuffle") else load_extra()
                 res["categories"] = dev_categories(
-                    with_extra(data, items) if "extra" in cand else data
+                    with_extra(data, written(cand)) if "extra" in cand else data
                 )
                 print(f"{cut} {name}: dev categories {res['categories']}", flush=True)
             print(line(cut, name, res) + f" | {time.perf_counter() - started:.0f}s", flush=True)

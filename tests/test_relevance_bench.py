@@ -542,3 +542,13 @@ def test_rows_threshold_leaves_the_written_items_out() -> None:
     out = {"p": np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.2]), "threshold": 0.95}
     got = later.DERIVED["rows threshold"](data, out)
     assert 0.3 < got["threshold"] <= 0.6 and got["p"] is out["p"]
+
+
+def test_extra_contrast_both_trains_with_the_second_file_too() -> None:
+    later = _bench("relevance_later")
+    first, second = later.load_extra(), later.load_extra(later.EXTRA2)
+    assert len(second) >= 150 and not {i["set"] for i in first} & {i["set"] for i in second}
+    cand = later.candidate("extra contrast both")
+    assert cand["weights"]["contrast_extra"] == 3.0
+    assert len(later.written(cand)) == len(first) + len(second)
+    assert len(later.written(later.candidate("extra contrast"))) == len(first)
