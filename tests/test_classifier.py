@@ -745,3 +745,23 @@ def test_a_fitted_vocabulary_pickles_as_one_string_and_comes_back_equal() -> Non
     assert back == {"gunmen": 0, " ba": 1, "caf\u00e9": 2, "\udcff": 3}
     assert all(type(j) is int for j in back.values())
     assert pickle.loads(pickle.dumps(back)) == back
+
+
+def test_category_model_with_two_categories_tells_them_apart() -> None:
+    # scikit-learn's two-class model has one weight row; the category model must not copy
+    # it to both categories (every item would tie and get the first one).
+    import scipy.sparse as sp
+
+    texts = [("ransomware encrypted servers", "cyber"), ("rioters torched shops", "civil_unrest")]
+    rows = [
+        classifier._Row(f"{t} {i}", 1, cat, "test", None, t, None)
+        for i in range(6)
+        for t, cat in texts
+    ]
+    # column 0 marks the cyber items, column 1 the riots, column 2 is shared
+    x = sp.csr_matrix([[1.0, 0.0, 1.0] if r.category == "cyber" else [0.0, 1.0, 1.0] for r in rows])
+    payload, _ = classifier._train_category(x, rows, seed=0)
+    coef, intercept, columns = payload["coef"], payload["intercept"], payload["columns"]
+    scores = x[:, columns] @ coef.T + intercept
+    predicted = [CATEGORIES[k] for k in np.asarray(scores).argmax(axis=1)]
+    assert predicted == [r.category for r in rows]

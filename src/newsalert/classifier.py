@@ -1545,8 +1545,15 @@ def _train_category(
     model = _category_model().fit(xp, labels)
     coef = np.zeros((n_classes, len(columns)))
     intercept = np.full(n_classes, -1e3)  # categories absent from the data never win
-    coef[model.classes_] = model.coef_
-    intercept[model.classes_] = model.intercept_
+    if len(model.classes_) == 2:
+        # scikit-learn gives two classes one row (the second class's log-odds); copied to
+        # both it would tie every item. The first class scores 0, so argmax (and softmax)
+        # read the same decision the binary model makes.
+        coef[model.classes_[0]], intercept[model.classes_[0]] = 0.0, 0.0
+        coef[model.classes_[1]], intercept[model.classes_[1]] = model.coef_[0], model.intercept_[0]
+    else:
+        coef[model.classes_] = model.coef_
+        intercept[model.classes_] = model.intercept_
     return (
         {"columns": columns, "coef": coef.astype(np.float32), "intercept": intercept},
         metrics,
