@@ -50,7 +50,10 @@ Ninth round: ``extra contrast`` (the written items of ``data/contrast_extra.json
 ``contrast.jsonl``'s, 3x, the TF-IDF blocks refitted with them: ``with_extra``) and ``extra
 contrast x3`` (weighted 9x); ``extra contrast + rows threshold`` (the threshold chosen on
 the cut's own rows, ``rows_threshold``); ``extra contrast shuffled`` (a control: the same
-texts with permuted labels, ``shuffled``). ``--categories`` reports, on the ``full`` cut, the category
+texts with permuted labels, ``shuffled``). Tenth round: ``extra both`` (= ``extra contrast
+both``, both written files) ``+ names masked`` (``with_extra``'s ``mask``) and ``+ kind
+stack`` (``kind_stack``: a model of the contrast sets' kind, its probability one more
+column). ``--categories`` reports, on the ``full`` cut, the category
 model's accuracy on dev's positives (``dev_categories``, ``ACLED_CATEGORIES``).
 """
 
@@ -72,6 +75,7 @@ import numpy as np
 import relevance_oof as R
 import scipy.sparse as sp
 from sklearn.metrics import average_precision_score
+from sklearn.model_selection import StratifiedKFold
 
 from newsalert import classifier as C
 from newsalert.models import CATEGORIES
@@ -370,7 +374,9 @@ def candidate(name: str) -> dict[str, Any]:
         return {"split": lambda data, splits: day_folds(data.days, data.source, splits)}
     if name in TEXT:
         return TEXT[name]
-    if name == "extra contrast both":  # both written files, weighted as contrast.jsonl
+    if name == "kind stack":  # tenth round: the kind-contrast model's column (``kind_stack``)
+        return {"stack": kind_stack}
+    if name in ("extra contrast both", "extra both"):  # both written files, 3x
         weight = EXTRA_CANDIDATES["extra contrast"]
         return {
             "extra": weight,
@@ -459,11 +465,13 @@ def shuffled(items: list[dict[str, Any]], seed: int = 0) -> list[dict[str, Any]]
             for item, j in zip(items, order, strict=True)]  # fmt: skip
 
 
-def with_extra(data: CutData, items: list[dict[str, Any]]) -> CutData:
+def with_extra(data: CutData, items: list[dict[str, Any]], mask: str = "") -> CutData:
     """``data`` with ``items`` appended as training rows (after the cut's own, so the
     first ``len(data.rows)`` probabilities are the cut's items) and their summary-only
     copies, the TF-IDF blocks refitted on all texts as ``model train`` would; dev and the
-    later items are the same."""
+    later items are the same. ``mask`` (``names``, ``acronyms``; tenth round): the blocks
+    are fitted on the texts ``NameMasker`` masks, the masker fitted on every training
+    text, the written items among them (the rows are the same)."""
     out = copy.copy(data)
     extra = list(C._training_rows(items, "contrast_extra"))
     out.rows = data.rows + extra
@@ -473,6 +481,7 @@ def with_extra(data: CutData, items: list[dict[str, Any]]) -> CutData:
     out.copy_of = np.array([i for i, r in enumerate(out.rows) if r.summary_only], dtype=int)
     digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:12]
     key = f"{C.packaged_data_sha256()[:12]}-{data.name}-extra-{digest}"
+    key += f"-{mask}" if mask else ""  # the unmasked key is the ninth round's cache
     files = [data.cache / f"later-{n}-{key}.{e}"
              for n, e in (("vec", "joblib"), ("x", "npz"), ("ev", "npz"))]  # fmt: skip
     if all(f.exists() for f in files):
@@ -481,13 +490,64 @@ def with_extra(data: CutData, items: list[dict[str, Any]]) -> CutData:
     else:
         from sklearn.pipeline import FeatureUnion
 
+        docs, dev_docs = out.docs, out.dev_docs
+        if mask:
+            masker = NameMasker([r.text for r in out.rows], acronyms=mask == "acronyms")
+            docs, dev_docs = [masker(d) for d in docs], [masker(d) for d in dev_docs]
         out.vec = FeatureUnion([(n, t) for n, t in C._make_vectorizer().transformer_list[:2]])
-        out.tfidf = out.vec.fit_transform(out.docs).tocsr()
-        out.dev_tfidf = out.vec.transform(out.dev_docs).tocsr()
+        out.tfidf = out.vec.fit_transform(docs).tocsr()
+        out.dev_tfidf = out.vec.transform(dev_docs).tocsr()
         joblib.dump(out.vec, files[0])
         sp.save_npz(files[1], out.tfidf)
         sp.save_npz(files[2], out.dev_tfidf)
     return out
+
+
+# Tenth round: a model of the kind contrast alone, stacked as one column of the main model.
+# The contrast sets pair an incident and talk about it on the same place and actors, so a
+# model fitted on them only has nothing but the kind to tell them apart by.
+STACK_SOURCES = ("contrast", EXTRA_SOURCE)
+STACK_FOLDS = 5
+STACK_SCALE = C.KIND_SCALE  # one column in [0, 1], appended as the kind flags are
+
+
+def stack_model(seed: int = 0) -> Any:
+    """The stack's model: the recipe's word TF-IDF settings and relevance model, the
+    vectorizer fitted inside the pipeline (on the rows that model is fitted on only)."""
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(
+        clone(C._make_vectorizer().transformer_list[0][1]), C._relevance_model(seed)
+    )
+
+
+def kind_stack(data: R.Data, make: Any = stack_model) -> tuple[np.ndarray, np.ndarray]:
+    """``kind stack``: the stack model's probability for every training row, then its
+    summary-only copies (as ``Data.docs``), and for dev (and a cut's later items). Rows of
+    ``STACK_SOURCES`` (and their copies) are scored out of fold by the fold's model that
+    was not fitted on them; every other row and dev by the model fitted on all of them."""
+    n = len(data.rows)
+    texts = [r.text for r in data.rows]
+    copies = [data.rows[i].summary_only or "" for i in data.copy_of]
+    idx = np.flatnonzero(np.isin(data.source, STACK_SOURCES))
+
+    def fit(rows: np.ndarray) -> Any:
+        return make().fit([texts[i] for i in rows], data.y[rows])
+
+    def score(model: Any, docs: list[str]) -> np.ndarray:
+        return model.predict_proba(docs)[:, 1] if docs else np.zeros(0)
+
+    model = fit(idx)
+    col = np.concatenate([score(model, texts), score(model, copies)])
+    dev_col = score(model, list(data.dev_docs))
+    folds = StratifiedKFold(n_splits=STACK_FOLDS, shuffle=True, random_state=0)
+    for tr, te in folds.split(idx, data.y[idx]):
+        model = fit(idx[tr])
+        col[idx[te]] = score(model, [texts[i] for i in idx[te]])
+        mine = np.flatnonzero(np.isin(data.copy_of, idx[te]))  # copies of the rows left out
+        col[n + mine] = score(model, [copies[j] for j in mine])
+    return col * STACK_SCALE, dev_col * STACK_SCALE
 
 
 # dev.jsonl's positives carry their ACLED event type (``orig_label``): the categories of the
@@ -594,9 +654,9 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
 
     def file(name: str) -> Path:
         key = f"{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}"
-        if name.startswith("extra contrast"):  # a fit of the written file as it is now
+        if name.startswith("extra"):  # a fit of the written file as it is now
             key += "-" + hashlib.sha256(EXTRA.read_bytes()).hexdigest()[:12]
-            if name.startswith("extra contrast both"):
+            if name.startswith(("extra contrast both", "extra both")):
                 key += "-" + hashlib.sha256(EXTRA2.read_bytes()).hexdigest()[:12]
         return data.cache / f"later-{key}.npz"
 
@@ -617,18 +677,20 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
         cand = candidate(base_name)
         data.plain_youtube = bool(cand.get("plain_youtube"))
         text = {k: cand[k] for k in ("mask", "char", "vocab") if k in cand}
+        swapped = None
         if "extra" in cand:  # the written items as training rows (their own TF-IDF fit)
-            fitted[base_name] = R.run(with_extra(data, written(cand)), cand)
+            extra = with_extra(data, written(cand), cand.get("mask", ""))
+            fitted[base_name] = R.run(extra, cand)
         elif text:  # the TF-IDF blocks this candidate sees, for this fit only
-            saved = data.tfidf, data.dev_tfidf
+            swapped = data.tfidf, data.dev_tfidf
             data.tfidf, data.dev_tfidf = text_blocks(data, **text)
         try:
             if base_name not in fitted:
                 fitted[base_name] = R.run(data, cand, seed=int(cand.get("seed", 0)))
         finally:
             data.plain_youtube = False
-            if text:
-                data.tfidf, data.dev_tfidf = saved
+            if swapped is not None:
+                data.tfidf, data.dev_tfidf = swapped
         if not file(base_name).exists():
             save(file(base_name), fitted[base_name])
     out = DERIVED[derived](data, fitted[base_name]) if derived else fitted[base_name]
@@ -699,7 +761,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.categories and CUTS[cut] is None and name.rpartition(" + ")[2] not in DERIVED:
                 cand = candidate(name) if name != "baseline" else {}
                 res["categories"] = dev_categories(
-                    with_extra(data, written(cand)) if "extra" in cand else data
+                    with_extra(data, written(cand), cand.get("mask", ""))
+                    if "extra" in cand
+                    else data
                 )
                 print(f"{cut} {name}: dev categories {res['categories']}", flush=True)
             print(line(cut, name, res) + f" | {time.perf_counter() - started:.0f}s", flush=True)

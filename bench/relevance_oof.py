@@ -508,6 +508,12 @@ def run(
         mean, factor = standardise(raw, cand["dense"][1])
         blocks.append(sp.csr_matrix((raw - mean) * factor))
         dev_blocks.append(sp.csr_matrix((dev_raw - mean) * factor))
+    if "stack" in cand:  # one more column from another model (``relevance_later.kind_stack``)
+        if extra is not None:
+            raise ValueError("a stacked column is not computed for new items")
+        col, dev_col = cand["stack"](data)
+        blocks.append(sp.csr_matrix(col.reshape(-1, 1)))
+        dev_blocks.append(sp.csr_matrix(dev_col.reshape(-1, 1)))
     both = sp.hstack(blocks, format="csr")
     dev_x = sp.hstack(dev_blocks, format="csr")
     n = len(data.rows)
