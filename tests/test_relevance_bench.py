@@ -552,3 +552,113 @@ def test_extra_contrast_both_trains_with_the_second_file_too() -> None:
     assert cand["weights"]["contrast_extra"] == 3.0
     assert len(later.written(cand)) == len(first) + len(second)
     assert len(later.written(later.candidate("extra contrast"))) == len(first)
+
+
+def _stack_data(later: ModuleType) -> Any:
+    """Ten contrast rows (five incidents), four written rows, four feed rows; every row
+    titled, so each has a summary-only copy; two dev items."""
+    items = [
+        {"title": f"{kind} in town {k}", "summary": f"Report number {k} of the {kind}.",
+         "label": int(kind == "Riot"), "source": src}
+        for k, (kind, src) in enumerate(
+            [(("Riot", "Vigil")[j % 2], "contrast") for j in range(10)]
+            + [(("Riot", "Vigil")[j % 2], "contrast_extra") for j in range(4)]
+            + [(("Riot", "Vigil")[j % 2], "rss_2020") for j in range(4)]
+        )
+    ]  # fmt: skip
+    data = later.CutData.__new__(later.CutData)
+    data.rows = list(classifier._training_rows(items, "t"))
+    data.source = np.array([r.source for r in data.rows])
+    data.y = np.array([r.label for r in data.rows])
+    data.copy_of = np.array([i for i, r in enumerate(data.rows) if r.summary_only], dtype=int)
+    data.dev_docs = ["Riot in the capital", "Vigil in the capital"]
+    return data
+
+
+def test_kind_stack_scores_no_row_with_a_model_that_saw_it() -> None:
+    later = _bench("relevance_later")
+    data = _stack_data(later)
+
+    class Memoriser:
+        """0.5 for a text that is (part of) one it was fitted on, else its fit size / 100:
+        a leak shows as 0.5, and which model scored a row shows in the size."""
+
+        def fit(self, texts: list[str], y: np.ndarray) -> Memoriser:
+            self.seen = list(texts)
+            return self
+
+        def predict_proba(self, docs: list[str]) -> np.ndarray:
+            p = np.array([0.5 if any(d in s for s in self.seen) else len(self.seen) / 100
+                          for d in docs])  # fmt: skip
+            return np.stack([1 - p, p], 1)
+
+    col, dev_col = later.kind_stack(data, make=Memoriser)
+    n, stacked = len(data.rows), np.isin(data.source, later.STACK_SOURCES)
+    assert col.shape == (n + len(data.copy_of),) and dev_col.shape == (2,)
+    assert not (col == 0.5 * later.STACK_SCALE).any()  # no row, no copy scored by its model
+    # the 14 contrast and written rows, and their copies: the fold models (11 or 12 rows)
+    fold = col[:n][stacked]
+    assert ((fold == 0.11 * later.STACK_SCALE) | (fold == 0.12 * later.STACK_SCALE)).all()
+    copies = col[n:][stacked[data.copy_of]]
+    assert len(copies) == 14 and (copies < 0.14 * later.STACK_SCALE).all()
+    # feed rows, their copies and dev: the model fitted on all 14
+    assert (col[:n][~stacked] == 0.14 * later.STACK_SCALE).all()
+    assert (col[n:][~stacked[data.copy_of]] == 0.14 * later.STACK_SCALE).all()
+    assert (dev_col == 0.14 * later.STACK_SCALE).all()
+
+
+def test_kind_stack_learns_the_kind_from_the_contrast_rows_only() -> None:
+    later = _bench("relevance_later")
+    data = _stack_data(later)
+    # the feed rows' labels turned round: the stack must not learn from them
+    data.y = np.where(data.source == "rss_2020", 1 - data.y, data.y)
+    col, dev_col = later.kind_stack(data)
+    assert dev_col[0] > 0.5 > dev_col[1]  # "Riot" an incident, "Vigil" talk
+    feed = np.flatnonzero(data.source == "rss_2020")
+    assert ((col[feed] > 0.5) == (data.y[feed] == 0)).all()
+    assert later.candidate("extra both + kind stack")["stack"] is later.kind_stack
+
+
+def test_run_appends_the_stack_column_to_the_features(monkeypatch: Any) -> None:
+    import scipy.sparse as sp
+
+    oof = _bench("relevance_oof")
+    later = _bench("relevance_later")
+    data = _stack_data(later)
+    data.tfidf = sp.csr_matrix(np.zeros((len(data.rows) + len(data.copy_of), 1)))
+    data.dev_tfidf = sp.csr_matrix(np.zeros((2, 1)))
+    data.dev = [{"title": d} for d in data.dev_docs]
+    monkeypatch.setattr(oof, "cues", lambda docs: np.zeros((len(docs), 0)))
+    monkeypatch.setattr(data, "kinds", lambda *a: (sp.csr_matrix((len(data.docs), 0)),
+                                                   sp.csr_matrix((2, 0))), raising=False)  # fmt: skip
+    # a column that is the label: the model ranks by it; without it every row ties
+    col = np.concatenate([data.y, data.y[data.copy_of]]).astype(float)
+    out = oof.run(data, {"stack": lambda d: (col, np.array([1.0, 0.0]))})
+    assert out["coef"].shape == (2,) and out["coef"][-1] > 0
+    assert out["dev_p"][0] > out["dev_p"][1]
+
+
+def test_extra_both_with_names_masked_builds_the_rows_of_its_parts(tmp_path: Path) -> None:
+    later = _bench("relevance_later")
+    both = later.candidate("extra contrast both")
+    assert later.candidate("extra both") == both
+    assert later.candidate("extra both + names masked") == {**both, "mask": "names"}
+    merged = later.candidate("extra both + names masked + kind stack")
+    assert merged["both"] and merged["mask"] == "names" and merged["stack"] is later.kind_stack
+    docs = ["Gunmen attack a convoy in Kabul", "Talks in Kabul end", "Gunmen kill two"]
+    data = later.CutData.__new__(later.CutData)
+    data.rows = list(classifier._training_rows([{"title": d, "label": i % 2} for i, d in enumerate(docs)], "t"))  # fmt: skip
+    data.y, data.source = np.array([0, 1, 0]), np.array(["rss_2020"] * 3)
+    data.days, data.copy_of = np.array(["2020-05-26"] * 3), np.array([], dtype=int)
+    data.dev_docs, data.cache, data.name = ["Kabul talks"], tmp_path, "A"
+    items = [_extra_item(), _extra_item(label=0, category="none", title="Dakar march ends")]
+    plain, masked = later.with_extra(data, items), later.with_extra(data, items, "names")
+    assert masked.rows == plain.rows and masked.y.tolist() == plain.y.tolist()
+    assert masked.source.tolist() == plain.source.tolist()
+    assert masked.copy_of.tolist() == plain.copy_of.tolist() and masked.dev_docs == plain.dev_docs
+    assert masked.tfidf.shape[0] == plain.tfidf.shape[0] == 7
+    words, plain_words = (v.transformer_list[0][1].vocabulary_ for v in (masked.vec, plain.vec))
+    assert "kabul" in plain_words and "dakar" in plain_words
+    assert "kabul" not in words and "dakar" not in words and "xname" in words
+    assert "looted" in words  # the written items' words are still fitted
+    assert (later.with_extra(data, items, "names").tfidf != masked.tfidf).nnz == 0  # cached
