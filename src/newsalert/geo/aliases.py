@@ -563,6 +563,9 @@ CITY_ALIASES: dict[str, tuple[str, str]] = {
     "Washington DC": ("US", "Washington"),
     "Washington, DC": ("US", "Washington"),
     "D.C.": ("US", "Washington"),
+    # the seat of Russia's government, in Moscow: "met Putin at the Kremlin", "a rally
+    # outside the Kremlin" happen in Moscow (GeoNames has no such name)
+    "Kremlin": ("RU", "Moscow"),
 }
 
 # Alternate names GeoNames gives a town that are a firm's name the town took for a

@@ -1,0 +1,26 @@
+"""The geoparser's twenty-first round of issue 17: realistic sentences, none of them a
+labelled item's or a corpus item's (bench/RESULTS.md, "Locations, twenty-first round").
+Each changed case fails on main's code (c7e5456) with the shipped default; the
+negatives keep what main gives."""
+
+from __future__ import annotations
+
+from newsalert.geo import Geoparser
+from tests.georead import where
+
+
+def test_the_kremlin_is_in_moscow(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # GeoNames has no "Kremlin": main read only the visitors' and the topic's countries
+    # (main: Syria, the war the first names and the visitor's country)
+    for text in (
+        "Japanese Prime Minister Fumio Kishida met Russian President Vladimir Putin at "
+        "the Kremlin on Thursday to discuss a peace treaty and the war in Syria.",
+        "Syrian President Bashar al-Assad held talks with Vladimir Putin in the Kremlin "
+        "on Tuesday, his first trip abroad since the war began.",
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text) == ("RU", "Moscow"), text
+    # a place named in the text still wins over the seat of government
+    text = "The Kremlin said Russian troops had entered the town of Bakhmut in eastern Ukraine."
+    for gp in (geo, geo_rules):
+        assert where(gp, "", text)[0] == "UA", text
