@@ -662,3 +662,33 @@ def test_extra_both_with_names_masked_builds_the_rows_of_its_parts(tmp_path: Pat
     assert "kabul" not in words and "dakar" not in words and "xname" in words
     assert "looted" in words  # the written items' words are still fitted
     assert (later.with_extra(data, items, "names").tfidf != masked.tfidf).nnz == 0  # cached
+
+
+def test_evaluate_fits_extra_both_with_the_mask_and_the_stack(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    later = _bench("relevance_later")
+    calls: list[Any] = []
+
+    def fake_run(data: Any, cand: dict, seed: int = 0) -> dict:
+        calls.append(("run", data, cand))
+        return {"p": np.array([0.2]), "dev_p": np.array([0.5]), "threshold": 0.5}
+
+    def fake_with_extra(data: Any, items: list, mask: str = "") -> str:
+        calls.append(("with_extra", len(items), mask))
+        return f"extra {mask}"
+
+    monkeypatch.setattr(later.R, "run", fake_run)
+    monkeypatch.setattr(later, "with_extra", fake_with_extra)
+    monkeypatch.setattr(later, "text_blocks", lambda *a, **kw: 1 / 0)  # not the text path
+    data = later.CutData.__new__(later.CutData)
+    data.cache, data.name, data.tfidf, data.dev_tfidf = tmp_path, "A", "shipped", "shipped ev"
+    n = len(later.written(later.candidate("extra both")))
+    later.evaluate(data, "extra both + names masked + kind stack", {})
+    assert calls[0] == ("with_extra", n, "names") and calls[1][1] == "extra names"
+    assert calls[1][2]["stack"] is later.kind_stack and calls[1][2]["both"]
+    later.evaluate(data, "extra both + kind stack", {})
+    assert calls[2] == ("with_extra", n, "") and calls[3][2]["stack"] is later.kind_stack
+    assert (data.tfidf, data.dev_tfidf) == ("shipped", "shipped ev")
+    # each combination has its own cached fit, keyed on both written files
+    assert len(list(tmp_path.glob("later-*-A-extra_both_+_*.npz"))) == 2
