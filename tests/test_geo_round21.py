@@ -24,3 +24,24 @@ def test_the_kremlin_is_in_moscow(geo: Geoparser, geo_rules: Geoparser) -> None:
     text = "The Kremlin said Russian troops had entered the town of Bakhmut in eastern Ukraine."
     for gp in (geo, geo_rules):
         assert where(gp, "", text)[0] == "UA", text
+
+
+def test_aid_given_to_a_country_as_first_object(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # "give Sri Lanka a loan" as "a loan to Sri Lanka": the receiver is where the aid goes
+    # (main: the donor, named first)
+    for text, cc in (
+        ("Japan lent Sri Lanka a $500 million loan to repair roads damaged by the floods.", "LK"),
+        ("China gave Pakistan a new loan of two billion dollars to shore up its reserves.", "PK"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text)[0] == cc, text
+    # not aid, or aid held back: the giver's decision at home (as main)
+    for text, cc in (
+        ("Germany will give Greece more time to repay its debts.", "DE"),
+        (
+            "Norway has suspended plans to give Malawi a grant after the president's jet purchase.",
+            "NO",
+        ),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text)[0] == cc, text

@@ -214,6 +214,16 @@ AID_TO_BODY_OF_BEFORE = re.compile(
     r"(?:\s+(?:of\s+|for\s+)?[A-Z][\w’'-]*){0,3}?\s+of\s+(?:the\s+)?$",
     re.I,
 )
+# "Finland will give Tanzania a grant of 580 million shillings", "Japan lent Sri Lanka a
+# $500 million loan": the aid's receiver as the verb's first object is where the aid
+# goes, placed as AID_TO_BEFORE places "a grant to Tanzania" (main weighed the donor,
+# named first, above it); the verb right before the name, the aid noun within four words
+AID_GIVEN_BEFORE = re.compile(r"\b(?:give|gives|gave|giving|lend|lends|lent|lending)\s+$", re.I)
+AID_GIVEN_AFTER = re.compile(
+    r"^\s+(?:an?\s+|the\s+)?(?:[\w$.,’'-]+\s+){0,4}?"
+    r"(?:aid|assistance|grants?|loans?|credits?|donations?|funding)\b",
+    re.I,
+)
 AID_WITHHELD = re.compile(
     r"\b(?:suspen\w*|cut\w*|reduc\w*|halt\w*|free?z\w*|froze\w*|withh\w*|block\w*|"
     r"ban\w*|lift\w*|stop\w*|end(?:s|ed|ing)?|willing|ready|prepared|offer\w*|propos\w*|"
@@ -1382,6 +1392,17 @@ def _describe(
                 m.home = True
             else:
                 m.locative = True
+        if (
+            english
+            and not m.locative
+            and not m.demonym
+            and before.endswith(("e ", "t ", "s ", "g ", "d "))  # cheap first
+            and AID_GIVEN_BEFORE.search(before)
+            and AID_GIVEN_AFTER.match(after)
+            and not AID_WITHHELD.search(_sentence_before(text, m.start, field_start))
+        ):
+            m.locative = True  # "will give Tanzania a grant": the aid's receiver
+            m.addressed = m.counterpart = False
         if (
             english
             and not m.locative
