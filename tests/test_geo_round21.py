@@ -45,3 +45,18 @@ def test_aid_given_to_a_country_as_first_object(geo: Geoparser, geo_rules: Geopa
     ):
         for gp in (geo, geo_rules):
             assert where(gp, "", text)[0] == cc, text
+
+
+def test_the_commonwealth_is_no_town(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # the association of nations or a federal government, not the Quezon City district
+    # GeoNames calls Commonwealth (main: PH, Commonwealth, for each)
+    for text in (
+        "Commonwealth leaders agreed on Friday to admit two new members.",
+        "The Commonwealth will fund half of the new hospital, the premier said.",
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text) == (None, None), text
+    # the district's city still places it
+    text = "Heavy rain flooded streets in Commonwealth, Quezon City, on Monday."
+    for gp in (geo, geo_rules):
+        assert where(gp, "", text) == ("PH", "Quezon City"), text
