@@ -60,3 +60,26 @@ def test_the_commonwealth_is_no_town(geo: Geoparser, geo_rules: Geoparser) -> No
     text = "Heavy rain flooded streets in Commonwealth, Quezon City, on Monday."
     for gp in (geo, geo_rules):
         assert where(gp, "", text) == ("PH", "Quezon City"), text
+
+
+def test_players_countries_in_a_result_are_not_the_venue(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # "<player> of <country>" with a score: nationality, the venue unnamed (main: one of
+    # the players' countries)
+    text = (
+        "Marat Safin of Russia beat Tommy Robredo of Spain 6-4, 7-5 to reach the final on Sunday."
+    )
+    for gp in (geo, geo_rules):
+        assert where(gp, "", text) == (None, None), text
+    # a named venue still places it; a head of state "of" his country is not a player
+    for text, cc in (
+        (
+            "Roger Federer of Switzerland defeated Andy Roddick of the United States "
+            "6-3, 6-2 at the Thailand Open in Bangkok.",
+            "TH",
+        ),
+        ("President Nelson Mandela of South Africa met leaders in Lusaka.", "ZM"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text)[0] == cc, text

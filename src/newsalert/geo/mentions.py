@@ -224,6 +224,10 @@ AID_GIVEN_AFTER = re.compile(
     r"(?:aid|assistance|grants?|loans?|credits?|donations?|funding)\b",
     re.I,
 )
+# "Ivan Ljubicic of Croatia beat Victor Hanescu of Romania 6-3, 6-2": in a result with a
+# score, "<First> <Last> of <country>" is a player's country, not where the match is
+PLAYER_OF_BEFORE = re.compile(r"\b[A-Z][a-z]+\s+(?:[A-Z][\w'’-]+\s+){1,2}of\s+$")
+SCORE = re.compile(r"\b\d{1,2}-\d{1,2}\b")
 AID_WITHHELD = re.compile(
     r"\b(?:suspen\w*|cut\w*|reduc\w*|halt\w*|free?z\w*|froze\w*|withh\w*|block\w*|"
     r"ban\w*|lift\w*|stop\w*|end(?:s|ed|ing)?|willing|ready|prepared|offer\w*|propos\w*|"
@@ -687,7 +691,9 @@ class Found:
     officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
     subject: bool = False  # "Obama gave", "Bolton would": a verb follows the name
-    origins: bool = False  # "her Filipino heritage": a person's origins, no place of the event
+    # "her Filipino heritage", "Ivan Ljubicic of Croatia beat ...": a person's origins or
+    # a player's country, no place of the event
+    origins: bool = False
     county_after: bool = False  # "Hampshire County": a US-style county, not England's Hampshire
 
 
@@ -1110,6 +1116,19 @@ def _describe(
             # sentence's subject ("King Abdullah II of Jordan said") speaks or acts at home
             m.locative = False
             m.office = True
+        if (
+            english
+            and not po
+            and not m.demonym
+            and before.endswith(" of ")  # cheap first
+            and (pm := PLAYER_OF_BEFORE.search(before))
+            and pm.group().split(None, 1)[0].lower() not in gazetteer.lower_words
+            and SCORE.search(text, m.end, m.end + 200)
+        ):
+            # "Ivan Ljubicic of Croatia beat ... 6-3": a player's country, which says no
+            # more of where the match is than "of Indian origin" does (dropped alike)
+            m.locative = False
+            m.origins = True
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
