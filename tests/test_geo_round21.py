@@ -47,12 +47,14 @@ def test_aid_given_to_a_country_as_first_object(geo: Geoparser, geo_rules: Geopa
             assert where(gp, "", text)[0] == cc, text
 
 
-def test_the_commonwealth_is_no_town(geo: Geoparser, geo_rules: Geoparser) -> None:
+def test_the_commonwealth_and_olympic_are_no_towns(geo: Geoparser, geo_rules: Geoparser) -> None:
     # the association of nations or a federal government, not the Quezon City district
     # GeoNames calls Commonwealth (main: PH, Commonwealth, for each)
     for text in (
         "Commonwealth leaders agreed on Friday to admit two new members.",
         "The Commonwealth will fund half of the new hospital, the premier said.",
+        # "Olympic" is the Games', not the Hong Kong district's (main: HK, Olympic)
+        "The Olympic champion said she would retire after next season.",
     ):
         for gp in (geo, geo_rules):
             assert where(gp, "", text) == (None, None), text
