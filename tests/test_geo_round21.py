@@ -55,6 +55,8 @@ def test_the_commonwealth_and_olympic_are_no_towns(geo: Geoparser, geo_rules: Ge
         "The Commonwealth will fund half of the new hospital, the premier said.",
         # "Olympic" is the Games', not the Hong Kong district's (main: HK, Olympic)
         "The Olympic champion said she would retire after next season.",
+        # a school's name, not University, Florida (main: US, University)
+        "Researchers at the University reported the finding in a journal on Tuesday.",
     ):
         for gp in (geo, geo_rules):
             assert where(gp, "", text) == (None, None), text

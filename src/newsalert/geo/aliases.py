@@ -585,7 +585,9 @@ SEA_NAMES = frozenset({"Atlantic", "Pacific", "Baltic", "Caspian"})
 # damages"), never the Quezon City district (215,034) that main placed six corpus items in;
 # "Olympic" is the Games' adjective ("Olympic gold", "the Olympic Committee"), never the
 # Hong Kong district GeoNames has (main: 46 corpus items placed there)
-NOT_PLACE_NAMES = frozenset({"Commonwealth", "Olympic"})
+# "University" is part of a school's name ("Iowa State University", "the University of
+# Miami"), never University, Florida, where main placed 23 corpus items
+NOT_PLACE_NAMES = frozenset({"Commonwealth", "Olympic", "University"})
 
 # A place after one of these is where something happens.
 # Words that start place names ("Fort Leavenworth"), never first names.
