@@ -579,6 +579,16 @@ NOT_ALTERNATES = frozenset({"Google"})
 # in the Atlantic", "exercises in the Baltic", Blair's "Atlantic bridge"), no place
 SEA_NAMES = frozenset({"Atlantic", "Pacific", "Baltic", "Caspian"})
 
+# Names of a body or a government that GeoNames also gives a town: in news text
+# "Commonwealth" is the association of nations ("Commonwealth Secretary-General"), a
+# firm ("Commonwealth Bank") or Australia's federal government ("the Commonwealth paying
+# damages"), never the Quezon City district (215,034) that main placed six corpus items in;
+# "Olympic" is the Games' adjective ("Olympic gold", "the Olympic Committee"), never the
+# Hong Kong district GeoNames has (main: 46 corpus items placed there)
+# "University" is part of a school's name ("Iowa State University", "the University of
+# Miami"), never University, Florida, where main placed 23 corpus items
+NOT_PLACE_NAMES = frozenset({"Commonwealth", "Olympic", "University"})
+
 # A place after one of these is where something happens.
 # Words that start place names ("Fort Leavenworth"), never first names.
 PLACE_PREFIXES = frozenset(

@@ -42,6 +42,7 @@ from newsalert.geo.aliases import (
     COUNTRY_ALIASES,
     DEMONYMS,
     NOT_ALTERNATES,
+    NOT_PLACE_NAMES,
     REGIONS,
     SEA_NAMES,
     SUBDIVISION_WORDS,
@@ -264,6 +265,7 @@ def build_gazetteer() -> Gazetteer:
         {c["name"] for c in continents.values()}
         | {"Middle East", "Latin America", "Balkans"}
         | SEA_NAMES
+        | NOT_PLACE_NAMES
     )
     countries = {
         cc: c for cc, c in _load_json("countries.json").items() if cc not in SKIPPED_COUNTRIES

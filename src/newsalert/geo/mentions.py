@@ -214,6 +214,20 @@ AID_TO_BODY_OF_BEFORE = re.compile(
     r"(?:\s+(?:of\s+|for\s+)?[A-Z][\w’'-]*){0,3}?\s+of\s+(?:the\s+)?$",
     re.I,
 )
+# "Finland will give Tanzania a grant of 580 million shillings", "Japan lent Sri Lanka a
+# $500 million loan": the aid's receiver as the verb's first object is where the aid
+# goes, placed as AID_TO_BEFORE places "a grant to Tanzania" (main weighed the donor,
+# named first, above it); the verb right before the name, the aid noun within four words
+AID_GIVEN_BEFORE = re.compile(r"\b(?:give|gives|gave|giving|lend|lends|lent|lending)\s+$", re.I)
+AID_GIVEN_AFTER = re.compile(
+    r"^\s+(?:an?\s+|the\s+)?(?:[\w$.,’'-]+\s+){0,4}?"
+    r"(?:aid|assistance|grants?|loans?|credits?|donations?|funding)\b",
+    re.I,
+)
+# "Ivan Ljubicic of Croatia beat Victor Hanescu of Romania 6-3, 6-2": in a result with a
+# score, "<First> <Last> of <country>" is a player's country, not where the match is
+PLAYER_OF_BEFORE = re.compile(r"\b[A-Z][a-z]+\s+(?:[A-Z][\w'’-]+\s+){1,2}of\s+$")
+SCORE = re.compile(r"\b\d{1,2}-\d{1,2}\b")
 AID_WITHHELD = re.compile(
     r"\b(?:suspen\w*|cut\w*|reduc\w*|halt\w*|free?z\w*|froze\w*|withh\w*|block\w*|"
     r"ban\w*|lift\w*|stop\w*|end(?:s|ed|ing)?|willing|ready|prepared|offer\w*|propos\w*|"
@@ -677,7 +691,9 @@ class Found:
     officials: bool = False  # "the Chinese government", "Russian officials": who acts
     qualified_by: int = -1  # index of the mention right after ", " ("Mobile, Alabama")
     subject: bool = False  # "Obama gave", "Bolton would": a verb follows the name
-    origins: bool = False  # "her Filipino heritage": a person's origins, no place of the event
+    # "her Filipino heritage", "Ivan Ljubicic of Croatia beat ...": a person's origins or
+    # a player's country, no place of the event
+    origins: bool = False
     county_after: bool = False  # "Hampshire County": a US-style county, not England's Hampshire
 
 
@@ -1100,6 +1116,19 @@ def _describe(
             # sentence's subject ("King Abdullah II of Jordan said") speaks or acts at home
             m.locative = False
             m.office = True
+        if (
+            english
+            and not po
+            and not m.demonym
+            and before.endswith(" of ")  # cheap first
+            and (pm := PLAYER_OF_BEFORE.search(before))
+            and pm.group().split(None, 1)[0].lower() not in gazetteer.lower_words
+            and SCORE.search(text, m.end, m.end + 200)
+        ):
+            # "Ivan Ljubicic of Croatia beat ... 6-3": a player's country, which says no
+            # more of where the match is than "of Indian origin" does (dropped alike)
+            m.locative = False
+            m.origins = True
         if COMPARED_BEFORE.search(before):
             m.compared = True
             m.locative = False
@@ -1382,6 +1411,17 @@ def _describe(
                 m.home = True
             else:
                 m.locative = True
+        if (
+            english
+            and not m.locative
+            and not m.demonym
+            and before.endswith(("e ", "t ", "s ", "g ", "d "))  # cheap first
+            and AID_GIVEN_BEFORE.search(before)
+            and AID_GIVEN_AFTER.match(after)
+            and not AID_WITHHELD.search(_sentence_before(text, m.start, field_start))
+        ):
+            m.locative = True  # "will give Tanzania a grant": the aid's receiver
+            m.addressed = m.counterpart = False
         if (
             english
             and not m.locative

@@ -103,8 +103,10 @@ def _is_region_key(g: Gazetteer, key_id: int) -> bool:
 
 def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> str | None:
     """Why this mention is not a place here, or None."""
+    if m.origins:
+        return "a person's origins"
     if m.demonym:
-        return "a person's origins" if m.origins else None
+        return None
     has_country = any(g.kind[p] == KIND_COUNTRY for p in places)
     if m.name_part and not m.dateline:
         return "part of a name"
