@@ -462,17 +462,23 @@ def test_load_extra_rejects_gray_labels_bad_categories_and_links(tmp_path: Path)
             later.load_extra(f)
 
 
-def test_with_extra_appends_rows_weighted_as_the_candidate_says(tmp_path: Path) -> None:
-    later = _bench("relevance_later")
-    assert later.candidate("extra contrast")["weights"]["contrast_extra"] == 3.0
-    assert later.candidate("extra contrast x3")["weights"]["contrast_extra"] == 9.0
-    assert later.candidate("extra contrast")["weights"]["rss_2020"] == 20.0
+def _three_row_cut(later: Any, cache: Path) -> Any:
+    """A cut of three dated feed rows and one dev text, built without reading the data."""
     docs = ["Gunmen attack a convoy in Kabul", "Talks in Kabul end", "Gunmen kill two"]
     data = later.CutData.__new__(later.CutData)
     data.rows = list(classifier._training_rows([{"title": d, "label": i % 2} for i, d in enumerate(docs)], "t"))  # fmt: skip
     data.y, data.source = np.array([0, 1, 0]), np.array(["rss_2020"] * 3)
     data.days, data.copy_of = np.array(["2020-05-26"] * 3), np.array([], dtype=int)
-    data.dev_docs, data.cache, data.name = ["Kabul talks"], tmp_path, "A"
+    data.dev_docs, data.cache, data.name = ["Kabul talks"], cache, "A"
+    return data
+
+
+def test_with_extra_appends_rows_weighted_as_the_candidate_says(tmp_path: Path) -> None:
+    later = _bench("relevance_later")
+    assert later.candidate("extra contrast")["weights"]["contrast_extra"] == 3.0
+    assert later.candidate("extra contrast x3")["weights"]["contrast_extra"] == 9.0
+    assert later.candidate("extra contrast")["weights"]["rss_2020"] == 20.0
+    data = _three_row_cut(later, tmp_path)
     items = [_extra_item(), _extra_item(label=0, category="none", title="Kabul march ends")]
     out = later.with_extra(data, items)
     assert out.source.tolist() == ["rss_2020"] * 3 + ["contrast_extra"] * 2
@@ -645,12 +651,7 @@ def test_extra_both_with_names_masked_builds_the_rows_of_its_parts(tmp_path: Pat
     assert later.candidate("extra both + names masked") == {**both, "mask": "names"}
     merged = later.candidate("extra both + names masked + kind stack")
     assert merged["both"] and merged["mask"] == "names" and merged["stack"] is later.kind_stack
-    docs = ["Gunmen attack a convoy in Kabul", "Talks in Kabul end", "Gunmen kill two"]
-    data = later.CutData.__new__(later.CutData)
-    data.rows = list(classifier._training_rows([{"title": d, "label": i % 2} for i, d in enumerate(docs)], "t"))  # fmt: skip
-    data.y, data.source = np.array([0, 1, 0]), np.array(["rss_2020"] * 3)
-    data.days, data.copy_of = np.array(["2020-05-26"] * 3), np.array([], dtype=int)
-    data.dev_docs, data.cache, data.name = ["Kabul talks"], tmp_path, "A"
+    data = _three_row_cut(later, tmp_path)
     items = [_extra_item(), _extra_item(label=0, category="none", title="Dakar march ends")]
     plain, masked = later.with_extra(data, items), later.with_extra(data, items, "names")
     assert masked.rows == plain.rows and masked.y.tolist() == plain.y.tolist()
