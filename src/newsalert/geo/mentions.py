@@ -219,6 +219,7 @@ AID_TO_BODY_OF_BEFORE = re.compile(
 # goes, placed as AID_TO_BEFORE places "a grant to Tanzania" (main weighed the donor,
 # named first, above it); the verb right before the name, the aid noun within four words
 AID_GIVEN_BEFORE = re.compile(r"\b(?:give|gives|gave|giving|lend|lends|lent|lending)\s+$", re.I)
+AID_GIVEN_ENDS = ("give ", "gives ", "gave ", "giving ", "lend ", "lends ", "lent ", "lending ")
 AID_GIVEN_AFTER = re.compile(
     r"^\s+(?:an?\s+|the\s+)?(?:[\w$.,’'-]+\s+){0,4}?"
     r"(?:aid|assistance|grants?|loans?|credits?|donations?|funding)\b",
@@ -1121,9 +1122,9 @@ def _describe(
             and not po
             and not m.demonym
             and before.endswith(" of ")  # cheap first
+            and SCORE.search(text, m.end, m.end + 200)
             and (pm := PLAYER_OF_BEFORE.search(before))
             and pm.group().split(None, 1)[0].lower() not in gazetteer.lower_words
-            and SCORE.search(text, m.end, m.end + 200)
         ):
             # "Ivan Ljubicic of Croatia beat ... 6-3": a player's country, which says no
             # more of where the match is than "of Indian origin" does (dropped alike)
@@ -1415,8 +1416,8 @@ def _describe(
             english
             and not m.locative
             and not m.demonym
-            and before.endswith(("e ", "t ", "s ", "g ", "d "))  # cheap first
-            and AID_GIVEN_BEFORE.search(before)
+            and before.endswith(AID_GIVEN_ENDS)  # cheap first: the verb's forms
+            and AID_GIVEN_BEFORE.search(before)  # a whole word ("forgive" is not)
             and AID_GIVEN_AFTER.match(after)
             and not AID_WITHHELD.search(_sentence_before(text, m.start, field_start))
         ):
