@@ -141,26 +141,28 @@ LABEL_FIELDS = ("country", "admin1", "place", "lat", "lon", "in_gazetteer")
 
 
 def replace_labels(rows: list[dict[str, Any]], alt: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows with the label fields of the ``alt`` rows of the same id (the text kept)."""
-    by_id = {a["id"]: a for a in alt}
-    known = {r["id"] for r in rows}
-    missing = sorted(set(by_id) - known)
+    """The rows with the label fields of the ``alt`` rows of the same id and part.
+
+    Ids repeat across parts (``tune``'s t047 and ``held9``'s t047), hence the pair.
+    """
+    by_key = {(a["id"], a["part"]): a for a in alt}
+    missing = sorted(set(by_key) - {(r["id"], r["split"]) for r in rows})
     if missing:  # a typo in the list would silently measure nothing
-        raise SystemExit(f"--alt: ids not in data/geo_eval.jsonl: {', '.join(missing)}")
+        raise SystemExit(f"--alt: not in data/geo_eval.jsonl: {missing}")
     out = []
     for r in rows:
-        a = by_id.get(r["id"])
+        a = by_key.get((r["id"], r["split"]))
         out.append(r if a is None else {**r, **{k: a.get(k) for k in LABEL_FIELDS}})
     return out
 
 
 def moved(gp: Geoparser, naive, rows, old_rows, alt: Path) -> None:  # type: ignore[no-untyped-def]
     """Per relabelled item: both labels and what each method gives (country, town)."""
-    ids = {a["id"] for a in load_rows(alt)}
-    old = {r["id"]: r for r in old_rows}
+    ids = {(a["id"], a["part"]) for a in load_rows(alt)}
+    old = {(r["id"], r["split"]): r for r in old_rows}
     print(f"\nThe {len(ids)} relabelled items: speaker's label -> subject's label; what each gives")
     for r in rows:
-        if r["id"] not in ids:
+        if (r["id"], r["split"]) not in ids:
             continue
         got = []
         for where in (
@@ -168,7 +170,7 @@ def moved(gp: Geoparser, naive, rows, old_rows, alt: Path) -> None:  # type: ign
             naive(r["title"] or "", r["summary"] or ""),
         ):
             got.append(f"{where.country}/{where.place}" if where else "none")
-        o = old[r["id"]]
+        o = old[r["id"], r["split"]]
         print(
             f"  {r['id']:<5} {r['split']:<8} {o['country']}/{o.get('place')} -> "
             f"{r['country']}/{r.get('place')}   ours {got[0]:<24} naive {got[1]}"
