@@ -50,7 +50,7 @@ def main() -> int:
         "| rules right | towns, default | towns, rules |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for part in [s for s in SPLITS if s is not None] + ["all"]:
+    for part in [*(s for s in SPLITS if s is not None), *POOLED, "all"]:
         sel = selector(part)
         got: dict[tuple[str, str], Scores] = {}
         for name, gp in methods.items():
