@@ -115,11 +115,14 @@ class TermIndex:
         index._names, index._offsets = None, None
         return index
 
+    def _hash_one(self, term: str) -> int:
+        """A term's key in ``_hashes`` (the one place the salt is applied)."""
+        return hash(term) if self._salt == 0 else hash((self._salt, term))
+
     def _hash(self, terms: Sequence[str]) -> np.ndarray:
-        if self._salt == 0:
-            return np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms))
-        salt = self._salt
-        return np.fromiter((hash((salt, t)) for t in terms), dtype=np.int64, count=len(terms))
+        # unsalted: the builtin itself, which is what _hash_one calls, without its frame
+        one = hash if self._salt == 0 else self._hash_one
+        return np.fromiter(map(one, terms), dtype=np.int64, count=len(terms))
 
     def __reduce__(self) -> Any:
         raise TypeError(
@@ -149,10 +152,10 @@ class TermIndex:
         geoparser asks for a few at once, and numpy's cost per call was most of that)."""
         if len(terms) > 2 or not self.size:
             return self.lookup(terms).tolist()
-        hashes, cols, salt = self._hashes, self._cols, self._salt
+        hashes, cols = self._hashes, self._cols
         out = []
         for term in terms:
-            wanted = hash(term) if salt == 0 else hash((salt, term))
+            wanted = self._hash_one(term)
             i = int(hashes.searchsorted(wanted))
             out.append(int(cols[i]) if i < self.size and hashes[i] == wanted else -1)
         return out

@@ -218,8 +218,9 @@ AID_TO_BODY_OF_BEFORE = re.compile(
 # $500 million loan": the aid's receiver as the verb's first object is where the aid
 # goes, placed as AID_TO_BEFORE places "a grant to Tanzania" (main weighed the donor,
 # named first, above it); the verb right before the name, the aid noun within four words
-AID_GIVEN_BEFORE = re.compile(r"\b(?:give|gives|gave|giving|lend|lends|lent|lending)\s+$", re.I)
 AID_GIVEN_ENDS = ("give ", "gives ", "gave ", "giving ", "lend ", "lends ", "lent ", "lending ")
+# the same verbs as a whole word, written once: the tuple is the cheap test before it
+AID_GIVEN_BEFORE = re.compile(rf"\b(?:{'|'.join(end.strip() for end in AID_GIVEN_ENDS)})\s+$", re.I)
 AID_GIVEN_AFTER = re.compile(
     r"^\s+(?:an?\s+|the\s+)?(?:[\w$.,’'-]+\s+){0,4}?"
     r"(?:aid|assistance|grants?|loans?|credits?|donations?|funding)\b",
@@ -1142,7 +1143,7 @@ def _describe(
         elif ELSEWHERE_BEFORE.search(before):
             m.elsewhere = True
             m.locative = False
-        elif before[-3:] in ("in ", "he ") and _a_death_as_cause(before):  # cheap first
+        elif _a_death_as_cause(before):  # its own cheap tests first
             m.elsewhere = True  # "protests over the death of George Floyd in Minneapolis"
             m.locative = False
         elif ADDRESSED_BEFORE.search(before):
