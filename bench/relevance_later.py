@@ -289,27 +289,10 @@ def text_blocks(data: CutData, mask: str = "", char: bool = True,
         x, ev, vec = data.tfidf, data.dev_tfidf, data.vec
     else:
         key = f"{C.packaged_data_sha256()[:12]}-{data.name}-{mask or 'plain'}-{vocab or 'all'}"
-        files = [data.cache / f"later-text-{n}-{key}.{e}"
-                 for n, e in (("vec", "joblib"), ("x", "npz"), ("ev", "npz"))]  # fmt: skip
-        if all(f.exists() for f in files):
-            vec, x, ev = joblib.load(files[0]), sp.load_npz(files[1]), sp.load_npz(files[2])
-        else:
-            from sklearn.pipeline import FeatureUnion
-
-            docs, dev_docs = data.docs, data.dev_docs
-            if mask:
-                masker = NameMasker([r.text for r in data.rows], acronyms=mask == "acronyms")
-                docs, dev_docs = [masker(d) for d in docs], [masker(d) for d in dev_docs]
-            vec = FeatureUnion([(n, t) for n, t in C._make_vectorizer().transformer_list[:2]])
-            if vocab == "other":
-                fit_on = np.flatnonzero(np.concatenate([data.source, data.source[data.copy_of]]) != FEED)  # fmt: skip
-                vec.fit([docs[i] for i in fit_on])
-            else:
-                vec.fit(docs)
-            x, ev = vec.transform(docs).tocsr(), vec.transform(dev_docs).tocsr()
-            joblib.dump(vec, files[0])
-            sp.save_npz(files[1], x)
-            sp.save_npz(files[2], ev)
+        fit_on = None
+        if vocab == "other":
+            fit_on = np.flatnonzero(np.concatenate([data.source, data.source[data.copy_of]]) != FEED)  # fmt: skip
+        vec, x, ev = _fitted_blocks(data, f"later-text-{{}}-{key}", mask, fit_on)
     if char:
         return x, ev
     n = word_columns(vec)
@@ -482,25 +465,35 @@ def with_extra(data: CutData, items: list[dict[str, Any]], mask: str = "") -> Cu
     digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:12]
     key = f"{C.packaged_data_sha256()[:12]}-{data.name}-extra-{digest}"
     key += f"-{mask}" if mask else ""  # the unmasked key is the ninth round's cache
-    files = [data.cache / f"later-{n}-{key}.{e}"
+    out.vec, out.tfidf, out.dev_tfidf = _fitted_blocks(out, f"later-{{}}-{key}", mask)
+    return out
+
+
+def _fitted_blocks(data: CutData, name: str, mask: str = "",
+                   fit_on: np.ndarray | None = None) -> tuple[Any, sp.csr_matrix, sp.csr_matrix]:  # fmt: skip
+    """The word and character TF-IDF blocks of ``data``'s training texts and of dev, fitted
+    on every training text (or the rows ``fit_on``), the texts ``NameMasker``-masked first
+    with ``mask``; cached in ``data.cache`` as ``name`` with ``{}`` the part's name."""
+    files = [data.cache / f"{name.format(n)}.{e}"
              for n, e in (("vec", "joblib"), ("x", "npz"), ("ev", "npz"))]  # fmt: skip
     if all(f.exists() for f in files):
-        out.vec, out.tfidf, out.dev_tfidf = (joblib.load(files[0]), sp.load_npz(files[1]),
-                                             sp.load_npz(files[2]))  # fmt: skip
-    else:
-        from sklearn.pipeline import FeatureUnion
+        return joblib.load(files[0]), sp.load_npz(files[1]), sp.load_npz(files[2])
+    from sklearn.pipeline import FeatureUnion
 
-        docs, dev_docs = out.docs, out.dev_docs
-        if mask:
-            masker = NameMasker([r.text for r in out.rows], acronyms=mask == "acronyms")
-            docs, dev_docs = [masker(d) for d in docs], [masker(d) for d in dev_docs]
-        out.vec = FeatureUnion([(n, t) for n, t in C._make_vectorizer().transformer_list[:2]])
-        out.tfidf = out.vec.fit_transform(docs).tocsr()
-        out.dev_tfidf = out.vec.transform(dev_docs).tocsr()
-        joblib.dump(out.vec, files[0])
-        sp.save_npz(files[1], out.tfidf)
-        sp.save_npz(files[2], out.dev_tfidf)
-    return out
+    docs, dev_docs = data.docs, data.dev_docs
+    if mask:
+        masker = NameMasker([r.text for r in data.rows], acronyms=mask == "acronyms")
+        docs, dev_docs = [masker(d) for d in docs], [masker(d) for d in dev_docs]
+    vec = FeatureUnion([(n, t) for n, t in C._make_vectorizer().transformer_list[:2]])
+    if fit_on is None:
+        x = vec.fit_transform(docs).tocsr()
+    else:
+        x = vec.fit([docs[i] for i in fit_on]).transform(docs).tocsr()
+    ev = vec.transform(dev_docs).tocsr()
+    joblib.dump(vec, files[0])
+    sp.save_npz(files[1], x)
+    sp.save_npz(files[2], ev)
+    return vec, x, ev
 
 
 # Tenth round: a model of the kind contrast alone, stacked as one column of the main model.
