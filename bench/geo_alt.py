@@ -4,8 +4,8 @@ Usage (from the repository root)::
 
     PYTHONPATH=src .venv/bin/python bench/geo_alt.py [data/geo_eval_alt.jsonl]
 
-A markdown table: per part of ``data/geo_eval.jsonl`` (every part, ``held22`` included),
-the pooled unseen parts (``held9``-``held22``, as the standing rule pools them) and all,
+A markdown table: per part of ``data/geo_eval.jsonl`` (every part, ``held23`` included),
+the pooled unseen parts (``held9``-``held23``, as the standing rule pools them) and all,
 the wrong / right country counts and towns within 25 km, the speaker's labels (as
 labelled) -> the subject's (``--alt`` of ``bench/geo.py``), for the default (rules plus the
 packaged re-ranker) and the rules alone. ``named`` rows: items whose text names the country.
@@ -69,7 +69,7 @@ def main() -> int:
             ("", "country_wrong", "country_correct", "with_country"),
             (" named", "named_wrong", "named_correct", "named"),
         ):
-            if label and part not in ("held9-22", "all"):
+            if label and part not in (*POOLED, "all"):
                 continue
             print(
                 f"| {part}{label} | {n} ({k}) | {cell('default', wrong, den)} "
