@@ -53,7 +53,7 @@ from newsalert.geo.keyindex import KeyIndex
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 16  # bump when the build below changes what it produces
+BUILD_VERSION = 17  # bump when the build below changes what it produces
 KIND_PLACE, KIND_ADMIN1, KIND_COUNTRY = 0, 1, 2
 KEY_NAME, KEY_DEMONYM = 0, 1
 # Alternate names (exonyms, transliterations) only for places big enough to have
@@ -332,6 +332,10 @@ def build_gazetteer() -> Gazetteer:
     for alias, cc in COUNTRY_ALIASES.items():
         if cc in country_place:
             b.key(alias, country_place[cc])
+            if ". " in alias:
+                # headlines drop the abbreviation's space ("N.Korea called worst for press
+                # freedom"): unkeyed, the bare name after it ("Korea": South Korea) was read
+                b.key(alias.replace(". ", "."), country_place[cc])
     for demonym, cc in DEMONYMS.items():
         if cc not in country_place:
             continue

@@ -507,6 +507,10 @@ LOCATIVE_ARTICLE_BEFORE = re.compile(
     r"\b(?:[Ii]n|[Aa]t|near|outside|inside|(?P<struck>attacked|raided|struck|bombed|shelled|"
     r"stormed))\s+an?\s+$"
 )
+# "war-torn", "quake-hit", "violence-ravaged": a lower-case noun and a past participle
+# (not "arch-rival", "top-security", "south-central" or "lower-than-expected", which
+# after "inside", "outside the", "in" or "off" qualify something other than the place)
+PARTICIPLE_COMPOUND = re.compile(r"[a-z]+-(?:[a-z]+(?:ed|en|rn)|hit|struck)$")
 SITE_AFTER = re.compile(
     r"^\s+(?:[a-z][\w'’\-]*\s+){0,2}?(?:(?:refugee\s+)?camp|village|town|suburb|"
     r"neighbou?rhood|district|hospital|clinic|school|mosque|church|temple|synagogue|market|"
@@ -1079,15 +1083,22 @@ def _describe(
             prev_word, prev_gap = pm.group(1), pm.group(2)
             prev_start = m.start - len(before) + pm.start(1)
         low = prev_word.lower()
-        if low == "the" and pm:
-            # "in the Gaza Strip": the word before the article decides
+        lpm = pm  # the word the locative test reads
+        if pm and prev_gap == " " and "-" in prev_word and PARTICIPLE_COMPOUND.match(prev_word):
+            # "in turmoil-torn Ivory Coast", "in the war-torn Darfur region": a noun and a
+            # participle between the locative word and the name say what befell the place
             pm2 = _prev_word(before[: pm.start(1)])
+            if pm2 and pm2.group(2) == " ":
+                lpm, low = pm2, pm2.group(1).lower()
+        if low == "the" and lpm:
+            # "in the Gaza Strip": the word before the article decides
+            pm2 = _prev_word(before[: lpm.start(1)])
             low = pm2.group(1).lower() if pm2 and pm2.group(2) == " " else ""
         if low in DIRECTION_WORDS or (low in LOCATIVE_WORDS and prev_gap.strip() == ""):
             m.locative = True
-        elif low == "of" and pm:
+        elif low == "of" and lpm:
             # "the town of Beatrice", "north of Baghdad", "outside of Washington"
-            pm2 = _prev_word(before[: pm.start(1)])
+            pm2 = _prev_word(before[: lpm.start(1)])
             word2 = pm2.group(1).lower() if pm2 else ""
             if word2 in PLACE_NOUNS or word2 in DIRECTION_WORDS or word2 in LOCATIVE_WORDS:
                 m.locative = True
