@@ -469,6 +469,20 @@ def with_extra(data: CutData, items: list[dict[str, Any]], mask: str = "") -> Cu
     return out
 
 
+def extra_data(data: CutData, cand: dict[str, Any]) -> CutData:
+    """``data`` with the candidate's written items (``with_extra``), its TF-IDF blocks as the
+    candidate's text options say: ``mask`` refits them on masked texts, ``char`` False drops
+    the character block (before the eleventh round this path ignored ``char``, so ``extra
+    ... + no char`` fitted with the character block). ``vocab`` is not supported here."""
+    if cand.get("vocab"):
+        raise ValueError("the written items' candidates take no vocab option")
+    out = with_extra(data, written(cand), cand.get("mask", ""))
+    if not cand.get("char", True):
+        n = word_columns(out.vec)
+        out.tfidf, out.dev_tfidf = out.tfidf[:, :n].tocsr(), out.dev_tfidf[:, :n].tocsr()
+    return out
+
+
 def _fitted_blocks(data: CutData, name: str, mask: str = "",
                    fit_on: np.ndarray | None = None) -> tuple[Any, sp.csr_matrix, sp.csr_matrix]:  # fmt: skip
     """The word and character TF-IDF blocks of ``data``'s training texts and of dev, fitted
@@ -672,8 +686,7 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
         text = {k: cand[k] for k in ("mask", "char", "vocab") if k in cand}
         swapped = None
         if "extra" in cand:  # the written items as training rows (their own TF-IDF fit)
-            extra = with_extra(data, written(cand), cand.get("mask", ""))
-            fitted[base_name] = R.run(extra, cand)
+            fitted[base_name] = R.run(extra_data(data, cand), cand)
         elif text:  # the TF-IDF blocks this candidate sees, for this fit only
             swapped = data.tfidf, data.dev_tfidf
             data.tfidf, data.dev_tfidf = text_blocks(data, **text)
@@ -754,9 +767,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.categories and CUTS[cut] is None and name.rpartition(" + ")[2] not in DERIVED:
                 cand = candidate(name) if name != "baseline" else {}
                 res["categories"] = dev_categories(
-                    with_extra(data, written(cand), cand.get("mask", ""))
-                    if "extra" in cand
-                    else data
+                    extra_data(data, cand) if "extra" in cand else data
                 )
                 print(f"{cut} {name}: dev categories {res['categories']}", flush=True)
             print(line(cut, name, res) + f" | {time.perf_counter() - started:.0f}s", flush=True)
