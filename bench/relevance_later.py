@@ -53,8 +53,10 @@ the cut's own rows, ``rows_threshold``); ``extra contrast shuffled`` (a control:
 texts with permuted labels, ``shuffled``). Tenth round: ``extra both`` (= ``extra contrast
 both``, both written files) ``+ names masked`` (``with_extra``'s ``mask``) and ``+ kind
 stack`` (``kind_stack``: a model of the contrast sets' kind, its probability one more
-column). ``--categories`` reports, on the ``full`` cut, the category
-model's accuracy on dev's positives (``dev_categories``, ``ACLED_CATEGORIES``).
+column). Eleventh round: ``extra all`` (the two files and ``data/contrast_extra3.jsonl``:
+individual crimes and accidents told as they happen). ``--categories`` reports, on the
+``full`` cut, the category model's accuracy on dev's positives (``dev_categories``,
+``ACLED_CATEGORIES``).
 """
 
 from __future__ import annotations
@@ -359,13 +361,14 @@ def candidate(name: str) -> dict[str, Any]:
         return TEXT[name]
     if name == "kind stack":  # tenth round: the kind-contrast model's column (``kind_stack``)
         return {"stack": kind_stack}
-    if name in ("extra contrast both", "extra both"):  # both written files, 3x
+    if name in ("extra contrast both", "extra both", "extra all"):  # both (all) files, 3x
         weight = EXTRA_CANDIDATES["extra contrast"]
-        return {
+        found = {
             "extra": weight,
             "both": True,
             "weights": {**C.SOURCE_WEIGHTS, EXTRA_SOURCE: weight},
         }
+        return {**found, "all": True} if name == "extra all" else found
     if name in EXTRA_CANDIDATES or name == "extra contrast shuffled":
         weight = (
             EXTRA_CANDIDATES["extra contrast"] if "shuffled" in name else EXTRA_CANDIDATES[name]
@@ -394,6 +397,9 @@ TEXT: dict[str, dict[str, Any]] = {
 EXTRA = Path(__file__).resolve().parents[1] / "data" / "contrast_extra.jsonl"
 # a second batch, written after the first batch's runs had been read (RESULTS.md)
 EXTRA2 = EXTRA.with_name("contrast_extra2.jsonl")
+# eleventh round: individual crimes and accidents told as they happen (0) against crimes
+# where public safety is at stake (1), written after the reread of the first two files
+EXTRA3 = EXTRA.with_name("contrast_extra3.jsonl")
 EXTRA_SOURCE = "contrast_extra"  # its own source, so that its weight can differ from contrast's
 EXTRA_CANDIDATES = {"extra contrast": C.SOURCE_WEIGHTS["contrast"],
                     "extra contrast x3": 3 * C.SOURCE_WEIGHTS["contrast"]}  # fmt: skip
@@ -434,8 +440,9 @@ def load_extra(path: Path = EXTRA) -> list[dict[str, Any]]:
 
 def written(cand: dict[str, Any]) -> list[dict[str, Any]]:
     """The written items a candidate trains with: the first file, both files (``both``),
-    or the first file's texts with permuted labels (``shuffle``)."""
+    all three (``all``), or the first file's texts with permuted labels (``shuffle``)."""
     items = load_extra() + (load_extra(EXTRA2) if cand.get("both") else [])
+    items += load_extra(EXTRA3) if cand.get("all") else []
     return shuffled(items) if cand.get("shuffle") else items
 
 
@@ -663,8 +670,10 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
         key = f"{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}"
         if name.startswith("extra"):  # a fit of the written file as it is now
             key += "-" + hashlib.sha256(EXTRA.read_bytes()).hexdigest()[:12]
-            if name.startswith(("extra contrast both", "extra both")):
+            if name.startswith(("extra contrast both", "extra both", "extra all")):
                 key += "-" + hashlib.sha256(EXTRA2.read_bytes()).hexdigest()[:12]
+            if name.startswith("extra all"):
+                key += "-" + hashlib.sha256(EXTRA3.read_bytes()).hexdigest()[:12]
         return data.cache / f"later-{key}.npz"
 
     def save(f: Path, out: dict[str, Any]) -> None:

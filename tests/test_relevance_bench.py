@@ -718,3 +718,15 @@ def test_evaluate_drops_the_char_block_for_written_items_too(
     assert full.tfidf.shape[1] > n and words.tfidf.shape == (full.tfidf.shape[0], n)
     assert words.dev_tfidf.shape == (1, n) and (words.tfidf != full.tfidf[:, :n]).nnz == 0
     assert later.candidate("extra both + no char")["char"] is False
+
+
+def test_extra_all_trains_with_the_third_file_too() -> None:
+    later = _bench("relevance_later")
+    both = later.written(later.candidate("extra both"))
+    third = later.load_extra(later.EXTRA3)
+    cand = later.candidate("extra all + kind stack")
+    assert cand["all"] and cand["both"] and cand["stack"] is later.kind_stack
+    assert cand["weights"]["contrast_extra"] == 3.0
+    assert later.written(later.candidate("extra all")) == both + third
+    assert not {i["set"] for i in both} & {i["set"] for i in third}
+    assert "all" not in later.candidate("extra both")
