@@ -53,8 +53,10 @@ the cut's own rows, ``rows_threshold``); ``extra contrast shuffled`` (a control:
 texts with permuted labels, ``shuffled``). Tenth round: ``extra both`` (= ``extra contrast
 both``, both written files) ``+ names masked`` (``with_extra``'s ``mask``) and ``+ kind
 stack`` (``kind_stack``: a model of the contrast sets' kind, its probability one more
-column). ``--categories`` reports, on the ``full`` cut, the category
-model's accuracy on dev's positives (``dev_categories``, ``ACLED_CATEGORIES``).
+column). Eleventh round: ``extra all`` (the two files and ``data/contrast_extra3.jsonl``:
+individual crimes and accidents told as they happen). ``--categories`` reports, on the
+``full`` cut, the category model's accuracy on dev's positives (``dev_categories``,
+``ACLED_CATEGORIES``).
 """
 
 from __future__ import annotations
@@ -359,13 +361,14 @@ def candidate(name: str) -> dict[str, Any]:
         return TEXT[name]
     if name == "kind stack":  # tenth round: the kind-contrast model's column (``kind_stack``)
         return {"stack": kind_stack}
-    if name in ("extra contrast both", "extra both"):  # both written files, 3x
+    if name in ("extra contrast both", "extra both", "extra all"):  # both (all) files, 3x
         weight = EXTRA_CANDIDATES["extra contrast"]
-        return {
+        found = {
             "extra": weight,
             "both": True,
             "weights": {**C.SOURCE_WEIGHTS, EXTRA_SOURCE: weight},
         }
+        return {**found, "all": True} if name == "extra all" else found
     if name in EXTRA_CANDIDATES or name == "extra contrast shuffled":
         weight = (
             EXTRA_CANDIDATES["extra contrast"] if "shuffled" in name else EXTRA_CANDIDATES[name]
@@ -394,6 +397,9 @@ TEXT: dict[str, dict[str, Any]] = {
 EXTRA = Path(__file__).resolve().parents[1] / "data" / "contrast_extra.jsonl"
 # a second batch, written after the first batch's runs had been read (RESULTS.md)
 EXTRA2 = EXTRA.with_name("contrast_extra2.jsonl")
+# eleventh round: individual crimes and accidents told as they happen (0) against crimes
+# where public safety is at stake (1), written after the reread of the first two files
+EXTRA3 = EXTRA.with_name("contrast_extra3.jsonl")
 EXTRA_SOURCE = "contrast_extra"  # its own source, so that its weight can differ from contrast's
 EXTRA_CANDIDATES = {"extra contrast": C.SOURCE_WEIGHTS["contrast"],
                     "extra contrast x3": 3 * C.SOURCE_WEIGHTS["contrast"]}  # fmt: skip
@@ -434,8 +440,9 @@ def load_extra(path: Path = EXTRA) -> list[dict[str, Any]]:
 
 def written(cand: dict[str, Any]) -> list[dict[str, Any]]:
     """The written items a candidate trains with: the first file, both files (``both``),
-    or the first file's texts with permuted labels (``shuffle``)."""
+    all three (``all``), or the first file's texts with permuted labels (``shuffle``)."""
     items = load_extra() + (load_extra(EXTRA2) if cand.get("both") else [])
+    items += load_extra(EXTRA3) if cand.get("all") else []
     return shuffled(items) if cand.get("shuffle") else items
 
 
@@ -466,6 +473,20 @@ def with_extra(data: CutData, items: list[dict[str, Any]], mask: str = "") -> Cu
     key = f"{C.packaged_data_sha256()[:12]}-{data.name}-extra-{digest}"
     key += f"-{mask}" if mask else ""  # the unmasked key is the ninth round's cache
     out.vec, out.tfidf, out.dev_tfidf = _fitted_blocks(out, f"later-{{}}-{key}", mask)
+    return out
+
+
+def extra_data(data: CutData, cand: dict[str, Any]) -> CutData:
+    """``data`` with the candidate's written items (``with_extra``), its TF-IDF blocks as the
+    candidate's text options say: ``mask`` refits them on masked texts, ``char`` False drops
+    the character block (before the eleventh round this path ignored ``char``, so ``extra
+    ... + no char`` fitted with the character block). ``vocab`` is not supported here."""
+    if cand.get("vocab"):
+        raise ValueError("the written items' candidates take no vocab option")
+    out = with_extra(data, written(cand), cand.get("mask", ""))
+    if not cand.get("char", True):
+        n = word_columns(out.vec)
+        out.tfidf, out.dev_tfidf = out.tfidf[:, :n].tocsr(), out.dev_tfidf[:, :n].tocsr()
     return out
 
 
@@ -649,8 +670,10 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
         key = f"{C.packaged_data_sha256()[:12]}-{data.name}-{name.replace(' ', '_')}"
         if name.startswith("extra"):  # a fit of the written file as it is now
             key += "-" + hashlib.sha256(EXTRA.read_bytes()).hexdigest()[:12]
-            if name.startswith(("extra contrast both", "extra both")):
+            if name.startswith(("extra contrast both", "extra both", "extra all")):
                 key += "-" + hashlib.sha256(EXTRA2.read_bytes()).hexdigest()[:12]
+            if name.startswith("extra all"):
+                key += "-" + hashlib.sha256(EXTRA3.read_bytes()).hexdigest()[:12]
         return data.cache / f"later-{key}.npz"
 
     def save(f: Path, out: dict[str, Any]) -> None:
@@ -672,8 +695,7 @@ def evaluate(data: CutData, name: str, fitted: dict[str, dict[str, Any]]) -> dic
         text = {k: cand[k] for k in ("mask", "char", "vocab") if k in cand}
         swapped = None
         if "extra" in cand:  # the written items as training rows (their own TF-IDF fit)
-            extra = with_extra(data, written(cand), cand.get("mask", ""))
-            fitted[base_name] = R.run(extra, cand)
+            fitted[base_name] = R.run(extra_data(data, cand), cand)
         elif text:  # the TF-IDF blocks this candidate sees, for this fit only
             swapped = data.tfidf, data.dev_tfidf
             data.tfidf, data.dev_tfidf = text_blocks(data, **text)
@@ -754,9 +776,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.categories and CUTS[cut] is None and name.rpartition(" + ")[2] not in DERIVED:
                 cand = candidate(name) if name != "baseline" else {}
                 res["categories"] = dev_categories(
-                    with_extra(data, written(cand), cand.get("mask", ""))
-                    if "extra" in cand
-                    else data
+                    extra_data(data, cand) if "extra" in cand else data
                 )
                 print(f"{cut} {name}: dev categories {res['categories']}", flush=True)
             print(line(cut, name, res) + f" | {time.perf_counter() - started:.0f}s", flush=True)

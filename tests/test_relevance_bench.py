@@ -693,3 +693,40 @@ def test_evaluate_fits_extra_both_with_the_mask_and_the_stack(
     assert (data.tfidf, data.dev_tfidf) == ("shipped", "shipped ev")
     # each combination has its own cached fit, keyed on both written files
     assert len(list(tmp_path.glob("later-*-A-extra_both_+_*.npz"))) == 2
+
+
+def test_evaluate_drops_the_char_block_for_written_items_too(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # eleventh round: ``extra ... + no char`` used to fit with the character block
+    later = _bench("relevance_later")
+    seen: list[Any] = []
+
+    def fake_run(data: Any, cand: dict, seed: int = 0) -> dict:
+        seen.append(data)
+        return {"p": np.array([0.2]), "dev_p": np.array([0.5]), "threshold": 0.5}
+
+    items = [_extra_item(), _extra_item(label=0, category="none", title="Kabul march ends")]
+    monkeypatch.setattr(later.R, "run", fake_run)
+    monkeypatch.setattr(later, "written", lambda cand: items)
+    data = _three_row_cut(later, tmp_path)
+    data.tfidf = data.dev_tfidf = "shipped"
+    later.evaluate(data, "extra both", {})
+    later.evaluate(data, "extra both + no char", {})
+    full, words = seen
+    n = later.word_columns(full.vec)
+    assert full.tfidf.shape[1] > n and words.tfidf.shape == (full.tfidf.shape[0], n)
+    assert words.dev_tfidf.shape == (1, n) and (words.tfidf != full.tfidf[:, :n]).nnz == 0
+    assert later.candidate("extra both + no char")["char"] is False
+
+
+def test_extra_all_trains_with_the_third_file_too() -> None:
+    later = _bench("relevance_later")
+    both = later.written(later.candidate("extra both"))
+    third = later.load_extra(later.EXTRA3)
+    cand = later.candidate("extra all + kind stack")
+    assert cand["all"] and cand["both"] and cand["stack"] is later.kind_stack
+    assert cand["weights"]["contrast_extra"] == 3.0
+    assert later.written(later.candidate("extra all")) == both + third
+    assert not {i["set"] for i in both} & {i["set"] for i in third}
+    assert "all" not in later.candidate("extra both")
