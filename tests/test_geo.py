@@ -207,9 +207,13 @@ def test_a_country_named_as_a_yardstick_is_not_the_place(geo: Geoparser) -> None
     assert compared is not None and compared.country == "CL"
 
 
-def test_where_someone_lives_or_is_sent_is_not_the_event_place(geo: Geoparser) -> None:
-    # a home or a destination weighs no more than a demonym ("Bolivian police")
-    exile = geo.locate(
+def test_where_someone_lives_or_is_sent_is_not_the_event_place(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # a home or a destination weighs no more than a demonym ("Bolivian police"); the rules
+    # alone for the exile and the journalist: the subject-trained re-ranker gives Argentina
+    # and Britain (test_geo_rerank's DEPARTURES)
+    exile = geo_rules.locate(
         "",
         "Bolivian opposition supporters clashed with police after a court freed a former "
         "president living in exile in Argentina.",
@@ -221,7 +225,9 @@ def test_where_someone_lives_or_is_sent_is_not_the_event_place(geo: Geoparser) -
         "avoid deportation to the United States.",
     ).where
     assert deport is not None and deport.country == "JP", deport
-    based = geo.locate("", "A Nigerian journalist based in London was arrested on Monday.").where
+    based = geo_rules.locate(
+        "", "A Nigerian journalist based in London was arrested on Monday."
+    ).where
     assert based is not None and based.country == "NG", based
 
 

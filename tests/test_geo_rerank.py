@@ -44,8 +44,10 @@ def test_the_package_ships_the_clues_model_trained_on_every_seen_part() -> None:
     assert model.margin == 0.0
     assert all(model.coef[FEATURES.index(f)] == 0.0 for f in (*RULES_FEATURES, "rank_second"))
     meta = json.loads(PACKAGED.read_text(encoding="utf-8"))
-    assert meta["made_by"] == "bench/geo_learn.py --write --clues"
-    assert "held10" in meta["trained_on"] and "held11" not in meta["trained_on"]
+    # twenty-second round: the subject convention's labels (data/geo_eval_alt.jsonl) in
+    # place, every seen part; held22 stays out (bench/geo.py's UNSEEN)
+    assert meta["made_by"] == "bench/geo_learn.py --write --clues --alt data/geo_eval_alt.jsonl"
+    assert "held21" in meta["trained_on"] and "held22" not in meta["trained_on"]
 
 
 def test_load_geoparser_adds_the_reranker_behind_one_switch(
@@ -165,24 +167,6 @@ def test_the_measured_and_packaged_weights_keep_the_seed_article_at_banjska(
 # summary, the rules' (country, across), the re-ranker's.
 DEPARTURES = (
     (
-        "The US asks Serbia to withdraw military troops from the border with Kosovo",
-        "",
-        ("RS", "XK"),
-        ("US", "XK"),
-    ),
-    (
-        "",
-        "Turkish President Erdogan blamed the Syrian government for a chemical attack.",
-        ("SY", None),
-        ("TR", None),
-    ),
-    (
-        "",
-        "Syria has again offered its troops to Lebanon's new President to oust a general.",
-        ("LB", None),
-        ("SY", None),
-    ),
-    (
         "",
         "SEOUL (Reuters) - North Korea has executed a senior official, South Korea's spy"
         " agency said on Friday.",
@@ -203,24 +187,68 @@ DEPARTURES = (
         ("AR", None),
     ),
     (
-        "Iran nuclear talks resume",
-        "GENEVA (Reuters) - Iranian and U.S. negotiators resumed talks on Tuesday, a U.S."
-        " official said, after a two-week pause.",
-        ("CH", None),
-        ("IR", None),
-    ),
-    (
         "Protests flare as Beijing's law looms",
         "Hong Kong's leader said the security law written by the Chinese government would"
         " be enforced from July.",
         ("HK", None),
         ("CN", None),
     ),
+    # twenty-second round, the subject-trained weights: the subject convention's reading
+    # where the rules keep the speaker's (troops refused, a statement on another
+    # country's election)
     (
         "",
-        "Washington says Venezuela is moving troops to the Colombian border.",
-        ("VE", "CO"),
-        ("US", "CO"),
+        "Chile says it will not recognise the election in Venezuela.",
+        ("CL", None),
+        ("VE", None),
+    ),
+    (
+        "",
+        "Canada turns down plea for more troops to protect UN staff in Haiti.",
+        ("CA", None),
+        ("HT", None),
+    ),
+    # ... and where they are wrong under both conventions and the rules right (a court
+    # freeing an exile, a missile test, talks on two matters, a deportation, a company's
+    # lawsuits, a journalist's arrest): the subject-trained weights' known regressions
+    (
+        "",
+        "Bolivian opposition supporters clashed with police after a court freed a former "
+        "president living in exile in Argentina.",
+        ("BO", None),
+        ("AR", None),
+    ),
+    (
+        "",
+        "North Korea test-fired a new ballistic missile that could reach most cities "
+        "in neighbouring South Korea, officials said.",
+        ("KP", None),
+        ("KR", None),
+    ),
+    (
+        "",
+        "Japanese Prime Minister Fumio Kishida met Russian President Vladimir Putin at "
+        "the Kremlin on Thursday to discuss a peace treaty and the war in Syria.",
+        ("RU", None),
+        ("SY", None),
+    ),
+    (
+        "Japan to Deport Chess Champion Wanted in the United States",
+        "Japan issued a deportation order on Tuesday against the former champion.",
+        ("JP", None),
+        ("US", None),
+    ),
+    (
+        "",
+        "The Chinese telecom giant pivoted to counter Washington's charges with lawsuits.",
+        ("CN", None),
+        ("US", None),
+    ),
+    (
+        "",
+        "A Nigerian journalist based in London was arrested on Monday.",
+        ("NG", None),
+        ("GB", None),
     ),
 )
 
@@ -270,7 +298,9 @@ def test_explain_reads_the_switch_from_the_config(
     from newsalert.models import Item
 
     monkeypatch.setattr(geoparser, "load_gazetteer", lambda _cache: geo.gazetteer)
-    title, summary, rules, learned = DEPARTURES[2]  # the rules: Lebanon; the re-ranker: Syria
+    title, summary, rules, learned = DEPARTURES[
+        0
+    ]  # the rules: North Korea; the re-ranker: South Korea
     item = Item("k", "f", title, summary, None, None)
     config = tmp_path / "newsalert.yaml"
     for switch, cc in (("geo: {rerank: false}\n", rules[0]), ("", learned[0])):

@@ -23,6 +23,10 @@ def test_troops_to_be_sent_abroad_are_decided_at_home(geo: Geoparser, geo_rules:
     sent = "France sent troops into northern Mali after the attack, the army said."
     for gp in (geo, geo_rules):
         assert country(gp, "", debated) == "CA", debated
-        assert country(gp, "", decided) == "DE", decided
+        # troops sent abroad are placed where they go under the subject convention (the
+        # default with the re-ranker, twenty-second round); the rules alone keep the
+        # decision at home
+        want = "ML" if gp.reranker is not None else "DE"
+        assert country(gp, "", decided) == want, decided
         assert country(gp, "", operation) == "ML", operation
         assert country(gp, "", sent) == "ML", sent

@@ -78,27 +78,29 @@ def test_aid_to_a_countrys_government_or_people_is_in_that_country(
     ):
         for gp in (geo, geo_rules):
             assert country(gp, "", text) == cc, text
-    # aid stopped is a decision at home (as "suspended military aid to Pakistan"): the
-    # guard leaves it, and the default keeps main's answer (the rules alone read Myanmar,
-    # as main's do)
+    # aid stopped: the guard leaves it; the subject convention (twenty-second round) places
+    # it at the country the aid went to, as the rules alone and the default now read it
+    # (the speaker-trained re-ranker gave JP)
     text = "Japan suspended aid to the government of Myanmar after the coup, Tokyo said."
-    assert country(geo, "", text) == "JP", text
+    for gp in (geo, geo_rules):
+        assert country(gp, "", text) == "MM", text
 
 
 def test_a_country_defending_anothers_act_speaks_at_home(
     geo: Geoparser, geo_rules: Geoparser
 ) -> None:
-    # "defended" is a statement, as "condemned" or "rejected" are: made at home (main,
-    # default: the place the statement speaks of; the rules alone still weigh a strike
-    # "in Russia" above a statement, as main's do)
+    # "defended" is a statement about the strikes: placed at its subject, where the strikes
+    # are (the subject convention, twenty-second round; the speaker-trained re-ranker gave
+    # GB and AU); the rules alone weigh the strike "in Russia" above the statement too
     for text, cc in (
         (
             "Britain on Tuesday defended the right of Ukrainian forces to strike targets in Russia.",
-            "GB",
+            "RU",
         ),
-        ("Australia on Friday defended the right of Israel to strike militants in Lebanon.", "AU"),
+        ("Australia on Friday defended the right of Israel to strike militants in Lebanon.", "LB"),
     ):
-        assert country(geo, "", text) == cc, text
+        for gp in (geo, geo_rules):
+            assert country(gp, "", text) == cc, text
     # troops defending a town are where the town is
     text = "Ukrainian troops defended the city of Kharkiv from a Russian assault on Monday."
     for gp in (geo, geo_rules):

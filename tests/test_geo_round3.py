@@ -41,7 +41,9 @@ def test_a_region_known_only_by_name_loses_to_a_big_city_of_that_name(geo: Geopa
     assert where(geo, "", "Floods hit Gaza province in southern Mozambique on Sunday.")[0] == "MZ"
 
 
-def test_a_government_acting_on_foreigners_acts_at_home(geo: Geoparser) -> None:
+def test_a_government_acting_on_foreigners_acts_at_home(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
     assert (
         where(
             geo,
@@ -50,9 +52,10 @@ def test_a_government_acting_on_foreigners_acts_at_home(geo: Geoparser) -> None:
         )[0]
         == "US"
     )
+    # the rules alone: the subject-trained re-ranker gives the US (test_geo_rerank's DEPARTURES)
     assert (
         where(
-            geo,
+            geo_rules,
             "Japan to Deport Chess Champion Wanted in the United States",
             "Japan issued a deportation order on Tuesday against the former champion.",
         )[0]
@@ -87,15 +90,14 @@ def test_county_before_a_name_is_a_british_or_irish_county(geo: Geoparser) -> No
 
 
 def test_a_government_ready_to_act_abroad_speaks_at_home(geo: Geoparser) -> None:
-    assert (
-        where(
-            geo,
-            "",
-            "Colombia is ready to contribute troops to the NATO-led security force in "
-            "Afghanistan, the defence minister said.",
-        )[0]
-        == "CO"
-    )
+    # the rules alone; the default with the re-ranker places troops offered where they
+    # would go (the subject convention, twenty-second round)
+    assert where(
+        geo,
+        "",
+        "Colombia is ready to contribute troops to the NATO-led security force in "
+        "Afghanistan, the defence minister said.",
+    )[0] == ("AF" if geo.reranker is not None else "CO")
     # a plain "will" is not a statement of readiness: the event's place still wins
     assert (
         where(
@@ -202,7 +204,7 @@ def test_the_partner_one_works_with_is_not_the_place(geo: Geoparser) -> None:
     )
 
 
-def test_what_one_counters_is_not_the_place(geo: Geoparser) -> None:
+def test_what_one_counters_is_not_the_place(geo: Geoparser, geo_rules: Geoparser) -> None:
     assert (
         where(
             geo,
@@ -212,10 +214,11 @@ def test_what_one_counters_is_not_the_place(geo: Geoparser) -> None:
         )[0]
         == "LB"
     )
-    # a capital's government too: "counter Washington's charges"
+    # a capital's government too: "counter Washington's charges" (the rules alone: the
+    # subject-trained re-ranker gives the US, test_geo_rerank's DEPARTURES)
     assert (
         where(
-            geo,
+            geo_rules,
             "",
             "The Chinese telecom giant pivoted to counter Washington's charges with lawsuits.",
         )[0]
@@ -224,14 +227,13 @@ def test_what_one_counters_is_not_the_place(geo: Geoparser) -> None:
 
 
 def test_a_travel_warnings_destination_is_not_the_place(geo: Geoparser) -> None:
-    assert (
-        where(
-            geo,
-            "Beijing Warns Students Not to Travel to Australia",
-            "The warning issued by China's education ministry cited racist incidents.",
-        )[0]
-        == "CN"
-    )
+    # the rules alone; the default with the re-ranker places a travel warning at its
+    # destination (the subject convention, twenty-second round)
+    assert where(
+        geo,
+        "Beijing Warns Students Not to Travel to Australia",
+        "The warning issued by China's education ministry cited racist incidents.",
+    )[0] == ("AU" if geo.reranker is not None else "CN")
     assert (
         where(geo, "", "The foreign ministry in Tokyo advised against all travel to Haiti.")[0]
         == "JP"

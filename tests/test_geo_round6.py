@@ -13,7 +13,10 @@ def test_a_statement_or_decision_opening_the_lead_is_made_at_home(geo: Geoparser
         country(geo, "", "Norway on Monday rejected a request to extradite a Kenyan editor.")
         == "NO"
     )
-    assert country(geo, "", "Chile says it will not recognise the election in Venezuela.") == "CL"
+    # a statement about another country's election: the rules alone place it at home, the
+    # default with the re-ranker at its subject (the subject convention, twenty-second round)
+    chile = "Chile says it will not recognise the election in Venezuela."
+    assert country(geo, "", chile) == ("VE" if geo.reranker is not None else "CL")
     assert (
         country(
             geo,
