@@ -412,8 +412,10 @@ UNIT_AFTER = re.compile(r"^ Force\b")
 # variant was first found or the letter it was given, which says nothing of the event
 VARIANT_AFTER = re.compile(r"^[\s-]+(?:sub-?)?(?:variant|strain|lineage)s?\b")
 # "Hurricane Ivan", "Typhoon Haiyan", "Tropical Storm Frances": a storm's given name
+# (the noun only: "gunmen storm Guayaquil" is the verb, so a lowercase "storm" is not one)
 STORM_BEFORE = re.compile(
-    r"\b(?:hurricanes?|typhoons?|cyclones?|(?:tropical |super|winter )?storms?)\s+$", re.I
+    r"\b(?:[Hh]urricane|[Tt]yphoon|[Cc]yclone|(?:Tropical |Super|Winter )?Storm|"
+    r"(?:tropical |winter )storm|superstorm)\s+$"
 )
 STORM_WORDS = ("urrican", "yphoon", "yclone", "torm")  # the cheap gate of STORM_BEFORE
 # "Hampshire College in Amherst", "Essex County College in Newark": a school or hospital
@@ -1355,7 +1357,7 @@ def _describe(
             m.name_part = True
         if next_gap == " " and next_word.startswith("Air") and AIRLINE_AFTER.match(after):
             m.name_part = True  # "Delta Air Lines": the firm, and its "Delta Pilots" too
-            if not _country_only(gazetteer, m.key_id):
+            if not is_country_key(gazetteer, m.key_id):  # "Singapore Air" is still Singapore's
                 people.add(m.text)
         if next_word == "Force" and next_gap == " " and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Delta Force", "the Quds Force": a unit's name
@@ -1554,8 +1556,10 @@ def _describe(
             and not m.demonym
             and before.endswith(" ")
             and any(w in before for w in STORM_WORDS)  # cheap first
-            and STORM_BEFORE.search(before)
-            and not _country_only(gazetteer, m.key_id)
+            and (sm := STORM_BEFORE.search(before))
+            # a headline's "Gunmen Storm Guayaquil" is the verb
+            and not (headline and m.field == "title" and "Storm" in sm.group())
+            and not is_country_key(gazetteer, m.key_id)
         ):
             m.name_part = True  # "Hurricane Ivan": the storm, and "after Ivan" in the item
             people.add(m.text)
@@ -1571,7 +1575,8 @@ def _describe(
             and next_word.lower() in gazetteer.lower_words
             and not (headline and m.field == "title")
             and m.end + 1 not in starts
-            and not _country_only(gazetteer, m.key_id)
+            and not is_country_key(gazetteer, m.key_id)
+            and not ARTICLE_BEFORE.search(before)  # "the Miami Dolphins": a team or a body
             and _surname_alone(text, m, next_word, offset, headline)
         ):
             # "Barry Bonds hit ..." with "Bonds" alone elsewhere in the item: a first name
@@ -1834,6 +1839,13 @@ def _body_acts_at_home(
 
 # a surname's other uses count unless they are one of these (a place's own body or site)
 SURNAME_NOT = NAME_SUFFIXES | FACILITY_WORDS | FIRM_FORMS
+# a determiner before a capitalised word makes it a thing's or a team's name ("the
+# Dolphins", "a Mini", "every Test"), not a person's surname
+DETERMINERS = frozenset(
+    {"the", "a", "an", "every", "each", "this", "that", "these", "those", "its", "their"}
+    | {"his", "her", "our", "my", "your", "any", "no", "some"}
+)
+ARTICLE_BEFORE = re.compile(r"(?<![\w'’-])(?:[Tt]he|[Aa]n?)\s+$")
 
 
 def _surname_alone(text: str, m: Found, word: str, offset: int, headline: bool) -> bool:
@@ -1844,6 +1856,8 @@ def _surname_alone(text: str, m: Found, word: str, offset: int, headline: bool) 
     low = word.lower()
     if word in SURNAME_NOT or low in HOME_INSTITUTIONS or low in LOCAL_BODIES:
         return False
+    if low in OFFICE_WORDS:  # "Los Angeles Mayor ... the Mayor": an office
+        return False
     if low in LANDMARK_WORDS or re.search(rf"(?<![\w'’-]){re.escape(low)}(?![\w-])", text):
         return False
     own = m.end + 1
@@ -1852,7 +1866,17 @@ def _surname_alone(text: str, m: Found, word: str, offset: int, headline: bool) 
             continue
         if text[: hit.start()].endswith(m.text + " "):
             continue  # the same pair again
-        return True
+        # alone: no capitalised word or determiner before it, no capitalised word after it
+        # ("Harbour Bridge", "Bridge Street", "helped the Bridge"); otherwise not a surname
+        prev = _prev_word(text[: hit.start()])
+        if (
+            prev
+            and prev.group(2) == " "
+            and (prev.group(1)[:1].isupper() or prev.group(1).lower() in DETERMINERS)
+        ):
+            return False
+        nxt = NEXT.match(text, hit.end())
+        return not (nxt and nxt.group(1) == " " and nxt.group(2)[:1].isupper())
     return False
 
 
