@@ -1368,6 +1368,8 @@ def _describe(
             and (" in " in after or " at " in after)  # cheap first
             and (im := INSTITUTION_IN_AFTER.match(after))
             and m.end + im.end() in starts
+            # a town after "in" ("Stanford University in California" keeps its town)
+            and _towns_only(gazetteer, next(o.key_id for o in found if o.start == m.end + im.end()))
         ):
             # "Hampshire College in Amherst": the school's name; the town after "in" places it
             m.name_part = True
@@ -1575,7 +1577,10 @@ def _describe(
             and next_word.lower() in gazetteer.lower_words
             and not (headline and m.field == "title")
             and m.end + 1 not in starts
-            and not is_country_key(gazetteer, m.key_id)
+            and m.text[-1:].isalpha()  # "Calif. Investors": a sentence after an abbreviation
+            and not m.dateline
+            # a town's name only: "Virginia Tech", "Washington State" are a state's
+            and _towns_only(gazetteer, m.key_id)
             and not ARTICLE_BEFORE.search(before)  # "the Miami Dolphins": a team or a body
             and _surname_alone(text, m, next_word, offset, headline)
         ):
@@ -1850,24 +1855,28 @@ ARTICLE_BEFORE = re.compile(r"(?<![\w'’-])(?:[Tt]he|[Aa]n?)\s+$")
 
 def _surname_alone(text: str, m: Found, word: str, offset: int, headline: bool) -> bool:
     """``word`` (capitalised after the name ``m``) is also named alone elsewhere in the
-    item, never in lowercase and not in a title-case headline: a person's surname, as
-    "Bonds" in "Barry Bonds hit ... Bonds said"; a place's own body or site ("Hampshire
-    Police", "Delta Center") is not one."""
+    item, never in lowercase, never as part of a longer name, and not only in a title-case
+    headline: a person's surname, as "Bonds" in "Barry Bonds hit ... Bonds said". A place's
+    own body, site or team is not one ("Hampshire Police", "Delta Center", "helped City
+    win", "the Dolphins")."""
     low = word.lower()
     if word in SURNAME_NOT or low in HOME_INSTITUTIONS or low in LOCAL_BODIES:
         return False
-    if low in OFFICE_WORDS:  # "Los Angeles Mayor ... the Mayor": an office
+    # an office, a kind of place or a function word ("the Mayor", "City", "This")
+    if low in OFFICE_WORDS or low in PLACE_NOUNS or low in DETERMINERS or low in FUNCTION_WORDS:
         return False
     if low in LANDMARK_WORDS or re.search(rf"(?<![\w'’-]){re.escape(low)}(?![\w-])", text):
         return False
     own = m.end + 1
+    alone = False
     for hit in re.finditer(rf"(?<![\w'’-]){re.escape(word)}(?![\w-])", text):
         if hit.start() == own or (headline and hit.start() < offset):
             continue
         if text[: hit.start()].endswith(m.text + " "):
             continue  # the same pair again
         # alone: no capitalised word or determiner before it, no capitalised word after it
-        # ("Harbour Bridge", "Bridge Street", "helped the Bridge"); otherwise not a surname
+        # or after its possessive ("Harbour Bridge", "Bridge Street", "the Bills",
+        # "Cowboys' Mike McCarthy"); one use otherwise makes it no surname
         prev = _prev_word(text[: hit.start()])
         if (
             prev
@@ -1876,8 +1885,10 @@ def _surname_alone(text: str, m: Found, word: str, offset: int, headline: bool) 
         ):
             return False
         nxt = NEXT.match(text, hit.end())
-        return not (nxt and nxt.group(1) == " " and nxt.group(2)[:1].isupper())
-    return False
+        if nxt and nxt.group(2)[:1].isupper() and nxt.group(1) in (" ", "' ", "’ ", "'s ", "’s "):
+            return False
+        alone = True
+    return alone
 
 
 def _county_of(gazetteer: Gazetteer, found: list[Found], i: int) -> None:
