@@ -28,10 +28,12 @@ def test_an_airline_named_after_a_town_is_the_firm(geo: Geoparser, geo_rules: Ge
         assert where(gp, "", text)[0] == "CA", text
 
 
-def test_a_unit_and_a_variant_are_no_towns(geo: Geoparser, geo_rules: Geoparser) -> None:
+def test_a_unit_a_model_and_a_variant_are_no_towns(geo: Geoparser, geo_rules: Geoparser) -> None:
     # "Delta Force", "the Delta variant": a unit's and a variant's names (main: Delta, BC)
     for text in (
         "A Delta Force team carried out the raid before dawn, officials said.",
+        # a model's name and number before the machine (main: Delta, BC)
+        "The Air Force scrubbed the launch of a Delta 4 rocket on Saturday.",
         "The Delta variant now accounts for most new cases, health officials said.",
     ):
         for gp in (geo, geo_rules):

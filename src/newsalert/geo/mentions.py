@@ -406,6 +406,13 @@ COUNTY_OF_AFTER = " County, "
 # "Delta Air Lines", "Kenya Airways": an airline's name (one sense in the item: its other
 # "Delta Pilots" are the firm's too)
 AIRLINE_AFTER = re.compile(r"^ (?:Air ?[Ll]ines|Airlines|Airways)\b")
+# "a Delta 4 rocket", "its Delta IV heavy-lift rocket", "the Titan 2 missile": a model's
+# name and number before the kind of machine it names
+MODEL_AFTER = re.compile(
+    r"^ (?:\d{1,2}|II|III|IV|V|VI|VII|VIII|IX|X)(?:-[A-Z][a-z]+)? (?:[a-z][\w-]* ){0,2}"
+    r"(?:rockets?|launchers?|missiles?|jets?|aircraft|airliners?|engines?|satellites?|"
+    r"spacecraft|tanks?)\b"
+)
 # "Delta Force", "the Quds Force": a unit's name ("Kosovo Force", a country's, is left)
 UNIT_AFTER = re.compile(r"^ Force\b")
 # "the Delta variant", "the Kent strain", "the South African variant": where a virus
@@ -1359,6 +1366,12 @@ def _describe(
             m.name_part = True  # "Delta Air Lines": the firm, and its "Delta Pilots" too
             if not is_country_key(gazetteer, m.key_id):  # "Singapore Air" is still Singapore's
                 people.add(m.text)
+        if (
+            after[:1] == " "
+            and (after[1:2].isdigit() or (next_word.isupper() and next_word[:1] in "IVX"))
+            and MODEL_AFTER.match(after)
+        ):
+            m.name_part = True  # "a Delta 4 rocket": a model's name and number
         if next_word == "Force" and next_gap == " " and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Delta Force", "the Quds Force": a unit's name
         if (
