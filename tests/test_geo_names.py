@@ -33,7 +33,7 @@ def test_a_unit_a_model_and_a_variant_are_no_towns(geo: Geoparser, geo_rules: Ge
     for text in (
         "A Delta Force team carried out the raid before dawn, officials said.",
         # a model's name and number before the machine (main: Delta, BC)
-        "The Air Force scrubbed the launch of a Delta 4 rocket on Saturday.",
+        "Engineers stacked the first stage of a Delta 2 rocket ahead of next month's launch.",
         "The Delta variant now accounts for most new cases, health officials said.",
     ):
         for gp in (geo, geo_rules):
@@ -75,8 +75,8 @@ def test_a_storm_s_name_is_no_town(geo: Geoparser, geo_rules: Geoparser) -> None
 def test_a_first_name_before_a_surname_named_alone(geo: Geoparser, geo_rules: Geoparser) -> None:
     # "Barry Bonds ... Bonds": a person named in full, then by surname (main: Barry, Wales)
     text = (
-        "Barry Bonds hit his 700th home run on Friday night. Bonds said he had not "
-        "thought about the record."
+        "Barry Bonds was walked four times on Sunday. Bonds said afterwards that the "
+        "pitchers were afraid to face him."
     )
     for gp in (geo, geo_rules):
         assert where(gp, "", text) == (None, None), text
