@@ -1372,6 +1372,8 @@ def _describe(
             and MODEL_AFTER.match(after)
         ):
             m.name_part = True  # "a Delta 4 rocket": a model's name and number
+            if not is_country_key(gazetteer, m.key_id):
+                people.add(m.text)  # one sense per item: "Delta launcher" too
         if next_word == "Force" and next_gap == " " and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Delta Force", "the Quds Force": a unit's name
         if (
