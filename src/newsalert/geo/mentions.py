@@ -1880,7 +1880,9 @@ def _surname_alone(text: str, m: Found, word: str, offset: int, headline: bool) 
     # an office, a kind of place or a function word ("the Mayor", "City", "This")
     if low in OFFICE_WORDS or low in PLACE_NOUNS or low in DETERMINERS or low in FUNCTION_WORDS:
         return False
-    if low in LANDMARK_WORDS or re.search(rf"(?<![\w'’-]){re.escape(low)}(?![\w-])", text):
+    if low in LANDMARK_WORDS or text.count(word) < 2:  # cheap first: only the pair itself
+        return False
+    if low in text and re.search(rf"(?<![\w'’-]){re.escape(low)}(?![\w-])", text):
         return False
     own = m.end + 1
     alone = False
