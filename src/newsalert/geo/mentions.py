@@ -400,6 +400,37 @@ REGION_WORD_AFTER = re.compile(
 AFTER_COMMA = re.compile(r"[A-Za-z]\w*, $")
 COUNTY_BEFORE = re.compile(r"(?<![\w.])(?:County|Co\.)\s$")
 COUNTY_COUNTRIES = frozenset({"GB", "IE"})
+# "Essex County, New Jersey", "Kiambu County, Kenya": a county is in the region or country
+# after the comma; the county's name is no town of that name elsewhere (Essex, Maryland)
+COUNTY_OF_AFTER = " County, "
+# "Delta Air Lines", "Kenya Airways": an airline's name (one sense in the item: its other
+# "Delta Pilots" are the firm's too)
+AIRLINE_AFTER = re.compile(r"^ (?:Air ?[Ll]ines|Airlines|Airways)\b")
+# "a Delta 4 rocket", "its Delta IV heavy-lift rocket", "the Titan 2 missile": a model's
+# name and number before the kind of machine it names
+MODEL_AFTER = re.compile(
+    r"^ (?:\d{1,2}|II|III|IV|V|VI|VII|VIII|IX|X)(?:-[A-Z][a-z]+)? (?:[a-z][\w-]* ){0,2}"
+    r"(?:rockets?|launchers?|missiles?|jets?|aircraft|airliners?|engines?|satellites?|"
+    r"spacecraft|tanks?)\b"
+)
+# "Delta Force", "the Quds Force": a unit's name ("Kosovo Force", a country's, is left)
+UNIT_AFTER = re.compile(r"^ Force\b")
+# "the Delta variant", "the Kent strain", "the South African variant": where a virus
+# variant was first found or the letter it was given, which says nothing of the event
+VARIANT_AFTER = re.compile(r"^[\s-]+(?:sub-?)?(?:variant|strain|lineage)s?\b")
+# "Hurricane Ivan", "Typhoon Haiyan", "Tropical Storm Frances": a storm's given name
+# (the noun only: "gunmen storm Guayaquil" is the verb, so a lowercase "storm" is not one)
+STORM_BEFORE = re.compile(
+    r"\b(?:[Hh]urricane|[Tt]yphoon|[Cc]yclone|(?:Tropical |Super|Winter )?Storm|"
+    r"(?:tropical |winter )storm|superstorm)\s+$"
+)
+STORM_WORDS = ("urrican", "yphoon", "yclone", "torm")  # the cheap gate of STORM_BEFORE
+# "Hampshire College in Amherst", "Essex County College in Newark": a school or hospital
+# named after a region or town, then the town it is in (whose mention starts right there)
+INSTITUTION_IN_AFTER = re.compile(
+    r"^(?: [A-Z][\w'’&-]*){0,2} (?:College|University|Hospital|School|Academy|Institute|"
+    r"Polytechnic|Seminary) (?:in|at) "
+)
 # "the reclusive North Korean regime", "Iranian authorities": a demonym that names a
 # country's government, whose acts are at home
 # "a state visit he was currently making to China", "began his visit to China"
@@ -1073,6 +1104,10 @@ def _describe(
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
         m.origins = m.demonym and bool(ORIGINS_AFTER.match(after))
+        if ("ariant" in after or "train" in after or "ineage" in after) and VARIANT_AFTER.match(
+            after
+        ):
+            m.origins = True  # "the Delta variant", "the Kent strain": a variant's name
         m.visited = before.endswith(("to ", "the ")) and bool(VISIT_BEFORE.search(before))
         if m.visited and CALLED_OFF_VISIT_BEFORE.search(before):  # only after a visit's "to"
             m.visited = False
@@ -1338,6 +1373,38 @@ def _describe(
             m.name_part = True  # "St George-Illawarra Dragons": a compound name
         if next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
+        if next_gap == " " and next_word.startswith("Air") and AIRLINE_AFTER.match(after):
+            m.name_part = True  # "Delta Air Lines": the firm, and its "Delta Pilots" too
+            if not is_country_key(gazetteer, m.key_id):  # "Singapore Air" is still Singapore's
+                people.add(m.text)
+        if (
+            after[:1] == " "
+            and (after[1:2].isdigit() or (next_word.isupper() and next_word[:1] in "IVX"))
+            and MODEL_AFTER.match(after)
+        ):
+            m.name_part = True  # "a Delta 4 rocket": a model's name and number
+            if not is_country_key(gazetteer, m.key_id):
+                people.add(m.text)  # one sense per item: "Delta launcher" too
+        if next_word == "Force" and next_gap == " " and not _country_only(gazetteer, m.key_id):
+            m.name_part = True  # "Delta Force", "the Quds Force": a unit's name
+        if (
+            english
+            and next_gap == " "
+            and next_word[:1].isupper()
+            and (" in " in after or " at " in after)  # cheap first
+            and (im := INSTITUTION_IN_AFTER.match(after))
+            and m.end + im.end() in starts
+            # a town after "in" ("Stanford University in California" keeps its town)
+            and _towns_only(gazetteer, next(o.key_id for o in found if o.start == m.end + im.end()))
+        ):
+            # "Hampshire College in Amherst": the school's name; the town after "in" places it
+            m.name_part = True
+        if (
+            m.county_after
+            and after.startswith(COUNTY_OF_AFTER)
+            and m.end + len(COUNTY_OF_AFTER) in starts
+        ):
+            _county_of(gazetteer, found, i)
         if (after[:1] in DASHES or before[-1:] in DASHES) and _izafe_name(before, after):
             m.name_part = True  # "Shan-e-Mustafa", "Dasht-e-Barchi": one compound name
         if (
@@ -1511,6 +1578,41 @@ def _describe(
             and _towns_only(gazetteer, m.key_id)
         ):
             m.name_part = True  # "former President Obama", "George W. Bush"
+            people.add(m.text)
+        if (
+            english
+            and not m.demonym
+            and before.endswith(" ")
+            and any(w in before for w in STORM_WORDS)  # cheap first
+            and (sm := STORM_BEFORE.search(before))
+            # a headline's "Gunmen Storm Guayaquil" is the verb
+            and not (headline and m.field == "title" and "Storm" in sm.group())
+            and not is_country_key(gazetteer, m.key_id)
+        ):
+            m.name_part = True  # "Hurricane Ivan": the storm, and "after Ivan" in the item
+            people.add(m.text)
+        if (
+            english
+            and not m.demonym
+            and not m.possessive
+            and next_gap == " "
+            and next_word[:1].isupper()
+            and not next_word.isupper()
+            # a capitalised word that is also a common word ("Bonds"): the rule above
+            # takes the others ("Brett Gardner")
+            and next_word.lower() in gazetteer.lower_words
+            and not (headline and m.field == "title")
+            and m.end + 1 not in starts
+            and m.text[-1:].isalpha()  # "Calif. Investors": a sentence after an abbreviation
+            and not m.dateline
+            # a town's name only: "Virginia Tech", "Washington State" are a state's
+            and _towns_only(gazetteer, m.key_id)
+            and not ARTICLE_BEFORE.search(before)  # "the Miami Dolphins": a team or a body
+            and _surname_alone(text, m, next_word, offset, headline)
+        ):
+            # "Barry Bonds hit ..." with "Bonds" alone elsewhere in the item: a first name
+            # and a surname (news names a person in full once, then by surname)
+            m.name_part = True
             people.add(m.text)
         if english and ARTICLE_NAME_AFTER.match(after) and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Wadi al-Khayl hilltops"
@@ -1764,6 +1866,82 @@ def _body_acts_at_home(
         and is_country_key(gazetteer, m.key_id)
         and BODY_ACTION_AFTER.match(after) is not None
     )
+
+
+# a surname's other uses count unless they are one of these (a place's own body or site)
+SURNAME_NOT = NAME_SUFFIXES | FACILITY_WORDS | FIRM_FORMS
+# a determiner before a capitalised word makes it a thing's or a team's name ("the
+# Dolphins", "a Mini", "every Test"), not a person's surname
+DETERMINERS = frozenset(
+    {"the", "a", "an", "every", "each", "this", "that", "these", "those", "its", "their"}
+    | {"his", "her", "our", "my", "your", "any", "no", "some"}
+)
+ARTICLE_BEFORE = re.compile(r"(?<![\w'’-])(?:[Tt]he|[Aa]n?)\s+$")
+
+
+def _surname_alone(text: str, m: Found, word: str, offset: int, headline: bool) -> bool:
+    """``word`` (capitalised after the name ``m``) is also named alone elsewhere in the
+    item, never in lowercase, never as part of a longer name, and not only in a title-case
+    headline: a person's surname, as "Bonds" in "Barry Bonds hit ... Bonds said". A place's
+    own body, site or team is not one ("Hampshire Police", "Delta Center", "helped City
+    win", "the Dolphins")."""
+    low = word.lower()
+    if word in SURNAME_NOT or low in HOME_INSTITUTIONS or low in LOCAL_BODIES:
+        return False
+    # an office, a kind of place or a function word ("the Mayor", "City", "This")
+    if low in OFFICE_WORDS or low in PLACE_NOUNS or low in DETERMINERS or low in FUNCTION_WORDS:
+        return False
+    if low in LANDMARK_WORDS or text.count(word) < 2:  # cheap first: only the pair itself
+        return False
+    if low in text and re.search(rf"(?<![\w'’-]){re.escape(low)}(?![\w-])", text):
+        return False
+    own = m.end + 1
+    alone = False
+    for hit in re.finditer(rf"(?<![\w'’-]){re.escape(word)}(?![\w-])", text):
+        if hit.start() == own or (headline and hit.start() < offset):
+            continue
+        if text[: hit.start()].endswith(m.text + " "):
+            continue  # the same pair again
+        # alone: no capitalised word or determiner before it, no capitalised word after it
+        # or after its possessive ("Harbour Bridge", "Bridge Street", "the Bills",
+        # "Cowboys' Mike McCarthy"); one use otherwise makes it no surname
+        prev = _prev_word(text[: hit.start()])
+        if (
+            prev
+            and prev.group(2) == " "
+            and (prev.group(1)[:1].isupper() or prev.group(1).lower() in DETERMINERS)
+        ):
+            return False
+        nxt = NEXT.match(text, hit.end())
+        if nxt and nxt.group(2)[:1].isupper() and nxt.group(1) in (" ", "' ", "’ ", "'s ", "’s "):
+            return False
+        alone = True
+    return alone
+
+
+def _county_of(gazetteer: Gazetteer, found: list[Found], i: int) -> None:
+    """``found[i]`` is "<Name> County, <region or country>" ("Essex County, New Jersey"):
+    a town of the name in that region or country is the county's (the region qualifies it,
+    as in "Mobile, Alabama"); without one the county is no town the gazetteer has, and the
+    region after the comma takes its place (and its in/at)."""
+    g = gazetteer
+    m = found[i]
+    j = next(k for k in range(i + 1, len(found)) if found[k].start == m.end + len(COUNTY_OF_AFTER))
+    region = found[j]
+    if _towns_only(g, region.key_id):
+        return
+    areas = set(g.places_of(region.key_id))
+    codes = {g.country[p] for p in areas if g.kind[p] == KIND_COUNTRY}
+    if any(
+        g.kind[p] == KIND_PLACE and (g.admin1_place[p] in areas or g.country[p] in codes)
+        for p in g.places_of(m.key_id)
+    ):
+        m.qualified_by = j
+        region.qualifies = True
+    else:
+        m.name_part = True
+        region.locative = region.locative or m.locative
+        region.incident = region.incident or m.incident
 
 
 def is_country_key(gazetteer: Gazetteer, key_id: int) -> bool:
