@@ -39,15 +39,17 @@ CANDIDATES = (
 RULES_FEATURES = ("rules_choice", "weight_log", "weight_share", "weight_gap", "rank_first")
 
 
-def test_the_package_ships_the_clues_model_trained_on_every_seen_part() -> None:
+def test_the_package_ships_the_subject_trained_clues_model() -> None:
     model = load_reranker()
     assert model.margin == 0.0
     assert all(model.coef[FEATURES.index(f)] == 0.0 for f in (*RULES_FEATURES, "rank_second"))
     meta = json.loads(PACKAGED.read_text(encoding="utf-8"))
     # twenty-second round: the subject convention's labels (data/geo_eval_alt.jsonl) in
-    # place, every seen part; held22 stays out (bench/geo.py's UNSEEN)
-    assert meta["made_by"] == "bench/geo_learn.py --write --clues --alt data/geo_eval_alt.jsonl"
-    assert "held21" in meta["trained_on"] and "held22" not in meta["trained_on"]
+    # place, trained on tune-held10: the file the round's rule measured on held11-held22
+    assert meta["made_by"].startswith(
+        "bench/geo_learn.py --write --clues --alt data/geo_eval_alt.jsonl --train-on "
+    )
+    assert "held10" in meta["trained_on"] and "held11" not in meta["trained_on"]
 
 
 def test_load_geoparser_adds_the_reranker_behind_one_switch(
@@ -193,9 +195,9 @@ DEPARTURES = (
         ("HK", None),
         ("CN", None),
     ),
-    # twenty-second round, the subject-trained weights: the subject convention's reading
-    # where the rules keep the speaker's (troops refused, a statement on another
-    # country's election)
+    # twenty-second round, the subject-trained weights (tune-held10): the subject
+    # convention's reading where the rules keep the speaker's (a statement on another
+    # country's election; talks on Iran's programme held in Geneva)
     (
         "",
         "Chile says it will not recognise the election in Venezuela.",
@@ -203,14 +205,15 @@ DEPARTURES = (
         ("VE", None),
     ),
     (
-        "",
-        "Canada turns down plea for more troops to protect UN staff in Haiti.",
-        ("CA", None),
-        ("HT", None),
+        "Iran nuclear talks resume",
+        "GENEVA (Reuters) - Iranian and U.S. negotiators resumed talks on Tuesday, a U.S."
+        " official said, after a two-week pause.",
+        ("CH", None),
+        ("IR", None),
     ),
     # ... and where they are wrong under both conventions and the rules right (a court
-    # freeing an exile, a missile test, talks on two matters, a deportation, a company's
-    # lawsuits, a journalist's arrest): the subject-trained weights' known regressions
+    # freeing an exile, a journalist's arrest, troops offered to another country): the
+    # subject-trained weights' known regressions
     (
         "",
         "Bolivian opposition supporters clashed with police after a court freed a former "
@@ -220,35 +223,15 @@ DEPARTURES = (
     ),
     (
         "",
-        "North Korea test-fired a new ballistic missile that could reach most cities "
-        "in neighbouring South Korea, officials said.",
-        ("KP", None),
-        ("KR", None),
-    ),
-    (
-        "",
-        "Japanese Prime Minister Fumio Kishida met Russian President Vladimir Putin at "
-        "the Kremlin on Thursday to discuss a peace treaty and the war in Syria.",
-        ("RU", None),
-        ("SY", None),
-    ),
-    (
-        "Japan to Deport Chess Champion Wanted in the United States",
-        "Japan issued a deportation order on Tuesday against the former champion.",
-        ("JP", None),
-        ("US", None),
-    ),
-    (
-        "",
-        "The Chinese telecom giant pivoted to counter Washington's charges with lawsuits.",
-        ("CN", None),
-        ("US", None),
-    ),
-    (
-        "",
         "A Nigerian journalist based in London was arrested on Monday.",
         ("NG", None),
         ("GB", None),
+    ),
+    (
+        "",
+        "Syria has again offered its troops to Lebanon's new President to oust a general.",
+        ("LB", None),
+        ("SY", None),
     ),
 )
 

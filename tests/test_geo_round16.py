@@ -23,17 +23,16 @@ def test_troops_prefilter_reads_a_capitalised_first_word(
 
 
 def test_turning_down_a_plea_is_a_statement_at_home(geo: Geoparser, geo_rules: Geoparser) -> None:
-    # a refusal opening the lead is the refuser's news, as "rejects" is (main: HT, SD, ML),
-    # for the rules alone; the default with the re-ranker places troops refused where they
-    # would have gone (the subject convention, twenty-second round)
-    for text, cc, subject in (
-        ("Canada turns down plea for more troops to protect UN staff in Haiti.", "CA", "HT"),
-        ("Japan has rebuffed a request for troops to guard aid convoys in Sudan.", "JP", "SD"),
-        ("Germany spurned a French proposal for a joint force in Mali.", "DE", "ML"),
+    # a refusal opening the lead is the refuser's news, as "rejects" is (main: HT, SD, ML);
+    # the subject convention (twenty-second round) would say where the troops would have
+    # gone: the shipped weights (tune-held10) keep the refuser, as the rules do
+    for text, cc in (
+        ("Canada turns down plea for more troops to protect UN staff in Haiti.", "CA"),
+        ("Japan has rebuffed a request for troops to guard aid convoys in Sudan.", "JP"),
+        ("Germany spurned a French proposal for a joint force in Mali.", "DE"),
     ):
         for gp in (geo, geo_rules):
-            want = subject if gp.reranker is not None else cc
-            assert country(gp, "", text) == want, text
+            assert country(gp, "", text) == cc, text
 
 
 def test_a_place_naming_the_site_of_the_event(geo: Geoparser, geo_rules: Geoparser) -> None:
@@ -94,11 +93,12 @@ def test_a_possible_attack_has_no_place_yet(geo: Geoparser, geo_rules: Geoparser
         "US-led attack on Syria, a news agency reported."
     )
     done = "Israeli jets carried out strikes on Syrian army positions near Damascus."
-    # the statement's subject, the country the attack would hit (the subject convention,
-    # twenty-second round; the speaker-trained re-ranker gave GR); the rules alone give
-    # the target, the only country named with no actor's flag
-    for gp in (geo, geo_rules):
-        assert country(gp, "", text) == "SY"
+    if geo.reranker is not None:
+        # the speaker's (main: SY), with the speaker- and the subject-trained (tune-held10)
+        # weights; the rules alone still give the target, the only country named with no
+        # actor's flag (the subject convention's reading)
+        assert country(geo, "", text) == "GR"
+    assert country(geo_rules, "", text) == "SY"
     for gp in (geo, geo_rules):
         assert where(gp, "", done) == ("SY", "Damascus")
 

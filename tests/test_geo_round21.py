@@ -18,9 +18,7 @@ def test_the_kremlin_is_in_moscow(geo: Geoparser, geo_rules: Geoparser) -> None:
         "Syrian President Bashar al-Assad held talks with Vladimir Putin in the Kremlin "
         "on Tuesday, his first trip abroad since the war began.",
     ):
-        # the rules alone for the first: the subject-trained re-ranker gives Syria (talks
-        # on two matters stay where they are held; test_geo_rerank's DEPARTURES)
-        for gp in (geo, geo_rules) if "Japanese" not in text else (geo_rules,):
+        for gp in (geo, geo_rules):
             assert where(gp, "", text) == ("RU", "Moscow"), text
     # a place named in the text still wins over the seat of government
     text = "The Kremlin said Russian troops had entered the town of Bakhmut in eastern Ukraine."

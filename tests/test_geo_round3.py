@@ -41,9 +41,7 @@ def test_a_region_known_only_by_name_loses_to_a_big_city_of_that_name(geo: Geopa
     assert where(geo, "", "Floods hit Gaza province in southern Mozambique on Sunday.")[0] == "MZ"
 
 
-def test_a_government_acting_on_foreigners_acts_at_home(
-    geo: Geoparser, geo_rules: Geoparser
-) -> None:
+def test_a_government_acting_on_foreigners_acts_at_home(geo: Geoparser) -> None:
     assert (
         where(
             geo,
@@ -52,10 +50,9 @@ def test_a_government_acting_on_foreigners_acts_at_home(
         )[0]
         == "US"
     )
-    # the rules alone: the subject-trained re-ranker gives the US (test_geo_rerank's DEPARTURES)
     assert (
         where(
-            geo_rules,
+            geo,
             "Japan to Deport Chess Champion Wanted in the United States",
             "Japan issued a deportation order on Tuesday against the former champion.",
         )[0]
@@ -90,14 +87,17 @@ def test_county_before_a_name_is_a_british_or_irish_county(geo: Geoparser) -> No
 
 
 def test_a_government_ready_to_act_abroad_speaks_at_home(geo: Geoparser) -> None:
-    # the rules alone; the default with the re-ranker places troops offered where they
-    # would go (the subject convention, twenty-second round)
-    assert where(
-        geo,
-        "",
-        "Colombia is ready to contribute troops to the NATO-led security force in "
-        "Afghanistan, the defence minister said.",
-    )[0] == ("AF" if geo.reranker is not None else "CO")
+    # the subject convention (twenty-second round) would say AF; the rules and the shipped
+    # weights (tune-held10) keep the speaker
+    assert (
+        where(
+            geo,
+            "",
+            "Colombia is ready to contribute troops to the NATO-led security force in "
+            "Afghanistan, the defence minister said.",
+        )[0]
+        == "CO"
+    )
     # a plain "will" is not a statement of readiness: the event's place still wins
     assert (
         where(
@@ -204,7 +204,7 @@ def test_the_partner_one_works_with_is_not_the_place(geo: Geoparser) -> None:
     )
 
 
-def test_what_one_counters_is_not_the_place(geo: Geoparser, geo_rules: Geoparser) -> None:
+def test_what_one_counters_is_not_the_place(geo: Geoparser) -> None:
     assert (
         where(
             geo,
@@ -214,11 +214,10 @@ def test_what_one_counters_is_not_the_place(geo: Geoparser, geo_rules: Geoparser
         )[0]
         == "LB"
     )
-    # a capital's government too: "counter Washington's charges" (the rules alone: the
-    # subject-trained re-ranker gives the US, test_geo_rerank's DEPARTURES)
+    # a capital's government too: "counter Washington's charges"
     assert (
         where(
-            geo_rules,
+            geo,
             "",
             "The Chinese telecom giant pivoted to counter Washington's charges with lawsuits.",
         )[0]
