@@ -38,10 +38,14 @@ idempotent, and re-checked where a test (or other code) may have replaced the ta
    when the line does occur. The text class keeps what ``set_param`` makes of a header
    value (every part sets the charset its Content-Type already names: parsed and written
    back unchanged, each time). Proved by tests/test_email_build.py.
-5. ``convert_between`` as apprise 2.3's e-mail plugin sees it: the HTML-to-text conversion
-   of the plain part is kept for the last few bodies (a pure function of the body), so an
-   alert e-mailed to several targets is converted once. Proved by
-   tests/test_email_build.py.
+5. ``convert_between`` as apprise 2.3's e-mail plugin sees it: the text/plain part of an
+   HTML e-mail is the renderer's own text of the same parts (``Message.attach_text``, in
+   :attr:`Seen.plain` for the send) when apprise converts exactly the HTML body we
+   rendered: parsing our own HTML back costs more than building the rest of the e-mail,
+   and loses the feedback links' URLs. Any other body (an operator template, a digest, a
+   body apprise changed) gets apprise's conversion, kept for the last few bodies (a pure
+   function of the body), so an alert e-mailed to several targets is converted once.
+   Proved by tests/test_email_build.py.
 6. ``NotifyEmail._get_charset`` (apprise 2.3): whether a header is ASCII by
    ``str.isascii`` rather than a generator over its characters. Proved by
    tests/test_email_build.py.
@@ -88,6 +92,8 @@ class Seen:
         self.message_ids: list[str] = []  # of the e-mails sent
         self.warnings: list[str] = []
         self.keyboard: dict[str, Any] | None = None  # Telegram reply_markup for each message
+        # (HTML body, its plain text): our renderer's text alternative of the body it wrote
+        self.plain: tuple[str, str] | None = None
 
 
 SEEN: ContextVar[Seen | None] = ContextVar("newsalert_delivery_seen", default=None)
@@ -440,8 +446,8 @@ _CONVERTED_BODIES = 32
 
 
 def _converting(convert: Callable[..., Any], html: Any, text: Any) -> Callable[..., Any]:
-    """``convert`` (apprise's ``convert_between``), its HTML-to-text results of the last
-    few bodies kept."""
+    """``convert`` (apprise's ``convert_between``), but the HTML body this send rendered
+    becomes the text rendered with it; other bodies' results of the last few kept."""
 
     @functools.lru_cache(maxsize=_CONVERTED_BODIES)
     def to_text(body: str) -> Any:
@@ -450,6 +456,10 @@ def _converting(convert: Callable[..., Any], html: Any, text: Any) -> Callable[.
     @functools.wraps(convert)
     def converted(from_format: Any, to_format: Any, content: Any) -> Any:
         if from_format == html and to_format == text and type(content) is str:
+            seen = SEEN.get()
+            plain = seen.plain if seen is not None else None
+            if plain is not None and (plain[0] is content or plain[0] == content):
+                return plain[1]
             return to_text(content)
         return convert(from_format, to_format, content)
 
