@@ -454,3 +454,23 @@ def test_safe_link_refuses_exactly_spaces_and_unprintable_characters(code: int) 
         assert _unsafe_chars(text) == refused
         if refused:
             assert safe_link(text) is None
+
+
+def test_an_alert_that_fits_is_formatted_once() -> None:
+    """The first formatting is measured and returned as it is, not formatted again."""
+    from newsalert import render as render_module
+
+    calls: list[object] = []
+
+    def counted(p: render_module._Parts) -> object:
+        calls.append(p)
+        return render_module._format_email(p)
+
+    parts = render_module._parts(make_alert())
+    message = render_module._fit(counted, render_module._measure_len, parts, 20_000)  # type: ignore[arg-type]
+    assert message == render_module._format_email(parts)
+    assert len(calls) == 1
+    # one that does not fit is still cut: measured again for each candidate
+    calls.clear()
+    short = render_module._fit(counted, render_module._measure_len, parts, 400)  # type: ignore[arg-type]
+    assert len(short.body) <= 400 and len(calls) > 2

@@ -675,8 +675,9 @@ def _fit(
     def fits(p: _Parts) -> bool:
         return measure(fmt(p)) <= limit
 
-    if fits(parts):
-        return fmt(parts)
+    whole = fmt(parts)  # nearly always fits: formatted once, not once to measure and again
+    if measure(whole) <= limit:
+        return whole
     candidates = [parts, replace(parts, title=cut(parts.title, SHORT_TITLE))]
     while candidates[-1].reasons:
         last = candidates[-1]
