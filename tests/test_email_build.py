@@ -266,3 +266,52 @@ def test_text_part_is_the_email_packages(charset: str | None, subtype: str) -> N
         assert parts[0].items() == parts[1].items()
     assert parts[0].as_string() == parts[1].as_string()
     assert 'format="fixed"' in parts[0]["Content-Type"]
+
+
+_HEADER_BLOCKS = [
+    "Subject: a\nMessage-ID: <1@x>\n\nbody\n\nMessage-ID: <2@x>\n",
+    "Subject: a\nMessage-ID:\n <1@x>\n\nbody",  # folded
+    "Subject: a\n\nMessage-ID: <2@x>\n",  # only in the body: none
+    "Subject: a\r\nMessage-ID: <1@x>\r\n\r\nMessage-ID: <2@x>\n\n",  # CRLF
+    "Message-ID: <1@x>",  # no body
+    "",
+    "\n\nMessage-ID: <1@x>\n",
+    "message-id:<1@x>  \nMESSAGE-ID: <2@x>\n\nb",  # case, no space, twice: the first
+    "Message-ID: \t <1@x> \t\nX: y\n\nb",
+    "Message-ID:\n\nb",  # empty
+    "Message-ID:   \n\nb",
+    "Message-ID: \x0b\n\nb",
+    "From someone Mon Dec  7 2026\nMessage-ID: <1@x>\n\nb",  # unix from line
+    "Subject: no colon here\nbroken line\nMessage-ID: <1@x>\n\nb",
+    ":empty name\nMessage-ID: <1@x>\n\nb",
+    "Message-ID : <1@x>\n\nb",  # space before the colon
+    "X-Ünïcode: a\nMessage-ID: <1@x>\n\nb",
+    "Message-ID: <ü@x>\n\nb",
+    "Message-ID: <\udc80@x>\n\nb",  # a lone surrogate
+    "Subject: a\nMessage-ID: <1@x>\nX: y\n \tfolded after it\n\nb",
+]
+
+
+@pytest.mark.parametrize("text", _HEADER_BLOCKS)
+def test_message_id_is_what_the_header_parser_reads(text: str) -> None:
+    from email.parser import HeaderParser
+
+    parsed = HeaderParser().parsestr(patches.header_block(text)).get("Message-ID")
+    assert patches.message_id(text) == (None if parsed is None else str(parsed))
+
+
+def test_apprise_message_id_is_read_without_the_parser(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    real = patches.HeaderParser
+
+    class Counted(real):  # type: ignore[misc,valid-type]
+        def parsestr(self, text: str, headersonly: bool = False) -> object:  # type: ignore[override]
+            parsed.append(text)
+            return super().parsestr(text, headersonly)
+
+    monkeypatch.setattr(patches, "HeaderParser", Counted)
+    sent = Notifier().send(smtp_server.url(), render(make_alert(), "email"))
+    assert sent is not None and sent == smtp_server.messages[0]["Message-ID"]
+    assert parsed == []
