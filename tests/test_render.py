@@ -439,6 +439,11 @@ def test_story_updates_say_where_as_first_alerts_do(family: str) -> None:
         assert "openstreetmap.org/?mlat=42.9686" in body
     if family == "email":
         assert "Where: Banjska" in (update.attach_text or "")
+        # the e-mails' text parts (sent as they are) carry the map's URL, labelled as in the HTML
+        for text in (render(placed, family).attach_text, update.attach_text):
+            assert "Map (OpenStreetMap): https://www.openstreetmap.org/?mlat=42.9686" in (
+                text or ""
+            )
     # a report that names no place gets no Where line
     bare = render_update(StoryUpdate(make_alert(), 1, "Police post attack", ("a",), 1, ()), family)
     assert "Where" not in bare.body and "openstreetmap" not in bare.body

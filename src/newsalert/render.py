@@ -455,8 +455,8 @@ def _format_email(p: _Parts) -> Message:
     text = [*([p.title, ""] if p.title else []), *(f"{k}: {v}" for k, v in rows)]
     if p.link:
         text.append(f"Link: {p.link}")
-    if p.map_url:
-        text.append(f"Map: {p.map_url}")
+    if p.map_url:  # the HTML's label: the e-mail's text part is this text (delivery)
+        text.append(f"{MAP_LABEL}: {p.map_url}")
     if p.ref_line:
         text.append(p.ref_line)
     if p.actions:
@@ -974,6 +974,8 @@ def _update_email(u: _Update) -> Message:
     text += ["", u.headline, u.facts, u.sources]
     if u.where.text:
         text.append(f"Where: {u.where.text}")
+        if u.where.map_url:
+            text.append(f"{MAP_LABEL}: {u.where.map_url}")
     if u.link:
         text.append(f"Link: {u.link}")
     if u.summary:
