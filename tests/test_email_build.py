@@ -1,6 +1,7 @@
 """The e-mail a send writes is the one the email package and apprise would write: the
-boundary chosen without a regex per e-mail, the HTML body converted to text once for
-several sends, apprise's DEBUG lines not made into records nobody sees (patches 4 and 5
+boundary chosen without a regex per e-mail, the text part the renderer's own text of the
+HTML body it wrote, any other HTML body converted to text once for several sends, apprise's
+DEBUG lines not made into records nobody sees (patches 4 and 5
 of ``newsalert.patches``, ``delivery._skipping_debug``)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import random
 import re
 import sys
+from dataclasses import replace
 from email.mime.text import MIMEText
 
 import apprise.plugins.email.base as apprise_email
@@ -79,6 +81,10 @@ _VARYING = re.compile(rb"^(Date|Message-ID): [^\r\n]*\r\n", re.MULTILINE)
 def _sent(smtp_server: SMTPServer, seed: int) -> bytes:
     random.seed(seed)
     Notifier().send(smtp_server.url(), render(make_alert(), "email"))
+    return _received(smtp_server)
+
+
+def _received(smtp_server: SMTPServer) -> bytes:
     data = smtp_server.envelopes[-1].data
     # the time is in both; the boundary and the Message-ID's random part follow the seed
     return _VARYING.sub(lambda m: m.group(1) + b": -\r\n", data)
@@ -89,10 +95,11 @@ def test_sent_bytes_are_the_same_as_before(
     smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     now = _sent(smtp_server, seed)
+    text = render(make_alert(), "email").attach_text
     with monkeypatch.context() as m:
-        convert = apprise_email.convert_between
+        # the email package and apprise's own code, given the text part we write
         m.setattr(patches._MIMEMultipart, "as_string", email.message.Message.as_string)
-        m.setattr(apprise_email, "convert_between", convert.__wrapped__)
+        m.setattr(apprise_email, "convert_between", lambda *_: text)
         m.setattr(delivery._apprise_logger, "debug", delivery._apprise_logger.debug.__wrapped__)
         before = _sent(smtp_server, seed)
     assert b"multipart/alternative" in now and b"text/plain" in now
@@ -101,9 +108,8 @@ def test_sent_bytes_are_the_same_as_before(
     assert now.count(b"Message-ID: -") == 1 and now.count(b"Date: -") == 1
 
 
-def test_html_body_is_converted_once_for_several_sends(
-    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _converter_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The bodies apprise's own converter is given from now on."""
     convert = apprise_email.convert_between
     calls: list[str] = []
 
@@ -113,8 +119,16 @@ def test_html_body_is_converted_once_for_several_sends(
 
     fresh = patches._converting(counted, NotifyFormat.HTML, NotifyFormat.TEXT)
     monkeypatch.setattr(apprise_email, "convert_between", fresh)
-    message = render(make_alert(), "email")
-    other = render(make_alert(title="Another storm"), "email")
+    return calls
+
+
+def test_html_body_is_converted_once_for_several_sends(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _converter_calls(monkeypatch)
+    # no text of ours (an operator template's body): apprise converts the HTML
+    message = replace(render(make_alert(), "email"), attach_text=None)
+    other = replace(render(make_alert(title="Another storm"), "email"), attach_text=None)
     for _ in range(3):
         Notifier().send(smtp_server.url(), message)
     Notifier().send(smtp_server.url(), other)
@@ -122,6 +136,54 @@ def test_html_body_is_converted_once_for_several_sends(
     texts = [m.get_body(("plain",)).get_content() for m in smtp_server.messages]
     assert texts[0] == texts[1] == texts[2] != texts[3]
     assert "Another storm" in texts[3]
+
+
+def _parts(smtp_server: SMTPServer, n: int) -> tuple[str, str]:
+    received = smtp_server.messages[n]
+    return received.get_body(("plain",)).get_content(), received.get_body(("html",)).get_content()
+
+
+def test_text_part_is_the_rendered_text_not_a_parse_of_the_html(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _converter_calls(monkeypatch)
+    feedback = (("Yes, useful", "https://fb.example/y?t=1"), ("No", "https://fb.example/n"))
+    message = render(make_alert(actions=feedback, summary="See https://evil.example now"), "email")
+    assert message.attach_text
+    Notifier().send(smtp_server.url(), message)
+    text, html = _parts(smtp_server, 0)
+    assert calls == []  # apprise's converter never parsed our HTML
+    # (line ends as received: CRLF)
+    assert text.splitlines() == message.attach_text.splitlines()
+    assert html.splitlines() == message.body.splitlines()  # the HTML part is unchanged
+    # what apprise's parse loses: the feedback links' URLs
+    assert "No: https://fb.example/n" in text
+    assert "https://evil.example" not in text  # feed text's links stay broken (render.clean)
+
+
+def test_text_is_used_only_for_the_body_it_was_rendered_with(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body apprise changed before building the e-mail gets apprise's conversion of what
+    it sends; a send without our text after one with it gets apprise's too."""
+    calls = _converter_calls(monkeypatch)
+    message = render(make_alert(), "email")
+    other = render(make_alert(title="Another storm"), "email")
+    send = apprise_email.NotifyEmail.send
+
+    def changed(self: object, body: str, *args: object, **kwargs: object) -> bool:
+        return send(self, body.replace("Troops", "Tanks"), *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(apprise_email.NotifyEmail, "send", changed)
+        Notifier().send(smtp_server.url(), message)
+    Notifier().send(smtp_server.url(), message)
+    Notifier().send(smtp_server.url(), replace(other, attach_text=None))
+    assert calls == [message.body.replace("Troops", "Tanks"), other.body]
+    texts = [_parts(smtp_server, n)[0] for n in range(3)]
+    assert "Tanks cross border" in texts[0] and "Troops" not in texts[0]
+    assert texts[1].splitlines() == (message.attach_text or "").splitlines()
+    assert "Another storm" in texts[2] and "Troops cross border" not in texts[2]
 
 
 def test_socket_exception_debug_line_still_explains_a_failure(
@@ -204,3 +266,52 @@ def test_text_part_is_the_email_packages(charset: str | None, subtype: str) -> N
         assert parts[0].items() == parts[1].items()
     assert parts[0].as_string() == parts[1].as_string()
     assert 'format="fixed"' in parts[0]["Content-Type"]
+
+
+_HEADER_BLOCKS = [
+    "Subject: a\nMessage-ID: <1@x>\n\nbody\n\nMessage-ID: <2@x>\n",
+    "Subject: a\nMessage-ID:\n <1@x>\n\nbody",  # folded
+    "Subject: a\n\nMessage-ID: <2@x>\n",  # only in the body: none
+    "Subject: a\r\nMessage-ID: <1@x>\r\n\r\nMessage-ID: <2@x>\n\n",  # CRLF
+    "Message-ID: <1@x>",  # no body
+    "",
+    "\n\nMessage-ID: <1@x>\n",
+    "message-id:<1@x>  \nMESSAGE-ID: <2@x>\n\nb",  # case, no space, twice: the first
+    "Message-ID: \t <1@x> \t\nX: y\n\nb",
+    "Message-ID:\n\nb",  # empty
+    "Message-ID:   \n\nb",
+    "Message-ID: \x0b\n\nb",
+    "From someone Mon Dec  7 2026\nMessage-ID: <1@x>\n\nb",  # unix from line
+    "Subject: no colon here\nbroken line\nMessage-ID: <1@x>\n\nb",
+    ":empty name\nMessage-ID: <1@x>\n\nb",
+    "Message-ID : <1@x>\n\nb",  # space before the colon
+    "X-Ünïcode: a\nMessage-ID: <1@x>\n\nb",
+    "Message-ID: <ü@x>\n\nb",
+    "Message-ID: <\udc80@x>\n\nb",  # a lone surrogate
+    "Subject: a\nMessage-ID: <1@x>\nX: y\n \tfolded after it\n\nb",
+]
+
+
+@pytest.mark.parametrize("text", _HEADER_BLOCKS)
+def test_message_id_is_what_the_header_parser_reads(text: str) -> None:
+    from email.parser import HeaderParser
+
+    parsed = HeaderParser().parsestr(patches.header_block(text)).get("Message-ID")
+    assert patches.message_id(text) == (None if parsed is None else str(parsed))
+
+
+def test_apprise_message_id_is_read_without_the_parser(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    real = patches.HeaderParser
+
+    class Counted(real):  # type: ignore[misc,valid-type]
+        def parsestr(self, text: str, headersonly: bool = False) -> object:  # type: ignore[override]
+            parsed.append(text)
+            return super().parsestr(text, headersonly)
+
+    monkeypatch.setattr(patches, "HeaderParser", Counted)
+    sent = Notifier().send(smtp_server.url(), render(make_alert(), "email"))
+    assert sent is not None and sent == smtp_server.messages[0]["Message-ID"]
+    assert parsed == []

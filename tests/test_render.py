@@ -439,6 +439,11 @@ def test_story_updates_say_where_as_first_alerts_do(family: str) -> None:
         assert "openstreetmap.org/?mlat=42.9686" in body
     if family == "email":
         assert "Where: Banjska" in (update.attach_text or "")
+        # the e-mails' text parts (sent as they are) carry the map's URL, labelled as in the HTML
+        for text in (render(placed, family).attach_text, update.attach_text):
+            assert "Map (OpenStreetMap): https://www.openstreetmap.org/?mlat=42.9686" in (
+                text or ""
+            )
     # a report that names no place gets no Where line
     bare = render_update(StoryUpdate(make_alert(), 1, "Police post attack", ("a",), 1, ()), family)
     assert "Where" not in bare.body and "openstreetmap" not in bare.body
@@ -454,3 +459,23 @@ def test_safe_link_refuses_exactly_spaces_and_unprintable_characters(code: int) 
         assert _unsafe_chars(text) == refused
         if refused:
             assert safe_link(text) is None
+
+
+def test_an_alert_that_fits_is_formatted_once() -> None:
+    """The first formatting is measured and returned as it is, not formatted again."""
+    from newsalert import render as render_module
+
+    calls: list[object] = []
+
+    def counted(p: render_module._Parts) -> object:
+        calls.append(p)
+        return render_module._format_email(p)
+
+    parts = render_module._parts(make_alert())
+    message = render_module._fit(counted, render_module._measure_len, parts, 20_000)  # type: ignore[arg-type]
+    assert message == render_module._format_email(parts)
+    assert len(calls) == 1
+    # one that does not fit is still cut: measured again for each candidate
+    calls.clear()
+    short = render_module._fit(counted, render_module._measure_len, parts, 400)  # type: ignore[arg-type]
+    assert len(short.body) <= 400 and len(calls) > 2

@@ -147,6 +147,9 @@ class Notifier:
         with _recording(kind, replies) as seen:
             if kind == "telegram" and message.buttons:
                 seen.keyboard = _keyboard(message.buttons)
+            if message.attach_text and body_format == NotifyFormat.HTML:
+                # the e-mail's text/plain part: ours, not apprise's parse of our HTML
+                seen.plain = (message.body, message.attach_text)
             try:
                 ok = plugin.notify(
                     body=message.body,

@@ -19,8 +19,10 @@ idempotent, and re-checked where a test (or other code) may have replaced the ta
    ``verify=no`` does not weaken the shared verifying context).
 3. ``AppriseSMTPController.sendmail`` (apprise 2.3): a pass-through that reads the
    Message-ID apprise made for each e-mail the server accepted, so a story update can
-   answer it. Proved by tests/test_delivery.py
-   ``test_email_send_returns_the_message_id_of_each_e_mail_sent``.
+   answer it (:func:`message_id`: apprise's one-line headers read line by line, any other
+   block by the email package's parser). Proved by tests/test_delivery.py
+   ``test_email_send_returns_the_message_id_of_each_e_mail_sent`` and
+   tests/test_email_build.py (what the parser reads, on odd header blocks).
 4. The MIME classes apprise 2.3's e-mail plugin builds its messages with
    (``apprise.plugins.email.base.MIMEText`` / ``MIMEMultipart``): the same classes on a
    policy (:class:`PlainHeaders`) that writes a header whose value is printable ASCII as
@@ -38,10 +40,14 @@ idempotent, and re-checked where a test (or other code) may have replaced the ta
    when the line does occur. The text class keeps what ``set_param`` makes of a header
    value (every part sets the charset its Content-Type already names: parsed and written
    back unchanged, each time). Proved by tests/test_email_build.py.
-5. ``convert_between`` as apprise 2.3's e-mail plugin sees it: the HTML-to-text conversion
-   of the plain part is kept for the last few bodies (a pure function of the body), so an
-   alert e-mailed to several targets is converted once. Proved by
-   tests/test_email_build.py.
+5. ``convert_between`` as apprise 2.3's e-mail plugin sees it: the text/plain part of an
+   HTML e-mail is the renderer's own text of the same parts (``Message.attach_text``, in
+   :attr:`Seen.plain` for the send) when apprise converts exactly the HTML body we
+   rendered: parsing our own HTML back costs more than building the rest of the e-mail,
+   and loses the feedback links' URLs. Any other body (an operator template, a digest, a
+   body apprise changed) gets apprise's conversion, kept for the last few bodies (a pure
+   function of the body), so an alert e-mailed to several targets is converted once.
+   Proved by tests/test_email_build.py.
 6. ``NotifyEmail._get_charset`` (apprise 2.3): whether a header is ASCII by
    ``str.isascii`` rather than a generator over its characters. Proved by
    tests/test_email_build.py.
@@ -88,6 +94,8 @@ class Seen:
         self.message_ids: list[str] = []  # of the e-mails sent
         self.warnings: list[str] = []
         self.keyboard: dict[str, Any] | None = None  # Telegram reply_markup for each message
+        # (HTML body, its plain text): our renderer's text alternative of the body it wrote
+        self.plain: tuple[str, str] | None = None
 
 
 SEEN: ContextVar[Seen | None] = ContextVar("newsalert_delivery_seen", default=None)
@@ -274,6 +282,35 @@ def header_block(message: str) -> str:
     return head + "\n" if blank and "\r" not in head else message
 
 
+# A header of one line, "Name:value", as the email package's parser reads it (its name: the
+# printable ASCII before the first colon); any other line (folded, "From ", CR, no colon)
+# sends the block to the parser.
+_ONE_LINE_HEADER = re.compile(r"[\x21-\x39\x3b-\x7e]+:[^\r\n]*")
+
+
+def message_id(message: str) -> str | None:
+    """The first Message-ID of ``message``'s headers, as ``HeaderParser`` reads it from
+    :func:`header_block` (compat32: the value after the colon, spaces and tabs before it
+    dropped). apprise's headers are one line each (``as_string`` never folds): read line
+    by line, without building a message object (a seventh of the e-mail's sendmail); any
+    other block, or a non-ASCII Message-ID, goes to the parser."""
+    head, blank, _ = message.partition("\n\n")
+    if blank and "\r" not in head:
+        found: str | None = None
+        for line in head.split("\n"):
+            if not _ONE_LINE_HEADER.fullmatch(line):
+                break
+            if found is None and line[:11].lower() == "message-id:":
+                found = line[11:]
+        else:
+            if found is None:
+                return None
+            if found.isascii():  # (the parser makes a Header of lone surrogates)
+                return found.lstrip(" \t")
+    parsed = HeaderParser().parsestr(header_block(message)).get("Message-ID")
+    return None if parsed is None else str(parsed)
+
+
 def record_smtp_message_ids() -> None:
     try:
         from apprise.plugins.email.smtp import AppriseSMTPController
@@ -288,9 +325,9 @@ def record_smtp_message_ids() -> None:
         ok = sendmail(self, from_addr, to_addrs, message)
         seen = SEEN.get()
         if ok and seen is not None and isinstance(message, str):
-            found = HeaderParser().parsestr(header_block(message)).get("Message-ID")
+            found = message_id(message)
             if found:
-                seen.message_ids.append(" ".join(str(found).split()))
+                seen.message_ids.append(" ".join(found.split()))
         return ok
 
     setattr(recorded, _RECORDER_MARK, True)
@@ -440,8 +477,8 @@ _CONVERTED_BODIES = 32
 
 
 def _converting(convert: Callable[..., Any], html: Any, text: Any) -> Callable[..., Any]:
-    """``convert`` (apprise's ``convert_between``), its HTML-to-text results of the last
-    few bodies kept."""
+    """``convert`` (apprise's ``convert_between``), but the HTML body this send rendered
+    becomes the text rendered with it; other bodies' results of the last few kept."""
 
     @functools.lru_cache(maxsize=_CONVERTED_BODIES)
     def to_text(body: str) -> Any:
@@ -450,6 +487,10 @@ def _converting(convert: Callable[..., Any], html: Any, text: Any) -> Callable[.
     @functools.wraps(convert)
     def converted(from_format: Any, to_format: Any, content: Any) -> Any:
         if from_format == html and to_format == text and type(content) is str:
+            seen = SEEN.get()
+            plain = seen.plain if seen is not None else None
+            if plain is not None and (plain[0] is content or plain[0] == content):
+                return plain[1]
             return to_text(content)
         return convert(from_format, to_format, content)
 

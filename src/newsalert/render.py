@@ -455,8 +455,8 @@ def _format_email(p: _Parts) -> Message:
     text = [*([p.title, ""] if p.title else []), *(f"{k}: {v}" for k, v in rows)]
     if p.link:
         text.append(f"Link: {p.link}")
-    if p.map_url:
-        text.append(f"Map: {p.map_url}")
+    if p.map_url:  # the HTML's label: the e-mail's text part is this text (delivery)
+        text.append(f"{MAP_LABEL}: {p.map_url}")
     if p.ref_line:
         text.append(p.ref_line)
     if p.actions:
@@ -675,8 +675,9 @@ def _fit(
     def fits(p: _Parts) -> bool:
         return measure(fmt(p)) <= limit
 
-    if fits(parts):
-        return fmt(parts)
+    whole = fmt(parts)  # nearly always fits: formatted once, not once to measure and again
+    if measure(whole) <= limit:
+        return whole
     candidates = [parts, replace(parts, title=cut(parts.title, SHORT_TITLE))]
     while candidates[-1].reasons:
         last = candidates[-1]
@@ -973,6 +974,8 @@ def _update_email(u: _Update) -> Message:
     text += ["", u.headline, u.facts, u.sources]
     if u.where.text:
         text.append(f"Where: {u.where.text}")
+        if u.where.map_url:
+            text.append(f"{MAP_LABEL}: {u.where.map_url}")
     if u.link:
         text.append(f"Link: {u.link}")
     if u.summary:
