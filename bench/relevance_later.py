@@ -54,7 +54,9 @@ texts with permuted labels, ``shuffled``). Tenth round: ``extra both`` (= ``extr
 both``, both written files) ``+ names masked`` (``with_extra``'s ``mask``) and ``+ kind
 stack`` (``kind_stack``: a model of the contrast sets' kind, its probability one more
 column). Eleventh round: ``extra all`` (the two files and ``data/contrast_extra3.jsonl``:
-individual crimes and accidents told as they happen). ``--categories`` reports, on the
+individual crimes and accidents told as they happen). Twelfth round: ``kind stack feed``,
+``kind stack news``, ``kind stack every`` (``STACK_WIDER``: the kind model also fitted on
+the cut's training feed items, on AG News and CAMEO, or on every training row). ``--categories`` reports, on the
 ``full`` cut, the category model's accuracy on dev's positives (``dev_categories``,
 ``ACLED_CATEGORIES``).
 """

@@ -625,7 +625,6 @@ def test_kind_stack_learns_the_kind_from_the_contrast_rows_only() -> None:
     assert later.candidate("extra both + kind stack")["stack"] is later.kind_stack
 
 
-
 def test_wider_kind_stacks_fit_on_their_rows_out_of_fold_and_never_on_dev() -> None:
     later = _bench("relevance_later")
     fitted: list[list[str]] = []
