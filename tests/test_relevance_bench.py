@@ -625,6 +625,41 @@ def test_kind_stack_learns_the_kind_from_the_contrast_rows_only() -> None:
     assert later.candidate("extra both + kind stack")["stack"] is later.kind_stack
 
 
+def test_wider_kind_stacks_fit_on_their_rows_out_of_fold_and_never_on_dev() -> None:
+    later = _bench("relevance_later")
+    fitted: list[list[str]] = []
+
+    class Memoriser:
+        """0.5 for a text it was fitted on, else its fit size / 100 (as above)."""
+
+        def fit(self, texts: list[str], y: np.ndarray) -> Memoriser:
+            self.seen = list(texts)
+            fitted.append(self.seen)
+            return self
+
+        def predict_proba(self, docs: list[str]) -> np.ndarray:
+            p = np.array([0.5 if any(d in s for s in self.seen) else len(self.seen) / 100
+                          for d in docs])  # fmt: skip
+            return np.stack([1 - p, p], 1)
+
+    scale = later.STACK_SCALE
+    for name, size in (("kind stack feed", 18), ("kind stack every", 18), ("kind stack news", 14)):
+        data = _stack_data(later)
+        data.dev_docs = ["Riot in the capital", "Vigil in the capital", "Riot in town 99"]
+        stack = later.candidate(f"extra all + {name}")["stack"]
+        fitted.clear()
+        col, dev_col = stack(data, make=Memoriser)
+        n, feed = len(data.rows), data.source == "rss_2020"
+        assert not (col == 0.5 * scale).any()  # no row or copy scored by a model that saw it
+        assert (dev_col == size / 100 * scale).all()  # dev and later items: the model on all
+        assert max(len(f) for f in fitted) == size and len(fitted) == 1 + later.STACK_FOLDS
+        assert not {d for f in fitted for d in f} & set(data.dev_docs)
+        # the feed rows are the kind model's own (out of fold: 14 or 15 of 18) or scored by it
+        expected = (col[:n][feed] < size / 100 * scale) if size == 18 else (
+            col[:n][feed] == size / 100 * scale)  # fmt: skip
+        assert expected.all()
+
+
 def test_run_appends_the_stack_column_to_the_features(monkeypatch: Any) -> None:
     import scipy.sparse as sp
 
