@@ -413,8 +413,6 @@ MODEL_AFTER = re.compile(
     r"(?:rockets?|launchers?|missiles?|jets?|aircraft|airliners?|engines?|satellites?|"
     r"spacecraft|tanks?)\b"
 )
-# "Delta Force", "the Quds Force": a unit's name ("Kosovo Force", a country's, is left)
-UNIT_AFTER = re.compile(r"^ Force\b")
 # "the Delta variant", "the Kent strain", "the South African variant": where a virus
 # variant was first found or the letter it was given, which says nothing of the event
 VARIANT_AFTER = re.compile(r"^[\s-]+(?:sub-?)?(?:variant|strain|lineage)s?\b")
@@ -1385,6 +1383,7 @@ def _describe(
             m.name_part = True  # "a Delta 4 rocket": a model's name and number
             if not is_country_key(gazetteer, m.key_id):
                 people.add(m.text)  # one sense per item: "Delta launcher" too
+        # "Kosovo Force", a country's, stays Kosovo
         if next_word == "Force" and next_gap == " " and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Delta Force", "the Quds Force": a unit's name
         if (
