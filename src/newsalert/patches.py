@@ -19,10 +19,8 @@ idempotent, and re-checked where a test (or other code) may have replaced the ta
    ``verify=no`` does not weaken the shared verifying context).
 3. ``AppriseSMTPController.sendmail`` (apprise 2.3): a pass-through that reads the
    Message-ID apprise made for each e-mail the server accepted, so a story update can
-   answer it (:func:`message_id`: apprise's one-line headers read line by line, any other
-   block by the email package's parser). Proved by tests/test_delivery.py
-   ``test_email_send_returns_the_message_id_of_each_e_mail_sent`` and
-   tests/test_email_build.py (what the parser reads, on odd header blocks).
+   answer it. Proved by tests/test_delivery.py
+   ``test_email_send_returns_the_message_id_of_each_e_mail_sent``.
 4. The MIME classes apprise 2.3's e-mail plugin builds its messages with
    (``apprise.plugins.email.base.MIMEText`` / ``MIMEMultipart``): the same classes on a
    policy (:class:`PlainHeaders`) that writes a header whose value is printable ASCII as
@@ -282,35 +280,6 @@ def header_block(message: str) -> str:
     return head + "\n" if blank and "\r" not in head else message
 
 
-# A header of one line, "Name:value", as the email package's parser reads it (its name: the
-# printable ASCII before the first colon); any other line (folded, "From ", CR, no colon)
-# sends the block to the parser.
-_ONE_LINE_HEADER = re.compile(r"[\x21-\x39\x3b-\x7e]+:[^\r\n]*")
-
-
-def message_id(message: str) -> str | None:
-    """The first Message-ID of ``message``'s headers, as ``HeaderParser`` reads it from
-    :func:`header_block` (compat32: the value after the colon, spaces and tabs before it
-    dropped). apprise's headers are one line each (``as_string`` never folds): read line
-    by line, without building a message object (a seventh of the e-mail's sendmail); any
-    other block, or a non-ASCII Message-ID, goes to the parser."""
-    head, blank, _ = message.partition("\n\n")
-    if blank and "\r" not in head:
-        found: str | None = None
-        for line in head.split("\n"):
-            if not _ONE_LINE_HEADER.fullmatch(line):
-                break
-            if found is None and line[:11].lower() == "message-id:":
-                found = line[11:]
-        else:
-            if found is None:
-                return None
-            if found.isascii():  # (the parser makes a Header of lone surrogates)
-                return found.lstrip(" \t")
-    parsed = HeaderParser().parsestr(header_block(message)).get("Message-ID")
-    return None if parsed is None else str(parsed)
-
-
 def record_smtp_message_ids() -> None:
     try:
         from apprise.plugins.email.smtp import AppriseSMTPController
@@ -325,9 +294,9 @@ def record_smtp_message_ids() -> None:
         ok = sendmail(self, from_addr, to_addrs, message)
         seen = SEEN.get()
         if ok and seen is not None and isinstance(message, str):
-            found = message_id(message)
+            found = HeaderParser().parsestr(header_block(message)).get("Message-ID")
             if found:
-                seen.message_ids.append(" ".join(found.split()))
+                seen.message_ids.append(" ".join(str(found).split()))
         return ok
 
     setattr(recorded, _RECORDER_MARK, True)
