@@ -355,6 +355,31 @@ REGIONS: dict[str, tuple[str, float, float]] = {
     "Tyneside": ("GB", 54.97, -1.6),
 }
 
+# English counties REGIONS leaves out because a bare mention is as often a town abroad
+# (Essex, Maryland; Norfolk, Virginia; Canterbury's Kent, Washington): right after
+# "<town>, " they only say which English town ("Maldon, Essex", "Canterbury, Kent")
+COUNTY_QUALIFIERS = frozenset(
+    {
+        "Avon",
+        "Berkshire",
+        "Cleveland",
+        "Cornwall",
+        "Cumberland",
+        "Devon",
+        "Durham",
+        "Essex",
+        "Kent",
+        "Middlesex",
+        "Norfolk",
+        "Northumberland",
+        "Rutland",
+        "Somerset",
+        "Suffolk",
+        "Surrey",
+        "Sussex",
+    }
+)
+
 # First-level subdivision type words that news English leaves out ("Idlib", not
 # "Idlib Governorate"); stripped from ISO 3166-2 names to make extra keys.
 SUBDIVISION_WORDS = (

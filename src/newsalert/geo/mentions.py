@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from newsalert.geo.aliases import (
     AUXILIARIES,
+    COUNTY_QUALIFIERS,
     DIRECTION_WORDS,
     FACILITY_WORDS,
     LOCATIVE_WORDS,
@@ -429,6 +430,13 @@ INSTITUTION_IN_AFTER = re.compile(
     r"^(?: [A-Z][\w'’&-]*){0,2} (?:College|University|Hospital|School|Academy|Institute|"
     r"Polytechnic|Seminary) (?:in|at) "
 )
+# "the Gulf of Mexico", "the Bay of Bengal", "the Sea of Azov": a body of water, named by
+# neither word ("Gulf" is Papua New Guinea's province; the sea is no event's country)
+WATER_WORDS = frozenset({"Gulf", "Bay", "Sea"})
+WATER_OF_AFTER = re.compile(r"^ of (?:the )?[A-Z]")
+WATER_OF_BEFORE = re.compile(r"\b(?:Gulf|Bay|Sea) of (?:the )?$")
+# "Kennedy Space Center", "the Johnson Space Center": a site named after a person
+SPACE_CENTRE_AFTER = re.compile(r"^ Space (?:Flight )?Cent(?:er|re)\b")
 # "the reclusive North Korean regime", "Iranian authorities": a demonym that names a
 # country's government, whose acts are at home
 # "a state visit he was currently making to China", "began his visit to China"
@@ -1387,14 +1395,29 @@ def _describe(
         if next_word == "Force" and next_gap == " " and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Delta Force", "the Quds Force": a unit's name
         if (
+            next_word == "Space"
+            and next_gap == " "
+            and SPACE_CENTRE_AFTER.match(after)
+            and not is_country_key(gazetteer, m.key_id)
+        ):
+            m.name_part = True  # "Kennedy Space Center": the site's name, not Kennedy, Colombia
+        if (m.text in WATER_WORDS and WATER_OF_AFTER.match(after)) or (
+            before.endswith((" of ", " of the ")) and WATER_OF_BEFORE.search(before)
+        ):
+            m.name_part = True  # "the Gulf of Mexico": the sea, neither Gulf (PG) nor Mexico
+        if (
             english
             and next_gap == " "
             and next_word[:1].isupper()
             and (" in " in after or " at " in after)  # cheap first
             and (im := INSTITUTION_IN_AFTER.match(after))
             and m.end + im.end() in starts
-            # a town after "in" ("Stanford University in California" keeps its town)
-            and _towns_only(gazetteer, next(o.key_id for o in found if o.start == m.end + im.end()))
+            # a town after "in"; a region or country only when none of the name's towns is
+            # in it ("Stanford University in California" keeps its town; "Columbia
+            # University in New York" is not Columbia, South Carolina)
+            and _named_elsewhere(
+                gazetteer, m.key_id, next(o.key_id for o in found if o.start == m.end + im.end())
+            )
         ):
             # "Hampshire College in Amherst": the school's name; the town after "in" places it
             m.name_part = True
@@ -1631,6 +1654,16 @@ def _describe(
         if i + 1 < len(found) and text[m.end : found[i + 1].start].strip() == ",":
             m.qualified_by = i + 1
             found[i + 1].qualifies = True
+            county = found[i + 1]
+            if (
+                county.text in COUNTY_QUALIFIERS
+                and not text.startswith(" County", county.end)  # "Essex County, New Jersey"
+                and any(gazetteer.country[p] == "GB" for p in gazetteer.places_of(m.key_id))
+            ):
+                # "Maldon, Essex", "Canterbury, Kent": an English county the gazetteer holds
+                # as towns abroad only; it says the town before it is the British one
+                m.county = True
+                county.name_part = True
     if english and "ondolence" in text:  # cheap first
         _condolences(gazetteer, text, found, lead_end)
     if people:
@@ -1787,6 +1820,20 @@ def _full_name_before(gazetteer: Gazetteer, before: str) -> bool:
 
 def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:
     return any(p in gazetteer.capital for p in gazetteer.places_of(key_id))
+
+
+def _named_elsewhere(gazetteer: Gazetteer, key_id: int, area_key: int) -> bool:
+    """The mention after "<Name> University in" is a town only, or a region or country in
+    which the name has no town: the name is then the school's, not where it is."""
+    g = gazetteer
+    areas = {p for p in g.places_of(area_key) if g.kind[p] != KIND_PLACE}
+    if not areas:
+        return True
+    codes = {g.country[p] for p in areas if g.kind[p] == KIND_COUNTRY}
+    return not any(
+        g.kind[p] == KIND_PLACE and (g.admin1_place[p] in areas or g.country[p] in codes)
+        for p in g.places_of(key_id)
+    )
 
 
 def _towns_only(gazetteer: Gazetteer, key_id: int) -> bool:
