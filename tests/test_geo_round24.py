@@ -1,9 +1,10 @@
 """Misreads guarded in issue 17's twenty-fourth round (bench/RESULTS.md, "Locations,
 twenty-fourth round"): an English county after a town read as a town abroad, a sea's name
-read as a province or a country, a space centre's name read as a town, and a university's
-name read as a town elsewhere than the region after its "in". Realistic sentences, none of
-them a labelled item's or a corpus item's; each changed case fails on main's code (65c9e24)
-with both methods; the negatives keep what main gives."""
+read as a province or a country, a space centre's name read as a town, a university's name
+read as a town elsewhere than the region after its "in", an embassy read at its owner's
+country and refugees at the country they fled. Realistic sentences, none of them a
+labelled item's or a corpus item's; each test has a case failing on main's code (65c9e24)
+(with both methods but where a comment says which); the negatives keep what main gives."""
 
 from __future__ import annotations
 
@@ -71,3 +72,39 @@ def test_a_university_named_after_a_town_elsewhere(geo: Geoparser, geo_rules: Ge
     text = "Researchers at Stanford University in California published the study."
     for gp in (geo, geo_rules):
         assert where(gp, "", text) == ("US", "Stanford"), text
+
+
+def test_an_embassy_s_owner_is_not_its_place(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # "the Pakistani consulate in Kandahar" (main, the default: Pakistan); "Denmark's
+    # Beirut embassy" (main, both: Denmark)
+    for text, expected in (
+        ("A grenade was thrown at the Pakistani consulate in Kandahar on Friday.", "AF"),
+        ("Gunmen opened fire outside the Kenyan embassy in Kampala on Tuesday.", "UG"),
+        ("Protesters burned tyres outside Denmark's Beirut embassy on Sunday.", "LB"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text)[0] == expected, text
+
+
+def test_refugees_origin_is_not_where_they_are(geo: Geoparser, geo_rules: Geoparser) -> None:
+    # a demonym before "refugees" (main, the default: Sudan; the rules: Congo) ...
+    for text, expected in (
+        ("Dozens of southern Sudanese refugees protested outside the UN offices in Nairobi.", "KE"),
+        ("Gunmen attacked a camp for Congolese refugees, Burundian officials said.", "BI"),
+        # ... and the place a relative clause says they fled (main, both: Myanmar)
+        (
+            "Bangladesh handed back 150 Myanmar soldiers who had fled fighting in Rakhine "
+            "State at a jetty in Teknaf.",
+            "BD",
+        ),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text)[0] == expected, text
+    # refugees who return home, camps in a country and a flight as the event, as on main
+    for text, expected in (
+        ("Thousands of Afghan refugees returned home to Kabul from Pakistan this week.", "AF"),
+        ("Aid groups said conditions in Greek refugee camps were worsening.", "GR"),
+        ("Thousands of civilians fled fighting in Darfur on Monday.", "SD"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text)[0] == expected, text

@@ -370,6 +370,15 @@ ELSEWHERE_BEFORE = re.compile(
     r"(?:the\s+)?$",
     re.I,
 )
+# "refugees who have fled violence in the western Darfur region", "Iraqis who fled Mosul":
+# the place a relative clause says people fled is where they came from, not where they are
+FLED_BEFORE = re.compile(
+    r"\bwho\s+(?:have\s+|had\s+|has\s+)?fled\s+"
+    r"(?:(?:the\s+)?(?:violence|fighting|war|conflict|persecution|unrest|clashes|attacks)\s+)?"
+    r"(?:(?:in|from)\s+)?(?:the\s+)?"
+    r"(?:(?:north|south|east|west|central|north-?east|north-?west|south-?east|south-?west)"
+    r"(?:ern)?\s+)?$"
+)
 # "protests sparked by the death of George Floyd in the US", "marched over the killing of
 # George Floyd in Minneapolis": a death named as the cause of what the item reports
 # (protests, reactions elsewhere) places the death, not the item's event
@@ -435,6 +444,12 @@ INSTITUTION_IN_AFTER = re.compile(
 WATER_WORDS = frozenset({"Gulf", "Bay", "Sea"})
 WATER_OF_AFTER = re.compile(r"^ of (?:the )?[A-Z]")
 WATER_OF_BEFORE = re.compile(r"\b(?:Gulf|Bay|Sea) of (?:the )?$")
+# "Indonesia's Paris embassy", "the Indonesian embassy in Paris": the mission's owner, which
+# says no more of where it is than a person's origins do (dropped alike)
+EMBASSY_AFTER = re.compile(
+    r"^(?: ?['’]s)?(?: [A-Z][\w'’.-]*){0,2} (?:[Ee]mbass(?:y|ies)|[Cc]onsulates?|"
+    r"[Hh]igh [Cc]ommission)\b"
+)
 # "Kennedy Space Center", "the Johnson Space Center": a site named after a person
 SPACE_CENTRE_AFTER = re.compile(r"^ Space (?:Flight )?Cent(?:er|re)\b")
 # "the reclusive North Korean regime", "Iranian authorities": a demonym that names a
@@ -455,6 +470,10 @@ CALLED_OFF_VISIT_BEFORE = re.compile(
 # "her Filipino heritage", "a man of Moroccan descent", "an Indian-origin scientist": a
 # demonym naming a person's origins says nothing of where the event is
 ORIGINS_AFTER = re.compile(r"^[\s-]+(?:heritage|descent|ancestry|origins?|extraction)\b")
+# "Sudanese refugees", "Afghan asylum seekers": where people fled from, not where they are;
+# not "Greek refugee camps" (camps in Greece) nor refugees who "returned home" there
+REFUGEES_AFTER = re.compile(r"^ (?:refugees?|asylum[- ]seekers?)\b(?! camps?\b)", re.I)
+RETURN_WORDS = ("eturn", "epatriat")  # "returned home", "repatriated": back where they came from
 OFFICIALS_AFTER = re.compile(
     r"^\s+(?:regime|government|authorities|leadership|officials|ministry|state\s+media|"
     r"state\s+television)\b"
@@ -1109,7 +1128,14 @@ def _describe(
         m.after_comma = ("," in before) and bool(AFTER_COMMA.search(before))
         m.regime = m.demonym and bool(REGIME_AFTER.match(after))
         m.officials = m.demonym and bool(OFFICIALS_AFTER.match(after))
-        m.origins = m.demonym and bool(ORIGINS_AFTER.match(after))
+        m.origins = m.demonym and bool(
+            ORIGINS_AFTER.match(after)
+            or (
+                ("efugee" in after or "sylum" in after)  # cheap first
+                and REFUGEES_AFTER.match(after)
+                and not any(w in after for w in RETURN_WORDS)
+            )
+        )
         if ("ariant" in after or "train" in after or "ineage" in after) and VARIANT_AFTER.match(
             after
         ):
@@ -1194,6 +1220,9 @@ def _describe(
             m.counterpart = True
         elif ELSEWHERE_BEFORE.search(before):
             m.elsewhere = True
+            m.locative = False
+        elif "fled" in before and FLED_BEFORE.search(before):
+            m.elsewhere = True  # "refugees who have fled violence in Darfur": their origin
             m.locative = False
         elif _a_death_as_cause(before):  # its own cheap tests first
             m.elsewhere = True  # "protests over the death of George Floyd in Minneapolis"
@@ -1394,6 +1423,12 @@ def _describe(
         # "Kosovo Force", a country's, stays Kosovo
         if next_word == "Force" and next_gap == " " and not _country_only(gazetteer, m.key_id):
             m.name_part = True  # "Delta Force", "the Quds Force": a unit's name
+        if (
+            ("mbass" in after or "onsul" in after or "ommission" in after)  # cheap first
+            and (m.demonym or is_country_key(gazetteer, m.key_id))
+            and EMBASSY_AFTER.match(after)
+        ):
+            m.origins = True  # "the Indonesian embassy in Paris": its owner, not its place
         if (
             next_word == "Space"
             and next_gap == " "
