@@ -722,6 +722,28 @@ def test_contributions_equal_the_previous_implementation_exactly(full: Classifie
     assert any(len(_contributions_as_before(full, *x.row(k), "")) for k in range(len(texts)))
 
 
+def test_explaining_a_batch_names_each_feature_once(
+    full: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``predict_and_explain`` names a feature column once per call, not once per item
+    explained (a storm explains every item: ``_feature_name`` was a tenth of it); the
+    terms stay those of each item explained alone."""
+    texts = [(it.get("title") or "", it.get("summary") or "") for it in _packaged_items()[:40]]
+    texts += [ATTACK, ATTACK]
+    alone = [full.predict_and_explain([t], lambda found: range(len(found)))[0] for t in texts]
+    asked: list[int] = []
+    name = Classifier._feature_name
+
+    def counted(self: Classifier, j: int) -> str:
+        asked.append(j)
+        return name(self, j)
+
+    monkeypatch.setattr(Classifier, "_feature_name", counted)
+    together = full.predict_and_explain(texts, lambda found: range(len(found)))
+    assert together == alone
+    assert asked and len(asked) == len(set(asked))
+
+
 def test_a_fitted_vocabulary_pickles_as_one_string_and_comes_back_equal() -> None:
     """joblib's pure-Python pickler wrote 200,000 terms one by one (seconds per training):
     the model's vocabularies pickle as one JSON string, NumPy column numbers as ints."""

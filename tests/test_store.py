@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -253,6 +254,53 @@ def test_a_mark_and_the_next_lease_in_one_commit_stay_fenced(store: Store) -> No
     rows = {d.id: d for d in store.list_deliveries()}
     assert (rows[d2].status, rows[d3].status) == (SENDING, PENDING)
     assert store.lease_deliveries([d3], later, 60)[0].id == d3
+
+
+def test_leasing_one_delivery_takes_what_leasing_it_in_a_list_takes(store: Store) -> None:
+    """A sender leases one delivery at a time (``lease_deliveries([id])``) on a statement of
+    its own, ``id = ?`` with no list in it (a list is rendered into the SQL at every
+    execution): it takes exactly the rows, with the same values, that the list form
+    takes, whatever state they are in."""
+    from sqlalchemy import event
+
+    fid = store.feed_state("f").id
+    names = ["due", "failed-due", "failed-later", "sending", "sent", "dead"]
+    plan = [PlannedDelivery("desk", "t1", "x")]
+    iids = store.add_items(fid, [item(f"{n}-{k}") for k in (1, 2) for n in names], T0)
+    dids = store.save_scores([(i, relevant(), plan) for i in iids], T0)
+    one = dict(zip(names, dids[: len(names)], strict=True))
+    listed = dict(zip(names, dids[len(names) :], strict=True))
+    for group in (one, listed):  # the same states in both groups
+        for name, delay in (("failed-due", 5), ("failed-later", 30), ("dead", None)):
+            assert store.lease_delivery(group[name], T0, lease=60) is not None
+            at = None if delay is None else T0 + timedelta(seconds=delay)
+            store.mark_failed(group[name], "down", retry_at=at, now=T0)
+        assert store.lease_delivery(group["sending"], T0, lease=60) is not None
+        assert store.lease_delivery(group["sent"], T0, lease=60) is not None
+        store.mark_sent(group["sent"], T0)
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:  # before_cursor_execute(conn, cursor, statement, ...)
+        statements.append(str(args[2]))
+
+    now = T0 + timedelta(seconds=10)
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        taken_one = {n: store.lease_deliveries([one[n]], now, 60) for n in names}
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    leases = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+    assert len(leases) == len(names) and not any(" IN (" in s.upper() for s in leases)
+    taken_listed = {d.id: d for d in store.lease_deliveries(list(listed.values()), now, 60)}
+    for name in names:
+        other = taken_listed.get(listed[name])
+        if other is None:
+            assert taken_one[name] == [], name
+        else:
+            [mine] = taken_one[name]
+            assert mine.item_id != other.item_id
+            assert replace(mine, id=0, item_id=0) == replace(other, id=0, item_id=0), name
+    assert {n for n in names if taken_one[n]} == {"due", "failed-due"}
 
 
 def test_a_batch_of_scores_goes_in_at_once_or_item_by_item_with_the_same_result(

@@ -974,10 +974,12 @@ class Classifier:
             for p, c in zip(probs, cats, strict=True)
         ]
         grams: dict[str, Counter[int]] = {}  # a word's char n-grams, once per call
+        names: dict[int, str] = {}  # a feature's name, once per call
         for k in choose(list(found)):
             text = compose_text(texts[k][0], texts[k][1])
             found[k] = replace(
-                found[k], terms=_pick_terms(self._contributions(*x.row(k), text, grams), top)
+                found[k],
+                terms=_pick_terms(self._contributions(*x.row(k), text, grams, names), top),
             )
         return found
 
@@ -1000,18 +1002,27 @@ class Classifier:
         data: np.ndarray,
         text: str,
         grams_of: dict[str, Counter[int]] | None = None,
+        names: dict[int, str] | None = None,
     ) -> dict[str, float]:
         values = data.astype(np.float64)
         contrib = self._slope * values * self._coef[idx]
         terms: dict[str, float] = defaultdict(float)
-        char_contrib: dict[int, float] = {}
         n_word, n_char = self._n_word, self._n_char
-        # Python ints and floats (tolist: the same values) rather than numpy scalars
-        for j, c in zip(idx.tolist(), contrib.tolist(), strict=True):
-            if n_word <= j < n_word + n_char:
-                char_contrib[j - n_word] = c
-            else:  # word n-grams, then (after the char block) cue and kind features
-                terms[self._feature_name(j)] += c
+        # Most of a row is char n-grams (~200 of ~230 features): split off by a mask and
+        # made a dict without a Python loop (tolist: the same ints and floats; a repeated
+        # column keeps its last value, as assigning in a loop would)
+        chars = (idx >= n_word) & (idx < n_word + n_char)
+        char_contrib = dict(
+            zip((idx[chars] - n_word).tolist(), contrib[chars].tolist(), strict=True)
+        )
+        known = {} if names is None else names
+        rest = ~chars
+        # word n-grams, then (after the char block) cue and kind features, in row order
+        for j, c in zip(idx[rest].tolist(), contrib[rest].tolist(), strict=True):
+            name = known.get(j)
+            if name is None:
+                name = known[j] = self._feature_name(j)
+            terms[name] += c
         if char_contrib:
             # credit each char n-gram to the words it occurs in, by occurrence share
             words = Counter(self._char_preprocess(text).split())

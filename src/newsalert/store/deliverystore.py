@@ -48,16 +48,26 @@ def _param(name: str, column: Any) -> Any:
 
 # The two statements of every send, built once: building a statement costs more CPU here
 # than SQLite takes to run it (SQLAlchemy's coercions and cache key), twice per delivery.
-_LEASE_DUE = (
-    update(deliveries)
-    .where(
-        deliveries.c.id.in_(bindparam("b_ids", expanding=True)),
-        deliveries.c.status.in_(RETRYABLE),
-        deliveries.c.next_attempt_at <= _param("b_now", deliveries.c.next_attempt_at),
+
+
+def _lease_due(which: Any) -> Any:
+    return (
+        update(deliveries)
+        .where(
+            which,
+            # not `in_`: a list there is rendered into the SQL again at every execution
+            or_(*(deliveries.c.status == status for status in RETRYABLE)),
+            deliveries.c.next_attempt_at <= _param("b_now", deliveries.c.next_attempt_at),
+        )
+        .values(status=SENDING, lease_until=_param("b_until", deliveries.c.lease_until))
+        .returning(*deliveries.c)
     )
-    .values(status=SENDING, lease_until=_param("b_until", deliveries.c.lease_until))
-    .returning(*deliveries.c)
-)
+
+
+_LEASE_DUE = _lease_due(deliveries.c.id.in_(bindparam("b_ids", expanding=True)))
+# A sender leases one delivery at a time (the next one with each mark): `id = ?`, no
+# list to render into the statement per execution.
+_LEASE_DUE_ONE = _lease_due(deliveries.c.id == bindparam("b_id"))
 _SENT_VALUES = {
     "status": SENT,
     "sent_at": _param("b_sent_at", deliveries.c.sent_at),
@@ -190,10 +200,12 @@ class DeliveryStore(StoreBase):
         if not ids:
             return []
         until = now + timedelta(seconds=lease)
+        if len(ids) == 1:
+            statement, params = _LEASE_DUE_ONE, {"b_id": ids[0], "b_now": now, "b_until": until}
+        else:
+            statement, params = _LEASE_DUE, {"b_ids": list(ids), "b_now": now, "b_until": until}
         with self.begin() as conn:
-            rows = conn.execute(
-                _LEASE_DUE, {"b_ids": list(ids), "b_now": now, "b_until": until}
-            ).all()
+            rows = conn.execute(statement, params).all()
         return [_delivery(r) for r in rows]
 
     def due_digest_groups(self, now: datetime) -> dict[tuple[str, str], list[int]]:
