@@ -144,12 +144,28 @@ def test_cli_candidates_and_promote(
 
 @pytest.mark.slow
 def test_train_candidate_measures_it_against_the_running_model(
-    setup: tuple[Path, Path],
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsalert import feedback
+    import gzip
+
+    from newsalert import classifier, feedback
     from newsalert.models import Item
     from newsalert.store import utcnow
 
+    # the candidate trains on a slice of the packaged data (every 12th item) with the
+    # feedback added: the gate's path whole, in seconds rather than a full training's
+    # minutes (the session's model is the full training, the running model here)
+    lines = gzip.decompress(classifier.packaged_data().read_bytes()).splitlines(keepends=True)
+    small = tmp_path / "slice.jsonl"
+    small.write_bytes(b"".join(lines[::12]))
+    real_train = classifier.train
+    asked: list[object] = []
+
+    def train_on_slice(out: Path, data: object = None, **kwargs: object) -> dict:
+        asked.append(data)
+        return real_train(out, [small], **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(classifier, "train", train_on_slice)
     config, _ = setup
     loaded = load_config(config)
     store = Store(loaded.database_url)
@@ -169,7 +185,10 @@ def test_train_candidate_measures_it_against_the_running_model(
     for item_id, (_, _, label) in zip(ids, texts, strict=True):
         feedback.record(store, item_id, label)
     gate = promote.train_candidate(loaded, store)
+    assert asked == [None]  # the packaged data, which the slice stands in for
     assert gate.trained_feedback + gate.held_out_feedback == 12
+    meta = json.loads((Path(gate.path) / "model.json").read_text(encoding="utf-8"))
+    assert meta["data"]["n_items"] == len(lines[::12]) + gate.trained_feedback
     assert gate.eval_items >= 400  # the packaged evaluation data, plus held-out feedback
     assert 0 < gate.candidate.pr_auc <= 1 and 0 < gate.running.pr_auc <= 1
     assert (Path(gate.path) / "gate.json").exists()
