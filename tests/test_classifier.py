@@ -384,14 +384,7 @@ def test_explain_many_is_each_item_explained_alone(full: Classifier) -> None:
 # --- training ------------------------------------------------------------------
 
 
-def test_train_is_reproducible(
-    small_dir: Path, subsets: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The same data and seed give the same model, whether the folds were fitted one
-    after another or two at once (``small_dir`` took this machine's choice; here the
-    other)."""
-    other = 1 if classifier._fit_threads() > 1 else 2
-    monkeypatch.setattr(classifier, "_fit_threads", lambda: other)
+def test_train_is_reproducible(small_dir: Path, subsets: tuple[Path, Path], tmp_path: Path) -> None:
     again = tmp_path / "again"
     meta = train(again, [subsets[0]], seed=0)
     first, second = load(small_dir), load(again)

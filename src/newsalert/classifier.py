@@ -1184,34 +1184,6 @@ def _make_vectorizer() -> FeatureUnion:
     )
 
 
-FIT_MEMORY = 2 << 30  # available bytes needed to fit two folds at once
-
-
-def _fit_threads() -> int:
-    """Fold fits run at once: two when this process may use two cores and the machine has
-    the memory for a second fit's copy of its rows (about 300 MB on the packaged data;
-    ``FIT_MEMORY`` with room to spare), else one after another."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    if cores < 2 or _available_memory() < FIT_MEMORY:
-        return 1
-    return 2
-
-
-def _available_memory() -> int:
-    """Bytes the kernel says can be had without swapping (0 where it does not say)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
 def _relevance_model(seed: int) -> LogisticRegression:
     from sklearn.linear_model import LogisticRegression
 
@@ -1373,8 +1345,6 @@ def train(
     embedding's columns to the features (``newsalert.embedding``).
     Returns the metadata also written to model.json.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     import scipy.sparse as sp
     from sklearn.model_selection import StratifiedKFold
 
@@ -1421,27 +1391,18 @@ def train(
     weights = np.array([SOURCE_WEIGHTS.get(s, 1.0) for s in sources])
     folds = StratifiedKFold(n_splits=N_FOLDS, shuffle=True, random_state=seed)
     oof = np.zeros(len(y))
-    splits = list(folds.split(np.zeros(n), _strata(y, sources)))
-
-    def fit_fold(tr: np.ndarray) -> LogisticRegression:
+    coefs, intercepts = [], []
+    for k, (tr, te) in enumerate(folds.split(np.zeros(n), _strata(y, sources)), 1):
         with_copies = np.flatnonzero(np.isin(copy_of, tr))
-        return _relevance_model(seed).fit(
+        model = _relevance_model(seed).fit(
             both[np.concatenate([tr, n + with_copies])],
             np.concatenate([y[tr], y[copy_of[with_copies]]]),
             sample_weight=np.concatenate([weights[tr], weights[copy_of[with_copies]]]),
         )
-
-    # liblinear fits without the GIL and each fold's fit is deterministic on its own rows,
-    # so fitting them side by side on the cores there are gives the same coefficients
-    coefs, intercepts = [], []
-    with ThreadPoolExecutor(max_workers=_fit_threads()) as pool:
-        for k, ((_, te), model) in enumerate(
-            zip(splits, pool.map(fit_fold, [tr for tr, _ in splits]), strict=True), 1
-        ):
-            oof[te] = model.decision_function(both[te])
-            coefs.append(model.coef_[0])
-            intercepts.append(model.intercept_[0])
-            bar.step(f"fold {k}/{N_FOLDS}")
+        oof[te] = model.decision_function(both[te])
+        coefs.append(model.coef_[0])
+        intercepts.append(model.intercept_[0])
+        bar.step(f"fold {k}/{N_FOLDS}")
     coef = np.mean(coefs, axis=0)
     intercept = float(np.mean(intercepts))
     slope, offset = _platt(oof, y)
