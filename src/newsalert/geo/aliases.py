@@ -508,6 +508,14 @@ US_STATE_ABBREVIATIONS: dict[str, str] = {
     "Wyo.": "WY",
 }
 
+# abbreviations of other countries' first-level regions that name nothing else, as the
+# region's own outlets write them ("NSW Premier", "the NSW District Court"); "WA", "SA",
+# "NT", "ACT", "Vic" and "Tas" are left out: words or other places' abbreviations too
+REGION_ABBREVIATIONS: dict[str, tuple[str, str]] = {
+    "NSW": ("AU", "New South Wales"),
+    "Qld": ("AU", "Queensland"),
+}
+
 # "the X said": X used for its government or its people, not a place.
 SPEECH_VERBS = frozenset(
     {

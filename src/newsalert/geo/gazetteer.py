@@ -43,6 +43,7 @@ from newsalert.geo.aliases import (
     DEMONYMS,
     NOT_ALTERNATES,
     NOT_PLACE_NAMES,
+    REGION_ABBREVIATIONS,
     REGIONS,
     SEA_NAMES,
     SUBDIVISION_WORDS,
@@ -53,7 +54,7 @@ from newsalert.geo.keyindex import KeyIndex
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = 17  # bump when the build below changes what it produces
+BUILD_VERSION = 18  # bump when the build below changes what it produces
 KIND_PLACE, KIND_ADMIN1, KIND_COUNTRY = 0, 1, 2
 KEY_NAME, KEY_DEMONYM = 0, 1
 # Alternate names (exonyms, transliterations) only for places big enough to have
@@ -433,6 +434,14 @@ def build_gazetteer() -> Gazetteer:
     for abbreviation, code in US_STATE_ABBREVIATIONS.items():
         if code in us_regions:
             b.keys[abbreviation].append(us_regions[code])
+    regions = {
+        (b.country[rid], b.name[rid]): rid
+        for rid in range(len(b.name))
+        if b.kind[rid] == KIND_ADMIN1
+    }
+    for abbreviation, region in REGION_ABBREVIATIONS.items():
+        if region in regions:
+            b.keys[abbreviation].append(regions[region])
     for alias, (cc, name) in CITY_ALIASES.items():
         pid = biggest.get((cc, name))
         if pid is not None:

@@ -50,6 +50,10 @@ COLON_DATELINE = re.compile(
     r"\s*:\s+(?=[A-Z\"'“‘])"
 )
 COLON_DATELINE_MIN_POP = 100_000
+# "INDONESIA: 'Blow to democracy'", "IRAQ: Car bomb kills five": a headline's label in
+# capitals before a colon, re-cased (as an all-capitals title is) when its words are a
+# country's whole name ("COMMENT:", "SARAH VINE:" are not)
+TITLE_LABEL = re.compile(r"^(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})\s*:\s")
 # "ISLAMABAD, Pakistan Are there ...": a dateline and its country with the dash lost; read
 # only when the capitals name a city (as a colon dateline's) and the words after the
 # comma are a country's whole name
@@ -284,6 +288,11 @@ INTENT_AFTER = re.compile(
 BACKER_WORDS = frozenset(
     {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
 )
+# "warplanes supported by Russia", "rebels backed by Rwanda": the passive of "Russia-backed",
+# a sponsor, not the place ("led by" left out: talks "led by Qatar" may be held there)
+BACKED_BY_BEFORE = re.compile(
+    r"\b(?:backed|supported|sponsored|funded|financed|armed)\s+by\s+(?:the\s+)?$"
+)
 PREPOSITIONS = frozenset(
     {
         "in",
@@ -473,6 +482,9 @@ ORIGINS_AFTER = re.compile(r"^[\s-]+(?:heritage|descent|ancestry|origins?|extrac
 # "Sudanese refugees", "Afghan asylum seekers": where people fled from, not where they are;
 # not "Greek refugee camps" (camps in Greece) nor refugees who "returned home" there
 REFUGEES_AFTER = re.compile(r"^ (?:refugees?|asylum[- ]seekers?)\b(?! camps?\b)", re.I)
+# "Sudanese Refugee Camp in Chad", "a Palestinian refugee camp in Lebanon": a camp placed in
+# another place is the refugees' origin again ("Greek refugee camps" alone stay in Greece)
+REFUGEE_CAMP_IN_AFTER = re.compile(r"^ (?i:refugee camps?) (?:in|at|near) (?:the )?[A-Z]")
 RETURN_WORDS = ("eturn", "epatriat")  # "returned home", "repatriated": back where they came from
 OFFICIALS_AFTER = re.compile(
     r"^\s+(?:regime|government|authorities|leadership|officials|ministry|state\s+media|"
@@ -785,6 +797,11 @@ def prepare(
     summary = " ".join(summary.split())
     if title and not any(ch.islower() for ch in title):
         title = title.title()
+    elif gazetteer is not None and title[:1].isupper() and ":" in title:
+        label = TITLE_LABEL.match(title)
+        if label and _names_country(gazetteer, _dateline_case(label.group("place"))):
+            end = label.end("place")
+            title = _dateline_case(title[:end]) + title[end:]
     dateline = None
     # "June 03, 2020 6:54 PM SINGAPORE - ...": a feed's time stamp before the wire's
     # dateline (The Straits Times); the dateline is read after it
@@ -843,6 +860,17 @@ def _bare_dateline(gazetteer: Gazetteer, summary: str) -> re.Match[str] | None:
         ):
             return m  # only the place's span is read
     return None
+
+
+def _names_country(gazetteer: Gazetteer, name: str) -> bool:
+    """``name`` whole is a country's name (not its demonym)."""
+    return any(
+        start == 0
+        and stop == len(name)
+        and gazetteer.key_kind[kid] != KEY_DEMONYM
+        and is_country_key(gazetteer, kid)
+        for start, stop, kid in gazetteer.keys.find(name)
+    )
 
 
 def _names_city(gazetteer: Gazetteer, name: str) -> bool:
@@ -1132,7 +1160,7 @@ def _describe(
             ORIGINS_AFTER.match(after)
             or (
                 ("efugee" in after or "sylum" in after)  # cheap first
-                and REFUGEES_AFTER.match(after)
+                and (REFUGEES_AFTER.match(after) or REFUGEE_CAMP_IN_AFTER.match(after))
                 and not any(w in after for w in RETURN_WORDS)
             )
         )
@@ -1230,6 +1258,9 @@ def _describe(
         elif ADDRESSED_BEFORE.search(before):
             m.addressed = True  # "hurls abuse at Bush": an "at" that places nothing
             m.locative = False
+        if "by " in before[-8:] and BACKED_BY_BEFORE.search(before):
+            m.backer = m.sponsor = True
+            m.locative = False
         if CURRENCY_AFTER.match(after) and len(m.text) <= 3:
             m.currency = True
         if (
@@ -1238,6 +1269,8 @@ def _describe(
             and not m.locative
             and (not text[: m.start].strip() or before.endswith(("'s ", "’s ")))
             and QUOTE_LABEL_AFTER.match(after)
+            # "Indonesia: 'Blow to democracy'": a country's name is the headline's label
+            and (m.demonym or not is_country_key(gazetteer, m.key_id))
         ):
             m.name_part = True  # the speaker of a headline's quote, a person
         if (
