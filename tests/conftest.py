@@ -108,26 +108,31 @@ def postgres_admin_url() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of its own, dropped afterwards (the server's
+    ``test`` database is shared with every other run on the machine)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    admin = request.getfixturevalue("postgres_admin_url")
     name = f"newsalert_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    engine = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+        yield make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture(scope="session")

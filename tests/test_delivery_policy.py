@@ -26,7 +26,6 @@ from newsalert.ratelimit import (
     MemoryRateLimiter,
     RedisRateLimiter,
     StoreRateLimiter,
-    rate_buckets,
 )
 from newsalert.render import channel_family, render, render_digest
 from newsalert.store import Store
@@ -161,14 +160,12 @@ def limiters(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[object, ob
     if request.param in ("sqlite", "postgresql"):
         if request.param == "sqlite":
             url = f"sqlite:///{tmp_path / 'limits.db'}"
-        else:  # the shared test database; keys are unique to this test
-            url = request.getfixturevalue("postgres_admin_url")
+        else:  # a database of its own: the server's `test` database is shared
+            url = request.getfixturevalue("postgres_url")
         a, b = (
             StoreRateLimiter(Store(url), clock),
             StoreRateLimiter(Store(url, create=False), clock),
         )
-        with a.engine.begin() as conn:
-            conn.execute(rate_buckets.delete())
         return a, b, clock
     import redis
 
