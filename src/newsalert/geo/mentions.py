@@ -252,9 +252,21 @@ AID_INTENDED = re.compile(
 AID_STOPPED_AFTER = re.compile(
     r"^\s+(?:[\w.’'-]+\s+){0,5}?(?:suspen\w*|cut\w*|halt\w*|free?z\w*|froze\w*|"
     r"withh\w*|stop\w*)\s+(?:[\w’'-]+\s+){0,3}?(?:aid|assistance|funding|funds|loans?|"
-    r"grants?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?[A-Z]",
+    r"grants?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?(?-i:[A-Z])",  # a name: upper case
     re.I,
 )
+# "will not lift the ban on Sri Lanka's Tamil Tigers", "a ban on imports of British beef",
+# "new sanctions against Syria": a sanction, ban, embargo or boycott aimed at a country is
+# placed there (the subject convention), as aid stopped to it is; the name right after
+_MEASURE_ON = (
+    r"\b(?:sanctions|ban|embargo(?:es)?|boycott)\s+(?:on|against)\s+"
+    r"(?:(?:imports?|exports?)\s+(?:of|from)\s+|doing\s+business\s+with\s+)?(?:the\s+)?"
+)
+MEASURE_ON_BEFORE = re.compile(_MEASURE_ON + "$", re.I)
+# the imposing country opening the sentence, the measure and its target after it: so the
+# imposer is not the event's home (a clause, not past the sentence's end)
+# (no "^": matched from the name's end with ``match(text, pos)``, where "^" would fail)
+MEASURE_ON_AFTER = re.compile(r"[^.;!?]{0,80}?" + _MEASURE_ON + r"(?-i:[A-Z])", re.I)
 # "a senior Hamas leader", "Hamas gunmen": a group's members; a town known by that name
 # only as an alternate one (Hamas, an old name of Hamm) is no place here
 MEMBERS_AFTER = re.compile(
@@ -1392,6 +1404,8 @@ def _describe(
             m.home = True  # "Sudan on Wednesday rejected a US-sponsored resolution"
         if m.home and " to " in after and AID_STOPPED_AFTER.match(after):
             m.home = False  # "Washington suspended military aid to Pakistan": see above
+        if m.home and english and MEASURE_ON_AFTER.match(text, m.end, m.end + 120):
+            m.home = False  # "France will not lift the ban on UK beef": see MEASURE_ON_AFTER
         if not m.possessive and not m.locative and _speaks(after):
             m.speaker = True
         elif (
@@ -1596,6 +1610,19 @@ def _describe(
                 m.home = True
             else:
                 m.locative = True
+        if (
+            english
+            and not m.locative
+            and before.endswith(("on ", "against ", "of ", "from ", "with ", "the "))  # cheap
+            and MEASURE_ON_BEFORE.search(before)
+        ):
+            # "the ban on Sri Lanka's Tamil Tigers", "imports of British beef": the target
+            if m.demonym:
+                m.home = True
+            else:
+                m.locative = True
+            # "Sri Lanka's Tamil Tigers": the target's own body, not an office speaking
+            m.addressed = m.counterpart = m.office = False
         if (
             english
             and not m.locative
