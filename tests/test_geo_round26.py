@@ -1,7 +1,8 @@
 """Misreads guarded in issue 17's twenty-sixth round (bench/RESULTS.md, "Locations,
 twenty-sixth round"), read under the subject convention the project has used since the
-twenty-second round (data/README.md): aid suspended, cut, halted or frozen to a country
-is a measure aimed at it and placed there, not at the donor. Realistic sentences, none of
+twenty-second round (data/README.md): aid suspended, cut, halted or frozen to a country,
+and a sanction, ban, embargo or boycott on one, are measures aimed at it and placed there,
+not at the donor or the country imposing them. Realistic sentences, none of
 them a labelled item's or a corpus item's; each test has a case failing on main's code
 (36151a2) with both methods unless a comment says which; the negatives keep what main
 gives."""
@@ -32,3 +33,23 @@ def test_aid_stopped_to_a_country_is_placed_at_the_recipient(
         assert where(gp, "", text)[0] == "NO"
     text = "Norway is considering development aid to Tanzania for its health ministry."
     assert where(geo, "", text)[0] == "NO"
+
+
+def test_a_sanction_or_ban_on_a_country_is_placed_at_its_target(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # main: AR, CA, NO with both (the imposing country)
+    for text, expected in (
+        ("Argentina has agreed to lift its ban on imports of Brazilian pork.", "BR"),
+        ("Canada announced sanctions against Belarus over the crackdown.", "BY"),
+        ("Norway's sanctions against Russia were extended.", "RU"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text)[0] == expected, text
+    # a ban on a thing, not a country, stays at home, as on main
+    for text, expected in (
+        ("Norway will not lift the ban on smoking in bars.", "NO"),
+        ("The Netherlands extended its ban on fireworks.", "NL"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", text)[0] == expected, text
