@@ -1615,6 +1615,9 @@ def _describe(
             and not m.locative
             and before.endswith(("on ", "against ", "of ", "from ", "with ", "the "))  # cheap
             and MEASURE_ON_BEFORE.search(before)
+            # "sanctions on Belgrade": a capital there is its government, which the
+            # resolver weighs as a speaker's (the seed article's), not a town to place
+            and (m.demonym or not _names_capital(gazetteer, m.key_id))
         ):
             # "the ban on Sri Lanka's Tamil Tigers", "imports of British beef": the target
             if m.demonym:
