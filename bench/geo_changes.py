@@ -3,6 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python bench/geo_changes.py --baseline /path/to/other/checkout [--show N]
+    .venv/bin/python bench/geo_changes.py --baseline ... --alt data/geo_eval_alt.jsonl
 
 Each checkout locates, in its own process and with its own gazetteer cache, every item of
 this checkout's ``data/geo_eval.jsonl`` (every part, the unseen ones too: use it only
@@ -10,7 +11,7 @@ after they were measured once) and of the packaged corpus (``train.jsonl.gz``), 
 shipped default (rules and re-ranker) and the rules alone. Printed per method: for each
 part and in total, items whose text names the labelled country given it / another one
 and towns within 25 km, baseline -> this checkout; the labelled items whose answer
-changed (better, worse or other); and how many corpus items' event country or town
+changed (better, worse or other; judged by ``--alt``'s labels where given); and how many corpus items' event country or town
 changed, with the first ``--show`` of them to read. A checkout's answers are kept in
 ``--keep DIR`` (by a digest of its geoparser's files) to be read again.
 """
@@ -104,10 +105,22 @@ def main() -> int:
     parser.add_argument("--project", type=Path, default=ROOT)
     parser.add_argument("--show", type=int, default=40, help="corpus changes to print")
     parser.add_argument("--keep", type=Path, default=Path(tempfile.gettempdir()) / "geo-changes")
+    parser.add_argument(
+        "--alt",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="judge by these labels where they differ (data/geo_eval_alt.jsonl: the subject's)",
+    )
     args = parser.parse_args()
     labelled = ROOT / "data" / "geo_eval.jsonl"
     corpus = ROOT / "src" / "newsalert" / "data" / "train.jsonl.gz"
     rows = load_rows(labelled)
+    if args.alt is not None:  # the answers are the texts', so --keep's files still serve
+        sys.path.insert(0, str(ROOT / "bench"))
+        from geo import replace_labels  # bench/geo.py
+
+        rows = replace_labels(rows, load_rows(args.alt))
     with gzip.open(corpus, "rt", encoding="utf-8") as f:
         texts = [json.loads(line) for line in f]
     before = answers(args.baseline.resolve(), labelled, corpus, args.keep)

@@ -12,13 +12,15 @@ def test_aid_given_goes_to_the_recipient(geo: Geoparser, geo_rules: Geoparser) -
     # the donor's name opening the sentence once made these the donor's (with the default)
     funding = "Norway has provided 40 million kroner in humanitarian funding to Somalia this year."
     relief = "Japan gave emergency relief supplies to Mozambique after the cyclone."
-    # aid stopped, or only offered, is a decision or an intent at home
+    # aid stopped is a measure aimed at the recipient, placed there by the subject
+    # convention (data/README.md: "aid given or suspended"; the twenty-sixth round: this
+    # asserted NO, the speaker's reading, until then); aid only offered is an intent at home
     stopped = "Norway suspended its development aid to Somalia, the foreign ministry said."
     offered = "Japan is ready to provide assistance to Mozambique, the minister said."
     for gp in (geo, geo_rules):
         assert country(gp, "", funding) == "SO"
         assert country(gp, "", relief) == "MZ"
-        assert country(gp, "", stopped) == "NO"
+        assert country(gp, "", stopped) == "SO"
         assert country(gp, "", offered) == "JP"
     # a body's name after "to" is no recipient place ("University" is a town somewhere)
     grant = "The foundation has awarded a grant to the University of Arkansas at Pine Bluff."

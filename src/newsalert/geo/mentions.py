@@ -199,10 +199,12 @@ TROOPS_TO_BEFORE = re.compile(
 )
 # "Ireland has provided EUR 3.5 million in humanitarian funding to Lebanon", "U.S. military
 # gives medical equipment to Nicaragua": aid given goes to the recipient, which is where the
-# help is (the donor's decision is not the news); not when it is stopped, cut or only
-# offered ("suspended military aid to Pakistan", "is willing to provide assistance to
-# Turkey", "must continue military aid to Egypt", "ease its restrictions on humanitarian
-# assistance to North Korea"): a decision, a norm or an intent at home
+# help is (the donor's decision is not the news); and when it is stopped or cut
+# ("suspended military aid to Pakistan": a measure aimed at the recipient, placed there
+# as the subject convention places sanctions); not when it is only offered, asked or
+# eased ("is willing to provide assistance to Turkey", "must continue military aid to
+# Egypt", "ease its restrictions on humanitarian assistance to North Korea"): a norm or
+# an intent at home
 AID_TO_BEFORE = re.compile(
     r"\b(?:aid|assistance|funding|funds|donations?|relief|supplies|equipment|goods|"
     r"contributions?|grants?|loans?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?$",
@@ -235,13 +237,36 @@ AID_GIVEN_AFTER = re.compile(
 # score, "<First> <Last> of <country>" is a player's country, not where the match is
 PLAYER_OF_BEFORE = re.compile(r"\b[A-Z][a-z]+\s+(?:[A-Z][\w'’-]+\s+){1,2}of\s+$")
 SCORE = re.compile(r"\b\d{1,2}-\d{1,2}\b")
-AID_WITHHELD = re.compile(
-    r"\b(?:suspen\w*|cut\w*|reduc\w*|halt\w*|free?z\w*|froze\w*|withh\w*|block\w*|"
-    r"ban\w*|lift\w*|stop\w*|end(?:s|ed|ing)?|willing|ready|prepared|offer\w*|propos\w*|"
+# aid not (yet) given: the words of an intent, a request, a norm or a change of rules
+# (AID_TO_BEFORE); aid suspended, cut, halted, frozen, withheld or stopped is not among
+# them: that measure goes to the recipient
+AID_INTENDED = re.compile(
+    r"\b(?:ban\w*|lift\w*|willing|ready|prepared|offer\w*|propos\w*|"
     r"plan\w*|consider\w*|seek\w*|sought|ask\w*|urg\w*|call\w*|demand\w*|threat\w*|"
     r"must|should|restrict\w*|eas(?:e|es|ed|ing)|loosen\w*|tighten\w*|allow\w*|permit\w*)\b",
     re.I,
 )
+# "Washington suspended military aid to Pakistan", "Denmark announced a suspension of aid
+# to Egypt": the donor's decision is a measure aimed at the recipient, whom AID_TO_BEFORE
+# then places; so the donor opening the sentence is not the event's home
+AID_STOPPED_AFTER = re.compile(
+    r"^\s+(?:[\w.’'-]+\s+){0,5}?(?:suspen\w*|cut\w*|halt\w*|free?z\w*|froze\w*|"
+    r"withh\w*|stop\w*)\s+(?:[\w’'-]+\s+){0,3}?(?:aid|assistance|funding|funds|loans?|"
+    r"grants?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?(?-i:[A-Z])",  # a name: upper case
+    re.I,
+)
+# "will not lift the ban on Sri Lanka's Tamil Tigers", "a ban on imports of British beef",
+# "new sanctions against Syria": a sanction, ban, embargo or boycott aimed at a country is
+# placed there (the subject convention), as aid stopped to it is; the name right after
+_MEASURE_ON = (
+    r"\b(?:sanctions|ban|embargo(?:es)?|boycott)\s+(?:on|against)\s+"
+    r"(?:(?:imports?|exports?)\s+(?:of|from)\s+|doing\s+business\s+with\s+)?(?:the\s+)?"
+)
+MEASURE_ON_BEFORE = re.compile(_MEASURE_ON + "$", re.I)
+# the imposing country opening the sentence, the measure and its target after it: so the
+# imposer is not the event's home (a clause, not past the sentence's end)
+# (no "^": matched from the name's end with ``match(text, pos)``, where "^" would fail)
+MEASURE_ON_AFTER = re.compile(r"[^.;!?]{0,80}?" + _MEASURE_ON + r"(?-i:[A-Z])", re.I)
 # "a senior Hamas leader", "Hamas gunmen": a group's members; a town known by that name
 # only as an alternate one (Hamas, an old name of Hamm) is no place here
 MEMBERS_AFTER = re.compile(
@@ -1377,6 +1402,10 @@ def _describe(
             )
         ):
             m.home = True  # "Sudan on Wednesday rejected a US-sponsored resolution"
+        if m.home and " to " in after and AID_STOPPED_AFTER.match(after):
+            m.home = False  # "Washington suspended military aid to Pakistan": see above
+        if m.home and english and MEASURE_ON_AFTER.match(text, m.end, m.end + 120):
+            m.home = False  # "France will not lift the ban on UK beef": see MEASURE_ON_AFTER
         if not m.possessive and not m.locative and _speaks(after):
             m.speaker = True
         elif (
@@ -1573,7 +1602,7 @@ def _describe(
             and (m.demonym or m.text.lower() not in gazetteer.lower_words)
             and before.endswith(("to ", "to the ", "To ", "To the ", "To The "))  # cheap first
             and AID_TO_BEFORE.search(before)
-            and not AID_WITHHELD.search(_sentence_before(text, m.start, field_start))
+            and not AID_INTENDED.search(_sentence_before(text, m.start, field_start))
         ):
             # "humanitarian funding to Lebanon": where the aid goes, weighed as "in
             # Lebanon"; "assistance to the Palestinians" as "in the Palestinian areas"
@@ -1584,11 +1613,27 @@ def _describe(
         if (
             english
             and not m.locative
+            and before.endswith(("on ", "against ", "of ", "from ", "with ", "the "))  # cheap
+            and MEASURE_ON_BEFORE.search(before)
+            # "sanctions on Belgrade": a capital there is its government, which the
+            # resolver weighs as a speaker's (the seed article's), not a town to place
+            and (m.demonym or not _names_capital(gazetteer, m.key_id))
+        ):
+            # "the ban on Sri Lanka's Tamil Tigers", "imports of British beef": the target
+            if m.demonym:
+                m.home = True
+            else:
+                m.locative = True
+            # "Sri Lanka's Tamil Tigers": the target's own body, not an office speaking
+            m.addressed = m.counterpart = m.office = False
+        if (
+            english
+            and not m.locative
             and not m.demonym
             and before.endswith(AID_GIVEN_ENDS)  # cheap first: the verb's forms
             and AID_GIVEN_BEFORE.search(before)  # a whole word ("forgive" is not)
             and AID_GIVEN_AFTER.match(after)
-            and not AID_WITHHELD.search(_sentence_before(text, m.start, field_start))
+            and not AID_INTENDED.search(_sentence_before(text, m.start, field_start))
         ):
             m.locative = True  # "will give Tanzania a grant": the aid's receiver
             m.addressed = m.counterpart = False
@@ -1599,7 +1644,7 @@ def _describe(
             and before.endswith(("of ", "of the "))  # cheap first
             and " to the " in (sentence := _sentence_before(text, m.start, field_start))
             and AID_TO_BODY_OF_BEFORE.search(sentence)
-            and not AID_WITHHELD.search(sentence)
+            and not AID_INTENDED.search(sentence)
         ):
             m.locative = True  # "equipment to the Ministry of Health of Ethiopia"
             m.attributive = m.office = False
@@ -2067,7 +2112,7 @@ def is_country_key(gazetteer: Gazetteer, key_id: int) -> bool:
 # the lookahead made no faster on the corpus's mentions are left as they are)
 ADDRESSED_BEFORE = first_char_gate(ADDRESSED_BEFORE)
 AID_TO_BEFORE = first_char_gate(AID_TO_BEFORE)
-AID_WITHHELD = first_char_gate(AID_WITHHELD)
+AID_INTENDED = first_char_gate(AID_INTENDED)
 BORDER_BEFORE = first_char_gate(BORDER_BEFORE)
 COMPARED_BEFORE = first_char_gate(COMPARED_BEFORE)
 COUNTERPART_BEFORE = first_char_gate(COUNTERPART_BEFORE)
