@@ -310,6 +310,21 @@ BODY_ACTION_AFTER = re.compile(
 INTENT_AFTER = re.compile(
     r"^\s+(?:is|was|are|were|remains)\s+(?:not\s+)?(?:willing|ready|prepared)\s+to\b"
 )
+# "Australia is willing to withdraw its troops from Iraq", "Canada is ready to send troops to
+# Haiti": stated readiness to move troops out of or into a named place is a measure aimed at
+# that place (the subject convention: troops sent, withdrawn or refused go to it), so the
+# government is not the event's home and the place is weighed as the scene; readiness of any
+# other kind stays at home (INTENT_AFTER)
+_TROOPS_MOVED = (
+    r"(?:willing|ready|prepared)\s+to\s+(?:withdraw|pull\s+out|reduce|cut|send|deploy|"
+    r"redeploy|contribute|dispatch)\s+(?:[\w’'-]+\s+){0,3}?(?:troops|soldiers|forces|"
+    r"peacekeepers)\s+(?:from|to|in|into|out\s+of)\s+(?:the\s+)?"
+)
+INTENT_TROOPS_AFTER = re.compile(
+    r"^\s+(?:is|was|are|were|remains)\s+(?:not\s+)?" + _TROOPS_MOVED + r"(?-i:[A-Z])", re.I
+)
+# the named place itself, a few lower-case words on ("from the disputed territory of Kashmir")
+INTENT_TROOPS_BEFORE = re.compile(r"\b" + _TROOPS_MOVED + r"(?:[a-z]+\s+){0,3}$", re.I)
 BACKER_WORDS = frozenset(
     {"backed", "led", "supported", "sponsored", "allied", "funded", "made", "based"}
 )
@@ -1376,6 +1391,7 @@ def _describe(
             and (m.sentence_start or (low in CLAUSE_OPENERS and prev_gap == " "))
             and is_country_key(gazetteer, m.key_id)
             and INTENT_AFTER.match(after)
+            and not INTENT_TROOPS_AFTER.match(after)
         ):
             m.home = True  # "Australia is willing to withdraw its troops from Iraq"
         elif (
@@ -1587,6 +1603,16 @@ def _describe(
                 for o in found[:i]:
                     if o.demonym and o.start >= at:
                         o.home = True  # whose troops: the home where it is decided
+        if (
+            english
+            and not m.locative
+            and (
+                "roops" in before or "oldiers" in before or "orces" in before or "eepers" in before
+            )
+            and INTENT_TROOPS_BEFORE.search(before)
+        ):
+            m.locative = True  # "is willing to withdraw its troops from Iraq": see above
+            m.elsewhere = False
         if (
             english
             and m.locative
