@@ -29,6 +29,8 @@ def test_the_place_a_force_withdrew_from_is_the_scene(geo: Geoparser, geo_rules:
     done = "The Nigerian battalion withdrew from Sierra Leone on Friday, officials said."
     for gp in (geo, geo_rules):
         assert country(gp, "", done) == "SL"
-        # a stated readiness to withdraw is news made at home (the present form is left out)
+        # a stated readiness to withdraw troops from a place goes to it under the subject
+        # convention (twenty-seventh round: troops withdrawn go to the place they leave;
+        # main until then gave the speaker, CA)
         intent = "Canada is willing to withdraw its troops from Mali if asked, officials said."
-        assert country(gp, "", intent) == "CA"
+        assert country(gp, "", intent) == "ML"

@@ -87,8 +87,9 @@ def test_county_before_a_name_is_a_british_or_irish_county(geo: Geoparser) -> No
 
 
 def test_a_government_ready_to_act_abroad_speaks_at_home(geo: Geoparser) -> None:
-    # the subject convention (twenty-second round) would say AF; the rules and the shipped
-    # weights (tune-held10) keep the speaker
+    # troops offered to a force in a named place go to it under the subject convention
+    # (twenty-seventh round's guard: readiness to send or contribute troops to a place; the
+    # speaker, CO, before it)
     assert (
         where(
             geo,
@@ -96,7 +97,11 @@ def test_a_government_ready_to_act_abroad_speaks_at_home(geo: Geoparser) -> None
             "Colombia is ready to contribute troops to the NATO-led security force in "
             "Afghanistan, the defence minister said.",
         )[0]
-        == "CO"
+        == "AF"
+    )
+    # readiness of another kind still speaks at home
+    assert (
+        where(geo, "", "Colombia is ready to host the talks, the defence minister said.")[0] == "CO"
     )
     # a plain "will" is not a statement of readiness: the event's place still wins
     assert (
