@@ -504,11 +504,19 @@ def test_currencies_quote_speakers_and_home_institutions(geo: Geoparser) -> None
         "Iraq is grappling with its worst fiscal crisis in decades.",
     ).where
     assert iraq is not None and iraq.country == "IQ"
-    # a parliament, court or police act at home, whatever country the decision is about
+    # a parliament's vote on keeping troops abroad goes where the troops are with the
+    # default (the subject convention, data/README.md: "Hungary's parliament on its troops
+    # in Iraq: IQ"; HU, the speaker's reading, until the twenty-seventh round); the rules
+    # alone still weigh the parliament at home above the troops' place
     hu = geo.locate(
         "", "The Hungarian parliament on Monday rejected a plan to keep 300 troops in Iraq."
     ).where
-    assert hu is not None and hu.country == "HU"
+    assert hu is not None and hu.country == ("IQ" if geo.reranker is not None else "HU")
+    # a parliament's vote on a matter at home stays at home
+    pension = geo.locate(
+        "", "The Hungarian parliament on Monday rejected a plan to raise the pension age."
+    ).where
+    assert pension is not None and pension.country == "HU"
 
 
 def test_a_lone_foreign_village_in_an_item_about_another_country(geo: Geoparser) -> None:

@@ -8,7 +8,9 @@ from newsalert.geo import Geoparser
 from tests.georead import country
 
 
-def test_troops_to_be_sent_abroad_are_decided_at_home(geo: Geoparser, geo_rules: Geoparser) -> None:
+def test_troops_to_be_sent_abroad_are_placed_where_they_go(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
     # a decision or a debate at home on sending or using troops abroad: both were the
     # destination's on main
     debated = (
@@ -22,11 +24,10 @@ def test_troops_to_be_sent_abroad_are_decided_at_home(geo: Geoparser, geo_rules:
     operation = "French troops in Mali killed 20 militants near Gao on Tuesday."
     sent = "France sent troops into northern Mali after the attack, the army said."
     for gp in (geo, geo_rules):
-        assert country(gp, "", debated) == "CA", debated
-        # troops sent abroad are placed where they go under the subject convention (the
-        # default with the re-ranker, twenty-second round); the rules alone keep the
-        # decision at home
-        want = "ML" if gp.reranker is not None else "DE"
-        assert country(gp, "", decided) == want, decided
+        # troops to be sent or used abroad are placed where they go under the subject
+        # convention (twenty-seventh round; both were the home's, CA and DE, with the
+        # rules, and CA with the default, before it)
+        assert country(gp, "", debated) == "ML", debated
+        assert country(gp, "", decided) == "ML", decided
         assert country(gp, "", operation) == "ML", operation
         assert country(gp, "", sent) == "ML", sent

@@ -15,11 +15,16 @@ from tests.georead import country, where
 def test_troops_prefilter_reads_a_capitalised_first_word(
     geo: Geoparser, geo_rules: Geoparser
 ) -> None:
-    # the title's "Troops" missed the lowercase prefilter: the rules gave IQ
+    # the title's "Troops" missed the lowercase prefilter; since the twenty-seventh round
+    # troops to be moved somewhere go there (the subject convention), so the prefilter's
+    # reading shows with the rules alone as IQ (GB before it); the default still weighs the
+    # LONDON dateline and the British government above it (GB, as before)
     title = "Troops to be moved into Iraq under British plan"
     summary = "LONDON - The British government agreed to a request for more soldiers."
-    for gp in (geo, geo_rules):
-        assert country(gp, title, summary) == "GB"
+    assert country(geo_rules, title, summary) == "IQ"
+    assert country(geo, title, summary) == ("GB" if geo.reranker is not None else "IQ")
+    # without the capitalised troops word the dateline's country stays
+    assert country(geo_rules, "Plan agreed under British request", summary) == "GB"
 
 
 def test_turning_down_a_plea_is_a_statement_at_home(geo: Geoparser, geo_rules: Geoparser) -> None:

@@ -1,7 +1,8 @@
 """Misreads guarded in issue 17's twenty-seventh round (bench/RESULTS.md, "Locations,
 twenty-seventh round"), read under the subject convention the project has used since the
 twenty-second round (data/README.md: troops sent, withdrawn or refused go to the place they
-are sent to or withdrawn from). Realistic sentences, none of them a labelled item's or a
+are sent to or withdrawn from), whether a government states its readiness to move them or
+troops are to be sent, used or kept somewhere. Realistic sentences, none of them a labelled item's or a
 corpus item's; each test has a case failing on main's code (650e3b1) with both methods
 unless a comment says which; the negatives keep what main gives."""
 
@@ -33,3 +34,22 @@ def test_readiness_to_move_troops_from_or_to_a_place_is_placed_there(
     ):
         for gp in (geo, geo_rules):
             assert where(gp, "", text)[0] == expected, text
+
+
+def test_troops_to_be_sent_used_or_kept_somewhere_are_placed_there(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # main: ES with both (a debate at home, the speaker's reading)
+    text = "Spain's defence minister was accused of planning to use Spanish troops in Lebanon to win votes."
+    for gp in (geo, geo_rules):
+        assert where(gp, "", text)[0] == "LB"
+    # main's rules: CA, Ottawa (the default was right)
+    text = "Ottawa plans to send 300 more troops to Haiti, the minister said."
+    for gp in (geo, geo_rules):
+        assert where(gp, "", text)[0] == "HT"
+    # people other than troops to be moved somewhere stay as on main
+    text = (
+        "The Dutch cabinet agreed to a request for more police officers to be moved into The Hague."
+    )
+    for gp in (geo, geo_rules):
+        assert where(gp, "", text) == ("NL", "The Hague")

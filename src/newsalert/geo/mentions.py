@@ -173,15 +173,11 @@ HOME_INSTITUTIONS = frozenset(
 # an institution's officers serving abroad in a mission, not the institution at home
 ABROAD_AFTER_INSTITUTION = re.compile(r"^\s+\S+\s+(?:peacekeep(?:ers?|ing)|contingents?)\b", re.I)
 # "the UN withdrew peacekeepers from Rwanda", "peacekeepers were withdrawn from Liberia":
-# a force's withdrawal, done, happens where it served ("is willing to withdraw its troops
-# from Iraq" is a stated intent at home: the present form is left out)
+# a force's withdrawal, done, happens where it served (a stated readiness to withdraw
+# troops: INTENT_TROOPS_BEFORE)
 WITHDRAWN_FROM_BEFORE = re.compile(
     r"\bwithdr(?:ew|awn)\b(?:\s+[\w’'-]+){0,5}?\s+from\s+(?:the\s+)?$", re.I
 )
-# "conspiring to use British troops in Iraq", "a request for British troops to be moved
-# into central Iraq", "plans to send 500 more troops to Afghanistan": troops to be sent,
-# used or kept somewhere are a decision or a debate at home, not an event at the place
-# they go (an infinitive or "to be" only: "sent troops into Fallujah" is the operation)
 # "a missile that could hit most cities in neighbouring India", "Its Missiles Can Hit
 # Anywhere in Israel": a weapon's reach, spoken of, is no place of the item's event (the
 # test or the warning is at home)
@@ -190,6 +186,12 @@ REACH_IN_BEFORE = re.compile(
     r"striking|target|targeting)\s+(?:[\w’'-]+\s+){0,3}?in\s+(?:neighbou?ring\s+)?$",
     re.I,
 )
+# "conspiring to use British troops in Iraq", "a request for British troops to be moved
+# into central Iraq", "plans to send 500 more troops to Afghanistan": troops to be sent,
+# used or kept somewhere go to the place they go (the subject convention: troops sent,
+# withdrawn or refused; until the twenty-seventh round they were a decision or a debate at
+# home, the speaker's reading), weighed as the scene, however the sender is named (an
+# infinitive or "to be" only: "sent troops into Fallujah" is read as any operation)
 TROOPS_TO_BEFORE = re.compile(
     r"(?:\bto\s+(?:send|deploy|redeploy|use|move|commit|station|keep|contribute)"
     r"(?:\s+[\w’'-]+){0,3}?\s+(?:troops|soldiers)|"
@@ -1594,15 +1596,13 @@ def _describe(
         if not m.locative and WITHDRAWN_FROM_BEFORE.search(before):
             m.locative = True  # "withdrew peacekeepers from Rwanda": the scene they leave
         # "roops", "oldiers": a title's capitalised "Troops to be sent to Iraq" too (no lower())
-        if english and ("roops" in before or "oldiers" in before):
-            tm = TROOPS_TO_BEFORE.search(before)
-            if tm:
-                m.elsewhere = True  # "to use British troops in Iraq": debated at home
-                m.locative = False
-                at = m.start - len(before) + tm.start()
-                for o in found[:i]:
-                    if o.demonym and o.start >= at:
-                        o.home = True  # whose troops: the home where it is decided
+        if (
+            english
+            and ("roops" in before or "oldiers" in before)
+            and TROOPS_TO_BEFORE.search(before)
+        ):
+            m.locative = True  # "plans to send 500 more troops to Afghanistan": see above
+            m.elsewhere = False
         if (
             english
             and not m.locative
