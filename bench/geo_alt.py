@@ -4,8 +4,8 @@ Usage (from the repository root)::
 
     PYTHONPATH=src .venv/bin/python bench/geo_alt.py [data/geo_eval_alt.jsonl] [--rerank JSON ...]
 
-A markdown table: per part of ``data/geo_eval.jsonl`` (every part, ``held27`` included),
-the pooled unseen parts (``held9``-``held27``, as the standing rule pools them) and all,
+A markdown table: per part of ``data/geo_eval.jsonl`` (every part, ``held28`` included),
+the pooled unseen parts (``held9``-``held28``, as the standing rule pools them) and all,
 the wrong / right country counts and towns within 25 km, the speaker's labels (as
 labelled) -> the subject's (``--alt`` of ``bench/geo.py``), for the default (rules plus the
 packaged re-ranker), the rules alone and the rules plus each ``--rerank`` weights file (a

@@ -467,6 +467,10 @@ COUNTY_OF_AFTER = " County, "
 # "Delta Air Lines", "Kenya Airways": an airline's name (one sense in the item: its other
 # "Delta Pilots" are the firm's too)
 AIRLINE_AFTER = re.compile(r"^ (?:Air ?[Ll]ines|Airlines|Airways)\b")
+# "Singapore Airlines", "Kenya Airways", "Canada Post": a country's carrier or postal
+# service, named after the country it serves; an actor there (as "US officials"), a weak
+# place that any other place named outweighs, not a name's part that says nothing
+NATIONAL_FIRM_WORDS = frozenset({"Airlines", "Airways", "Post"})
 # "a Delta 4 rocket", "its Delta IV heavy-lift rocket", "the Titan 2 missile": a model's
 # name and number before the kind of machine it names
 MODEL_AFTER = re.compile(
@@ -811,6 +815,7 @@ class Found:
     # a player's country, no place of the event
     origins: bool = False
     county_after: bool = False  # "Hampshire County": a US-style county, not England's Hampshire
+    firm: bool = False  # "Singapore Airlines": a country's own carrier or post, weak everywhere
 
 
 def _ends_with_with(before: str) -> bool:
@@ -1486,12 +1491,22 @@ def _describe(
             and not _country_only(gazetteer, m.key_id)
         ):
             m.name_part = True  # "St George-Illawarra Dragons": a compound name
-        if next_word in NAME_SUFFIXES and next_gap == " ":
+        # the country's name only: "British Airways" is the demonym's, weighed as one already
+        national_firm = not m.demonym and _national_firm(
+            gazetteer, m.key_id, next_gap, next_word, after
+        )
+        if national_firm:
+            m.attributive = m.firm = True  # "Singapore Airlines": the country's own firm
+        elif next_word in NAME_SUFFIXES and next_gap == " ":
             m.name_part = True
-        if next_gap == " " and next_word.startswith("Air") and AIRLINE_AFTER.match(after):
+        if (
+            not national_firm
+            and next_gap == " "
+            and next_word.startswith("Air")
+            and AIRLINE_AFTER.match(after)
+        ):
             m.name_part = True  # "Delta Air Lines": the firm, and its "Delta Pilots" too
-            if not is_country_key(gazetteer, m.key_id):  # "Singapore Air" is still Singapore's
-                people.add(m.text)
+            people.add(m.text)
         if (
             after[:1] == " "
             and (after[1:2].isdigit() or (next_word.isupper() and next_word[:1] in "IVX"))
@@ -1701,6 +1716,7 @@ def _describe(
             # "the streets of Hong Kong Sunday": a date follows the place, no surname
             and next_word.rstrip(".") not in DATE_WORDS
             and not m.demonym
+            and not _national_firm(gazetteer, m.key_id, next_gap, next_word, after)
         ):
             m.name_part = True
             if next_word in FIRM_FORMS and not _country_only(gazetteer, m.key_id):
@@ -2127,6 +2143,17 @@ def _county_of(gazetteer: Gazetteer, found: list[Found], i: int) -> None:
         m.name_part = True
         region.locative = region.locative or m.locative
         region.incident = region.incident or m.incident
+
+
+def _national_firm(
+    gazetteer: Gazetteer, key_id: int, next_gap: str, next_word: str, after: str
+) -> bool:
+    """A country's name leading its carrier's or postal service's ("Kenya Airways")."""
+    return (
+        next_gap == " "
+        and (next_word in NATIONAL_FIRM_WORDS or AIRLINE_AFTER.match(after) is not None)
+        and is_country_key(gazetteer, key_id)
+    )
 
 
 def is_country_key(gazetteer: Gazetteer, key_id: int) -> bool:

@@ -105,6 +105,10 @@ def _guarded(g: Gazetteer, m: Found, places: list[int], found: list[Found]) -> s
     """Why this mention is not a place here, or None."""
     if m.origins:
         return "a person's origins"
+    # "SYDNEY - Singapore Airlines announced": a firm's country only when nothing else is
+    # named (the re-ranker would otherwise take it over the dateline)
+    if m.firm and any(o is not m and not (o.firm or o.name_part or o.origins) for o in found):
+        return "a firm's country, another place named"
     if m.demonym:
         return None
     has_country = any(g.kind[p] == KIND_COUNTRY for p in places)
@@ -637,13 +641,19 @@ def _weight(g: Gazetteer, m: Found, p: int) -> float:
         )
     if m.office and (m.demonym or g.kind[p] == KIND_COUNTRY):
         return W_OFFICE
-    if m.demonym or (
-        m.attributive
-        and not m.locative
-        and g.kind[p] == KIND_COUNTRY
-        # "Hong Kong police": a city's police act in their city, and a city-state's
-        # country is the city
-        and g.country[p] not in g.city_state
+    # a firm named after its country weighs as a demonym, a city-state's too: "SYDNEY -
+    # Singapore Airlines announced" is placed at the dateline
+    if (
+        m.demonym
+        or m.firm
+        or (
+            m.attributive
+            and not m.locative
+            and g.kind[p] == KIND_COUNTRY
+            # "Hong Kong police": a city's police act in their city, and a city-state's
+            # country is the city
+            and g.country[p] not in g.city_state
+        )
     ):
         return W_DEMONYM
     if m.border:
