@@ -1611,22 +1611,18 @@ def _describe(
         if not m.locative and WITHDRAWN_FROM_BEFORE.search(before):
             m.locative = True  # "withdrew peacekeepers from Rwanda": the scene they leave
         # "roops", "oldiers": a title's capitalised "Troops to be sent to Iraq" too (no lower())
-        if (
-            english
-            and ("roops" in before or "oldiers" in before)
-            and TROOPS_TO_BEFORE.search(before)
-        ):
-            m.locative = True  # "plans to send 500 more troops to Afghanistan": see above
-            m.elsewhere = False
-        if (
-            english
-            and not m.locative
-            and (
-                "roops" in before or "oldiers" in before or "orces" in before or "eepers" in before
+        troops = "roops" in before or "oldiers" in before
+        if english and (
+            # "plans to send 500 more troops to Afghanistan": see TROOPS_TO_BEFORE
+            (troops and TROOPS_TO_BEFORE.search(before))
+            # "is willing to withdraw its troops from Iraq": see INTENT_TROOPS_BEFORE
+            or (
+                not m.locative
+                and (troops or "orces" in before or "eepers" in before)
+                and INTENT_TROOPS_BEFORE.search(before)
             )
-            and INTENT_TROOPS_BEFORE.search(before)
         ):
-            m.locative = True  # "is willing to withdraw its troops from Iraq": see above
+            m.locative = True  # where the troops go or leave
             m.elsewhere = False
         if (
             english
