@@ -359,6 +359,51 @@ def test_a_batch_fetches_at_once_and_records_each_feed_as_it_comes_in(
     store.close()
 
 
+def test_poll_feeds_settled_hands_over_each_group_while_a_slow_feed_is_in_flight(
+    tmp_path: Path, model_dir: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    """poll_feeds_settled yields the disabled feeds first, then each group of outcomes as
+    soon as it is stored: the fast feed's new items can be scored while the slow one is
+    still in flight. A caller that stops early leaves the slow feed unrecorded (its claim
+    lapses and the next poll fetches it again) and cancels what has not started."""
+    release = threading.Event()
+    in_flight = threading.Event()
+
+    def slow(_r: Request) -> Response:
+        in_flight.set()
+        release.wait(20)
+        return Response(200, BUSINESS, {"Content-Type": "application/rss+xml"})
+
+    feed_server.handler("/slow", slow)
+    feed_server.route("/balkans", body=BALKANS, headers={"Content-Type": "application/rss+xml"})
+    feed_server.route("/gone", status=410)
+    feeds = {
+        "slow": feed_server.url("/slow"),
+        "balkans": feed_server.url("/balkans"),
+        "gone": feed_server.url("/gone"),
+    }
+    config = write_config(tmp_path, model_dir, database_url, feeds, NO_MAIL)
+    loaded = load_config(config)
+    store = Store(loaded.database_url)
+    pipeline = Pipeline(loaded, store, model_loader=lambda: pytest.fail("no scoring here"))
+    try:
+        groups = pipeline.poll_feeds_settled(list(feeds))
+        first = next(groups)
+        seen = {o.feed: o for o in first}
+        while "balkans" not in seen:  # "gone" may settle apart from it
+            seen.update((o.feed, o) for o in next(groups))
+        assert in_flight.is_set() and not release.is_set()  # slow is still in flight
+        assert "slow" not in seen and seen["balkans"].status == "ok"
+        assert len(seen["balkans"].new_item_ids) == 2
+        assert store.count_items() == 2  # stored before the group was handed over
+        groups.close()  # the caller stops early: nothing of slow is recorded
+        assert store.feed_state("slow").last_status is None
+    finally:
+        release.set()
+    pipeline.close()
+    store.close()
+
+
 HOSTILE_ENTRIES = b"""<?xml version="1.0"?>
 <rss version="2.0"><channel><title>odd</title><language>en&#0;x</language>
 <item><guid>ok-1</guid><title>Police report quiet night in the capital</title>

@@ -1289,6 +1289,53 @@ def test_a_hanging_feed_times_out_and_others_keep_their_schedule(
     assert smtp_server.messages == []  # nothing half-fetched was ever stored
 
 
+def test_a_slow_feed_holds_back_no_alert_of_its_poll_batch(
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    sqlite_url: str,
+    redis_broker: Broker,
+    setup_factory: Callable[..., Setup],
+    procs: Processes,
+) -> None:
+    """Both feeds fall due at the first tick, so one poll task fetches them together (the
+    fetch batch is 16). The seed alert of the feed that answers at once is e-mailed while
+    the other feed's server still holds its answer. Before, the task scored its batch
+    only once every fetch had ended: the alert waited for the hanging feed's deadline or
+    for the sweep to score its items (every 30 s with these delivery settings, 15 s with
+    the defaults), longer than this test waits."""
+    feeds = TimedFeeds(feed_server)
+    release = threading.Event()
+
+    def held(_r: Request) -> Response:
+        release.wait(60)
+        return Response(200, BUSINESS, RSS_TYPE)
+
+    slow = feeds.serve("/slow", held)
+    balkans = feeds.serve("/balkans", lambda _r: Response(200, BALKANS, RSS_TYPE))
+    setup = setup_factory(
+        sqlite_url, smtp_server.url(), [Feed("slow", slow, 600), Feed("balkans", balkans, 600)],
+        fetch={"deadline": 60}, delivery={"backoff_base": 60, "lease": 120},
+    )  # fmt: skip
+    procs.beat("beat", setup.config, redis_broker)
+    procs.worker("worker", setup.config, redis_broker, concurrency=2)
+    try:
+        wait_for(lambda: feeds.count("/slow") and feeds.count("/balkans"), 30, "both polled",
+                 procs=procs)  # fmt: skip
+        wait_for(lambda: smtp_server.messages, 15, "the seed alert, slow still held", procs=procs)
+        store = setup.store()
+        # the slow feed's answer is still held: its poll has not ended
+        assert not release.is_set() and store.feed_state("slow").last_status is None
+        assert feeds.count("/slow") == 1
+        [message] = smtp_server.messages
+        assert SEED_TITLE in message["Subject"]
+    finally:
+        release.set()
+    wait_for(lambda: store.feed_state("slow").last_status == "ok", 30, "the slow feed stored")
+    assert store.count_items() == 3  # its item too, scored: business news, no alert
+    wait_for(lambda: not store.unscored_item_ids(10), 30, "every item scored", procs=procs)
+    assert store.delivery_counts() == {"sent": 1} and len(smtp_server.messages) == 1
+
+
 REDIS_START = [
     "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
     "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",

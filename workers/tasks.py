@@ -318,25 +318,28 @@ def retrain_model(self: PipelineTask) -> dict[str, Any]:
 
 @shared_task(bind=True, base=PipelineTask, name="newsalert.poll_feeds")
 def poll_feeds(self: PipelineTask, names: Sequence[str]) -> dict[str, Any]:
-    """Fetch a batch of feeds at once, store their new items, score them together,
-    dispatch their deliveries."""
+    """Fetch a batch of feeds at once; score and dispatch each group of feeds' new items
+    as soon as it is stored (a feed that hangs to its deadline holds back no alert)."""
     with transient_as_retry():
         pipeline = self.pipeline
         configured = {f.name for f in pipeline.loaded.feeds}
         gone = [name for name in names if name not in configured]
         if gone:
             log.info("feeds %s are no longer configured; skipping", ", ".join(gone))
-        outcomes = pipeline.poll_feeds([name for name in names if name in configured])
-        notices = [i for o in outcomes for i in o.notice_delivery_ids]  # health changes
-        created: list[int] = list(notices)
-        ids = [i for o in outcomes for i in o.new_item_ids]
-        for start in range(0, len(ids), SCORE_BATCH):
-            created.extend(pipeline.score_items(ids[start : start + SCORE_BATCH]).delivery_ids)
-        _dispatch_deliveries(created)
         statuses: dict[str, int] = {}
-        for o in outcomes:
-            statuses[o.status] = statuses.get(o.status, 0) + 1
-        return {"feeds": statuses, "new": len(ids), "alerts": len(created) - len(notices)}
+        new = alerts = 0
+        for group in pipeline.poll_feeds_settled([n for n in names if n in configured]):
+            created = [i for o in group for i in o.notice_delivery_ids]  # health changes
+            notices = len(created)
+            ids = [i for o in group for i in o.new_item_ids]
+            for start in range(0, len(ids), SCORE_BATCH):
+                scored = pipeline.score_items(ids[start : start + SCORE_BATCH])
+                created.extend(scored.delivery_ids)
+            _dispatch_deliveries(created)
+            new, alerts = new + len(ids), alerts + len(created) - notices
+            for o in group:
+                statuses[o.status] = statuses.get(o.status, 0) + 1
+        return {"feeds": statuses, "new": new, "alerts": alerts}
 
 
 @shared_task(bind=True, base=PipelineTask, name="newsalert.score_items")

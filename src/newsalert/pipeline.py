@@ -5,7 +5,8 @@ orders them and records outcomes in the store. Three resumable steps, each
 safe to repeat and each a Celery task's whole body:
 
 - ``poll_feeds(names)``: fetch a batch of feeds at once and store their new items
-  (unscored).
+  (unscored); ``poll_feeds_settled`` hands them over feed group by feed group, as
+  they come in, so that a slow feed holds back no other feed's alerts.
 - ``score_items(ids)``: score a batch, route it, and write scores with their
   deliveries in one transaction. Items stay unscored (and are retried) while the
   model cannot be loaded: nothing is dropped or alerted unscored.
@@ -301,17 +302,25 @@ class Pipeline:
         return self.poll_feeds([name])[0]
 
     def poll_feeds(self, names: Sequence[str]) -> list[FeedOutcome]:
-        """Poll several feeds at once; outcomes in the order of ``names``.
+        """Poll several feeds at once; outcomes in the order of ``names``."""
+        outcomes = {o.feed: o for group in self.poll_feeds_settled(names) for o in group}
+        return [outcomes[name] for name in names]
+
+    def poll_feeds_settled(self, names: Sequence[str]) -> Iterator[list[FeedOutcome]]:
+        """Poll several feeds at once; yield each group of outcomes as soon as it is stored.
 
         Every fetch runs in a thread of its own (fetching is waiting, on the network),
         and each outcome is stored as soon as it is in, together with those that
         came in at the same moment: one transaction for their feed rows, one for their
-        counters. A feed that hangs until its deadline delays no other feed's record.
-        Parsing and the store stay on this thread.
+        counters. A feed that hangs until its deadline delays no other feed's record,
+        and, since the caller can score a group while the others are still fetched,
+        no other feed's alerts. Parsing and the store stay on this thread. A caller
+        that stops early leaves the unsettled feeds as they were: their claims lapse
+        and the next poll fetches them again; fetches not yet started are cancelled.
         """
         now = self.clock()
         states = self.store.feed_states_named(names)
-        outcomes: dict[str, FeedOutcome] = {}
+        idle: list[FeedOutcome] = []
         jobs: list[tuple[str, FeedState]] = []
         for name in dict.fromkeys(names):
             feed = self.loaded.feed(name)
@@ -324,23 +333,28 @@ class Pipeline:
                     if not feed.enabled
                     else "gone (410): fix the URL to re-enable"
                 )
-                outcomes[name] = FeedOutcome(name, "disabled", error=why)
+                idle.append(FeedOutcome(name, "disabled", error=why))
             else:
                 jobs.append((name, state))
+        if idle:
+            yield idle
         if len(jobs) == 1:  # nothing to wait for in parallel
             name, state = jobs[0]
             fetched = self._fetch(name, state)
-            outcomes.update(self._settle([(name, state, fetched)], now))
+            yield list(self._settle([(name, state, fetched)], now).values())
         elif jobs:
             pool = self._fetch_pool()
             waiting = {pool.submit(self._fetch, name, state): (name, state) for name, state in jobs}
-            while waiting:
-                futures.wait(waiting, return_when=futures.FIRST_COMPLETED)
-                # and those that come in a moment later: one transaction for them all
-                done, _ = futures.wait(waiting, timeout=SETTLE_LINGER)
-                batch = [(*waiting.pop(f), f.result()) for f in done]
-                outcomes.update(self._settle(batch, now))
-        return [outcomes[name] for name in names]
+            try:
+                while waiting:
+                    futures.wait(waiting, return_when=futures.FIRST_COMPLETED)
+                    # and those that come in a moment later: one transaction for them all
+                    done, _ = futures.wait(waiting, timeout=SETTLE_LINGER)
+                    batch = [(*waiting.pop(f), f.result()) for f in done]
+                    yield list(self._settle(batch, now).values())
+            finally:
+                for pending in waiting:
+                    pending.cancel()
 
     def _fetch_pool(self) -> futures.ThreadPoolExecutor:
         if self._pool is None:
