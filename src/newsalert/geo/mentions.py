@@ -488,11 +488,15 @@ STORM_BEFORE = re.compile(
     r"(?:tropical |winter )storm|superstorm)\s+$"
 )
 STORM_WORDS = ("urrican", "yphoon", "yclone", "torm")  # the cheap gate of STORM_BEFORE
-# "Hampshire College in Amherst", "Essex County College in Newark": a school or hospital
-# named after a region or town, then the town it is in (whose mention starts right there)
+# "Hampshire College in Amherst", "Essex County College in Newark", "Amirabad Prison in
+# Gorgan", "Logan Airport in Boston": a school, hospital, prison, airport or other building
+# named after a place, then the town it is in (whose mention starts right there); a
+# building's (group 1) only before a town ("Bradford Industrial Museum in West Yorkshire",
+# "Santa Cruz Prison in Bolivia" keep the name's town)
 INSTITUTION_IN_AFTER = re.compile(
     r"^(?: [A-Z][\w'’&-]*){0,2} (?:College|University|Hospital|School|Academy|Institute|"
-    r"Polytechnic|Seminary) (?:in|at) "
+    r"Polytechnic|Seminary|(Prison|Jail|Gaol|Penitentiary|Airport|Stadium|Hotel|Mosque|"
+    r"Church|Cathedral|Palace|Museum)) (?:in|at) "
 )
 # "the Gulf of Mexico", "the Bay of Bengal", "the Sea of Azov": a body of water, named by
 # neither word ("Gulf" is Papua New Guinea's province; the sea is no event's country)
@@ -1546,7 +1550,10 @@ def _describe(
             # in it ("Stanford University in California" keeps its town; "Columbia
             # University in New York" is not Columbia, South Carolina)
             and _named_elsewhere(
-                gazetteer, m.key_id, next(o.key_id for o in found if o.start == m.end + im.end())
+                gazetteer,
+                m.key_id,
+                next(o.key_id for o in found if o.start == m.end + im.end()),
+                building=bool(im.group(1)),
             )
         ):
             # "Hampshire College in Amherst": the school's name; the town after "in" places it
@@ -1973,10 +1980,17 @@ def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:
     return any(p in gazetteer.capital for p in gazetteer.places_of(key_id))
 
 
-def _named_elsewhere(gazetteer: Gazetteer, key_id: int, area_key: int) -> bool:
+def _named_elsewhere(
+    gazetteer: Gazetteer, key_id: int, area_key: int, building: bool = False
+) -> bool:
     """The mention after "<Name> University in" is a town only, or a region or country in
-    which the name has no town: the name is then the school's, not where it is."""
+    which the name has no town: the name is then the school's, not where it is. After a
+    building's name ("<Name> Prison in") the mention must have a town reading: a building
+    before a region or country is as often named after its own town ("Bradford Industrial
+    Museum in West Yorkshire", whose region the gazetteer does not tie to Bradford)."""
     g = gazetteer
+    if building and not any(g.kind[p] == KIND_PLACE for p in g.places_of(area_key)):
+        return False
     areas = {p for p in g.places_of(area_key) if g.kind[p] != KIND_PLACE}
     if not areas:
         return True
