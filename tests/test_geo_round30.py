@@ -51,3 +51,33 @@ def test_a_buildings_name_before_in_and_its_town_is_placed_at_the_town(
     )
     for gp in (geo, geo_rules):
         assert where(gp, "", summary) == ("GB", "Bradford"), summary
+
+
+def test_a_capitals_site_after_in_places_the_event_in_the_capital(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # main: the capital's possessive read as its government, so only its country, with both
+    for summary, expected in (
+        ("A car bomb exploded in Baghdad's Green Zone, killing two American soldiers.", "Baghdad"),
+        (
+            "Protesters clashed with police in Beijing's Tiananmen Square on Sunday, a British "
+            "tourist said.",
+            "Beijing",
+        ),
+        (
+            "Gunmen opened fire on a wedding party in Kabul's Shar-e-Naw district late on Friday.",
+            "Kabul",
+        ),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", summary)[1] == expected, summary
+    # as main: a capital's policy, review or priorities after "in" stay its government's
+    for summary, default, rules in (
+        ("Analysts see a shift in Beijing's policy toward Taiwan.", "CN", "TW"),
+        ("The decision was taken in Washington's Afghanistan review, officials said.", "US", "US"),
+        ("The issue is high in Moscow's priorities, the Kremlin said.", "RU", "RU"),
+    ):
+        assert where(geo, "", summary)[0] == default, summary
+        assert where(geo_rules, "", summary)[0] == rules, summary
+        for gp in (geo, geo_rules):
+            assert where(gp, "", summary)[1] not in ("Beijing", "Washington", "Moscow"), summary

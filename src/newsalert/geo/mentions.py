@@ -649,6 +649,19 @@ LANDMARK_WORDS = frozenset(
 LANDMARK_AFTER = re.compile(
     r"^ [a-z]+,\s+(?:(?:" + "|".join(sorted(DIRECTION_WORDS)) + r"|downtown)\s+)?", re.I
 )
+# a town's part or site after its possessive ("in Kabul's diplomatic quarter"), or a
+# named one ("in Beijing's Tiananmen Square")
+SITE_OF_WORDS = (
+    LANDMARK_WORDS
+    | {"quarter", "district", "suburb", "suburbs", "outskirts"}
+    | {
+        "centre",
+        "center",
+        "streets",
+        "neighbourhood",
+        "neighborhood",
+    }
+)
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
 # "a rocket attack on an Israeli town", which is often the cause of what is reported)
@@ -788,6 +801,7 @@ class Found:
     actor: bool = False  # "Syria has offered": a country acting, as a subject
     speaker: bool = False
     possessive: bool = False
+    sited: bool = False  # "in Baghdad's Green Zone": a site of the town, after "in"/"at"
     sentence_start: bool = False
     in_lead: bool = False
     name_part: bool = False
@@ -1337,6 +1351,26 @@ def _describe(
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
+        # "in Baghdad's Green Zone", "in Kabul's diplomatic quarter": a site in the town,
+        # named after "in"/"at", places the event in the town (a capital's possessive is
+        # otherwise its government's: "Beijing's decision")
+        m.sited = (
+            m.possessive
+            and m.locative
+            and next_gap == " "
+            and (
+                next_word.lower() in SITE_OF_WORDS
+                or (
+                    next_word[:1].isupper()
+                    # not a country's name or demonym ("Washington's Afghan policy")
+                    and not any(
+                        m.end < o.start <= m.end + 4
+                        and (o.demonym or is_country_key(gazetteer, o.key_id))
+                        for o in found
+                    )
+                )
+            )
+        )
         # "residents of Derna torched", "from Timaru went": the name qualifies a noun
         m.subject = (
             english
