@@ -488,11 +488,15 @@ STORM_BEFORE = re.compile(
     r"(?:tropical |winter )storm|superstorm)\s+$"
 )
 STORM_WORDS = ("urrican", "yphoon", "yclone", "torm")  # the cheap gate of STORM_BEFORE
-# "Hampshire College in Amherst", "Essex County College in Newark": a school or hospital
-# named after a region or town, then the town it is in (whose mention starts right there)
+# "Hampshire College in Amherst", "Essex County College in Newark", "Amirabad Prison in
+# Gorgan", "Logan Airport in Boston": a school, hospital, prison, airport or other building
+# named after a place, then the town it is in (whose mention starts right there); a
+# building's (group 1) only before a town ("Bradford Industrial Museum in West Yorkshire",
+# "Santa Cruz Prison in Bolivia" keep the name's town)
 INSTITUTION_IN_AFTER = re.compile(
     r"^(?: [A-Z][\w'’&-]*){0,2} (?:College|University|Hospital|School|Academy|Institute|"
-    r"Polytechnic|Seminary) (?:in|at) "
+    r"Polytechnic|Seminary|(Prison|Jail|Gaol|Penitentiary|Airport|Stadium|Hotel|Mosque|"
+    r"Church|Cathedral|Palace|Museum)) (?:in|at) "
 )
 # "the Gulf of Mexico", "the Bay of Bengal", "the Sea of Azov": a body of water, named by
 # neither word ("Gulf" is Papua New Guinea's province; the sea is no event's country)
@@ -645,6 +649,19 @@ LANDMARK_WORDS = frozenset(
 LANDMARK_AFTER = re.compile(
     r"^ [a-z]+,\s+(?:(?:" + "|".join(sorted(DIRECTION_WORDS)) + r"|downtown)\s+)?", re.I
 )
+# a town's part or site after its possessive ("in Kabul's diplomatic quarter"), or a
+# named one ("in Beijing's Tiananmen Square")
+SITE_OF_WORDS = (
+    LANDMARK_WORDS
+    | {"quarter", "district", "suburb", "suburbs", "outskirts"}
+    | {
+        "centre",
+        "center",
+        "streets",
+        "neighbourhood",
+        "neighborhood",
+    }
+)
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
 # "a rocket attack on an Israeli town", which is often the cause of what is reported)
@@ -784,6 +801,7 @@ class Found:
     actor: bool = False  # "Syria has offered": a country acting, as a subject
     speaker: bool = False
     possessive: bool = False
+    sited: bool = False  # "in Baghdad's Green Zone": a site of the town, after "in"/"at"
     sentence_start: bool = False
     in_lead: bool = False
     name_part: bool = False
@@ -1333,6 +1351,26 @@ def _describe(
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
         m.institution = next_gap == " " and next_word.lower() in HOME_INSTITUTIONS
+        # "in Baghdad's Green Zone", "in Kabul's diplomatic quarter": a site in the town,
+        # named after "in"/"at", places the event in the town (a capital's possessive is
+        # otherwise its government's: "Beijing's decision")
+        m.sited = (
+            m.possessive
+            and m.locative
+            and next_gap == " "
+            and (
+                next_word.lower() in SITE_OF_WORDS
+                or (
+                    next_word[:1].isupper()
+                    # not a country's name or demonym ("Washington's Afghan policy")
+                    and not any(
+                        m.end < o.start <= m.end + 4
+                        and (o.demonym or is_country_key(gazetteer, o.key_id))
+                        for o in found
+                    )
+                )
+            )
+        )
         # "residents of Derna torched", "from Timaru went": the name qualifies a noun
         m.subject = (
             english
@@ -1546,7 +1584,10 @@ def _describe(
             # in it ("Stanford University in California" keeps its town; "Columbia
             # University in New York" is not Columbia, South Carolina)
             and _named_elsewhere(
-                gazetteer, m.key_id, next(o.key_id for o in found if o.start == m.end + im.end())
+                gazetteer,
+                m.key_id,
+                next(o.key_id for o in found if o.start == m.end + im.end()),
+                building=bool(im.group(1)),
             )
         ):
             # "Hampshire College in Amherst": the school's name; the town after "in" places it
@@ -1973,10 +2014,17 @@ def _names_capital(gazetteer: Gazetteer, key_id: int) -> bool:
     return any(p in gazetteer.capital for p in gazetteer.places_of(key_id))
 
 
-def _named_elsewhere(gazetteer: Gazetteer, key_id: int, area_key: int) -> bool:
+def _named_elsewhere(
+    gazetteer: Gazetteer, key_id: int, area_key: int, building: bool = False
+) -> bool:
     """The mention after "<Name> University in" is a town only, or a region or country in
-    which the name has no town: the name is then the school's, not where it is."""
+    which the name has no town: the name is then the school's, not where it is. After a
+    building's name ("<Name> Prison in") the mention must have a town reading: a building
+    before a region or country is as often named after its own town ("Bradford Industrial
+    Museum in West Yorkshire", whose region the gazetteer does not tie to Bradford)."""
     g = gazetteer
+    if building and not any(g.kind[p] == KIND_PLACE for p in g.places_of(area_key)):
+        return False
     areas = {p for p in g.places_of(area_key) if g.kind[p] != KIND_PLACE}
     if not areas:
         return True

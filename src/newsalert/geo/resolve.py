@@ -386,7 +386,7 @@ def resolve(
         # said" places it, as "Hong Kong police" do: the city is the country). A
         # decision made at home places the item there; a voice weighs as a speaker.
         seat = p in g.capital and g.country[p] not in g.city_state
-        government = bool(m.speaker or m.possessive) and seat and not m.home
+        government = bool(m.speaker or (m.possessive and not m.sited)) and seat and not m.home
         if seat and (m.home or government):
             p = g.country_place.get(g.country[p], p)
         q = index.get(id(found[m.qualified_by])) if m.qualified_by >= 0 else None
