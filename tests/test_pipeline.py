@@ -298,12 +298,9 @@ def test_malformed_config_exits_2_with_file_key_and_hint(
     assert f"{config}: feeds[0].interval:" in err
 
 
-def test_a_batch_fetches_at_once_and_records_each_feed_as_it_comes_in(
-    tmp_path: Path, model_dir: Path, database_url: str, feed_server: FeedServer
-) -> None:
-    """poll_feeds: one slow server holds up no other feed of its batch. The fast feeds
-    are fetched while the slow one is still in flight and are in the store (items and
-    feed row) before it answers; the outcomes come back in the order asked."""
+def slow_batch(feed_server: FeedServer) -> tuple[dict[str, str], threading.Event, threading.Event]:
+    """A batch of three feeds: "slow" holds its answer until ``release`` is set (it sets
+    ``in_flight`` when asked), "balkans" answers at once, "gone" answers 410."""
     release = threading.Event()
     in_flight = threading.Event()
 
@@ -315,18 +312,18 @@ def test_a_batch_fetches_at_once_and_records_each_feed_as_it_comes_in(
     feed_server.handler("/slow", slow)
     feed_server.route("/balkans", body=BALKANS, headers={"Content-Type": "application/rss+xml"})
     feed_server.route("/gone", status=410)
-    feeds = {
-        "slow": feed_server.url("/slow"),
-        "balkans": feed_server.url("/balkans"),
-        "gone": feed_server.url("/gone"),
-    }
-    config = write_config(
-        tmp_path,
-        model_dir,
-        database_url,
-        feeds,
-        NO_MAIL,
-    )
+    feeds = {name: feed_server.url(f"/{name}") for name in ("slow", "balkans", "gone")}
+    return feeds, in_flight, release
+
+
+def test_a_batch_fetches_at_once_and_records_each_feed_as_it_comes_in(
+    tmp_path: Path, model_dir: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    """poll_feeds: one slow server holds up no other feed of its batch. The fast feeds
+    are fetched while the slow one is still in flight and are in the store (items and
+    feed row) before it answers; the outcomes come back in the order asked."""
+    feeds, in_flight, release = slow_batch(feed_server)
+    config = write_config(tmp_path, model_dir, database_url, feeds, NO_MAIL)
     loaded = load_config(config)
     store = Store(loaded.database_url)
     pipeline = Pipeline(loaded, store, model_loader=lambda: pytest.fail("no scoring here"))
@@ -366,22 +363,7 @@ def test_poll_feeds_settled_hands_over_each_group_while_a_slow_feed_is_in_flight
     soon as it is stored: the fast feed's new items can be scored while the slow one is
     still in flight. A caller that stops early leaves the slow feed unrecorded (its claim
     lapses and the next poll fetches it again) and cancels what has not started."""
-    release = threading.Event()
-    in_flight = threading.Event()
-
-    def slow(_r: Request) -> Response:
-        in_flight.set()
-        release.wait(20)
-        return Response(200, BUSINESS, {"Content-Type": "application/rss+xml"})
-
-    feed_server.handler("/slow", slow)
-    feed_server.route("/balkans", body=BALKANS, headers={"Content-Type": "application/rss+xml"})
-    feed_server.route("/gone", status=410)
-    feeds = {
-        "slow": feed_server.url("/slow"),
-        "balkans": feed_server.url("/balkans"),
-        "gone": feed_server.url("/gone"),
-    }
+    feeds, in_flight, release = slow_batch(feed_server)
     config = write_config(tmp_path, model_dir, database_url, feeds, NO_MAIL)
     loaded = load_config(config)
     store = Store(loaded.database_url)
