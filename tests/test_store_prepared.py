@@ -209,3 +209,22 @@ def test_a_database_error_on_the_prepared_path_is_sqlalchemys_and_rolls_back(
     with store.engine.connect() as conn:
         status = dict(conn.exec_driver_sql("SELECT id, status FROM deliveries").all())
     assert (status[a], status[b]) == (SENDING, PENDING)
+
+
+def test_a_naive_datetime_on_the_prepared_path_is_refused_as_through_sqlalchemy(
+    store: Store,
+) -> None:
+    """A bind processor's error (``UTCDateTime`` refuses a naive datetime) comes out as
+    ``Connection.execute`` gives it: SQLAlchemy's ``StatementError`` around the
+    ``ValueError``, nothing written."""
+    [did] = _deliveries(store, ["a"])
+    naive = T0.replace(tzinfo=None)
+    with pytest.raises(exc.StatementError) as raised:
+        store.lease_deliveries([did], naive, 60)
+    assert isinstance(raised.value.orig, ValueError)
+    [row] = store.lease_deliveries([did], T0, 60)
+    with pytest.raises(exc.StatementError):
+        store.mark_sent(did, T0, "<m@x>", lease=naive)
+    [raw] = _raw(store, [did])
+    assert raw[STATUS] == SENDING and raw[REMOTE_ID] is None
+    store.mark_sent(did, T0, "<m@x>", lease=row.lease_until)

@@ -513,9 +513,12 @@ class Prepared:
             else:
                 value = bind.effective_value
                 self.params.append((sent, None, process(value) if process else value, None))
-        self.results: list[Any] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in getattr(compiled, "returning", None) or ()
+        # (position, processor) of the RETURNING columns that have one
+        self.results: list[tuple[int, Any]] = [
+            (k, process)
+            for k, column in enumerate(getattr(compiled, "returning", None) or ())
+            for process in [column.type.dialect_impl(dialect).result_processor(dialect, None)]
+            if process is not None
         ]
 
     def run(self, conn: Connection, params: dict[str, Any]) -> tuple[int, list[tuple[Any, ...]]]:
@@ -525,30 +528,37 @@ class Prepared:
             result = conn.execute(self.statement, params)
             rows = [tuple(r) for r in result] if result.returns_rows else []
             return result.rowcount if not rows else len(rows), rows
-        values = [
-            constant if key is None else (process(params[key]) if process else params[key])
-            for _sent, key, constant, process in self.params
-        ]
-        bound: Any = (
-            tuple(values)
-            if self.positional
-            else {sent: v for (sent, *_rest), v in zip(self.params, values, strict=True)}
-        )
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = None
+        bound: Any = None
         try:
+            values = [
+                constant if key is None else (process(params[key]) if process else params[key])
+                for _sent, key, constant, process in self.params
+            ]
+            bound = (
+                tuple(values)
+                if self.positional
+                else {sent: v for (sent, *_rest), v in zip(self.params, values, strict=True)}
+            )
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             cursor.execute(self.sql, bound)
             rows = cursor.fetchall() if cursor.description is not None else []
             count = cursor.rowcount
-        except Exception as exc:
-            dbapi = conn.dialect.loaded_dbapi
-            if isinstance(exc, dbapi.Error):
-                conn._handle_dbapi_exception(exc, self.sql, bound, cursor, None)
-            raise
+        except BaseException as exc:
+            # as Connection.execute: the DB-API's errors and a bind processor's (a naive
+            # datetime: StatementError) wrapped, a disconnect invalidating the connection
+            conn._handle_dbapi_exception(exc, self.sql, bound, cursor, None)
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
         if rows and self.results:
-            out = self.results
-            rows = [tuple(p(v) if p else v for p, v in zip(out, row, strict=True)) for row in rows]
+            processed = []
+            for row in rows:
+                out = list(row)
+                for k, process in self.results:
+                    out[k] = process(out[k])
+                processed.append(tuple(out))
+            rows = processed
         return (count if not rows else len(rows)), rows
 
 
