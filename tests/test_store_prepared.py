@@ -228,3 +228,82 @@ def test_a_naive_datetime_on_the_prepared_path_is_refused_as_through_sqlalchemy(
     [raw] = _raw(store, [did])
     assert raw[STATUS] == SENDING and raw[REMOTE_ID] is None
     store.mark_sent(did, T0, "<m@x>", lease=row.lease_until)
+
+
+def _checkouts(store: Store) -> list[int]:
+    """Pool checkouts on the store's engine, counted (a pool event: it does not send the
+    statements through ``Connection.execute``)."""
+    seen: list[int] = []
+    event.listen(store.engine, "checkout", lambda *a: seen.append(1))
+    return seen
+
+
+def _status(store: Store, did: int) -> str:
+    with store.engine.connect() as conn:  # another connection: what is committed
+        return str(
+            conn.exec_driver_sql(f"SELECT status FROM deliveries WHERE id = {int(did)}").scalar()
+        )
+
+
+def test_a_held_connection_serves_a_batchs_transactions_each_committed_on_its_own(
+    store: Store,
+) -> None:
+    """Within ``holding()``, the sender's per-e-mail transactions run on one connection
+    checked out once (not one checkout and reset per e-mail), and each commits at the end
+    of its block: another connection sees every mark as soon as its block ends."""
+    ids = _deliveries(store, [f"a{k}" for k in range(5)])
+    checkouts = _checkouts(store)
+    with store.holding():
+        [row] = store.lease_deliveries([ids[0]], T0, 60)
+        held = row.lease_until
+        for k in range(1, 5):
+            with store.together():
+                store.mark_sent(ids[k - 1], T0, f"<m{k}@x>", lease=held)
+                [nxt] = store.lease_deliveries([ids[k]], T0, 60)
+            held = nxt.lease_until
+            assert _status(store, ids[k - 1]) == SENT  # committed with its block
+            assert _status(store, ids[k]) == SENDING
+        store.mark_sent(ids[4], T0, "<m5@x>", lease=held)
+        store.mark_failed(ids[4], "late", retry_at=None, now=T0)  # not held any more: no-op
+    # one for the batch, plus one per _status read (another connection, on purpose)
+    assert len(checkouts) == 1 + 8
+    assert [_status(store, i) for i in ids] == [SENT] * 5
+
+
+def test_a_failed_transaction_on_the_held_connection_rolls_back_alone(store: Store) -> None:
+    """A transaction that fails on the held connection rolls back only itself; the next
+    one on the same connection works, and one begun while another is open on it takes
+    a pooled connection (as without holding)."""
+    a, b, c = _deliveries(store, ["a", "b", "c"])
+    with store.holding():
+        [row] = store.lease_deliveries([a], T0, 60)
+        with pytest.raises(RuntimeError), store.together():
+            store.mark_sent(a, T0, "<m@x>", lease=row.lease_until)
+            raise RuntimeError("the send's bookkeeping failed")
+        assert _status(store, a) == SENDING  # the mark went with the failed transaction
+        store.mark_sent(a, T0, "<m@x>", lease=row.lease_until)
+        assert _status(store, a) == SENT
+        with store.begin() as outer:
+            outer.exec_driver_sql(f"UPDATE deliveries SET last_error = 'x' WHERE id = {int(b)}")
+            if store.engine.dialect.name == "postgresql":  # SQLite: one writer at a time
+                assert store.lease_deliveries([c], T0, 60) != []  # a pooled connection
+        assert _status(store, c) == (
+            SENDING if store.engine.dialect.name == "postgresql" else PENDING
+        )
+    with store.engine.connect() as conn:
+        assert (
+            conn.exec_driver_sql(f"SELECT last_error FROM deliveries WHERE id = {int(b)}").scalar()
+            == "x"
+        )
+
+
+def test_nested_holding_keeps_the_outer_connection(store: Store) -> None:
+    """A holding inside another (a batch inside a task that holds) uses the outer one's
+    connection: one checkout in all."""
+    [a] = _deliveries(store, ["a"])
+    checkouts = _checkouts(store)
+    with store.holding(), store.holding():
+        store.lease_deliveries([a], T0, 60)
+        with store.holding():
+            store.mark_sent(a, T0)
+    assert len(checkouts) == 1
