@@ -272,8 +272,8 @@ def test_a_held_connection_serves_a_batchs_transactions_each_committed_on_its_ow
 
 def test_a_failed_transaction_on_the_held_connection_rolls_back_alone(store: Store) -> None:
     """A transaction that fails on the held connection rolls back only itself; the next
-    one on the same connection works, and one begun while another is open on it takes
-    a pooled connection (as without holding)."""
+    one on the same connection works (after renew_lease's own rollback too), and one
+    begun while another is open on it takes a pooled connection (as without holding)."""
     a, b, c = _deliveries(store, ["a", "b", "c"])
     with store.holding():
         [row] = store.lease_deliveries([a], T0, 60)
@@ -283,6 +283,9 @@ def test_a_failed_transaction_on_the_held_connection_rolls_back_alone(store: Sto
         assert _status(store, a) == SENDING  # the mark went with the failed transaction
         store.mark_sent(a, T0, "<m@x>", lease=row.lease_until)
         assert _status(store, a) == SENT
+        # renew_lease rolls back inside its block when a row is not held: the held
+        # connection is left without a transaction, ready for the next one
+        assert store.renew_lease([a], T0, T0, 60) is None
         with store.begin() as outer:
             outer.exec_driver_sql(f"UPDATE deliveries SET last_error = 'x' WHERE id = {int(b)}")
             if store.engine.dialect.name == "postgresql":  # SQLite: one writer at a time
