@@ -442,7 +442,8 @@ class StoreBase:
 
     def prepared(self, statement: ClauseElement, keys: Iterable[str]) -> Prepared:
         """``statement`` compiled once for this store's engine (for parameters named
-        ``keys``), kept on the store: see :class:`Prepared`."""
+        ``keys``, the same at every call of one statement), kept on the store: see
+        :class:`Prepared`."""
         cache: dict[int, Prepared] | None = self.__dict__.get("_prepared_cache")
         if cache is None:
             cache = self.__dict__.setdefault("_prepared_cache", {})
@@ -505,10 +506,10 @@ class Prepared:
     context, the parameters' construction, the result object) costs more CPU than SQLite
     takes to run the statement; a sender runs three per e-mail. Taken only where SQLAlchemy
     would do nothing more that anyone can see: with statement events listened to or
-    ``echo`` on, :meth:`run` executes through ``Connection.execute`` as before. A DB-API
-    error is handed to SQLAlchemy's own handling (wrapped as ``Connection.execute`` wraps
-    it, the connection invalidated on a disconnect). For statements without expanding
-    (``IN`` list) or post-compile parameters.
+    ``echo`` on, :meth:`run` executes through ``Connection.execute`` as before. An error
+    (the DB-API's, a bind processor's) is handed to SQLAlchemy's own handling (wrapped as
+    ``Connection.execute`` wraps it, the connection invalidated on a disconnect). For
+    statements without expanding (``IN`` list) or post-compile parameters.
     """
 
     __slots__ = ("params", "positional", "results", "sql", "statement")
