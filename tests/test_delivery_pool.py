@@ -353,3 +353,46 @@ def test_webhook_sends_in_a_pool_reuse_the_connection_and_keep_no_cookies() -> N
     assert len(_Hook.peers) == 4
     assert len(set(_Hook.peers)) == 2  # the pool's connection, then one without the pool
     assert cookies == [None] * 4
+
+
+def test_a_batch_commits_each_delivery_on_one_held_store_connection(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    classifier: object,
+) -> None:
+    """The batch's per-delivery transactions (lease, mark sent and lease the next) run on
+    one store connection held for the batch, not one checked out of the pool (and reset)
+    per transaction (main: a new one each time); each delivery is still marked and
+    committed on its own."""
+    from contextlib import contextmanager
+
+    feed_server.route("/balkans", body=BALKANS)
+    urls = [smtp_server.url(to=to) for to in recipients(4)]
+    config = write_config(tmp_path, model_dir, database_url, feed_server.url("/balkans"), urls)
+    loaded = load_config(config)
+    pipeline = Pipeline(loaded, Store(loaded.database_url))
+    pipeline.poll_feeds(["balkans"])
+    pipeline.score_pending()
+    ids = pipeline.store.due_delivery_ids(pipeline.clock())
+    assert len(ids) == 4
+    store = pipeline.store
+    used: list[Any] = []  # the Connection objects, kept alive: ids stay distinct
+    real = store.begin
+
+    @contextmanager
+    def recorded() -> Any:
+        with real() as conn:
+            used.append(conn)
+            yield conn
+
+    store.begin = recorded  # type: ignore[method-assign]
+    assert pipeline.deliver_many(ids) == {"sent": 4}
+    assert len(used) >= 2 * len(ids) - 1  # the transactions went through the store
+    assert len({id(c) for c in used}) == 1
+    assert all(d.status == "sent" for d in store.list_deliveries())
+    rcpts = sorted(to for e in smtp_server.envelopes for to in e.rcpt_tos)
+    assert rcpts == sorted(recipients(4))  # each once
+    pipeline.close()

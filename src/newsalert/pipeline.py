@@ -694,7 +694,8 @@ class Pipeline:
         if sent:
             ids = [i for i in ids if i not in sent]
             rows = [r for r in rows if r.id not in sent]
-        with connection_pool(), self._batch_tokens(rows) as rows:
+        # one store connection for the batch's transactions (each still its own commit)
+        with connection_pool(), self.store.holding(), self._batch_tokens(rows) as rows:
             batch = _Prefetched.read(self, rows)
             ahead: tuple[list[Delivery], datetime] | None = None  # leased by the last mark
             for k, delivery_id in enumerate(ids):

@@ -9,6 +9,7 @@ the process died between send and mark: the row is flagged ``ambiguous`` and sen
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -91,6 +92,8 @@ _MARK_SENT_FENCED = (
 )
 
 _SENT_MESSAGE = insert(sent_messages)
+# A row of `deliveries` as a prepared statement returns it (its columns in table order).
+_DeliveryRow = namedtuple("_DeliveryRow", [c.name for c in deliveries.c])  # type: ignore[misc]
 
 
 class DeliveryStore(StoreBase):
@@ -200,12 +203,15 @@ class DeliveryStore(StoreBase):
         if not ids:
             return []
         until = now + timedelta(seconds=lease)
-        if len(ids) == 1:
-            statement, params = _LEASE_DUE_ONE, {"b_id": ids[0], "b_now": now, "b_until": until}
-        else:
-            statement, params = _LEASE_DUE, {"b_ids": list(ids), "b_now": now, "b_until": until}
+        if len(ids) == 1:  # a sender's next delivery, once per e-mail: prepared
+            params = {"b_id": ids[0], "b_now": now, "b_until": until}
+            prepared = self.prepared(_LEASE_DUE_ONE, params)
+            with self.begin() as conn:
+                _count, found = prepared.run(conn, params)
+            return [_delivery(_DeliveryRow(*r)) for r in found]
+        params = {"b_ids": list(ids), "b_now": now, "b_until": until}
         with self.begin() as conn:
-            rows = conn.execute(statement, params).all()
+            rows = conn.execute(_LEASE_DUE, params).all()
         return [_delivery(r) for r in rows]
 
     def due_digest_groups(self, now: datetime) -> dict[tuple[str, str], list[int]]:
@@ -307,18 +313,22 @@ class DeliveryStore(StoreBase):
         lease: datetime | None = None,
     ) -> None:
         """Sent; ``remote_id`` is the service's id of the message, when it gave one.
-        On statements built once: this runs once per alert sent."""
+        On statements built and compiled once (:meth:`prepared`): this runs once per
+        alert sent."""
         params: dict[str, Any] = {"b_id": delivery_id, "b_sent_at": now}
+        if lease is None:
+            mark = self.prepared(_MARK_SENT, params)
+        else:
+            params["b_lease"] = lease
+            mark = self.prepared(_MARK_SENT_FENCED, params)
         with self.begin() as conn:
-            if lease is None:
-                done = conn.execute(_MARK_SENT, params)
-            else:
-                done = conn.execute(_MARK_SENT_FENCED, {**params, "b_lease": lease})
+            done, _rows = mark.run(conn, params)
             # only when this sender still held it: a lease taken back is the other's to
             # write; a cut id would name another message: one too long is dropped
             limit = sent_messages.c.remote_id.type.length or 0
-            if done.rowcount == 1 and remote_id and len(remote_id) <= limit:
-                conn.execute(_SENT_MESSAGE, {"delivery_id": delivery_id, "remote_id": remote_id})
+            if done == 1 and remote_id and len(remote_id) <= limit:
+                message = {"delivery_id": delivery_id, "remote_id": remote_id}
+                self.prepared(_SENT_MESSAGE, message).run(conn, message)
 
     def mark_group_sent(
         self,
