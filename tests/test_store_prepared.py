@@ -173,6 +173,34 @@ def test_the_per_email_transaction_runs_no_statement_through_connection_execute(
         other.close()
 
 
+def test_without_the_connection_internals_it_relies_on_the_prepared_path_is_sqlalchemys(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLAlchemy release that renamed ``Connection._handle_dbapi_exception`` (a private
+    name the direct path hands its errors to) loses the speed-up, not correctness: every
+    statement goes through ``Connection.execute`` and the marks and leases are the same."""
+    ids = _deliveries(store, ["a", "b"])
+    [row] = store.lease_deliveries([ids[0]], T0, 60)
+    executed: list[object] = []
+    real = Connection.execute
+
+    def counted(self: Connection, statement: Any, *a: Any, **kw: Any) -> Any:
+        executed.append(statement)
+        return real(self, statement, *a, **kw)
+
+    monkeypatch.setattr(Connection, "execute", counted)
+    monkeypatch.delattr(Connection, "_handle_dbapi_exception")
+    with store.together():
+        store.mark_sent(ids[0], T0, "<m1@x>", lease=row.lease_until)
+        [nxt] = store.lease_deliveries([ids[1]], T0, 60)
+    store.mark_sent(ids[1], T0, "<stale@x>", lease=T0)  # not its lease: nothing lands
+    assert executed == [ds._MARK_SENT_FENCED, ds._SENT_MESSAGE, ds._LEASE_DUE_ONE,
+                        ds._MARK_SENT_FENCED]  # fmt: skip
+    raw = _raw(store, ids)
+    assert (raw[0][STATUS], raw[0][REMOTE_ID]) == (SENT, "<m1@x>")
+    assert (raw[1][STATUS], raw[1][REMOTE_ID]) == (SENDING, None) and nxt.id == ids[1]
+
+
 def test_a_sender_whose_lease_was_taken_back_cannot_mark_through_the_prepared_path(
     store: Store,
 ) -> None:

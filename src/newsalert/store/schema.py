@@ -551,7 +551,7 @@ class Prepared:
     def run(self, conn: Connection, params: dict[str, Any]) -> tuple[int, list[tuple[Any, ...]]]:
         """Execute with ``params`` (by the bind parameters' keys) on ``conn``'s DB-API
         connection: the rows changed and the rows returned, as SQLAlchemy types them."""
-        if conn._has_events or conn.engine._has_events or conn._echo:
+        if _through_sqlalchemy(conn):
             result = conn.execute(self.statement, params)
             rows = [tuple(r) for r in result] if result.returns_rows else []
             return result.rowcount if not rows else len(rows), rows
@@ -587,6 +587,19 @@ class Prepared:
                 processed.append(tuple(out))
             rows = processed
         return (count if not rows else len(rows)), rows
+
+
+def _through_sqlalchemy(conn: Connection) -> bool:
+    """Whether :meth:`Prepared.run` must execute through ``Connection.execute``: someone
+    listens to statement events or echo is on (they must see the statement), or this
+    SQLAlchemy lacks the connection internals the direct path relies on (a release that
+    renamed them loses only the speed-up)."""
+    try:
+        return bool(conn._has_events or conn.engine._has_events or conn._echo) or not callable(
+            conn._handle_dbapi_exception
+        )
+    except AttributeError:
+        return True
 
 
 def _add_column_ddl(column: Column[Any], dialect: Any) -> str | None:
