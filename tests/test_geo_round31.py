@@ -41,3 +41,26 @@ def test_a_capitals_two_word_site_after_in_places_the_event_in_the_capital(
             got = where(gp, "", summary)
             assert got[0] in countries, summary
             assert got[1] not in ("Beijing", "Moscow", "London"), summary
+
+
+def test_a_demonym_before_aid_is_the_donor_when_the_recipient_is_named(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # main: the donor's demonym, named first, over the recipients' (SE, JP, NL with both)
+    for summary, expected in (
+        ("Swedish assistance paid for new wells serving Somali farmers in the drought.", "SO"),
+        ("Japanese aid helped rebuild schools for Haitian children after the quake.", "HT"),
+        ("Dutch donations kept Yemeni hospitals open through the winter, the charity said.", "YE"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", summary)[0] == expected, summary
+    # as main: the donor alone (aid cut: the donor's decision), aid workers and agencies
+    # where they are, a recipient named already
+    for summary, expected in (
+        ("Australian aid was cut by 10 per cent in the budget.", "AU"),
+        ("British aid workers were kidnapped in Nigeria on Tuesday.", "NG"),
+        ("The Canadian aid agency said the camp in Kenya was full.", "KE"),
+        ("German funding has trained 5,000 Afghan police officers since 2002.", "AF"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", summary)[0] == expected, summary

@@ -674,6 +674,13 @@ def _site_follows(rest: str) -> bool:
     return SITE_AFTER_WORD.match(rest) is not None
 
 
+# a demonym before aid's word: the donor's ("Australian aid", "Japanese development
+# assistance"), not aid workers, agencies or convoys, which are where they work
+DONOR_AID_AFTER = re.compile(
+    r"^ (?:(?:government|state|foreign|overseas|development|humanitarian|military|economic)"
+    r" )?(?:aid|assistance|funding|donations?)\b"
+    r"(?! (?:workers?|agenc|groups?|organi[sz]|officials?|staff|convoys?|teams?|volunteers?))"
+)
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
 # "a rocket attack on an Israeli town", which is often the cause of what is reported)
@@ -1241,6 +1248,10 @@ def _describe(
                 and not any(w in after for w in RETURN_WORDS)
             )
         )
+        if m.demonym and DONOR_AID_AFTER.match(after):
+            # "Australian aid supported Pakistani girls": the donor, as a firm named after
+            # its country is, weighed only when nothing else is named
+            m.firm = True
         if ("ariant" in after or "train" in after or "ineage" in after) and VARIANT_AFTER.match(
             after
         ):
