@@ -1248,7 +1248,11 @@ def _describe(
                 and not any(w in after for w in RETURN_WORDS)
             )
         )
-        if m.demonym and DONOR_AID_AFTER.match(after):
+        if (
+            m.demonym
+            and any(w in after[:32] for w in ("aid", "assist", "fund", "donat"))  # cheap first
+            and DONOR_AID_AFTER.match(after)
+        ):
             # "Australian aid supported Pakistani girls": the donor, as a firm named after
             # its country is, weighed only when nothing else is named
             m.firm = True
