@@ -662,6 +662,25 @@ SITE_OF_WORDS = (
         "neighborhood",
     }
 )
+# the site's word after a lowercase one ("city centre", "diplomatic quarter"), or "city"
+# there ("the old city", "the inner city"), before the sentence goes on
+SITE_AFTER_WORD = re.compile(
+    r"^ (?:" + "|".join(sorted(SITE_OF_WORDS | {"city"})) + r")\b(?!['’\-])", re.I
+)
+
+
+def _site_follows(rest: str) -> bool:
+    """Whether the word after a possessive's lowercase next word is a site's."""
+    return SITE_AFTER_WORD.match(rest) is not None
+
+
+# a demonym before aid's word: the donor's ("Australian aid", "Japanese development
+# assistance"), not aid workers, agencies or convoys, which are where they work
+DONOR_AID_AFTER = re.compile(
+    r"^ (?:(?:government|state|foreign|overseas|development|humanitarian|military|economic)"
+    r" )?(?:aid|assistance|funding|donations?)\b"
+    r"(?! (?:workers?|agenc|groups?|organi[sz]|officials?|staff|convoys?|teams?|volunteers?))"
+)
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
 # "a rocket attack on an Israeli town", which is often the cause of what is reported)
@@ -1229,6 +1248,14 @@ def _describe(
                 and not any(w in after for w in RETURN_WORDS)
             )
         )
+        if (
+            m.demonym
+            and any(w in after[:32] for w in ("aid", "assist", "fund", "donat"))  # cheap first
+            and DONOR_AID_AFTER.match(after)
+        ):
+            # "Australian aid supported Pakistani girls": the donor, as a firm named after
+            # its country is, weighed only when nothing else is named
+            m.firm = True
         if ("ariant" in after or "train" in after or "ineage" in after) and VARIANT_AFTER.match(
             after
         ):
@@ -1346,7 +1373,8 @@ def _describe(
             m.border = True
             m.locative = False
         m.possessive = after.startswith(("'s", "’s", " 's", " ’s"))
-        nm = NEXT.match(after.lstrip(" ")[2:] if m.possessive else after)
+        base = after.lstrip(" ")[2:] if m.possessive else after
+        nm = NEXT.match(base)
         next_gap, next_word = (nm.group(1), nm.group(2)) if nm else ("", "")
         # in a headline ("Taiwan Invites China To Air Talks") case says nothing
         next_low = next_word.lower() if headline and m.field == "title" else next_word
@@ -1360,6 +1388,9 @@ def _describe(
             and next_gap == " "
             and (
                 next_word.lower() in SITE_OF_WORDS
+                # a lowercase word before the site's ("in Nairobi's city centre", "in
+                # Kabul's diplomatic quarter", "in Jerusalem's old city")
+                or (next_word.islower() and _site_follows(base[nm.end() :]))
                 or (
                     next_word[:1].isupper()
                     # not a country's name or demonym ("Washington's Afghan policy")
