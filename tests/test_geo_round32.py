@@ -62,3 +62,37 @@ def test_a_dated_wire_dateline_places_the_event_in_its_town(
     ):
         for gp in (geo, geo_rules):
             assert where(gp, "", summary) == expected, summary
+
+
+def test_a_country_giving_another_aid_by_name_is_the_donor(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # main: the donor, named first as the sentence's subject, over the recipient named after
+    # the giving verb (DE, NO, JP with both)
+    for summary, expected in (
+        (
+            "Germany has sent Ukraine more than 2 billion euros in military assistance this year.",
+            "UA",
+        ),
+        (
+            "Norway has given Malawi nearly 300 million dollars in development aid over a "
+            "decade, the ministry said.",
+            "MW",
+        ),
+        (
+            "Since 2001, Japan has provided Afghanistan with about 6 billion dollars of "
+            "economic assistance.",
+            "AF",
+        ),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", summary)[0] == expected, summary
+    # as main: no aid's word (a deadline), aid workers (where they are: main gives GB with
+    # the default, KE with the rules), a warning over aid and a place named
+    for summary, countries in (
+        ("France has given Mali a deadline to hold elections.", ("FR",)),
+        ("Britain has provided Kenya with aid workers to help in the camps.", ("GB", "KE")),
+        ("Britain has sent Kenya a warning over aid, officials in London said.", ("GB",)),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", summary)[0] in countries, summary

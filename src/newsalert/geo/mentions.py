@@ -683,6 +683,15 @@ DONOR_AID_AFTER = re.compile(
     r" )?(?:aid|assistance|funding|donations?)\b"
     r"(?! (?:workers?|agenc|groups?|organi[sz]|officials?|staff|convoys?|teams?|volunteers?))"
 )
+# a country giving another aid by name ("the United States has provided Egypt with ... economic
+# assistance", "Japan gave Haiti $5 million in aid"): the donor, weighed as the demonym's is
+DONOR_GAVE_AFTER = re.compile(
+    r"^ (?:has |have |had )?(?:provided|provides|given|gave|gives|granted|grants|sent|sends)"
+    r" (?:the )?[A-Z][\w'’\-]*(?: [A-Z][\w'’\-]*){0,2} [^.;]{0,120}?"
+    r"\b(?:aid|assistance|funding|donations?)\b"
+    r"(?! (?:workers?|agenc|groups?|organi[sz]|officials?|staff|convoys?|teams?|volunteers?))"
+)
+DONOR_VERBS = ("provide", "give", "gave", "grant", "sent", "send")
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
 # "a rocket attack on an Israeli town", which is often the cause of what is reported)
@@ -1283,6 +1292,12 @@ def _describe(
             # "Australian aid supported Pakistani girls": the donor, as a firm named after
             # its country is, weighed only when nothing else is named
             m.firm = True
+        elif (
+            not m.demonym
+            and any(w in after[:14] for w in DONOR_VERBS)  # cheap first
+            and DONOR_GAVE_AFTER.match(text[m.end : m.end + 160].split("\n", 1)[0])
+        ):
+            m.firm = True  # "the United States has provided Egypt with ... assistance"
         if ("ariant" in after or "train" in after or "ineage" in after) and VARIANT_AFTER.match(
             after
         ):
