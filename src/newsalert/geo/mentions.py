@@ -29,11 +29,12 @@ from newsalert.geo.fastre import first_char_gate
 from newsalert.geo.gazetteer import KEY_DEMONYM, KIND_COUNTRY, KIND_PLACE, Gazetteer, fold
 
 # "BELGRADE (Reuters) -", "KABUL, Afghanistan -", "BELGRADE, Sept 29 (Reuters) -",
-# "KANDAHAR, Afghanistan, Dec 14 --", and the Dow Jones wire's "JAKARTA (Dow
+# "KANDAHAR, Afghanistan, Dec 14 --", the dated wire form "PORT-AU-PRINCE, Haiti Oct. 3,
+# 2004 -" (a year after the date's comma), and the Dow Jones wire's "JAKARTA (Dow
 # Jones)--Indonesia's ..." (a double dash needs no space)
 DATELINE = re.compile(
     r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
-    r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3}){0,2}"
+    r"(?:,\s*[A-Z][A-Za-z.\-]+(?: [A-Za-z0-9.\-]+){0,3}){0,2}(?:,\s*(?:19|20)\d\d)?"
     r"\s*(?:\([^)]{1,40}\))?\s*(?:--(?=\S)|(?:-|--|—|–)\s)"
 )
 TIME_STAMP = re.compile(
@@ -70,11 +71,12 @@ MID_DATELINE = re.compile(
     r"\s*(?:\([^)]{1,40}\))?\s*(?:--(?=\S)|(?:-|--|—|–)\s)"
 )
 # what comes before a lead's first word after a dateline, once re-cased ("Cairo (AP) -",
-# "New Delhi:", "Kabul, Afghanistan -")
+# "New Delhi:", "Kabul, Afghanistan -", "Islamabad, Pakistan Oct. 10, 2004 -")
 LEAD_DATELINE = re.compile(
     r"(?:[A-Z][\w.&'’]*(?: [A-Za-z][\w.&'’]*){0,4} - )?"  # an outlet's tag (OUTLET_TAG)
     r"[A-Z][\w'.\-]*(?: (?:[A-Z][\w'.\-]*|al|el|de|du|la|au)){0,3}"
-    r"(?:, ?[A-Z][\w.\-]*(?: [\w.\-]+){0,3})?\s*(?:\([^)]{1,40}\))?\s*(?:--|-|—|–|:)"
+    r"(?:, ?[A-Z][\w.\-]*(?: [\w.\-]+){0,3})?(?:, ?(?:19|20)\d\d)?"  # a dated wire's year
+    r"\s*(?:\([^)]{1,40}\))?\s*(?:--|-|—|–|:)"
 )
 # "Los Angeles Times - BAGHDAD —", "SPACE.com - TORONTO, Canada --": AG News's form, the
 # outlet's tag and a dash before the wire's own dateline (DATELINE's body after the tag)
@@ -681,6 +683,15 @@ DONOR_AID_AFTER = re.compile(
     r" )?(?:aid|assistance|funding|donations?)\b"
     r"(?! (?:workers?|agenc|groups?|organi[sz]|officials?|staff|convoys?|teams?|volunteers?))"
 )
+# a country giving another aid by name ("the United States has provided Egypt with ... economic
+# assistance", "Japan gave Haiti $5 million in aid"): the donor, weighed as the demonym's is
+DONOR_GAVE_AFTER = re.compile(
+    r"^ (?:has |have |had )?(?:provided|provides|given|gave|gives|granted|grants|sent|sends)"
+    r" (?:the )?[A-Z][\w'’\-]*(?: [A-Z][\w'’\-]*){0,2} [^.;]{0,120}?"
+    r"\b(?:aid|assistance|funding|donations?)\b"
+    r"(?! (?:workers?|agenc|groups?|organi[sz]|officials?|staff|convoys?|teams?|volunteers?))"
+)
+DONOR_VERBS = ("provide", "give", "gave", "grant", "sent", "send")
 DESTINATION_BEFORE = re.compile(r"\b(?:to|from|into|toward|towards|via)\s+(?:a|an|the)\s+$")
 # ... and a verb of attack right before it makes the place the incident's (a verb, not
 # "a rocket attack on an Israeli town", which is often the cause of what is reported)
@@ -893,6 +904,8 @@ def prepare(
     skip = stamp.end() if stamp else 0
     lead = summary[skip:] if skip else summary
     m = DATELINE.match(lead) or OUTLET_DATELINE.match(lead) or _agency_dateline(lead[:120])
+    if m is not None and _dated_home_lead(m, lead):
+        m = None
     if m is None:
         skip = 0  # the other forms are read on the whole summary
     # the forms that also open columns or sentences count only when they name a city
@@ -913,6 +926,29 @@ def prepare(
     if dateline is not None:
         dateline = (dateline[0] + offset, dateline[1] + offset)
     return f"{title}\n{summary}", offset, dateline
+
+
+DATED_COUNTRY = re.compile(
+    r",\s*(?P<country>[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) [A-Z][a-z]{2,8}\.? \d{1,2}, (?:19|20)\d\d\b"
+)
+
+
+def _dated_home_lead(m: re.Match[str], lead: str) -> bool:
+    """A dated wire's dateline ("KABUL, Afghanistan Sept. 13, 2004 -") whose lead places the
+    event in its own country ("... in southern Afghanistan"): the town is where the report
+    was filed, so the dateline is not read (the country is named). "Across Thailand" is
+    no such place: the whole country holds the dateline's town (held13's z052, Bangkok)."""
+    dated = DATED_COUNTRY.match(m.group(0), m.end("place") - m.start())
+    if dated is None:
+        return False
+    end = LEAD_END.search(lead, m.end())
+    body = lead[m.end() : end.end() if end else len(lead)]
+    # the country's name whole, or its first word after a direction ("GAZA CITY, Gaza Strip
+    # Dec 18, 2004 - ... in southern Gaza")
+    name = dated["country"]
+    first = name.split()[0]
+    home = rf"\bin (?:the )?(?:(?:[a-z]+ )?{re.escape(name)}|[a-z]+ern {re.escape(first)})\b"
+    return re.search(home, body) is not None
 
 
 def _agency_dateline(head: str) -> re.Match[str] | None:
@@ -1256,6 +1292,12 @@ def _describe(
             # "Australian aid supported Pakistani girls": the donor, as a firm named after
             # its country is, weighed only when nothing else is named
             m.firm = True
+        elif (
+            not m.demonym
+            and any(w in after[:14] for w in DONOR_VERBS)  # cheap first
+            and DONOR_GAVE_AFTER.match(text[m.end : m.end + 160].split("\n", 1)[0])
+        ):
+            m.firm = True  # "the United States has provided Egypt with ... assistance"
         if ("ariant" in after or "train" in after or "ineage" in after) and VARIANT_AFTER.match(
             after
         ):
@@ -1530,6 +1572,8 @@ def _describe(
             and m.end + 1 not in starts
             and not m.locative
             and not m.possessive
+            # "PORT-AU-PRINCE, Haiti Oct. 3, 2004 -": a dateline's country before its date
+            and not (m.after_comma and next_word.rstrip(".") in DATE_WORDS)
         ):
             m.attributive = True
             # "Turkish President Erdogan blamed ...", "Iraq PM to address US Congress":
@@ -2099,12 +2143,19 @@ def _starts_sentence(text: str, pos: int, field_start: int) -> bool:
 
 
 LEAD_END = re.compile(r"[.!?](\s|$)")
+# "Islamabad, Pakistan Oct. 10, 2004 -": a dated wire's dateline (DATELINE's year), once
+# re-cased; its month's abbreviation is no sentence's end, so the lead is read after it
+DATED_LEAD_DATELINE = re.compile(
+    r"[A-Z][\w'.\-]*(?: [A-Z][\w'.\-]*){0,3}(?:, ?[A-Z][\w.\-]*(?: [\w.\-]+){0,3})?"
+    r", ?(?:19|20)\d\d\s*(?:\([^)]{1,40}\))?\s*(?:--|-|—|–)"
+)
 
 
 def _lead_end(text: str, offset: int) -> int:
     # searched from ``offset`` in the text, not in a copy of the summary: the summary is the
     # text's end, so "$" reads alike, and no match can start before ``offset``
-    m = LEAD_END.search(text, offset)
+    dated = DATED_LEAD_DATELINE.match(text, offset)
+    m = LEAD_END.search(text, dated.end() if dated else offset)
     return m.end() if m else len(text)
 
 
