@@ -45,9 +45,18 @@ TIME_STAMP = re.compile(
 # colon, the form of South Asian outlets; the same form opens columns and features
 # ("COMMENT:", "EXCLUSIVE:", "SARAH VINE:"), so it is read as a dateline only when the
 # words name a city of COLON_DATELINE_MIN_POP or a national capital
+# a date after a colon dateline's town ("LONDON, AUGUST 17: Britain charged ..."), the
+# month's name or its abbreviation in capitals or title case
+COLON_MONTH = (
+    r"(?:JAN(?:UARY)?|FEB(?:RUARY)?|MAR(?:CH)?|APR(?:IL)?|MAY|JUNE?|JULY?|AUG(?:UST)?"
+    r"|SEPT?(?:EMBER)?|OCT(?:OBER)?|NOV(?:EMBER)?|DEC(?:EMBER)?"
+    r"|Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
 COLON_DATELINE = re.compile(
     r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
     r"(?:,\s*[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"  # "KANDAHAR, Afghanistan :"
+    r"(?:,\s*" + COLON_MONTH + r"\.? \d{1,2})?"  # "LONDON, AUGUST 17:", "NEW DELHI, Aug 17:"
     r"\s*:\s+(?=[A-Z\"'“‘])"
 )
 COLON_DATELINE_MIN_POP = 100_000

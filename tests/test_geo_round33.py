@@ -1,0 +1,56 @@
+"""Misreads guarded in issue 17's thirty-third round (bench/RESULTS.md, "Locations,
+thirty-third round"). Realistic sentences, none of them a labelled item's or a corpus
+item's; each test has a case failing on main's code (a0181e8) with both methods unless a
+comment says which; the negatives keep what main gives."""
+
+from __future__ import annotations
+
+from newsalert.geo import Geoparser
+from tests.georead import where
+
+
+def test_a_dated_colon_dateline_places_the_event_in_its_town(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # main: "CITY, MONTH D:" (South Asian outlets' colon dateline with the date) was no
+    # dateline (COLON_DATELINE took a country's name after the comma, not a date), so
+    # only the country was given
+    for title, summary, expected in (
+        (
+            "Sri Lanka talks",
+            "COLOMBO, Oct 4: Norway's envoy met rebel leaders in the north of Sri Lanka.",
+            ("LK", "Colombo"),
+        ),
+        (
+            "Row over dam",
+            "DHAKA, MAY 2: Bangladesh protested to India over a dam on the Ganges.",
+            ("BD", "Dhaka"),
+        ),
+        (
+            "",
+            "KATHMANDU, SEPTEMBER 30: Nepal's government called the Maoist rebels to fresh talks.",
+            ("NP", "Kathmandu"),
+        ),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, title, summary) == expected, summary
+    # the default (main: the country named in the title, US): the dateline's town over
+    # the title's other country; the rules alone keep main's US (the title's two countries)
+    title = "UK charges 5 over plot linked to alert in US"
+    summary = (
+        "LONDON, AUGUST 20: Britain charged five men on Friday with plotting attacks, police said."
+    )
+    assert where(geo, title, summary) == ("GB", "London")
+    assert where(geo_rules, title, summary)[0] in ("GB", "US")
+    # as main: a column's label and a sentence are no dateline; a town the lead names
+    # after a plain colon dateline keeps main's reading
+    for title, summary, expected in (
+        (
+            "",
+            "COMMENT, MAY 2: The government in Pakistan must act on the floods.",
+            ("PK", "Pakistan"),
+        ),
+        ("", "KARACHI, Sept 5: Police arrested three men in Karachi.", ("PK", "Karachi")),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, title, summary) == expected, summary
