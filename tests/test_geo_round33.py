@@ -54,3 +54,37 @@ def test_a_dated_colon_dateline_places_the_event_in_its_town(
     ):
         for gp in (geo, geo_rules):
             assert where(gp, title, summary) == expected, summary
+
+
+def test_an_attack_on_a_number_of_a_countrys_sites_is_placed_at_its_target(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # main: a quantity between "attacks on" and the target's demonym ("on a number of
+    # Armenian ... websites") hid the target, so the attackers' demonym placed the item;
+    # the default now gives the target (the rules alone weigh the attackers' demonym
+    # first before and after: AZ, IL)
+    rerank = geo.reranker is not None
+    for summary, target, attackers in (
+        (
+            "Azerbaijani hackers launched cyber attacks on a number of Armenian state and "
+            "media websites.",
+            "AM",
+            "AZ",
+        ),
+        (
+            "Israeli jets carried out strikes on a number of Syrian army positions overnight.",
+            "SY",
+            "IL",
+        ),
+    ):
+        assert where(geo, "", summary)[0] == (target if rerank else attackers), summary
+        assert where(geo_rules, "", summary)[0] == attackers, summary
+    # as main with both methods: a threatened strike has no place yet; the target named
+    # by a place after "in"; the same country on both sides
+    for summary, expected in (
+        ("Israel warned it would answer any strikes on several Israeli towns.", "IL"),
+        ("Russian hackers launched attacks on several websites in Ukraine.", "UA"),
+        ("Pakistani troops repelled an attack on several Pakistani border posts.", "PK"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", summary)[0] == expected, summary

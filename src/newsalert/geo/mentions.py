@@ -101,8 +101,12 @@ AGENCY_DATELINE = re.compile(
     r"(?<![A-Za-z])(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})(?:,[^()]{0,40})?"
     r"\s*\((?:Reuters|AP|AFP|UPI|dpa|DPA|AFX|CP|Xinhua|IANS|PTI)\)"
 )
+# (a quantity between: "cyber attacks on a number of Armenian ... websites", "strikes on
+# several Syrian army positions")
 TARGET_BEFORE = re.compile(
-    r"\b(?:attacks?|strikes?|raids?|assault|bombing|shelling|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?$",
+    r"\b(?:attacks?|strikes?|raids?|assault|bombing|shelling|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?"
+    r"(?:(?:a\s+(?:number|series|string|wave|host)\s+of|several|dozens\s+of|scores\s+of"
+    r"|hundreds\s+of|various)\s+)?$",
     re.I,
 )
 # "join forces against a possible US-led attack on Iraq", "warned of any strike on Iran":
