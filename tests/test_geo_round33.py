@@ -88,3 +88,29 @@ def test_an_attack_on_a_number_of_a_countrys_sites_is_placed_at_its_target(
     ):
         for gp in (geo, geo_rules):
             assert where(gp, "", summary)[0] == expected, summary
+
+
+def test_a_shipment_to_a_country_is_placed_where_it_goes(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # main: "shipment" was no aid word before "to", so the donor's demonym placed the item
+    summary = (
+        "Japanese ships are speeding the shipment of rice to the Philippine islands hit by "
+        "the typhoon."
+    )
+    for gp in (geo, geo_rules):
+        assert where(gp, "", summary)[0] == "PH"
+    # as main with both methods: a town named after "in" (the officials', the police's)
+    # still wins, an intent stays at home (AID_INTENDED), a country already read after "to"
+    for summary, expected in (
+        ("Russia halted a shipment of missiles to Iran, officials in Moscow said.", "RU"),
+        (
+            "Canada is willing to consider a shipment of vaccines to Peru, officials in "
+            "Ottawa said.",
+            "CA",
+        ),
+        ("Police in Rotterdam seized a shipment of cocaine bound for Germany.", "NL"),
+        ("Canadian planes began the shipment of tents to Nepal after the earthquake.", "NP"),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, "", summary)[0] == expected, summary

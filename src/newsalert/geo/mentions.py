@@ -221,10 +221,11 @@ TROOPS_TO_BEFORE = re.compile(
 # as the subject convention places sanctions); not when it is only offered, asked or
 # eased ("is willing to provide assistance to Turkey", "must continue military aid to
 # Egypt", "ease its restrictions on humanitarian assistance to North Korea"): a norm or
-# an intent at home
+# an intent at home; a shipment is aid's word too ("the shipment of water to the Haitian
+# people")
 AID_TO_BEFORE = re.compile(
     r"\b(?:aid|assistance|funding|funds|donations?|relief|supplies|equipment|goods|"
-    r"contributions?|grants?|loans?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?$",
+    r"contributions?|grants?|loans?|shipments?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?$",
     re.I,
 )
 # "handed over medical equipment ... to the Ministry of Health of Ethiopia", "donated
