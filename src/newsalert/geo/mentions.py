@@ -45,9 +45,18 @@ TIME_STAMP = re.compile(
 # colon, the form of South Asian outlets; the same form opens columns and features
 # ("COMMENT:", "EXCLUSIVE:", "SARAH VINE:"), so it is read as a dateline only when the
 # words name a city of COLON_DATELINE_MIN_POP or a national capital
+# a date after a colon dateline's town ("LONDON, AUGUST 17: Britain charged ..."), the
+# month's name or its abbreviation in capitals or title case
+COLON_MONTH = (
+    r"(?:JAN(?:UARY)?|FEB(?:RUARY)?|MAR(?:CH)?|APR(?:IL)?|MAY|JUNE?|JULY?|AUG(?:UST)?"
+    r"|SEPT?(?:EMBER)?|OCT(?:OBER)?|NOV(?:EMBER)?|DEC(?:EMBER)?"
+    r"|Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
 COLON_DATELINE = re.compile(
     r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})"
     r"(?:,\s*[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"  # "KANDAHAR, Afghanistan :"
+    r"(?:,\s*" + COLON_MONTH + r"\.? \d{1,2})?"  # "LONDON, AUGUST 17:", "NEW DELHI, Aug 17:"
     r"\s*:\s+(?=[A-Z\"'“‘])"
 )
 COLON_DATELINE_MIN_POP = 100_000
@@ -92,8 +101,12 @@ AGENCY_DATELINE = re.compile(
     r"(?<![A-Za-z])(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3})(?:,[^()]{0,40})?"
     r"\s*\((?:Reuters|AP|AFP|UPI|dpa|DPA|AFX|CP|Xinhua|IANS|PTI)\)"
 )
+# (a quantity between: "cyber attacks on a number of Armenian ... websites", "strikes on
+# several Syrian army positions")
 TARGET_BEFORE = re.compile(
-    r"\b(?:attacks?|strikes?|raids?|assault|bombing|shelling|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?$",
+    r"\b(?:attacks?|strikes?|raids?|assault|bombing|shelling|offensive|advance)\s+(?:on|against)\s+(?:the\s+)?"
+    r"(?:(?:a\s+(?:number|series|string|wave|host)\s+of|several|dozens\s+of|scores\s+of"
+    r"|hundreds\s+of|various)\s+)?$",
     re.I,
 )
 # "join forces against a possible US-led attack on Iraq", "warned of any strike on Iran":
@@ -208,10 +221,11 @@ TROOPS_TO_BEFORE = re.compile(
 # as the subject convention places sanctions); not when it is only offered, asked or
 # eased ("is willing to provide assistance to Turkey", "must continue military aid to
 # Egypt", "ease its restrictions on humanitarian assistance to North Korea"): a norm or
-# an intent at home
+# an intent at home; a shipment is aid's word too ("the shipment of water to the Haitian
+# people")
 AID_TO_BEFORE = re.compile(
     r"\b(?:aid|assistance|funding|funds|donations?|relief|supplies|equipment|goods|"
-    r"contributions?|grants?|loans?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?$",
+    r"contributions?|grants?|loans?|shipments?)\b(?:\s+[\w’'-]+){0,2}?\s+to\s+(?:the\s+)?$",
     re.I,
 )
 # "handed over medical equipment ... to the Ministry of Health of Ethiopia", "donated
