@@ -45,3 +45,18 @@ def test_a_dateline_run_on_into_its_own_country_places_the_event_in_its_town(
     ):
         for gp in (geo, geo_rules):
             assert where(gp, title, summary) == expected, summary
+
+
+def test_a_rulers_name_before_of_and_a_country_is_no_town(
+    geo: Geoparser, geo_rules: Geoparser
+) -> None:
+    # main: "King Hassan of Morocco" read Hassan as the Indian town
+    summary = "King Hassan of Morocco said today he would host talks between the two sides."
+    for gp in (geo, geo_rules):
+        assert where(gp, "", summary) == ("MA", "Morocco"), summary
+    # negatives, as main with both methods: a town after "in", and a title with no "of"
+    for title, summary, expected in (
+        ("", "Floods killed nine people in Hassan in southern India on Monday.", ("IN", "Hassan")),
+    ):
+        for gp in (geo, geo_rules):
+            assert where(gp, title, summary) == expected, summary

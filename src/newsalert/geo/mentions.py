@@ -748,6 +748,10 @@ TITLE_BEFORE = re.compile(
 )
 # "George W. Bush": a first name before a middle initial and a surname
 MIDDLE_INITIAL_AFTER = re.compile(r"^ [A-Z]\. [A-Z][a-z]")
+# "King Hassan of Morocco", "Emir Hamad of Qatar": a ruler's title right before a town's
+# name and "of" a country after it (and an ordinal, "II"): the ruler's name, not a place
+RULER_BEFORE = re.compile(r"\b(?:King|Queen|Emir|Sheikh|Sultan) $")
+RULER_OF_AFTER = re.compile(r"^(?: [IVX]+)? of (?:the )?[A-Z]")
 # "the late President Nelson Mandela of South Africa", "King Abdullah II of Jordan": the
 # person's country, whose he is, not where the event is (weighed as "Turkish President")
 PERSON_OF_BEFORE = re.compile(
@@ -1915,7 +1919,11 @@ def _describe(
         if (
             english
             and not m.demonym
-            and (TITLE_BEFORE.search(before) or MIDDLE_INITIAL_AFTER.match(after))
+            and (
+                TITLE_BEFORE.search(before)
+                or MIDDLE_INITIAL_AFTER.match(after)
+                or (RULER_OF_AFTER.match(after) and RULER_BEFORE.search(before))
+            )
             and _towns_only(gazetteer, m.key_id)
         ):
             m.name_part = True  # "former President Obama", "George W. Bush"
