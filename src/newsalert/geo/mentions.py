@@ -71,6 +71,13 @@ BARE_DATELINE = re.compile(
     r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3}),\s*"
     r"(?P<country>[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?=[A-Z\"'“‘])"
 )
+# "BAGHDAD Iraq promised Wednesday ...": the dash and the comma lost, the lead's first word
+# its own country; read only when the capitals name a city of that country (as a colon
+# dateline's city) and a lowercase word follows the country's whole name
+RUNON_DATELINE = re.compile(
+    r"^\s*(?P<place>[A-Z][A-Z'.\-]+(?: [A-Z][A-Z'.\-]+){0,3}) "
+    r"(?P<country>[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?=[a-z])"
+)
 # "... but trouble with Taiwan looms. BEIJING--Having taken over ...": a summary that
 # repeats the headline's teaser before the wire's own lead; read as a dateline only
 # after a sentence's end and when the words name a city (as a colon dateline is)
@@ -741,6 +748,10 @@ TITLE_BEFORE = re.compile(
 )
 # "George W. Bush": a first name before a middle initial and a surname
 MIDDLE_INITIAL_AFTER = re.compile(r"^ [A-Z]\. [A-Z][a-z]")
+# "King Hassan of Morocco", "Emir Hamad of Qatar": a ruler's title right before a town's
+# name and "of" a country after it (and an ordinal, "II"): the ruler's name, not a place
+RULER_BEFORE = re.compile(r"\b(?:King|Queen|Emir|Sheikh|Sultan) $")
+RULER_OF_AFTER = re.compile(r"^(?: [IVX]+)? of (?:the )?[A-Z]")
 # "the late President Nelson Mandela of South Africa", "King Abdullah II of Jordan": the
 # person's country, whose he is, not where the event is (weighed as "Turkish President")
 PERSON_OF_BEFORE = re.compile(
@@ -930,7 +941,7 @@ def prepare(
                 break
             m = None
     if m is None and gazetteer is not None:
-        m = _bare_dateline(gazetteer, summary)
+        m = _bare_dateline(gazetteer, summary) or _runon_dateline(gazetteer, summary)
     if m:
         start, end = m.span("place")
         start, end = start + skip, end + skip
@@ -993,6 +1004,37 @@ def _bare_dateline(gazetteer: Gazetteer, summary: str) -> re.Match[str] | None:
             for start, stop, kid in gazetteer.keys.find(name)
         ):
             return m  # only the place's span is read
+    return None
+
+
+def _runon_dateline(gazetteer: Gazetteer, summary: str) -> re.Match[str] | None:
+    """RUNON_DATELINE's match when its capitals name a city of the country named next."""
+    m = RUNON_DATELINE.match(summary)
+    if m is None:
+        return None
+    g = gazetteer
+    name = _dateline_case(m.group("place"))
+    if not _names_city(g, name):
+        return None
+    country = m.group("country")
+    codes = {
+        g.country[p]
+        for start, stop, kid in g.keys.find(country)
+        if start == 0 and stop == len(country) and g.key_kind[kid] != KEY_DEMONYM
+        for p in g.places_of(kid)
+        if g.kind[p] == KIND_COUNTRY
+    }
+    if not codes:
+        return None
+    for start, stop, kid in g.keys.find(name):
+        if start == 0 and stop == len(name):
+            for p in g.places_of(kid):
+                if (
+                    g.kind[p] != KIND_COUNTRY
+                    and g.country[p] in codes
+                    and (g.population[p] >= COLON_DATELINE_MIN_POP or p in g.capital)
+                ):
+                    return m  # only the place's span is read
     return None
 
 
@@ -1877,7 +1919,11 @@ def _describe(
         if (
             english
             and not m.demonym
-            and (TITLE_BEFORE.search(before) or MIDDLE_INITIAL_AFTER.match(after))
+            and (
+                TITLE_BEFORE.search(before)
+                or MIDDLE_INITIAL_AFTER.match(after)
+                or (RULER_OF_AFTER.match(after) and RULER_BEFORE.search(before))
+            )
             and _towns_only(gazetteer, m.key_id)
         ):
             m.name_part = True  # "former President Obama", "George W. Bush"
