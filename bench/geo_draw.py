@@ -1,15 +1,15 @@
 """Draw the items of a new part of ``data/geo_eval.jsonl`` (see data/README.md).
 
 Usage: ``python bench/geo_draw.py PART [SHARED_DATA_DIR]`` with PART ``held3``,
-``held4``, ``held5``, ``held7`` .. ``held12`` .. ``held34`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
+``held4``, ``held5``, ``held7`` .. ``held12`` .. ``held35`` (``bench/geo_held3_draw.py`` .. ``geo_held5_draw.py``
 call this for the first three).
 
 A stratified random draw of items in no other part of the labelled set, from five
 sources of ``../shared/data/`` in this order (the counts are each part's, ``PARTS``):
 
-* items of ``stream_dev.jsonl`` (none for held12-held34; at most a few an outlet; a quota of incidents or gray
+* items of ``stream_dev.jsonl`` (none for held12-held35; at most a few an outlet; a quota of incidents or gray
   items first), summary of 20-600 characters;
-* CASE 2021 event snippets of ``dev.jsonl`` (at most a few an event type; none for held17 to held34);
+* CASE 2021 event snippets of ``dev.jsonl`` (at most a few an event type; none for held17 to held35);
 * CAMEO sentences of ``train.jsonl`` (at most a few a quad class);
 * titled AG News World items of ``train.jsonl`` (held3, held5, held7-held11: the AG test set; held4:
   the AG train sample, which no earlier part drew from);
@@ -151,6 +151,9 @@ PARTS = {
     # thirty-fourth round: a seed no earlier draw used (..., 281, 283, 293; 197 still left out),
     # held33's mix; ids aj000.. (aa to ai are held25's to held33's)
     "held34": Part(293, "aj", (0, 4, 0), (0, 4), (18, 8), ("ag_news:test", 18), (18, 5, 7), True),
+    # thirty-fifth round: a seed no earlier draw used (..., 283, 293, 307; 197 still left out),
+    # held34's mix; ids ak000.. (aa to aj are held25's to held34's)
+    "held35": Part(307, "ak", (0, 4, 0), (0, 4), (18, 8), ("ag_news:test", 18), (18, 5, 7), True),
 }
 
 
@@ -209,10 +212,10 @@ def draw(part: Part, shared: Path) -> list[tuple[str, dict]]:
         return 20 <= len(r.get("summary") or "") <= 600
 
     n, cap, quota = part.stream
-    if n:  # held12 to held34 draw none (and so do not read the file)
+    if n:  # held12 to held35 draw none (and so do not read the file)
         stream = [r for r in read(shared / "stream_dev.jsonl") if summary_ok(r)]
         take(stream, n, lambda r: r["outlet"], cap, "stream_dev", quota)
-    if part.dev[0]:  # held17 to held34 draw none (and so does not read the file)
+    if part.dev[0]:  # held17 to held35 draw none (and so does not read the file)
         dev = [r for r in read(shared / "dev.jsonl") if r["source"].startswith("case2021")]
         take(dev, part.dev[0], lambda r: r["orig_label"], part.dev[1], "dev")
     train = read(shared / "train.jsonl")
