@@ -34,6 +34,29 @@ def recipients(n: int) -> list[str]:
     return [f"duty{k}@example.org" for k in range(n)]
 
 
+def four_due(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    clock: Any = None,
+) -> tuple[Pipeline, list[int]]:
+    """The seed alert for four e-mail targets on one loopback server: the pipeline (on
+    ``clock`` if given) and its four due deliveries."""
+    feed_server.route("/balkans", body=BALKANS)
+    urls = [smtp_server.url(to=to) for to in recipients(4)]
+    config = write_config(tmp_path, model_dir, database_url, feed_server.url("/balkans"), urls)
+    loaded = load_config(config)
+    timed = {"clock": clock} if clock is not None else {}
+    pipeline = Pipeline(loaded, Store(loaded.database_url), **timed)
+    pipeline.poll_feeds(["balkans"])
+    pipeline.score_pending()
+    ids = pipeline.store.due_delivery_ids(pipeline.clock())
+    assert len(ids) == 4
+    return pipeline, ids
+
+
 def test_sends_in_a_pool_share_one_connection_per_server(smtp_server: SMTPServer) -> None:
     other = SMTPServer()
     other.start()
@@ -205,17 +228,12 @@ def test_a_batch_leases_each_delivery_only_when_its_turn_comes(
     smtp_server: SMTPServer,
     classifier: object,
 ) -> None:
-    feed_server.route("/balkans", body=BALKANS)
-    urls = [smtp_server.url(to=to) for to in recipients(4)]
-    config = write_config(tmp_path, model_dir, database_url, feed_server.url("/balkans"), urls)
     now = [datetime(2026, 1, 1, 12, 0, tzinfo=UTC)]
-    loaded = load_config(config)
-    pipeline = Pipeline(loaded, Store(loaded.database_url), clock=lambda: now[0])
-    pipeline.poll_feeds(["balkans"])
-    pipeline.score_pending()
-    ids = pipeline.store.due_delivery_ids(now[0])
-    assert len(ids) == 4
-    other = pipeline.store.lease_delivery(ids[0], now[0], loaded.config.delivery.lease)
+    pipeline, ids = four_due(
+        tmp_path, model_dir, database_url, feed_server, smtp_server, clock=lambda: now[0]
+    )
+    lease = pipeline.loaded.config.delivery.lease
+    other = pipeline.store.lease_delivery(ids[0], now[0], lease)
     assert other is not None  # another sender has this one
     original = smtp_server.handle_DATA
     seen: list[list[str]] = []
@@ -250,15 +268,7 @@ def test_a_batch_skips_the_rows_it_reads_as_sent_without_leasing_them(
     """A batch dispatched twice (a storm's sweep finds its deliveries still waiting in the
     queue): the copy that comes second reads its rows sent, counts them skipped as before,
     and spends no lease statement (nor token) on them; the rest it sends, each once."""
-    feed_server.route("/balkans", body=BALKANS)
-    urls = [smtp_server.url(to=to) for to in recipients(4)]
-    config = write_config(tmp_path, model_dir, database_url, feed_server.url("/balkans"), urls)
-    loaded = load_config(config)
-    pipeline = Pipeline(loaded, Store(loaded.database_url))
-    pipeline.poll_feeds(["balkans"])
-    pipeline.score_pending()
-    ids = pipeline.store.due_delivery_ids(pipeline.clock())
-    assert len(ids) == 4
+    pipeline, ids = four_due(tmp_path, model_dir, database_url, feed_server, smtp_server)
     assert pipeline.deliver_many(ids[:2]) == {"sent": 2}
     leased: list[int] = []
     store = pipeline.store
@@ -369,15 +379,7 @@ def test_a_batch_commits_each_delivery_on_one_held_store_connection(
     committed on its own."""
     from contextlib import contextmanager
 
-    feed_server.route("/balkans", body=BALKANS)
-    urls = [smtp_server.url(to=to) for to in recipients(4)]
-    config = write_config(tmp_path, model_dir, database_url, feed_server.url("/balkans"), urls)
-    loaded = load_config(config)
-    pipeline = Pipeline(loaded, Store(loaded.database_url))
-    pipeline.poll_feeds(["balkans"])
-    pipeline.score_pending()
-    ids = pipeline.store.due_delivery_ids(pipeline.clock())
-    assert len(ids) == 4
+    pipeline, ids = four_due(tmp_path, model_dir, database_url, feed_server, smtp_server)
     store = pipeline.store
     used: list[Any] = []  # the Connection objects, kept alive: ids stay distinct
     real = store.begin

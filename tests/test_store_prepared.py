@@ -26,6 +26,20 @@ def store(database_url: str) -> Iterator[Store]:
     s.close()
 
 
+@pytest.fixture
+def executed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The statements run through ``Connection.execute`` from now on, in order."""
+    seen: list[object] = []
+    real = Connection.execute
+
+    def counted(self: Connection, statement: Any, *a: Any, **kw: Any) -> Any:
+        seen.append(statement)
+        return real(self, statement, *a, **kw)
+
+    monkeypatch.setattr(Connection, "execute", counted)
+    return seen
+
+
 def _deliveries(store: Store, keys: list[str]) -> list[int]:
     fid = store.feed_state("f").id
     iids = store.add_items(fid, [item(k) for k in keys], T0)
@@ -140,21 +154,14 @@ def test_the_prepared_path_writes_and_returns_what_sqlalchemy_does(store: Store)
 
 
 def test_the_per_email_transaction_runs_no_statement_through_connection_execute(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, executed: list[object]
 ) -> None:
     """Mark sent (fenced) with a Message-ID and lease the next: three statements on the
     DB-API cursor, each compiled once per store, no ``Connection.execute`` (whose
     per-execution work cost more CPU than the statements)."""
     ids = _deliveries(store, ["a", "b", "c"])
     [row] = store.lease_deliveries([ids[0]], T0, 60)
-    executed: list[object] = []
-    real = Connection.execute
-
-    def counted(self: Connection, statement: Any, *a: Any, **kw: Any) -> Any:
-        executed.append(statement)
-        return real(self, statement, *a, **kw)
-
-    monkeypatch.setattr(Connection, "execute", counted)
+    executed.clear()  # the set-up's statements
     held = row.lease_until
     for k in (1, 2):
         with store.together():
@@ -174,21 +181,14 @@ def test_the_per_email_transaction_runs_no_statement_through_connection_execute(
 
 
 def test_without_the_connection_internals_it_relies_on_the_prepared_path_is_sqlalchemys(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, executed: list[object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A SQLAlchemy release that renamed ``Connection._handle_dbapi_exception`` (a private
     name the direct path hands its errors to) loses the speed-up, not correctness: every
     statement goes through ``Connection.execute`` and the marks and leases are the same."""
     ids = _deliveries(store, ["a", "b"])
     [row] = store.lease_deliveries([ids[0]], T0, 60)
-    executed: list[object] = []
-    real = Connection.execute
-
-    def counted(self: Connection, statement: Any, *a: Any, **kw: Any) -> Any:
-        executed.append(statement)
-        return real(self, statement, *a, **kw)
-
-    monkeypatch.setattr(Connection, "execute", counted)
+    executed.clear()  # the set-up's statements
     monkeypatch.delattr(Connection, "_handle_dbapi_exception")
     with store.together():
         store.mark_sent(ids[0], T0, "<m1@x>", lease=row.lease_until)
