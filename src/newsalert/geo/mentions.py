@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 
 from newsalert.geo.aliases import (
@@ -1013,9 +1014,6 @@ def _runon_dateline(gazetteer: Gazetteer, summary: str) -> re.Match[str] | None:
     if m is None:
         return None
     g = gazetteer
-    name = _dateline_case(m.group("place"))
-    if not _names_city(g, name):
-        return None
     country = m.group("country")
     codes = {
         g.country[p]
@@ -1024,17 +1022,8 @@ def _runon_dateline(gazetteer: Gazetteer, summary: str) -> re.Match[str] | None:
         for p in g.places_of(kid)
         if g.kind[p] == KIND_COUNTRY
     }
-    if not codes:
-        return None
-    for start, stop, kid in g.keys.find(name):
-        if start == 0 and stop == len(name):
-            for p in g.places_of(kid):
-                if (
-                    g.kind[p] != KIND_COUNTRY
-                    and g.country[p] in codes
-                    and (g.population[p] >= COLON_DATELINE_MIN_POP or p in g.capital)
-                ):
-                    return m  # only the place's span is read
+    if codes and _names_city(g, _dateline_case(m.group("place")), codes):
+        return m  # only the place's span is read
     return None
 
 
@@ -1049,14 +1038,16 @@ def _names_country(gazetteer: Gazetteer, name: str) -> bool:
     )
 
 
-def _names_city(gazetteer: Gazetteer, name: str) -> bool:
-    """``name`` whole is a city of COLON_DATELINE_MIN_POP or a national capital."""
+def _names_city(gazetteer: Gazetteer, name: str, countries: Set[str] | None = None) -> bool:
+    """``name`` whole is a city of COLON_DATELINE_MIN_POP or a national capital (of one of
+    ``countries``, when given)."""
     g = gazetteer
     return any(
         start == 0
         and stop == len(name)
         and any(
             g.kind[p] != KIND_COUNTRY
+            and (countries is None or g.country[p] in countries)
             and (g.population[p] >= COLON_DATELINE_MIN_POP or p in g.capital)
             for p in g.places_of(kid)
         )

@@ -445,9 +445,7 @@ class StoreBase:
         """``statement`` compiled once for this store's engine (for parameters named
         ``keys``, the same at every call of one statement), kept on the store: see
         :class:`Prepared`."""
-        cache: dict[int, Prepared] | None = self.__dict__.get("_prepared_cache")
-        if cache is None:
-            cache = self.__dict__.setdefault("_prepared_cache", {})
+        cache: dict[int, Prepared] = self.__dict__.setdefault("_prepared_cache", {})
         found = cache.get(id(statement))
         if found is None or found.statement is not statement:
             found = cache[id(statement)] = Prepared(statement, self.engine.dialect, keys)
